@@ -1,0 +1,72 @@
+# Quickstart on a fresh machine (Python 3.11+, Node, npm; no AWS credentials):
+#   make synth   # set up, then synthesize every stage of $(CONFIG) into cdk.out
+#   make test    # set up, then run the whole test suite
+# Setup is idempotent: each step re-runs only when the files it installs from change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+CONFIG ?= config/default.yaml
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+NODE_RUNTIME := tools/node
+
+# jsii and the CDK CLI need Node 22 or newer. When the system Node is older (or missing), a pinned
+# Node 24 from npm's `node` package is installed under tools/node and put first on PATH.
+SYSTEM_NODE_OK := $(shell node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' >/dev/null 2>&1 && echo yes)
+ifeq ($(SYSTEM_NODE_OK),yes)
+NODE_STAMP :=
+else
+NODE_STAMP := $(NODE_RUNTIME)/node_modules/.installed
+export PATH := $(CURDIR)/$(NODE_RUNTIME)/node_modules/.bin:$(PATH)
+endif
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+# The CLI must not try to reach AWS or the internet for version checks and notices.
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+PY_STAMP := $(VENV)/.installed
+CDK_STAMP := node_modules/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: help setup synth test clean
+
+help:
+	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
+	@echo "make test    set up, then run the whole test suite"
+	@echo "make setup   install into .venv, .venv-checkov and node_modules (idempotent)"
+	@echo "make clean   remove cdk.out and caches (keeps installs)"
+
+setup: $(PY_STAMP) $(CDK_STAMP) $(CHECKOV_STAMP)
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	@touch $@
+
+$(NODE_RUNTIME)/node_modules/.installed: $(NODE_RUNTIME)/package.json $(NODE_RUNTIME)/package-lock.json
+	cd $(NODE_RUNTIME) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CDK_STAMP): package.json package-lock.json $(NODE_STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: $(PY_STAMP) $(CDK_STAMP)
+	cdk synth --quiet --no-notices -c config=$(CONFIG)
+	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(ls cdk.out/assembly-*/*.template.json | wc -l) templates"
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,437 @@
+"""The platform's stage configuration: a typed model loaded from YAML.
+
+Only ``app.py`` and tests load configuration; constructs take plain, typed arguments and never read
+files, environment variables or CDK context.
+
+Every problem with a file is reported as one line naming the field path, the value received and what
+is allowed, and all problems are reported at once::
+
+    config/acme.yaml: accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '1234')
+    config/acme.yaml: models[1].name: duplicate model name; model names must be unique (got 'churn')
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import ipaddress
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+STAGES: tuple[str, ...] = ("dev", "staging", "prod")
+"""The deployment stages, in promotion order. Each has its own AWS account."""
+
+StageName = Literal["dev", "staging", "prod"]
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid.
+
+    ``problems`` holds one human-readable line per problem, each naming the field path, the value
+    received and what is allowed. ``str(error)`` is those lines, each prefixed with the source.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reference data from botocore: the regions where SageMaker is offered and the instance types each
+# kind of SageMaker job accepts. botocore's service model is what the AWS API itself validates against,
+# so a name accepted here is one the CreateTrainingJob/CreateEndpointConfig call accepts.
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def sagemaker_regions() -> frozenset[str]:
+    """Regions, across all partitions, in which botocore knows a SageMaker endpoint."""
+    from botocore.loaders import Loader
+
+    endpoints = Loader().load_data("endpoints")
+    regions: set[str] = set()
+    for partition in endpoints["partitions"]:
+        service = partition["services"].get("api.sagemaker", {})
+        regions.update(name for name in service.get("endpoints", {}) if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", name))
+    return frozenset(regions)
+
+
+@functools.cache
+def sagemaker_instance_types(shape: str) -> tuple[str, ...]:
+    """The instance type names of one SageMaker API enum shape, e.g. ``TrainingInstanceType``."""
+    from botocore.loaders import Loader
+
+    model = Loader().load_service_model("sagemaker", "service-2")
+    return tuple(model["shapes"][shape]["enum"])
+
+
+def _instance_type_validator(shape: str, job: str) -> AfterValidator:
+    def check(value: str) -> str:
+        allowed = sagemaker_instance_types(shape)
+        if value not in allowed:
+            close = difflib.get_close_matches(value, allowed, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f", e.g. {allowed[0]}"
+            raise ValueError(f"must be a SageMaker {job} instance type name (ml.<family>.<size>){hint}")
+        return value
+
+    return AfterValidator(check)
+
+
+# --------------------------------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------------------------------
+
+
+def _account_id(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+        raise ValueError("must be an AWS account id, a quoted string of exactly 12 digits")
+    return value
+
+
+def _slug(max_length: int) -> BeforeValidator:
+    pattern = re.compile(rf"[a-z][a-z0-9-]{{1,{max_length - 2}}}[a-z0-9]")
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not pattern.fullmatch(value) or "--" in value:
+            raise ValueError(
+                f"must be a lowercase slug of 3 to {max_length} characters: letters, digits and single "
+                "hyphens, starting with a letter and not ending with a hyphen"
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def _vpc_cidr(value: Any) -> Any:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except (ValueError, TypeError):
+        raise ValueError("must be an IPv4 network in CIDR notation with no host bits set, e.g. 10.20.0.0/16") from None
+    if not 16 <= network.prefixlen <= 22:
+        raise ValueError("must have a prefix length from /16 to /22, enough room for a subnet per zone")
+    if not network.is_private:
+        raise ValueError("must be a private (RFC 1918) range")
+    return str(network)
+
+
+def _log_retention(value: Any) -> Any:
+    if isinstance(value, bool) or value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of the CloudWatch Logs retention periods: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+def _region(value: Any) -> Any:
+    regions = sagemaker_regions()
+    if not isinstance(value, str) or value not in regions:
+        close = difflib.get_close_matches(str(value), sorted(regions), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ", e.g. eu-west-1"
+        raise ValueError(f"must be an AWS region where SageMaker is offered{hint}")
+    return value
+
+
+AccountId = Annotated[str, BeforeValidator(_account_id)]
+Region = Annotated[str, BeforeValidator(_region)]
+ProjectSlug = Annotated[str, _slug(16)]
+ModelName = Annotated[str, _slug(24)]
+VpcCidr = Annotated[str, BeforeValidator(_vpc_cidr)]
+LogRetentionDays = Annotated[int, BeforeValidator(_log_retention)]
+TrainingInstanceType = Annotated[str, _instance_type_validator("TrainingInstanceType", "training")]
+InferenceInstanceType = Annotated[str, _instance_type_validator("ProductionVariantInstanceType", "real-time inference")]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors (a typo must never be silently ignored); values are not coerced across
+    # types (a YAML number is not an account id).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------------
+
+
+class Accounts(_Strict):
+    """The AWS account of each role."""
+
+    tooling: AccountId
+    """Holds the delivery pipeline."""
+    dev: AccountId
+    """Trains models, holds the model registry, and runs a dev endpoint."""
+    staging: AccountId
+    """Runs the staging endpoints."""
+    prod: AccountId
+    """Runs the production endpoints."""
+
+    def for_stage(self, stage: str) -> str:
+        return getattr(self, stage)
+
+
+class EndpointSettings(_Strict):
+    """How a model is served in one stage."""
+
+    instance_type: InferenceInstanceType = "ml.m5.large"
+    """Real-time inference instance type."""
+    instance_count: int = Field(default=1, ge=1, le=20)
+    """Initial instance count of the production variant."""
+    data_capture_percent: int = Field(default=20, ge=0, le=100)
+    """Percentage of requests whose payloads are captured for monitoring; 0 turns capture off."""
+
+
+class StageSettings(_Strict):
+    """Settings that apply to everything deployed in one stage."""
+
+    vpc_cidr: VpcCidr
+    """CIDR of the stage's isolated VPC; /16 to /22, private."""
+    retain_stateful_resources: bool = True
+    """Keep keys, buckets and repositories when their stack is deleted. Only dev may set false."""
+    log_retention_days: LogRetentionDays = 365
+    """Retention of the stage's CloudWatch log groups (flow logs, job and function logs)."""
+    access_log_retention_days: int = Field(default=365, ge=1, le=3653)
+    """How long S3 server access logs are kept."""
+    noncurrent_version_retention_days: int = Field(default=90, ge=1, le=3653)
+    """How long overwritten or deleted object versions are kept before they expire."""
+    endpoint: EndpointSettings = EndpointSettings()
+    """Default serving settings for every model in this stage."""
+
+
+class Stages(_Strict):
+    dev: StageSettings
+    staging: StageSettings
+    prod: StageSettings
+
+    @model_validator(mode="after")
+    def _only_dev_may_destroy(self) -> Stages:
+        for stage in ("staging", "prod"):
+            if not getattr(self, stage).retain_stateful_resources:
+                raise _FieldError(
+                    (stage, "retain_stateful_resources"),
+                    False,
+                    "must be true: only dev may delete keys, buckets and repositories with its stack",
+                )
+        return self
+
+
+class TrainingSettings(_Strict):
+    """How a model is trained in the dev account."""
+
+    instance_type: TrainingInstanceType = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int = Field(default=50, ge=1, le=16384)
+    max_runtime_hours: int = Field(default=24, ge=1, le=672)
+
+
+class ModelSettings(_Strict):
+    """One model: its training, its registry and its endpoints."""
+
+    name: ModelName
+    """Lowercase slug, unique within the project; used in resource names."""
+    training: TrainingSettings = TrainingSettings()
+    endpoints: dict[StageName, EndpointSettings] = Field(default_factory=dict)
+    """Per-stage overrides of the stage's endpoint settings."""
+
+    def endpoint(self, stage: str, defaults: EndpointSettings) -> EndpointSettings:
+        return self.endpoints.get(stage, defaults)  # type: ignore[call-overload]
+
+
+class PlatformConfig(_Strict):
+    """The whole platform: one project, one region, four accounts, three stages, one or more models."""
+
+    project: ProjectSlug
+    """Lowercase slug (3 to 16 characters) prefixed to resource and stack names."""
+    region: Region
+    """The region every stage deploys to; SageMaker must be offered there."""
+    availability_zones: list[str] = Field(min_length=2, max_length=6)
+    """Zones of ``region`` the VPCs span, named explicitly so synth never looks them up."""
+    accounts: Accounts
+    stages: Stages
+    models: list[ModelSettings] = Field(min_length=1)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones_of_region(cls, zones: list[str], info: ValidationInfo) -> list[str]:
+        region = info.data.get("region")
+        if region is None:  # the region itself is invalid and reported; zones cannot be judged
+            return zones
+        zone = re.compile(rf"{re.escape(region)}[a-z]")
+        problems: list[_FieldError] = []
+        for index, name in enumerate(zones):
+            if not zone.fullmatch(name):
+                message = f"must be an availability zone of region {region}, e.g. {region}a"
+                problems.append(_FieldError((index,), name, message))
+            elif name in zones[:index]:
+                problems.append(_FieldError((index,), name, "duplicate zone; list each zone once"))
+        if problems:
+            raise _FieldErrors(problems)
+        return zones
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, models: list[ModelSettings]) -> list[ModelSettings]:
+        names = [model.name for model in models]
+        problems = [
+            _FieldError((index, "name"), name, "duplicate model name; model names must be unique")
+            for index, name in enumerate(names)
+            if name in names[:index]
+        ]
+        if problems:
+            raise _FieldErrors(problems)
+        return models
+
+    def stage(self, name: str) -> StageSettings:
+        if name not in STAGES:
+            raise ValueError(f"stage: got {name!r}; expected one of {', '.join(STAGES)}")
+        return getattr(self.stages, name)
+
+    @classmethod
+    def from_mapping(cls, data: Any, *, source: str = "<config>") -> PlatformConfig:
+        """Validate an already-parsed mapping, raising :class:`ConfigError` with one line per problem."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(source, [f"the file must hold a mapping of settings (got {_show(data)})"])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise ConfigError(source, _describe(err)) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and error reporting
+# --------------------------------------------------------------------------------------------------
+
+
+class _FieldError(ValueError):
+    """A cross-field problem that belongs to a specific field path, not the model holding it."""
+
+    def __init__(self, loc: tuple[str | int, ...], value: Any, message: str) -> None:
+        super().__init__(message)
+        self.loc, self.value, self.message = loc, value, message
+
+    def line(self, prefix: tuple[str | int, ...] = ()) -> str:
+        return f"{_path(prefix + self.loc)}: {self.message} (got {_show(self.value)})"
+
+
+class _FieldErrors(ValueError):
+    def __init__(self, errors: list[_FieldError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key repeated in one mapping instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; each key may appear once per mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_config(path: str | Path) -> PlatformConfig:
+    """Load and validate a YAML configuration file, raising :class:`ConfigError` on any problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(source, [f"cannot read the configuration file: {err.strerror or err}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(source, [f"{where}not valid YAML: {problem}"]) from None
+    return PlatformConfig.from_mapping(data, source=source)
+
+
+def _describe(err: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for item in err.errors(include_url=False):
+        loc = tuple(item["loc"])
+        ctx_error = (item.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _FieldErrors):
+            lines.extend(e.line(loc) for e in ctx_error.errors)
+        elif isinstance(ctx_error, _FieldError):
+            lines.append(ctx_error.line(loc))
+        elif item["type"] == "extra_forbidden":
+            lines.append(f"{_path(loc)}: unknown key{_allowed_keys_hint(loc)}")
+        elif item["type"] == "missing":
+            lines.append(f"{_path(loc)}: required key is missing")
+        elif loc and loc[-1] == "[key]":
+            lines.append(f"{_path(loc[:-1])}: key {_message(item['msg'])} (got {_show(item['input'])})")
+        else:
+            lines.append(f"{_path(loc)}: {_message(item['msg'])} (got {_show(item['input'])})")
+    return lines
+
+
+def _message(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    if msg.startswith("Input should be"):
+        msg = "must be" + msg.removeprefix("Input should be")
+    return msg
+
+
+def _allowed_keys_hint(loc: tuple[Any, ...]) -> str:
+    model: Any = PlatformConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        model = _model_of(field.annotation) if field else None
+    if model is None or not hasattr(model, "model_fields"):
+        return ""
+    allowed = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"; allowed keys here: {', '.join(allowed)}{hint}"
+
+
+def _model_of(annotation: Any) -> Any:
+    """The BaseModel class a field holds, directly or as the element or value of a list or dict."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,8 @@
+from mlops_constructs.network.isolated_network import (
+    DEFAULT_INTERFACE_ENDPOINTS,
+    GATEWAY_ENDPOINT_SERVICES,
+    INTERFACE_ENDPOINT_SERVICES,
+    IsolatedNetwork,
+)
+
+__all__ = ["DEFAULT_INTERFACE_ENDPOINTS", "GATEWAY_ENDPOINT_SERVICES", "INTERFACE_ENDPOINT_SERVICES", "IsolatedNetwork"]

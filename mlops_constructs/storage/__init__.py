@@ -1,0 +1,3 @@
+from mlops_constructs.storage.artifact_store import ArtifactStore
+
+__all__ = ["ArtifactStore"]

@@ -1,0 +1,280 @@
+"""ArtifactStore: the encrypted buckets and image repository that training data, model artifacts and
+serving images live in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.compliance import acknowledge, skip_checkov
+from mlops_constructs.errors import PropsError
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_NAME_PREFIX = re.compile(r"[a-z0-9][a-z0-9-]*[a-z0-9]")
+_MAX_BUCKET_NAME = 63
+
+
+class ArtifactStore(Construct):
+    """Where the platform keeps what it learns from and what it produces.
+
+    Creates:
+
+    - a customer managed KMS key with yearly rotation (unless ``encryption_key`` is given);
+    - a **data** bucket for training data (unless ``existing_data_bucket`` is given) and an
+      **artifacts** bucket for model artifacts and evaluation reports: both encrypted with the key,
+      TLS-only, versioned, public access blocked, server access logs on, old versions expired after
+      ``noncurrent_version_retention`` and incomplete multipart uploads aborted;
+    - an **access-logs** bucket receiving both buckets' server access logs (SSE-S3, the only encryption
+      S3 log delivery supports), expired after ``access_log_retention``;
+    - an ECR **repository** for serving and training images: scan on push, immutable tags, encrypted
+      with the key, untagged images expired after ``untagged_image_retention``.
+
+    Accounts in ``read_accounts`` may read the artifacts bucket's objects, decrypt them with the key
+    through S3 only, and pull images from the repository. Nothing else is shared.
+
+    Example::
+
+        store = ArtifactStore(self, "Store", name_prefix="acme-dev", read_accounts=["333333333333"])
+        store.grant_read_write(training_role)
+
+    :param name_prefix: prefix for the buckets' and repository's names, e.g. ``acme-dev``. Buckets are
+        named ``<prefix>-<purpose>-<account>-<region>``. Default: CloudFormation generates names.
+    :param encryption_key: the key for the buckets and the repository. Default: a key with yearly
+        rotation is created.
+    :param existing_data_bucket: adopt this bucket as the data bucket instead of creating one; give it
+        with its encryption key (``Bucket.from_bucket_attributes(..., encryption_key=...)``) so that
+        grants cover the key. Default: a data bucket is created.
+    :param read_accounts: ids of accounts allowed to read model artifacts and pull images (the accounts
+        that serve the models). Default: no other account has access.
+    :param removal_policy: what happens to the key, buckets and repository when they leave the stack.
+        ``DESTROY`` never empties a bucket: a bucket that still holds objects fails the deletion instead
+        of losing them. Default: ``RemovalPolicy.RETAIN``.
+    :param noncurrent_version_retention: how long overwritten or deleted object versions are kept.
+        Default: 90 days.
+    :param access_log_retention: how long server access logs are kept. Default: 365 days.
+    :param incomplete_upload_expiration: when unfinished multipart uploads are aborted. Default: 7 days.
+    :param untagged_image_retention: how long untagged images are kept. Default: 30 days.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name_prefix: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        existing_data_bucket: s3.IBucket | None = None,
+        read_accounts: Sequence[str] = (),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        noncurrent_version_retention: Duration = Duration.days(90),
+        access_log_retention: Duration = Duration.days(365),
+        incomplete_upload_expiration: Duration = Duration.days(7),
+        untagged_image_retention: Duration = Duration.days(30),
+    ) -> None:
+        super().__init__(scope, id)
+        name = type(self).__name__
+        if isinstance(read_accounts, str):
+            raise PropsError(name, "read_accounts", read_accounts, "must be a list of 12-digit account ids, not a string")
+        for account in read_accounts:
+            if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account):
+                raise PropsError(name, "read_accounts", account, "each entry must be a 12-digit AWS account id")
+        if name_prefix is not None and not _NAME_PREFIX.fullmatch(name_prefix):
+            raise PropsError(
+                name, "name_prefix", name_prefix, "must be lowercase letters, digits and hyphens, not starting or ending with a hyphen"
+            )
+        self._name_prefix = name_prefix
+        self.read_accounts: tuple[str, ...] = tuple(dict.fromkeys(read_accounts))
+        """The accounts that may read artifacts and pull images."""
+
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the data, model artifacts and images of {self.node.path}",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        """The KMS key of the buckets and the repository."""
+
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=self._bucket_name("access-logs"),
+            # S3 server access log delivery writes only to SSE-S3 buckets; the logs hold request
+            # metadata, not object contents.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            # Object ownership is left to CDK: it grants log delivery with a bucket policy (owner
+            # enforced) or, in apps without that feature flag, with the ACL S3 then requires.
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=access_log_retention,
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=incomplete_upload_expiration,
+                )
+            ],
+        )
+        """Receives the server access logs of the data and artifacts buckets."""
+        self._acknowledge_access_log_bucket()
+
+        lifecycle = [
+            s3.LifecycleRule(
+                id="expire-old-versions-and-uploads",
+                noncurrent_version_expiration=noncurrent_version_retention,
+                abort_incomplete_multipart_upload_after=incomplete_upload_expiration,
+            )
+        ]
+        if existing_data_bucket is None:
+            self.data_bucket: s3.IBucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy)
+        else:
+            self.data_bucket = existing_data_bucket
+        """Training data: where preprocessing reads from."""
+        self.artifact_bucket: s3.IBucket = self._secure_bucket("ArtifactBucket", "artifacts", lifecycle, removal_policy)
+        """Model artifacts and evaluation reports: what training writes and endpoints read."""
+
+        self.repository = ecr.Repository(
+            self,
+            "Repository",
+            repository_name=f"{name_prefix}/models" if name_prefix else None,
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            encryption=ecr.RepositoryEncryption.KMS,
+            encryption_key=self.encryption_key,
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                ecr.LifecycleRule(
+                    description="Expire untagged images; tagged images may back a registered model",
+                    tag_status=ecr.TagStatus.UNTAGGED,
+                    max_image_age=untagged_image_retention,
+                )
+            ],
+        )
+        """Serving and training images."""
+
+        if self.read_accounts:
+            self._share_with(self.read_accounts)
+
+    # ------------------------------------------------------------------------------------------------
+    # Grants
+    # ------------------------------------------------------------------------------------------------
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read objects of the data and artifacts buckets, decrypt them with the key, and pull images."""
+        return (
+            self.data_bucket.grant_read(grantee)
+            .combine(self.artifact_bucket.grant_read(grantee))
+            .combine(self.repository.grant_pull(grantee))
+        )
+
+    def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read and write objects of both buckets (encrypting and decrypting with the key), and pull images."""
+        return (
+            self.data_bucket.grant_read_write(grantee)
+            .combine(self.artifact_bucket.grant_read_write(grantee))
+            .combine(self.repository.grant_pull(grantee))
+        )
+
+    # ------------------------------------------------------------------------------------------------
+
+    def _bucket_name(self, purpose: str) -> str | None:
+        if self._name_prefix is None:
+            return None
+        stack = Stack.of(self)
+        account = stack.account if not Token.is_unresolved(stack.account) else Aws.ACCOUNT_ID
+        region = stack.region if not Token.is_unresolved(stack.region) else Aws.REGION
+        name = f"{self._name_prefix}-{purpose}-{account}-{region}"
+        if not Token.is_unresolved(name) and len(name) > _MAX_BUCKET_NAME:
+            raise PropsError(
+                type(self).__name__,
+                "name_prefix",
+                self._name_prefix,
+                f"is too long: bucket name {name!r} would have {len(name)} characters and S3 allows {_MAX_BUCKET_NAME}",
+            )
+        return name
+
+    def _secure_bucket(
+        self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy
+    ) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            id,
+            bucket_name=self._bucket_name(purpose),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.encryption_key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix=f"{purpose}/",
+            lifecycle_rules=lifecycle,
+            removal_policy=removal_policy,
+        )
+        _acknowledge_no_replication(
+            bucket,
+            "Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
+            "storage, versioning and retained buckets; a cross-region copy would need a second region and key.",
+        )
+        return bucket
+
+    def _acknowledge_access_log_bucket(self) -> None:
+        bucket = self.access_log_bucket
+        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+            acknowledge(
+                bucket,
+                f"{pack}::{pack}-S3DefaultEncryptionKMS",
+                "S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
+                "request metadata, and the bucket is TLS-only and private.",
+            )
+        _acknowledge_no_replication(bucket, "Access logs stay in the configured region with the data they describe.")
+        skip_checkov(bucket, "CKV_AWS_18", "This is the access-log bucket: logging it into itself would loop.")
+
+    def _share_with(self, accounts: Sequence[str]) -> None:
+        principals = [iam.AccountPrincipal(account) for account in accounts]
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsReadArtifacts",
+                principals=principals,
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifact_bucket.arn_for_objects("*")],
+            )
+        )
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsDecryptArtifactsAndImages",
+                principals=principals,
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"s3.{Aws.REGION}.amazonaws.com",
+                            f"ecr.{Aws.REGION}.amazonaws.com",
+                        ]
+                    }
+                },
+            )
+        )
+        self.repository.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsPullImages",
+                principals=principals,
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            )
+        )
+
+
+def _acknowledge_no_replication(bucket: s3.Bucket, reason: str) -> None:
+    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+        acknowledge(bucket, f"{pack}::{pack}-S3BucketReplicationEnabled", reason)

@@ -1,0 +1,38 @@
+"""The network stack of one stage: its isolated VPC and VPC endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from mlops_constructs.config import PlatformConfig
+from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, IsolatedNetwork
+from stacks._settings import log_retention, stateful_removal_policy
+
+# The dev account's approval function starts the release pipeline through CodePipeline's API.
+_EXTRA_ENDPOINTS: dict[str, tuple[str, ...]] = {"dev": ("codepipeline",)}
+
+
+class NetworkStack(Stack):
+    """One stage's :class:`IsolatedNetwork`, sized and retained as the stage's settings say."""
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self._zones = list(config.availability_zones)
+        settings = config.stage(stage)
+        self.network = IsolatedNetwork(
+            self,
+            "Network",
+            availability_zones=config.availability_zones,
+            cidr=settings.vpc_cidr,
+            interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ())),
+            flow_log_retention=log_retention(settings),
+            removal_policy=stateful_removal_policy(settings),
+        )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones. Overridden so that nothing in the stack triggers a context lookup."""
+        return self._zones

@@ -1,0 +1,45 @@
+"""One deployment stage: the stacks that go into one account."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from mlops_constructs.config import PlatformConfig
+from stacks.network_stack import NetworkStack
+from stacks.storage_stack import StorageStack
+
+
+class PlatformStage(Stage):
+    """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
+
+    Stack ids (``Network``, ``Storage``) and stack names (``<project>-<stage>-network``, ...) are stable:
+    renaming either would replace the stacks' resources.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str) -> None:
+        super().__init__(scope, id, env=Environment(account=config.accounts.for_stage(stage), region=config.region))
+        self.stage = stage
+        """The stage this is: dev, staging or prod."""
+        common = {
+            "config": config,
+            "stage": stage,
+            # Outside dev a stack cannot be deleted by accident; in dev, iterating is the point.
+            "termination_protection": stage != "dev",
+        }
+        self.network = NetworkStack(
+            self,
+            "Network",
+            stack_name=f"{config.project}-{stage}-network",
+            description=f"{config.project} {stage}: isolated VPC, VPC endpoints and flow logs",
+            **common,
+        )
+        self.storage = StorageStack(
+            self,
+            "Storage",
+            stack_name=f"{config.project}-{stage}-storage",
+            description=f"{config.project} {stage}: KMS key, data/artifact/access-log buckets, ECR repository",
+            **common,
+        )
+        Tags.of(self).add("mlops:project", config.project)
+        Tags.of(self).add("mlops:stage", stage)

@@ -1,0 +1,34 @@
+"""The storage stack of one stage: its key, buckets and image repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from constructs import Construct
+
+from mlops_constructs.config import PlatformConfig
+from mlops_constructs.storage import ArtifactStore
+from stacks._settings import stateful_removal_policy
+
+
+class StorageStack(Stack):
+    """One stage's :class:`ArtifactStore`.
+
+    In dev, where models are trained, the staging and prod accounts may read model artifacts and pull
+    images: they serve what dev trained.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = config.stage(stage)
+        serving_accounts = (config.accounts.staging, config.accounts.prod) if stage == "dev" else ()
+        self.store = ArtifactStore(
+            self,
+            "Store",
+            name_prefix=f"{config.project}-{stage}",
+            read_accounts=[account for account in serving_accounts if account != config.accounts.dev],
+            removal_policy=stateful_removal_policy(settings),
+            noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
+            access_log_retention=Duration.days(settings.access_log_retention_days),
+        )
