@@ -427,6 +427,8 @@ def _path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+            out += f"[{str(part)!r}]"  # a key with spaces, dots or line breaks stays on one line
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"

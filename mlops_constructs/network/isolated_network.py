@@ -110,8 +110,9 @@ class IsolatedNetwork(Construct):
             for prop, value in (("availability_zones", availability_zones), ("cidr", cidr)):
                 if value is not None:
                     raise PropsError(name, prop, value, "must not be given with existing_vpc: the VPC already has its own")
-        if isinstance(interface_endpoints, str):
-            raise PropsError(name, "interface_endpoints", interface_endpoints, "must be a list of endpoint names, not a string")
+        for prop, names in (("interface_endpoints", interface_endpoints), ("skip_endpoints", skip_endpoints)):
+            if isinstance(names, str):
+                raise PropsError(name, prop, names, "must be a list of endpoint names, not a string")
         check_choices(name, "interface_endpoints", interface_endpoints, INTERFACE_ENDPOINT_SERVICES)
         check_choices(name, "skip_endpoints", skip_endpoints, [*INTERFACE_ENDPOINT_SERVICES, *GATEWAY_ENDPOINT_SERVICES])
 
@@ -149,16 +150,19 @@ class IsolatedNetwork(Construct):
         """The gateway endpoints created, by short name."""
         for service_name, service in GATEWAY_ENDPOINT_SERVICES.items():
             if service_name not in skip_endpoints:
-                self.gateway_endpoints[service_name] = self.vpc.add_gateway_endpoint(
-                    _endpoint_id(service_name), service=service, subnets=[self.subnets]
+                # Scoped to this construct, not the VPC: an adopted VPC may live in another stack.
+                self.gateway_endpoints[service_name] = ec2.GatewayVpcEndpoint(
+                    self, _endpoint_id(service_name), vpc=self.vpc, service=service, subnets=[self.subnets]
                 )
 
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         """The interface endpoints created, by short name."""
         for service_name in dict.fromkeys(interface_endpoints):
             if service_name not in skip_endpoints:
-                self.interface_endpoints[service_name] = self.vpc.add_interface_endpoint(
+                self.interface_endpoints[service_name] = ec2.InterfaceVpcEndpoint(
+                    self,
                     _endpoint_id(service_name),
+                    vpc=self.vpc,
                     service=INTERFACE_ENDPOINT_SERVICES[service_name],
                     subnets=self.subnets,
                     security_groups=[self.endpoint_security_group],

@@ -1,0 +1,112 @@
+"""Shared fixtures. The platform is synthesized once per test session, exactly as `cdk synth` does it:
+same feature flags (cdk.json's context), same compliance packs, written to a temporary cloud assembly
+that the gate tests (cfn-lint, checkov) read back."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+import yaml
+from aws_cdk.assertions import Template
+
+from mlops_constructs.config import PlatformConfig, load_config
+from stacks import build_platform
+from stacks.stage import PlatformStage
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config" / "default.yaml"
+CDK_CONTEXT: dict[str, Any] = json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class SynthesizedPlatform:
+    """Every stage of one configuration, synthesized into ``outdir``."""
+
+    config: PlatformConfig
+    outdir: Path
+    stages: dict[str, PlatformStage]
+    report: dict[str, Any]
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Template JSON by stack path, e.g. ``Dev/Network``."""
+
+    def template(self, path: str) -> Template:
+        return Template.from_json(self.templates[path])
+
+    def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
+        for stage in self.stages.values():
+            for stack in (stage.network, stage.storage):
+                yield f"{stage.node.id}/{stack.node.id}", stack
+
+
+def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
+    """Synthesize the platform, failing with the unacknowledged findings listed if validation fails."""
+    app = cdk.App(outdir=str(outdir), context=CDK_CONTEXT)
+    stages = build_platform(app, config)
+    report_path = outdir / "validation-report.json"
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "ValidationFailed" not in str(err) or not report_path.exists():
+            raise
+        pytest.fail("synthesis failed validation:\n" + "\n".join(unacknowledged(json.loads(report_path.read_text()))))
+    report = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
+    platform = SynthesizedPlatform(config=config, outdir=outdir, stages=stages, report=report)
+    for path, stack in platform.stacks():
+        template_file = outdir / f"assembly-{cdk.Stage.of(stack).node.id}" / stack.template_file
+        platform.templates[path] = json.loads(template_file.read_text())
+    return platform
+
+
+def unacknowledged(report: dict[str, Any]) -> list[str]:
+    """One line per violation still open in a validation report."""
+    return [
+        f"{plugin['pluginName']}: {violation['ruleName']} at {construct['constructPath']}: {violation['description'][:160]}"
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
+
+
+def default_config_data() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+def three_model_config_data() -> dict[str, Any]:
+    data = copy.deepcopy(default_config_data())
+    data["models"] = [
+        {"name": "churn"},
+        {"name": "fraud", "training": {"instance_type": "ml.g5.xlarge", "instance_count": 2}},
+        {
+            "name": "demand-forecast",
+            "endpoints": {"prod": {"instance_type": "ml.c5.2xlarge", "instance_count": 3, "data_capture_percent": 5}},
+        },
+    ]
+    return data
+
+
+@pytest.fixture(scope="session")
+def default_config() -> PlatformConfig:
+    return load_config(DEFAULT_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def platform(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPlatform:
+    """The default configuration's platform, synthesized once for the whole session."""
+    return synthesize(default_config, tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def three_model_platform(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPlatform:
+    config = PlatformConfig.from_mapping(three_model_config_data(), source="three-models")
+    return synthesize(config, tmp_path_factory.mktemp("cdk.out.three"))
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_}

@@ -1,0 +1,212 @@
+"""ArtifactStore on its own: encryption, access logging, lifecycle, repository, grants, sharing, errors."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from mlops_constructs import ArtifactStore, PropsError
+from tests.conftest import CDK_CONTEXT
+
+ENV = cdk.Environment(account="222222222222", region="eu-west-1")
+
+
+def new_stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(context=CDK_CONTEXT), "Test", env=ENV)
+
+
+def logical_id(stack: cdk.Stack, construct) -> str:
+    return stack.get_logical_id(construct.node.default_child)
+
+
+def test_buckets_are_kms_encrypted_versioned_private_logged_and_expire_old_versions() -> None:
+    stack = new_stack()
+    store = ArtifactStore(stack, "Store", name_prefix="acme-dev", noncurrent_version_retention=cdk.Duration.days(45))
+    template = Template.from_stack(stack)
+    key_id = logical_id(stack, store.encryption_key)
+    log_bucket_id = logical_id(stack, store.access_log_bucket)
+
+    template.resource_count_is("AWS::S3::Bucket", 3)
+    for bucket, purpose in ((store.data_bucket, "data"), (store.artifact_bucket, "artifacts")):
+        props = template.to_json()["Resources"][logical_id(stack, bucket)]["Properties"]
+        assert props["BucketName"] == f"acme-dev-{purpose}-222222222222-eu-west-1"
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+            {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEAlgorithm": "aws:kms"}}
+        ]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        }
+        assert props["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": log_bucket_id}, "LogFilePrefix": f"{purpose}/"}
+        assert props["LifecycleConfiguration"]["Rules"] == [
+            {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Id": "expire-old-versions-and-uploads",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 45}, "Status": "Enabled"}
+        ]
+
+    log_props = template.to_json()["Resources"][log_bucket_id]["Properties"]
+    assert log_props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert log_props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+
+    # Every bucket denies requests that are not over TLS.
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        assert {
+            "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Effect": "Deny", "Principal": {"AWS": "*"},
+        }.items() <= next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny").items()
+
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties(
+        "AWS::ECR::Repository",
+        {
+            "RepositoryName": "acme-dev/models",
+            "ImageScanningConfiguration": {"ScanOnPush": True},
+            "ImageTagMutability": "IMMUTABLE",
+            "EncryptionConfiguration": {"EncryptionType": "KMS", "KmsKey": {"Fn::GetAtt": [key_id, "Arn"]}},
+            "LifecyclePolicy": {"LifecyclePolicyText": Match.string_like_regexp('"tagStatus":"untagged".*"countNumber":30')},
+        },
+    )
+
+
+def test_stateful_resources_are_retained_by_default_and_destroyed_only_on_request() -> None:
+    stack = new_stack()
+    ArtifactStore(stack, "Kept")
+    ArtifactStore(stack, "Dropped", removal_policy=cdk.RemovalPolicy.DESTROY)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    stateful = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository"}
+    kept = {k: v["DeletionPolicy"] for k, v in resources.items() if v["Type"] in stateful and k.startswith("Kept")}
+    dropped = {k: v["DeletionPolicy"] for k, v in resources.items() if v["Type"] in stateful and k.startswith("Dropped")}
+    assert len(kept) == len(dropped) == 5
+    assert set(kept.values()) == {"Retain"}
+    assert set(dropped.values()) == {"Delete"}
+    # Destroying never empties a bucket first: no auto-delete custom resource exists.
+    assert not [v for v in resources.values() if v["Type"] == "Custom::S3AutoDeleteObjects"]
+
+
+def test_grant_read_covers_both_buckets_the_key_and_image_pull() -> None:
+    stack = new_stack()
+    store = ArtifactStore(stack, "Store")
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    store.grant_read(role)
+    statements = _policy_statements(Template.from_stack(stack))
+    actions = {a for s in statements for a in _as_list(s["Action"])}
+    assert {"s3:GetObject*", "s3:List*", "kms:Decrypt", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= actions
+    assert not {"s3:PutObject", "s3:DeleteObject*", "kms:Encrypt", "kms:GenerateDataKey*"} & actions
+    key_arn = {"Fn::GetAtt": [logical_id(stack, store.encryption_key), "Arn"]}
+    assert any("kms:Decrypt" in _as_list(s["Action"]) and key_arn in _as_list(s["Resource"]) for s in statements)
+
+
+def test_grant_read_write_adds_writes_and_encryption() -> None:
+    stack = new_stack()
+    store = ArtifactStore(stack, "Store")
+    role = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    grant = store.grant_read_write(role)
+    assert grant.success
+    actions = {a for s in _policy_statements(Template.from_stack(stack)) for a in _as_list(s["Action"])}
+    assert {"s3:PutObject", "s3:DeleteObject*", "kms:Encrypt", "kms:GenerateDataKey*", "kms:Decrypt", "ecr:BatchGetImage"} <= actions
+    assert "ecr:PutImage" not in actions
+
+
+def test_read_accounts_get_artifact_reads_decrypt_via_s3_and_ecr_and_image_pull_only() -> None:
+    stack = new_stack()
+    store = ArtifactStore(stack, "Store", read_accounts=["333333333333", "444444444444", "333333333333"])
+    template = Template.from_stack(stack)
+    accounts = [f"arn:aws:iam::{a}:root" for a in ("333333333333", "444444444444")]  # partition is known: env region
+    assert store.read_accounts == ("333333333333", "444444444444")
+
+    artifact_policy = _bucket_policy(template, logical_id(stack, store.artifact_bucket))
+    shared = [s for s in artifact_policy if s.get("Sid") == "ServingAccountsReadArtifacts"]
+    assert shared == [
+        {
+            "Sid": "ServingAccountsReadArtifacts", "Effect": "Allow", "Principal": {"AWS": accounts},
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack, store.artifact_bucket), "Arn"]}, "/*"]]},
+        }
+    ]
+    # The data bucket is not shared.
+    data_policy = _bucket_policy(template, logical_id(stack, store.data_bucket))
+    assert all(s["Effect"] == "Deny" for s in data_policy)
+
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {"KeyPolicy": {"Statement": Match.array_with([{
+            "Sid": "ServingAccountsDecryptArtifactsAndImages", "Effect": "Allow", "Principal": {"AWS": accounts},
+            "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": [
+                {"Fn::Join": ["", ["s3.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
+                {"Fn::Join": ["", ["ecr.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
+            ]}},
+        }])}},
+    )
+    template.has_resource_properties(
+        "AWS::ECR::Repository",
+        {"RepositoryPolicyText": {"Statement": [{
+            "Sid": "ServingAccountsPullImages", "Effect": "Allow", "Principal": {"AWS": accounts},
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        }], "Version": "2012-10-17"}},
+    )
+
+
+def test_without_read_accounts_nothing_is_shared() -> None:
+    stack = new_stack()
+    ArtifactStore(stack, "Store")
+    text = str(Template.from_stack(stack).to_json())
+    assert "ServingAccounts" not in text
+    assert "RepositoryPolicyText" not in text
+
+
+def test_adopts_an_existing_data_bucket() -> None:
+    stack = new_stack()
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_s3 as s3
+
+    key = kms.Key.from_key_arn(stack, "TeamKey", "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    bucket = s3.Bucket.from_bucket_attributes(stack, "TeamData", bucket_name="team-data", encryption_key=key)
+    store = ArtifactStore(stack, "Store", existing_data_bucket=bucket)
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    store.grant_read(role)
+    template = Template.from_stack(stack)
+    assert store.data_bucket is bucket
+    template.resource_count_is("AWS::S3::Bucket", 2)  # artifacts + access logs
+    statements = _policy_statements(template)
+    assert any(key.key_arn in _as_list(s["Resource"]) and "kms:Decrypt" in _as_list(s["Action"]) for s in statements)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"read_accounts": ["12345"]}, r"ArtifactStore: read_accounts: each entry must be a 12-digit AWS account id \(got '12345'\)"),
+        ({"read_accounts": "333333333333"}, r"ArtifactStore: read_accounts: must be a list of 12-digit account ids, not a string"),
+        ({"name_prefix": "Acme_Dev"}, r"ArtifactStore: name_prefix: must be lowercase letters, digits and hyphens.* \(got 'Acme_Dev'\)"),
+        ({"name_prefix": "a-prefix-that-is-far-too-long"}, r"ArtifactStore: name_prefix: is too long: bucket name 'a-prefix-that-is-far-too-long-access-logs-222222222222-eu-west-1' would have 64 characters and S3 allows 63"),
+    ],
+)
+def test_bad_props_are_rejected_with_field_value_and_rule(kwargs: dict, message: str) -> None:
+    with pytest.raises(PropsError, match=message):
+        ArtifactStore(new_stack(), "Store", **kwargs)
+
+
+def test_names_are_left_to_cloudformation_without_a_prefix_and_tokens_are_accepted() -> None:
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Agnostic")  # no env: account and region are tokens
+    ArtifactStore(stack, "Store", name_prefix="a-prefix-that-is-far-too-long")  # length unknown until deploy
+    other = new_stack()
+    ArtifactStore(other, "Store")
+    for bucket in Template.from_stack(other).find_resources("AWS::S3::Bucket").values():
+        assert "BucketName" not in bucket["Properties"]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_statements(template: Template) -> list[dict]:
+    return [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _bucket_policy(template: Template, bucket_id: str) -> list[dict]:
+    for policy in template.find_resources("AWS::S3::BucketPolicy").values():
+        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}:
+            return policy["Properties"]["PolicyDocument"]["Statement"]
+    raise AssertionError(f"no policy for {bucket_id}")

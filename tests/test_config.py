@@ -1,0 +1,198 @@
+"""The configuration loader: valid files load, and every kind of invalid input is reported as one line
+per problem naming the field path, the value received and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlops_constructs.config import STAGES, ConfigError, PlatformConfig, load_config
+from tests.conftest import DEFAULT_CONFIG, default_config_data, three_model_config_data
+
+
+def problems_of(data: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(data, source="test.yaml")
+    return caught.value.problems
+
+
+def mutated(**changes: Any) -> dict[str, Any]:
+    """The default config with dotted-path keys replaced, e.g. ``mutated(**{"accounts.dev": "1"})``."""
+    data = copy.deepcopy(default_config_data())
+    for dotted, value in changes.items():
+        node: Any = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def test_default_config_loads_with_one_model() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.project == "mlops-demo"
+    assert [m.name for m in config.models] == ["churn"]
+    assert config.stage("dev").retain_stateful_resources is False
+    assert config.stage("prod").retain_stateful_resources is True
+    assert config.accounts.for_stage("staging") == "333333333333"
+
+
+def test_three_models_load_with_their_overrides() -> None:
+    config = PlatformConfig.from_mapping(three_model_config_data())
+    assert [m.name for m in config.models] == ["churn", "fraud", "demand-forecast"]
+    forecast = config.models[2]
+    assert forecast.endpoint("prod", config.stage("prod").endpoint).instance_count == 3
+    assert forecast.endpoint("dev", config.stage("dev").endpoint) == config.stage("dev").endpoint
+    assert config.models[1].training.instance_type == "ml.g5.xlarge"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"accounts.dev": "12345"}, "accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '12345')"),
+        ({"accounts.prod": 444444444444}, "accounts.prod: must be an AWS account id, a quoted string of exactly 12 digits (got 444444444444)"),
+        ({"accounts.tooling": "11111111111a"}, "accounts.tooling: must be an AWS account id"),
+        ({"region": "eu-west-9"}, "region: must be an AWS region where SageMaker is offered; did you mean eu-west-3? (got 'eu-west-9')"),
+        ({"region": "mars-north-1"}, "region: must be an AWS region where SageMaker is offered"),
+        ({"availability_zones.1": "us-east-1b"}, "availability_zones[1]: must be an availability zone of region eu-west-1, e.g. eu-west-1a (got 'us-east-1b')"),
+        ({"availability_zones.2": "eu-west-1a"}, "availability_zones[2]: duplicate zone; list each zone once (got 'eu-west-1a')"),
+        ({"availability_zones": ["eu-west-1a"]}, "availability_zones: List should have at least 2 items"),
+        ({"project": "MLOps"}, "project: must be a lowercase slug of 3 to 16 characters"),
+        ({"project": "a-very-long-project-name"}, "project: must be a lowercase slug of 3 to 16 characters"),
+        ({"stages.dev.endpoint.instance_type": "ml.m5.huge"}, "stages.dev.endpoint.instance_type: must be a SageMaker real-time inference instance type name (ml.<family>.<size>); did you mean"),
+        ({"stages.prod.endpoint.instance_type": "m5.large"}, "stages.prod.endpoint.instance_type: must be a SageMaker real-time inference instance type name"),
+        ({"models.0.training.instance_type": "ml.t2.medium"}, "models[0].training.instance_type: must be a SageMaker training instance type name"),
+        ({"models.0.training.instance_count": 0}, "models[0].training.instance_count: must be greater than or equal to 1 (got 0)"),
+        ({"models.0.training.instance_count": 101}, "models[0].training.instance_count: must be less than or equal to 100 (got 101)"),
+        ({"stages.staging.endpoint.instance_count": 21}, "stages.staging.endpoint.instance_count: must be less than or equal to 20 (got 21)"),
+        ({"stages.prod.endpoint.data_capture_percent": 150}, "stages.prod.endpoint.data_capture_percent: must be less than or equal to 100 (got 150)"),
+        ({"stages.dev.endpoint.data_capture_percent": -1}, "stages.dev.endpoint.data_capture_percent: must be greater than or equal to 0 (got -1)"),
+        ({"stages.prod.endpoint.instance_count": "2"}, "stages.prod.endpoint.instance_count: must be a valid integer (got '2')"),
+        ({"stages.dev.log_retention_days": 31}, "stages.dev.log_retention_days: must be one of the CloudWatch Logs retention periods: 1, 3, 5"),
+        ({"stages.dev.vpc_cidr": "10.0.0.1/16"}, "stages.dev.vpc_cidr: must be an IPv4 network in CIDR notation with no host bits set"),
+        ({"stages.dev.vpc_cidr": "10.0.0.0/8"}, "stages.dev.vpc_cidr: must have a prefix length from /16 to /22"),
+        ({"stages.dev.vpc_cidr": "8.8.0.0/16"}, "stages.dev.vpc_cidr: must be a private (RFC 1918) range (got '8.8.0.0/16')"),
+        ({"stages.prod.retain_stateful_resources": False}, "stages.prod.retain_stateful_resources: must be true: only dev may delete keys, buckets and repositories with its stack (got False)"),
+        ({"models": []}, "models: List should have at least 1 item"),
+    ],
+)
+def test_invalid_value_is_one_line_naming_path_value_and_rule(change: dict[str, Any], expected: str) -> None:
+    problems = problems_of(mutated(**change))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_duplicate_model_names_name_the_second_occurrence() -> None:
+    data = mutated(models=[{"name": "churn"}, {"name": "fraud"}, {"name": "churn"}])
+    assert problems_of(data) == ["models[2].name: duplicate model name; model names must be unique (got 'churn')"]
+
+
+@pytest.mark.parametrize(
+    ("path", "typo", "expected"),
+    [
+        ((), "projekt", "projekt: unknown key; allowed keys here: accounts, availability_zones, models, project, region, stages; did you mean 'project'?"),
+        (("stages", "prod"), "retain_stateful_resource", "stages.prod.retain_stateful_resource: unknown key; allowed keys here:"),
+        (("models", 0, "training"), "instance_typ", "models[0].training.instance_typ: unknown key; allowed keys here: instance_count, instance_type, max_runtime_hours, volume_size_gb; did you mean 'instance_type'?"),
+        (("stages", "dev", "endpoint"), "sampling", "stages.dev.endpoint.sampling: unknown key; allowed keys here: data_capture_percent, instance_count, instance_type"),
+    ],
+)
+def test_unknown_keys_are_errors_not_ignored(path: tuple[Any, ...], typo: str, expected: str) -> None:
+    data = default_config_data()
+    node: Any = data
+    for part in path:
+        node = node[part]
+    node[typo] = 1
+    problems = problems_of(data)
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_unknown_stage_in_model_endpoints_is_named() -> None:
+    data = mutated(**{"models.0": {"name": "churn", "endpoints": {"qa": {}}}})
+    assert problems_of(data) == ["models[0].endpoints.qa: key must be 'dev', 'staging' or 'prod' (got 'qa')"]
+
+
+def test_every_independent_problem_is_reported_at_once() -> None:
+    data = mutated(**{"accounts.dev": "1", "region": "nowhere-1", "stages.prod.endpoint.data_capture_percent": 101})
+    data["typo"] = True
+    problems = problems_of(data)
+    assert [p.split(":")[0] for p in problems] == [
+        "region",
+        "accounts.dev",
+        "stages.prod.endpoint.data_capture_percent",
+        "typo",
+    ]
+
+
+def test_missing_required_keys_are_named() -> None:
+    data = default_config_data()
+    del data["accounts"]["staging"]
+    del data["region"]
+    assert problems_of(data) == ["region: required key is missing", "accounts.staging: required key is missing"]
+
+
+def test_error_text_prefixes_every_line_with_the_source() -> None:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(mutated(**{"accounts.dev": "1", "accounts.prod": "2"}), source="config/acme.yaml")
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("config/acme.yaml: accounts.") for line in lines)
+
+
+def test_file_level_problems(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=r"nope.yaml: cannot read the configuration file"):
+        load_config(missing)
+
+    not_yaml = tmp_path / "broken.yaml"
+    not_yaml.write_text("project: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: line \d+, column \d+: not valid YAML"):
+        load_config(not_yaml)
+
+    a_list = tmp_path / "list.yaml"
+    a_list.write_text("- one\n- two\n")
+    with pytest.raises(ConfigError, match=r"the file must hold a mapping of settings \(got \['one', 'two'\]\)"):
+        load_config(a_list)
+
+
+def test_duplicate_yaml_keys_are_rejected_not_overwritten(tmp_path: Path) -> None:
+    text = DEFAULT_CONFIG.read_text().replace("region: eu-west-1\n", "region: eu-west-1\nregion: us-east-1\n", 1)
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"dup.yaml: line \d+, column 1: not valid YAML: duplicate key 'region'"):
+        load_config(path)
+
+
+def test_loaded_config_is_immutable(default_config: PlatformConfig) -> None:
+    with pytest.raises(Exception, match="frozen"):
+        default_config.project = "other"  # type: ignore[misc]
+
+
+def test_stage_lookup_rejects_unknown_stage(default_config: PlatformConfig) -> None:
+    assert [default_config.stage(s).vpc_cidr for s in STAGES] == ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"]
+    with pytest.raises(ValueError, match="stage: got 'qa'; expected one of dev, staging, prod"):
+        default_config.stage("qa")
+
+
+def test_default_yaml_round_trips_through_the_model() -> None:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = PlatformConfig.from_mapping(data)
+    again = PlatformConfig.from_mapping(config.model_dump(mode="json"))
+    assert again == config
+
+
+def test_a_key_with_a_line_break_stays_on_one_line() -> None:
+    data = default_config_data()
+    data["stages"]["prod"]["endpoint"]["\r\nsampling"] = 5
+    problems = problems_of(data)
+    assert problems == [
+        "stages.prod.endpoint['\\r\\nsampling']: unknown key; "
+        "allowed keys here: data_capture_percent, instance_count, instance_type"
+    ]
