@@ -163,6 +163,7 @@ def test_unknown_endpoint_names_are_rejected_with_the_allowed_names(kwargs: dict
 def test_endpoints_for_an_adopted_vpc_live_in_the_network_constructs_own_stack() -> None:
     app = cdk.App(context=CDK_CONTEXT)
     shared = cdk.Stack(app, "SharedVpc", env=ENV)
+    cdk.CfnWaitConditionHandle(shared, "Placeholder")  # a stack must hold at least one resource
     vpc = ec2.Vpc.from_vpc_attributes(
         shared, "TeamVpc", vpc_id="vpc-0123456789abcdef0", availability_zones=ZONES, vpc_cidr_block="10.50.0.0/16",
         isolated_subnet_ids=["subnet-0aaa", "subnet-0bbb"], isolated_subnet_route_table_ids=["rtb-0aaa", "rtb-0bbb"],
