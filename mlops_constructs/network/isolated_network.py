@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_constructs.compliance import ignore_cfn_lint, skip_checkov
+from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, skip_checkov
 from mlops_constructs.errors import PropsError, check_choices
 
 INTERFACE_ENDPOINT_SERVICES: Mapping[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -187,11 +187,9 @@ class IsolatedNetwork(Construct):
             enable_dns_support=True,
         )
         for subnet in vpc.isolated_subnets:
-            ignore_cfn_lint(
-                subnet,
-                "W3010",
-                "Zones are named in the platform's config on purpose: synthesis must not look them up.",
-            )
+            reason = "Zones are named in the platform's config on purpose: synthesis must not look them up."
+            ignore_cfn_lint(subnet, "W3010", reason)
+            acknowledge(subnet, "CloudFormation-Validate::W3010", reason)  # CDK's built-in cfn-lint run
         _acknowledge_default_sg_provider(Stack.of(self))
         return vpc
 

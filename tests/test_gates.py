@@ -1,0 +1,125 @@
+"""Security gates over the synthesized default platform: cdk-nag (four packs), cfn-lint and checkov,
+plus hermetic synthesis. Acknowledgements are held to the same bar as findings: each names one exact
+finding of a known pack, carries a real reason, and suppresses something (no stale acknowledgements)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+
+from mlops_constructs.compliance import NAG_PACKS, add_compliance_checks
+from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, unacknowledged
+
+ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+
+
+def our_acknowledgements(platform: SynthesizedPlatform) -> list[tuple[str, str, str]]:
+    """(construct path, finding id, reason) for every nag acknowledgement the project recorded."""
+    found = []
+    for stage in platform.stages.values():
+        for construct in stage.node.find_all():
+            for entry in construct.node.metadata:
+                if entry.type == ACK_KEY:
+                    for finding, reason in entry.data.items():
+                        if finding.split("::")[0] in NAG_PACKS:
+                            found.append((construct.node.path, finding, reason))
+    return found
+
+
+def test_no_unacknowledged_findings(platform: SynthesizedPlatform) -> None:
+    assert unacknowledged(platform.report) == []
+    ran = {p["pluginName"] for p in platform.report["pluginReports"]}
+    assert {"NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"} <= ran  # each acknowledged something
+
+
+def test_every_acknowledgement_is_exact_reasoned_and_used(platform: SynthesizedPlatform) -> None:
+    acknowledgements = our_acknowledgements(platform)
+    assert acknowledgements, "the platform records its acknowledgements"
+    used = {
+        (s["acknowledgedAt"], s["acknowledgedId"])
+        for plugin in platform.report["pluginReports"]
+        for s in plugin.get("suppressedViolations", [])
+    }
+    for path, finding, reason in acknowledgements:
+        pack, rule = finding.split("::")
+        assert rule.startswith(f"{pack}-") and len(rule) > len(pack) + 2, finding
+        assert len(reason) >= 40, (path, finding, reason)
+        assert (path, finding) in used, f"stale acknowledgement: {finding} at {path} suppresses nothing"
+
+
+def test_the_gate_fails_an_insecure_stack_in_every_pack(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stack = cdk.Stack(app, "Insecure", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    s3.Bucket(stack, "Plain", encryption=s3.BucketEncryption.UNENCRYPTED)
+    sqs.Queue(stack, "Queue", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    add_compliance_checks(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    failing = {p["pluginName"] for p in report["pluginReports"] if p["violations"]}
+    assert set(NAG_PACKS) <= failing
+
+
+def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
+    from cfnlint.api import lint_file
+
+    templates = sorted(platform.outdir.glob("assembly-*/*.template.json"))
+    assert len(templates) == 6
+    findings = [f"{t.name}: {m}" for t in templates for m in lint_file(t)]
+    assert findings == []
+
+
+def test_every_cfn_lint_ignore_has_a_reason(platform: SynthesizedPlatform) -> None:
+    ignores = 0
+    for path, template in platform.templates.items():
+        for logical_id, resource in template["Resources"].items():
+            metadata = resource.get("Metadata", {})
+            for rule in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
+                ignores += 1
+                assert len(metadata.get("cfn-lint-reasons", {}).get(rule, "")) >= 40, (path, logical_id, rule)
+    assert ignores > 0
+
+
+def checkov_binary() -> str:
+    binary = os.environ.get("CHECKOV") or shutil.which("checkov") or str(REPO / ".venv-checkov" / "bin" / "checkov")
+    if not Path(binary).exists():
+        pytest.fail(f"checkov is not installed at {binary}: run `make setup`")
+    return binary
+
+
+@pytest.mark.gates
+def test_checkov_has_no_failed_check_and_every_skip_is_explained(platform: SynthesizedPlatform) -> None:
+    result = subprocess.run(
+        [checkov_binary(), "-d", str(platform.outdir), "--framework", "cloudformation", "--skip-download", "-o", "json"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+    )
+    assert result.stdout.strip(), result.stderr[-2000:]
+    reports: Any = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for r in reports for c in r["results"].get("failed_checks", [])]
+    assert failed == []
+    skipped = [c for r in reports for c in r["results"].get("skipped_checks", [])]
+    assert skipped, "the skips the code records are seen by checkov"
+    for check in skipped:
+        assert len(check["check_result"].get("suppress_comment", "")) >= 40, check["check_id"]
+    assert sum(r["summary"]["passed"] for r in reports) > 100
+
+
+def test_synthesis_is_hermetic(platform: SynthesizedPlatform) -> None:
+    """No context lookups (nothing 'missing' for the CLI to fetch), no error annotations."""
+    manifests = list(platform.outdir.glob("**/manifest.json"))
+    assert len(manifests) == 4  # the app and its three stages
+    for manifest in manifests:
+        assert "missing" not in json.loads(manifest.read_text()), manifest
+    for metadata in platform.outdir.glob("assembly-*/*.metadata.json"):
+        assert "aws:cdk:error" not in metadata.read_text(), metadata
+    assert not (REPO / "cdk.context.json").exists()

@@ -1,0 +1,173 @@
+"""Security properties of every synthesized stage of the default configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlops_constructs.config import STAGES
+from tests.conftest import SynthesizedPlatform, resources
+
+STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository"}
+
+
+def all_statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(logical id, resource type, statement) for every policy statement anywhere in a template."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        docs = [props.get(k) for k in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument", "RepositoryPolicyText")]
+        docs += [p.get("PolicyDocument") for p in props.get("Policies", [])]
+        for doc in docs:
+            if isinstance(doc, dict):
+                for statement in doc.get("Statement", []):
+                    found.append((logical_id, resource["Type"], statement))
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
+    assert sorted(platform.templates) == sorted(f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage"))
+    for stage_name, stage in platform.stages.items():
+        assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
+        assert stage.storage.stack_name == f"mlops-demo-{stage_name}-storage"
+        assert stage.account == platform.config.accounts.for_stage(stage_name)
+        assert stage.region == "eu-west-1"
+
+
+def test_termination_protection_outside_dev_only(platform: SynthesizedPlatform) -> None:
+    for path, stack in platform.stacks():
+        assert stack.termination_protection is (not path.startswith("Dev/")), path
+
+
+def test_no_route_to_the_internet_anywhere(platform: SynthesizedPlatform) -> None:
+    for path, template in platform.templates.items():
+        for forbidden in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EgressOnlyInternetGateway", "AWS::EC2::EIP", "AWS::EC2::VPCGatewayAttachment"):
+            assert not resources(template, forbidden), (path, forbidden)
+        for route in resources(template, "AWS::EC2::Route").values():
+            raise AssertionError(f"{path}: unexpected route {route}")
+        for subnet in resources(template, "AWS::EC2::Subnet").values():
+            assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+def test_each_stage_vpc_uses_its_cidr_and_zones(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        template = platform.templates[f"{stage.capitalize()}/Network"]
+        (vpc,) = resources(template, "AWS::EC2::VPC").values()
+        assert vpc["Properties"]["CidrBlock"] == platform.config.stage(stage).vpc_cidr
+        zones = sorted(s["Properties"]["AvailabilityZone"] for s in resources(template, "AWS::EC2::Subnet").values())
+        assert zones == sorted(platform.config.availability_zones)
+
+
+def test_codepipeline_endpoint_only_where_used(platform: SynthesizedPlatform) -> None:
+    def services(stage: str) -> set[str]:
+        names = set()
+        for ep in resources(platform.templates[f"{stage}/Network"], "AWS::EC2::VPCEndpoint").values():
+            name = ep["Properties"]["ServiceName"]  # a literal, or a Join around {"Ref": "AWS::Region"}
+            names.add(name.removeprefix("com.amazonaws.eu-west-1") if isinstance(name, str) else name["Fn::Join"][1][-1])
+        return names
+
+    assert ".codepipeline" in services("Dev")
+    assert ".codepipeline" not in services("Staging") | services("Prod")
+    assert {".sagemaker.api", ".sagemaker.runtime", ".sts", ".logs", ".monitoring", ".ecr.api", ".ecr.dkr", ".kms", ".states", ".events", ".ssm", ".sqs", ".sns", ".s3", ".dynamodb"} <= services("Prod")
+
+
+def test_every_bucket_is_encrypted_tls_only_versioned_and_private(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        template = platform.templates[f"{stage.capitalize()}/Storage"]
+        (key_id,) = resources(template, "AWS::KMS::Key")
+        buckets = resources(template, "AWS::S3::Bucket")
+        assert len(buckets) == 3
+        policies = {p["Properties"]["Bucket"]["Ref"]: p for p in resources(template, "AWS::S3::BucketPolicy").values()}
+        for logical_id, bucket in buckets.items():
+            props = bucket["Properties"]
+            sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+            if "AccessLog" in logical_id:
+                assert sse == {"SSEAlgorithm": "AES256"}  # S3 log delivery supports SSE-S3 only
+            else:
+                assert sse == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
+                assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("StoreAccessLogBucket")
+            assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+            assert all(props["PublicAccessBlockConfiguration"].values())
+            denies = [s for s in policies[logical_id]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+            assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in denies)
+
+
+def test_every_log_group_and_key_is_encrypted_and_rotated(platform: SynthesizedPlatform) -> None:
+    for path, template in platform.templates.items():
+        for log_group in resources(template, "AWS::Logs::LogGroup").values():
+            assert "KmsKeyId" in log_group["Properties"], path
+        for key in resources(template, "AWS::KMS::Key").values():
+            assert key["Properties"]["EnableKeyRotation"] is True, path
+
+
+def test_log_retention_follows_stage_config(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        (log_group,) = resources(platform.templates[f"{stage.capitalize()}/Network"], "AWS::Logs::LogGroup").values()
+        assert log_group["Properties"]["RetentionInDays"] == platform.config.stage(stage).log_retention_days
+
+
+def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatform) -> None:
+    for path, template in platform.templates.items():
+        stateful = {k: v for k, v in template["Resources"].items() if v["Type"] in STATEFUL_TYPES}
+        retained = {k: (v.get("DeletionPolicy"), v.get("UpdateReplacePolicy")) for k, v in stateful.items()}
+        # the default config lets dev go (retain_stateful_resources: false); nothing else may
+        expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
+        assert set(retained.values()) == {expected}, (path, retained)
+    assert len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES]) == 3 * 6
+
+
+def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:
+    for path, template in platform.templates.items():
+        for logical_id, type_, statement in all_statements(template):
+            actions = as_list(statement.get("Action", []))
+            assert "*" not in actions, (path, logical_id, statement)
+            if any(a.endswith(":*") for a in actions) and statement["Effect"] == "Allow":
+                # The one service-wide grant allowed: a key policy's standard statement that lets the
+                # key's own account manage it through IAM (without it the key becomes unmanageable).
+                own_root = f"arn:aws:iam::{platform.config.accounts.for_stage(path.split('/')[0].lower())}:root"
+                assert (type_, actions, statement["Principal"]) == ("AWS::KMS::Key", ["kms:*"], {"AWS": own_root}), (path, logical_id, statement)
+            if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource", [])):
+                # In a KMS key policy, "*" means the key itself.
+                assert type_ == "AWS::KMS::Key", (path, logical_id, statement)
+
+
+def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: SynthesizedPlatform) -> None:
+    serving = {f"arn:aws:iam::{platform.config.accounts.staging}:root", f"arn:aws:iam::{platform.config.accounts.prod}:root"}
+    for path, template in platform.templates.items():
+        cross_account = [
+            (logical_id, s) for logical_id, _, s in all_statements(template)
+            if s["Effect"] == "Allow" and isinstance(s.get("Principal"), dict) and "AWS" in s["Principal"]
+            and any(":root" in str(p) and platform.config.accounts.for_stage(path.split("/")[0].lower()) not in str(p) for p in as_list(s["Principal"]["AWS"]))
+        ]
+        if path != "Dev/Storage":
+            assert cross_account == [], path
+            continue
+        sids = sorted(s["Sid"] for _, s in cross_account)
+        assert sids == ["ServingAccountsDecryptArtifactsAndImages", "ServingAccountsPullImages", "ServingAccountsReadArtifacts"]
+        for _, statement in cross_account:
+            assert set(as_list(statement["Principal"]["AWS"])) == serving
+            assert not {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey", "ecr:PutImage"} & set(as_list(statement["Action"]))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: SynthesizedPlatform, stage: str) -> None:
+    template = platform.templates[f"{stage.capitalize()}/Network"]
+    groups = [g for g in resources(template, "AWS::EC2::SecurityGroup").values() if "endpoints" in g["Properties"]["GroupDescription"]]
+    assert len(groups) == 1
+    assert groups[0]["Properties"]["SecurityGroupIngress"] == [
+        {"CidrIp": platform.config.stage(stage).vpc_cidr, "Description": "HTTPS from inside the VPC", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+    ]
+    # no egress: a dummy rule that matches nothing is how CloudFormation says so
+    assert groups[0]["Properties"]["SecurityGroupEgress"] == [
+        {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}
+    ]
+
+
+def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
+    assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
+    assert len(three_model_platform.templates) == 6

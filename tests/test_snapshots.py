@@ -1,0 +1,42 @@
+"""Snapshots of every stack's template, so that any drift shows up in review.
+
+Update them only for an intended change (`pytest --snapshot-update`), and say why in the commit.
+Asset hashes are masked: they change with the CDK version, not with this project's intent."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import SynthesizedPlatform
+
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")]
+
+
+def mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return ASSET_HASH.sub("<asset-hash>", value)
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture
+def snapshot_json(snapshot):  # type: ignore[no-untyped-def]
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=[s.replace("/", "-") for s in STACKS])
+def test_stack_template_matches_snapshot(platform: SynthesizedPlatform, snapshot_json, stack: str) -> None:  # type: ignore[no-untyped-def]
+    assert mask(platform.templates[stack]) == snapshot_json
+
+
+def test_masking_hides_only_asset_hashes() -> None:
+    digest = "a" * 64
+    assert mask({"S3Key": f"{digest}.zip", "Name": "bucket"}) == {"S3Key": "<asset-hash>.zip", "Name": "bucket"}
