@@ -280,8 +280,8 @@ def _acknowledge_default_sg_provider(stack: Stack) -> None:
     """
     provider = stack.node.try_find_child(_DEFAULT_SG_PROVIDER_ID)
     handler = provider.node.try_find_child("Handler") if provider is not None else None
-    if handler is None or (handler.get_metadata("checkov") if isinstance(handler, CfnResource) else True):
-        return
+    if not isinstance(handler, CfnResource) or handler.get_metadata("checkov"):
+        return  # no VPC with a restricted default group in this stack, or already recorded
     reason = (
         "CDK's custom resource that strips the VPC's default security group: it runs once per deployment, "
         "invoked by CloudFormation, and calls only the EC2 API"
