@@ -11,6 +11,7 @@ import sys
 
 import aws_cdk as cdk
 
+from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import ConfigError, load_config
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
@@ -27,7 +28,19 @@ def main() -> int:
     except (ConfigError, PropsError) as err:
         print(err, file=sys.stderr)
         return 1
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "ValidationFailed" not in str(err):
+            raise
+    # Findings in a stage do not always interrupt synthesis (under the CDK CLI they are only
+    # reported), so the report is the gate: any open finding fails the app, one line each.
+    findings = open_findings(read_report(app.outdir))
+    if findings:
+        print(f"{len(findings)} unacknowledged finding(s); see {app.outdir}/validation-report.json", file=sys.stderr)
+        for line in findings:
+            print(line, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,7 +8,11 @@ reviewer can check.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import Construct, IConstruct
 
@@ -63,3 +67,43 @@ def ignore_cfn_lint(resource: IConstruct, rule: str, reason: str) -> None:
     config["ignore_checks"] = [*config.get("ignore_checks", []), rule]
     cfn.add_metadata("cfn-lint", {"config": config})
     cfn.add_metadata("cfn-lint-reasons", {**(cfn.get_metadata("cfn-lint-reasons") or {}), rule: reason})
+
+
+def open_findings(report: dict[str, Any]) -> list[str]:
+    """One line per violation a validation report still holds: plugin, rule, construct, description."""
+    return [
+        f"{plugin['pluginName']}: {violation['ruleName']} at {construct['constructPath']}: {violation['description'][:160]}"
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
+
+
+def read_report(outdir: str | Path) -> dict[str, Any]:
+    """The validation report of a synthesized assembly (empty when no plugin reported anything)."""
+    path = Path(outdir) / "validation-report.json"
+    return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
+
+
+def nag_resource(stack: Stack, value: str) -> str:
+    """How cdk-nag spells a policy resource in a finding id, e.g. ``Resource::<Bucket12AB.Arn>/*``.
+
+    Literal ARNs stay as they are; references become ``<LogicalId.Attribute>``, ``<LogicalId>`` or
+    ``<AWS::Region>`` inside the joined string.
+    """
+    resolved = stack.resolve(value) if Token.is_unresolved(value) else value
+    return "Resource::" + _render(resolved)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_render(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    raise ValueError(f"nag_resource: cannot render {value!r}")

@@ -11,8 +11,9 @@ from mlops_constructs.config import PlatformConfig
 from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, IsolatedNetwork
 from stacks._settings import log_retention, stateful_removal_policy
 
-# The dev account's approval function starts the release pipeline through CodePipeline's API.
-_EXTRA_ENDPOINTS: dict[str, tuple[str, ...]] = {"dev": ("codepipeline",)}
+# The dev account's approval functions start the release pipeline through CodePipeline's API and send
+# their X-Ray traces from inside the VPC.
+_EXTRA_ENDPOINTS: dict[str, tuple[str, ...]] = {"dev": ("codepipeline", "xray")}
 
 
 class NetworkStack(Stack):

@@ -7,21 +7,23 @@ from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
 from stacks.network_stack import NetworkStack
+from stacks.registry_stack import RegistryStack
 from stacks.storage_stack import StorageStack
 
 
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
-    Stack ids (``Network``, ``Storage``) and stack names (``<project>-<stage>-network``, ...) are stable:
-    renaming either would replace the stacks' resources.
+    Stack ids (``Network``, ``Storage``, ``Registry-<model>``) and stack names
+    (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable: renaming either
+    would replace the stacks' resources. Adding a model adds stacks and changes no existing one.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str) -> None:
         super().__init__(scope, id, env=Environment(account=config.accounts.for_stage(stage), region=config.region))
         self.stage = stage
         """The stage this is: dev, staging or prod."""
-        common = {
+        common: dict = {
             "config": config,
             "stage": stage,
             # Outside dev a stack cannot be deleted by accident; in dev, iterating is the point.
@@ -41,5 +43,19 @@ class PlatformStage(Stage):
             description=f"{config.project} {stage}: KMS key, data/artifact/access-log buckets, ECR repository",
             **common,
         )
+        self.registries: dict[str, RegistryStack] = {}
+        """The registry stack of each model, by model name (dev only)."""
+        if stage == "dev":
+            for model in config.models:
+                self.registries[model.name] = RegistryStack(
+                    self,
+                    f"Registry-{model.name}",
+                    stack_name=f"{config.project}-{stage}-{model.name}-registry",
+                    description=f"{config.project} {stage}: model registry and approval flow of model {model.name}",
+                    config=config,
+                    model=model,
+                    vpc=self.network.network.vpc,
+                    termination_protection=common["termination_protection"],
+                )
         Tags.of(self).add("mlops:project", config.project)
         Tags.of(self).add("mlops:stage", stage)

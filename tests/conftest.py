@@ -16,6 +16,7 @@ import pytest
 import yaml
 from aws_cdk.assertions import Template
 
+from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import PlatformConfig, load_config
 from stacks import build_platform
 from stacks.stage import PlatformStage
@@ -41,7 +42,7 @@ class SynthesizedPlatform:
 
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
         for stage in self.stages.values():
-            for stack in (stage.network, stage.storage):
+            for stack in (stage.network, stage.storage, *stage.registries.values()):
                 yield f"{stage.node.id}/{stack.node.id}", stack
 
 
@@ -49,29 +50,18 @@ def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
     """Synthesize the platform, failing with the unacknowledged findings listed if validation fails."""
     app = cdk.App(outdir=str(outdir), context=CDK_CONTEXT)
     stages = build_platform(app, config)
-    report_path = outdir / "validation-report.json"
     try:
         app.synth()
     except RuntimeError as err:
-        if "ValidationFailed" not in str(err) or not report_path.exists():
+        if "ValidationFailed" not in str(err):
             raise
-        pytest.fail("synthesis failed validation:\n" + "\n".join(unacknowledged(json.loads(report_path.read_text()))))
-    report = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
+        pytest.fail("synthesis failed validation:\n" + "\n".join(open_findings(read_report(outdir))))
+    report = read_report(outdir)
     platform = SynthesizedPlatform(config=config, outdir=outdir, stages=stages, report=report)
     for path, stack in platform.stacks():
         template_file = outdir / f"assembly-{cdk.Stage.of(stack).node.id}" / stack.template_file
         platform.templates[path] = json.loads(template_file.read_text())
     return platform
-
-
-def unacknowledged(report: dict[str, Any]) -> list[str]:
-    """One line per violation still open in a validation report."""
-    return [
-        f"{plugin['pluginName']}: {violation['ruleName']} at {construct['constructPath']}: {violation['description'][:160]}"
-        for plugin in report.get("pluginReports", [])
-        for violation in plugin.get("violations", [])
-        for construct in violation.get("violatingConstructs", [])
-    ]
 
 
 def default_config_data() -> dict[str, Any]:

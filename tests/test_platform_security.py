@@ -9,7 +9,14 @@ import pytest
 from mlops_constructs.config import STAGES
 from tests.conftest import SynthesizedPlatform, resources
 
-STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository"}
+NO_RESOURCE_LEVEL_PERMISSIONS = {
+    "sagemaker:ListModelPackages",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ec2:DescribeNetworkInterfaces",
+    "ecr:GetAuthorizationToken",
+}
+STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::SageMaker::ModelPackageGroup"}
 
 
 def all_statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -31,7 +38,9 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
-    assert sorted(platform.templates) == sorted(f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage"))
+    expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
+    expected += [f"Dev/Registry-{m.name}" for m in platform.config.models]
+    assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
         assert stage.storage.stack_name == f"mlops-demo-{stage_name}-storage"
@@ -118,7 +127,8 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         # the default config lets dev go (retain_stateful_resources: false); nothing else may
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
         assert set(retained.values()) == {expected}, (path, retained)
-    assert len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES]) == 3 * 6
+    stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
+    assert stateful_count == 3 * 6 + 2  # per stage: flow-log key, store key, 3 buckets, repository; registry: key, group
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:
@@ -132,8 +142,9 @@ def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower
                 own_root = f"arn:aws:iam::{platform.config.accounts.for_stage(path.split('/')[0].lower())}:root"
                 assert (type_, actions, statement["Principal"]) == ("AWS::KMS::Key", ["kms:*"], {"AWS": own_root}), (path, logical_id, statement)
             if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource", [])):
-                # In a KMS key policy, "*" means the key itself.
-                assert type_ == "AWS::KMS::Key", (path, logical_id, statement)
+                # In a KMS key policy, "*" means the key itself; elsewhere only actions that AWS does
+                # not let a policy scope to a resource may have it.
+                assert type_ == "AWS::KMS::Key" or set(actions) <= NO_RESOURCE_LEVEL_PERMISSIONS, (path, logical_id, statement)
 
 
 def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: SynthesizedPlatform) -> None:
@@ -170,4 +181,7 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: Synthe
 
 def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
     assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
-    assert len(three_model_platform.templates) == 6
+    assert len(three_model_platform.templates) == 6 + 3  # a registry stack per model
+    assert {p for p in three_model_platform.templates if "Registry" in p} == {
+        "Dev/Registry-churn", "Dev/Registry-fraud", "Dev/Registry-demand-forecast",
+    }

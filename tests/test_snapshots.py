@@ -14,7 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from tests.conftest import SynthesizedPlatform
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")]
+STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Registry-churn"]
 
 
 def mask(value: Any) -> Any:
@@ -35,6 +35,10 @@ def snapshot_json(snapshot):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("stack", STACKS, ids=[s.replace("/", "-") for s in STACKS])
 def test_stack_template_matches_snapshot(platform: SynthesizedPlatform, snapshot_json, stack: str) -> None:  # type: ignore[no-untyped-def]
     assert mask(platform.templates[stack]) == snapshot_json
+
+
+def test_every_stack_has_a_snapshot(platform: SynthesizedPlatform) -> None:
+    assert sorted(platform.templates) == sorted(STACKS)
 
 
 def test_masking_hides_only_asset_hashes() -> None:

@@ -1,0 +1,1 @@
+"""The model approval function (handler.handler)."""

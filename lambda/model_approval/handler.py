@@ -1,0 +1,241 @@
+"""Release the model package a reviewer approved, and roll back when the released one is rejected.
+
+Invoked by EventBridge with ``SageMaker Model Package State Change`` events of one model package
+group. The SSM parameter ``APPROVED_MODEL_PARAMETER`` holds the ARN of the package that should be
+deployed; the release pipeline ``RELEASE_PIPELINE_NAME`` is started with the pipeline variable
+``ModelPackageArn`` set to it.
+
+Decisions (the ``action`` returned and logged):
+
+- ``released``: an Approved package that the registry still reports as Approved, not yet released.
+- ``already-released``: the same approval again (EventBridge delivers at least once and SageMaker may
+  send several events per change): the parameter already holds it, so no second pipeline start.
+- ``rolled-back``: the released package was rejected; the newest other Approved package is released.
+- ``withdrawn``: the released package was rejected and no other is approved; the parameter is cleared,
+  no pipeline starts and an alert is published.
+- ``ignored``: anything else (another group, PendingManualApproval, a rejection of a package that is
+  not released, or an event the registry no longer agrees with).
+
+Ordering keeps every step retryable: the parameter is written only after the package is verified and
+the pipeline start succeeded, so a failed start leaves the parameter as it was and the retried event
+takes the same decision. A start that succeeded before a failed write is repeated on retry, which
+deploys the same approved package again and is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = Logger(service="model-approval")
+
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker Model Package State Change"
+PIPELINE_VARIABLE = "ModelPackageArn"
+APPROVED, REJECTED = "Approved", "Rejected"
+MODEL_PACKAGE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>\d+)"
+)
+# Standard retry mode: exponential backoff with jitter on throttling and transient errors. What still
+# fails is raised, so that Lambda retries the event and finally sends it to the dead-letter queue.
+BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
+
+
+@dataclass(frozen=True)
+class Settings:
+    group: str
+    parameter: str
+    pipeline: str
+    release_role_arn: str | None
+    alert_topic_arn: str | None
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        missing = [n for n in ("MODEL_PACKAGE_GROUP_NAME", "APPROVED_MODEL_PARAMETER", "RELEASE_PIPELINE_NAME") if not os.environ.get(n)]
+        if missing:
+            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            group=os.environ["MODEL_PACKAGE_GROUP_NAME"],
+            parameter=os.environ["APPROVED_MODEL_PARAMETER"],
+            pipeline=os.environ["RELEASE_PIPELINE_NAME"],
+            release_role_arn=os.environ.get("RELEASE_ROLE_ARN") or None,
+            alert_topic_arn=os.environ.get("ALERT_TOPIC_ARN") or None,
+        )
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """What an event says happened to one model package."""
+
+    group: str
+    arn: str
+    version: int
+    status: str
+
+
+def parse_event(event: Any) -> StateChange:
+    """Validate the event before anything else happens; raise ValueError naming what is wrong."""
+    if not isinstance(event, dict):
+        raise ValueError(f"event must be an EventBridge event object, got {type(event).__name__}")
+    change = EventBridgeEvent(event)
+    if event.get("source") != SOURCE:
+        raise ValueError(f"event source must be {SOURCE!r}, got {event.get('source')!r}")
+    if event.get("detail-type") != DETAIL_TYPE:
+        raise ValueError(f"event detail-type must be {DETAIL_TYPE!r}, got {event.get('detail-type')!r}")
+    detail = change.detail
+    if not isinstance(detail, dict):
+        raise ValueError("event detail must be an object")
+    fields = ("ModelPackageGroupName", "ModelPackageArn", "ModelPackageVersion", "ModelApprovalStatus")
+    missing = [f for f in fields if detail.get(f) in (None, "")]
+    if missing:
+        raise ValueError(f"event detail is missing {', '.join(missing)}")
+    arn = detail["ModelPackageArn"]
+    match = MODEL_PACKAGE_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None:
+        raise ValueError(f"detail.ModelPackageArn is not a model package ARN: {arn!r}")
+    version = detail["ModelPackageVersion"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"detail.ModelPackageVersion must be an integer, got {version!r}")
+    if match["group"] != detail["ModelPackageGroupName"] or int(match["version"]) != version:
+        raise ValueError(
+            f"detail.ModelPackageArn {arn!r} does not belong to group {detail['ModelPackageGroupName']!r} version {version}"
+        )
+    return StateChange(group=detail["ModelPackageGroupName"], arn=arn, version=version, status=detail["ModelApprovalStatus"])
+
+
+class Releaser:
+    """Applies one state change to the released-model parameter and the release pipeline."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sagemaker = boto3.client("sagemaker", config=BOTO_CONFIG)
+        self.ssm = boto3.client("ssm", config=BOTO_CONFIG)
+
+    def decide(self, change: StateChange) -> dict[str, Any]:
+        if change.group != self.settings.group:
+            return self._result("ignored", change, None, None, f"event is for group {change.group!r}")
+        released = self._released_arn()
+        if change.status == APPROVED:
+            return self._on_approved(change, released)
+        if change.status == REJECTED:
+            return self._on_rejected(change, released)
+        return self._result("ignored", change, released, released, f"status {change.status} needs no action")
+
+    def _on_approved(self, change: StateChange, released: str | None) -> dict[str, Any]:
+        current = self._registry_status(change.arn)
+        if current != APPROVED:
+            return self._result("ignored", change, released, released, f"the registry now says {current}")
+        if released == change.arn:
+            return self._result("already-released", change, released, released, "the parameter already holds this package")
+        self._release(change.arn)
+        return self._result("released", change, released, change.arn, "approved")
+
+    def _on_rejected(self, change: StateChange, released: str | None) -> dict[str, Any]:
+        if released != change.arn:
+            return self._result("ignored", change, released, released, "the rejected package is not the released one")
+        current = self._registry_status(change.arn)
+        if current != REJECTED:
+            return self._result("ignored", change, released, released, f"the registry now says {current}")
+        replacement = self._newest_other_approved(change.arn)
+        if replacement is not None:
+            self._release(replacement)
+            return self._result("rolled-back", change, released, replacement, "released package rejected; newest other approved package released")
+        self._alert(change)
+        self.ssm.delete_parameter(Name=self.settings.parameter)
+        return self._result("withdrawn", change, released, None, "released package rejected and no other package is approved")
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def _released_arn(self) -> str | None:
+        try:
+            return self.ssm.get_parameter(Name=self.settings.parameter)["Parameter"]["Value"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+
+    def _registry_status(self, arn: str) -> str:
+        return self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+
+    def _newest_other_approved(self, excluded: str) -> str | None:
+        pages = self.sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=self.settings.group,
+            ModelApprovalStatus=APPROVED,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+        )
+        for page in pages:
+            for summary in page["ModelPackageSummaryList"]:
+                if summary["ModelPackageArn"] != excluded:
+                    return summary["ModelPackageArn"]
+        return None
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _release(self, arn: str) -> None:
+        self._pipeline_client().start_pipeline_execution(
+            name=self.settings.pipeline,
+            variables=[{"name": PIPELINE_VARIABLE, "value": arn}],
+        )
+        self.ssm.put_parameter(Name=self.settings.parameter, Value=arn, Type="String", Overwrite=True)
+
+    def _pipeline_client(self) -> Any:
+        if self.settings.release_role_arn is None:
+            return boto3.client("codepipeline", config=BOTO_CONFIG)
+        credentials = boto3.client("sts", config=BOTO_CONFIG).assume_role(
+            RoleArn=self.settings.release_role_arn, RoleSessionName="model-approval"
+        )["Credentials"]
+        return boto3.client(
+            "codepipeline",
+            config=BOTO_CONFIG,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    def _alert(self, change: StateChange) -> None:
+        if self.settings.alert_topic_arn is None:
+            logger.warning("no ALERT_TOPIC_ARN: the withdrawal is only logged", extra={"model_package_arn": change.arn})
+            return
+        boto3.client("sns", config=BOTO_CONFIG).publish(
+            TopicArn=self.settings.alert_topic_arn,
+            Subject=f"Model withdrawn: {change.group}"[:100],
+            Message=(
+                f"Model package {change.arn} (version {change.version}) of group {change.group} was rejected "
+                "while released, and no other package of the group is approved. The approved-model parameter "
+                f"{self.settings.parameter} was cleared; the deployed endpoints keep serving it until a new "
+                "package is approved."
+            ),
+        )
+
+    def _result(
+        self, action: str, change: StateChange, previous: str | None, released: str | None, reason: str
+    ) -> dict[str, Any]:
+        result = {
+            "action": action,
+            "model_package_arn": change.arn,
+            "model_package_group": change.group,
+            "model_package_version": change.version,
+            "approval_status": change.status,
+            "previous_arn": previous,
+            "released_arn": released,
+            "reason": reason,
+        }
+        # Powertools drops keys whose value is None; an absent ARN is logged as "none" so that every
+        # decision line carries the same fields.
+        logger.info("model approval decision", extra={k: "none" if v is None else v for k, v in result.items()})
+        return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    change = parse_event(event)
+    return Releaser(Settings.from_environment()).decide(change)

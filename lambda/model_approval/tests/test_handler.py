@@ -1,0 +1,196 @@
+"""Every behaviour of the approval function, against moto: SageMaker's registry, SSM, CodePipeline in
+the tooling account reached through STS, and SNS."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import GROUP, PARAMETER, TOOLING_ACCOUNT, World, state_change_event
+
+
+def invoke(handler_module: Any, event: Any, context: Any) -> dict[str, Any]:
+    return handler_module.handler(event, context)
+
+
+def test_approval_releases_the_package(world: World, handler_module, lambda_context) -> None:
+    arn = world.register()
+    world.set_status(arn, "Approved")
+    result = invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    assert result["action"] == "released"
+    assert result["model_package_arn"] == arn
+    assert result["previous_arn"] is None
+    assert world.released() == arn
+    assert world.pipeline_starts() == [arn]
+
+
+def test_pipeline_is_started_in_the_tooling_account_through_the_release_role(world: World, handler_module, lambda_context) -> None:
+    arn = world.register("Approved")
+    invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    execution = world.codepipeline.list_pipeline_executions(pipelineName="acme-release")["pipelineExecutionSummaries"]
+    assert len(execution) == 1
+    # the pipeline exists only in the tooling account: starting it there is what succeeded
+    import boto3
+
+    with pytest.raises(ClientError, match="PipelineNotFound"):
+        boto3.client("codepipeline").list_pipeline_executions(pipelineName="acme-release")
+    assert TOOLING_ACCOUNT in world.codepipeline.get_pipeline(name="acme-release")["metadata"]["pipelineArn"]
+
+
+def test_without_a_release_role_the_pipeline_is_started_directly(world: World, handler_module, lambda_context, monkeypatch) -> None:
+    monkeypatch.delenv("RELEASE_ROLE_ARN")
+    arn = world.register("Approved")
+    with pytest.raises(ClientError, match="PipelineNotFound"):  # no pipeline of that name in this account
+        invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    assert world.released() is None  # nothing half-done: the parameter is not written
+
+
+def test_the_same_approval_again_does_not_start_a_second_release(world: World, handler_module, lambda_context) -> None:
+    arn = world.register("Approved")
+    event = state_change_event(arn, "Approved")
+    assert invoke(handler_module, event, lambda_context)["action"] == "released"
+    again = invoke(handler_module, copy.deepcopy(event), lambda_context)
+    assert again["action"] == "already-released"
+    assert world.pipeline_starts() == [arn]
+
+
+def test_a_stale_approval_changes_nothing(world: World, handler_module, lambda_context) -> None:
+    arn = world.register("Approved")
+    world.set_status(arn, "Rejected")  # the registry moved on before the event arrived
+    result = invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    assert result["action"] == "ignored"
+    assert "Rejected" in result["reason"]
+    assert world.released() is None
+    assert world.pipeline_starts() == []
+
+
+def test_a_newer_approval_replaces_the_released_package(world: World, handler_module, lambda_context) -> None:
+    first, second = world.register("Approved"), world.register("Approved")
+    world.release(first)
+    result = invoke(handler_module, state_change_event(second, "Approved"), lambda_context)
+    assert (result["action"], result["previous_arn"], result["released_arn"]) == ("released", first, second)
+    assert world.released() == second
+
+
+def test_rejecting_the_released_package_rolls_back_to_the_newest_other_approved(world: World, handler_module, lambda_context) -> None:
+    older, newer, released = world.register("Approved"), world.register("Approved"), world.register("Approved")
+    pending = world.register()  # not approved: never a rollback target
+    world.release(released)
+    world.set_status(released, "Rejected")
+    result = invoke(handler_module, state_change_event(released, "Rejected"), lambda_context)
+    assert result["action"] == "rolled-back"
+    assert result["released_arn"] == newer
+    assert world.released() == newer
+    assert world.pipeline_starts() == [newer]
+    assert older != newer and pending not in world.pipeline_starts()
+
+
+def test_rejecting_the_only_approved_package_withdraws_it_and_alerts(world: World, handler_module, lambda_context) -> None:
+    arn = world.register("Approved")
+    world.release(arn)
+    world.set_status(arn, "Rejected")
+    result = invoke(handler_module, state_change_event(arn, "Rejected"), lambda_context)
+    assert result["action"] == "withdrawn"
+    assert result["released_arn"] is None
+    assert world.released() is None
+    assert world.pipeline_starts() == []
+    (alert,) = world.alerts()
+    assert arn in alert and PARAMETER in alert
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["rejected-other-package", "pending", "other-group", "stale-rejection"],
+)
+def test_events_that_need_no_action_have_no_side_effects(world: World, handler_module, lambda_context, scenario: str) -> None:
+    released, other = world.register("Approved"), world.register("Approved")
+    world.release(released)
+    if scenario == "rejected-other-package":
+        world.set_status(other, "Rejected")
+        event = state_change_event(other, "Rejected")
+    elif scenario == "pending":
+        event = state_change_event(world.register(), "PendingManualApproval")
+    elif scenario == "other-group":
+        fraud = world.sagemaker.create_model_package(ModelPackageGroupName="acme-fraud", ModelApprovalStatus="Approved")["ModelPackageArn"]
+        event = state_change_event(fraud, "Approved", group="acme-fraud")
+    else:  # a Rejected event for the released package, but the registry says Approved again
+        event = state_change_event(released, "Rejected")
+    result = invoke(handler_module, event, lambda_context)
+    assert result["action"] == "ignored"
+    assert world.released() == released
+    assert world.pipeline_starts() == []
+    assert world.alerts() == []
+
+
+def _without(key: str) -> Any:
+    event = state_change_event("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/1", "Approved")
+    del event["detail"][key]
+    return event
+
+
+def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> Any:
+    event = state_change_event("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/1", "Approved")
+    event.update(top or {})
+    if detail:
+        event["detail"].update(detail)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("not an event", "event must be an EventBridge event object, got str"),
+        (None, "event must be an EventBridge event object, got NoneType"),
+        (_with(top={"source": "aws.s3"}), "event source must be 'aws.sagemaker', got 'aws.s3'"),
+        (_with(top={"detail-type": "SageMaker Training Job State Change"}), "event detail-type must be 'SageMaker Model Package State Change'"),
+        (_without("ModelApprovalStatus"), "event detail is missing ModelApprovalStatus"),
+        (_without("ModelPackageArn"), "event detail is missing ModelPackageArn"),
+        (_with(top={"detail": "oops"}), "event detail must be an object"),
+        (_with(detail={"ModelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model/acme-churn"}), "detail.ModelPackageArn is not a model package ARN"),
+        (_with(detail={"ModelPackageVersion": "1"}), "detail.ModelPackageVersion must be an integer, got '1'"),
+        (_with(detail={"ModelPackageGroupName": "acme-fraud"}), "does not belong to group 'acme-fraud' version 1"),
+    ],
+)
+def test_malformed_events_raise_before_any_side_effect(world: World, handler_module, lambda_context, event: Any, message: str) -> None:
+    world.release("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/9")
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        invoke(handler_module, event, lambda_context)
+    assert world.released().endswith("/9")
+    assert world.pipeline_starts() == []
+
+
+def test_aws_errors_are_raised_so_the_event_is_retried(world: World, handler_module, lambda_context, monkeypatch) -> None:
+    arn = world.register("Approved")
+    monkeypatch.setenv("RELEASE_PIPELINE_NAME", "no-such-pipeline")
+    with pytest.raises(ClientError):
+        invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    assert world.released() is None
+    monkeypatch.setenv("RELEASE_PIPELINE_NAME", "acme-release")  # fixed: the retry succeeds
+    assert invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)["action"] == "released"
+
+
+def test_clients_use_standard_retry_mode(handler_module) -> None:
+    assert handler_module.BOTO_CONFIG.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+def test_each_decision_is_one_structured_log_line(world: World, handler_module, lambda_context) -> None:
+    arn = world.register("Approved")
+    stream = io.StringIO()
+    previous = handler_module.logger.registered_handler.setStream(stream)
+    try:
+        invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    finally:
+        handler_module.logger.registered_handler.setStream(previous)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    decisions = [line for line in lines if line.get("message") == "model approval decision"]
+    assert len(decisions) == 1
+    (decision,) = decisions
+    assert decision["level"] == "INFO"
+    assert {k: decision[k] for k in ("model_package_group", "model_package_arn", "model_package_version", "previous_arn", "action")} == {
+        "model_package_group": GROUP, "model_package_arn": arn, "model_package_version": 1, "previous_arn": "none", "action": "released",
+    }

@@ -1,0 +1,3 @@
+from mlops_constructs.registry.model_registry import DEFAULT_POWERTOOLS_VERSION, ModelRegistry
+
+__all__ = ["DEFAULT_POWERTOOLS_VERSION", "ModelRegistry"]

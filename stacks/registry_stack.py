@@ -1,0 +1,60 @@
+"""The registry stack of one model, in the dev account: its model package group and approval flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from mlops_constructs.config import ModelSettings, PlatformConfig
+from mlops_constructs.registry import ModelRegistry
+from stacks._settings import log_retention, stateful_removal_policy
+from stacks.names import approved_model_parameter, model_package_group, release_pipeline_name, release_role_name
+
+
+class RegistryStack(Stack):
+    """One model's :class:`ModelRegistry`, shared with the staging and prod accounts.
+
+    The approval function starts the release pipeline in the tooling account through the release role
+    the delivery pipeline stack creates there; both names are derived from the project.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        model: ModelSettings,
+        vpc: ec2.IVpc,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = config.stage("dev")
+        tooling = config.accounts.tooling
+        serving = [a for a in (config.accounts.staging, config.accounts.prod) if a != config.accounts.dev]
+        self.registry = ModelRegistry(
+            self,
+            "Registry",
+            model_package_group_name=model_package_group(config, model),
+            vpc=vpc,
+            release_pipeline=codepipeline.Pipeline.from_pipeline_arn(
+                self,
+                "ReleasePipeline",
+                self.format_arn(service="codepipeline", account=tooling, resource=release_pipeline_name(config)),
+            ),
+            release_role=iam.Role.from_role_arn(
+                self,
+                "ReleaseRole",
+                self.format_arn(service="iam", region="", account=tooling, resource="role", resource_name=release_role_name(config)),
+                mutable=False,
+            ),
+            shared_with_accounts=list(dict.fromkeys(serving)),
+            approved_model_parameter_name=approved_model_parameter(config, model),
+            log_retention=log_retention(settings),
+            removal_policy=stateful_removal_policy(settings),
+        )
