@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
+_MAX_BUCKET_NAME = 63
 """The deployment stages, in promotion order. Each has its own AWS account."""
 
 StageName = Literal["dev", "staging", "prod"]
@@ -124,6 +125,9 @@ def _slug(max_length: int) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+_RFC1918 = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def _vpc_cidr(value: Any) -> Any:
     try:
         network = ipaddress.IPv4Network(value, strict=True)
@@ -131,8 +135,8 @@ def _vpc_cidr(value: Any) -> Any:
         raise ValueError("must be an IPv4 network in CIDR notation with no host bits set, e.g. 10.20.0.0/16") from None
     if not 16 <= network.prefixlen <= 22:
         raise ValueError("must have a prefix length from /16 to /22, enough room for a subnet per zone")
-    if not network.is_private:
-        raise ValueError("must be a private (RFC 1918) range")
+    if not any(network.subnet_of(block) for block in _RFC1918):
+        raise ValueError("must be inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
     return str(network)
 
 
@@ -199,6 +203,14 @@ class EndpointSettings(_Strict):
     """Percentage of requests whose payloads are captured for monitoring; 0 turns capture off."""
 
 
+class EndpointOverride(_Strict):
+    """A model's own serving settings in one stage; keys left out keep the stage's values."""
+
+    instance_type: InferenceInstanceType | None = None
+    instance_count: int | None = Field(default=None, ge=1, le=20)
+    data_capture_percent: int | None = Field(default=None, ge=0, le=100)
+
+
 class StageSettings(_Strict):
     """Settings that apply to everything deployed in one stage."""
 
@@ -248,11 +260,15 @@ class ModelSettings(_Strict):
     name: ModelName
     """Lowercase slug, unique within the project; used in resource names."""
     training: TrainingSettings = TrainingSettings()
-    endpoints: dict[StageName, EndpointSettings] = Field(default_factory=dict)
-    """Per-stage overrides of the stage's endpoint settings."""
+    endpoints: dict[StageName, EndpointOverride] = Field(default_factory=dict)
+    """Per-stage overrides of the stage's endpoint settings; keys left out keep the stage's values."""
 
     def endpoint(self, stage: str, defaults: EndpointSettings) -> EndpointSettings:
-        return self.endpoints.get(stage, defaults)  # type: ignore[call-overload]
+        """This model's serving settings in ``stage``: the stage's, with this model's overrides applied."""
+        override = self.endpoints.get(stage)  # type: ignore[call-overload]
+        if override is None:
+            return defaults
+        return defaults.model_copy(update=override.model_dump(exclude_none=True))
 
 
 class PlatformConfig(_Strict):
@@ -267,6 +283,23 @@ class PlatformConfig(_Strict):
     accounts: Accounts
     stages: Stages
     models: list[ModelSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_fit(self) -> PlatformConfig:
+        # The longest name the platform derives: the staging access-log bucket,
+        # <project>-staging-access-logs-<account>-<region>; S3 allows 63 characters.
+        longest = f"{self.project}-staging-access-logs-{'0' * 12}-{self.region}"
+        if len(longest) > _MAX_BUCKET_NAME:
+            budget = _MAX_BUCKET_NAME - (len(longest) - len(self.project))
+            raise _FieldErrors([
+                _FieldError(
+                    ("project",),
+                    self.project,
+                    f"is too long for region {self.region}: bucket names like {longest!r} would have "
+                    f"{len(longest)} characters and S3 allows {_MAX_BUCKET_NAME}; use at most {budget} characters here",
+                )
+            ])
+        return self
 
     @field_validator("availability_zones")
     @classmethod
@@ -398,11 +431,16 @@ def _message(msg: str) -> str:
 
 def _allowed_keys_hint(loc: tuple[Any, ...]) -> str:
     model: Any = PlatformConfig
+    skip_key = False  # the next part is a key of a dict of models, not a field name
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
+        if skip_key:
+            skip_key = False
+            continue
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         model = _model_of(field.annotation) if field else None
+        skip_key = field is not None and getattr(field.annotation, "__origin__", None) is dict
     if model is None or not hasattr(model, "model_fields"):
         return ""
     allowed = sorted(model.model_fields)

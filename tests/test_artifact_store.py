@@ -210,3 +210,13 @@ def _bucket_policy(template: Template, bucket_id: str) -> list[dict]:
         if policy["Properties"]["Bucket"] == {"Ref": bucket_id}:
             return policy["Properties"]["PolicyDocument"]["Statement"]
     raise AssertionError(f"no policy for {bucket_id}")
+
+
+def test_sharing_through_an_imported_key_is_refused_not_silently_dropped() -> None:
+    from aws_cdk import aws_kms as kms
+
+    stack = new_stack()
+    key = kms.Key.from_key_arn(stack, "Imported", "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    with pytest.raises(PropsError, match=r"ArtifactStore: read_accounts: cannot be shared through an imported encryption_key.* \(got \['333333333333'\]\)"):
+        ArtifactStore(stack, "Store", encryption_key=key, read_accounts=["333333333333"])
+    ArtifactStore(stack, "Unshared", encryption_key=key)  # without sharing, an imported key is fine

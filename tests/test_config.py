@@ -78,7 +78,7 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"stages.dev.log_retention_days": 31}, "stages.dev.log_retention_days: must be one of the CloudWatch Logs retention periods: 1, 3, 5"),
         ({"stages.dev.vpc_cidr": "10.0.0.1/16"}, "stages.dev.vpc_cidr: must be an IPv4 network in CIDR notation with no host bits set"),
         ({"stages.dev.vpc_cidr": "10.0.0.0/8"}, "stages.dev.vpc_cidr: must have a prefix length from /16 to /22"),
-        ({"stages.dev.vpc_cidr": "8.8.0.0/16"}, "stages.dev.vpc_cidr: must be a private (RFC 1918) range (got '8.8.0.0/16')"),
+        ({"stages.dev.vpc_cidr": "8.8.0.0/16"}, "stages.dev.vpc_cidr: must be inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (got '8.8.0.0/16')"),
         ({"stages.prod.retain_stateful_resources": False}, "stages.prod.retain_stateful_resources: must be true: only dev may delete keys, buckets and repositories with its stack (got False)"),
         ({"models": []}, "models: List should have at least 1 item"),
     ],
@@ -195,4 +195,35 @@ def test_a_key_with_a_line_break_stays_on_one_line() -> None:
     assert problems == [
         "stages.prod.endpoint['\\r\\nsampling']: unknown key; "
         "allowed keys here: data_capture_percent, instance_count, instance_type"
+    ]
+
+
+def test_project_and_region_must_leave_room_in_bucket_names() -> None:
+    data = mutated(project="a-sixteen-charsx", region="ap-southeast-1", availability_zones=["ap-southeast-1a", "ap-southeast-1b"])
+    assert problems_of(data) == [
+        "project: is too long for region ap-southeast-1: bucket names like "
+        "'a-sixteen-charsx-staging-access-logs-000000000000-ap-southeast-1' would have 64 characters and S3 "
+        "allows 63; use at most 15 characters here (got 'a-sixteen-charsx')"
+    ]
+    assert PlatformConfig.from_mapping(mutated(project="a-sixteen-charsx")).project == "a-sixteen-charsx"  # eu-west-1 fits
+
+
+@pytest.mark.parametrize("cidr", ["127.0.0.0/16", "169.254.0.0/16", "100.64.0.0/16", "172.32.0.0/16"])
+def test_vpc_cidr_must_be_rfc1918(cidr: str) -> None:
+    assert problems_of(mutated(**{"stages.dev.vpc_cidr": cidr})) == [
+        f"stages.dev.vpc_cidr: must be inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (got '{cidr}')"
+    ]
+
+
+def test_model_endpoint_override_keeps_the_stage_values_it_does_not_name() -> None:
+    data = mutated(**{"models.0": {"name": "churn", "endpoints": {"prod": {"instance_count": 5}}}})
+    config = PlatformConfig.from_mapping(data)
+    prod = config.models[0].endpoint("prod", config.stage("prod").endpoint)
+    assert (prod.instance_type, prod.instance_count, prod.data_capture_percent) == ("ml.m5.xlarge", 5, 20)
+
+
+def test_unknown_key_inside_a_model_endpoint_override_lists_the_allowed_keys() -> None:
+    data = mutated(**{"models.0": {"name": "churn", "endpoints": {"prod": {"sampling": 5}}}})
+    assert problems_of(data) == [
+        "models[0].endpoints.prod.sampling: unknown key; allowed keys here: data_capture_percent, instance_count, instance_type"
     ]

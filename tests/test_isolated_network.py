@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import DEFAULT_INTERFACE_ENDPOINTS, IsolatedNetwork, PropsError
@@ -138,6 +139,8 @@ def test_adopts_an_existing_vpc_and_skips_endpoints_it_already_has() -> None:
     [
         ({"cidr": "10.0.0.0/16"}, r"IsolatedNetwork: cidr: must not be given with existing_vpc: the VPC already has its own \(got '10.0.0.0/16'\)"),
         ({"availability_zones": ZONES}, r"IsolatedNetwork: availability_zones: must not be given with existing_vpc"),
+        ({"flow_log_retention": logs.RetentionDays.ONE_MONTH}, r"IsolatedNetwork: flow_log_retention: must not be given with existing_vpc: an adopted VPC's flow logs stay with its owner"),
+        ({"removal_policy": cdk.RemovalPolicy.DESTROY}, r"IsolatedNetwork: removal_policy: must not be given with existing_vpc"),
     ],
 )
 def test_existing_vpc_excludes_creation_props(kwargs: dict, message: str) -> None:

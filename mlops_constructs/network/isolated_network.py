@@ -83,11 +83,11 @@ class IsolatedNetwork(Construct):
         EventBridge, SSM, SQS, SNS).
     :param skip_endpoints: short names of interface or gateway endpoints the VPC already has, which are
         therefore not created. Default: none are skipped.
-    :param flow_log_retention: how long flow logs are kept. Default: one year.
+    :param flow_log_retention: how long flow logs are kept. Default: one year. Not with ``existing_vpc``.
     :param encryption_key: the KMS key for the flow log group; its key policy must let CloudWatch Logs
-        in this region use it. Default: a key with yearly rotation is created.
+        in this region use it. Default: a key with yearly rotation is created. Not with ``existing_vpc``.
     :param removal_policy: what happens to the flow log group and its key when they leave the stack.
-        Default: ``RemovalPolicy.RETAIN``.
+        Default: ``RemovalPolicy.RETAIN``. Not with ``existing_vpc``.
     """
 
     def __init__(
@@ -100,9 +100,9 @@ class IsolatedNetwork(Construct):
         existing_vpc: ec2.IVpc | None = None,
         interface_endpoints: Sequence[str] = DEFAULT_INTERFACE_ENDPOINTS,
         skip_endpoints: Sequence[str] = (),
-        flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        flow_log_retention: logs.RetentionDays | None = None,
         encryption_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -110,6 +110,11 @@ class IsolatedNetwork(Construct):
             for prop, value in (("availability_zones", availability_zones), ("cidr", cidr)):
                 if value is not None:
                     raise PropsError(name, prop, value, "must not be given with existing_vpc: the VPC already has its own")
+            for prop, value in (("flow_log_retention", flow_log_retention), ("encryption_key", encryption_key), ("removal_policy", removal_policy)):
+                if value is not None:
+                    raise PropsError(
+                        name, prop, value, "must not be given with existing_vpc: an adopted VPC's flow logs stay with its owner"
+                    )
         for prop, names in (("interface_endpoints", interface_endpoints), ("skip_endpoints", skip_endpoints)):
             if isinstance(names, str):
                 raise PropsError(name, prop, names, "must be a list of endpoint names, not a string")
@@ -124,7 +129,12 @@ class IsolatedNetwork(Construct):
         if existing_vpc is None:
             cidr = cidr or "10.0.0.0/16"
             self.vpc: ec2.IVpc = self._create_vpc(availability_zones, cidr)
-            self._create_flow_logs(self.vpc, encryption_key, flow_log_retention, removal_policy)
+            self._create_flow_logs(
+                self.vpc,
+                encryption_key,
+                flow_log_retention or logs.RetentionDays.ONE_YEAR,
+                removal_policy or RemovalPolicy.RETAIN,
+            )
         else:
             self.vpc = existing_vpc
         # A literal CIDR where it is known keeps the rule reviewable in the template (and checkable by

@@ -290,7 +290,8 @@ class ModelRegistry(Construct):
     # ------------------------------------------------------------------------------------------------
 
     def _group_policy(self, model_packages_arn: str) -> dict:
-        principals = {"AWS": [f"arn:{Aws.PARTITION}:iam::{account}:root" for account in self.shared_with_accounts]}
+        partition = Stack.of(self).partition  # a literal where the region is known, like CDK's own principals
+        principals = {"AWS": [f"arn:{partition}:iam::{account}:root" for account in self.shared_with_accounts]}
         return {
             "Version": "2012-10-17",
             "Statement": [

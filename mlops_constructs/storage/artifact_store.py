@@ -36,8 +36,8 @@ class ArtifactStore(Construct):
     - an ECR **repository** for serving and training images: scan on push, immutable tags, encrypted
       with the key, untagged images expired after ``untagged_image_retention``.
 
-    Accounts in ``read_accounts`` may read the artifacts bucket's objects, decrypt them with the key
-    through S3 only, and pull images from the repository. Nothing else is shared.
+    Accounts in ``read_accounts`` may read the artifacts bucket's objects, decrypt with the key only
+    through S3 and ECR in this region, and pull images from the repository. Nothing else is shared.
 
     Example::
 
@@ -250,7 +250,7 @@ class ArtifactStore(Construct):
                 resources=[self.artifact_bucket.arn_for_objects("*")],
             )
         )
-        self.encryption_key.add_to_resource_policy(
+        added = self.encryption_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsDecryptArtifactsAndImages",
                 principals=principals,
@@ -266,6 +266,15 @@ class ArtifactStore(Construct):
                 },
             )
         )
+        if not added.statement_added:
+            raise PropsError(
+                type(self).__name__,
+                "read_accounts",
+                list(accounts),
+                "cannot be shared through an imported encryption_key, whose key policy this stack cannot change: "
+                "grant these accounts kms:Decrypt in the key's own policy and leave read_accounts empty, or let "
+                "ArtifactStore create the key",
+            )
         self.repository.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsPullImages",
