@@ -52,6 +52,8 @@ def mutations(draw: st.DrawFn) -> Any:
             parent[key]  # the path may be gone after an earlier mutation
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, (dict, list)):  # an earlier mutation turned a container into a string
+            continue
         action = draw(st.sampled_from(["replace", "delete", "add-key", "duplicate"]))
         if action == "replace":
             parent[key] = draw(values)

@@ -238,7 +238,10 @@ class ModelRegistry(Construct):
         # function waits for the policy (only the policy: the role is already referenced).
         function_resource = self.function.node.default_child
         assert isinstance(function_resource, lambda_.CfnFunction)
-        function_resource.add_dependency(self.policy.node.default_child)  # type: ignore[arg-type]
+        function_resource.add_resource_dependency(
+            self.policy.node.default_child,  # type: ignore[arg-type]
+            "Lambda checks the VPC permissions of a function's role when it creates the function",
+        )
         ignore_cfn_lint(
             function_resource,
             "W3005",
