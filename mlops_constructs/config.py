@@ -155,7 +155,37 @@ def _region(value: Any) -> Any:
     return value
 
 
+def _ecr_image(value: Any) -> Any:
+    if not isinstance(value, str) or not _ECR_IMAGE.fullmatch(value):
+        raise ValueError(
+            "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>"
+        )
+    return value
+
+
+def _schedule(value: Any) -> Any:
+    if not isinstance(value, str) or not _SCHEDULE.fullmatch(value):
+        raise ValueError("must be an EventBridge schedule expression: rate(<n> <minutes|hours|days>) or cron(<6 fields>)")
+    return value
+
+
+def _data_prefix(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/", value):
+        raise ValueError("must be an S3 key prefix without a leading slash and ending with '/', e.g. churn/raw/")
+    return value
+
+
+_ECR_IMAGE = re.compile(
+    r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})"
+)
+_SCHEDULE = re.compile(r"rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)")
+
 AccountId = Annotated[str, BeforeValidator(_account_id)]
+EcrImage = Annotated[str, BeforeValidator(_ecr_image)]
+Schedule = Annotated[str, BeforeValidator(_schedule)]
+DataPrefix = Annotated[str, BeforeValidator(_data_prefix)]
+HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,256}$")]
+ProcessingInstanceType = Annotated[str, _instance_type_validator("ProcessingInstanceType", "processing")]
 Region = Annotated[str, BeforeValidator(_region)]
 ProjectSlug = Annotated[str, _slug(16)]
 ModelName = Annotated[str, _slug(24)]
@@ -245,6 +275,22 @@ class Stages(_Strict):
         return self
 
 
+class BuiltInAlgorithm(_Strict):
+    """A SageMaker built-in algorithm or framework image, resolved per region at synth time."""
+
+    framework: str = Field(default="xgboost", pattern=r"^[a-z0-9-]{2,40}$")
+    """Framework name as the SageMaker Python SDK knows it, e.g. ``xgboost``, ``sklearn``."""
+    version: str = Field(default="1.7-1", pattern=r"^[0-9][0-9a-z.-]{0,20}$")
+    """Framework version, e.g. ``1.7-1``."""
+
+
+class SpotSettings(_Strict):
+    """Managed spot training: cheaper, interruptible, resumed from checkpoints."""
+
+    max_wait_hours: int = Field(ge=1, le=672)
+    """How long to wait for spot capacity and run, in total; at least ``max_runtime_hours``."""
+
+
 class TrainingSettings(_Strict):
     """How a model is trained in the dev account."""
 
@@ -252,6 +298,65 @@ class TrainingSettings(_Strict):
     instance_count: int = Field(default=1, ge=1, le=100)
     volume_size_gb: int = Field(default=50, ge=1, le=16384)
     max_runtime_hours: int = Field(default=24, ge=1, le=672)
+    algorithm: BuiltInAlgorithm | None = None
+    """A built-in algorithm. Default: XGBoost 1.7-1 when no ``image`` is given."""
+    image: EcrImage | None = None
+    """An ECR image URI of your own instead of a built-in algorithm."""
+    hyperparameters: dict[HyperparameterName, str | int | float | bool] = Field(default_factory=dict)
+    content_type: str = Field(default="text/csv", pattern=r"^[a-z]+/[a-z0-9.+-]+$")
+    """Content type of the training channels, the test split and the model's requests."""
+    spot: SpotSettings | None = None
+    """Managed spot training with checkpoints. Default: on-demand instances."""
+
+    @model_validator(mode="after")
+    def _one_algorithm_and_enough_spot_wait(self) -> TrainingSettings:
+        if self.algorithm is not None and self.image is not None:
+            raise _FieldError(("image",), self.image, "must not be given together with algorithm: choose one")
+        if self.spot is not None and self.spot.max_wait_hours < self.max_runtime_hours:
+            raise _FieldError(
+                ("spot", "max_wait_hours"),
+                self.spot.max_wait_hours,
+                f"must be at least max_runtime_hours ({self.max_runtime_hours})",
+            )
+        return self
+
+    def builtin_algorithm(self) -> BuiltInAlgorithm | None:
+        """The built-in algorithm to resolve, or ``None`` when an image of your own is named."""
+        if self.image is not None:
+            return None
+        return self.algorithm or BuiltInAlgorithm()
+
+
+class ProcessingSettings(_Strict):
+    """The preprocessing and evaluation jobs around training."""
+
+    instance_type: ProcessingInstanceType = "ml.m5.xlarge"
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_hours: int = Field(default=2, ge=1, le=120)
+    preprocess_image: EcrImage | None = None
+    """An image whose entrypoint splits the data. Default: the project's script in SageMaker's scikit-learn image."""
+    evaluate_image: EcrImage | None = None
+    """An image whose entrypoint writes the evaluation report. Default: the project's script in the training image."""
+
+
+class GateSettings(_Strict):
+    """The metric a model must reach, read from its evaluation report, before it is registered."""
+
+    metric: str = Field(default="auc", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    threshold: float = 0.8
+    direction: Literal["maximize", "minimize"] = "maximize"
+    """``maximize``: the metric must be at least the threshold; ``minimize``: at most."""
+
+
+class TriggerSettings(_Strict):
+    """What starts a training run, besides a manual start."""
+
+    schedule: Schedule | None = None
+    """An EventBridge schedule expression, e.g. ``rate(7 days)`` or ``cron(0 3 ? * MON *)``. Default: none."""
+    on_new_data: bool = False
+    """Start when an object is created under the model's data prefix."""
+    on_retrain_event: bool = True
+    """Start on the platform's ``Model Retrain Requested`` event for this model (drift detection)."""
 
 
 class ModelSettings(_Strict):
@@ -259,9 +364,19 @@ class ModelSettings(_Strict):
 
     name: ModelName
     """Lowercase slug, unique within the project; used in resource names."""
+    data_prefix: DataPrefix | None = None
+    """Where the model's raw data lives in the dev data bucket. Default: ``<name>/``."""
     training: TrainingSettings = TrainingSettings()
+    processing: ProcessingSettings = ProcessingSettings()
+    gate: GateSettings = GateSettings()
+    triggers: TriggerSettings = TriggerSettings()
     endpoints: dict[StageName, EndpointOverride] = Field(default_factory=dict)
     """Per-stage overrides of the stage's endpoint settings; keys left out keep the stage's values."""
+
+    @property
+    def data_location(self) -> str:
+        """The model's data prefix in the data bucket, ending with ``/``."""
+        return self.data_prefix or f"{self.name}/"
 
     def endpoint(self, stage: str, defaults: EndpointSettings) -> EndpointSettings:
         """This model's serving settings in ``stage``: the stage's, with this model's overrides applied."""

@@ -23,3 +23,8 @@ def release_pipeline_name(config: PlatformConfig) -> str:
 def release_role_name(config: PlatformConfig) -> str:
     """The tooling account's role that the approval functions assume to start the release pipeline."""
     return f"{config.project}-model-release"
+
+
+def storage_name_prefix(config: PlatformConfig, stage: str) -> str:
+    """The ``name_prefix`` of a stage's ArtifactStore: its buckets are ``<prefix>-<purpose>-<account>-<region>``."""
+    return f"{config.project}-{stage}"

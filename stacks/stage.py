@@ -9,6 +9,7 @@ from mlops_constructs.config import PlatformConfig
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.storage_stack import StorageStack
+from stacks.training_stack import TrainingStack
 
 
 class PlatformStage(Stage):
@@ -57,5 +58,22 @@ class PlatformStage(Stage):
                     vpc=self.network.network.vpc,
                     termination_protection=common["termination_protection"],
                 )
+        self.trainings: dict[str, TrainingStack] = {}
+        """The training stack of each model, by model name (dev only)."""
+        if stage == "dev":
+            for model in config.models:
+                training = TrainingStack(
+                    self,
+                    f"Training-{model.name}",
+                    stack_name=f"{config.project}-{stage}-{model.name}-training",
+                    description=f"{config.project} {stage}: training pipeline of model {model.name}",
+                    config=config,
+                    model=model,
+                    vpc=self.network.network.vpc,
+                    store=self.storage.store,
+                    termination_protection=common["termination_protection"],
+                )
+                training.add_stack_dependency(self.registries[model.name], "models are registered into the registry's group")
+                self.trainings[model.name] = training
         Tags.of(self).add("mlops:project", config.project)
         Tags.of(self).add("mlops:stage", stage)

@@ -10,6 +10,7 @@ from constructs import Construct
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from stacks._settings import stateful_removal_policy
+from stacks.names import storage_name_prefix
 
 
 class StorageStack(Stack):
@@ -26,9 +27,11 @@ class StorageStack(Stack):
         self.store = ArtifactStore(
             self,
             "Store",
-            name_prefix=f"{config.project}-{stage}",
+            name_prefix=storage_name_prefix(config, stage),
             read_accounts=[account for account in serving_accounts if account != config.accounts.dev],
             removal_policy=stateful_removal_policy(settings),
             noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
             access_log_retention=Duration.days(settings.access_log_retention_days),
+            # Only dev trains: its new data may start a training run.
+            data_events_to_eventbridge=stage == "dev",
         )

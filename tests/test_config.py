@@ -99,7 +99,7 @@ def test_duplicate_model_names_name_the_second_occurrence() -> None:
     [
         ((), "projekt", "projekt: unknown key; allowed keys here: accounts, availability_zones, models, project, region, stages; did you mean 'project'?"),
         (("stages", "prod"), "retain_stateful_resource", "stages.prod.retain_stateful_resource: unknown key; allowed keys here:"),
-        (("models", 0, "training"), "instance_typ", "models[0].training.instance_typ: unknown key; allowed keys here: instance_count, instance_type, max_runtime_hours, volume_size_gb; did you mean 'instance_type'?"),
+        (("models", 0, "training"), "instance_typ", "models[0].training.instance_typ: unknown key; allowed keys here: algorithm, content_type, hyperparameters, image, instance_count, instance_type, max_runtime_hours, spot, volume_size_gb; did you mean 'instance_type'?"),
         (("stages", "dev", "endpoint"), "sampling", "stages.dev.endpoint.sampling: unknown key; allowed keys here: data_capture_percent, instance_count, instance_type"),
     ],
 )

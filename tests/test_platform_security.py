@@ -13,8 +13,23 @@ NO_RESOURCE_LEVEL_PERMISSIONS = {
     "sagemaker:ListModelPackages",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
     "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
     "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",  # limited by a cloudwatch:namespace condition where used
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 }
 STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::SageMaker::ModelPackageGroup"}
 
@@ -39,7 +54,7 @@ def as_list(value: Any) -> list[Any]:
 
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
-    expected += [f"Dev/Registry-{m.name}" for m in platform.config.models]
+    expected += [f"Dev/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
@@ -128,7 +143,8 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
         assert set(retained.values()) == {expected}, (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
-    assert stateful_count == 3 * 6 + 2  # per stage: flow-log key, store key, 3 buckets, repository; registry: key, group
+    # per stage: flow-log key, store key, 3 buckets, repository; registry: key, group; training: key
+    assert stateful_count == 3 * 6 + 2 + 1
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:
@@ -181,7 +197,7 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: Synthe
 
 def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
     assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
-    assert len(three_model_platform.templates) == 6 + 3  # a registry stack per model
+    assert len(three_model_platform.templates) == 6 + 2 * 3  # a registry and a training stack per model
     assert {p for p in three_model_platform.templates if "Registry" in p} == {
         "Dev/Registry-churn", "Dev/Registry-fraud", "Dev/Registry-demand-forecast",
     }

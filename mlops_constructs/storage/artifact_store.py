@@ -61,6 +61,8 @@ class ArtifactStore(Construct):
     :param access_log_retention: how long server access logs are kept. Default: 365 days.
     :param incomplete_upload_expiration: when unfinished multipart uploads are aborted. Default: 7 days.
     :param untagged_image_retention: how long untagged images are kept. Default: 30 days.
+    :param data_events_to_eventbridge: send the data bucket's object events to EventBridge, so that new
+        data can start a training run. Not for an adopted bucket. Default: true.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class ArtifactStore(Construct):
         access_log_retention: Duration = Duration.days(365),
         incomplete_upload_expiration: Duration = Duration.days(7),
         untagged_image_retention: Duration = Duration.days(30),
+        data_events_to_eventbridge: bool = True,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -135,7 +138,16 @@ class ArtifactStore(Construct):
             )
         ]
         if existing_data_bucket is None:
-            self.data_bucket: s3.IBucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy)
+            data_bucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy)
+            if data_events_to_eventbridge:
+                # Set on the CloudFormation resource: CDK's own switch would add a notifications
+                # custom resource (a Lambda function) for what CloudFormation does natively.
+                cfn_data_bucket = data_bucket.node.default_child
+                assert isinstance(cfn_data_bucket, s3.CfnBucket)
+                cfn_data_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                    event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+                )
+            self.data_bucket: s3.IBucket = data_bucket
         else:
             self.data_bucket = existing_data_bucket
         """Training data: where preprocessing reads from."""
@@ -186,13 +198,19 @@ class ArtifactStore(Construct):
 
     # ------------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def bucket_name(name_prefix: str, purpose: str, account: str, region: str) -> str:
+        """The name ``ArtifactStore(name_prefix=...)`` gives its ``data``, ``artifacts`` or
+        ``access-logs`` bucket, for stacks that import the bucket by name instead of by reference."""
+        return f"{name_prefix}-{purpose}-{account}-{region}"
+
     def _bucket_name(self, purpose: str) -> str | None:
         if self._name_prefix is None:
             return None
         stack = Stack.of(self)
         account = stack.account if not Token.is_unresolved(stack.account) else Aws.ACCOUNT_ID
         region = stack.region if not Token.is_unresolved(stack.region) else Aws.REGION
-        name = f"{self._name_prefix}-{purpose}-{account}-{region}"
+        name = self.bucket_name(self._name_prefix, purpose, account, region)
         if not Token.is_unresolved(name) and len(name) > _MAX_BUCKET_NAME:
             raise PropsError(
                 type(self).__name__,

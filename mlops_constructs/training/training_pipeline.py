@@ -1,0 +1,754 @@
+"""TrainingPipeline: a Step Functions state machine that preprocesses, trains, evaluates, gates and
+registers one model with SageMaker, inside the isolated VPC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
+from mlops_constructs.errors import PropsError
+
+RETRAIN_EVENT_SOURCE = "mlops.platform"
+"""``source`` of the event that asks for a model to be retrained (sent on drift)."""
+RETRAIN_EVENT_DETAIL_TYPE = "Model Retrain Requested"
+"""``detail-type`` of that event; its ``detail.model`` names the model."""
+
+_SCRIPTS = Path(__file__).resolve().parent / "scripts"
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
+_PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
+_IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
+# SageMaker API errors worth retrying: throttling and account capacity limits. A job that started and
+# then failed is not retried: its failure is reported.
+_RETRYABLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.ThrottlingException"]
+_CODE_DIR = "/opt/ml/processing/code"
+_COLON = ArnFormat.COLON_RESOURCE_NAME
+
+
+class TrainingPipeline(Construct):
+    """Train one model end to end, every step a SageMaker job in the isolated VPC.
+
+    The state machine runs::
+
+        Prepare -> Preprocess -> Train -> Evaluate -> ReadEvaluation -> MetricGate
+            -> Register -> NotifyRegistered                       (metric reached)
+            -> NotifyBelowThreshold                               (metric missed: nothing registered)
+        any failure -> NotifyFailure -> Failed
+
+    - **Preprocess**: a processing job splitting ``data_bucket/data_prefix`` into train, validation and
+      test sets (the bundled ``preprocess.py`` in ``processing_image``, or ``preprocess_image``'s entrypoint).
+    - **Train**: a training job run to completion (``.sync``) with ``training_image``; network
+      isolation and inter-container traffic encryption on; optional managed spot training with
+      checkpoints.
+    - **Evaluate**: a processing job writing ``evaluation.json`` next to the model (the bundled
+      ``evaluate.py`` in ``training_image``, or ``evaluate_image``'s entrypoint).
+    - **MetricGate**: ``metrics.<metric_name>.value`` of the report against ``metric_threshold``.
+    - **Register**: a model package in ``model_package_group_name``, ``PendingManualApproval``, with the
+      report as its model-quality statistics.
+
+    Every job runs in the isolated subnets with the pipeline's own security group (HTTPS out, and
+    traffic among the job's own instances), with volumes and outputs encrypted with
+    ``encryption_key``, under a job role that may read the data prefix and read and write the
+    model's artifact prefix. Job names are ``<model>-<p|t|e>-<md5 of the execution id>-<attempt>``,
+    unique per execution and per retry. SageMaker API throttling and capacity errors are retried with
+    exponential backoff; every failure path ends in the failure notification and a ``Fail`` state.
+    Execution history goes to a KMS-encrypted log group (level ALL), with X-Ray tracing and an
+    execution timeout.
+
+    Example::
+
+        pipeline = TrainingPipeline(self, "Churn",
+            model_name="churn",
+            vpc=network.vpc,
+            data_bucket=store.data_bucket, data_prefix="churn/",
+            artifact_bucket=store.artifact_bucket,
+            encryption_key=store.encryption_key,
+            training_image="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            processing_image="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            model_package_group_name="acme-churn",
+            hyperparameters={"objective": "binary:logistic", "num_round": "200"},
+        )
+
+    :param model_name: lowercase slug of 3-24 characters; prefixes job names.
+    :param vpc: the VPC the jobs run in; it needs the S3 gateway endpoint and SageMaker, ECR, CloudWatch
+        Logs and Monitoring, STS and KMS interface endpoints (``IsolatedNetwork`` has them).
+    :param data_bucket: where the raw data lives.
+    :param data_prefix: the model's prefix in ``data_bucket``, ending with ``/``.
+    :param artifact_bucket: where splits, model, checkpoints and reports go, under ``artifact_prefix``.
+    :param encryption_key: encrypts job volumes and outputs; the key of both buckets.
+    :param training_image: the training (and, by default, evaluation and serving) image URI.
+    :param processing_image: the image that runs the bundled preprocessing script (it needs Python 3).
+    :param model_package_group_name: the group models are registered in.
+    :param vpc_subnets: where the jobs run. Default: the VPC's isolated subnets.
+    :param artifact_prefix: the model's prefix in ``artifact_bucket``. Default: ``<model_name>/``.
+    :param hyperparameters: passed to the training job as strings. Default: none.
+    :param training_instance_type: Default: ``ml.m5.xlarge``.
+    :param training_instance_count: Default: 1.
+    :param training_volume_size_gb: Default: 50.
+    :param max_training_runtime: Default: 24 hours.
+    :param spot_max_wait: turns on managed spot training, with checkpoints under the artifact prefix;
+        at least ``max_training_runtime``. Default: on-demand instances.
+    :param content_type: of the channels, the test split and inference requests. Default: ``text/csv``.
+    :param preprocess_image: an image whose own entrypoint does the split. Default: the bundled script.
+    :param evaluate_image: an image whose own entrypoint writes the report. Default: the bundled script.
+    :param processing_instance_type: Default: ``ml.m5.xlarge``.
+    :param processing_volume_size_gb: Default: 30.
+    :param max_processing_runtime: per processing job. Default: 2 hours.
+    :param metric_name: the report's metric the gate reads. Default: ``auc``.
+    :param metric_threshold: Default: 0.8.
+    :param metric_direction: ``maximize`` (at least the threshold) or ``minimize`` (at most). Default: ``maximize``.
+    :param notification_topic: receives success, below-threshold and failure messages. Default: a
+        KMS-encrypted topic is created.
+    :param schedule: start runs on this schedule. Default: no schedule.
+    :param trigger_on_new_data: start a run when an object is created under the data prefix; the data
+        bucket must send its events to EventBridge. Default: false.
+    :param trigger_on_retrain_event: start a run on the platform's retrain event for this model.
+        Default: true.
+    :param log_retention: of the execution log group. Default: one year.
+    :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_name: str,
+        vpc: ec2.IVpc,
+        data_bucket: s3.IBucket,
+        data_prefix: str,
+        artifact_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        training_image: str,
+        processing_image: str,
+        model_package_group_name: str,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        artifact_prefix: str | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+        training_instance_type: str = "ml.m5.xlarge",
+        training_instance_count: int = 1,
+        training_volume_size_gb: int = 50,
+        max_training_runtime: Duration = Duration.hours(24),
+        spot_max_wait: Duration | None = None,
+        content_type: str = "text/csv",
+        preprocess_image: str | None = None,
+        evaluate_image: str | None = None,
+        processing_instance_type: str = "ml.m5.xlarge",
+        processing_volume_size_gb: int = 30,
+        max_processing_runtime: Duration = Duration.hours(2),
+        metric_name: str = "auc",
+        metric_threshold: float = 0.8,
+        metric_direction: Literal["maximize", "minimize"] = "maximize",
+        notification_topic: sns.ITopic | None = None,
+        schedule: events.Schedule | None = None,
+        trigger_on_new_data: bool = False,
+        trigger_on_retrain_event: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        name = type(self).__name__
+        artifact_prefix = artifact_prefix or f"{model_name}/"
+        self._validate(
+            name, model_name, data_prefix, artifact_prefix, training_image, processing_image, preprocess_image,
+            evaluate_image, metric_name, metric_direction, max_training_runtime, spot_max_wait,
+            training_instance_type, processing_instance_type,
+        )
+        stack = Stack.of(self)
+        self.model_name = model_name
+        self.model_package_group_name = model_package_group_name
+        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc_subnets is None else vpc.select_subnets(
+            subnets=vpc_subnets.subnets, subnet_type=vpc_subnets.subnet_type, subnet_group_name=vpc_subnets.subnet_group_name
+        )
+
+        # -- security group and job role ---------------------------------------------------------------
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "JobSecurityGroup",
+            vpc=vpc,
+            description=f"SageMaker jobs of {model_name}: HTTPS out only",
+            allow_all_outbound=False,
+        )
+        """The jobs' security group."""
+        # Isolated subnets route only to the VPC endpoints and the S3/DynamoDB gateway endpoints, whose
+        # prefix lists have no id CloudFormation could name without a lookup: HTTPS "anywhere" reaches
+        # exactly those.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
+        if training_instance_count > 1:
+            # Distributed training: the instances of one job talk to each other on ports the framework
+            # chooses; only members of this group may.
+            self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
+            self.security_group.add_egress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
+            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+                acknowledge(
+                    self.security_group,
+                    f"{pack}::{pack}-EC2RestrictedCommonPorts",
+                    "The only ingress is from this same security group, for the instances of one distributed "
+                    "training job; nothing outside the group can connect.",
+                )
+
+        self.job_role = iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"Execution role of the SageMaker jobs of {model_name}",
+        )
+        """The SageMaker jobs' execution role; its permissions are all in ``job_policy``."""
+        scripts = {
+            name_: s3_assets.Asset(self, f"{name_.capitalize()}Script", path=str(_SCRIPTS / f"{name_}.py"))
+            for name_ in ("preprocess", "evaluate")
+        }
+        self.job_policy = iam.ManagedPolicy(
+            self,
+            "JobPolicy",
+            description=f"SageMaker jobs of {model_name}: data, artifacts, logs, metrics, VPC",
+            roles=[self.job_role],
+        )
+        """What the jobs may do."""
+        self._job_permissions(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, encryption_key, subnets, scripts)
+
+        # -- notifications, logs and the state machine's key ------------------------------------------
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the training pipeline log group and notifications of {model_name}",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        """Encrypts the execution log group and the notification topic."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
+            )
+        )
+        self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
+            self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
+        )
+        """Success, below-threshold and failure messages."""
+        log_group = logs.LogGroup(self, "ExecutionLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+
+        # -- the states -----------------------------------------------------------------------------
+        locations = _Locations(artifact_bucket.bucket_name, artifact_prefix)
+        network = {
+            "VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id], "Subnets": subnets.subnet_ids},
+        }
+        prepare = sfn.Pass(
+            self,
+            "Prepare",
+            comment="Names this run: job names and artifact locations derive from the execution id",
+            parameters={"run": locations.run_parameters()},
+        )
+        preprocess = self._processing_state(
+            "Preprocess",
+            job_kind="p",
+            image=preprocess_image or processing_image,
+            script=None if preprocess_image else scripts["preprocess"],
+            inputs=[
+                _s3_input("data", data_bucket.s3_url_for_object(data_prefix), "/opt/ml/processing/input"),
+            ],
+            outputs=[_s3_output(split, f"$.run.{split}_uri", f"/opt/ml/processing/output/{split}") for split in ("train", "validation", "test")],
+            environment={},
+            instance_type=processing_instance_type,
+            volume_size_gb=processing_volume_size_gb,
+            max_runtime=max_processing_runtime,
+            key=encryption_key,
+            network=network,
+            result_path="$.preprocess",
+        )
+        train = _TrainingJob(
+            self,
+            "Train",
+            comment="Trains the model to completion",
+            training_job_name=sfn.JsonPath.format(f"{model_name}-t-{{}}-{{}}", sfn.JsonPath.string_at("$.run.suffix"), sfn.JsonPath.string_at("$$.State.RetryCount")),
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            role=self.job_role.without_policy_updates(),
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_registry(training_image),
+                training_input_mode=tasks.InputMode.FILE,
+            ),
+            input_data_config=[
+                tasks.Channel(
+                    channel_name=channel,
+                    content_type=content_type,
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=tasks.S3Location.from_json_expression(f"$.run.{channel}_uri"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                )
+                for channel in ("train", "validation")
+            ],
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_uri"), encryption_key=encryption_key
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=training_instance_count,
+                instance_type=ec2.InstanceType(training_instance_type.removeprefix("ml.")),
+                volume_size=Size.gibibytes(training_volume_size_gb),
+                volume_encryption_key=encryption_key,
+            ),
+            stopping_condition=tasks.StoppingCondition(max_runtime=max_training_runtime),
+            enable_network_isolation=True,
+            hyperparameters=dict(hyperparameters or {}),
+            result_selector={
+                "TrainingJobName.$": "$.TrainingJobName",
+                "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+            },
+            result_path="$.train",
+        )
+        train.extra_parameters = {
+            **network,
+            "EnableInterContainerTrafficEncryption": True,
+            **(
+                {
+                    "EnableManagedSpotTraining": True,
+                    "CheckpointConfig": {"S3Uri.$": "$.run.checkpoint_uri"},
+                    "StoppingCondition": {
+                        "MaxRuntimeInSeconds": int(max_training_runtime.to_seconds()),
+                        "MaxWaitTimeInSeconds": int(spot_max_wait.to_seconds()),
+                    },
+                }
+                if spot_max_wait is not None
+                else {}
+            ),
+        }
+        evaluate = self._processing_state(
+            "Evaluate",
+            job_kind="e",
+            image=evaluate_image or training_image,
+            script=None if evaluate_image else scripts["evaluate"],
+            inputs=[
+                _s3_input("model", "$.train.ModelArtifacts", "/opt/ml/processing/model", object_=True),
+                _s3_input("test", "$.run.test_uri", "/opt/ml/processing/test"),
+            ],
+            outputs=[_s3_output("evaluation", "$.run.evaluation_uri", "/opt/ml/processing/evaluation")],
+            environment={"METRIC_NAME": metric_name},
+            instance_type=processing_instance_type,
+            volume_size_gb=processing_volume_size_gb,
+            max_runtime=max_processing_runtime,
+            key=encryption_key,
+            network=network,
+            result_path="$.evaluate",
+        )
+        read_evaluation = tasks.CallAwsService(
+            self,
+            "ReadEvaluation",
+            comment="Reads evaluation.json from the artifact bucket",
+            service="s3",
+            action="getObject",
+            parameters={"Bucket": artifact_bucket.bucket_name, "Key.$": "$.run.evaluation_key"},
+            iam_resources=[artifact_bucket.arn_for_objects(f"{artifact_prefix}*")],
+            result_selector={"report.$": "States.StringToJson($.Body)"},
+            result_path="$.evaluation",
+        )
+        register = tasks.CallAwsService(
+            self,
+            "Register",
+            comment="Registers the model as PendingManualApproval, with its evaluation report",
+            service="sagemaker",
+            action="createModelPackage",
+            parameters={
+                "ModelPackageGroupName": model_package_group_name,
+                "ModelPackageDescription.$": "States.Format('Trained by execution {}', $$.Execution.Name)",
+                "ModelApprovalStatus": "PendingManualApproval",
+                "ClientToken.$": "$.run.suffix",  # a retried registration is the same registration
+                "InferenceSpecification": {
+                    "Containers": [{"Image": training_image, "ModelDataUrl.$": "$.train.ModelArtifacts"}],
+                    "SupportedContentTypes": [content_type],
+                    "SupportedResponseMIMETypes": [content_type],
+                },
+                "ModelMetrics": {
+                    "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": "$.run.evaluation_report_uri"}}
+                },
+            },
+            iam_resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*")],
+            result_selector={"ModelPackageArn.$": "$.ModelPackageArn"},
+            result_path="$.registered",
+        )
+
+        value_path = f"$.evaluation.report.metrics.{metric_name}.value"
+        notify_registered = self._notify(
+            "NotifyRegistered",
+            "Model registered, pending approval",
+            {"result": "registered", "modelPackageArn.$": "$.registered.ModelPackageArn", "metricValue.$": value_path},
+            model_name, metric_name, metric_threshold,
+        )
+        notify_below = self._notify(
+            "NotifyBelowThreshold",
+            "Model below threshold, not registered",
+            {"result": "below-threshold", "metricValue.$": value_path},
+            model_name, metric_name, metric_threshold,
+        )
+        notify_failure = self._notify(
+            "NotifyFailure",
+            "Training pipeline failed",
+            {"result": "failed", "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"},
+            model_name, metric_name, metric_threshold,
+        )
+        failed = sfn.Fail(self, "Failed", error="TrainingPipelineFailed", cause="A step failed; see the failure notification")
+        notify_failure.next(failed)
+        notify_failure.add_catch(failed, errors=[sfn.Errors.ALL])
+
+        reached = (
+            sfn.Condition.number_greater_than_equals(value_path, metric_threshold)
+            if metric_direction == "maximize"
+            else sfn.Condition.number_less_than_equals(value_path, metric_threshold)
+        )
+        report_unusable = sfn.Pass(
+            self,
+            "ReportUnusable",
+            comment="The report has no numeric value for the gate's metric",
+            parameters={"Error": "EvaluationReportInvalid", "Cause": f"evaluation.json has no numeric metrics.{metric_name}.value"},
+            result_path="$.failure",
+        )
+        gate = (
+            sfn.Choice(self, "MetricGate", comment=f"{metric_name} {'>=' if metric_direction == 'maximize' else '<='} {metric_threshold}")
+            .when(sfn.Condition.or_(sfn.Condition.is_not_present(value_path), sfn.Condition.is_not_numeric(value_path)), report_unusable.next(notify_failure))
+            .when(reached, register.next(notify_registered).next(sfn.Succeed(self, "Registered")))
+            .otherwise(notify_below.next(sfn.Succeed(self, "NotRegistered")))
+        )
+
+        for state in (preprocess, train, evaluate):
+            state.add_retry(errors=_RETRYABLE, interval=Duration.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
+        for state in (read_evaluation, register):
+            state.add_retry(
+                errors=["S3.S3Exception", "SageMaker.SageMakerException", "SageMaker.ThrottlingException", "States.Timeout"],
+                interval=Duration.seconds(5),
+                backoff_rate=2,
+                max_attempts=4,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        for state in (preprocess, train, evaluate, read_evaluation, register):
+            state.add_catch(notify_failure, errors=[sfn.Errors.ALL], result_path="$.failure")
+
+        definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
+        timeout = max_training_runtime.plus(spot_max_wait or Duration.seconds(0)).plus(max_processing_runtime).plus(max_processing_runtime).plus(Duration.hours(1))
+
+        self.state_machine_role = iam.Role(
+            self,
+            "StateMachineRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
+            description=f"Runs the training pipeline of {model_name}",
+        )
+        self.state_machine_policy = iam.ManagedPolicy(
+            self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications", roles=[self.state_machine_role]
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment=f"Preprocess, train, evaluate, gate and register model {model_name}",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # The policy below is complete: CDK's per-task grants would add an inline policy.
+            role=self.state_machine_role.without_policy_updates(),
+        )
+        """The state machine."""
+        self._state_machine_permissions(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key)
+        machine_resource = self.state_machine.node.default_child
+        assert isinstance(machine_resource, sfn.CfnStateMachine)
+        machine_resource.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
+        ignore_cfn_lint(machine_resource, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
+
+        self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event)
+        """The EventBridge rules that start runs, by trigger name."""
+        self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
+
+    # ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate(name: str, model_name: str, data_prefix: str, artifact_prefix: str, training_image: str, processing_image: str,
+                  preprocess_image: str | None, evaluate_image: str | None, metric_name: str, metric_direction: str,
+                  max_training_runtime: Duration, spot_max_wait: Duration | None, training_instance_type: str, processing_instance_type: str) -> None:
+        if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name):
+            raise PropsError(name, "model_name", model_name, "must be a lowercase slug of 3 to 24 characters")
+        for prop, value in (("data_prefix", data_prefix), ("artifact_prefix", artifact_prefix)):
+            if not isinstance(value, str) or not _PREFIX.fullmatch(value):
+                raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
+        for prop, value in (("training_image", training_image), ("processing_image", processing_image),
+                            ("preprocess_image", preprocess_image), ("evaluate_image", evaluate_image)):
+            if value is not None and not _IMAGE.fullmatch(value):
+                raise PropsError(name, prop, value, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
+        for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
+            if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
+                raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", metric_name):
+            raise PropsError(name, "metric_name", metric_name, "must be a metric name of letters, digits and underscores")
+        if metric_direction not in ("maximize", "minimize"):
+            raise PropsError(name, "metric_direction", metric_direction, "must be 'maximize' or 'minimize'")
+        if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
+            raise PropsError(name, "spot_max_wait", spot_max_wait.to_human_string(), f"must be at least max_training_runtime ({max_training_runtime.to_human_string()})")
+
+    def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
+                          outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
+                          max_runtime: Duration, key: kms.IKey, network: dict, result_path: str) -> sfn.CustomState:
+        app: dict[str, Any] = {"ImageUri": image}
+        if script is not None:
+            inputs = [*inputs, _s3_input("code", script.s3_object_url, _CODE_DIR, object_=True)]
+            app["ContainerEntrypoint"] = ["python3", f"{_CODE_DIR}/{script.s3_object_key}"]
+        parameters: dict[str, Any] = {
+            "ProcessingJobName.$": f"States.Format('{self.model_name}-{job_kind}-{{}}-{{}}', $.run.suffix, $$.State.RetryCount)",
+            "RoleArn": self.job_role.role_arn,
+            "AppSpecification": app,
+            "ProcessingInputs": inputs,
+            "ProcessingOutputConfig": {"KmsKeyId": key.key_arn, "Outputs": outputs},
+            "ProcessingResources": {
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn}
+            },
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True, **network},
+            "StoppingCondition": {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())},
+        }
+        if environment:
+            parameters["Environment"] = environment
+        return sfn.CustomState(
+            self,
+            id,
+            state_json={
+                "Type": "Task",
+                # Step Functions' optimized SageMaker integration, run to completion. CDK has no task class
+                # for processing jobs, so the state is written out here.
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createProcessingJob.sync",
+                "Parameters": parameters,
+                "ResultSelector": {"ProcessingJobName.$": "$.ProcessingJobName", "ProcessingJobArn.$": "$.ProcessingJobArn"},
+                "ResultPath": result_path,
+            },
+        )
+
+    def _notify(self, id: str, subject: str, fields: dict[str, Any], model_name: str, metric_name: str, threshold: float) -> tasks.SnsPublish:
+        message = {
+            "model": model_name,
+            "execution.$": "$$.Execution.Id",
+            "metric": metric_name,
+            "threshold": threshold,
+            **fields,
+        }
+        task = tasks.SnsPublish(
+            self,
+            id,
+            topic=self.notification_topic,
+            subject=f"{subject}: {model_name}"[:100],
+            message=sfn.TaskInput.from_object({k.removesuffix(".$"): sfn.JsonPath.string_at(v) if k.endswith(".$") else v for k, v in message.items()}),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        return task
+
+    def _job_permissions(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
+                         artifact_prefix: str, key: kms.IKey, subnets: ec2.SelectedSubnets, scripts: Mapping[str, s3_assets.Asset]) -> None:
+        policy = self.job_policy
+        data_bucket.grant_read(policy, f"{data_prefix}*")
+        artifact_bucket.grant_read_write(policy, f"{artifact_prefix}*")
+        policy.add_statements(
+            # The two bundled scripts, each one object of the CDK assets bucket.
+            iam.PolicyStatement(
+                sid="ReadScripts",
+                actions=["s3:GetObject"],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()],
+            ),
+            # Volume encryption: SageMaker creates grants on the key for the job's instances.
+            iam.PolicyStatement(sid="EncryptJobVolumes", actions=["kms:CreateGrant"], resources=[key.key_arn],
+                                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], resources=[key.key_arn]),
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=_COLON)],
+            ),
+            # PutMetricData has no resource-level permissions; the namespaces are SageMaker's own.
+            iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            # SageMaker attaches the jobs to the VPC through interfaces it creates with this role.
+            iam.PolicyStatement(
+                sid="DescribeVpc",
+                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="JobNetworkInterfaces",
+                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+                resources=[
+                    stack.format_arn(service="ec2", resource="network-interface", resource_name="*"),
+                    *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnets.subnet_ids),
+                    stack.format_arn(service="ec2", resource="security-group", resource_name=self.security_group.security_group_id),
+                ],
+            ),
+        )
+
+    def _state_machine_permissions(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
+                                   artifact_prefix: str, key: kms.IKey) -> None:
+        def arn(service: str, resource: str, name: str) -> str:
+            return stack.format_arn(service=service, resource=resource, resource_name=name)
+
+        self.state_machine_policy.add_statements(
+            iam.PolicyStatement(
+                sid="RunJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+                         "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                resources=[arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")],
+            ),
+            # The .sync integration follows jobs through these Step Functions-managed rules.
+            iam.PolicyStatement(
+                sid="FollowJobs",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[arn("events", "rule", "StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
+                           arn("events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
+            ),
+            iam.PolicyStatement(
+                sid="PassJobRole", actions=["iam:PassRole"], resources=[self.job_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"], resources=[artifact_bucket.arn_for_objects(f"{artifact_prefix}*")]),
+            iam.PolicyStatement(sid="DecryptEvaluation", actions=["kms:Decrypt"], resources=[key.key_arn]),
+            iam.PolicyStatement(sid="Register", actions=["sagemaker:CreateModelPackage"],
+                                resources=[arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.notification_topic.topic_arn]),
+            iam.PolicyStatement(sid="EncryptNotifications", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]),
+            # Log delivery and X-Ray APIs have no resource-level permissions.
+            iam.PolicyStatement(
+                sid="DeliverLogs",
+                actions=["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], resources=["*"]),
+        )
+
+    def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
+                  on_new_data: bool, on_retrain_event: bool) -> dict[str, events.Rule]:
+        patterns: dict[str, dict[str, Any]] = {}
+        if on_new_data:
+            patterns["NewData"] = {
+                "description": f"New objects under s3://<data bucket>/{data_prefix}",
+                "event_pattern": events.EventPattern(
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail={"bucket": {"name": [data_bucket.bucket_name]}, "object": {"key": [{"prefix": data_prefix}]}},
+                ),
+            }
+        if on_retrain_event:
+            patterns["RetrainRequested"] = {
+                "description": f"The platform asks for {model_name} to be retrained (drift)",
+                "event_pattern": events.EventPattern(source=[RETRAIN_EVENT_SOURCE], detail_type=[RETRAIN_EVENT_DETAIL_TYPE], detail={"model": [model_name]}),
+            }
+        if schedule is not None:
+            patterns["Schedule"] = {"description": f"Scheduled retraining of {model_name}", "schedule": schedule}
+        if not patterns:
+            return {}
+        role = iam.Role(self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
+            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}), description=f"Starts the training pipeline of {model_name}")
+        iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role], statements=[
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn])])
+        rules = {}
+        for trigger, props in patterns.items():
+            rules[trigger] = events.Rule(
+                self, f"{trigger}Rule", **props,
+                targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
+                                                 input=events.RuleTargetInput.from_object({"trigger": trigger}))],
+            )
+        return rules
+
+    def _acknowledge(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
+                     artifact_prefix: str, model_name: str, group: str) -> None:
+        iam5 = "AwsSolutions::AwsSolutions-IAM5"
+        job_reasons = {
+            f"[{nag_resource(stack, data_bucket.arn_for_objects(f'{data_prefix}*'))}]": "Objects under the model's own data prefix: jobs read whatever data was uploaded there.",
+            f"[{nag_resource(stack, artifact_bucket.arn_for_objects(f'{artifact_prefix}*'))}]": "Objects under the model's own artifact prefix: splits, models, checkpoints and reports named per run.",
+            f"[{nag_resource(stack, stack.format_arn(service='logs', resource='log-group', resource_name='/aws/sagemaker/*', arn_format=_COLON))}]": "SageMaker writes job logs to its own /aws/sagemaker/* log groups, named per job.",
+            f"[{nag_resource(stack, stack.format_arn(service='ec2', resource='network-interface', resource_name='*'))}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
+            "[Resource::*]": "Only actions without resource-level permissions: cloudwatch:PutMetricData (limited to SageMaker's namespaces) and EC2 Describe* calls.",
+            "[Action::s3:GetObject*]": "CDK's read grant on the model's own data and artifact prefixes: read-only object actions.",
+            "[Action::s3:GetBucket*]": "CDK's read grant: bucket metadata reads of the two buckets.",
+            "[Action::s3:List*]": "CDK's read grant: listing the two buckets, needed for S3Prefix inputs.",
+            "[Action::s3:DeleteObject*]": "CDK's read/write grant on the model's own artifact prefix: jobs overwrite their outputs.",
+            "[Action::s3:Abort*]": "CDK's read/write grant: aborting the jobs' own multipart uploads under the artifact prefix.",
+            "[Action::kms:GenerateDataKey*]": "Encrypting job outputs with the store's key (data keys of any spec).",
+            "[Action::kms:ReEncrypt*]": "CDK's read/write grant on the store's key.",
+        }
+        for finding, reason in job_reasons.items():
+            acknowledge(self.job_policy, f"{iam5}{finding}", reason)
+        machine_reasons = {
+            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='processing-job', resource_name=f'{model_name}-*'))}]": "Processing jobs of this model; their names are made per run.",
+            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='training-job', resource_name=f'{model_name}-*'))}]": "Training jobs of this model; their names are made per run.",
+            f"[{nag_resource(stack, artifact_bucket.arn_for_objects(f'{artifact_prefix}*'))}]": "Reading each run's evaluation report under the model's own artifact prefix.",
+            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='model-package', resource_name=f'{group}/*'))}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
+            "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
+        }
+        for finding, reason in machine_reasons.items():
+            acknowledge(self.state_machine_policy, f"{iam5}{finding}", reason)
+
+
+class _TrainingJob(tasks.SageMakerCreateTrainingJob):
+    """CDK's training task, with what its props cannot express added to the rendered parameters:
+    the job's own security group, inter-container traffic encryption, managed spot training and
+    checkpoints."""
+
+    extra_parameters: dict[str, Any] = {}
+
+    def to_state_json(self, *args: Any, **kwargs: Any) -> Any:
+        rendered = super().to_state_json(*args, **kwargs)
+        return {**rendered, "Parameters": {**rendered["Parameters"], **self.extra_parameters}}
+
+
+class _Locations:
+    """Where one run's splits, model, checkpoints and report go: ``<prefix><run suffix>/...``."""
+
+    def __init__(self, bucket: str, prefix: str) -> None:
+        self.bucket, self.prefix = bucket, prefix
+
+    def run_parameters(self) -> dict[str, str]:
+        base = f"s3://{self.bucket}/{self.prefix}{{}}"
+        suffix = "States.Hash($$.Execution.Id, 'MD5')"
+        return {
+            "suffix.$": suffix,
+            **{f"{split}_uri.$": f"States.Format('{base}/splits/{split}', {suffix})" for split in ("train", "validation", "test")},
+            "model_uri.$": f"States.Format('{base}/model', {suffix})",
+            "checkpoint_uri.$": f"States.Format('{base}/checkpoints', {suffix})",
+            "evaluation_uri.$": f"States.Format('{base}/evaluation', {suffix})",
+            "evaluation_report_uri.$": f"States.Format('{base}/evaluation/evaluation.json', {suffix})",
+            "evaluation_key.$": f"States.Format('{self.prefix}{{}}/evaluation/evaluation.json', {suffix})",
+        }
+
+
+def _s3_input(name: str, uri: str, local_path: str, object_: bool = False) -> dict[str, Any]:
+    source = {"S3Uri.$": uri} if uri.startswith("$") else {"S3Uri": uri}
+    return {
+        "InputName": name,
+        "S3Input": {
+            **source,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            **({"S3CompressionType": "None"} if object_ else {}),
+        },
+    }
+
+
+def _s3_output(name: str, uri_path: str, local_path: str) -> dict[str, Any]:
+    return {"OutputName": name, "S3Output": {"S3Uri.$": uri_path, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
+

@@ -1,0 +1,85 @@
+"""The training stack of one model, in the dev account: its TrainingPipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.config import ModelSettings, PlatformConfig
+from mlops_constructs.storage import ArtifactStore
+from mlops_constructs.training import TrainingPipeline, builtin_image_uri
+from stacks._settings import log_retention, stateful_removal_policy
+from stacks.names import model_package_group, storage_name_prefix
+
+# The image the bundled preprocessing script runs in: SageMaker's scikit-learn processing image.
+PROCESSING_FRAMEWORK = ("sklearn", "1.2-1")
+
+
+class TrainingStack(Stack):
+    """One model's :class:`TrainingPipeline`, reading the dev data bucket and writing the dev artifact
+    bucket, registering into the model's package group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        model: ModelSettings,
+        vpc: ec2.IVpc,
+        store: ArtifactStore,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = config.stage("dev")
+        # The buckets are imported by their deterministic names rather than referenced across stacks:
+        # the policies then name them literally, for reviewers and for exact acknowledgements. The key
+        # stays a reference; it also orders this stack after the storage stack.
+        key = kms.Key.from_key_arn(self, "StoreKey", store.encryption_key.key_arn)
+
+        def bucket(purpose: str) -> s3.IBucket:
+            name = ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), purpose, self.account, self.region)
+            return s3.Bucket.from_bucket_attributes(self, f"{purpose.capitalize()}Bucket", bucket_name=name, encryption_key=key)
+
+        training, processing, gate, triggers = model.training, model.processing, model.gate, model.triggers
+        builtin = training.builtin_algorithm()
+        training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
+        self.pipeline = TrainingPipeline(
+            self,
+            "Pipeline",
+            model_name=model.name,
+            vpc=vpc,
+            data_bucket=bucket("data"),
+            data_prefix=model.data_location,
+            artifact_bucket=bucket("artifacts"),
+            encryption_key=key,
+            training_image=training_image,
+            processing_image=builtin_image_uri(*PROCESSING_FRAMEWORK, config.region),
+            model_package_group_name=model_package_group(config, model),
+            hyperparameters={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in training.hyperparameters.items()},
+            training_instance_type=training.instance_type,
+            training_instance_count=training.instance_count,
+            training_volume_size_gb=training.volume_size_gb,
+            max_training_runtime=Duration.hours(training.max_runtime_hours),
+            spot_max_wait=Duration.hours(training.spot.max_wait_hours) if training.spot else None,
+            content_type=training.content_type,
+            preprocess_image=processing.preprocess_image,
+            evaluate_image=processing.evaluate_image,
+            processing_instance_type=processing.instance_type,
+            processing_volume_size_gb=processing.volume_size_gb,
+            max_processing_runtime=Duration.hours(processing.max_runtime_hours),
+            metric_name=gate.metric,
+            metric_threshold=gate.threshold,
+            metric_direction=gate.direction,
+            schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
+            trigger_on_new_data=triggers.on_new_data,
+            trigger_on_retrain_event=triggers.on_retrain_event,
+            log_retention=log_retention(settings),
+            removal_policy=stateful_removal_policy(settings),
+        )

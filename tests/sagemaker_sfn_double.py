@@ -1,0 +1,182 @@
+"""A test double for Step Functions' SageMaker ``.sync`` integration, for moto's state machine interpreter.
+
+moto 5 executes state machine definitions (with ``stepfunctions.execute_state_machine`` on), but it
+runs SageMaker tasks only with ``.waitForTaskToken``. This double takes over the ``sagemaker`` service
+for ``createProcessingJob.sync`` and ``createTrainingJob.sync``, and behaves as Step Functions does:
+
+1. it calls the real ``CreateProcessingJob`` / ``CreateTrainingJob`` API on moto with the parameters
+   the state computed, so botocore validates them against SageMaker's API model: a misspelt or
+   misplaced field fails the test, as it would fail the real call;
+2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits,
+   a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` with the
+   metric value the test chose;
+3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
+   with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
+
+One more gap is closed: Step Functions returns the ``Body`` of an ``aws-sdk:s3:getObject`` task as a
+string, where moto's interpreter leaves botocore's stream object; :class:`AwsSdkWithS3Body` reads it.
+Everything else runs on moto itself: the other ``aws-sdk`` tasks (SageMaker's CreateModelPackage) and
+SNS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+
+@dataclass
+class JobScript:
+    """What the jobs of one test do: the metric the evaluation reports, and which jobs fail."""
+
+    metric_name: str = "auc"
+    metric_value: float | None = 0.9
+    failing_jobs: set[str] = field(default_factory=set)
+    """Kinds of job that fail: ``preprocess``, ``train``, ``evaluate``."""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Every SageMaker create call the state machine made, with its parameters."""
+
+
+def _kind(action: str, parameters: dict[str, Any]) -> str:
+    if action == "create_training_job":
+        return "train"
+    outputs = {o["OutputName"] for o in parameters.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+    return "evaluate" if "evaluation" in outputs else "preprocess"
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class SageMakerSyncDouble(StateTaskServiceCallback):
+    script: JobScript = JobScript()
+
+    def __init__(self) -> None:
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync})
+
+    def _validate_service_integration_is_supported(self) -> None:
+        if self.resource.api_action.lower() not in ("createprocessingjob", "createtrainingjob"):
+            raise ValueError(f"the SageMaker double does not play {self.resource.resource_arn}")
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
+        action = self._get_boto_service_action()
+        if action not in ("create_processing_job", "create_training_job"):
+            raise NotImplementedError(f"the SageMaker double does not play {action}")
+        region = resource_runtime_part.region
+        sagemaker = boto_client_for(service="sagemaker", region=region, state_credentials=state_credentials)
+        s3 = boto_client_for(service="s3", region=region, state_credentials=state_credentials)
+        response = getattr(sagemaker, action)(**normalised_parameters)  # botocore validates the parameters
+        response.pop("ResponseMetadata", None)
+        kind = _kind(action, normalised_parameters)
+        self.script.calls.append((kind, normalised_parameters))
+        if kind not in self.script.failing_jobs:
+            self._play(kind, normalised_parameters, s3)
+        name = normalised_parameters.get("ProcessingJobName") or normalised_parameters["TrainingJobName"]
+        env.stack.append({"kind": kind, "name": name, "action": action})
+
+    def _play(self, kind: str, parameters: dict[str, Any], s3: Any) -> None:
+        if kind == "preprocess":
+            for output in parameters["ProcessingOutputConfig"]["Outputs"]:
+                bucket, key = _split_s3(output["S3Output"]["S3Uri"])
+                s3.put_object(Bucket=bucket, Key=f"{key}/{output['OutputName']}.csv", Body=b"1,0.5,0.2\n0,0.1,0.9\n")
+        elif kind == "train":
+            bucket, key = _split_s3(parameters["OutputDataConfig"]["S3OutputPath"])
+            s3.put_object(Bucket=bucket, Key=f"{key}/{parameters['TrainingJobName']}/output/model.tar.gz", Body=b"model")
+        elif kind == "evaluate":
+            (output,) = parameters["ProcessingOutputConfig"]["Outputs"]
+            bucket, key = _split_s3(output["S3Output"]["S3Uri"])
+            metrics = {} if self.script.metric_value is None else {self.script.metric_name: {"value": self.script.metric_value}}
+            report = {"metrics": metrics, "metric": self.script.metric_name, "test_rows": 2}
+            s3.put_object(Bucket=bucket, Key=f"{key}/evaluation.json", Body=json.dumps(report).encode())
+
+    def _eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
+        # moto's generic path for .sync ends by interrupting a task-token endpoint that exists only for
+        # .waitForTaskToken tasks. Jobs complete at once here, so the wait is one resolution.
+        resolve = self._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
+        env.stack.append(resolve())
+
+    def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> Callable[[], Any]:  # type: ignore[no-untyped-def]
+        started = env.stack.pop()
+        sagemaker = boto_client_for(service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials)
+
+        def resolve() -> Any:
+            if started["action"] == "create_training_job":
+                description = sagemaker.describe_training_job(TrainingJobName=started["name"])
+            else:
+                description = sagemaker.describe_processing_job(ProcessingJobName=started["name"])
+            description.pop("ResponseMetadata", None)
+            description = json.loads(json.dumps(description, default=str))
+            if started["kind"] in self.script.failing_jobs:
+                status_key = "TrainingJobStatus" if started["action"] == "create_training_job" else "ProcessingJobStatus"
+                description[status_key] = "Failed"
+                description["FailureReason"] = f"AlgorithmError: the test made the {started['kind']} job fail"
+                raise FailureEventException(
+                    FailureEvent(
+                        env=env,
+                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                        event_type=HistoryEventType.TaskFailed,
+                        event_details=EventDetails(
+                            taskFailedEventDetails=TaskFailedEventDetails(
+                                resource=self._get_sfn_resource(),
+                                resourceType=self._get_sfn_resource_type(),
+                                error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                                cause=to_json_str(description),
+                            )
+                        ),
+                    )
+                )
+            return description
+
+        return resolve
+
+
+class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
+    """moto's ``aws-sdk`` integration, returning S3 object bodies as strings as Step Functions does."""
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
+        super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
+        response = env.stack[-1]
+        if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
+            response["Body"] = response["Body"].read().decode("utf-8")
+
+
+@contextlib.contextmanager
+def sagemaker_double(script: JobScript) -> Iterator[JobScript]:
+    """Route the interpreter's SageMaker tasks to :class:`SageMakerSyncDouble`, and its ``aws-sdk``
+    tasks to :class:`AwsSdkWithS3Body`, while the block runs."""
+    original = state_task_factory.state_task_service_for
+
+    def factory(service_name: str):  # type: ignore[no-untyped-def]
+        if service_name == "sagemaker":
+            double = SageMakerSyncDouble()
+            double.script = script
+            return double
+        if service_name == "aws-sdk":
+            return AwsSdkWithS3Body()
+        return original(service_name=service_name)
+
+    state_task_factory.state_task_service_for = factory
+    try:
+        yield script
+    finally:
+        state_task_factory.state_task_service_for = original

@@ -1,0 +1,229 @@
+"""The synthesized training state machine, executed in process by moto's Step Functions interpreter.
+
+Template tests check the definition's shape; these check its contract: that every state reads what
+the previous one wrote, that SageMaker accepts every job's parameters, and that each outcome does
+what it should. SageMaker jobs are played by tests/sagemaker_sfn_double.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import SynthesizedPlatform, resources
+from tests.sagemaker_sfn_double import JobScript, sagemaker_double
+
+ACCOUNT, REGION = "222222222222", "eu-west-1"  # the default config's dev account
+GROUP = "mlops-demo-churn"
+DATA_BUCKET = f"mlops-demo-dev-data-{ACCOUNT}-{REGION}"
+ARTIFACT_BUCKET = f"mlops-demo-dev-artifacts-{ACCOUNT}-{REGION}"
+
+
+class World:
+    """The dev account in moto, with the training stack's state machine created from its template."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sagemaker = boto3.client("sagemaker", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        for bucket in (DATA_BUCKET, ARTIFACT_BUCKET, f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"):
+            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.s3.put_object(Bucket=DATA_BUCKET, Key="churn/raw/2026-11.csv", Body=b"1,0.5,0.2\n0,0.1,0.9\n1,0.7,0.3\n")
+        self.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        topic_arn = sns.create_topic(Name="training-notifications")["TopicArn"]
+        self.inbox = self.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        machine_role = iam.create_role(RoleName="training-machine", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        job_role = iam.create_role(RoleName="training-jobs", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+        resolved = {
+            "topic": topic_arn,
+            "job_role": job_role,
+        }
+        definition = _resolve(_definition_of(template), template, resolved)
+        self.definition = json.loads(definition)
+        self.machine_arn = self.sfn.create_state_machine(name="churn-training", definition=definition, roleArn=machine_role)["stateMachineArn"]
+
+    def run(self, script: JobScript, timeout: float = 60) -> dict[str, Any]:
+        with sagemaker_double(script):
+            execution_arn = self.sfn.start_execution(
+                stateMachineArn=self.machine_arn, name=f"run-{uuid.uuid4()}", input=json.dumps({"trigger": "test"})
+            )["executionArn"]
+            deadline = time.monotonic() + timeout
+            while True:
+                execution = self.sfn.describe_execution(executionArn=execution_arn)
+                if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        execution["history"] = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return execution
+
+    def packages(self) -> list[dict[str, Any]]:
+        summaries = self.sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+        return [self.sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def _definition_of(template: dict[str, Any]) -> Any:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    return machine["Properties"]["DefinitionString"]
+
+
+def _resolve(value: Any, template: dict[str, Any], resolved: dict[str, str]) -> str:
+    """Turn the template's DefinitionString (a Fn::Join of strings and references) into JSON text,
+    with each reference replaced by the moto resource (or a well-formed stand-in) it names."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_resolve(part, template, resolved) for part in parts)
+    if "Ref" in value:
+        name = value["Ref"]
+        if name == "AWS::Partition":
+            return "aws"
+        if name == "AWS::Region":
+            return REGION
+        if name == "AWS::AccountId":
+            return ACCOUNT
+        if template["Resources"][name]["Type"] == "AWS::SNS::Topic":
+            return resolved["topic"]
+        raise KeyError(f"unexpected reference {name}")
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        resource_type = template["Resources"][logical_id]["Type"]
+        if resource_type == "AWS::IAM::Role":
+            return resolved["job_role"]
+        if resource_type == "AWS::EC2::SecurityGroup" and attribute == "GroupId":
+            return "sg-0123456789abcdef0"
+        raise KeyError(f"unexpected attribute {logical_id}.{attribute}")
+    if "Fn::GetStackOutput" in value:  # references to the network and storage stacks
+        output = value["Fn::GetStackOutput"]["OutputName"]
+        if "Subnet" in output:
+            return "subnet-" + output[-8:].lower()
+        if "Key" in output and output.endswith(tuple("0123456789ABCDEF")) and "Arn" in output:
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        raise KeyError(f"unexpected stack output {output}")
+    raise KeyError(f"unexpected intrinsic {value}")
+
+
+@pytest.fixture
+def world(platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "SUCCESS")
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield World(platform.templates["Dev/Training-churn"])
+
+
+def entered_states(execution: dict[str, Any]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in execution["history"] if "stateEnteredEventDetails" in e]
+
+
+def test_happy_path_registers_exactly_one_package_with_the_evaluation(world: World) -> None:
+    script = JobScript(metric_value=0.91)
+    execution = world.run(script)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    assert entered_states(execution) == [
+        "Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate", "Register", "NotifyRegistered", "Registered",
+    ]
+    (package,) = world.packages()
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ModelPackageGroupName"] == GROUP
+    (train_call,) = [params for kind, params in script.calls if kind == "train"]
+    (container,) = package["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == f"{train_call['OutputDataConfig']['S3OutputPath']}/{train_call['TrainingJobName']}/output/model.tar.gz"
+    report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    bucket, _, key = report_uri.removeprefix("s3://").partition("/")
+    assert json.loads(world.s3.get_object(Bucket=bucket, Key=key)["Body"].read())["metrics"]["auc"]["value"] == 0.91
+    (message,) = world.notifications()
+    assert message["result"] == "registered"
+    assert message["modelPackageArn"] == package["ModelPackageArn"]
+    assert message["metricValue"] == 0.91
+
+
+def test_jobs_get_unique_names_isolated_encrypted_settings_and_chained_locations(world: World) -> None:
+    script = JobScript(metric_value=0.95)
+    world.run(script)
+    calls = dict(script.calls)
+    preprocess, train, evaluate = calls["preprocess"], calls["train"], calls["evaluate"]
+    names = [preprocess["ProcessingJobName"], train["TrainingJobName"], evaluate["ProcessingJobName"]]
+    assert len(set(names)) == 3 and all(len(n) <= 63 for n in names)
+    assert [n.split("-")[1] for n in names] == ["p", "t", "e"]
+    for job in (preprocess, evaluate):
+        assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
+        assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
+        assert job["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+        assert job["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+        assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
+    assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
+    assert train["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
+    assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    # each step reads what the previous one wrote
+    splits = {o["OutputName"]: o["S3Output"]["S3Uri"] for o in preprocess["ProcessingOutputConfig"]["Outputs"]}
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
+    assert channels == {"train": splits["train"], "validation": splits["validation"]}
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
+    assert inputs["test"] == splits["test"]
+    assert inputs["model"] == f"{train['OutputDataConfig']['S3OutputPath']}/{train['TrainingJobName']}/output/model.tar.gz"
+    assert {i["InputName"]: i["S3Input"]["S3Uri"] for i in preprocess["ProcessingInputs"]}["data"] == f"s3://{DATA_BUCKET}/churn/raw/"
+    assert train["HyperParameters"] == {"objective": "binary:logistic", "num_round": "200", "max_depth": "5", "eta": "0.2"}
+
+
+def test_two_runs_use_different_job_names(world: World) -> None:
+    first, second = JobScript(metric_value=0.95), JobScript(metric_value=0.95)
+    world.run(first)
+    world.run(second)
+    def job_names(script: JobScript) -> set[str]:
+        return {params.get("TrainingJobName") or params["ProcessingJobName"] for _, params in script.calls}
+
+    assert len(job_names(first)) == len(job_names(second)) == 3
+    assert job_names(first).isdisjoint(job_names(second))
+    assert len(world.packages()) == 2
+
+
+def test_metric_below_threshold_registers_nothing_and_notifies(world: World) -> None:
+    execution = world.run(JobScript(metric_value=0.7))
+    assert execution["status"] == "SUCCEEDED"
+    assert entered_states(execution)[-3:] == ["MetricGate", "NotifyBelowThreshold", "NotRegistered"]
+    assert world.packages() == []
+    (message,) = world.notifications()
+    assert (message["result"], message["metricValue"], message["threshold"]) == ("below-threshold", 0.7, 0.8)
+
+
+def test_failed_training_job_ends_in_the_failure_notification_and_fail(world: World) -> None:
+    execution = world.run(JobScript(failing_jobs={"train"}))
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "TrainingPipelineFailed"
+    assert entered_states(execution)[-3:] == ["Train", "NotifyFailure", "Failed"]
+    assert world.packages() == []
+    (message,) = world.notifications()
+    assert message["result"] == "failed"
+    assert message["error"] == "States.TaskFailed"
+    assert "AlgorithmError" in message["cause"]
+
+
+def test_a_report_without_the_metric_fails_instead_of_passing_the_gate(world: World) -> None:
+    execution = world.run(JobScript(metric_value=None))
+    assert execution["status"] == "FAILED"
+    assert entered_states(execution)[-4:] == ["MetricGate", "ReportUnusable", "NotifyFailure", "Failed"]
+    assert world.packages() == []
+    (message,) = world.notifications()
+    assert message["error"] == "EvaluationReportInvalid"
