@@ -11,6 +11,7 @@ from mlops_constructs.network import (
     IsolatedNetwork,
 )
 from mlops_constructs.storage import ArtifactStore
+from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline, builtin_image_uri
 
 __all__ = [
     "DEFAULT_INTERFACE_ENDPOINTS",
@@ -24,8 +25,12 @@ __all__ = [
     "IsolatedNetwork",
     "PlatformConfig",
     "PropsError",
+    "RETRAIN_EVENT_DETAIL_TYPE",
+    "RETRAIN_EVENT_SOURCE",
+    "TrainingPipeline",
     "acknowledge",
     "add_compliance_checks",
+    "builtin_image_uri",
     "ignore_cfn_lint",
     "load_config",
     "skip_checkov",

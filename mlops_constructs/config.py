@@ -538,10 +538,9 @@ def _describe(err: ValidationError) -> list[str]:
 
 
 def _message(msg: str) -> str:
+    """pydantic's wording in this module's voice: "String should match ..." -> "must match ..."."""
     msg = msg.removeprefix("Value error, ")
-    if msg.startswith("Input should be"):
-        msg = "must be" + msg.removeprefix("Input should be")
-    return msg
+    return re.sub(r"^(Input|String|List|Value|Dictionary|Object) should ", "must ", msg)
 
 
 def _allowed_keys_hint(loc: tuple[Any, ...]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
@@ -83,3 +83,5 @@ class TrainingStack(Stack):
             log_retention=log_retention(settings),
             removal_policy=stateful_removal_policy(settings),
         )
+        CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn,
+                  description=f"Start a training run of {model.name}: aws stepfunctions start-execution --state-machine-arn <this>")

@@ -63,7 +63,7 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"region": "mars-north-1"}, "region: must be an AWS region where SageMaker is offered"),
         ({"availability_zones.1": "us-east-1b"}, "availability_zones[1]: must be an availability zone of region eu-west-1, e.g. eu-west-1a (got 'us-east-1b')"),
         ({"availability_zones.2": "eu-west-1a"}, "availability_zones[2]: duplicate zone; list each zone once (got 'eu-west-1a')"),
-        ({"availability_zones": ["eu-west-1a"]}, "availability_zones: List should have at least 2 items"),
+        ({"availability_zones": ["eu-west-1a"]}, "availability_zones: must have at least 2 items"),
         ({"project": "MLOps"}, "project: must be a lowercase slug of 3 to 16 characters"),
         ({"project": "a-very-long-project-name"}, "project: must be a lowercase slug of 3 to 16 characters"),
         ({"stages.dev.endpoint.instance_type": "ml.m5.huge"}, "stages.dev.endpoint.instance_type: must be a SageMaker real-time inference instance type name (ml.<family>.<size>); did you mean"),
@@ -80,7 +80,7 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"stages.dev.vpc_cidr": "10.0.0.0/8"}, "stages.dev.vpc_cidr: must have a prefix length from /16 to /22"),
         ({"stages.dev.vpc_cidr": "8.8.0.0/16"}, "stages.dev.vpc_cidr: must be inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (got '8.8.0.0/16')"),
         ({"stages.prod.retain_stateful_resources": False}, "stages.prod.retain_stateful_resources: must be true: only dev may delete keys, buckets and repositories with its stack (got False)"),
-        ({"models": []}, "models: List should have at least 1 item"),
+        ({"models": []}, "models: must have at least 1 item"),
     ],
 )
 def test_invalid_value_is_one_line_naming_path_value_and_rule(change: dict[str, Any], expected: str) -> None:
@@ -227,3 +227,49 @@ def test_unknown_key_inside_a_model_endpoint_override_lists_the_allowed_keys() -
     assert problems_of(data) == [
         "models[0].endpoints.prod.sampling: unknown key; allowed keys here: data_capture_percent, instance_count, instance_type"
     ]
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ({"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn:1", "algorithm": {"framework": "xgboost"}},
+         "models[0].training.image: must not be given together with algorithm: choose one"),
+        ({"image": "churn:latest"}, "models[0].training.image: must be an ECR image URI"),
+        ({"spot": {"max_wait_hours": 2}, "max_runtime_hours": 4}, "models[0].training.spot.max_wait_hours: must be at least max_runtime_hours (4) (got 2)"),
+        ({"hyperparameters": {"bad name": 1}}, "models[0].training.hyperparameters['bad name']: key must match pattern '^[A-Za-z0-9_.:-]{1,256}$' (got 'bad name')"),
+        ({"algorithm": {"framework": "XGBoost"}}, "models[0].training.algorithm.framework: must match pattern"),
+    ],
+)
+def test_training_settings_are_checked(training: dict, expected: str) -> None:
+    data = mutated(**{"models.0": {"name": "churn", "training": training}})
+    problems = problems_of(data)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ({"triggers": {"schedule": "every monday"}}, "models[0].triggers.schedule: must be an EventBridge schedule expression"),
+        ({"triggers": {"on_new_data": "yes"}}, "models[0].triggers.on_new_data: must be a valid boolean (got 'yes')"),
+        ({"data_prefix": "/churn/raw"}, "models[0].data_prefix: must be an S3 key prefix without a leading slash and ending with '/'"),
+        ({"gate": {"direction": "up"}}, "models[0].gate.direction: must be 'maximize' or 'minimize' (got 'up')"),
+        ({"gate": {"threshold": "high"}}, "models[0].gate.threshold: must be a valid number (got 'high')"),
+        ({"processing": {"instance_type": "ml.m5.huge"}}, "models[0].processing.instance_type: must be a SageMaker processing instance type name"),
+    ],
+)
+def test_model_pipeline_settings_are_checked(model: dict, expected: str) -> None:
+    problems = problems_of(mutated(**{"models.0": {"name": "churn", **model}}))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_training_defaults_to_builtin_xgboost_and_a_named_image_replaces_it() -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn"}}))
+    algorithm = config.models[0].training.builtin_algorithm()
+    assert (algorithm.framework, algorithm.version) == ("xgboost", "1.7-1")
+    assert config.models[0].data_location == "churn/"
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn@sha256:" + "a" * 64
+    config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "training": {"image": image}}}))
+    assert config.models[0].training.builtin_algorithm() is None
+    assert config.models[0].training.image == image

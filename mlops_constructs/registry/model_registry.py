@@ -24,6 +24,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs._assets import runtime_code
+from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
 
@@ -173,7 +174,7 @@ class ModelRegistry(Construct):
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
 
-        subnets = vpc.select_subnets(**_selection_kwargs(vpc_subnets))
+        subnets = select_subnets(vpc, vpc_subnets)
         self._network_interfaces_arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
         self.role = iam.Role(
             self,
@@ -432,19 +433,3 @@ class ModelRegistry(Construct):
             "layer version is pinned with them; moving runtime is a deliberate, tested change.",
         )
 
-
-def _selection_kwargs(selection: ec2.SubnetSelection | None) -> dict:
-    if selection is None:
-        return {"subnet_type": ec2.SubnetType.PRIVATE_ISOLATED}
-    return {
-        key: value
-        for key, value in {
-            "subnet_type": selection.subnet_type,
-            "subnet_group_name": selection.subnet_group_name,
-            "subnets": selection.subnets,
-            "availability_zones": selection.availability_zones,
-            "one_per_az": selection.one_per_az,
-            "subnet_filters": selection.subnet_filters,
-        }.items()
-        if value is not None
-    }

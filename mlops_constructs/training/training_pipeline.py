@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,10 +20,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
 
@@ -34,9 +38,13 @@ _SCRIPTS = Path(__file__).resolve().parent / "scripts"
 _MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 _IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
-# SageMaker API errors worth retrying: throttling and account capacity limits. A job that started and
-# then failed is not retried: its failure is reported.
+# Errors of the create call worth retrying: throttling and account capacity limits. The optimized
+# integration reports most SageMaker API errors, throttling included, as AmazonSageMakerException, so
+# a rejected request is retried too; three attempts bound that. A job that started and then failed is
+# not retried: its failure is reported.
 _RETRYABLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.ThrottlingException"]
+BUNDLED_METRICS = ("auc", "accuracy", "rmse")
+"""Metrics the bundled evaluation script computes."""
 _CODE_DIR = "/opt/ml/processing/code"
 _COLON = ArnFormat.COLON_RESOURCE_NAME
 
@@ -110,7 +118,8 @@ class TrainingPipeline(Construct):
     :param processing_instance_type: Default: ``ml.m5.xlarge``.
     :param processing_volume_size_gb: Default: 30.
     :param max_processing_runtime: per processing job. Default: 2 hours.
-    :param metric_name: the report's metric the gate reads. Default: ``auc``.
+    :param metric_name: the report's metric the gate reads; with the bundled evaluation script one of
+        ``BUNDLED_METRICS``. Default: ``auc``.
     :param metric_threshold: Default: 0.8.
     :param metric_direction: ``maximize`` (at least the threshold) or ``minimize`` (at most). Default: ``maximize``.
     :param notification_topic: receives success, below-threshold and failure messages. Default: a
@@ -119,7 +128,8 @@ class TrainingPipeline(Construct):
     :param trigger_on_new_data: start a run when an object is created under the data prefix; the data
         bucket must send its events to EventBridge. Default: false.
     :param trigger_on_retrain_event: start a run on the platform's retrain event for this model.
-        Default: true.
+        Default: true. With any trigger, events EventBridge cannot turn into a run (after 8 retries
+        within 24 hours) go to a KMS-encrypted dead-letter queue whose alarm notifies the topic.
     :param log_retention: of the execution log group. Default: one year.
     :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
     """
@@ -173,9 +183,7 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         self.model_name = model_name
         self.model_package_group_name = model_package_group_name
-        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc_subnets is None else vpc.select_subnets(
-            subnets=vpc_subnets.subnets, subnet_type=vpc_subnets.subnet_type, subnet_group_name=vpc_subnets.subnet_group_name
-        )
+        subnets = select_subnets(vpc, vpc_subnets)
 
         # -- security group and job role ---------------------------------------------------------------
         self.security_group = ec2.SecurityGroup(
@@ -234,6 +242,16 @@ class TrainingPipeline(Construct):
             removal_policy=removal_policy,
         )
         """Encrypts the execution log group and the notification topic."""
+        # EventBridge writes undeliverable trigger events to the encrypted queue; CloudWatch alarms
+        # publish to the encrypted topic. Both only on behalf of this account.
+        for sid, service in (("EventBridgeDeadLetters", "events.amazonaws.com"), ("CloudWatchAlarms", "cloudwatch.amazonaws.com")):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid, principals=[iam.ServicePrincipal(service)], actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisAccount",
@@ -433,19 +451,17 @@ class TrainingPipeline(Construct):
 
         for state in (preprocess, train, evaluate):
             state.add_retry(errors=_RETRYABLE, interval=Duration.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
-        for state in (read_evaluation, register):
-            state.add_retry(
-                errors=["S3.S3Exception", "SageMaker.SageMakerException", "SageMaker.ThrottlingException", "States.Timeout"],
-                interval=Duration.seconds(5),
-                backoff_rate=2,
-                max_attempts=4,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+        for state, errors in (
+            (read_evaluation, ["S3.S3Exception", "S3.SdkClientException"]),
+            (register, ["SageMaker.SageMakerException", "SageMaker.ThrottlingException", "SageMaker.SdkClientException"]),
+        ):
+            state.add_retry(errors=errors, interval=Duration.seconds(5), backoff_rate=2, max_attempts=4, jitter_strategy=sfn.JitterType.FULL)
         for state in (preprocess, train, evaluate, read_evaluation, register):
             state.add_catch(notify_failure, errors=[sfn.Errors.ALL], result_path="$.failure")
 
         definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
-        timeout = max_training_runtime.plus(spot_max_wait or Duration.seconds(0)).plus(max_processing_runtime).plus(max_processing_runtime).plus(Duration.hours(1))
+        # With spot, the wait already includes the runtime.
+        timeout = (spot_max_wait or max_training_runtime).plus(max_processing_runtime).plus(max_processing_runtime).plus(Duration.hours(1))
 
         self.state_machine_role = iam.Role(
             self,
@@ -499,6 +515,11 @@ class TrainingPipeline(Construct):
                 raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", metric_name):
             raise PropsError(name, "metric_name", metric_name, "must be a metric name of letters, digits and underscores")
+        if evaluate_image is None and metric_name not in BUNDLED_METRICS:
+            raise PropsError(
+                name, "metric_name", metric_name,
+                f"must be one of {', '.join(BUNDLED_METRICS)} with the bundled evaluation script; give evaluate_image for others",
+            )
         if metric_direction not in ("maximize", "minimize"):
             raise PropsError(name, "metric_direction", metric_direction, "must be 'maximize' or 'minimize'")
         if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
@@ -659,6 +680,28 @@ class TrainingPipeline(Construct):
             patterns["Schedule"] = {"description": f"Scheduled retraining of {model_name}", "schedule": schedule}
         if not patterns:
             return {}
+        self.trigger_dead_letter_queue = sqs.Queue(
+            self, "TriggerDeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
+            enforce_ssl=True, retention_period=Duration.days(14),
+        )
+        """Trigger events EventBridge could not turn into a run."""
+        acknowledge(
+            self.trigger_dead_letter_queue,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the trigger rules' targets (cdk-nag recognizes only "
+            "SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.",
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "TriggerDeadLetterAlarm",
+            alarm_description=f"A trigger could not start the training pipeline of {model_name}",
+            metric=self.trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.notification_topic))
         role = iam.Role(self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
             {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}), description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role], statements=[
@@ -668,7 +711,9 @@ class TrainingPipeline(Construct):
             rules[trigger] = events.Rule(
                 self, f"{trigger}Rule", **props,
                 targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
-                                                 input=events.RuleTargetInput.from_object({"trigger": trigger}))],
+                                                 input=events.RuleTargetInput.from_object({"trigger": trigger}),
+                                                 dead_letter_queue=self.trigger_dead_letter_queue,
+                                                 retry_attempts=8, max_event_age=Duration.hours(24))],
             )
         return rules
 

@@ -66,7 +66,7 @@ METRICS: dict[str, Callable[[Sequence[float], Sequence[float]], float]] = {"auc"
 
 def read_test(directory: Path) -> tuple[list[float], list[list[float]]]:
     labels, features = [], []
-    for path in sorted(directory.rglob("*.csv")):
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"):
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.reader(handle):
                 if row:
@@ -75,6 +75,18 @@ def read_test(directory: Path) -> tuple[list[float], list[list[float]]]:
     if not labels:
         raise ValueError(f"no test rows under {directory}")
     return labels, features
+
+
+def model_file(extracted: Path) -> Path:
+    """The model in an extracted ``model.tar.gz``: SageMaker's XGBoost container names it
+    ``xgboost-model``; otherwise it must be the archive's only file."""
+    files = [p for p in extracted.rglob("*") if p.is_file()]
+    named = [p for p in files if p.name == "xgboost-model"]
+    if named:
+        return named[0]
+    if len(files) != 1:
+        raise ValueError(f"model.tar.gz must hold 'xgboost-model' or exactly one file, found {sorted(p.name for p in files)}")
+    return files[0]
 
 
 def xgboost_predictor(model_dir: Path) -> Callable[[list[list[float]]], list[float]]:
@@ -86,7 +98,7 @@ def xgboost_predictor(model_dir: Path) -> Callable[[list[list[float]]], list[flo
             members = [m for m in archive.getmembers() if m.isfile() and not Path(m.name).is_absolute() and ".." not in Path(m.name).parts]
             archive.extractall(extracted, members=members)  # noqa: S202 - members checked above
         booster = xgboost.Booster()
-        booster.load_model(str(next(p for p in Path(extracted).iterdir() if p.is_file())))
+        booster.load_model(str(model_file(Path(extracted))))
     return lambda rows: [float(v) for v in booster.predict(xgboost.DMatrix(rows))]
 
 

@@ -22,7 +22,7 @@ FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 def read_rows(directory: Path, has_header: bool = False) -> list[list[str]]:
     rows: list[list[str]] = []
-    for path in sorted(directory.rglob("*.csv")):
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"):
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             if has_header:

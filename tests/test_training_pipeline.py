@@ -1,0 +1,494 @@
+"""TrainingPipeline: the state machine's definition, the jobs' isolation and encryption, the roles,
+the security group and the triggers, in the default config's training stack and in standalone stacks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from mlops_constructs import PropsError
+from mlops_constructs.training import TrainingPipeline
+from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
+
+ACCOUNT, REGION = "222222222222", "eu-west-1"
+DATA_BUCKET = f"mlops-demo-dev-data-{ACCOUNT}-{REGION}"
+ARTIFACT_BUCKET = f"mlops-demo-dev-artifacts-{ACCOUNT}-{REGION}"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+TRAINING_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+PROCESSING_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SUBNETS = ["subnet-0aaa", "subnet-0bbb"]
+
+JOBS = ("Preprocess", "Train", "Evaluate")
+PROCESSING_JOBS = ("Preprocess", "Evaluate")
+CAUGHT = ("Preprocess", "Train", "Evaluate", "ReadEvaluation", "Register")
+SAGEMAKER_RETRYABLE = {"SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.ThrottlingException"}
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def training_template(platform: SynthesizedPlatform) -> dict[str, Any]:
+    return platform.templates["Dev/Training-churn"]
+
+
+def one(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, found),) = resources(template, type_).items()
+    return logical_id, found["Properties"]
+
+
+def placeholder(part: Any) -> str:
+    """A JSON-safe stand-in for a non-string part of the definition's Fn::Join, naming what it refers to."""
+    if isinstance(part, dict) and len(part) == 1:
+        ((function, argument),) = part.items()
+        if function == "Ref":
+            return f"<Ref {argument}>"
+        if function == "Fn::GetAtt":
+            return f"<GetAtt {argument[0]}.{argument[1]}>"
+        if function == "Fn::GetStackOutput":
+            return f"<Output {argument['StackName']} {argument['OutputName']}>"
+    return "<REF>"
+
+
+def definition(template: dict[str, Any]) -> dict[str, Any]:
+    """The state machine's definition, its references replaced by placeholders."""
+    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    body = machine["DefinitionString"]
+    if isinstance(body, str):
+        return json.loads(body)
+    separator, parts = body["Fn::Join"]
+    return json.loads(separator.join(part if isinstance(part, str) else placeholder(part) for part in parts))
+
+
+def states(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return definition(template)["States"]
+
+
+def main_path(machine: dict[str, Any]) -> list[str]:
+    """State names from StartAt, following Next until a state without one."""
+    path, name = [], machine["StartAt"]
+    while name is not None:
+        path.append(name)
+        name = machine["States"][name].get("Next")
+    return path
+
+
+def network_of(state: dict[str, Any]) -> dict[str, Any]:
+    parameters = state["Parameters"]
+    return parameters["NetworkConfig"]["VpcConfig"] if "NetworkConfig" in parameters else parameters["VpcConfig"]
+
+
+def standalone(**kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["eu-west-1a", "eu-west-1b"],
+        vpc_cidr_block="10.10.0.0/16", isolated_subnet_ids=SUBNETS, isolated_subnet_route_table_ids=["rtb-0aaa", "rtb-0bbb"],
+    )
+    props: dict[str, Any] = {
+        "model_name": "churn",
+        "vpc": vpc,
+        "data_bucket": s3.Bucket.from_bucket_name(stack, "Data", "acme-data"),
+        "data_prefix": "churn/",
+        "artifact_bucket": s3.Bucket.from_bucket_name(stack, "Artifacts", "acme-artifacts"),
+        "encryption_key": kms.Key.from_key_arn(stack, "StoreKey", KEY_ARN),
+        "training_image": TRAINING_IMAGE,
+        "processing_image": PROCESSING_IMAGE,
+        "model_package_group_name": "acme-churn",
+    }
+    props.update(kwargs)
+    return stack, TrainingPipeline(stack, "Pipeline", **props)
+
+
+def standalone_template(**kwargs: Any) -> dict[str, Any]:
+    stack, _ = standalone(**kwargs)
+    return Template.from_stack(stack).to_json()
+
+
+@pytest.fixture(scope="module")
+def plain() -> dict[str, Any]:
+    """Defaults: one instance, on-demand, only the retrain-event trigger."""
+    return standalone_template()
+
+
+@pytest.fixture(scope="module")
+def spot() -> dict[str, Any]:
+    return standalone_template(spot_max_wait=Duration.hours(30), max_training_runtime=Duration.hours(24))
+
+
+@pytest.fixture(scope="module")
+def distributed() -> dict[str, Any]:
+    return standalone_template(training_instance_count=2)
+
+
+@pytest.fixture(scope="module")
+def untriggered() -> dict[str, Any]:
+    return standalone_template(trigger_on_retrain_event=False, schedule=None, trigger_on_new_data=False)
+
+
+# -- the states -------------------------------------------------------------------------------------
+
+
+def test_states_run_in_order_and_end_in_fail_or_succeed(platform: SynthesizedPlatform) -> None:
+    machine = definition(training_template(platform))
+    found = machine["States"]
+    assert set(found) == {
+        "Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate", "ReportUnusable",
+        "Register", "NotifyRegistered", "NotifyBelowThreshold", "NotifyFailure", "Failed", "Registered", "NotRegistered",
+    }
+    assert main_path(machine) == ["Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate"]
+    assert found["Prepare"]["Type"] == "Pass"
+    for name in ("Preprocess", "Train", "Evaluate", "ReadEvaluation", "Register", "NotifyRegistered", "NotifyBelowThreshold", "NotifyFailure"):
+        assert found[name]["Type"] == "Task", name
+
+    gate = found["MetricGate"]
+    assert gate["Type"] == "Choice"
+    value = "$.evaluation.report.metrics.auc.value"
+    unusable, reached = gate["Choices"]
+    assert unusable == {"Or": [{"Variable": value, "IsPresent": False}, {"Variable": value, "IsNumeric": False}], "Next": "ReportUnusable"}
+    assert reached == {"Variable": value, "NumericGreaterThanEquals": 0.8, "Next": "Register"}
+    assert gate["Default"] == "NotifyBelowThreshold"
+
+    assert found["Register"]["Next"] == "NotifyRegistered"
+    assert found["NotifyRegistered"]["Next"] == "Registered"
+    assert found["NotifyBelowThreshold"]["Next"] == "NotRegistered"
+    assert found["ReportUnusable"]["Next"] == "NotifyFailure"
+    assert found["NotifyFailure"]["Next"] == "Failed"
+    assert found["Failed"]["Type"] == "Fail"
+    assert found["Registered"] == {"Type": "Succeed"}
+    assert found["NotRegistered"] == {"Type": "Succeed"}
+
+
+def test_jobs_use_the_sync_sagemaker_integrations(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    for name in PROCESSING_JOBS:
+        assert found[name]["Resource"].endswith(":states:::sagemaker:createProcessingJob.sync"), name
+    assert found["Train"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    assert found["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"] == TRAINING_IMAGE
+    assert found["Preprocess"]["Parameters"]["AppSpecification"]["ImageUri"] == PROCESSING_IMAGE
+    assert found["Evaluate"]["Parameters"]["AppSpecification"]["ImageUri"] == TRAINING_IMAGE
+    assert found["Evaluate"]["Parameters"]["Environment"] == {"METRIC_NAME": "auc"}
+
+
+def test_report_is_read_from_s3_and_registered_pending_approval(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    read = found["ReadEvaluation"]
+    assert read["Resource"].endswith(":states:::aws-sdk:s3:getObject")
+    assert read["Parameters"] == {"Bucket": ARTIFACT_BUCKET, "Key.$": "$.run.evaluation_key"}
+    assert read["ResultSelector"] == {"report.$": "States.StringToJson($.Body)"}
+
+    register = found["Register"]
+    assert register["Resource"].endswith(":states:::aws-sdk:sagemaker:createModelPackage")
+    parameters = register["Parameters"]
+    assert parameters["ModelPackageGroupName"] == "mlops-demo-churn"
+    assert parameters["ModelApprovalStatus"] == "PendingManualApproval"
+    assert parameters["ModelMetrics"]["ModelQuality"]["Statistics"] == {"ContentType": "application/json", "S3Uri.$": "$.run.evaluation_report_uri"}
+    assert parameters["InferenceSpecification"]["Containers"] == [{"Image": TRAINING_IMAGE, "ModelDataUrl.$": "$.train.ModelArtifacts"}]
+
+    run = found["Prepare"]["Parameters"]["run"]
+    assert run["evaluation_report_uri.$"] == (
+        f"States.Format('s3://{ARTIFACT_BUCKET}/churn/{{}}/evaluation/evaluation.json', States.Hash($$.Execution.Id, 'MD5'))"
+    )
+    assert run["evaluation_key.$"] == "States.Format('churn/{}/evaluation/evaluation.json', States.Hash($$.Execution.Id, 'MD5'))"
+
+
+def test_every_job_runs_in_the_vpc_with_one_security_group(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    found = states(template)
+    (group_id,) = resources(template, "AWS::EC2::SecurityGroup")
+    for name in JOBS:
+        vpc_config = network_of(found[name])
+        assert vpc_config["SecurityGroupIds"] == [f"<GetAtt {group_id}.GroupId>"], name
+        assert len(vpc_config["Subnets"]) == 3, name  # one isolated subnet per availability zone
+        assert all(s.startswith("<Output mlops-demo-dev-network ") and "isolatedSubnet" in s for s in vpc_config["Subnets"]), name
+        assert len(set(vpc_config["Subnets"])) == 3, name
+
+
+def test_standalone_jobs_use_the_given_subnets_and_key(plain: dict[str, Any]) -> None:
+    found = states(plain)
+    (group_id,) = resources(plain, "AWS::EC2::SecurityGroup")
+    for name in JOBS:
+        assert network_of(found[name]) == {"SecurityGroupIds": [f"<GetAtt {group_id}.GroupId>"], "Subnets": SUBNETS}, name
+    for name in PROCESSING_JOBS:
+        parameters = found[name]["Parameters"]
+        assert parameters["ProcessingOutputConfig"]["KmsKeyId"] == KEY_ARN, name
+        assert parameters["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY_ARN, name
+    train = found["Train"]["Parameters"]
+    assert train["OutputDataConfig"]["KmsKeyId"] == KEY_ARN
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == KEY_ARN
+
+
+def test_jobs_are_network_isolated_and_encrypted(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    for name in PROCESSING_JOBS:
+        parameters = found[name]["Parameters"]
+        assert parameters["NetworkConfig"]["EnableNetworkIsolation"] is True, name
+        assert parameters["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True, name
+        assert parameters["ProcessingOutputConfig"]["KmsKeyId"], name
+        assert parameters["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"], name
+    train = found["Train"]["Parameters"]
+    assert train["EnableNetworkIsolation"] is True
+    assert train["EnableInterContainerTrafficEncryption"] is True
+    assert train["OutputDataConfig"]["KmsKeyId"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"]
+    # All four are the store's key, exported by the storage stack.
+    keys = {
+        *(found[n]["Parameters"]["ProcessingOutputConfig"]["KmsKeyId"] for n in PROCESSING_JOBS),
+        *(found[n]["Parameters"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for n in PROCESSING_JOBS),
+        train["OutputDataConfig"]["KmsKeyId"],
+        train["ResourceConfig"]["VolumeKmsKeyId"],
+    }
+    (key,) = keys
+    assert key.startswith("<Output mlops-demo-dev-storage ") and "StoreKey" in key
+
+
+def test_job_names_are_unique_per_run_and_per_retry(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    assert found["Prepare"]["Parameters"]["run"]["suffix.$"] == "States.Hash($$.Execution.Id, 'MD5')"
+    assert found["Preprocess"]["Parameters"]["ProcessingJobName.$"] == "States.Format('churn-p-{}-{}', $.run.suffix, $$.State.RetryCount)"
+    assert found["Train"]["Parameters"]["TrainingJobName.$"] == "States.Format('churn-t-{}-{}', $.run.suffix, $$.State.RetryCount)"
+    assert found["Evaluate"]["Parameters"]["ProcessingJobName.$"] == "States.Format('churn-e-{}-{}', $.run.suffix, $$.State.RetryCount)"
+
+
+def test_jobs_retry_only_sagemaker_throttling_and_capacity_errors(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    for name in JOBS:
+        (retry,) = found[name]["Retry"]
+        assert set(retry["ErrorEquals"]) == SAGEMAKER_RETRYABLE, name
+        assert retry["BackoffRate"] == 2, name
+        assert retry["MaxAttempts"] == 3, name
+        # A job that ran and failed is reported, not rerun.
+        assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"], name
+
+
+def test_every_failure_is_notified_then_fails(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    for name in CAUGHT:
+        assert found[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}], name
+    notify = found["NotifyFailure"]
+    assert notify["Resource"].endswith(":states:::sns:publish")
+    assert notify["Next"] == "Failed"
+    assert notify["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]  # even an unsent notification fails the run
+    assert found["Failed"]["Type"] == "Fail"
+    # No state other than the notification and the gate's fallback reaches Failed or NotifyFailure directly.
+    targets = {
+        (name, target)
+        for name, state in found.items()
+        for target in [state.get("Next"), *(c["Next"] for c in state.get("Catch", []))]
+        if target in ("NotifyFailure", "Failed")
+    }
+    assert targets == {*((n, "NotifyFailure") for n in CAUGHT), ("ReportUnusable", "NotifyFailure"), ("NotifyFailure", "Failed")}
+
+
+def test_state_machine_logs_everything_encrypted_traces_and_times_out(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    log_group_id, log_group = one(template, "AWS::Logs::LogGroup")
+    assert "KmsKeyId" in log_group
+    key_ids = [k for k in resources(template, "AWS::KMS::Key")]
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [key_ids[0], "Arn"]} and len(key_ids) == 1
+    Template.from_json(template).has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": True,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}],
+            },
+            "TracingConfiguration": {"Enabled": True},
+            "StateMachineType": "STANDARD",
+        },
+    )
+    # max_runtime_hours 4 + two processing jobs of 2 hours + 1 hour of slack.
+    assert definition(template)["TimeoutSeconds"] == 9 * 3600
+
+
+# -- IAM and network -----------------------------------------------------------------------------------
+
+
+def test_job_role_trusts_sagemaker_and_only_it_may_be_passed_to_sagemaker(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    found = states(template)
+    (job_role_reference,) = {found[name]["Parameters"]["RoleArn"] for name in JOBS}
+    job_role_id = job_role_reference.removeprefix("<GetAtt ").removesuffix(".Arn>")
+    job_role = template["Resources"][job_role_id]
+    assert job_role["Type"] == "AWS::IAM::Role"
+    (trust,) = job_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+
+    machine = template["Resources"][next(iter(resources(template, "AWS::StepFunctions::StateMachine")))]
+    machine_role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    policies = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": machine_role_id} in p["Properties"].get("Roles", [])]
+    (policy,) = policies
+    pass_role = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "PassJobRole"]
+    assert pass_role == [{
+        "Sid": "PassJobRole", "Effect": "Allow", "Action": "iam:PassRole",
+        "Resource": {"Fn::GetAtt": [job_role_id, "Arn"]},
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    }]
+    # No other statement of any policy in the stack grants iam:PassRole.
+    for managed in resources(template, "AWS::IAM::ManagedPolicy").values():
+        for statement in managed["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a in ("iam:PassRole", "iam:*", "*") for a in actions):
+                assert statement.get("Sid") == "PassJobRole"
+
+
+def test_no_inline_policies(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    Template.from_json(template).resource_count_is("AWS::IAM::Policy", 0)
+    assert resources(template, "AWS::IAM::Policy") == {}
+    for role_id, role in resources(template, "AWS::IAM::Role").items():
+        assert "Policies" not in role["Properties"], role_id
+
+
+def test_job_security_group_allows_only_https_out_for_one_instance(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    _, group = one(template, "AWS::EC2::SecurityGroup")
+    assert "SecurityGroupIngress" not in group
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in group["SecurityGroupEgress"]] == [("tcp", 443, 443)]
+    assert resources(template, "AWS::EC2::SecurityGroupIngress") == {}
+    assert resources(template, "AWS::EC2::SecurityGroupEgress") == {}
+
+
+def test_distributed_training_lets_the_group_talk_to_itself(distributed: dict[str, Any], plain: dict[str, Any]) -> None:
+    group_id, group = one(distributed, "AWS::EC2::SecurityGroup")
+    assert "SecurityGroupIngress" not in group
+    self_reference = {"Fn::GetAtt": [group_id, "GroupId"]}
+    (ingress,) = (r["Properties"] for r in resources(distributed, "AWS::EC2::SecurityGroupIngress").values())
+    assert ingress["GroupId"] == self_reference
+    assert ingress["SourceSecurityGroupId"] == self_reference
+    assert ingress["IpProtocol"] == "-1"
+    assert "CidrIp" not in ingress
+    assert states(distributed)["Train"]["Parameters"]["ResourceConfig"]["InstanceCount"] == 2
+    # One instance: nothing in.
+    assert resources(plain, "AWS::EC2::SecurityGroupIngress") == {}
+    assert "SecurityGroupIngress" not in one(plain, "AWS::EC2::SecurityGroup")[1]
+
+
+# -- triggers ----------------------------------------------------------------------------------------
+
+
+def test_default_config_has_schedule_new_data_and_retrain_rules(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    Template.from_json(template).resource_count_is("AWS::Events::Rule", 3)
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    scheduled = [r for r in rules if "ScheduleExpression" in r]
+    patterned = [r["EventPattern"] for r in rules if "EventPattern" in r]
+    assert [r["ScheduleExpression"] for r in scheduled] == ["cron(0 3 ? * MON *)"]
+    assert "EventPattern" not in scheduled[0]
+    assert sorted(patterned, key=json.dumps) == sorted([
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [DATA_BUCKET]}, "object": {"key": [{"prefix": "churn/raw/"}]}},
+        },
+        {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}},
+    ], key=json.dumps)
+    assert all(r["State"] == "ENABLED" for r in rules)
+
+
+def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatform) -> None:
+    template = training_template(platform)
+    machine_id = next(iter(resources(template, "AWS::StepFunctions::StateMachine")))
+    role_ids = set()
+    for rule in resources(template, "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == {"Ref": machine_id}
+        role_ids.add(target["RoleArn"]["Fn::GetAtt"][0])
+    (role_id,) = role_ids
+    role = template["Resources"][role_id]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    attached = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+    (policy,) = attached
+    assert policy["PolicyDocument"]["Statement"] == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}]
+
+
+def test_each_trigger_names_itself_in_the_input(platform: SynthesizedPlatform) -> None:
+    inputs = sorted(json.loads(r["Properties"]["Targets"][0]["Input"])["trigger"] for r in resources(training_template(platform), "AWS::Events::Rule").values())
+    assert inputs == ["NewData", "RetrainRequested", "Schedule"]
+
+
+def test_no_triggers_means_no_rules(untriggered: dict[str, Any], plain: dict[str, Any]) -> None:
+    Template.from_json(untriggered).resource_count_is("AWS::Events::Rule", 0)
+    assert resources(untriggered, "AWS::Events::Rule") == {}
+    roles = resources(untriggered, "AWS::IAM::Role").values()
+    assert all(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] != {"Service": "events.amazonaws.com"} for r in roles)
+    # The default is the retrain event only.
+    (rule,) = (r["Properties"] for r in resources(plain, "AWS::Events::Rule").values())
+    assert rule["EventPattern"] == {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}}
+
+
+# -- spot training ---------------------------------------------------------------------------------
+
+
+def test_spot_training_checkpoints_and_waits(spot: dict[str, Any]) -> None:
+    train = states(spot)["Train"]["Parameters"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["CheckpointConfig"] == {"S3Uri.$": "$.run.checkpoint_uri"}
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 24 * 3600, "MaxWaitTimeInSeconds": 108000}
+    # Spot keeps the isolation and the encryption.
+    assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
+    assert train["VpcConfig"]["Subnets"] == SUBNETS
+
+
+def test_on_demand_training_has_no_spot_settings(platform: SynthesizedPlatform, plain: dict[str, Any]) -> None:
+    for template in (training_template(platform), plain):
+        train = states(template)["Train"]["Parameters"]
+        assert "EnableManagedSpotTraining" not in train
+        assert "CheckpointConfig" not in train
+        assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
+    Template.from_json(plain).has_resource_properties("AWS::StepFunctions::StateMachine", Match.object_like({"TracingConfiguration": {"Enabled": True}}))
+
+
+# -- props validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model_name": "Churn_Model"}, r"TrainingPipeline: model_name: must be a lowercase slug of 3 to 24 characters \(got 'Churn_Model'\)"),
+        ({"data_prefix": "/churn"}, r"TrainingPipeline: data_prefix: must be an S3 key prefix without a leading slash, ending with '/' \(got '/churn'\)"),
+        ({"training_image": "xgboost:latest"}, r"TrainingPipeline: training_image: must be an ECR image URI.* \(got 'xgboost:latest'\)"),
+        ({"metric_direction": "up"}, r"TrainingPipeline: metric_direction: must be 'maximize' or 'minimize' \(got 'up'\)"),
+        (
+            {"spot_max_wait": Duration.hours(2), "max_training_runtime": Duration.hours(4)},
+            r"TrainingPipeline: spot_max_wait: must be at least max_training_runtime \(4 hours\) \(got '2 hours'\)",
+        ),
+    ],
+    ids=["model-name", "data-prefix-leading-slash", "training-image", "metric-direction", "spot-shorter-than-runtime"],
+)
+def test_bad_props_are_rejected_with_field_and_value(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(PropsError, match=message):
+        standalone(**kwargs)
+
+
+def test_metric_names_must_be_ones_the_bundled_evaluation_computes() -> None:
+    with pytest.raises(PropsError, match=r"TrainingPipeline: metric_name: must be one of auc, accuracy, rmse with the bundled evaluation script; give evaluate_image for others \(got 'f1'\)"):
+        standalone(metric_name="f1")
+    standalone(metric_name="f1", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")  # an image of your own may report any metric
+
+
+def test_trigger_events_that_cannot_start_a_run_go_to_an_alarmed_dead_letter_queue(plain: dict[str, Any]) -> None:
+    (queue_id, queue), = resources(plain, "AWS::SQS::Queue").items()
+    assert "KmsMasterKeyId" in queue["Properties"]
+    for rule in resources(plain, "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
+    (alarm,) = resources(plain, "AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+
+
+def test_the_execution_timeout_counts_the_spot_wait_once(spot: dict[str, Any], plain: dict[str, Any]) -> None:
+    hour = 3600
+    assert definition(plain)["TimeoutSeconds"] == 24 * hour + 2 * 2 * hour + hour
+    assert definition(spot)["TimeoutSeconds"] == 30 * hour + 2 * 2 * hour + hour

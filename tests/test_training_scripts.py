@@ -1,0 +1,280 @@
+"""The bundled job scripts: preprocess.py (the 80/10/10 split) and evaluate.py (metrics and the report)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import itertools
+import json
+import math
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "mlops_constructs" / "training" / "scripts"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"training_script_{name}", SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+preprocess = load("preprocess")
+evaluate = load("evaluate")
+
+
+def rows(n: int) -> list[list[str]]:
+    return [[str(i % 2), f"{i}.0", f"{i * 2}.5"] for i in range(n)]
+
+
+def write_csv(path: Path, data: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(data)
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [row for row in csv.reader(handle) if row]
+
+
+# -- preprocess.split ------------------------------------------------------------------------------
+
+
+def test_split_is_deterministic_for_a_seed() -> None:
+    data = rows(100)
+    assert preprocess.split(data, seed=7) == preprocess.split(data, seed=7)
+    assert preprocess.split(data) == preprocess.split(data, seed=42)  # the default seed
+    assert preprocess.split(data, seed=7) != preprocess.split(data, seed=8)
+
+
+def test_split_shuffles_and_does_not_modify_its_input() -> None:
+    data = rows(100)
+    original = [r[:] for r in data]
+    parts = preprocess.split(data)
+    assert data == original
+    assert parts["train"] != data[:80]  # shuffled, not cut in input order
+
+
+def test_split_of_100_rows_is_80_10_10_and_a_partition() -> None:
+    data = rows(100)
+    parts = preprocess.split(data)
+    assert set(parts) == {"train", "validation", "test"}
+    assert {name: len(part) for name, part in parts.items()} == {"train": 80, "validation": 10, "test": 10}
+    combined = parts["train"] + parts["validation"] + parts["test"]
+    assert sorted(combined) == sorted(data)
+
+
+@pytest.mark.parametrize("n", [3, 4, 7, 10, 11, 19, 57, 1000])
+def test_split_parts_are_never_empty_and_sum_to_the_input(n: int) -> None:
+    parts = preprocess.split(rows(n), seed=n)
+    assert all(parts[name] for name in ("train", "validation", "test"))
+    assert sum(len(p) for p in parts.values()) == n
+    assert sorted(itertools.chain.from_iterable(parts.values())) == sorted(rows(n))
+    if n >= 20:  # roughly 80/10/10
+        assert abs(len(parts["train"]) / n - 0.8) <= 0.05
+        assert abs(len(parts["validation"]) / n - 0.1) <= 0.05
+        assert abs(len(parts["test"]) / n - 0.1) <= 0.05
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_split_needs_at_least_three_rows(n: int) -> None:
+    with pytest.raises(ValueError, match=f"at least 3 rows to split, got {n}"):
+        preprocess.split(rows(n))
+
+
+# -- preprocess.main ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("has_header", [False, True], ids=["no-header", "header"])
+def test_main_writes_the_three_splits(tmp_path: Path, has_header: bool) -> None:
+    first, second = rows(12), [[str(i % 2), f"{100 + i}.0", "0.5"] for i in range(8)]
+    header = [["label", "feature_a", "feature_b"]] if has_header else []
+    input_dir, output_dir = tmp_path / "input", tmp_path / "output"
+    write_csv(input_dir / "2026-10.csv", header + first)
+    write_csv(input_dir / "nested" / "2026-11.csv", header + second)
+    (input_dir / "README.txt").write_text("not data\n", encoding="utf-8")
+
+    counts = preprocess.main(input_dir, output_dir, has_header, seed=42)
+
+    assert counts == {"train": 16, "validation": 2, "test": 2}
+    written = {name: read_csv(output_dir / name / f"{name}.csv") for name in ("train", "validation", "test")}
+    assert {name: len(part) for name, part in written.items()} == counts
+    everything = list(itertools.chain.from_iterable(written.values()))
+    assert sorted(everything) == sorted(first + second)  # headers dropped, nothing lost or duplicated
+    assert ["label", "feature_a", "feature_b"] not in everything
+    # The same seed on the same data gives the same files.
+    preprocess.main(input_dir, tmp_path / "again", has_header, seed=42)
+    assert {name: read_csv(tmp_path / "again" / name / f"{name}.csv") for name in written} == written
+
+
+def test_main_without_has_header_keeps_a_header_row_as_data(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in" / "a.csv", [["label", "x"], *rows(9)])
+    counts = preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=1)
+    assert sum(counts.values()) == 10
+
+
+def test_main_fails_on_too_little_data(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in" / "a.csv", rows(2))
+    with pytest.raises(ValueError, match="at least 3 rows"):
+        preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=42)
+
+
+# -- evaluate metrics ------------------------------------------------------------------------------
+
+
+def brute_force_auc(labels: list[float], scores: list[float]) -> float:
+    positives = [s for s, y in zip(scores, labels) if y >= 0.5]
+    negatives = [s for s, y in zip(scores, labels) if y < 0.5]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def test_auc_of_a_perfect_ranking_is_one() -> None:
+    assert evaluate.auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert evaluate.auc([1, 0, 1, 0], [0.7, 0.3, 0.6, 0.4]) == 1.0
+
+
+def test_auc_of_a_reversed_ranking_is_zero() -> None:
+    assert evaluate.auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+
+
+def test_auc_of_all_ties_is_one_half() -> None:
+    assert evaluate.auc([0, 1, 0, 1, 1], [0.5] * 5) == 0.5
+
+
+def test_auc_hand_computed() -> None:
+    # Positives score 0.9, 0.4, 0.7; negatives 0.6, 0.2. Pairs won: 0.9 beats both, 0.4 beats 0.2,
+    # 0.7 beats both: 5 of 6.
+    assert evaluate.auc([1, 1, 0, 1, 0], [0.9, 0.4, 0.6, 0.7, 0.2]) == pytest.approx(5 / 6)
+    # A tie between a positive and a negative counts as half: (0.5 + 1 + 2) / 4.
+    assert evaluate.auc([1, 0, 1, 0], [0.5, 0.5, 0.8, 0.1]) == pytest.approx(0.875)
+
+
+def test_auc_matches_the_pairwise_definition() -> None:
+    generator = random.Random(3)
+    for _ in range(25):
+        n = generator.randint(2, 40)
+        labels = [float(generator.random() < 0.4) for _ in range(n)]
+        labels[0], labels[1] = 1.0, 0.0
+        scores = [generator.choice([0.1, 0.2, 0.3, 0.5, 0.8, 0.9]) for _ in range(n)]  # many ties
+        assert evaluate.auc(labels, scores) == pytest.approx(brute_force_auc(labels, scores))
+
+
+@pytest.mark.parametrize("labels", [[1, 1, 1], [0, 0, 0], [0.9, 0.6]], ids=["positives", "negatives", "soft-positives"])
+def test_auc_needs_both_classes(labels: list[float]) -> None:
+    with pytest.raises(ValueError, match="at least one positive and one negative"):
+        evaluate.auc(labels, [0.5] * len(labels))
+
+
+@pytest.mark.parametrize("metric", ["auc", "accuracy", "rmse"])
+def test_metrics_reject_mismatched_or_empty_inputs(metric: str) -> None:
+    with pytest.raises(ValueError, match="got 3 labels and 2 predictions"):
+        evaluate.METRICS[metric]([0, 1, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="got 0 labels and 0 predictions"):
+        evaluate.METRICS[metric]([], [])
+
+
+def test_accuracy_thresholds_at_one_half() -> None:
+    assert evaluate.accuracy([1, 0, 1, 0], [0.9, 0.4, 0.3, 0.6]) == 0.5
+    assert evaluate.accuracy([1, 0], [0.5, 0.49]) == 1.0  # 0.5 counts as positive
+    assert evaluate.accuracy([1, 1, 0, 0], [0.0, 0.1, 0.9, 1.0]) == 0.0
+
+
+def test_rmse() -> None:
+    assert evaluate.rmse([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 0.0
+    assert evaluate.rmse([1.0, 2.0, 3.0], [1.0, 2.0, 5.0]) == pytest.approx(math.sqrt(4 / 3))
+    assert evaluate.rmse([0.0, 0.0], [3.0, -4.0]) == pytest.approx(math.sqrt(12.5))
+
+
+# -- evaluate.main -----------------------------------------------------------------------------------
+
+
+class FakePredictor:
+    """Scores each row with its first feature; records what it was given."""
+
+    def __init__(self) -> None:
+        self.model_dirs: list[Path] = []
+        self.rows: list[list[float]] = []
+
+    def __call__(self, model_dir: Path) -> Any:
+        self.model_dirs.append(model_dir)
+
+        def predict(rows: list[list[float]]) -> list[float]:
+            self.rows.extend(rows)
+            return [row[0] for row in rows]
+
+        return predict
+
+
+def test_main_writes_the_report_the_gate_reads(tmp_path: Path) -> None:
+    test_dir = tmp_path / "test"
+    write_csv(test_dir / "test.csv", [["1", "0.9", "3"], ["0", "0.2", "4"], ["1", "0.4", "5"]])
+    write_csv(test_dir / "more" / "part.csv", [["0", "0.6", "6"], ["0", "0.1", "7"]])
+    predictor = FakePredictor()
+
+    report = evaluate.main("auc", tmp_path / "model", test_dir, tmp_path / "evaluation", predictor=predictor)
+
+    written = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text(encoding="utf-8"))
+    # Positives 0.9, 0.4; negatives 0.2, 0.6, 0.1: 0.9 beats 3, 0.4 beats 2 -> 5 of 6.
+    assert written == {"metrics": {"auc": {"value": pytest.approx(5 / 6)}}, "metric": "auc", "test_rows": 5}
+    assert report == written
+    assert predictor.model_dirs == [tmp_path / "model"]
+    # Files in sorted path order (more/part.csv first), label column removed.
+    assert predictor.rows == [[0.6, 6.0], [0.1, 7.0], [0.9, 3.0], [0.2, 4.0], [0.4, 5.0]]
+
+
+@pytest.mark.parametrize(("metric", "expected"), [("accuracy", 0.75), ("rmse", math.sqrt((0.01 + 0.04 + 0.36 + 0.01) / 4))])
+def test_main_reports_the_chosen_metric(tmp_path: Path, metric: str, expected: float) -> None:
+    write_csv(tmp_path / "test" / "t.csv", [["1", "0.9"], ["0", "0.2"], ["1", "0.4"], ["0", "0.1"]])
+    report = evaluate.main(metric, tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=FakePredictor())
+    assert report == {"metrics": {metric: {"value": pytest.approx(expected)}}, "metric": metric, "test_rows": 4}
+    assert json.loads((tmp_path / "out" / "evaluation.json").read_text(encoding="utf-8"))["metric"] == metric
+
+
+def test_main_rejects_an_unknown_metric_before_doing_anything(tmp_path: Path) -> None:
+    write_csv(tmp_path / "test" / "t.csv", [["1", "0.9"], ["0", "0.2"]])
+    predictor = FakePredictor()
+    with pytest.raises(ValueError, match=r"METRIC_NAME must be one of accuracy, auc, rmse, got 'f1'"):
+        evaluate.main("f1", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=predictor)
+    assert predictor.model_dirs == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_main_fails_without_test_rows(tmp_path: Path) -> None:
+    (tmp_path / "test").mkdir()
+    with pytest.raises(ValueError, match="no test rows"):
+        evaluate.main("auc", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=FakePredictor())
+
+
+def test_csv_files_are_found_whatever_the_case_of_their_suffix(tmp_path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "UPPER.CSV").write_text("1,0.1\n0,0.2\n1,0.3\n")
+    (tmp_path / "in" / "notes.txt").write_text("not data\n")
+    assert len(preprocess.read_rows(tmp_path / "in")) == 3
+
+
+def test_model_file_prefers_xgboost_model_and_refuses_ambiguous_archives(tmp_path) -> None:
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "model.bin").write_bytes(b"m")
+    assert evaluate.model_file(single).name == "model.bin"
+    named = tmp_path / "named"
+    (named / "sub").mkdir(parents=True)
+    (named / "sub" / "xgboost-model").write_bytes(b"m")
+    (named / "other").write_bytes(b"o")
+    assert evaluate.model_file(named).name == "xgboost-model"
+    ambiguous = tmp_path / "ambiguous"
+    ambiguous.mkdir()
+    (ambiguous / "a").write_bytes(b"a")
+    (ambiguous / "b").write_bytes(b"b")
+    with pytest.raises(ValueError, match=r"must hold 'xgboost-model' or exactly one file, found \['a', 'b'\]"):
+        evaluate.model_file(ambiguous)
