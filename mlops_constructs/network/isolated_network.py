@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs._keys import allow_cloudwatch_logs
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, skip_checkov
 from mlops_constructs.errors import PropsError, check_choices
 
@@ -218,23 +219,7 @@ class IsolatedNetwork(Construct):
                 enable_key_rotation=True,
                 removal_policy=removal_policy,
             )
-            # CloudWatch Logs encrypts with the key on behalf of log groups of this account and region
-            # only. The group's own ARN cannot be named here: the group depends on the key.
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsOfThisAccount",
-                    principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                    resources=["*"],  # in a key policy, "*" means this key
-                    conditions={
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                            )
-                        }
-                    },
-                )
-            )
+            allow_cloudwatch_logs(key, sid="AllowCloudWatchLogsOfThisAccount")
             encryption_key = key
         self.encryption_key = encryption_key
         self.flow_log_group = logs.LogGroup(

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -24,6 +22,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs._assets import runtime_code
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
@@ -273,23 +272,15 @@ class ModelRegistry(Construct):
         )
         """Routes this group's Approved and Rejected events to the function."""
 
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description=(
-                f"Approval events of {model_package_group_name} failed and wait in the dead-letter queue: "
-                "the approved-model parameter may be out of date"
-            ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letter_queue,
+            self.alert_topic,
+            f"Approval events of {model_package_group_name} failed and wait in the dead-letter queue: "
+            "the approved-model parameter may be out of date",
         )
         """Fires when any event is in the dead-letter queue."""
-        self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
 
     # ------------------------------------------------------------------------------------------------
 
@@ -324,28 +315,8 @@ class ModelRegistry(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        account_condition = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
-            )
-        )
-        # EventBridge writes undeliverable events to the encrypted queue; CloudWatch alarms publish to
-        # the encrypted topic. Both only on behalf of this account.
-        for sid, service in (("EventBridgeDeadLetters", "events.amazonaws.com"), ("CloudWatchAlarms", "cloudwatch.amazonaws.com")):
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid,
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=["*"],  # in a key policy, "*" means this key
-                    conditions=account_condition,
-                )
-            )
+        allow_cloudwatch_logs(key)
+        allow_dead_letters_and_alarms(key)
         return key
 
     def _function_statements(

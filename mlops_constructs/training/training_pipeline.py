@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
@@ -242,25 +241,8 @@ class TrainingPipeline(Construct):
             removal_policy=removal_policy,
         )
         """Encrypts the execution log group and the notification topic."""
-        # EventBridge writes undeliverable trigger events to the encrypted queue; CloudWatch alarms
-        # publish to the encrypted topic. Both only on behalf of this account.
-        for sid, service in (("EventBridgeDeadLetters", "events.amazonaws.com"), ("CloudWatchAlarms", "cloudwatch.amazonaws.com")):
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid, principals=[iam.ServicePrincipal(service)], actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=["*"],  # in a key policy, "*" means this key
-                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-                )
-            )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
-            )
-        )
+        allow_dead_letters_and_alarms(self.key)
+        allow_cloudwatch_logs(self.key)
         self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
             self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
         )
@@ -691,17 +673,10 @@ class TrainingPipeline(Construct):
             "This queue is itself the dead-letter queue of the trigger rules' targets (cdk-nag recognizes only "
             "SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.",
         )
-        alarm = cloudwatch.Alarm(
-            self,
-            "TriggerDeadLetterAlarm",
-            alarm_description=f"A trigger could not start the training pipeline of {model_name}",
-            metric=self.trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        dead_letter_alarm(
+            self, "TriggerDeadLetterAlarm", self.trigger_dead_letter_queue, self.notification_topic,
+            f"A trigger could not start the training pipeline of {model_name}",
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.notification_topic))
         role = iam.Role(self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
             {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}), description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role], statements=[

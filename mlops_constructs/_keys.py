@@ -1,0 +1,61 @@
+"""Key-policy statements and alarms that several constructs need for their KMS-encrypted resources."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount") -> None:
+    """Let CloudWatch Logs use ``key`` for log groups of this account and region only.
+
+    The group's own ARN cannot be named: a log group encrypted with the key depends on the key.
+    """
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}
+            },
+        )
+    )
+
+
+def allow_dead_letters_and_alarms(key: kms.Key) -> None:
+    """Let EventBridge write undeliverable events to queues encrypted with ``key``, and CloudWatch alarms
+    publish to topics encrypted with it; both only on behalf of this account."""
+    for sid, service in (("EventBridgeDeadLetters", "events.amazonaws.com"), ("CloudWatchAlarms", "cloudwatch.amazonaws.com")):
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+
+
+def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.ITopic, description: str) -> cloudwatch.Alarm:
+    """An alarm, to ``topic``, that fires while any message waits in the dead-letter ``queue``."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm
