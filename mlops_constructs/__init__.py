@@ -8,6 +8,7 @@ from mlops_constructs.network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     GATEWAY_ENDPOINT_SERVICES,
     INTERFACE_ENDPOINT_SERVICES,
+    FixedZonesStack,
     IsolatedNetwork,
 )
 from mlops_constructs.storage import ArtifactStore
@@ -20,6 +21,7 @@ __all__ = [
     "NAG_PACKS",
     "ArtifactStore",
     "ConfigError",
+    "FixedZonesStack",
     "DEFAULT_POWERTOOLS_VERSION",
     "ModelRegistry",
     "IsolatedNetwork",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
-from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, IsolatedNetwork
+from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, FixedZonesStack, IsolatedNetwork
 from stacks._settings import log_retention, stateful_removal_policy
 
 # The dev account's approval functions start the release pipeline through CodePipeline's API and send
@@ -16,12 +15,12 @@ from stacks._settings import log_retention, stateful_removal_policy
 _EXTRA_ENDPOINTS: dict[str, tuple[str, ...]] = {"dev": ("codepipeline", "xray")}
 
 
-class NetworkStack(Stack):
-    """One stage's :class:`IsolatedNetwork`, sized and retained as the stage's settings say."""
+class NetworkStack(FixedZonesStack):
+    """One stage's :class:`IsolatedNetwork`, sized and retained as the stage's settings say. Its zones
+    are the configured ones, so nothing in it looks them up."""
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
-        self._zones = list(config.availability_zones)
+        super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
         settings = config.stage(stage)
         self.network = IsolatedNetwork(
             self,
@@ -33,7 +32,3 @@ class NetworkStack(Stack):
             removal_policy=stateful_removal_policy(settings),
         )
 
-    @property
-    def availability_zones(self) -> list[str]:
-        """The configured zones. Overridden so that nothing in the stack triggers a context lookup."""
-        return self._zones

@@ -181,3 +181,27 @@ def test_endpoints_for_an_adopted_vpc_live_in_the_network_constructs_own_stack()
 def test_skip_endpoints_given_as_a_string_is_rejected() -> None:
     with pytest.raises(PropsError, match=r"skip_endpoints: must be a list of endpoint names, not a string \(got 's3'\)"):
         IsolatedNetwork(new_stack(), "Network", availability_zones=ZONES, skip_endpoints="s3")
+
+
+def test_named_zones_alone_leave_a_lookup_and_a_fixed_zones_stack_removes_it(tmp_path) -> None:
+    import json
+
+    from mlops_constructs import FixedZonesStack
+
+    def missing(stack_class, **extra) -> list:  # type: ignore[no-untyped-def]
+        outdir = tmp_path / stack_class.__name__
+        app = cdk.App(outdir=str(outdir), context=CDK_CONTEXT)
+        stack = stack_class(app, "Net", env=ENV, **extra)
+        IsolatedNetwork(stack, "Network", availability_zones=ZONES, cidr="10.40.0.0/16")
+        app.synth()
+        return json.loads((outdir / "manifest.json").read_text()).get("missing", [])
+
+    assert [m["provider"] for m in missing(cdk.Stack)] == ["availability-zones"]  # CDK's Vpc reads stack.availability_zones
+    assert missing(FixedZonesStack, availability_zones=ZONES) == []
+
+
+def test_fixed_zones_stack_needs_zones() -> None:
+    from mlops_constructs import FixedZonesStack
+
+    with pytest.raises(PropsError, match=r"FixedZonesStack: availability_zones: must be a non-empty list of zone names \(got \[\]\)"):
+        FixedZonesStack(cdk.App(), "Net", availability_zones=[])
