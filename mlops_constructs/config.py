@@ -400,20 +400,33 @@ class PlatformConfig(_Strict):
     models: list[ModelSettings] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _names_fit(self) -> PlatformConfig:
+    def _cross_checks(self) -> PlatformConfig:
+        problems: list[_FieldError] = []
         # The longest name the platform derives: the staging access-log bucket,
         # <project>-staging-access-logs-<account>-<region>; S3 allows 63 characters.
         longest = f"{self.project}-staging-access-logs-{'0' * 12}-{self.region}"
         if len(longest) > _MAX_BUCKET_NAME:
             budget = _MAX_BUCKET_NAME - (len(longest) - len(self.project))
-            raise _FieldErrors([
+            problems.append(
                 _FieldError(
                     ("project",),
                     self.project,
                     f"is too long for region {self.region}: bucket names like {longest!r} would have "
                     f"{len(longest)} characters and S3 allows {_MAX_BUCKET_NAME}; use at most {budget} characters here",
                 )
-            ])
+            )
+        # Built-in algorithms must have an image in the region (checked when the SageMaker SDK is installed).
+        from mlops_constructs.training.images import builtin_image_problem
+
+        for index, model in enumerate(self.models):
+            algorithm = model.training.builtin_algorithm()
+            if algorithm is not None:
+                problem = builtin_image_problem(algorithm.framework, algorithm.version, self.region)
+                if problem is not None:
+                    value = {"framework": algorithm.framework, "version": algorithm.version}
+                    problems.append(_FieldError(("models", index, "training", "algorithm"), value, problem))
+        if problems:
+            raise _FieldErrors(problems)
         return self
 
     @field_validator("availability_zones")

@@ -273,3 +273,19 @@ def test_training_defaults_to_builtin_xgboost_and_a_named_image_replaces_it() ->
     config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "training": {"image": image}}}))
     assert config.models[0].training.builtin_algorithm() is None
     assert config.models[0].training.image == image
+
+
+def test_a_builtin_algorithm_without_an_image_in_the_region_is_a_config_error() -> None:
+    data = mutated(**{"models.0": {"name": "churn", "training": {"algorithm": {"framework": "xgboost", "version": "9.9-9"}}}})
+    (problem,) = problems_of(data)
+    assert problem.startswith("models[0].training.algorithm: is not a known SageMaker image: Unsupported xgboost version: 9.9-9.")
+    assert "Supported xgboost version(s):" in problem and "1.7-1" in problem
+    assert problem.endswith("(got {'framework': 'xgboost', 'version': '9.9-9'})")
+
+
+def test_an_unknown_builtin_framework_is_named_with_suggestions() -> None:
+    data = mutated(**{"models.0": {"name": "churn", "training": {"algorithm": {"framework": "xgbost", "version": "1.7-1"}}}})
+    assert problems_of(data) == [
+        "models[0].training.algorithm: is not a SageMaker framework the SDK knows; did you mean xgboost, xgboost-neo? "
+        "(got {'framework': 'xgbost', 'version': '1.7-1'})"
+    ]
