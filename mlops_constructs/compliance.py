@@ -45,9 +45,7 @@ def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
 
     ``resource`` is a ``CfnResource`` or an L2 construct whose default child is one.
     """
-    cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
-    if not isinstance(cfn, CfnResource):
-        raise TypeError(f"skip_checkov: {resource.node.path} is not a CloudFormation resource")
+    cfn = _cfn_resource(resource, "skip_checkov")
     checkov = dict(cfn.get_metadata("checkov") or {})
     skips = [*checkov.get("skip", []), {"id": check_id, "comment": reason}]
     checkov["skip"] = skips
@@ -60,13 +58,19 @@ def ignore_cfn_lint(resource: IConstruct, rule: str, reason: str) -> None:
     The reason goes into the resource's ``cfn-lint-reasons`` metadata, where a reviewer of the
     template (and the project's tests) can read it.
     """
-    cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
-    if not isinstance(cfn, CfnResource):
-        raise TypeError(f"ignore_cfn_lint: {resource.node.path} is not a CloudFormation resource")
+    cfn = _cfn_resource(resource, "ignore_cfn_lint")
     config = dict((cfn.get_metadata("cfn-lint") or {}).get("config", {}))
     config["ignore_checks"] = [*config.get("ignore_checks", []), rule]
     cfn.add_metadata("cfn-lint", {"config": config})
     cfn.add_metadata("cfn-lint-reasons", {**(cfn.get_metadata("cfn-lint-reasons") or {}), rule: reason})
+
+
+def _cfn_resource(resource: IConstruct, caller: str) -> CfnResource:
+    """``resource`` itself, or the CloudFormation resource an L2 construct wraps."""
+    cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{caller}: {resource.node.path} is not a CloudFormation resource")
+    return cfn
 
 
 def open_findings(report: dict[str, Any]) -> list[str]:

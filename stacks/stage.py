@@ -15,65 +15,64 @@ from stacks.training_stack import TrainingStack
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
-    Stack ids (``Network``, ``Storage``, ``Registry-<model>``) and stack names
-    (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable: renaming either
-    would replace the stacks' resources. Adding a model adds stacks and changes no existing one.
+    Stack ids (``Network``, ``Storage``, and in dev ``Registry-<model>`` and ``Training-<model>``) and
+    stack names (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable:
+    renaming either would replace the stacks' resources. Adding a model adds stacks and changes no
+    existing one.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str) -> None:
         super().__init__(scope, id, env=Environment(account=config.accounts.for_stage(stage), region=config.region))
         self.stage = stage
         """The stage this is: dev, staging or prod."""
-        common: dict = {
-            "config": config,
-            "stage": stage,
-            # Outside dev a stack cannot be deleted by accident; in dev, iterating is the point.
-            "termination_protection": stage != "dev",
-        }
+        # Outside dev a stack cannot be deleted by accident; in dev, iterating is the point.
+        protected = stage != "dev"
         self.network = NetworkStack(
             self,
             "Network",
             stack_name=f"{config.project}-{stage}-network",
             description=f"{config.project} {stage}: isolated VPC, VPC endpoints and flow logs",
-            **common,
+            config=config,
+            stage=stage,
+            termination_protection=protected,
         )
         self.storage = StorageStack(
             self,
             "Storage",
             stack_name=f"{config.project}-{stage}-storage",
             description=f"{config.project} {stage}: KMS key, data/artifact/access-log buckets, ECR repository",
-            **common,
+            config=config,
+            stage=stage,
+            termination_protection=protected,
         )
         self.registries: dict[str, RegistryStack] = {}
-        """The registry stack of each model, by model name (dev only)."""
-        if stage == "dev":
-            for model in config.models:
-                self.registries[model.name] = RegistryStack(
-                    self,
-                    f"Registry-{model.name}",
-                    stack_name=f"{config.project}-{stage}-{model.name}-registry",
-                    description=f"{config.project} {stage}: model registry and approval flow of model {model.name}",
-                    config=config,
-                    model=model,
-                    vpc=self.network.network.vpc,
-                    termination_protection=common["termination_protection"],
-                )
+        """The registry stack of each model, by model name (dev only: models are trained and approved there)."""
         self.trainings: dict[str, TrainingStack] = {}
         """The training stack of each model, by model name (dev only)."""
-        if stage == "dev":
-            for model in config.models:
-                training = TrainingStack(
-                    self,
-                    f"Training-{model.name}",
-                    stack_name=f"{config.project}-{stage}-{model.name}-training",
-                    description=f"{config.project} {stage}: training pipeline of model {model.name}",
-                    config=config,
-                    model=model,
-                    vpc=self.network.network.vpc,
-                    store=self.storage.store,
-                    termination_protection=common["termination_protection"],
-                )
-                training.add_stack_dependency(self.registries[model.name], "models are registered into the registry's group")
-                self.trainings[model.name] = training
+        for model in config.models if stage == "dev" else ():
+            registry = RegistryStack(
+                self,
+                f"Registry-{model.name}",
+                stack_name=f"{config.project}-{stage}-{model.name}-registry",
+                description=f"{config.project} {stage}: model registry and approval flow of model {model.name}",
+                config=config,
+                model=model,
+                vpc=self.network.network.vpc,
+                termination_protection=protected,
+            )
+            training = TrainingStack(
+                self,
+                f"Training-{model.name}",
+                stack_name=f"{config.project}-{stage}-{model.name}-training",
+                description=f"{config.project} {stage}: training pipeline of model {model.name}",
+                config=config,
+                model=model,
+                vpc=self.network.network.vpc,
+                store=self.storage.store,
+                termination_protection=protected,
+            )
+            training.add_stack_dependency(registry, "models are registered into the registry's group")
+            self.registries[model.name] = registry
+            self.trainings[model.name] = training
         Tags.of(self).add("mlops:project", config.project)
         Tags.of(self).add("mlops:stage", stage)
