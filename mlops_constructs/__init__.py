@@ -11,6 +11,7 @@ from mlops_constructs.network import (
     FixedZonesStack,
     IsolatedNetwork,
 )
+from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline, builtin_image_uri
 
@@ -20,6 +21,7 @@ __all__ = [
     "INTERFACE_ENDPOINT_SERVICES",
     "NAG_PACKS",
     "ArtifactStore",
+    "CanaryEndpoint",
     "ConfigError",
     "FixedZonesStack",
     "DEFAULT_POWERTOOLS_VERSION",

@@ -1,0 +1,3 @@
+from mlops_constructs.serving.canary_endpoint import VARIANT, CanaryEndpoint
+
+__all__ = ["VARIANT", "CanaryEndpoint"]
