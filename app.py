@@ -12,11 +12,29 @@ import sys
 import aws_cdk as cdk
 
 from mlops_constructs.compliance import open_findings, read_report
-from mlops_constructs.config import ConfigError, load_config
+from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
 
 DEFAULT_CONFIG = "config/default.yaml"
+
+
+def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
+    """The approved version each model serves: ``-c model_package_arn.<model>=<arn>`` (what the delivery
+    pipeline passes) over the config's ``models[].model_package_arn``."""
+    packages: dict[str, str] = {}
+    for model in config.models:
+        key = f"model_package_arn.{model.name}"
+        from_context = app.node.try_get_context(key)
+        if from_context is not None and (not isinstance(from_context, str) or not MODEL_PACKAGE_ARN.fullmatch(from_context)):
+            raise ConfigError(
+                f"context {key}", ["must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
+                                   f" (got {from_context!r})"]
+            )
+        arn = from_context or model.model_package_arn
+        if arn:
+            packages[model.name] = arn
+    return packages
 
 
 def main() -> int:
@@ -24,10 +42,18 @@ def main() -> int:
     path = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
         config = load_config(path)
-        build_platform(app, config)
+        packages = model_package_arns(app, config)
+        build_platform(app, config, packages)
     except (ConfigError, PropsError) as err:
         print(err, file=sys.stderr)
         return 1
+    for model in config.models:
+        if model.name not in packages:
+            print(
+                f"model {model.name}: no approved model package yet (models[].model_package_arn or "
+                f"-c model_package_arn.{model.name}=<arn>): no endpoint stacks for it",
+                file=sys.stderr,
+            )
     try:
         app.synth()
     except RuntimeError as err:

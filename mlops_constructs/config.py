@@ -175,6 +175,17 @@ def _data_prefix(value: Any) -> Any:
     return value
 
 
+MODEL_PACKAGE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+"
+)
+
+
+def _model_package_arn(value: Any) -> Any:
+    if not isinstance(value, str) or not MODEL_PACKAGE_ARN.fullmatch(value):
+        raise ValueError("must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>")
+    return value
+
+
 _ECR_IMAGE = re.compile(
     r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})"
 )
@@ -184,6 +195,7 @@ AccountId = Annotated[str, BeforeValidator(_account_id)]
 EcrImage = Annotated[str, BeforeValidator(_ecr_image)]
 Schedule = Annotated[str, BeforeValidator(_schedule)]
 DataPrefix = Annotated[str, BeforeValidator(_data_prefix)]
+ModelPackageArn = Annotated[str, BeforeValidator(lambda v: _model_package_arn(v))]
 HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,256}$")]
 ProcessingInstanceType = Annotated[str, _instance_type_validator("ProcessingInstanceType", "processing")]
 Region = Annotated[str, BeforeValidator(_region)]
@@ -222,6 +234,54 @@ class Accounts(_Strict):
         return getattr(self, stage)
 
 
+class DeploymentSettings(_Strict):
+    """How a new model version reaches an endpoint (SageMaker blue/green deployment)."""
+
+    strategy: Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]
+    traffic_step_percent: int = Field(default=10, ge=1, le=50)
+    """Canary size, or each linear step."""
+    wait_minutes: int = Field(default=5, ge=1, le=60)
+    """Between traffic steps, watching the rollback alarms."""
+    termination_wait_minutes: int = Field(default=5, ge=0, le=60)
+    max_execution_timeout_minutes: int = Field(default=60, ge=10, le=480)
+
+
+class RollbackAlarmSettings(_Strict):
+    """Thresholds of the alarms that roll a deployment back."""
+
+    max_5xx_per_minute: int = Field(default=1, ge=1, le=100000)
+    p99_latency_ms: int = Field(default=1000, ge=1, le=600000)
+
+
+class OffHoursSettings(_Strict):
+    """Scheduled scale-down outside working hours (not for prod)."""
+
+    scale_down: Schedule
+    """When off-hours start, e.g. ``cron(0 20 ? * MON-FRI *)``."""
+    scale_up: Schedule
+    capacity: int = Field(default=1, ge=1, le=20)
+
+
+class AutoscalingSettings(_Strict):
+    """Target tracking on invocations per instance."""
+
+    min_capacity: int | None = Field(default=None, ge=1, le=100)
+    """Default: the initial instance count."""
+    max_capacity: int | None = Field(default=None, ge=1, le=100)
+    """Default: twice the initial instance count."""
+    target_invocations_per_instance: int = Field(default=100, ge=1, le=100000)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
+    off_hours: OffHoursSettings | None = None
+
+
+class ServerlessSettings(_Strict):
+    """Serverless inference instead of instances (dev only)."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+
+
 class EndpointSettings(_Strict):
     """How a model is served in one stage."""
 
@@ -231,6 +291,16 @@ class EndpointSettings(_Strict):
     """Initial instance count of the production variant."""
     data_capture_percent: int = Field(default=20, ge=0, le=100)
     """Percentage of requests whose payloads are captured for monitoring; 0 turns capture off."""
+    deployment: DeploymentSettings | None = None
+    """Default: CANARY (10 %, 5 minutes) in staging and prod, ALL_AT_ONCE in dev."""
+    alarms: RollbackAlarmSettings = RollbackAlarmSettings()
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
+    serverless: ServerlessSettings | None = None
+    """Serverless inference; dev only. Instances, autoscaling, deployment policy and capture then do not apply."""
+
+    def deployment_for(self, stage: str) -> DeploymentSettings:
+        """The configured deployment policy, or the stage's default."""
+        return self.deployment or DeploymentSettings(strategy="ALL_AT_ONCE" if stage == "dev" else "CANARY")
 
 
 class EndpointOverride(_Strict):
@@ -264,14 +334,21 @@ class Stages(_Strict):
     prod: StageSettings
 
     @model_validator(mode="after")
-    def _only_dev_may_destroy(self) -> Stages:
+    def _stage_rules(self) -> Stages:
+        problems: list[_FieldError] = []
         for stage in ("staging", "prod"):
-            if not getattr(self, stage).retain_stateful_resources:
-                raise _FieldError(
-                    (stage, "retain_stateful_resources"),
-                    False,
-                    "must be true: only dev may delete keys, buckets and repositories with its stack",
-                )
+            settings = getattr(self, stage)
+            if not settings.retain_stateful_resources:
+                problems.append(_FieldError((stage, "retain_stateful_resources"), False,
+                                            "must be true: only dev may delete keys, buckets and repositories with its stack"))
+            if settings.endpoint.serverless is not None:
+                problems.append(_FieldError((stage, "endpoint", "serverless"), settings.endpoint.serverless.model_dump(),
+                                            "must not be set: serverless inference is a dev option"))
+        if self.prod.endpoint.autoscaling.off_hours is not None:
+            problems.append(_FieldError(("prod", "endpoint", "autoscaling", "off_hours"), self.prod.endpoint.autoscaling.off_hours.model_dump(),
+                                        "must not be set: prod keeps its capacity around the clock"))
+        if problems:
+            raise _FieldErrors(problems)
         return self
 
 
@@ -364,6 +441,9 @@ class ModelSettings(_Strict):
 
     name: ModelName
     """Lowercase slug, unique within the project; used in resource names."""
+    model_package_arn: ModelPackageArn | None = None
+    """The approved version to serve, when no ``-c model_package_arn.<name>=...`` context names one.
+    A model with neither gets no endpoint stacks."""
     data_prefix: DataPrefix | None = None
     """Where the model's raw data lives in the dev data bucket. Default: ``<name>/``."""
     training: TrainingSettings = TrainingSettings()
@@ -425,6 +505,15 @@ class PlatformConfig(_Strict):
                 if problem is not None:
                     value = {"framework": algorithm.framework, "version": algorithm.version}
                     problems.append(_FieldError(("models", index, "training", "algorithm"), value, problem))
+        for index, model in enumerate(self.models):
+            arn = model.model_package_arn
+            expected = rf"arn:aws[a-z-]*:sagemaker:{re.escape(self.region)}:{self.accounts.dev}:model-package/{re.escape(self.project)}-{re.escape(model.name)}/\d+"
+            if arn is not None and not re.fullmatch(expected, arn):
+                problems.append(_FieldError(
+                    ("models", index, "model_package_arn"), arn,
+                    f"must be a version of this model's group in the dev account: arn:aws:sagemaker:{self.region}:"
+                    f"{self.accounts.dev}:model-package/{self.project}-{model.name}/<version>",
+                ))
         if problems:
             raise _FieldErrors(problems)
         return self

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import App
 
 from mlops_constructs.compliance import add_compliance_checks
 from mlops_constructs.config import STAGES, PlatformConfig
+from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.stage import PlatformStage
 from stacks.storage_stack import StorageStack
@@ -14,11 +17,22 @@ STAGE_IDS: dict[str, str] = {stage: stage.capitalize() for stage in STAGES}
 """Construct id of each stage: ``Dev``, ``Staging``, ``Prod``."""
 
 
-def build_platform(app: App, config: PlatformConfig) -> dict[str, PlatformStage]:
-    """Add every stage of ``config`` to ``app``, with the compliance packs on."""
-    stages = {stage: PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage) for stage in STAGES}
+def build_platform(
+    app: App, config: PlatformConfig, model_package_arns: Mapping[str, str] | None = None
+) -> dict[str, PlatformStage]:
+    """Add every stage of ``config`` to ``app``, with the compliance packs on.
+
+    ``model_package_arns`` names the approved version each model serves, by model name; a model
+    missing from it gets no endpoint stacks. Default: each model's ``model_package_arn`` from the config.
+    """
+    if model_package_arns is None:
+        model_package_arns = {m.name: m.model_package_arn for m in config.models if m.model_package_arn}
+    stages = {
+        stage: PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage, model_package_arns=model_package_arns)
+        for stage in STAGES
+    }
     add_compliance_checks(app)
     return stages
 
 
-__all__ = ["STAGE_IDS", "NetworkStack", "PlatformStage", "StorageStack", "build_platform"]
+__all__ = ["STAGE_IDS", "EndpointStack", "NetworkStack", "PlatformStage", "StorageStack", "build_platform"]

@@ -28,3 +28,17 @@ def release_role_name(config: PlatformConfig) -> str:
 def storage_name_prefix(config: PlatformConfig, stage: str) -> str:
     """The ``name_prefix`` of a stage's ArtifactStore: its buckets are ``<prefix>-<purpose>-<account>-<region>``."""
     return f"{config.project}-{stage}"
+
+
+def store_key_alias(config: PlatformConfig, stage: str) -> str:
+    """The alias of a stage's ArtifactStore key (see ``ArtifactStore.key_alias``)."""
+    return f"alias/{storage_name_prefix(config, stage)}/artifacts"
+
+
+def endpoint_name(config: PlatformConfig, stage: str, model: ModelSettings) -> str:
+    return f"{config.project}-{stage}-{model.name}"
+
+
+def model_repository_arn(config: PlatformConfig) -> str:
+    """The dev ArtifactStore's ECR repository, where a model's own image would be."""
+    return f"arn:aws:ecr:{config.region}:{config.accounts.dev}:repository/{storage_name_prefix(config, 'dev')}/models"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
+from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.storage_stack import StorageStack
@@ -15,13 +18,16 @@ from stacks.training_stack import TrainingStack
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
-    Stack ids (``Network``, ``Storage``, and in dev ``Registry-<model>`` and ``Training-<model>``) and
+    Stack ids (``Network``, ``Storage``, ``Endpoint-<model>``, and in dev ``Registry-<model>`` and
+    ``Training-<model>``) and
     stack names (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable:
     renaming either would replace the stacks' resources. Adding a model adds stacks and changes no
     existing one.
     """
 
-    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, model_package_arns: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(scope, id, env=Environment(account=config.accounts.for_stage(stage), region=config.region))
         self.stage = stage
         """The stage this is: dev, staging or prod."""
@@ -74,5 +80,24 @@ class PlatformStage(Stage):
             training.add_stack_dependency(registry, "models are registered into the registry's group")
             self.registries[model.name] = registry
             self.trainings[model.name] = training
+        self.endpoints: dict[str, EndpointStack] = {}
+        """The endpoint stack of each model that has an approved package, by model name."""
+        for model in config.models:
+            package = (model_package_arns or {}).get(model.name)
+            if package is None:
+                continue
+            self.endpoints[model.name] = EndpointStack(
+                self,
+                f"Endpoint-{model.name}",
+                stack_name=f"{config.project}-{stage}-{model.name}-endpoint",
+                description=f"{config.project} {stage}: endpoint of model {model.name}",
+                config=config,
+                stage=stage,
+                model=model,
+                model_package_arn=package,
+                vpc=self.network.network.vpc,
+                store=self.storage.store,
+                termination_protection=protected,
+            )
         Tags.of(self).add("mlops:project", config.project)
         Tags.of(self).add("mlops:stage", stage)

@@ -42,7 +42,7 @@ class SynthesizedPlatform:
 
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
         for stage in self.stages.values():
-            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values()):
+            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values()):
                 yield f"{stage.node.id}/{stack.node.id}", stack
 
 

@@ -100,7 +100,7 @@ def test_duplicate_model_names_name_the_second_occurrence() -> None:
         ((), "projekt", "projekt: unknown key; allowed keys here: accounts, availability_zones, models, project, region, stages; did you mean 'project'?"),
         (("stages", "prod"), "retain_stateful_resource", "stages.prod.retain_stateful_resource: unknown key; allowed keys here:"),
         (("models", 0, "training"), "instance_typ", "models[0].training.instance_typ: unknown key; allowed keys here: algorithm, content_type, hyperparameters, image, instance_count, instance_type, max_runtime_hours, spot, volume_size_gb; did you mean 'instance_type'?"),
-        (("stages", "dev", "endpoint"), "sampling", "stages.dev.endpoint.sampling: unknown key; allowed keys here: data_capture_percent, instance_count, instance_type"),
+        (("stages", "dev", "endpoint"), "sampling", "stages.dev.endpoint.sampling: unknown key; allowed keys here: alarms, autoscaling, data_capture_percent, deployment, instance_count, instance_type, serverless"),
     ],
 )
 def test_unknown_keys_are_errors_not_ignored(path: tuple[Any, ...], typo: str, expected: str) -> None:
@@ -194,18 +194,19 @@ def test_a_key_with_a_line_break_stays_on_one_line() -> None:
     problems = problems_of(data)
     assert problems == [
         "stages.prod.endpoint['\\r\\nsampling']: unknown key; "
-        "allowed keys here: data_capture_percent, instance_count, instance_type"
+        "allowed keys here: alarms, autoscaling, data_capture_percent, deployment, instance_count, instance_type, serverless"
     ]
 
 
 def test_project_and_region_must_leave_room_in_bucket_names() -> None:
-    data = mutated(project="a-sixteen-charsx", region="ap-southeast-1", availability_zones=["ap-southeast-1a", "ap-southeast-1b"])
+    data = mutated(project="a-sixteen-charsx", region="ap-southeast-1", availability_zones=["ap-southeast-1a", "ap-southeast-1b"],
+                   models=[{"name": "churn"}])  # the default's package ARN names the default project and region
     assert problems_of(data) == [
         "project: is too long for region ap-southeast-1: bucket names like "
         "'a-sixteen-charsx-staging-access-logs-000000000000-ap-southeast-1' would have 64 characters and S3 "
         "allows 63; use at most 15 characters here (got 'a-sixteen-charsx')"
     ]
-    assert PlatformConfig.from_mapping(mutated(project="a-sixteen-charsx")).project == "a-sixteen-charsx"  # eu-west-1 fits
+    assert PlatformConfig.from_mapping(mutated(project="a-sixteen-charsx", models=[{"name": "churn"}])).project == "a-sixteen-charsx"  # eu-west-1 fits
 
 
 @pytest.mark.parametrize("cidr", ["127.0.0.0/16", "169.254.0.0/16", "100.64.0.0/16", "172.32.0.0/16"])
@@ -289,3 +290,29 @@ def test_an_unknown_builtin_framework_is_named_with_suggestions() -> None:
         "models[0].training.algorithm: is not a SageMaker framework the SDK knows; did you mean xgboost, xgboost-neo? "
         "(got {'framework': 'xgbost', 'version': '1.7-1'})"
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"models.0.model_package_arn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/mlops-demo-churn"},
+         "models[0].model_package_arn: must be a versioned model package ARN"),
+        ({"models.0.model_package_arn": "arn:aws:sagemaker:eu-west-1:999999999999:model-package/mlops-demo-churn/3"},
+         "models[0].model_package_arn: must be a version of this model's group in the dev account: arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/<version>"),
+        ({"stages.prod.endpoint.serverless": {"memory_size_mb": 2048}}, "stages.prod.endpoint.serverless: must not be set: serverless inference is a dev option"),
+        ({"stages.dev.endpoint.serverless": {"memory_size_mb": 1000}}, "stages.dev.endpoint.serverless.memory_size_mb: must be 1024, 2048, 3072, 4096, 5120 or 6144 (got 1000)"),
+        ({"stages.prod.endpoint.autoscaling": {"off_hours": {"scale_down": "cron(0 20 ? * MON-FRI *)", "scale_up": "cron(0 6 ? * MON-FRI *)"}}},
+         "stages.prod.endpoint.autoscaling.off_hours: must not be set: prod keeps its capacity around the clock"),
+        ({"stages.staging.endpoint.deployment": {"strategy": "BLUE"}}, "stages.staging.endpoint.deployment.strategy: must be 'CANARY', 'LINEAR' or 'ALL_AT_ONCE' (got 'BLUE')"),
+        ({"stages.staging.endpoint.deployment": {"strategy": "CANARY", "traffic_step_percent": 60}}, "stages.staging.endpoint.deployment.traffic_step_percent: must be less than or equal to 50 (got 60)"),
+        ({"stages.prod.endpoint.alarms": {"p99_latency_ms": 0}}, "stages.prod.endpoint.alarms.p99_latency_ms: must be greater than or equal to 1 (got 0)"),
+    ],
+)
+def test_serving_settings_are_checked(change: dict[str, Any], expected: str) -> None:
+    problems = problems_of(mutated(**change))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_deployment_defaults_to_canary_outside_dev_and_all_at_once_in_dev(default_config: PlatformConfig) -> None:
+    assert [default_config.stage(s).endpoint.deployment_for(s).strategy for s in STAGES] == ["ALL_AT_ONCE", "CANARY", "CANARY"]

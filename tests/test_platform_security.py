@@ -55,6 +55,7 @@ def as_list(value: Any) -> list[Any]:
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
     expected += [f"Dev/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
+    expected += [f"{s.capitalize()}/Endpoint-{m.name}" for s in STAGES for m in platform.config.models]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
@@ -143,8 +144,9 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
         assert set(retained.values()) == {expected}, (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
-    # per stage: flow-log key, store key, 3 buckets, repository; registry: key, group; training: key
-    assert stateful_count == 3 * 6 + 2 + 1
+    # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key; registry: key,
+    # group; training: key
+    assert stateful_count == 3 * 7 + 2 + 1
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

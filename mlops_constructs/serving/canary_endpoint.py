@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -100,6 +100,12 @@ class CanaryEndpoint(Construct):
         Default: no scheduled scaling. Needs ``scale_up_at``.
     :param scale_up_at: off-hours end. :param off_hours_capacity: Default: 1.
     :param alarm_topic: receives every alarm. Default: a KMS-encrypted topic is created.
+    :param serverless_memory_mb: serve with serverless inference (1024-6144 in steps of 1024) instead of
+        instances: SageMaker then scales by itself, and there is no volume key, data capture,
+        autoscaling or deployment policy (updates are all at once); the alarms still notify.
+        Default: instances.
+    :param serverless_max_concurrency: Default: 5.
+    :param removal_policy: of the alarm topic's key. Default: ``RemovalPolicy.RETAIN``.
     """
 
     def __init__(
@@ -138,6 +144,9 @@ class CanaryEndpoint(Construct):
         scale_up_at: appscaling.Schedule | None = None,
         off_hours_capacity: int = 1,
         alarm_topic: sns.ITopic | None = None,
+        serverless_memory_mb: int | None = None,
+        serverless_max_concurrency: int = 5,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -147,6 +156,11 @@ class CanaryEndpoint(Construct):
         self._validate(name, endpoint_name, model_package_arn, artifact_prefix, capture_prefix, artifact_key_alias, instance_type,
                        instance_count, data_capture_percent, deployment, traffic_step_percent, min_capacity, max_capacity,
                        scale_down_at, scale_up_at, off_hours_capacity)
+        if serverless_memory_mb is not None and serverless_memory_mb not in (1024, 2048, 3072, 4096, 5120, 6144):
+            raise PropsError(name, "serverless_memory_mb", serverless_memory_mb, "must be 1024, 2048, 3072, 4096, 5120 or 6144")
+        if not 1 <= serverless_max_concurrency <= 200:
+            raise PropsError(name, "serverless_max_concurrency", serverless_max_concurrency, "must be from 1 to 200")
+        serverless = serverless_memory_mb is not None
         stack = Stack.of(self)
         self.endpoint_name = endpoint_name
         subnets = select_subnets(vpc, vpc_subnets)
@@ -180,20 +194,29 @@ class CanaryEndpoint(Construct):
         """The model of the current package. A new package replaces it."""
         self.model.add_resource_dependency(self.policy.node.default_child, "the role needs its policy before SageMaker uses it")  # type: ignore[arg-type]
 
+        variant = (
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT,
+                model_name=self.model.attr_model_name,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=serverless_memory_mb, max_concurrency=serverless_max_concurrency
+                ),
+            )
+            if serverless
+            else sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT,
+                model_name=self.model.attr_model_name,
+                instance_type=instance_type,
+                initial_instance_count=instance_count,
+                initial_variant_weight=1,
+            )
+        )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=encryption_key.key_arn,
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT,
-                    model_name=self.model.attr_model_name,
-                    instance_type=instance_type,
-                    initial_instance_count=instance_count,
-                    initial_variant_weight=1,
-                )
-            ],
-            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            kms_key_id=None if serverless else encryption_key.key_arn,
+            production_variants=[variant],
+            data_capture_config=None if serverless else sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=data_capture_percent > 0,
                 initial_sampling_percentage=max(data_capture_percent, 1),
                 destination_s3_uri=capture_bucket.s3_url_for_object(capture_prefix.rstrip("/")),
@@ -205,8 +228,15 @@ class CanaryEndpoint(Construct):
             ),
         )
         """The endpoint config of the current package. A new package replaces it (it has no fixed name)."""
+        if serverless:
+            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+                acknowledge(
+                    self.endpoint_config, f"{pack}::{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
+                    "Serverless inference has no instance volume to encrypt, and SageMaker rejects a KmsKeyId for it; "
+                    "serverless is a dev-only option.",
+                )
 
-        self.alarm_topic: sns.ITopic = alarm_topic or self._topic(endpoint_name)
+        self.alarm_topic: sns.ITopic = alarm_topic or self._topic(endpoint_name, removal_policy)
         """Receives every alarm of the endpoint."""
         self.error_alarm = self._alarm(
             "ErrorAlarm", f"{endpoint_name}-5xx", f"5XX errors of {endpoint_name}: rolls a deployment back",
@@ -232,7 +262,7 @@ class CanaryEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            deployment_config=None if serverless else sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                     traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
                         type=deployment,
@@ -251,11 +281,11 @@ class CanaryEndpoint(Construct):
         """The endpoint: its logical id and name stay when the package changes. The alarm names are
         references, so the alarms exist before a deployment watches them."""
 
-        self.scalable_target = self._autoscaling(
+        self.scalable_target: appscaling.ScalableTarget | None = None if serverless else self._autoscaling(
             stack, min_capacity, max_capacity, target_invocations_per_instance, scale_in_cooldown, scale_out_cooldown,
             scale_down_at, scale_up_at, off_hours_capacity,
         )
-        """The variant's autoscaling target."""
+        """The variant's autoscaling target (``None`` for serverless)."""
         self.dashboard = self._dashboard()
         """Invocations, errors, latency, utilization and instance count."""
 
@@ -348,8 +378,9 @@ class CanaryEndpoint(Construct):
     def _network_interfaces(stack: Stack) -> str:
         return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
 
-    def _topic(self, endpoint_name: str) -> sns.Topic:
-        key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}", enable_key_rotation=True)
+    def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
+        key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
+                      enable_key_rotation=True, removal_policy=removal_policy)
         allow_dead_letters_and_alarms(key)
         return sns.Topic(self, "AlarmTopic", display_name=f"Alarms of endpoint {endpoint_name}", master_key=key, enforce_ssl=True)
 

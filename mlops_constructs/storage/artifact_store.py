@@ -104,6 +104,12 @@ class ArtifactStore(Construct):
             removal_policy=removal_policy,
         )
         """The KMS key of the buckets and the repository."""
+        self.key_alias: str | None = None
+        """``alias/<name_prefix>/artifacts`` when the store creates its key with a name prefix: other
+        accounts, which cannot know the key's id, name the key by this alias."""
+        if encryption_key is None and name_prefix is not None:
+            self.key_alias = f"alias/{name_prefix}/artifacts"
+            kms.Alias(self, "KeyAlias", alias_name=self.key_alias, target_key=self.encryption_key, removal_policy=removal_policy)
 
         self.access_log_bucket = s3.Bucket(
             self,

@@ -1,0 +1,86 @@
+"""The endpoint stack of one model in one stage: its CanaryEndpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.config import ModelSettings, PlatformConfig
+from mlops_constructs.serving import CanaryEndpoint
+from mlops_constructs.storage import ArtifactStore
+from stacks._settings import stateful_removal_policy
+from stacks.names import endpoint_name, model_repository_arn, storage_name_prefix, store_key_alias
+
+
+class EndpointStack(Stack):
+    """Serves one approved model version in one stage, reading its artifacts from the dev account and
+    capturing data into the stage's own artifact bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        stage: str,
+        model: ModelSettings,
+        model_package_arn: str,
+        vpc: ec2.IVpc,
+        store: ArtifactStore,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = model.endpoint(stage, config.stage(stage).endpoint)
+        deployment = settings.deployment_for(stage)
+        scaling, alarms = settings.autoscaling, settings.alarms
+        # Buckets by their deterministic names (literal ARNs in the policy); the stage key by reference.
+        key = kms.Key.from_key_arn(self, "StoreKey", store.encryption_key.key_arn)
+        capture_bucket = s3.Bucket.from_bucket_attributes(
+            self, "CaptureBucket", encryption_key=key,
+            bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, stage), "artifacts", self.account, self.region),
+        )
+        dev_artifacts = s3.Bucket.from_bucket_name(
+            self, "DevArtifacts",
+            ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), "artifacts", config.accounts.dev, config.region),
+        )
+        off_hours = scaling.off_hours
+        self.endpoint = CanaryEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name(config, stage, model),
+            model_package_arn=model_package_arn,
+            vpc=vpc,
+            encryption_key=key,
+            capture_bucket=capture_bucket,
+            artifact_bucket=dev_artifacts,
+            artifact_prefix=f"{model.name}/",
+            artifact_key_alias=store_key_alias(config, "dev"),
+            image_repository_arn=model_repository_arn(config),
+            instance_type=settings.instance_type,
+            instance_count=settings.instance_count,
+            data_capture_percent=settings.data_capture_percent,
+            deployment=deployment.strategy,
+            traffic_step_percent=deployment.traffic_step_percent,
+            wait_interval=Duration.minutes(deployment.wait_minutes),
+            termination_wait=Duration.minutes(deployment.termination_wait_minutes),
+            max_execution_timeout=Duration.minutes(deployment.max_execution_timeout_minutes),
+            error_threshold=alarms.max_5xx_per_minute,
+            latency_threshold=Duration.millis(alarms.p99_latency_ms),
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+            target_invocations_per_instance=scaling.target_invocations_per_instance,
+            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+            scale_down_at=appscaling.Schedule.expression(off_hours.scale_down) if off_hours else None,
+            scale_up_at=appscaling.Schedule.expression(off_hours.scale_up) if off_hours else None,
+            off_hours_capacity=off_hours.capacity if off_hours else 1,
+            serverless_memory_mb=settings.serverless.memory_size_mb if settings.serverless else None,
+            serverless_max_concurrency=settings.serverless.max_concurrency if settings.serverless else 5,
+            removal_policy=stateful_removal_policy(config.stage(stage)),
+        )

@@ -1,0 +1,117 @@
+"""Endpoints in the platform's stages: one per model and stage, staging and prod on CANARY with
+rollback alarms, dev ALL_AT_ONCE on one instance, artifacts read across accounts no wider than needed,
+and a new package updating the same endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import yaml
+
+from mlops_constructs.config import STAGES, PlatformConfig
+from stacks import build_platform
+from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
+
+PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/1"
+
+
+def props(template: dict[str, Any], type_: str) -> dict[str, Any]:
+    (resource,) = resources(template, type_).values()
+    return resource["Properties"]
+
+
+def test_every_stage_serves_the_model(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        assert props(template, "AWS::SageMaker::Endpoint")["EndpointName"] == f"mlops-demo-{stage}-churn"
+        assert props(template, "AWS::SageMaker::Model")["Containers"] == [{"ModelPackageName": PACKAGE}]
+    assert platform.stages["prod"].endpoints["churn"].termination_protection
+    assert not platform.stages["dev"].endpoints["churn"].termination_protection
+
+
+def test_staging_and_prod_canary_with_rollback_alarms_dev_all_at_once_on_one_instance(platform: SynthesizedPlatform) -> None:
+    for stage, strategy, count in (("dev", "ALL_AT_ONCE", 1), ("staging", "CANARY", 2), ("prod", "CANARY", 2)):
+        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        config = props(template, "AWS::SageMaker::Endpoint")["DeploymentConfig"]
+        assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == strategy
+        alarm_ids = {a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]}
+        assert alarm_ids == set(resources(template, "AWS::CloudWatch::Alarm"))
+        assert props(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == count
+    staging = props(platform.templates["Staging/Endpoint-churn"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert [a["ScheduledActionName"] for a in staging["ScheduledActions"]] == ["OffHours", "WorkingHours"]
+    prod = props(platform.templates["Prod/Endpoint-churn"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert "ScheduledActions" not in prod
+
+
+def test_serving_roles_read_dev_artifacts_no_wider_than_the_model(platform: SynthesizedPlatform) -> None:
+    for stage in ("staging", "prod"):
+        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "ExecutionRole" in json.dumps(p["Properties"]["Roles"]))
+        statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+        assert statements["ReadArtifacts"]["Resource"] == "arn:aws:s3:::mlops-demo-dev-artifacts-222222222222-eu-west-1/churn/*"
+        assert statements["DecryptArtifacts"]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/mlops-demo-dev/artifacts"}
+        assert statements["PullImage"]["Resource"] == "arn:aws:ecr:eu-west-1:222222222222:repository/mlops-demo-dev/models"
+        assert statements["DescribePackage"]["Resource"] == PACKAGE
+        capture = statements["WriteCapture"]["Resource"]
+        assert capture == f"arn:aws:s3:::mlops-demo-{stage}-artifacts-{platform.config.accounts.for_stage(stage)}-eu-west-1/data-capture/mlops-demo-{stage}-churn/*"
+    dev_store = platform.templates["Dev/Storage"]
+    assert props(dev_store, "AWS::KMS::Alias")["AliasName"] == "alias/mlops-demo-dev/artifacts"
+
+
+def synth_endpoint(tmp_path: Path, package: str) -> dict[str, Any]:
+    config = PlatformConfig.from_mapping(default_config_data())
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stages = build_platform(app, config, {"churn": package})
+    app.synth()
+    stack = stages["prod"].endpoints["churn"]
+    return json.loads((tmp_path / "assembly-Prod" / stack.template_file).read_text())
+
+
+def test_a_new_package_keeps_the_endpoint_and_replaces_model_and_config(tmp_path: Path) -> None:
+    first = synth_endpoint(tmp_path / "v1", PACKAGE)
+    second = synth_endpoint(tmp_path / "v2", PACKAGE.replace("/1", "/2"))
+    assert resources(first, "AWS::SageMaker::Endpoint") == resources(second, "AWS::SageMaker::Endpoint")
+    assert set(resources(first, "AWS::SageMaker::Model")) == set(resources(second, "AWS::SageMaker::Model"))
+    assert props(first, "AWS::SageMaker::Model") != props(second, "AWS::SageMaker::Model")
+    # neither model nor config has a fixed name: CloudFormation replaces both, and the endpoint moves
+    # to the new config through its deployment policy
+    assert "ModelName" not in props(second, "AWS::SageMaker::Model")
+    assert "EndpointConfigName" not in props(second, "AWS::SageMaker::EndpointConfig")
+
+
+def run_app(config: Path, outdir: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config": str(config), **context}), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_package_comes_from_context_over_config_and_a_model_without_one_has_no_endpoint(tmp_path: Path) -> None:
+    data = default_config_data()
+    data["models"].append({"name": "fraud"})
+    config = tmp_path / "two.yaml"
+    config.write_text(yaml.safe_dump(data))
+    newer = PACKAGE.replace("/1", "/5")
+    result = run_app(config, tmp_path / "out", {"model_package_arn.churn": newer})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        "model fraud: no approved model package yet (models[].model_package_arn or -c model_package_arn.fraud=<arn>): no endpoint stacks for it"
+    ]
+    manifest = json.loads((tmp_path / "out" / "assembly-Prod" / "manifest.json").read_text())
+    stacks = {a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
+    assert stacks == {"mlops-demo-prod-network", "mlops-demo-prod-storage", "mlops-demo-prod-churn-endpoint"}
+    template = next((tmp_path / "out" / "assembly-Prod").glob("ProdEndpointchurn*.template.json"))
+    assert newer in template.read_text()
+
+
+def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
+    result = run_app(REPO / "config" / "default.yaml", tmp_path / "out", {"model_package_arn.churn": "churn-v2"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "context model_package_arn.churn: must be a versioned model package ARN, "
+        "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version> (got 'churn-v2')"
+    )
