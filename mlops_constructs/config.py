@@ -436,6 +436,20 @@ class TriggerSettings(_Strict):
     """Start on the platform's ``Model Retrain Requested`` event for this model (drift detection)."""
 
 
+class MonitoringSettings(_Strict):
+    """A Model Monitor data-quality schedule on the model's endpoints; drift starts a retraining."""
+
+    baseline_prefix: DataPrefix
+    """Where ``constraints.json`` and ``statistics.json`` are, in the dev artifact bucket."""
+    features: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]] = Field(min_length=1, max_length=10)
+    """Features whose drift from the baseline is watched (Model Monitor's ``feature_baseline_drift_<name>``)."""
+    drift_threshold: float = Field(default=0.2, gt=0, le=1)
+    """Baseline drift distance of any watched feature that raises the drift alarm."""
+    schedule: Schedule = "cron(0 * ? * * *)"
+    """Hourly by default (Model Monitor runs at most hourly)."""
+    instance_type: ProcessingInstanceType = "ml.m5.large"
+
+
 class ModelSettings(_Strict):
     """One model: its training, its registry and its endpoints."""
 
@@ -450,6 +464,8 @@ class ModelSettings(_Strict):
     processing: ProcessingSettings = ProcessingSettings()
     gate: GateSettings = GateSettings()
     triggers: TriggerSettings = TriggerSettings()
+    monitoring: MonitoringSettings | None = None
+    """Data-quality monitoring of the endpoints that capture data. Default: none."""
     endpoints: dict[StageName, EndpointOverride] = Field(default_factory=dict)
     """Per-stage overrides of the stage's endpoint settings; keys left out keep the stage's values."""
 

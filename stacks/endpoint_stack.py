@@ -7,12 +7,14 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
-from mlops_constructs.serving import CanaryEndpoint
+from mlops_constructs.serving import CanaryEndpoint, DataQualityMonitoring
+from mlops_constructs.training import builtin_image_uri
 from mlops_constructs.storage import ArtifactStore
 from stacks._settings import stateful_removal_policy
 from stacks.names import endpoint_name, model_repository_arn, storage_name_prefix, store_key_alias
@@ -83,4 +85,23 @@ class EndpointStack(Stack):
             serverless_memory_mb=settings.serverless.memory_size_mb if settings.serverless else None,
             serverless_max_concurrency=settings.serverless.max_concurrency if settings.serverless else 5,
             removal_policy=stateful_removal_policy(config.stage(stage)),
+            monitor=self._monitoring(config, model, settings, dev_artifacts),
+        )
+
+    def _monitoring(self, config: PlatformConfig, model: ModelSettings, settings: Any, dev_artifacts: s3.IBucket) -> DataQualityMonitoring | None:
+        monitoring = model.monitoring
+        if monitoring is None or settings.serverless is not None or settings.data_capture_percent == 0:
+            return None
+        return DataQualityMonitoring(
+            image_uri=builtin_image_uri("model-monitor", None, config.region),
+            baseline_bucket=dev_artifacts,
+            baseline_prefix=monitoring.baseline_prefix,
+            baseline_key_alias=store_key_alias(config, "dev"),
+            features=tuple(monitoring.features),
+            drift_threshold=monitoring.drift_threshold,
+            schedule_expression=monitoring.schedule,
+            instance_type=monitoring.instance_type,
+            retrain_event_bus=events.EventBus.from_event_bus_arn(
+                self, "TrainingBus", f"arn:{self.partition}:events:{config.region}:{config.accounts.dev}:event-bus/default"
+            ),
         )

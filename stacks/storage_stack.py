@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
@@ -35,3 +35,28 @@ class StorageStack(Stack):
             # Only dev trains: its new data may start a training run.
             data_events_to_eventbridge=stage == "dev",
         )
+        if stage == "dev" and any(model.monitoring for model in config.models):
+            # The serving accounts forward their endpoints' drift alarms to this account's default bus,
+            # where the training pipelines listen; nothing else from them is admitted.
+            bus_arn = f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/default"
+            for account in dict.fromkeys(serving_accounts):
+                if account == config.accounts.dev:
+                    continue
+                # Written as the plain CloudFormation resource: the L1 class trips jsii's deprecation
+                # warning for a property it declares, and the L2 mis-serializes its statement in Python.
+                CfnResource(
+                    self,
+                    f"ForwardedDriftFrom{account}",
+                    type="AWS::Events::EventBusPolicy",
+                    properties={
+                        "EventBusName": "default",
+                        "StatementId": f"{config.project}-drift-from-{account}",
+                        "Statement": {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:{self.partition}:iam::{account}:root"},
+                            "Action": "events:PutEvents",
+                            "Resource": bus_arn,
+                            "Condition": {"StringEquals": {"events:source": "aws.cloudwatch", "events:detail-type": "CloudWatch Alarm State Change"}},
+                        },
+                    },
+                )

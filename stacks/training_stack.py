@@ -11,11 +11,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.config import ModelSettings, PlatformConfig
+from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import TrainingPipeline, builtin_image_uri
 from stacks._settings import log_retention, stateful_removal_policy
-from stacks.names import model_package_group, storage_name_prefix
+from stacks.names import endpoint_name, model_package_group, storage_name_prefix
 
 # The image the bundled preprocessing script runs in: SageMaker's scikit-learn processing image.
 PROCESSING_FRAMEWORK = ("sklearn", "1.2-1")
@@ -80,6 +80,8 @@ class TrainingStack(Stack):
             schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
             trigger_on_new_data=triggers.on_new_data,
             trigger_on_retrain_event=triggers.on_retrain_event,
+            # the drift alarms of the model's endpoints, forwarded from the serving accounts
+            retrain_alarm_names=[f"{endpoint_name(config, stage, model)}-drift" for stage in STAGES] if model.monitoring else [],
             log_retention=log_retention(settings),
             removal_policy=stateful_removal_policy(settings),
         )

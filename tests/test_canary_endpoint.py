@@ -186,3 +186,28 @@ def test_a_new_package_updates_the_same_endpoint_through_a_new_config() -> None:
 def test_bad_props_are_rejected_with_field_value_and_rule(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError, match=message):
         build(**kwargs)
+
+
+def test_monitoring_needs_captured_data_on_instances() -> None:
+    from mlops_constructs.serving import DataQualityMonitoring
+
+    def monitor(id: str) -> DataQualityMonitoring:
+        return DataQualityMonitoring(
+            image_uri="468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+            baseline_bucket=s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), id), "Baseline", "acme-dev-artifacts-222222222222-eu-west-1"),
+            baseline_prefix="churn/baseline/", features=("_c0",),
+        )
+
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: monitor: needs an instance endpoint that captures data"):
+        build(data_capture_percent=0, monitor=monitor("A"))
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: monitor: needs an instance endpoint that captures data"):
+        build(serverless_memory_mb=2048, monitor=monitor("B"))
+
+
+def test_serverless_has_no_instances_scaling_or_deployment_policy() -> None:
+    t = template(serverless_memory_mb=2048, serverless_max_concurrency=10)
+    _, config = one(t, "AWS::SageMaker::EndpointConfig")
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 10}
+    assert "KmsKeyId" not in config and "DataCaptureConfig" not in config
+    assert "DeploymentConfig" not in one(t, "AWS::SageMaker::Endpoint")[1]
+    assert resources(t, "AWS::ApplicationAutoScaling::ScalableTarget") == {}

@@ -41,7 +41,10 @@ def test_staging_and_prod_canary_with_rollback_alarms_dev_all_at_once_on_one_ins
         config = props(template, "AWS::SageMaker::Endpoint")["DeploymentConfig"]
         assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == strategy
         alarm_ids = {a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]}
-        assert alarm_ids == set(resources(template, "AWS::CloudWatch::Alarm"))
+        names = {i: r["Properties"]["AlarmName"] for i, r in resources(template, "AWS::CloudWatch::Alarm").items()}
+        # 5XX and latency roll back; drift does not (it asks for a retraining instead)
+        assert {names[i] for i in alarm_ids} == {f"mlops-demo-{stage}-churn-5xx", f"mlops-demo-{stage}-churn-p99-latency"}
+        assert f"mlops-demo-{stage}-churn-drift" in names.values()
         assert props(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == count
     staging = props(platform.templates["Staging/Endpoint-churn"], "AWS::ApplicationAutoScaling::ScalableTarget")
     assert [a["ScheduledActionName"] for a in staging["ScheduledActions"]] == ["OffHours", "WorkingHours"]
@@ -115,3 +118,36 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
         "context model_package_arn.churn: must be a versioned model package ARN, "
         "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version> (got 'churn-v2')"
     )
+
+
+def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        job = props(template, "AWS::SageMaker::DataQualityJobDefinition")
+        assert job["DataQualityAppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}
+        assert job["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == "s3://mlops-demo-dev-artifacts-222222222222-eu-west-1/churn/baseline/constraints.json"
+        assert job["NetworkConfig"]["EnableNetworkIsolation"] is True and "KmsKeyId" in job["DataQualityJobOutputConfig"]
+        schedule = props(template, "AWS::SageMaker::MonitoringSchedule")
+        assert schedule["MonitoringScheduleName"] == f"mlops-demo-{stage}-churn-data-quality"
+        assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
+        drift = next(r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values() if r["Properties"]["AlarmName"].endswith("-drift"))
+        assert drift["Threshold"] == 0.2
+        assert {m["MetricStat"]["Metric"]["MetricName"] for m in drift["Metrics"] if "MetricStat" in m} == {
+            "feature_baseline_drift__c0", "feature_baseline_drift__c1", "feature_baseline_drift__c2"}
+        forwards = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+        if stage == "dev":
+            assert forwards == []  # dev's own alarm is on the training account's bus already
+        else:
+            (rule,) = forwards
+            assert rule["EventPattern"]["detail"] == {"alarmName": [f"mlops-demo-{stage}-churn-drift"], "state": {"value": ["ALARM"]}}
+            assert rule["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
+
+
+def test_the_training_bus_admits_drift_alarms_from_the_serving_accounts_only(platform: SynthesizedPlatform) -> None:
+    policies = [r["Properties"] for r in resources(platform.templates["Dev/Storage"], "AWS::Events::EventBusPolicy").values()]
+    assert sorted(p["Statement"]["Principal"]["AWS"] for p in policies) == ["arn:aws:iam::333333333333:root", "arn:aws:iam::444444444444:root"]
+    for policy in policies:
+        assert policy["Statement"]["Action"] == "events:PutEvents"
+        assert policy["Statement"]["Condition"] == {"StringEquals": {"events:source": "aws.cloudwatch", "events:detail-type": "CloudWatch Alarm State Change"}}
+    for stage in ("Staging", "Prod"):
+        assert resources(platform.templates[f"{stage}/Storage"], "AWS::Events::EventBusPolicy") == {}

@@ -375,9 +375,9 @@ def test_distributed_training_lets_the_group_talk_to_itself(distributed: dict[st
 # -- triggers ----------------------------------------------------------------------------------------
 
 
-def test_default_config_has_schedule_new_data_and_retrain_rules(platform: SynthesizedPlatform) -> None:
+def test_default_config_has_schedule_new_data_retrain_and_drift_rules(platform: SynthesizedPlatform) -> None:
     template = training_template(platform)
-    Template.from_json(template).resource_count_is("AWS::Events::Rule", 3)
+    Template.from_json(template).resource_count_is("AWS::Events::Rule", 4)
     rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
     scheduled = [r for r in rules if "ScheduleExpression" in r]
     patterned = [r["EventPattern"] for r in rules if "EventPattern" in r]
@@ -390,6 +390,12 @@ def test_default_config_has_schedule_new_data_and_retrain_rules(platform: Synthe
             "detail": {"bucket": {"name": [DATA_BUCKET]}, "object": {"key": [{"prefix": "churn/raw/"}]}},
         },
         {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}},
+        {  # the drift alarms of the model's endpoints, in dev or forwarded from staging and prod
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": ["mlops-demo-dev-churn-drift", "mlops-demo-staging-churn-drift", "mlops-demo-prod-churn-drift"],
+                       "state": {"value": ["ALARM"]}},
+        },
     ], key=json.dumps)
     assert all(r["State"] == "ENABLED" for r in rules)
 
@@ -414,7 +420,7 @@ def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatfor
 
 def test_each_trigger_names_itself_in_the_input(platform: SynthesizedPlatform) -> None:
     inputs = sorted(json.loads(r["Properties"]["Targets"][0]["Input"])["trigger"] for r in resources(training_template(platform), "AWS::Events::Rule").values())
-    assert inputs == ["NewData", "RetrainRequested", "Schedule"]
+    assert inputs == ["DriftAlarm", "NewData", "RetrainRequested", "Schedule"]
 
 
 def test_no_triggers_means_no_rules(untriggered: dict[str, Any], plain: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ from mlops_constructs.errors import PropsError
 
 
 @functools.cache
-def builtin_image_uri(framework: str, version: str, region: str) -> str:
-    """The ECR URI of SageMaker's ``framework`` image at ``version`` in ``region``."""
+def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
+    """The ECR URI of SageMaker's ``framework`` image at ``version`` in ``region`` (``version=None`` for
+    unversioned images such as ``model-monitor``)."""
     try:
         from sagemaker.core import image_uris
     except ImportError:  # pragma: no cover - depends on the installation

@@ -4,7 +4,7 @@ registers one model with SageMaker, inside the isolated VPC."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,7 +127,9 @@ class TrainingPipeline(Construct):
     :param trigger_on_new_data: start a run when an object is created under the data prefix; the data
         bucket must send its events to EventBridge. Default: false.
     :param trigger_on_retrain_event: start a run on the platform's retrain event for this model.
-        Default: true. With any trigger, events EventBridge cannot turn into a run (after 8 retries
+        Default: true.
+    :param retrain_alarm_names: start a run when one of these CloudWatch alarms goes into ALARM, in this
+        account or forwarded from another (a ``CanaryEndpoint`` drift alarm). Default: none. With any trigger, events EventBridge cannot turn into a run (after 8 retries
         within 24 hours) go to a KMS-encrypted dead-letter queue whose alarm notifies the topic.
     :param log_retention: of the execution log group. Default: one year.
     :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
@@ -168,6 +170,7 @@ class TrainingPipeline(Construct):
         schedule: events.Schedule | None = None,
         trigger_on_new_data: bool = False,
         trigger_on_retrain_event: bool = True,
+        retrain_alarm_names: Sequence[str] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -473,7 +476,7 @@ class TrainingPipeline(Construct):
         machine_resource.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
         ignore_cfn_lint(machine_resource, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
 
-        self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event)
+        self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event, retrain_alarm_names)
         """The EventBridge rules that start runs, by trigger name."""
         self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
 
@@ -642,8 +645,17 @@ class TrainingPipeline(Construct):
         )
 
     def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
-                  on_new_data: bool, on_retrain_event: bool) -> dict[str, events.Rule]:
+                  on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> dict[str, events.Rule]:
         patterns: dict[str, dict[str, Any]] = {}
+        if retrain_alarm_names:
+            patterns["DriftAlarm"] = {
+                "description": f"A drift alarm of {model_name}'s endpoints went into ALARM",
+                "event_pattern": events.EventPattern(
+                    source=["aws.cloudwatch"],
+                    detail_type=["CloudWatch Alarm State Change"],
+                    detail={"alarmName": list(retrain_alarm_names), "state": {"value": ["ALARM"]}},
+                ),
+            }
         if on_new_data:
             patterns["NewData"] = {
                 "description": f"New objects under s3://<data bucket>/{data_prefix}",
