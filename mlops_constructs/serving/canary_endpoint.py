@@ -22,6 +22,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, nag_resource
@@ -364,16 +365,7 @@ class CanaryEndpoint(Construct):
             ),
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
             iam.PolicyStatement(sid="Metrics", actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-            iam.PolicyStatement(sid="DescribeVpc", actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="ModelNetworkInterfaces",
-                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-                resources=[
-                    self._network_interfaces(stack),
-                    *(stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in subnets.subnet_ids),
-                    stack.format_arn(service="ec2", resource="security-group", resource_name=self.security_group.security_group_id),
-                ],
-            ),
+            *sagemaker_vpc_statements(stack, subnets, self.security_group, "ModelNetworkInterfaces"),
         ]
         if key_alias is not None:
             # The artifacts' key lives in their account and its id is not known here: any key there
@@ -398,7 +390,7 @@ class CanaryEndpoint(Construct):
             nag_resource(stack, artifact_bucket.arn_for_objects(f"{artifact_prefix}*")): "The model's own artifact prefix: the package's model.tar.gz, whose key is per training run.",
             nag_resource(stack, capture_bucket.arn_for_objects(f"{capture_prefix}*")): "The endpoint's own capture prefix: SageMaker names capture files by hour.",
             nag_resource(stack, stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=_COLON)): "SageMaker's own endpoint log groups, named per endpoint.",
-            nag_resource(stack, self._network_interfaces(stack)): "Interfaces SageMaker creates for the model in its subnets and security group (named in the same statement).",
+            nag_resource(stack, network_interfaces_arn(stack)): "Interfaces SageMaker creates for the model in its subnets and security group (named in the same statement).",
             "Resource::*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces), EC2 Describe* and ecr:GetAuthorizationToken.",
         }
         if key_alias is not None:
@@ -407,10 +399,6 @@ class CanaryEndpoint(Construct):
             )
         for finding, reason in reasons.items():
             acknowledge(self.policy, f"{iam5}[{finding}]", reason)
-
-    @staticmethod
-    def _network_interfaces(stack: Stack) -> str:
-        return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -490,14 +478,7 @@ class CanaryEndpoint(Construct):
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
             iam.PolicyStatement(sid="DriftMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}),
-            iam.PolicyStatement(sid="DescribeVpc", actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="JobNetworkInterfaces",
-                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-                resources=[self._network_interfaces(stack),
-                           *(stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in subnets.subnet_ids),
-                           stack.format_arn(service="ec2", resource="security-group", resource_name=self.security_group.security_group_id)],
-            ),
+            *sagemaker_vpc_statements(stack, subnets, self.security_group, "JobNetworkInterfaces"),
         ]
         if monitor.baseline_key_alias is not None:
             statements.append(iam.PolicyStatement(
@@ -513,7 +494,7 @@ class CanaryEndpoint(Construct):
             nag_resource(stack, monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")): "The model's own baseline prefix: constraints.json and statistics.json.",
             nag_resource(stack, capture_bucket.arn_for_objects(f"{output_prefix}*")): "The endpoint's own monitoring reports, named per execution.",
             nag_resource(stack, stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs*", arn_format=_COLON)): "SageMaker's own processing-job log group.",
-            nag_resource(stack, self._network_interfaces(stack)): "Interfaces SageMaker creates for the monitoring jobs in their subnets and security group (named in the same statement).",
+            nag_resource(stack, network_interfaces_arn(stack)): "Interfaces SageMaker creates for the monitoring jobs in their subnets and security group (named in the same statement).",
             "Resource::*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's endpoint namespaces) and EC2 Describe*.",
         }
         if monitor.baseline_key_alias is not None:

@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
@@ -589,20 +590,7 @@ class TrainingPipeline(Construct):
             iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
             # SageMaker attaches the jobs to the VPC through interfaces it creates with this role.
-            iam.PolicyStatement(
-                sid="DescribeVpc",
-                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="JobNetworkInterfaces",
-                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-                resources=[
-                    stack.format_arn(service="ec2", resource="network-interface", resource_name="*"),
-                    *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnets.subnet_ids),
-                    stack.format_arn(service="ec2", resource="security-group", resource_name=self.security_group.security_group_id),
-                ],
-            ),
+            *sagemaker_vpc_statements(stack, subnets, self.security_group, "JobNetworkInterfaces"),
         )
 
     def _state_machine_permissions(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
@@ -711,7 +699,7 @@ class TrainingPipeline(Construct):
             f"[{nag_resource(stack, data_bucket.arn_for_objects(f'{data_prefix}*'))}]": "Objects under the model's own data prefix: jobs read whatever data was uploaded there.",
             f"[{nag_resource(stack, artifact_bucket.arn_for_objects(f'{artifact_prefix}*'))}]": "Objects under the model's own artifact prefix: splits, models, checkpoints and reports named per run.",
             f"[{nag_resource(stack, stack.format_arn(service='logs', resource='log-group', resource_name='/aws/sagemaker/*', arn_format=_COLON))}]": "SageMaker writes job logs to its own /aws/sagemaker/* log groups, named per job.",
-            f"[{nag_resource(stack, stack.format_arn(service='ec2', resource='network-interface', resource_name='*'))}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
+            f"[{nag_resource(stack, network_interfaces_arn(stack))}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
             "[Resource::*]": "Only actions without resource-level permissions: cloudwatch:PutMetricData (limited to SageMaker's namespaces) and EC2 Describe* calls.",
             "[Action::s3:GetObject*]": "CDK's read grant on the model's own data and artifact prefixes: read-only object actions.",
             "[Action::s3:GetBucket*]": "CDK's read grant: bucket metadata reads of the two buckets.",

@@ -1,0 +1,37 @@
+"""Policy statements several constructs need for SageMaker workloads in a VPC."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+
+
+def network_interfaces_arn(stack: Stack) -> str:
+    """Every network interface of the stack's account and region: those SageMaker creates for a job
+    or model do not exist before it creates them."""
+    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
+def sagemaker_vpc_statements(
+    stack: Stack, subnets: ec2.SelectedSubnets, security_group: ec2.ISecurityGroup, interfaces_sid: str
+) -> list[iam.PolicyStatement]:
+    """What a SageMaker execution role needs to attach its jobs or model to ``subnets`` with
+    ``security_group``: the EC2 Describe calls (no resource-level permissions) and network interface
+    management limited to those subnets and that group."""
+    return [
+        iam.PolicyStatement(
+            sid="DescribeVpc",
+            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid=interfaces_sid,
+            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+            resources=[
+                network_interfaces_arn(stack),
+                *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnets.subnet_ids),
+                stack.format_arn(service="ec2", resource="security-group", resource_name=security_group.security_group_id),
+            ],
+        ),
+    ]
