@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.compliance import acknowledge, skip_checkov
+from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -111,30 +111,15 @@ class ArtifactStore(Construct):
             self.key_alias = f"alias/{name_prefix}/artifacts"
             kms.Alias(self, "KeyAlias", alias_name=self.key_alias, target_key=self.encryption_key, removal_policy=removal_policy)
 
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = access_log_bucket(
             self,
             "AccessLogBucket",
             bucket_name=self._bucket_name("access-logs"),
-            # S3 server access log delivery writes only to SSE-S3 buckets; the logs hold request
-            # metadata, not object contents.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            # Object ownership is left to CDK: it grants log delivery with a bucket policy (owner
-            # enforced) or, in apps without that feature flag, with the ACL S3 then requires.
+            retention=access_log_retention,
+            incomplete_upload_expiration=incomplete_upload_expiration,
             removal_policy=removal_policy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=access_log_retention,
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=incomplete_upload_expiration,
-                )
-            ],
         )
         """Receives the server access logs of the data and artifacts buckets."""
-        self._acknowledge_access_log_bucket()
 
         lifecycle = [
             s3.LifecycleRule(
@@ -229,40 +214,18 @@ class ArtifactStore(Construct):
     def _secure_bucket(
         self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy
     ) -> s3.Bucket:
-        bucket = s3.Bucket(
+        return encrypted_bucket(
             self,
             id,
             bucket_name=self._bucket_name(purpose),
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.encryption_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix=f"{purpose}/",
+            access_logs=self.access_log_bucket,
+            access_log_prefix=f"{purpose}/",
             lifecycle_rules=lifecycle,
             removal_policy=removal_policy,
-        )
-        _acknowledge_no_replication(
-            bucket,
-            "Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
+            replication_reason="Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
             "storage, versioning and retained buckets; a cross-region copy would need a second region and key.",
         )
-        return bucket
-
-    def _acknowledge_access_log_bucket(self) -> None:
-        bucket = self.access_log_bucket
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                bucket,
-                f"{pack}::{pack}-S3DefaultEncryptionKMS",
-                "S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
-                "request metadata, and the bucket is TLS-only and private.",
-            )
-        _acknowledge_no_replication(bucket, "Access logs stay in the configured region with the data they describe.")
-        skip_checkov(bucket, "CKV_AWS_18", "This is the access-log bucket: logging it into itself would loop.")
 
     def _share_with(self, accounts: Sequence[str]) -> None:
         principals = [iam.AccountPrincipal(account) for account in accounts]
@@ -307,7 +270,3 @@ class ArtifactStore(Construct):
             )
         )
 
-
-def _acknowledge_no_replication(bucket: s3.Bucket, reason: str) -> None:
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(bucket, f"{pack}::{pack}-S3BucketReplicationEnabled", reason)
