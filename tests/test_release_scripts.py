@@ -1,0 +1,367 @@
+"""The delivery pipeline's CodeBuild scripts, in process against moto: resolve_model_packages.py (which
+approved package each model deploys) and smoke_test.py (one invocation per staging endpoint).
+
+Moto accepts any AssumeRole and maps the credentials it returns to the role's account, so reading "through
+the role" is checked by putting the data in that account only. Moto neither enforces IAM nor ever fails
+InvokeEndpoint, so denials and endpoint errors come from a botocore Stubber on one client of a session
+that is otherwise moto's (``FirstClientStubbed``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "mlops_constructs" / "delivery" / "scripts"
+REGION = "eu-west-1"
+DEV = "222222222222"  # owns the registry and the approved-package parameters
+STAGING = "333333333333"  # runs the staging endpoints
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"delivery_script_{name}", SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+resolver = load("resolve_model_packages")
+smoke = load("smoke_test")
+
+
+def package(group: str, version: int, *, account: str = DEV, region: str = REGION) -> str:
+    return f"arn:aws:sagemaker:{region}:{account}:model-package/{group}/{version}"
+
+
+def model(name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "group": f"mlops-demo-{name}",
+        "parameter": f"/mlops-demo/models/{name}/approved-model-package-arn",
+        "reader_role_arn": f"arn:aws:iam::{DEV}:role/mlops-demo-{name}-model-reader",
+    }
+
+
+MODELS = [model("churn"), model("fraud")]
+CHURN, FRAUD = MODELS
+MODELS_JSON = json.dumps(MODELS)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def account_session(account: str) -> boto3.Session:
+    """A session in another (moto) account, for setting up what the scripts read there."""
+    credentials = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"], region_name=REGION,
+    )
+
+
+def approve(parameter: str, value: str) -> None:
+    account_session(DEV).client("ssm").put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
+
+
+class FirstClientStubbed:
+    """A boto3 session over moto whose first client of ``service`` answers from a botocore Stubber
+    (errors queued with ``add_client_error``); every other client, and later ones, are moto's."""
+
+    def __init__(self, service: str) -> None:
+        self.session = boto3.Session(region_name=REGION)
+        self.service = service
+        self.errors: list[dict[str, Any]] = []
+        self.stubber: Stubber | None = None
+
+    def add_client_error(self, method: str, **kwargs: Any) -> None:
+        self.errors.append({"method": method, **kwargs})
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        client = self.session.client(service_name, **kwargs)
+        if service_name == self.service and self.stubber is None:
+            self.stubber = Stubber(client)
+            for error in self.errors:
+                self.stubber.add_client_error(**error)
+            self.stubber.activate()
+        return client
+
+    def assert_stub_used(self) -> None:
+        assert self.stubber is not None, f"no {self.service} client was created"
+        self.stubber.assert_no_pending_responses()
+
+
+def denied_assume_role(role_arn: str, session_name: str) -> FirstClientStubbed:
+    session = FirstClientStubbed("sts")
+    session.add_client_error(
+        "assume_role", service_error_code="AccessDenied", http_status_code=403,
+        service_message=f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+        expected_params={"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": 900},
+    )
+    return session
+
+
+def resolve(released: str, session: Any = None) -> dict[str, Any]:
+    return {r.name: r for r in resolver.resolve(resolver.parse_models(MODELS_JSON), released, REGION, session)}
+
+
+# -- resolve_model_packages ------------------------------------------------------------------------
+
+
+def test_the_released_package_wins_for_its_model_and_other_models_read_their_parameter(aws: None) -> None:
+    approve(CHURN["parameter"], package("mlops-demo-churn", 3))
+    approve(FRAUD["parameter"], package("mlops-demo-fraud", 5))
+    result = resolve(package("mlops-demo-churn", 4))
+    assert (result["churn"].arn, result["churn"].source) == (package("mlops-demo-churn", 4), "variable")
+    assert (result["fraud"].arn, result["fraud"].source) == (package("mlops-demo-fraud", 5), "parameter")
+    # The parameters exist only in the dev account: the script's own credentials cannot see them, so the
+    # value above was read through the reader role.
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        boto3.client("ssm").get_parameter(Name=FRAUD["parameter"])
+
+
+@pytest.mark.parametrize("released", ["", "none"])
+def test_without_a_released_package_every_model_reads_its_parameter(aws: None, released: str) -> None:
+    approve(CHURN["parameter"], package("mlops-demo-churn", 3))
+    approve(FRAUD["parameter"], package("mlops-demo-fraud", 5))
+    result = resolve(released)
+    assert [(r.arn, r.source) for r in result.values()] == [
+        (package("mlops-demo-churn", 3), "parameter"), (package("mlops-demo-fraud", 5), "parameter"),
+    ]
+
+
+def test_a_missing_parameter_means_no_approved_version_yet(aws: None) -> None:
+    approve(CHURN["parameter"], package("mlops-demo-churn", 3))
+    result = resolve("none")
+    assert result["churn"].arn == package("mlops-demo-churn", 3)
+    fraud = result["fraud"]
+    assert (fraud.arn, fraud.source, fraud.warning) == (None, "none", False)
+    assert FRAUD["parameter"] in fraud.note and "no approved version" in fraud.note
+    assert fraud.context_argument() == "-c model_package_arn.fraud=none"
+
+
+def test_main_prints_the_context_arguments_on_one_line_and_the_reasons_on_stderr(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    released = package("mlops-demo-churn", 4)
+    code = resolver.main(["--region", REGION, "--released", released, "--models", MODELS_JSON])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out == f"-c model_package_arn.churn={released} -c model_package_arn.fraud=none\n"
+    assert err.splitlines() == [
+        f"churn: {released} (pipeline variable ModelPackageArn)",
+        f"fraud: none (parameter {FRAUD['parameter']} does not exist: no approved version yet)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not-an-arn",
+        package("mlops-demo-fraud", 5),  # another model's package
+        package("mlops-demo-churn", 5, region="us-east-1"),  # another region's registry
+        package("mlops-demo-churn", 5) + "\n",  # trailing junk: the whole value must match
+    ],
+)
+def test_a_malformed_parameter_value_exits_2_naming_parameter_value_and_expected_form(
+    aws: None, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    approve(CHURN["parameter"], value)
+    code = resolver.main(["--region", REGION, "--released", "none", "--models", MODELS_JSON])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert CHURN["parameter"] in err and repr(value) in err
+    assert f"arn:aws:sagemaker:{REGION}:<account>:model-package/mlops-demo-churn/<version>" in err
+
+
+@pytest.mark.parametrize(
+    "released",
+    [
+        package("mlops-demo-other", 1),  # a group no model deploys
+        package("mlops-demo-churn", 1, region="us-east-1"),
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn",  # no version
+        "arn:aws:sagemaker:eu-west-1:2222:model-package/mlops-demo-churn/1",  # short account
+        "latest",
+    ],
+)
+def test_a_released_value_that_is_not_a_package_of_a_known_group_exits_2(
+    aws: None, capsys: pytest.CaptureFixture[str], released: str
+) -> None:
+    with pytest.raises(resolver.InvalidInput):
+        resolve(released)
+    code = resolver.main(["--region", REGION, "--released", released, "--models", MODELS_JSON])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert repr(released) in err
+    assert "one of: mlops-demo-churn, mlops-demo-fraud" in err
+
+
+def test_access_denied_on_the_reader_role_means_none_with_a_warning(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    approve(FRAUD["parameter"], package("mlops-demo-fraud", 5))  # there, but the role cannot be assumed
+    session = denied_assume_role(FRAUD["reader_role_arn"], "release-synth")
+    released = package("mlops-demo-churn", 4)
+    code = resolver.main(["--region", REGION, "--released", released, "--models", MODELS_JSON], session=session)
+    out, err = capsys.readouterr()
+    session.assert_stub_used()  # fraud's role was asked for (and churn's was not: the stub holds one answer)
+    assert code == 0
+    assert out == f"-c model_package_arn.churn={released} -c model_package_arn.fraud=none\n"
+    warning = err.splitlines()[1]
+    assert warning.startswith("WARNING: fraud: none")
+    assert FRAUD["reader_role_arn"] in warning and "AccessDenied" in warning and "left as they are" in warning
+
+
+def test_other_aws_errors_fail_the_step(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    session = FirstClientStubbed("sts")
+    session.add_client_error("assume_role", service_error_code="RegionDisabledException", http_status_code=403,
+                             service_message="STS is not activated in this region")
+    code = resolver.main(["--region", REGION, "--released", "none", "--models", MODELS_JSON], session=session)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: ") and "RegionDisabledException" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("models", "problem"),
+    [
+        ("[{", "not valid JSON"),
+        (json.dumps(CHURN), "must be a JSON list"),
+        (json.dumps([{"name": "churn", "group": "mlops-demo-churn"}]), "parameter, reader_role_arn"),
+        (json.dumps([CHURN, CHURN]), "duplicate names: churn"),
+        (json.dumps([{**CHURN, "name": "churn model"}]), "'churn model'"),
+    ],
+)
+def test_invalid_models_exit_2(capsys: pytest.CaptureFixture[str], models: str, problem: str) -> None:
+    code = resolver.main(["--region", REGION, "--released", "none", "--models", models])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert problem in err
+
+
+# -- smoke_test -------------------------------------------------------------------------------------
+
+
+def smoke_test(name: str, body: str = "0.5,1,0") -> dict[str, str]:
+    return {
+        "endpoint": f"mlops-demo-staging-{name}",
+        "role_arn": f"arn:aws:iam::{STAGING}:role/mlops-demo-staging-{name}-smoke-test",
+        "content_type": "text/csv",
+        "body": body,
+    }
+
+
+def endpoint_answers(*bodies: str, account: str = STAGING) -> None:
+    """Queue moto's InvokeEndpoint answers in ``account``, through moto's documented configuration API.
+
+    Moto (5.2) hands them out in call order and then repeats an answer for a repeated request; it keys
+    that cache by request headers and body only, not by endpoint name, so tests give each endpoint a
+    different body."""
+    response = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={"account_id": account, "region": REGION, "results": [{"Body": b, "ContentType": "text/csv"} for b in bodies]},
+        timeout=5,
+    )
+    assert response.status_code == 201
+
+
+def test_every_endpoint_that_answers_passes(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    endpoint_answers("0.87", "0.12")
+    tests = [smoke_test("churn", "0.5,1,0"), smoke_test("fraud", "3,2,1")]
+    code = smoke.main(["--region", REGION, "--tests", json.dumps(tests)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = out.splitlines()
+    # The answers were queued in the staging account only: moto would answer "body" to any other.
+    assert lines[0].startswith("PASS mlops-demo-staging-churn 200 in ") and lines[0].endswith(" ms: 0.87")
+    assert lines[1].startswith("PASS mlops-demo-staging-fraud 200 in ") and lines[1].endswith(" ms: 0.12")
+    assert "FAIL" not in err
+
+
+def test_a_result_shows_the_first_200_characters_of_the_response_on_one_line(aws: None) -> None:
+    endpoint_answers("a\nb" + "x" * 500)
+    [result] = smoke.run(smoke.parse_tests(json.dumps([smoke_test("churn")])), REGION)
+    assert result.ok and result.status == 200 and result.latency_ms is not None and result.latency_ms >= 0
+    assert result.detail == "a\\nb" + "x" * 197
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message"),
+    [
+        ("ModelError", 424, "Received server error (500) from primary with message \"model failed\""),
+        ("ValidationError", 400, f"Endpoint mlops-demo-staging-broken of account {STAGING} not found."),
+    ],
+)
+def test_an_error_response_fails_the_run_after_every_test_ran(
+    aws: None, capsys: pytest.CaptureFixture[str], code: str, status: int, message: str
+) -> None:
+    broken, healthy = smoke_test("broken", "1,1,1"), smoke_test("churn", "0.5,1,0")
+    session = FirstClientStubbed("sagemaker-runtime")  # the first endpoint tested answers with the error
+    session.add_client_error(
+        "invoke_endpoint", service_error_code=code, http_status_code=status, service_message=message,
+        expected_params={"EndpointName": broken["endpoint"], "ContentType": "text/csv", "Body": b"1,1,1", "Accept": "*/*"},
+    )
+    endpoint_answers("0.87")
+    exit_code = smoke.main(["--region", REGION, "--tests", json.dumps([broken, healthy])], session=session)
+    out, err = capsys.readouterr()
+    session.assert_stub_used()
+    assert exit_code == 1
+    assert f"FAIL mlops-demo-staging-broken: {code}: {message}" in err.splitlines()
+    assert err.splitlines()[-1] == "1 of 2 endpoints failed: mlops-demo-staging-broken"
+    assert out.startswith("PASS mlops-demo-staging-churn 200 in ")  # tested after the failure
+
+
+def test_a_model_error_points_at_the_container_logs(aws: None) -> None:
+    log_stream = f"arn:aws:logs:{REGION}:{STAGING}:log-group:/aws/sagemaker/Endpoints/mlops-demo-staging-churn"
+    session = FirstClientStubbed("sagemaker-runtime")
+    session.add_client_error("invoke_endpoint", service_error_code="ModelError", http_status_code=424,
+                             service_message="boom", modeled_fields={"LogStreamArn": log_stream})
+    [result] = smoke.run([smoke.SmokeTest(**smoke_test("churn"))], REGION, session)
+    assert not result.ok
+    assert result.detail == f"ModelError: boom (logs: {log_stream})"
+
+
+def test_a_denied_smoke_test_role_fails_that_endpoint(aws: None) -> None:
+    test = smoke_test("churn")
+    session = denied_assume_role(test["role_arn"], "smoke-test")
+    [result] = smoke.run([smoke.SmokeTest(**test)], REGION, session)
+    session.assert_stub_used()
+    assert not result.ok
+    assert result.line().startswith(f"FAIL mlops-demo-staging-churn: cannot assume {test['role_arn']}: AccessDenied: ")
+
+
+@pytest.mark.parametrize(
+    ("tests", "problem"),
+    [
+        ("[{", "--tests is not valid JSON"),
+        (json.dumps(smoke_test("churn")), "--tests must be a JSON list of tests, got dict"),
+        (json.dumps([smoke_test("churn"), {"endpoint": "x", "body": ""}]), "--tests[1] needs non-empty strings for role_arn, content_type, body"),
+        (json.dumps(["mlops-demo-staging-churn"]), "--tests[0] must be an object"),
+    ],
+)
+def test_invalid_tests_exit_2_naming_the_problem(capsys: pytest.CaptureFixture[str], tests: str, problem: str) -> None:
+    code = smoke.main(["--region", REGION, "--tests", tests])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and problem in err
