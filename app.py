@@ -13,6 +13,7 @@ import aws_cdk as cdk
 
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
+from mlops_constructs.delivery import NO_MODEL_PACKAGE
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
 
@@ -21,15 +22,18 @@ DEFAULT_CONFIG = "config/default.yaml"
 
 def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
     """The approved version each model serves: ``-c model_package_arn.<model>=<arn>`` (what the delivery
-    pipeline passes) over the config's ``models[].model_package_arn``."""
+    pipeline passes; ``none`` when the model has no approved version) over the config's
+    ``models[].model_package_arn``."""
     packages: dict[str, str] = {}
     for model in config.models:
         key = f"model_package_arn.{model.name}"
         from_context = app.node.try_get_context(key)
+        if from_context == NO_MODEL_PACKAGE:
+            continue
         if from_context is not None and (not isinstance(from_context, str) or not MODEL_PACKAGE_ARN.fullmatch(from_context)):
             raise ConfigError(
-                f"context {key}", ["must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
-                                   f" (got {from_context!r})"]
+                f"context {key}", ["must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>,"
+                                   f" or {NO_MODEL_PACKAGE!r} (got {from_context!r})"]
             )
         arn = from_context or model.model_package_arn
         if arn:
@@ -43,7 +47,7 @@ def main() -> int:
     try:
         config = load_config(path)
         packages = model_package_arns(app, config)
-        build_platform(app, config, packages)
+        build_platform(app, config, packages, config_path=path)
     except (ConfigError, PropsError) as err:
         print(err, file=sys.stderr)
         return 1

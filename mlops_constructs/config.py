@@ -186,6 +186,30 @@ def _model_package_arn(value: Any) -> Any:
     return value
 
 
+_CONNECTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+)
+
+
+def _connection_arn(value: Any) -> Any:
+    if not isinstance(value, str) or not _CONNECTION_ARN.fullmatch(value):
+        raise ValueError(
+            "must be an AWS CodeConnections connection ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
+        )
+    return value
+
+
+def _bucket_name(value: Any) -> Any:
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value)
+        or ".." in value
+        or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value)
+    ):
+        raise ValueError("must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens")
+    return value
+
+
 _ECR_IMAGE = re.compile(
     r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})"
 )
@@ -196,6 +220,8 @@ EcrImage = Annotated[str, BeforeValidator(_ecr_image)]
 Schedule = Annotated[str, BeforeValidator(_schedule)]
 DataPrefix = Annotated[str, BeforeValidator(_data_prefix)]
 ModelPackageArn = Annotated[str, BeforeValidator(lambda v: _model_package_arn(v))]
+ConnectionArn = Annotated[str, BeforeValidator(_connection_arn)]
+BucketName = Annotated[str, BeforeValidator(_bucket_name)]
 HyperparameterName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,256}$")]
 ProcessingInstanceType = Annotated[str, _instance_type_validator("ProcessingInstanceType", "processing")]
 Region = Annotated[str, BeforeValidator(_region)]
@@ -450,6 +476,14 @@ class MonitoringSettings(_Strict):
     instance_type: ProcessingInstanceType = "ml.m5.large"
 
 
+class SmokeTestSettings(_Strict):
+    """A request the delivery pipeline sends to the model's staging endpoint after deploying it."""
+
+    content_type: str = Field(default="text/csv", pattern=r"^[a-z]+/[a-z0-9.+-]+$")
+    body: str = Field(min_length=1, max_length=4096)
+    """The request body, e.g. one CSV row of features without the label."""
+
+
 class ModelSettings(_Strict):
     """One model: its training, its registry and its endpoints."""
 
@@ -468,6 +502,9 @@ class ModelSettings(_Strict):
     """Data-quality monitoring of the endpoints that capture data. Default: none."""
     endpoints: dict[StageName, EndpointOverride] = Field(default_factory=dict)
     """Per-stage overrides of the stage's endpoint settings; keys left out keep the stage's values."""
+    smoke_test: SmokeTestSettings | None = None
+    """What the delivery pipeline sends to the staging endpoint after each deployment; an error
+    response stops the release before prod. Default: the endpoint is not invoked."""
 
     @property
     def data_location(self) -> str:
@@ -482,6 +519,38 @@ class ModelSettings(_Strict):
         return defaults.model_copy(update=override.model_dump(exclude_none=True))
 
 
+class ConnectionSource(_Strict):
+    """A GitHub, GitLab or Bitbucket repository, read through an AWS CodeConnections connection."""
+
+    connection_arn: ConnectionArn
+    """The connection, in the tooling account, authorized in the console once."""
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+    """``owner/name`` (GitLab: ``group/subgroup/name``)."""
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]{1,255}$")
+
+
+class S3Source(_Strict):
+    """A zip of the repository in a versioned S3 bucket of the tooling account."""
+
+    bucket: BucketName
+    key: str = Field(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,1020}\.zip$")
+    """The object key of the zip, e.g. ``releases/mlops-platform.zip``."""
+
+
+class DeliverySettings(_Strict):
+    """The delivery pipeline in the tooling account. Exactly one source."""
+
+    connection: ConnectionSource | None = None
+    s3: S3Source | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeliverySettings:
+        if (self.connection is None) == (self.s3 is None):
+            given = [name for name in ("connection", "s3") if getattr(self, name) is not None]
+            raise _FieldErrors([_FieldError((), given, "set exactly one source: connection (CodeConnections) or s3")])
+        return self
+
+
 class PlatformConfig(_Strict):
     """The whole platform: one project, one region, four accounts, three stages, one or more models."""
 
@@ -494,6 +563,9 @@ class PlatformConfig(_Strict):
     accounts: Accounts
     stages: Stages
     models: list[ModelSettings] = Field(min_length=1)
+    delivery: DeliverySettings | None = None
+    """The delivery pipeline that deploys every stage from the tooling account. Default: no pipeline;
+    stages are deployed directly with ``cdk deploy``."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

@@ -8,6 +8,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -17,7 +18,18 @@ from mlops_constructs.serving import CanaryEndpoint, DataQualityMonitoring
 from mlops_constructs.training import builtin_image_uri
 from mlops_constructs.storage import ArtifactStore
 from stacks._settings import stateful_removal_policy
-from stacks.names import endpoint_name, model_repository_arn, storage_name_prefix, store_key_alias
+from stacks.names import (
+    endpoint_name,
+    endpoint_smoke_test_role_name,
+    model_repository_arn,
+    role_arn,
+    smoke_test_role_name,
+    storage_name_prefix,
+    store_key_alias,
+)
+
+SMOKE_TESTED_STAGES = ("staging",)
+"""The stages whose endpoints the delivery pipeline invokes after deploying them."""
 
 
 class EndpointStack(Stack):
@@ -87,6 +99,31 @@ class EndpointStack(Stack):
             removal_policy=stateful_removal_policy(config.stage(stage)),
             monitor=self._monitoring(config, model, settings, dev_artifacts),
         )
+
+        self.smoke_test_role: iam.Role | None = None
+        """The role the delivery pipeline's smoke test invokes the endpoint through, where it has one."""
+        if config.delivery is not None and model.smoke_test is not None and stage in SMOKE_TESTED_STAGES:
+            self.smoke_test_role = self._smoke_test_role(config, stage, model)
+
+    def _smoke_test_role(self, config: PlatformConfig, stage: str, model: ModelSettings) -> iam.Role:
+        tester = role_arn(config.accounts.tooling, smoke_test_role_name(config))
+        role = iam.Role(
+            self,
+            "SmokeTestRole",
+            role_name=endpoint_smoke_test_role_name(config, stage, model),
+            description=f"The delivery pipeline's smoke test invokes endpoint {endpoint_name(config, stage, model)}",
+            # The account as principal, narrowed to the one role by condition (see RegistryStack).
+            assumed_by=iam.AccountPrincipal(config.accounts.tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": tester}}),
+            max_session_duration=Duration.hours(1),
+        )
+        iam.ManagedPolicy(
+            self,
+            "SmokeTestPolicy",
+            description=f"Invoke endpoint {endpoint_name(config, stage, model)}",
+            roles=[role],
+            statements=[iam.PolicyStatement(sid="InvokeThisEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint.endpoint_arn])],
+        )
+        return role
 
     def _monitoring(self, config: PlatformConfig, model: ModelSettings, settings: Any, dev_artifacts: s3.IBucket) -> DataQualityMonitoring | None:
         monitoring = model.monitoring

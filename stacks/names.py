@@ -25,6 +25,35 @@ def release_role_name(config: PlatformConfig) -> str:
     return f"{config.project}-model-release"
 
 
+def approval_role_name(config: PlatformConfig, model: ModelSettings) -> str:
+    """The dev account's role of a model's approval function: the one principal the release role trusts."""
+    return f"{config.project}-{model.name}-approval"
+
+
+def approved_model_reader_role_name(config: PlatformConfig, model: ModelSettings) -> str:
+    """The dev account's role through which the pipeline's synth step reads a model's approved package."""
+    return f"{config.project}-{model.name}-model-reader"
+
+
+def synth_role_name(config: PlatformConfig) -> str:
+    """The tooling account's role of the pipeline's synth step."""
+    return f"{config.project}-release-synth"
+
+
+def smoke_test_role_name(config: PlatformConfig) -> str:
+    """The tooling account's role of the pipeline's smoke tests."""
+    return f"{config.project}-release-smoke-test"
+
+
+def endpoint_smoke_test_role_name(config: PlatformConfig, stage: str, model: ModelSettings) -> str:
+    """The role in a stage's account through which the pipeline's smoke test invokes a model's endpoint."""
+    return f"{config.project}-{stage}-{model.name}-smoke"
+
+
+def role_arn(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
 def storage_name_prefix(config: PlatformConfig, stage: str) -> str:
     """The ``name_prefix`` of a stage's ArtifactStore: its buckets are ``<prefix>-<purpose>-<account>-<region>``."""
     return f"{config.project}-{stage}"

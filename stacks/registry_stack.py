@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -13,14 +13,25 @@ from constructs import Construct
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.registry import ModelRegistry
 from stacks._settings import log_retention, stateful_removal_policy
-from stacks.names import approved_model_parameter, model_package_group, release_pipeline_name, release_role_name
+from stacks.names import (
+    approval_role_name,
+    approved_model_parameter,
+    approved_model_reader_role_name,
+    model_package_group,
+    release_pipeline_name,
+    release_role_name,
+    role_arn,
+    synth_role_name,
+)
 
 
 class RegistryStack(Stack):
     """One model's :class:`ModelRegistry`, shared with the staging and prod accounts.
 
     The approval function starts the release pipeline in the tooling account through the release role
-    the delivery pipeline stack creates there; both names are derived from the project.
+    the delivery pipeline stack creates there; both names are derived from the project. With a delivery
+    pipeline configured, the pipeline's synth step reads the approved package through a role here that
+    may read that one parameter and nothing else.
     """
 
     def __init__(
@@ -42,6 +53,7 @@ class RegistryStack(Stack):
             "Registry",
             model_package_group_name=model_package_group(config, model),
             vpc=vpc,
+            function_role_name=approval_role_name(config, model),
             release_pipeline=codepipeline.Pipeline.from_pipeline_arn(
                 self,
                 "ReleasePipeline",
@@ -57,4 +69,30 @@ class RegistryStack(Stack):
             approved_model_parameter_name=approved_model_parameter(config, model),
             log_retention=log_retention(settings),
             removal_policy=stateful_removal_policy(settings),
+        )
+        if config.delivery is not None:
+            self._approved_model_reader(config, model)
+
+    def _approved_model_reader(self, config: PlatformConfig, model: ModelSettings) -> None:
+        synth_role = role_arn(config.accounts.tooling, synth_role_name(config))
+        reader = iam.Role(
+            self,
+            "ApprovedModelReader",
+            role_name=approved_model_reader_role_name(config, model),
+            description=f"The delivery pipeline's synth step reads which package of {model.name} is approved",
+            # The account as principal, narrowed to the one role by condition: trust stays valid even
+            # if that role is deleted and created again.
+            assumed_by=iam.AccountPrincipal(config.accounts.tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": synth_role}}),
+            max_session_duration=Duration.hours(1),
+        )
+        iam.ManagedPolicy(
+            self,
+            "ApprovedModelReaderPolicy",
+            description=f"Read the approved-model parameter of {model.name}",
+            roles=[reader],
+            statements=[iam.PolicyStatement(
+                sid="ReadApprovedModelParameter",
+                actions=["ssm:GetParameter"],
+                resources=[self.format_arn(service="ssm", resource="parameter", resource_name=approved_model_parameter(config, model).lstrip("/"))],
+            )],
         )

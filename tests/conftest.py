@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import PlatformConfig, load_config
-from stacks import build_platform
+from stacks import DeliveryStack, build_platform
 from stacks.stage import PlatformStage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +34,8 @@ class SynthesizedPlatform:
     outdir: Path
     stages: dict[str, PlatformStage]
     report: dict[str, Any]
+    delivery: DeliveryStack | None = None
+    """The delivery pipeline stack, when the config has a ``delivery`` section."""
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Template JSON by stack path, e.g. ``Dev/Network``."""
 
@@ -41,6 +43,8 @@ class SynthesizedPlatform:
         return Template.from_json(self.templates[path])
 
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
+        if self.delivery is not None:
+            yield "Delivery", self.delivery
         for stage in self.stages.values():
             for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values()):
                 yield f"{stage.node.id}/{stack.node.id}", stack
@@ -57,9 +61,13 @@ def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
             raise
         pytest.fail("synthesis failed validation:\n" + "\n".join(open_findings(read_report(outdir))))
     report = read_report(outdir)
-    platform = SynthesizedPlatform(config=config, outdir=outdir, stages=stages, report=report)
+    delivery = app.node.try_find_child("Delivery")
+    platform = SynthesizedPlatform(
+        config=config, outdir=outdir, stages=stages, report=report, delivery=delivery if isinstance(delivery, DeliveryStack) else None
+    )
     for path, stack in platform.stacks():
-        template_file = outdir / f"assembly-{cdk.Stage.of(stack).node.id}" / stack.template_file
+        top_level = "/" not in stack.node.path  # the delivery stack sits in the app itself, beside the stages
+        template_file = (outdir if top_level else outdir / f"assembly-{cdk.Stage.of(stack).node.id}") / stack.template_file
         platform.templates[path] = json.loads(template_file.read_text())
     return platform
 

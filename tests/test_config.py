@@ -97,7 +97,7 @@ def test_duplicate_model_names_name_the_second_occurrence() -> None:
 @pytest.mark.parametrize(
     ("path", "typo", "expected"),
     [
-        ((), "projekt", "projekt: unknown key; allowed keys here: accounts, availability_zones, models, project, region, stages; did you mean 'project'?"),
+        ((), "projekt", "projekt: unknown key; allowed keys here: accounts, availability_zones, delivery, models, project, region, stages; did you mean 'project'?"),
         (("stages", "prod"), "retain_stateful_resource", "stages.prod.retain_stateful_resource: unknown key; allowed keys here:"),
         (("models", 0, "training"), "instance_typ", "models[0].training.instance_typ: unknown key; allowed keys here: algorithm, content_type, hyperparameters, image, instance_count, instance_type, max_runtime_hours, spot, volume_size_gb; did you mean 'instance_type'?"),
         (("stages", "dev", "endpoint"), "sampling", "stages.dev.endpoint.sampling: unknown key; allowed keys here: alarms, autoscaling, data_capture_percent, deployment, instance_count, instance_type, serverless"),

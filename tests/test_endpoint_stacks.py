@@ -116,7 +116,7 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "context model_package_arn.churn: must be a versioned model package ARN, "
-        "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version> (got 'churn-v2')"
+        "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>, or 'none' (got 'churn-v2')"
     )
 
 

@@ -26,8 +26,9 @@ ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 def our_acknowledgements(platform: SynthesizedPlatform) -> list[tuple[str, str, str]]:
     """(construct path, finding id, reason) for every nag acknowledgement the project recorded."""
     found = []
-    for stage in platform.stages.values():
-        for construct in stage.node.find_all():
+    roots = [*platform.stages.values(), *([platform.delivery] if platform.delivery is not None else [])]
+    for root in roots:
+        for construct in root.node.find_all():
             for entry in construct.node.metadata:
                 if entry.type == ACK_KEY:
                     for finding, reason in entry.data.items():
@@ -73,9 +74,10 @@ def test_the_gate_fails_an_insecure_stack_in_every_pack(tmp_path: Path) -> None:
 def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
     from cfnlint.api import lint_file
 
-    templates = sorted(platform.outdir.glob("assembly-*/*.template.json"))
+    templates = sorted([*platform.outdir.glob("*.template.json"), *platform.outdir.glob("assembly-*/*.template.json")])
     # 3 stages x (network, storage, the model's endpoint) + the model's registry and training in dev
-    assert len(templates) == len(platform.templates) == 11
+    # + the delivery pipeline beside the stages
+    assert len(templates) == len(platform.templates) == 12
     findings = [f"{t.name}: {m}" for t in templates for m in lint_file(t)]
     assert findings == []
 

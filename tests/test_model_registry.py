@@ -169,14 +169,15 @@ def test_dead_letters_are_encrypted_and_alarmed_to_the_encrypted_topic(platform:
 
 
 def policy_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    (policy,) = resources(template, "AWS::IAM::ManagedPolicy").values()
+    """The statements of the approval function's policy (the stack's other policy is the reader's)."""
+    (policy,) = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "approval function" in p["Properties"]["Description"]]
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
 def test_role_is_least_privilege_in_one_managed_policy(platform: SynthesizedPlatform) -> None:
     template = registry_template(platform)
     assert resources(template, "AWS::IAM::Policy") == {}  # nothing inline
-    (role,) = resources(template, "AWS::IAM::Role").values()
+    (role,) = [r for r in resources(template, "AWS::IAM::Role").values() if r["Properties"]["RoleName"].endswith("-approval")]
     assert "ManagedPolicyArns" not in role["Properties"] or all("aws:policy" not in json.dumps(a) for a in role["Properties"]["ManagedPolicyArns"])
     statements = policy_statements(template)
     assert sorted(statements) == sorted([

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -52,10 +54,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def account_of(platform: SynthesizedPlatform, path: str) -> str:
+    """The account a stack deploys to: its stage's, or the tooling account for the delivery stack."""
+    top = path.split("/")[0]
+    return platform.config.accounts.tooling if top == "Delivery" else platform.config.accounts.for_stage(top.lower())
+
+
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
     expected += [f"Dev/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
     expected += [f"{s.capitalize()}/Endpoint-{m.name}" for s in STAGES for m in platform.config.models]
+    expected += ["Delivery"]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
@@ -145,8 +154,8 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         assert set(retained.values()) == {expected}, (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
     # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key; registry: key,
-    # group; training: key
-    assert stateful_count == 3 * 7 + 2 + 1
+    # group; training: key; delivery: key, artifact and access-log buckets
+    assert stateful_count == 3 * 7 + 2 + 1 + 3
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:
@@ -157,7 +166,7 @@ def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower
             if any(a.endswith(":*") for a in actions) and statement["Effect"] == "Allow":
                 # The one service-wide grant allowed: a key policy's standard statement that lets the
                 # key's own account manage it through IAM (without it the key becomes unmanageable).
-                own_root = f"arn:aws:iam::{platform.config.accounts.for_stage(path.split('/')[0].lower())}:root"
+                own_root = f"arn:aws:iam::{account_of(platform, path)}:root"
                 assert (type_, actions, statement["Principal"]) == ("AWS::KMS::Key", ["kms:*"], {"AWS": own_root}), (path, logical_id, statement)
             if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource", [])):
                 # In a KMS key policy, "*" means the key itself; elsewhere only actions that AWS does
@@ -166,21 +175,34 @@ def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower
 
 
 def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: SynthesizedPlatform) -> None:
+    """Another account's root appears only in dev's artifact sharing, and in role trust policies that a
+    condition narrows to one named role of that account (the delivery pipeline's cross-account roles)."""
     serving = {f"arn:aws:iam::{platform.config.accounts.staging}:root", f"arn:aws:iam::{platform.config.accounts.prod}:root"}
+    trusts = 0
     for path, template in platform.templates.items():
         cross_account = [
             (logical_id, s) for logical_id, _, s in all_statements(template)
             if s["Effect"] == "Allow" and isinstance(s.get("Principal"), dict) and "AWS" in s["Principal"]
-            and any(":root" in str(p) and platform.config.accounts.for_stage(path.split("/")[0].lower()) not in str(p) for p in as_list(s["Principal"]["AWS"]))
+            and any(":root" in str(p) and account_of(platform, path) not in str(p) for p in as_list(s["Principal"]["AWS"]))
         ]
+        sharing = [(logical_id, s) for logical_id, s in cross_account if s["Action"] != "sts:AssumeRole"]
+        for _, trust in [(logical_id, s) for logical_id, s in cross_account if s["Action"] == "sts:AssumeRole"]:
+            (account,) = {re.fullmatch(r"arn:aws:iam::(\d{12}):root", p)[1] for p in as_list(trust["Principal"]["AWS"])}  # type: ignore[index]
+            (operator, condition), = trust["Condition"].items()
+            assert operator in ("ArnEquals", "ArnLike") and list(condition) == ["aws:PrincipalArn"], trust
+            for arn in as_list(condition["aws:PrincipalArn"]):
+                assert re.fullmatch(rf"arn:aws:iam::{account}:role/{platform.config.project}-[a-z0-9-]+", arn), (path, arn)
+            trusts += 1
         if path != "Dev/Storage":
-            assert cross_account == [], path
+            assert sharing == [], path
             continue
-        sids = sorted(s["Sid"] for _, s in cross_account)
+        sids = sorted(s["Sid"] for _, s in sharing)
         assert sids == ["ServingAccountsDecryptArtifactsAndImages", "ServingAccountsPullImages", "ServingAccountsReadArtifacts"]
-        for _, statement in cross_account:
+        for _, statement in sharing:
             assert set(as_list(statement["Principal"]["AWS"])) == serving
             assert not {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey", "ecr:PutImage"} & set(as_list(statement["Action"]))
+    # the release role (tooling), the approved-model reader (dev, one model), the smoke test role (staging)
+    assert trusts == 3
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -199,7 +221,8 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: Synthe
 
 def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
     assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
-    assert len(three_model_platform.templates) == 6 + 2 * 3  # a registry and a training stack per model
+    # a registry and a training stack per model, and the delivery stack
+    assert len(three_model_platform.templates) == 6 + 2 * 3 + 1
     assert {p for p in three_model_platform.templates if "Registry" in p} == {
         "Dev/Registry-churn", "Dev/Registry-fraud", "Dev/Registry-demand-forecast",
     }

@@ -72,6 +72,8 @@ class ModelRegistry(Construct):
     :param release_role: a role to assume before starting the pipeline, for a pipeline in another
         account. Default: the pipeline is started with the function's own role.
     :param vpc_subnets: where in the VPC the function runs. Default: the isolated subnets.
+    :param function_role_name: name of the function's role, for a release role in another account that
+        trusts it by name. Default: a generated name.
     :param shared_with_accounts: accounts allowed to describe the group and describe and list its
         packages. Default: no other account.
     :param approved_model_parameter_name: the SSM parameter holding the ARN of the package to deploy;
@@ -97,6 +99,7 @@ class ModelRegistry(Construct):
         release_pipeline: codepipeline.IPipeline,
         release_role: iam.IRole | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
+        function_role_name: str | None = None,
         shared_with_accounts: Sequence[str] = (),
         approved_model_parameter_name: str | None = None,
         encryption_key: kms.IKey | None = None,
@@ -117,6 +120,8 @@ class ModelRegistry(Construct):
         parameter_name = approved_model_parameter_name or f"/mlops/{model_package_group_name}/approved-model-package-arn"
         if not _PARAMETER_NAME.fullmatch(parameter_name):
             raise PropsError(name, "approved_model_parameter_name", parameter_name, "must be a fully qualified SSM parameter name starting with '/'")
+        if function_role_name is not None and not re.fullmatch(r"[\w+=,.@-]{1,64}", function_role_name):
+            raise PropsError(name, "function_role_name", function_role_name, "must be an IAM role name: 1-64 letters, digits and + = , . @ _ -")
         if not _POWERTOOLS_VERSION.fullmatch(powertools_version):
             raise PropsError(name, "powertools_version", powertools_version, "must be a release number like 3.37.0")
 
@@ -178,6 +183,7 @@ class ModelRegistry(Construct):
         self.role = iam.Role(
             self,
             "FunctionRole",
+            role_name=function_role_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Approval function of model package group {model_package_group_name}",
         )

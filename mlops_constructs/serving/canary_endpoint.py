@@ -309,6 +309,8 @@ class CanaryEndpoint(Construct):
         )
         """The endpoint: its logical id and name stay when the package changes. The alarm names are
         references, so the alarms exist before a deployment watches them."""
+        self.endpoint_arn: str = self.endpoint.ref
+        """The endpoint's ARN, e.g. for a policy that lets a smoke test invoke it."""
 
         self.scalable_target: appscaling.ScalableTarget | None = None if serverless else self._autoscaling(
             stack, min_capacity, max_capacity, target_invocations_per_instance, scale_in_cooldown, scale_out_cooldown,

@@ -1,0 +1,468 @@
+"""DeliveryPipeline: one CDK Pipelines pipeline in the tooling account that deploys every stage into its
+own account, in order, with a smoke test after staging and a manual gate before production."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Stage, Token
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import pipelines
+from constructs import Construct
+
+from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
+from mlops_constructs._keys import allow_cloudwatch_logs
+from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
+from mlops_constructs.errors import PropsError
+
+MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
+"""The pipeline variable an approval sets to the model package it releases (``none`` otherwise)."""
+NO_MODEL_PACKAGE = "none"
+"""The variable's value when a run was not started by an approval (a code push, a manual retry)."""
+DEFAULT_CLI_VERSION = "2.1148.1"
+"""The CDK CLI self-mutation and asset publishing install: the one this project pins in package.json."""
+
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
+_PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
+
+
+_INLINE_REASON = (
+    "CDK Pipelines writes each of its roles' grants into that role's own default policy, which is bound "
+    "to that one role for its whole life and cannot be attached elsewhere; no policy is shared or reused."
+)
+_SOURCE_URL_REASON = (
+    "The project's source is the pipeline's artifact (type CODEPIPELINE): it has no repository URL, and "
+    "the repository credentials stay in the CodeConnections connection, never in the project."
+)
+# The wildcards CDK Pipelines' own grants contain, as cdk-nag renders them, and why each is acceptable.
+# Only these are acknowledged; a wildcard not matched here stays a finding and fails synthesis.
+_ARTIFACTS = r"<[A-Za-z0-9]*ArtifactBucket[A-F0-9]{8}\.Arn>"
+_CODEBUILD_LOGS = r"arn:(<AWS::Partition>|aws[a-z-]*):logs:[a-z0-9-]+:\d{12}:log-group:/aws/codebuild/"
+_REPORTS = r"arn:(<AWS::Partition>|aws[a-z-]*):codebuild:[a-z0-9-]+:\d{12}:report-group/"
+_PIPELINE_WILDCARDS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    (r"Action::s3:(GetObject|GetBucket|List|Abort|DeleteObject)\*",
+     "CDK's read/write grant on the pipeline's own artifact bucket (the statement names only that bucket "
+     "and its objects); the bucket holds nothing but this pipeline's artifacts."),
+    (rf"Resource::{_ARTIFACTS}/\*",
+     "Objects of the pipeline's own artifact bucket: every run writes artifacts under new keys."),
+    (r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
+     "Encrypt and decrypt artifacts with the pipeline's own key; the statement names only that key."),
+    (rf"Resource::{_CODEBUILD_LOGS}(<[A-Za-z0-9]+>:)?\*",
+     "CodeBuild's default log group grant, derived from the project name (the projects actually log to "
+     "the pipeline's KMS-encrypted log group); the asset role serves projects CDK names at deploy time."),
+    (rf"Resource::{_REPORTS}(<[A-Za-z0-9]+>-)?\*",
+     "CodeBuild test report groups, named after the project by CodeBuild when a build reports; none "
+     "exists before."),
+    (r"Resource::arn:\*:iam::\d{12}:role/\*",
+     "Self-mutation assumes the CDK bootstrap roles, and only those: the statement's condition requires "
+     "the role tag aws-cdk:bootstrap-role to be deploy, file-publishing or image-publishing."),
+    (r"Resource::arn:(<AWS::Partition>|aws[a-z-]*):cloudformation:[a-z0-9-]+:\d{12}:stack/\*",
+     "Self-mutation's cdk deploy reads the status of this account's stacks in this region (the pipeline's "
+     "own and the CDK bootstrap stack); DescribeStacks reads, it changes nothing."),
+))
+
+
+def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
+    """The ``Action::...`` and ``Resource::...`` wildcards of a resolved policy document as
+    AwsSolutions-IAM5 names them."""
+    findings: list[str] = []
+    for statement in document.get("Statement", []):
+        for key, prefix in (("Action", "Action::"), ("Resource", "")):
+            values = statement.get(key, [])
+            for value in values if isinstance(values, list) else [values]:
+                rendered = f"{prefix}{value}" if prefix else nag_resource(stack, value) if not isinstance(value, str) else f"Resource::{value}"
+                if "*" in rendered.split("::", 1)[1]:
+                    findings.append(rendered)
+    return list(dict.fromkeys(findings))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeTest:
+    """One request sent to one endpoint after its stage is deployed."""
+
+    endpoint_name: str
+    role_arn: str
+    """A role in the endpoint's account that may invoke the endpoint and trusts the smoke-test role."""
+    body: str
+    content_type: str = "text/csv"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryStage:
+    """A stage the pipeline deploys, and what surrounds its deployment."""
+
+    stage: Stage
+    """A ``Stage`` of the same app; its stacks carry their own account and region."""
+    smoke_tests: Sequence[SmokeTest] = ()
+    """Requests sent after the stage is deployed; an error response fails the release there."""
+    manual_approval: bool = False
+    """Wait for a person's approval before deploying this stage."""
+
+
+class DeliveryPipeline(Construct):
+    """A self-mutating CDK Pipelines pipeline (CodePipeline V2) that deploys ``stages`` in order.
+
+    Creates:
+
+    - a KMS **key** (yearly rotation) whose policy admits only the CDK bootstrap roles of the accounts
+      the stages deploy to, and an **artifact bucket** encrypted with it (TLS-only, versioned, private,
+      access-logged to an **access-log bucket**);
+    - the **pipeline**: ``source`` → **Build** (a CodeBuild step that runs ``synth_commands`` with the
+      environment variable ``MODEL_PACKAGE_ARN`` set from the pipeline variable ``ModelPackageArn``, and
+      publishes ``cdk.out``) → self-mutation → asset publishing → one deployment per stage (each stack
+      deployed by its own account's bootstrap deploy role), with a **manual approval** before every
+      stage that asks for it and a **smoke test** after every stage that has requests;
+    - the **synth role** (named ``synth_role_name``), which may also assume ``synth_assumable_roles``
+      (the dev account's read-only roles for the approved model of each model);
+    - the **smoke-test role** (named ``smoke_test_role_name``), which may only assume the smoke tests'
+      roles in the stage accounts;
+    - the **release role** (named ``release_role_name``) that principals matching ``released_by`` in
+      other accounts may assume to start this pipeline, and do nothing else;
+    - a KMS-encrypted SNS **topic** (unless ``notification_topic`` is given) told about failed runs and
+      waiting manual approvals;
+    - a KMS-encrypted **log group** for every CodeBuild project, kept ``log_retention``.
+
+    Example::
+
+        DeliveryPipeline(self, "Delivery",
+            pipeline_name="acme-release",
+            source=pipelines.CodePipelineSource.connection("acme/ml-platform", "main", connection_arn=arn),
+            stages=[DeliveryStage(stage=dev), DeliveryStage(stage=staging, smoke_tests=[...]),
+                    DeliveryStage(stage=prod, manual_approval=True)],
+        )
+
+    :param pipeline_name: the pipeline's name, which other accounts use to start it.
+    :param source: where the app's code comes from (CodeConnections or S3).
+    :param stages: the stages to deploy, in order.
+    :param synth_commands: build the cloud assembly into ``cdk.out``. Default: ``make test`` then
+        ``make synth``.
+    :param synth_role_name: name of the synth step's role, for trust policies in other accounts.
+        Default: a generated name.
+    :param synth_assumable_roles: ARNs of roles (in other accounts) the synth step may assume.
+        Default: none.
+    :param smoke_test_role_name: name of the smoke-test role, for the stage accounts' trust policies.
+        Default: a generated name.
+    :param smoke_test_script: path, in the source, of the script that sends the requests
+        (``mlops_constructs/delivery/scripts/smoke_test.py`` of this project).
+    :param release_role_name: name of the release role. Default: no release role.
+    :param released_by: role ARNs in other accounts (``*`` allowed in the name) that may assume the
+        release role. Default: none; required with ``release_role_name``.
+    :param notification_topic: where failures and approvals are announced. Default: a KMS-encrypted
+        topic is created.
+    :param cli_version: the CDK CLI that self-mutation and asset publishing install (npm's ``latest``
+        tag is not a current 2.x build). Default: :data:`DEFAULT_CLI_VERSION`.
+    :param log_retention: of the CodeBuild logs. Default: one year.
+    :param removal_policy: of the key, buckets and log group. Default: ``RemovalPolicy.RETAIN``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        pipeline_name: str,
+        source: pipelines.CodePipelineSource,
+        stages: Sequence[DeliveryStage],
+        synth_commands: Sequence[str] = ("make test", "make synth"),
+        synth_role_name: str | None = None,
+        synth_assumable_roles: Sequence[str] = (),
+        smoke_test_role_name: str | None = None,
+        smoke_test_script: str = "mlops_constructs/delivery/scripts/smoke_test.py",
+        release_role_name: str | None = None,
+        released_by: Sequence[str] = (),
+        notification_topic: sns.ITopic | None = None,
+        cli_version: str = DEFAULT_CLI_VERSION,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        self._validate(pipeline_name, stages, synth_commands, synth_role_name, synth_assumable_roles,
+                       smoke_test_role_name, release_role_name, released_by)
+        stack = Stack.of(self)
+
+        self.encryption_key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the artifacts, logs and notifications of pipeline {pipeline_name}",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        """Encrypts the artifact bucket, the build logs and the notification topic."""
+        allow_cloudwatch_logs(self.encryption_key)
+        access_logs = access_log_bucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=None,
+            retention=Duration.days(365),
+            incomplete_upload_expiration=Duration.days(7),
+            removal_policy=removal_policy,
+        )
+        self.artifact_bucket = encrypted_bucket(
+            self,
+            "ArtifactBucket",
+            bucket_name=None,
+            encryption_key=self.encryption_key,
+            access_logs=access_logs,
+            access_log_prefix="artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-artifacts",
+                    expiration=Duration.days(90),
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=removal_policy,
+            replication_reason="Pipeline artifacts are build inputs and outputs that each run recreates from "
+            "the source; they are versioned and stay in the pipeline's region.",
+        )
+        """Holds the source, the cloud assembly and the other artifacts between actions."""
+        self.log_group = logs.LogGroup(
+            self, "BuildLogs", encryption_key=self.encryption_key, retention=log_retention, removal_policy=removal_policy
+        )
+        """The CodeBuild projects' logs."""
+
+        self.synth_role = iam.Role(
+            self,
+            "SynthRole",
+            role_name=synth_role_name,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"Tests and synthesizes the app for pipeline {pipeline_name}",
+        )
+        """Runs the synth step; it may assume ``synth_assumable_roles``."""
+        if synth_assumable_roles:
+            self.synth_role.add_to_principal_policy(
+                iam.PolicyStatement(sid="ReadApprovedModels", actions=["sts:AssumeRole"], resources=list(synth_assumable_roles))
+            )
+
+        synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=source,
+            env={"MODEL_PACKAGE_ARN": f"#{{variables.{MODEL_PACKAGE_VARIABLE}}}"},
+            commands=list(synth_commands),
+            primary_output_directory="cdk.out",
+            role=self.synth_role,
+            # make test runs the whole suite, which wants two cores and several GiB.
+            build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM),
+            timeout=Duration.minutes(60),
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=self.artifact_bucket,
+            synth=synth,
+            self_mutation=True,
+            cli_version=cli_version,
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
+                logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
+            ),
+        )
+        """The CDK Pipelines pipeline; ``pipeline.pipeline`` is the CodePipeline."""
+
+        self.smoke_test_role: iam.Role | None = None
+        """Runs the smoke tests; it may only assume the smoke tests' roles."""
+        smoke_roles = sorted({test.role_arn for entry in stages for test in entry.smoke_tests})
+        if smoke_roles:
+            self.smoke_test_role = iam.Role(
+                self,
+                "SmokeTestRole",
+                role_name=smoke_test_role_name,
+                assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                description=f"Invokes the deployed endpoints for pipeline {pipeline_name}",
+            )
+            self.smoke_test_role.add_to_principal_policy(
+                iam.PolicyStatement(sid="InvokeThroughStageRoles", actions=["sts:AssumeRole"], resources=smoke_roles)
+            )
+        for entry in stages:
+            pre: list[pipelines.Step] = []
+            if entry.manual_approval:
+                pre.append(pipelines.ManualApprovalStep(
+                    f"Promote-{entry.stage.stage_name}",
+                    comment=f"Deploy to {entry.stage.stage_name}? The earlier stages are deployed and their smoke tests passed.",
+                ))
+            post: list[pipelines.Step] = []
+            if entry.smoke_tests:
+                post.append(self._smoke_test_step(entry, source, smoke_test_script))
+            self.pipeline.add_stage(entry.stage, pre=pre, post=post)
+        self.pipeline.build_pipeline()
+
+        code_pipeline = self.pipeline.pipeline
+        code_pipeline.add_variable(codepipeline.Variable(
+            variable_name=MODEL_PACKAGE_VARIABLE,
+            default_value=NO_MODEL_PACKAGE,
+            description="The approved model package this run releases; 'none' when not started by an approval",
+        ))
+
+        self.notification_topic = notification_topic or sns.Topic(
+            self, "Notifications", display_name=f"Pipeline {pipeline_name}", master_key=self.encryption_key, enforce_ssl=True
+        )
+        """Told about failed runs and approvals waiting for a person."""
+        code_pipeline.notify_on(
+            "FailuresAndApprovals",
+            self.notification_topic,
+            events=[
+                codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+                codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+                codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_FAILED,
+            ],
+        )
+
+        self.release_role: iam.Role | None = None
+        """May only start this pipeline; assumed by the approval functions in other accounts."""
+        if release_role_name is not None:
+            by_account: dict[str, list[str]] = {}
+            for arn in released_by:
+                by_account.setdefault(_ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
+            self.release_role = iam.Role(
+                self,
+                "ReleaseRole",
+                role_name=release_role_name,
+                description=f"Starts pipeline {pipeline_name} with an approved model package, nothing else",
+                assumed_by=iam.CompositePrincipal(*(
+                    iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": arns}})
+                    for account, arns in by_account.items()
+                )),
+            )
+            iam.ManagedPolicy(
+                self,
+                "ReleasePolicy",
+                description=f"Start pipeline {pipeline_name}",
+                roles=[self.release_role],
+                statements=[iam.PolicyStatement(
+                    sid="StartThisPipeline", actions=["codepipeline:StartPipelineExecution"], resources=[code_pipeline.pipeline_arn]
+                )],
+            )
+        self.pipeline_arn = code_pipeline.pipeline_arn
+        self._documents: dict[str, dict[str, Any]] = {}
+        """The resolved document of each policy CDK Pipelines wrote, as deployed, by construct path."""
+        self._narrow_resource_wildcards(stack)
+        self._acknowledge(stack)
+
+    # ------------------------------------------------------------------------------------------------
+
+    def _narrow_resource_wildcards(self, stack: Stack) -> None:
+        """Replace the ``Resource: "*"`` CDK Pipelines grants where AWS has resource-level permissions.
+
+        Self-mutation gets ``cloudformation:DescribeStacks`` on this account's stacks in this region and
+        ``s3:ListBucket`` on the artifact bucket (what it reads; it publishes and deploys through the
+        bootstrap roles). The asset-publishing role may start and watch only the asset projects.
+        """
+        asset_projects = [
+            project.attr_arn for project in self.node.find_all()
+            if isinstance(project, codebuild.CfnProject) and "/Assets/" in project.node.path
+        ]
+        narrowed: dict[str, list[str]] = {
+            "cloudformation:DescribeStacks": [stack.format_arn(service="cloudformation", resource="stack", resource_name="*")],
+            "s3:ListBucket": [self.artifact_bucket.bucket_arn],
+            **{f"codebuild:{a}": asset_projects for a in ("BatchGetBuilds", "StartBuild", "StopBuild")},
+        }
+        for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
+            document = stack.resolve(policy.document.to_json())
+            self._documents[policy.node.path] = document
+            statements = document.get("Statement", [])
+            if not any(st.get("Resource") == "*" for st in statements):
+                continue
+            rewritten = []
+            for statement in statements:
+                actions = statement.get("Action")
+                actions = actions if isinstance(actions, list) else [actions]
+                if statement.get("Resource") != "*" or not set(actions) <= set(narrowed):
+                    rewritten.append(statement)
+                    continue
+                for action in actions:
+                    if narrowed[action]:
+                        rewritten.append({**statement, "Action": action, "Resource": stack.resolve(narrowed[action])})
+            cfn = policy.node.default_child
+            assert isinstance(cfn, iam.CfnPolicy)
+            self._documents[policy.node.path] = {**document, "Statement": rewritten}
+            # Set on the L1 property, not as a raw override, so that what cdk-nag checks is what deploys.
+            cfn.policy_document = self._documents[policy.node.path]
+
+    def _acknowledge(self, stack: Stack) -> None:
+        """Acknowledge, on each policy CDK Pipelines wrote, exactly the wildcards listed in
+        :data:`_PIPELINE_WILDCARDS`; any other wildcard stays a finding and fails synthesis."""
+        for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
+            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+                acknowledge(policy, f"{pack}::{pack}-IAMNoInlinePolicy", _INLINE_REASON)
+            for finding in _wildcard_findings(stack, self._documents[policy.node.path]):
+                reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
+                if reason is not None:
+                    acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        ignore_cfn_lint(self.pipeline.pipeline, "E3703", "CDK Pipelines renders the target accounts' role ARNs in the "
+                        "actions with Fn::Join; the values are correct, only the intrinsic differs from the one "
+                        "cfn-lint prefers.")
+        ignore_cfn_lint(self.pipeline.pipeline, "W3005", "CDK Pipelines adds an explicit DependsOn on the pipeline's role "
+                        "policy as well as the GetAtt of its role; the redundancy is CDK's and harmless.")
+        for project in (c for c in self.node.find_all() if isinstance(c, codebuild.CfnProject)):
+            for pack in ("HIPAA.Security", "PCI.DSS.321"):
+                acknowledge(project, f"{pack}::{pack}-CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON)
+
+    def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
+        region = entry.stage.region
+        tests = [
+            {"endpoint": t.endpoint_name, "role_arn": t.role_arn, "content_type": t.content_type, "body": t.body}
+            for t in entry.smoke_tests
+        ]
+        return pipelines.CodeBuildStep(
+            f"SmokeTest-{entry.stage.stage_name}",
+            input=source,
+            install_commands=["python3 -m pip install --quiet 'boto3>=1.40,<2'"],
+            commands=[f"python3 {shlex.quote(script)} --region {region} --tests {shlex.quote(json.dumps(tests))}"],
+            role=self.smoke_test_role,
+            timeout=Duration.minutes(15),
+        )
+
+    @staticmethod
+    def _validate(
+        pipeline_name: str,
+        stages: Sequence[DeliveryStage],
+        synth_commands: Sequence[str],
+        synth_role_name: str | None,
+        synth_assumable_roles: Sequence[str],
+        smoke_test_role_name: str | None,
+        release_role_name: str | None,
+        released_by: Sequence[str],
+    ) -> None:
+        name = "DeliveryPipeline"
+        if not isinstance(pipeline_name, str) or not _PIPELINE_NAME.fullmatch(pipeline_name):
+            raise PropsError(name, "pipeline_name", pipeline_name, "must be 1-100 letters, digits and . @ _ -")
+        if not stages:
+            raise PropsError(name, "stages", list(stages), "must name at least one stage to deploy")
+        for entry in stages:
+            if Token.is_unresolved(entry.stage.account or "") or not entry.stage.account or not entry.stage.region:
+                raise PropsError(name, "stages", entry.stage.node.path, "each stage needs an explicit account and region")
+            for test in entry.smoke_tests:
+                if not _ROLE_ARN.fullmatch(test.role_arn) or "*" in test.role_arn:
+                    raise PropsError(name, "stages[].smoke_tests[].role_arn", test.role_arn, "must be an IAM role ARN")
+        if isinstance(synth_commands, str) or not synth_commands:
+            raise PropsError(name, "synth_commands", synth_commands, "must be a list of one or more shell commands")
+        for prop, value in (("synth_role_name", synth_role_name), ("smoke_test_role_name", smoke_test_role_name),
+                            ("release_role_name", release_role_name)):
+            if value is not None and not _ROLE_NAME.fullmatch(value):
+                raise PropsError(name, prop, value, "must be an IAM role name: 1-64 letters, digits and + = , . @ _ -")
+        for prop, arns in (("synth_assumable_roles", synth_assumable_roles), ("released_by", released_by)):
+            if isinstance(arns, str):
+                raise PropsError(name, prop, arns, "must be a list of IAM role ARNs, not a string")
+            for arn in arns:
+                if not isinstance(arn, str) or not _ROLE_ARN.fullmatch(arn):
+                    raise PropsError(name, prop, arn, "each entry must be an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")
+        if release_role_name is not None and not released_by:
+            raise PropsError(name, "released_by", list(released_by), "must name at least one role ARN that may assume the release role")
+        if released_by and release_role_name is None:
+            raise PropsError(name, "release_role_name", None, "is required when released_by is given")
