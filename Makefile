@@ -9,6 +9,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 CONFIG ?= config/default.yaml
+# More arguments for `cdk synth`, e.g. the delivery pipeline's -c model_package_arn.<model>=<arn>.
+SYNTH_ARGS ?=
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 NODE_RUNTIME := tools/node
@@ -32,11 +34,12 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth test clean
+.PHONY: help setup synth test bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
 	@echo "make test    set up, then run the whole test suite"
+	@echo "make bench   set up, then time synthesis and the tests into docs/performance.md (BENCH_ARGS=--help)"
 	@echo "make setup   install into .venv, .venv-checkov and node_modules (idempotent)"
 	@echo "make clean   remove cdk.out and caches (keeps installs)"
 
@@ -62,11 +65,17 @@ $(CDK_STAMP): package.json package-lock.json $(NODE_STAMP)
 	@touch $@
 
 synth: $(PY_STAMP) $(CDK_STAMP)
-	cdk synth --quiet --no-notices -c config=$(CONFIG)
-	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(ls cdk.out/assembly-*/*.template.json | wc -l) templates"
+	cdk synth --quiet --no-notices -c config=$(CONFIG) $(SYNTH_ARGS)
+	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(ls cdk.out/*.template.json cdk.out/assembly-*/*.template.json | wc -l) templates"
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+# Options of bench/run.py, e.g. BENCH_ARGS="--only floor,default --runs 5".
+BENCH_ARGS ?=
+
+bench: setup
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis

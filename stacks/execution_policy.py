@@ -1,0 +1,116 @@
+"""The CloudFormation execution policy each account is bootstrapped with: what the platform's stacks need
+to create, update and delete their resources, instead of AdministratorAccess.
+
+    python -m stacks.execution_policy --config config/acme.yaml > cfn-execution-policy.json
+
+Every account gets the same policy (create it once per account as a customer managed policy named
+``<project>-cfn-execution``, then pass its ARN to ``cdk bootstrap --cloudformation-execution-policies``).
+It is limited to the configured region, IAM is limited to roles and policies whose names start with the
+project (CloudFormation names generated roles after their stack, and every stack name starts with the
+project), and S3 to the project's buckets and the CDK asset bucket. ``tests/test_execution_policy.py``
+checks that it covers every resource type the stacks synthesize.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from mlops_constructs.config import ConfigError, PlatformConfig, load_config
+
+MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
+    # CloudFormation type prefix -> the IAM service prefix(es) whose actions manage it
+    "AWS::EC2": ("ec2",),
+    "AWS::KMS": ("kms",),
+    "AWS::Logs": ("logs",),
+    "AWS::SNS": ("sns",),
+    "AWS::SQS": ("sqs",),
+    "AWS::SageMaker": ("sagemaker",),
+    "AWS::StepFunctions": ("states",),
+    "AWS::Events": ("events",),
+    "AWS::Lambda": ("lambda",),
+    "AWS::ECR": ("ecr",),
+    "AWS::CloudWatch": ("cloudwatch",),
+    "AWS::ApplicationAutoScaling": ("application-autoscaling",),
+    "AWS::SSM": ("ssm",),
+    "AWS::CodePipeline": ("codepipeline",),
+    "AWS::CodeBuild": ("codebuild",),
+    "AWS::CodeStarNotifications": ("codestar-notifications",),
+    "AWS::CodeConnections": ("codeconnections", "codestar-connections"),
+}
+"""Services managed in the configured region, whatever the resource's name (most are named by
+CloudFormation or SageMaker with ids a policy cannot predict)."""
+
+SERVICE_LINKED_ROLES = (
+    "sagemaker.application-autoscaling.amazonaws.com",
+    "autoscaling.amazonaws.com",
+    "ecr.amazonaws.com",
+)
+
+
+def execution_policy(config: PlatformConfig) -> dict[str, Any]:
+    """The policy document, for the accounts and region of ``config``."""
+    project, region = config.project, config.region
+    in_region = {"StringEquals": {"aws:RequestedRegion": region}}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PlatformServicesInTheRegion",
+                "Effect": "Allow",
+                "Action": sorted({f"{prefix}:*" for prefixes in MANAGED_SERVICES.values() for prefix in prefixes}),
+                "Resource": "*",
+                "Condition": in_region,
+            },
+            {
+                "Sid": "ProjectRolesAndPolicies",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:CreateRole",
+                    "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:DeleteRole", "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy", "iam:Get*", "iam:List*", "iam:PassRole", "iam:PutRolePolicy",
+                    "iam:TagPolicy", "iam:TagRole", "iam:UntagPolicy", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+                    "iam:UpdateRole", "iam:UpdateRoleDescription",
+                ],
+                "Resource": ["arn:aws:iam::*:role/" + project + "-*", "arn:aws:iam::*:policy/" + project + "-*"],
+            },
+            {
+                "Sid": "ServiceLinkedRolesThePlatformUses",
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+            },
+            {
+                "Sid": "ProjectBuckets",
+                "Effect": "Allow",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{project}-*", f"arn:aws:s3:::{project}-*/*"],
+            },
+            {
+                "Sid": "ReadCdkAssets",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::cdk-*-assets-*", "arn:aws:s3:::cdk-*-assets-*/*"],
+            },
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/default.yaml")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(json.dumps(execution_policy(config), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

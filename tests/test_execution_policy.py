@@ -1,0 +1,75 @@
+"""The CloudFormation execution policy the accounts are bootstrapped with covers every resource the
+platform's stacks create, and no more than the project's own IAM and S3 names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from stacks.execution_policy import MANAGED_SERVICES, execution_policy
+from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform
+
+
+def statement(policy: dict, sid: str) -> dict:
+    (found,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    return found
+
+
+def test_every_synthesized_resource_type_is_covered(platform: SynthesizedPlatform) -> None:
+    policy = execution_policy(platform.config)
+    regional = set(statement(policy, "PlatformServicesInTheRegion")["Action"])
+    types = {r["Type"] for t in platform.templates.values() for r in t["Resources"].values()}
+    assert {"AWS::CodePipeline::Pipeline", "AWS::SageMaker::Endpoint", "AWS::IAM::Role", "AWS::S3::Bucket"} <= types
+    for type_ in sorted(types):
+        service = "::".join(type_.split("::")[:2])
+        if type_.startswith("Custom::"):
+            assert "lambda:*" in regional, type_  # custom resources are Lambda-backed
+        elif service == "AWS::IAM":
+            assert type_ in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"), type_
+        elif service == "AWS::S3":
+            assert type_ in ("AWS::S3::Bucket", "AWS::S3::BucketPolicy"), type_
+        elif service != "AWS::CDK":
+            assert service in MANAGED_SERVICES, f"{type_}: add its service to stacks/execution_policy.py"
+            assert {f"{p}:*" for p in MANAGED_SERVICES[service]} <= regional, type_
+
+
+def test_iam_and_s3_names_the_stacks_create_start_with_the_project(platform: SynthesizedPlatform) -> None:
+    """The policy's IAM and S3 statements name only <project>-*: every explicit name must fit, and
+    every stack name too (CloudFormation prefixes generated names with the stack's)."""
+    project = platform.config.project
+    for path, stack in platform.stacks():
+        assert stack.stack_name.startswith(f"{project}-"), path
+    names = 0
+    for path, template in platform.templates.items():
+        for resource in template["Resources"].values():
+            props = resource.get("Properties", {})
+            for key in ("RoleName", "ManagedPolicyName", "BucketName"):
+                if isinstance(props.get(key), str):
+                    assert props[key].startswith(f"{project}-"), (path, key, props[key])
+                    names += 1
+    assert names > 5
+
+
+def test_the_policy_is_scoped_and_fits_a_managed_policy(platform: SynthesizedPlatform) -> None:
+    policy = execution_policy(platform.config)
+    for s in policy["Statement"]:
+        assert "*" not in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]), s["Sid"]
+    assert statement(policy, "PlatformServicesInTheRegion")["Condition"] == {"StringEquals": {"aws:RequestedRegion": platform.config.region}}
+    assert not [a for a in statement(policy, "PlatformServicesInTheRegion")["Action"] if a.startswith(("iam:", "s3:", "sts:", "organizations:"))]
+    project = platform.config.project
+    assert all(r.split(":")[-1].split("/", 1)[1].startswith(f"{project}-") for r in statement(policy, "ProjectRolesAndPolicies")["Resource"])
+    assert len(json.dumps(policy, separators=(",", ":"))) < 6144  # IAM's limit for a managed policy
+
+
+def test_the_command_prints_the_policy_or_one_line_per_problem(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok = subprocess.run([sys.executable, "-m", "stacks.execution_policy", "--config", str(DEFAULT_CONFIG)],
+                        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["Statement"][0]["Sid"] == "PlatformServicesInTheRegion"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_CONFIG.read_text().replace('dev: "222222222222"', 'dev: "2222"'))
+    failed = subprocess.run([sys.executable, "-m", "stacks.execution_policy", "--config", str(bad)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == f"{bad}: accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '2222')"
