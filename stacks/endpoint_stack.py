@@ -17,6 +17,7 @@ from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.serving import CanaryEndpoint, DataQualityMonitoring
 from mlops_constructs.training import builtin_image_uri
 from mlops_constructs.storage import ArtifactStore
+from stacks._roles import role_for_pipeline_step
 from stacks._settings import stateful_removal_policy
 from stacks.names import (
     endpoint_name,
@@ -106,24 +107,18 @@ class EndpointStack(Stack):
             self.smoke_test_role = self._smoke_test_role(config, stage, model)
 
     def _smoke_test_role(self, config: PlatformConfig, stage: str, model: ModelSettings) -> iam.Role:
-        tester = role_arn(config.accounts.tooling, smoke_test_role_name(config))
-        role = iam.Role(
+        name = endpoint_name(config, stage, model)
+        return role_for_pipeline_step(
             self,
             "SmokeTestRole",
             role_name=endpoint_smoke_test_role_name(config, stage, model),
-            description=f"The delivery pipeline's smoke test invokes endpoint {endpoint_name(config, stage, model)}",
-            # The account as principal, narrowed to the one role by condition (see RegistryStack).
-            assumed_by=iam.AccountPrincipal(config.accounts.tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": tester}}),
-            max_session_duration=Duration.hours(1),
+            tooling_account=config.accounts.tooling,
+            step_role_arn=role_arn(config.accounts.tooling, smoke_test_role_name(config)),
+            description=f"The delivery pipeline's smoke test invokes endpoint {name}",
+            policy_id="SmokeTestPolicy",
+            policy_description=f"Invoke endpoint {name}",
+            statement=iam.PolicyStatement(sid="InvokeThisEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint.endpoint_arn]),
         )
-        iam.ManagedPolicy(
-            self,
-            "SmokeTestPolicy",
-            description=f"Invoke endpoint {endpoint_name(config, stage, model)}",
-            roles=[role],
-            statements=[iam.PolicyStatement(sid="InvokeThisEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint.endpoint_arn])],
-        )
-        return role
 
     def _monitoring(self, config: PlatformConfig, model: ModelSettings, settings: Any, dev_artifacts: s3.IBucket) -> DataQualityMonitoring | None:
         monitoring = model.monitoring

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.registry import ModelRegistry
+from stacks._roles import role_for_pipeline_step
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import (
     approval_role_name,
@@ -74,25 +75,19 @@ class RegistryStack(Stack):
             self._approved_model_reader(config, model)
 
     def _approved_model_reader(self, config: PlatformConfig, model: ModelSettings) -> None:
-        synth_role = role_arn(config.accounts.tooling, synth_role_name(config))
-        reader = iam.Role(
+        parameter = approved_model_parameter(config, model).lstrip("/")
+        role_for_pipeline_step(
             self,
             "ApprovedModelReader",
             role_name=approved_model_reader_role_name(config, model),
+            tooling_account=config.accounts.tooling,
+            step_role_arn=role_arn(config.accounts.tooling, synth_role_name(config)),
             description=f"The delivery pipeline's synth step reads which package of {model.name} is approved",
-            # The account as principal, narrowed to the one role by condition: trust stays valid even
-            # if that role is deleted and created again.
-            assumed_by=iam.AccountPrincipal(config.accounts.tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": synth_role}}),
-            max_session_duration=Duration.hours(1),
-        )
-        iam.ManagedPolicy(
-            self,
-            "ApprovedModelReaderPolicy",
-            description=f"Read the approved-model parameter of {model.name}",
-            roles=[reader],
-            statements=[iam.PolicyStatement(
+            policy_id="ApprovedModelReaderPolicy",
+            policy_description=f"Read the approved-model parameter of {model.name}",
+            statement=iam.PolicyStatement(
                 sid="ReadApprovedModelParameter",
                 actions=["ssm:GetParameter"],
-                resources=[self.format_arn(service="ssm", resource="parameter", resource_name=approved_model_parameter(config, model).lstrip("/"))],
-            )],
+                resources=[self.format_arn(service="ssm", resource="parameter", resource_name=parameter)],
+            ),
         )

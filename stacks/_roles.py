@@ -1,0 +1,37 @@
+"""Roles in a stage account that one role of the delivery pipeline, in the tooling account, assumes."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+
+def role_for_pipeline_step(
+    scope: Construct,
+    id: str,
+    *,
+    role_name: str,
+    tooling_account: str,
+    step_role_arn: str,
+    description: str,
+    policy_id: str,
+    policy_description: str,
+    statement: iam.PolicyStatement,
+) -> iam.Role:
+    """A role that only ``step_role_arn`` may assume, allowed ``statement`` and nothing else, in one
+    customer managed policy.
+
+    The trust names the tooling account and narrows it to the one role by condition, rather than naming
+    the role as principal: the trust then stays valid if that role is deleted and created again.
+    """
+    role = iam.Role(
+        scope,
+        id,
+        role_name=role_name,
+        description=description,
+        assumed_by=iam.AccountPrincipal(tooling_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": step_role_arn}}),
+        max_session_duration=Duration.hours(1),
+    )
+    iam.ManagedPolicy(scope, policy_id, description=policy_description, roles=[role], statements=[statement])
+    return role
