@@ -462,6 +462,8 @@ class DeliveryPipeline(Construct):
             for arn in arns:
                 if not isinstance(arn, str) or not _ROLE_ARN.fullmatch(arn):
                     raise PropsError(name, prop, arn, "each entry must be an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")
+                if prop == "synth_assumable_roles" and "*" in arn:
+                    raise PropsError(name, prop, arn, "each entry must name one role: the synth step may assume no wildcard")
         if release_role_name is not None and not released_by:
             raise PropsError(name, "released_by", list(released_by), "must name at least one role ARN that may assume the release role")
         if released_by and release_role_name is None:

@@ -1,0 +1,622 @@
+"""The delivery pipeline: one CDK Pipelines (V2) pipeline in the tooling account that deploys Dev, then
+Staging with a smoke test, then a manual approval and Prod, each stage through its own account's
+bootstrap roles; the cross-account roles around it (release, approved-model readers, smoke tests) trust
+exactly one named role each and may do exactly one thing; and the construct and config reject bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import pipelines
+from aws_cdk.assertions import Template
+
+from mlops_constructs.config import ConfigError, PlatformConfig
+from mlops_constructs.delivery import DEFAULT_CLI_VERSION, DeliveryPipeline, DeliveryStage
+from mlops_constructs.errors import PropsError
+from stacks import build_platform
+from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
+
+STAGE_NAMES = ("Dev", "Staging", "Prod")
+RESOLVER = "mlops_constructs/delivery/scripts/resolve_model_packages.py"
+CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------------------------
+
+
+def delivery(platform: SynthesizedPlatform) -> dict[str, Any]:
+    return platform.templates["Delivery"]
+
+
+def pipeline_resource(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (found,) = resources(template, "AWS::CodePipeline::Pipeline").items()
+    return found[0], found[1]["Properties"]
+
+
+def pipeline_stages(platform: SynthesizedPlatform) -> dict[str, list[dict[str, Any]]]:
+    _, pipeline = pipeline_resource(delivery(platform))
+    return {stage["Name"]: stage["Actions"] for stage in pipeline["Stages"]}
+
+
+def refs(platform: SynthesizedPlatform, template: dict[str, Any], account: str) -> dict[str, str]:
+    """What ``Ref`` resolves to in ``template``: the pseudo parameters of a stack in ``account``, and
+    each pipeline's logical id to its name (a pipeline's Ref is its name)."""
+    values = {
+        "AWS::Partition": "aws",
+        "AWS::Region": platform.config.region,
+        "AWS::AccountId": account,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    for logical_id, pipeline in resources(template, "AWS::CodePipeline::Pipeline").items():
+        values[logical_id] = pipeline["Properties"]["Name"]
+    return values
+
+
+def render(value: Any, values: dict[str, str]) -> str:
+    """A string, Fn::Join, Fn::Sub or Ref (of a name in ``values``) rendered to the string it deploys as;
+    any other reference becomes ``<Ref:X>`` / ``<X.Attr>``, which holds no account id."""
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, dict) and len(value) == 1, f"cannot render {value!r}"
+    ((fn, arg),) = value.items()
+    if fn == "Ref":
+        return values.get(arg, f"<Ref:{arg}>")
+    if fn == "Fn::GetAtt":
+        return f"<{arg[0]}.{arg[1]}>"
+    if fn == "Fn::Join":
+        separator, parts = arg
+        return separator.join(render(part, values) for part in parts)
+    if fn == "Fn::Sub":
+        assert isinstance(arg, str), f"Fn::Sub with variables: {arg!r}"
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), f"<Ref:{m.group(1)}>"), arg)
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_named(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    found = [(i, r["Properties"]) for i, r in resources(template, "AWS::IAM::Role").items() if r["Properties"].get("RoleName") == name]
+    assert len(found) == 1, f"expected one role named {name}, found {len(found)}"
+    return found[0]
+
+
+def policies_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every inline or managed policy resource attached to the role ``role_id``."""
+    return [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_id} in r["Properties"].get("Roles", [])
+    ]
+
+
+def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    return [s for policy in policies_of(template, role_id) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def account_ids(text: str) -> set[str]:
+    return set(re.findall(r"(?<!\d)\d{12}(?!\d)", text))
+
+
+def principal_accounts(platform: SynthesizedPlatform, template: dict[str, Any], document: dict[str, Any]) -> set[str]:
+    """Every 12-digit account id named in any statement's Principal, intrinsics rendered."""
+    found: set[str] = set()
+    values = refs(platform, template, platform.config.accounts.tooling)
+    for statement in document["Statement"]:
+        for principals in statement.get("Principal", {}).values() if isinstance(statement.get("Principal"), dict) else []:
+            for principal in as_list(principals):
+                found |= account_ids(render(principal, values))
+    return found
+
+
+def only_trusted_role(trust: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """The one statement of a trust policy as (principal, condition operator, aws:PrincipalArn values);
+    fails unless it is exactly one sts:AssumeRole statement narrowed only by aws:PrincipalArn."""
+    (statement,) = trust["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+    assert set(statement) <= {"Action", "Condition", "Effect", "Principal", "Sid"}, statement
+    (principal,) = as_list(statement["Principal"]["AWS"])
+    assert set(statement["Principal"]) == {"AWS"}
+    ((operator, keys),) = statement["Condition"].items()
+    assert set(keys) == {"aws:PrincipalArn"}, keys
+    return principal, operator, as_list(keys["aws:PrincipalArn"])
+
+
+def buildspec_commands(project: dict[str, Any], phase: str) -> list[str]:
+    return json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"][phase]["commands"]
+
+
+def project_of_action(template: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"][action["Configuration"]["ProjectName"]["Ref"]]
+
+
+def role_names_in(scope: Any) -> set[str]:
+    """The RoleName of every IAM role in a construct tree."""
+    return {c.role_name for c in scope.node.find_all() if isinstance(c, iam.CfnRole) and isinstance(c.role_name, str)}
+
+
+def cross_account_role_names(config: PlatformConfig) -> set[str]:
+    """The reader roles (dev) and smoke-test roles (staging) that exist only for the delivery pipeline."""
+    p = config.project
+    return {f"{p}-{m.name}-model-reader" for m in config.models} | {f"{p}-staging-{m.name}-smoke" for m in config.models}
+
+
+def tiny_pipeline(**overrides: Any) -> cdk.Stack:
+    """A DeliveryPipeline in its own app, deploying a one-stack, one-resource stage to 222222222222."""
+    app = cdk.App(context=CDK_CONTEXT)
+    stage = cdk.Stage(app, "Tiny", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    sqs.Queue(cdk.Stack(stage, "Only", stack_name="tiny-only"), "Queue")
+    tooling = cdk.Stack(app, "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    props: dict[str, Any] = {
+        "pipeline_name": "tiny-release",
+        "source": pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=CONNECTION_ARN),
+        "stages": [DeliveryStage(stage=stage)],
+    }
+    props.update(overrides)
+    DeliveryPipeline(tooling, "Delivery", **props)
+    return tooling
+
+
+def config_problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(data, source="test.yaml")
+    return caught.value.problems
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. Pipeline shape
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pipeline_is_v2_with_stages_in_order(platform: SynthesizedPlatform) -> None:
+    _, pipeline = pipeline_resource(delivery(platform))
+    assert pipeline["PipelineType"] == "V2"
+    assert [s["Name"] for s in pipeline["Stages"]] == ["Source", "Build", "UpdatePipeline", "Assets", *STAGE_NAMES]
+
+
+def test_prod_waits_for_a_manual_approval_before_anything_else(platform: SynthesizedPlatform) -> None:
+    prod = pipeline_stages(platform)["Prod"]
+    approvals = [a for a in prod if a["ActionTypeId"]["Category"] == "Approval"]
+    assert [a["ActionTypeId"]["Provider"] for a in approvals] == ["Manual"]
+    others = [a for a in prod if a is not approvals[0]]
+    assert others, "prod deploys nothing"
+    assert all(approvals[0]["RunOrder"] < a["RunOrder"] for a in others)
+
+
+def test_staging_is_smoke_tested_after_every_deployment(platform: SynthesizedPlatform) -> None:
+    staging = pipeline_stages(platform)["Staging"]
+    (smoke,) = [a for a in staging if a["Name"] == "SmokeTest-Staging"]
+    assert smoke["ActionTypeId"]["Provider"] == "CodeBuild"
+    deploys = [a for a in staging if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert deploys
+    assert all(smoke["RunOrder"] > a["RunOrder"] for a in deploys)
+
+
+def test_dev_and_staging_have_no_approval(platform: SynthesizedPlatform) -> None:
+    stages = pipeline_stages(platform)
+    for name in ("Dev", "Staging"):
+        assert [a["Name"] for a in stages[name] if a["ActionTypeId"]["Category"] == "Approval"] == [], name
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. Each stage deploys through its own account's bootstrap roles, and only its own stacks
+# ------------------------------------------------------------------------------------------------
+
+
+def test_each_stage_deploys_its_own_stacks_through_its_own_accounts_bootstrap_roles(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    values = refs(platform, template, config.accounts.tooling)
+    for name, actions in pipeline_stages(platform).items():
+        if name not in STAGE_NAMES:
+            continue
+        stage = name.lower()
+        account = config.accounts.for_stage(stage)
+        cfn = [a for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        assert cfn, name
+        for action in cfn:
+            assert render(action["RoleArn"], values) == f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{config.region}", action["Name"]
+            assert action["Configuration"]["StackName"].startswith(f"{config.project}-{stage}-"), action["Name"]
+            if action["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE":
+                assert "RoleArn" in action["Configuration"], action["Name"]
+            if "RoleArn" in action["Configuration"]:
+                exec_role = render(action["Configuration"]["RoleArn"], values)
+                assert exec_role == f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{config.region}", action["Name"]
+        # every stack of the stage, and nothing else, is deployed by the stage
+        expected = {s.stack_name for s in platform.stages[stage].node.find_all() if isinstance(s, cdk.Stack)}
+        assert {a["Configuration"]["StackName"] for a in cfn} == expected, name
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. The pipeline's key and artifact bucket admit only the configured accounts
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pipeline_key_policy_names_only_configured_accounts(platform: SynthesizedPlatform) -> None:
+    template = delivery(platform)
+    _, pipeline = pipeline_resource(template)
+    key_id = pipeline["ArtifactStore"]["EncryptionKey"]["Id"]["Fn::GetAtt"][0]
+    key = template["Resources"][key_id]
+    assert key["Type"] == "AWS::KMS::Key"
+    accounts = platform.config.accounts
+    named = principal_accounts(platform, template, key["Properties"]["KeyPolicy"])
+    assert named <= {accounts.tooling, accounts.dev, accounts.staging, accounts.prod}
+    assert named - {accounts.tooling} == {accounts.dev, accounts.staging, accounts.prod}
+
+
+def test_artifact_bucket_policy_names_only_configured_accounts(platform: SynthesizedPlatform) -> None:
+    template = delivery(platform)
+    _, pipeline = pipeline_resource(template)
+    bucket_id = pipeline["ArtifactStore"]["Location"]["Ref"]
+    (policy,) = [p["Properties"] for p in resources(template, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
+    accounts = platform.config.accounts
+    named = principal_accounts(platform, template, policy["PolicyDocument"])
+    assert named <= {accounts.tooling, accounts.dev, accounts.staging, accounts.prod}
+    assert named - {accounts.tooling} == {accounts.dev, accounts.staging, accounts.prod}
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. The released model package reaches the synth step
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pipeline_declares_the_model_package_variable(platform: SynthesizedPlatform) -> None:
+    _, pipeline = pipeline_resource(delivery(platform))
+    (variable,) = pipeline["Variables"]
+    assert variable["Name"] == "ModelPackageArn"
+    assert variable["DefaultValue"] == "none"
+
+
+def test_synth_action_passes_the_variable_as_model_package_arn(platform: SynthesizedPlatform) -> None:
+    (synth,) = [a for a in pipeline_stages(platform)["Build"] if a["Name"] == "Synth"]
+    env = {v["name"]: v["value"] for v in json.loads(synth["Configuration"]["EnvironmentVariables"])}
+    assert env["MODEL_PACKAGE_ARN"] == "#{variables.ModelPackageArn}"
+
+
+def test_synth_tests_then_resolves_packages_then_synthesizes_with_them(platform: SynthesizedPlatform) -> None:
+    template = delivery(platform)
+    (synth,) = [a for a in pipeline_stages(platform)["Build"] if a["Name"] == "Synth"]
+    commands = buildspec_commands(project_of_action(template, synth), "build")
+    test = commands.index("make test")
+    (resolve,) = [i for i, c in enumerate(commands) if RESOLVER in c]
+    (make_synth,) = [i for i, c in enumerate(commands) if c.startswith("make synth ") and "SYNTH_ARGS=" in c]
+    assert test < resolve < make_synth
+    # the resolver's output is what the synth consumes
+    (output,) = re.findall(r"> (\S+)$", commands[resolve])
+    assert output in commands[make_synth]
+
+
+def test_resolver_names_every_model_with_its_reader_role_in_dev(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    (synth,) = [a for a in pipeline_stages(platform)["Build"] if a["Name"] == "Synth"]
+    (command,) = [c for c in buildspec_commands(project_of_action(template, synth), "build") if RESOLVER in c]
+    words = shlex.split(command)
+    models = json.loads(words[words.index("--models") + 1])
+    assert {m["name"]: m["reader_role_arn"] for m in models} == {
+        m.name: f"arn:aws:iam::{config.accounts.dev}:role/{config.project}-{m.name}-model-reader" for m in config.models
+    }
+    assert words[words.index("--released") + 1] == "$MODEL_PACKAGE_ARN"
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. The release role: dev's approval functions may start this pipeline, nothing else
+# ------------------------------------------------------------------------------------------------
+
+
+def approval_role_arns(config: PlatformConfig) -> list[str]:
+    return sorted(f"arn:aws:iam::{config.accounts.dev}:role/{config.project}-{m.name}-approval" for m in config.models)
+
+
+def test_release_role_trusts_only_the_approval_roles_of_dev(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    _, role = role_named(delivery(platform), f"{config.project}-model-release")
+    principal, operator, arns = only_trusted_role(role["AssumeRolePolicyDocument"])
+    assert principal == f"arn:aws:iam::{config.accounts.dev}:root"
+    assert operator in ("ArnLike", "ArnEquals")
+    assert sorted(arns) == approval_role_arns(config)
+
+
+def test_release_role_may_only_start_this_pipeline(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    role_id, role = role_named(template, f"{config.project}-model-release")
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    (policy,) = policies_of(template, role_id)
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert as_list(statement["Action"]) == ["codepipeline:StartPipelineExecution"]
+    (resource,) = as_list(statement["Resource"])
+    _, pipeline = pipeline_resource(template)
+    values = refs(platform, template, config.accounts.tooling)
+    assert render(resource, values) == f"arn:aws:codepipeline:{config.region}:{config.accounts.tooling}:{pipeline['Name']}"
+
+
+def test_approval_function_starts_this_pipeline_through_the_release_role(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    _, pipeline = pipeline_resource(delivery(platform))
+    for model in config.models:
+        template = platform.templates[f"Dev/Registry-{model.name}"]
+        (function,) = [
+            f["Properties"] for f in resources(template, "AWS::Lambda::Function").values()
+            if "RELEASE_ROLE_ARN" in f["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        env = function["Environment"]["Variables"]
+        assert env["RELEASE_ROLE_ARN"] == f"arn:aws:iam::{config.accounts.tooling}:role/{config.project}-model-release"
+        assert env["RELEASE_PIPELINE_NAME"] == pipeline["Name"]
+        role_name = template["Resources"][function["Role"]["Fn::GetAtt"][0]]["Properties"]["RoleName"]
+        assert f"arn:aws:iam::{config.accounts.dev}:role/{role_name}" in approval_role_arns(config)
+        assert role_name == f"{config.project}-{model.name}-approval"
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. The synth step reads each model's approved package through a read-only role in dev
+# ------------------------------------------------------------------------------------------------
+
+
+def test_synth_role_may_assume_exactly_the_reader_roles(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    role_id, _ = role_named(template, f"{config.project}-release-synth")
+    assumable = [
+        r for s in statements_of(template, role_id)
+        if s["Effect"] == "Allow" and any(a.startswith("sts:") or a == "*" for a in as_list(s["Action"]))
+        for r in as_list(s["Resource"])
+    ]
+    assert sorted(assumable) == sorted(f"arn:aws:iam::{config.accounts.dev}:role/{config.project}-{m.name}-model-reader" for m in config.models)
+    assert all(a == "sts:AssumeRole" for s in statements_of(template, role_id) for a in as_list(s["Action"]) if a.startswith("sts:"))
+
+
+def test_reader_role_trusts_only_the_synth_role(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    tooling = config.accounts.tooling
+    for model in config.models:
+        _, role = role_named(platform.templates[f"Dev/Registry-{model.name}"], f"{config.project}-{model.name}-model-reader")
+        principal, operator, arns = only_trusted_role(role["AssumeRolePolicyDocument"])
+        assert principal == f"arn:aws:iam::{tooling}:root"
+        assert operator == "ArnEquals"
+        assert arns == [f"arn:aws:iam::{tooling}:role/{config.project}-release-synth"]
+    # and that is the synth role's name in the delivery stack
+    role_named(delivery(platform), f"{config.project}-release-synth")
+
+
+def test_reader_role_may_only_read_the_approved_model_parameter(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    for model in config.models:
+        template = platform.templates[f"Dev/Registry-{model.name}"]
+        role_id, role = role_named(template, f"{config.project}-{model.name}-model-reader")
+        assert "Policies" not in role and "ManagedPolicyArns" not in role
+        (statement,) = statements_of(template, role_id)
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        assert as_list(statement["Action"]) == ["ssm:GetParameter"]
+        (resource,) = as_list(statement["Resource"])
+        values = refs(platform, template, config.accounts.dev)
+        assert render(resource, values) == (
+            f"arn:aws:ssm:{config.region}:{config.accounts.dev}:parameter/{config.project}/models/{model.name}/approved-model-package-arn"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. The smoke test invokes the staging endpoint through a role that may do only that
+# ------------------------------------------------------------------------------------------------
+
+
+def test_staging_smoke_role_trusts_only_the_pipelines_smoke_test_role(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    tooling = config.accounts.tooling
+    _, role = role_named(platform.templates["Staging/Endpoint-churn"], f"{config.project}-staging-churn-smoke")
+    principal, operator, arns = only_trusted_role(role["AssumeRolePolicyDocument"])
+    assert principal == f"arn:aws:iam::{tooling}:root"
+    assert operator == "ArnEquals"
+    assert arns == [f"arn:aws:iam::{tooling}:role/{config.project}-release-smoke-test"]
+
+
+def test_staging_smoke_role_may_only_invoke_the_staging_endpoint(platform: SynthesizedPlatform) -> None:
+    template = platform.templates["Staging/Endpoint-churn"]
+    role_id, role = role_named(template, f"{platform.config.project}-staging-churn-smoke")
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    (statement,) = statements_of(template, role_id)
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert as_list(statement["Action"]) == ["sagemaker:InvokeEndpoint"]
+    (endpoint_id,) = resources(template, "AWS::SageMaker::Endpoint")
+    assert as_list(statement["Resource"]) == [{"Ref": endpoint_id}]
+
+
+def test_pipeline_smoke_test_role_may_only_assume_the_staging_smoke_role(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    role_id, _ = role_named(template, f"{config.project}-release-smoke-test")
+    statements = statements_of(template, role_id)
+    assumes = [s for s in statements if any(a.startswith("sts:") for a in as_list(s["Action"]))]
+    (assume,) = assumes
+    assert as_list(assume["Action"]) == ["sts:AssumeRole"]
+    assert as_list(assume["Resource"]) == [f"arn:aws:iam::{config.accounts.staging}:role/{config.project}-staging-churn-smoke"]
+    # the rest is CDK's grants for the build itself: its logs and reports, the artifacts and their key
+    for statement in statements:
+        if statement is assume:
+            continue
+        assert all(a.split(":")[0] in ("logs", "codebuild", "s3", "kms") for a in as_list(statement["Action"])), statement
+        assert "*" not in as_list(statement["Resource"]), statement
+
+
+def test_smoke_test_step_runs_as_the_smoke_test_role_against_the_staging_endpoint(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    (smoke,) = [a for a in pipeline_stages(platform)["Staging"] if a["Name"] == "SmokeTest-Staging"]
+    project = project_of_action(template, smoke)
+    role_id, _ = role_named(template, f"{config.project}-release-smoke-test")
+    assert project["Properties"]["ServiceRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    (command,) = buildspec_commands(project, "build")
+    words = shlex.split(command)
+    tests = json.loads(words[words.index("--tests") + 1])
+    assert [(t["endpoint"], t["role_arn"]) for t in tests] == [
+        (f"{config.project}-staging-churn", f"arn:aws:iam::{config.accounts.staging}:role/{config.project}-staging-churn-smoke")
+    ]
+
+
+def test_dev_and_prod_endpoints_have_no_smoke_role(platform: SynthesizedPlatform) -> None:
+    for stage in ("Dev", "Prod"):
+        template = platform.templates[f"{stage}/Endpoint-churn"]
+        roles = resources(template, "AWS::IAM::Role").values()
+        assert roles, stage
+        for role in roles:
+            assert not role["Properties"].get("RoleName", "").endswith("-smoke"), stage
+            for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                assert set(statement["Principal"]) == {"Service"}, (stage, statement)
+    assert platform.stages["staging"].endpoints["churn"].smoke_test_role is not None
+    assert platform.stages["dev"].endpoints["churn"].smoke_test_role is None
+    assert platform.stages["prod"].endpoints["churn"].smoke_test_role is None
+
+
+# ------------------------------------------------------------------------------------------------
+# 8. Notifications
+# ------------------------------------------------------------------------------------------------
+
+
+def test_failures_and_approvals_are_announced_on_an_encrypted_topic(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    template = delivery(platform)
+    _, pipeline = pipeline_resource(template)
+    values = refs(platform, template, config.accounts.tooling)
+    pipeline_arn = f"arn:aws:codepipeline:{config.region}:{config.accounts.tooling}:{pipeline['Name']}"
+    (rule,) = [r["Properties"] for r in resources(template, "AWS::CodeStarNotifications::NotificationRule").values()
+               if render(r["Properties"]["Resource"], values) == pipeline_arn]
+    assert {"codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed"} <= set(rule["EventTypeIds"])
+    (target,) = rule["Targets"]
+    assert target["TargetType"] == "SNS"
+    topic = template["Resources"][target["TargetAddress"]["Ref"]]
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert topic["Properties"].get("KmsMasterKeyId")
+
+
+# ------------------------------------------------------------------------------------------------
+# 9. Self-mutation installs the CDK CLI this repository pins
+# ------------------------------------------------------------------------------------------------
+
+
+def test_self_mutation_installs_the_cli_pinned_in_package_json(platform: SynthesizedPlatform) -> None:
+    template = delivery(platform)
+    (mutate,) = pipeline_stages(platform)["UpdatePipeline"]
+    install = buildspec_commands(project_of_action(template, mutate), "install")
+    assert f"npm install -g aws-cdk@{DEFAULT_CLI_VERSION}" in install
+    pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert pinned == DEFAULT_CLI_VERSION
+
+
+# ------------------------------------------------------------------------------------------------
+# 10. Without a delivery section; config validation
+# ------------------------------------------------------------------------------------------------
+
+
+def test_cross_account_roles_exist_only_with_the_pipeline(platform: SynthesizedPlatform, tmp_path: Path) -> None:
+    # with the pipeline (the session's default platform), every reader and smoke role is there
+    expected = cross_account_role_names(platform.config)
+    assert expected <= set().union(*(role_names_in(stage) for stage in platform.stages.values()))
+    data = default_config_data()
+    del data["delivery"]
+    config = PlatformConfig.from_mapping(data, source="no-delivery")
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(tmp_path))
+    stages = build_platform(app, config)
+    assert app.node.try_find_child("Delivery") is None
+    names = set().union(*(role_names_in(stage) for stage in stages.values()))
+    assert names, "the stages have named roles (the approval role at least)"
+    assert names.isdisjoint(cross_account_role_names(config))
+    assert stages["staging"].endpoints["churn"].smoke_test_role is None
+
+
+@pytest.mark.parametrize(
+    ("source", "given"),
+    [
+        ({"connection": {"connection_arn": CONNECTION_ARN, "repository": "acme/mlops-platform"},
+          "s3": {"bucket": "acme-source", "key": "releases/platform.zip"}}, "['connection', 's3']"),
+        ({}, "[]"),
+    ],
+    ids=["both", "neither"],
+)
+def test_delivery_needs_exactly_one_source(source: dict[str, Any], given: str) -> None:
+    data = copy.deepcopy(default_config_data())
+    data["delivery"] = source
+    assert config_problems(data) == [f"delivery: set exactly one source: connection (CodeConnections) or s3 (got {given})"]
+
+
+def test_s3_source_alone_is_valid() -> None:
+    data = copy.deepcopy(default_config_data())
+    data["delivery"] = {"s3": {"bucket": "acme-source", "key": "releases/platform.zip"}}
+    config = PlatformConfig.from_mapping(data)
+    assert config.delivery is not None and config.delivery.connection is None
+    assert config.delivery.s3 is not None and config.delivery.s3.bucket == "acme-source"
+
+
+def test_malformed_connection_arn_is_named() -> None:
+    data = copy.deepcopy(default_config_data())
+    bad = "arn:aws:codeconnections:eu-west-1:111:connection/x"
+    data["delivery"]["connection"]["connection_arn"] = bad
+    (problem,) = config_problems(data)
+    assert problem.startswith("delivery.connection.connection_arn: "), problem
+    assert problem.endswith(f"(got {bad!r})"), problem
+
+
+# ------------------------------------------------------------------------------------------------
+# 11. DeliveryPipeline rejects bad props
+# ------------------------------------------------------------------------------------------------
+
+
+def test_tiny_pipeline_builds_without_release_or_smoke_roles() -> None:
+    template = Template.from_stack(tiny_pipeline()).to_json()
+    _, pipeline = pipeline_resource(template)
+    assert [s["Name"] for s in pipeline["Stages"]][-1] == "Tiny"
+    trusts = [r["Properties"]["AssumeRolePolicyDocument"]["Statement"] for r in resources(template, "AWS::IAM::Role").values()]
+    # no release role: nothing outside the tooling account may assume any role
+    assert all("222222222222" not in json.dumps(s) for s in trusts)
+    assert not any("InvokeThroughStageRoles" in json.dumps(p) for p in resources(template, "AWS::IAM::Policy").values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"released_by": ["arn:aws:iam::222222222222:role/acme-churn-approval"]},
+         "DeliveryPipeline: release_role_name: is required when released_by is given (got None)"),
+        ({"release_role_name": "acme-release"},
+         "DeliveryPipeline: released_by: must name at least one role ARN that may assume the release role (got [])"),
+        ({"synth_assumable_roles": ["arn:aws:iam::2222:role/reader"]},
+         "DeliveryPipeline: synth_assumable_roles: each entry must be an IAM role ARN, "
+         "arn:aws:iam::<12-digit account>:role/<name> (got 'arn:aws:iam::2222:role/reader')"),
+        ({"synth_assumable_roles": ["arn:aws:iam::222222222222:role/*"]},
+         "DeliveryPipeline: synth_assumable_roles: each entry must name one role: the synth step may assume no wildcard (got 'arn:aws:iam::222222222222:role/*')"),
+        ({"synth_assumable_roles": "arn:aws:iam::222222222222:role/reader"},
+         "DeliveryPipeline: synth_assumable_roles: must be a list of IAM role ARNs, not a string (got 'arn:aws:iam::222222222222:role/reader')"),
+        ({"stages": []}, "DeliveryPipeline: stages: must name at least one stage to deploy (got [])"),
+        ({"pipeline_name": "tiny release"}, "DeliveryPipeline: pipeline_name: must be 1-100 letters, digits and . @ _ - (got 'tiny release')"),
+        ({"synth_role_name": "x" * 65}, f"DeliveryPipeline: synth_role_name: must be an IAM role name: 1-64 letters, digits and + = , . @ _ - (got '{'x' * 65}')"),
+    ],
+    ids=["released_by-without-role-name", "role-name-without-released_by", "malformed-assumable-arn", "wildcard-assumable-arn",
+         "assumable-roles-as-string", "no-stages", "bad-pipeline-name", "long-role-name"],
+)
+def test_bad_props_name_field_and_value(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(PropsError, match=f"^{re.escape(message)}$"):
+        tiny_pipeline(**overrides)
+
+
+def test_stage_without_explicit_environment_is_rejected() -> None:
+    app = cdk.App(context=CDK_CONTEXT)
+    stage = cdk.Stage(app, "NoEnv")
+    sqs.Queue(cdk.Stack(stage, "Only"), "Queue")
+    tooling = cdk.Stack(app, "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    with pytest.raises(PropsError, match=r"^DeliveryPipeline: stages: each stage needs an explicit account and region \(got 'NoEnv'\)$"):
+        DeliveryPipeline(
+            tooling, "Delivery", pipeline_name="tiny-release",
+            source=pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=CONNECTION_ARN),
+            stages=[DeliveryStage(stage=stage)],
+        )
