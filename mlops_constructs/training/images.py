@@ -1,20 +1,51 @@
 """Built-in algorithm images, resolved per region at synth time with the SageMaker Python SDK.
 
 The lookup tables ship inside ``sagemaker-core`` (the ``images`` extra): no network call is made.
+
+Importing the SDK costs about 1.5 s and each lookup about 40 ms, which every synthesis paid. The images
+the platform uses by default (:data:`TABLED_FRAMEWORKS`, every version and region) are therefore kept in
+``image_table.json``: the SDK's own answers, written by ``python -m mlops_constructs.training.images``
+and used only while the installed ``sagemaker-core`` is the version that wrote them. Anything else is
+asked of the SDK, as before.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import json
+from importlib import metadata
+from pathlib import Path
 
 from mlops_constructs.errors import PropsError
+
+TABLED_FRAMEWORKS = ("xgboost", "sklearn", "model-monitor")
+"""The frameworks whose images ``image_table.json`` holds."""
+TABLE = Path(__file__).with_name("image_table.json")
+
+
+@functools.cache
+def _table() -> dict[str, str]:
+    """The tabled images, by :func:`_key`; empty when the installed SDK is not the one that wrote them."""
+    data = json.loads(TABLE.read_text(encoding="utf-8"))
+    try:
+        installed = metadata.version("sagemaker-core")
+    except metadata.PackageNotFoundError:
+        return {}
+    return data["images"] if data["sagemaker_core"] == installed else {}
+
+
+def _key(framework: str, version: str | None, region: str) -> str:
+    return f"{framework}|{version or ''}|{region}"
 
 
 @functools.cache
 def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
     """The ECR URI of SageMaker's ``framework`` image at ``version`` in ``region`` (``version=None`` for
     unversioned images such as ``model-monitor``)."""
+    tabled = _table().get(_key(framework, version, region))
+    if tabled is not None:
+        return tabled
     try:
         from sagemaker.core import image_uris
     except ImportError:  # pragma: no cover - depends on the installation
@@ -35,6 +66,8 @@ def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
 def builtin_image_problem(framework: str, version: str, region: str) -> str | None:
     """Why ``framework`` at ``version`` has no image in ``region``, or ``None`` when it has one (or when
     the SageMaker Python SDK is not installed to tell)."""
+    if _key(framework, version, region) in _table():
+        return None
     try:
         import sagemaker.core.image_uris  # noqa: F401
     except ImportError:
@@ -44,3 +77,33 @@ def builtin_image_problem(framework: str, version: str, region: str) -> str | No
     except PropsError as err:
         return err.allowed
     return None
+
+
+def build_table() -> dict[str, object]:
+    """Ask the installed SDK for every version of :data:`TABLED_FRAMEWORKS` in every region it lists."""
+    from sagemaker.core import image_uris
+
+    images: dict[str, str] = {}
+    for framework in TABLED_FRAMEWORKS:
+        regions: set[str] = set()
+
+        def collect(node: object) -> None:
+            if isinstance(node, dict):
+                regions.update(node.get("registries", {}))
+                for child in node.values():
+                    collect(child)
+
+        collect(image_uris.config_for_framework(framework))
+        versions: list[str | None] = [None] if framework == "model-monitor" else list(image_uris.list_versions(framework))
+        for version in versions:
+            for region in sorted(regions):
+                try:
+                    images[_key(framework, version, region)] = image_uris.retrieve(framework=framework, region=region, version=version)
+                except Exception:  # noqa: BLE001 - not offered there: left to the SDK to explain when asked
+                    continue
+    return {"sagemaker_core": metadata.version("sagemaker-core"), "images": dict(sorted(images.items()))}
+
+
+if __name__ == "__main__":
+    TABLE.write_text(json.dumps(build_table(), indent=0) + "\n", encoding="utf-8")
+    print(f"wrote {TABLE}")
