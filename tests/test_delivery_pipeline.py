@@ -620,3 +620,19 @@ def test_stage_without_explicit_environment_is_rejected() -> None:
             source=pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=CONNECTION_ARN),
             stages=[DeliveryStage(stage=stage)],
         )
+
+
+def test_grants_added_after_construction_reach_the_narrowed_policies() -> None:
+    """The self-mutation and asset roles' policies are narrowed at synthesis, so a later grant is kept
+    (and a later wildcard is still narrowed or acknowledged, never dropped)."""
+    tooling = tiny_pipeline()
+    (delivery,) = [c for c in tooling.node.children if isinstance(c, DeliveryPipeline)]
+    delivery.pipeline.self_mutation_project.add_to_role_policy(
+        iam.PolicyStatement(sid="LateGrant", actions=["ssm:GetParameter"], resources=["arn:aws:ssm:eu-west-1:111111111111:parameter/late"])
+    )
+    template = Template.from_stack(tooling).to_json()
+    self_mutation = [p for k, p in resources(template, "AWS::IAM::Policy").items() if "SelfMutation" in k]
+    (policy,) = self_mutation
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s.get("Sid") == "LateGrant" for s in statements)
+    assert not [s for s in statements if s["Resource"] == "*"]  # still narrowed

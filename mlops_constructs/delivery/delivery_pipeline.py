@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Stage, Token
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -19,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs
@@ -86,6 +87,20 @@ def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
                 if "*" in rendered.split("::", 1)[1]:
                     findings.append(rendered)
     return list(dict.fromkeys(findings))
+
+
+@jsii.implements(IAspect)
+class _FinishPolicies:
+    """Narrows and acknowledges the pipeline's policies once, when synthesis visits the pipeline."""
+
+    def __init__(self, pipeline: DeliveryPipeline) -> None:
+        self._pipeline = pipeline
+        self._done = False
+
+    def visit(self, node: IConstruct) -> None:
+        if not self._done:
+            self._done = True
+            self._pipeline._finish_policies()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,10 +366,16 @@ class DeliveryPipeline(Construct):
         self.pipeline_arn = code_pipeline.pipeline_arn
         self._documents: dict[str, dict[str, Any]] = {}
         """The resolved document of each policy CDK Pipelines wrote, as deployed, by construct path."""
-        self._narrow_resource_wildcards(stack)
-        self._acknowledge(stack)
+        # At synthesis, not now: grants added to the pipeline's roles after this construct is built must
+        # be in the documents that are narrowed and checked.
+        Aspects.of(self).add(_FinishPolicies(self))
 
     # ------------------------------------------------------------------------------------------------
+
+    def _finish_policies(self) -> None:
+        stack = Stack.of(self)
+        self._narrow_resource_wildcards(stack)
+        self._acknowledge(stack)
 
     def _narrow_resource_wildcards(self, stack: Stack) -> None:
         """Replace the ``Resource: "*"`` CDK Pipelines grants where AWS has resource-level permissions.
