@@ -130,6 +130,8 @@ _RFC1918 = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.1
 
 def _vpc_cidr(value: Any) -> Any:
     try:
+        if not isinstance(value, str):  # ipaddress would take an int (or a bool) as an address
+            raise TypeError
         network = ipaddress.IPv4Network(value, strict=True)
     except (ValueError, TypeError):
         raise ValueError("must be an IPv4 network in CIDR notation with no host bits set, e.g. 10.20.0.0/16") from None
