@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.compliance import acknowledge, skip_checkov
+from mlops_constructs.compliance import acknowledge_each, skip_checkov
 
 _COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
@@ -47,14 +47,11 @@ def access_log_bucket(
             )
         ],
     )
-    for pack in _COMPLIANCE_PACKS:
-        acknowledge(
-            bucket,
-            f"{pack}::{pack}-S3DefaultEncryptionKMS",
-            "S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
-            "request metadata, and the bucket is TLS-only and private.",
-        )
-    acknowledge_no_replication(bucket, "Access logs stay in the configured region with the data they describe.")
+    acknowledge_each(bucket, {
+        **{f"{pack}::{pack}-S3DefaultEncryptionKMS": "S3 server access log delivery supports only SSE-S3 on the target "
+           "bucket; the logs hold request metadata, and the bucket is TLS-only and private." for pack in _COMPLIANCE_PACKS},
+        **_no_replication(reason="Access logs stay in the configured region with the data they describe."),
+    })
     skip_checkov(bucket, "CKV_AWS_18", "This is the access-log bucket: logging it into itself would loop.")
     return bucket
 
@@ -97,5 +94,8 @@ def encrypted_bucket(
 
 def acknowledge_no_replication(bucket: s3.Bucket, reason: str) -> None:
     """Acknowledge the three packs' cross-region replication finding on ``bucket``, with ``reason``."""
-    for pack in _COMPLIANCE_PACKS:
-        acknowledge(bucket, f"{pack}::{pack}-S3BucketReplicationEnabled", reason)
+    acknowledge_each(bucket, _no_replication(reason=reason))
+
+
+def _no_replication(*, reason: str) -> dict[str, str]:
+    return {f"{pack}::{pack}-S3BucketReplicationEnabled": reason for pack in _COMPLIANCE_PACKS}

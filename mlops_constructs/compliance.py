@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,17 @@ def add_compliance_checks(scope: Construct) -> None:
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on one construct, with the reason it is acceptable."""
-    if "-" not in finding or not reason.strip():
-        raise ValueError(f"acknowledge: a finding id like 'AwsSolutions-S1' and a reason are required (got {finding!r})")
-    Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
+    acknowledge_each(construct, {finding: reason})
+
+
+def acknowledge_each(construct: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Acknowledge several cdk-nag findings on one construct, each with its reason, in one call (each
+    call to CDK is a round trip to jsii's Node process: one per construct, not one per finding)."""
+    for finding, reason in reasons.items():
+        if "-" not in finding or not reason.strip():
+            raise ValueError(f"acknowledge: a finding id like 'AwsSolutions-S1' and a reason are required (got {finding!r})")
+    if reasons:
+        Validations.of(construct).acknowledge(*(Acknowledgment(id=finding, reason=reason) for finding, reason in reasons.items()))
 
 
 def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:

@@ -24,7 +24,7 @@ from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs
-from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
+from mlops_constructs.compliance import acknowledge_each, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
@@ -419,20 +419,19 @@ class DeliveryPipeline(Construct):
         """Acknowledge, on each policy CDK Pipelines wrote, exactly the wildcards listed in
         :data:`_PIPELINE_WILDCARDS`; any other wildcard stays a finding and fails synthesis."""
         for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
-            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-                acknowledge(policy, f"{pack}::{pack}-IAMNoInlinePolicy", _INLINE_REASON)
+            reasons = {f"{pack}::{pack}-IAMNoInlinePolicy": _INLINE_REASON for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")}
             for finding in _wildcard_findings(stack, self._documents[policy.node.path]):
                 reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
                 if reason is not None:
-                    acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+                    reasons[f"AwsSolutions::AwsSolutions-IAM5[{finding}]"] = reason
+            acknowledge_each(policy, reasons)
         ignore_cfn_lint(self.pipeline.pipeline, "E3703", "CDK Pipelines renders the target accounts' role ARNs in the "
                         "actions with Fn::Join; the values are correct, only the intrinsic differs from the one "
                         "cfn-lint prefers.")
         ignore_cfn_lint(self.pipeline.pipeline, "W3005", "CDK Pipelines adds an explicit DependsOn on the pipeline's role "
                         "policy as well as the GetAtt of its role; the redundancy is CDK's and harmless.")
         for project in (c for c in self.node.find_all() if isinstance(c, codebuild.CfnProject)):
-            for pack in ("HIPAA.Security", "PCI.DSS.321"):
-                acknowledge(project, f"{pack}::{pack}-CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON)
+            acknowledge_each(project, {f"{pack}::{pack}-CodeBuildProjectSourceRepoUrl": _SOURCE_URL_REASON for pack in ("HIPAA.Security", "PCI.DSS.321")})
 
     def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
         region = entry.stage.region

@@ -25,7 +25,7 @@ from constructs import Construct
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import acknowledge, nag_resource
+from mlops_constructs.compliance import acknowledge_each, nag_resource
 from mlops_constructs.errors import PropsError
 
 Strategy = Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]
@@ -258,12 +258,11 @@ class CanaryEndpoint(Construct):
         )
         """The endpoint config of the current package. A new package replaces it (it has no fixed name)."""
         if serverless:
-            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-                acknowledge(
-                    self.endpoint_config, f"{pack}::{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
-                    "Serverless inference has no instance volume to encrypt, and SageMaker rejects a KmsKeyId for it; "
-                    "serverless is a dev-only option.",
-                )
+            acknowledge_each(self.endpoint_config, {
+                f"{pack}::{pack}-SageMakerEndpointConfigurationKMSKeyConfigured": "Serverless inference has no instance "
+                "volume to encrypt, and SageMaker rejects a KmsKeyId for it; serverless is a dev-only option."
+                for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+            })
 
         self.alarm_topic: sns.ITopic = alarm_topic or self._topic(endpoint_name, removal_policy)
         """Receives every alarm of the endpoint."""
@@ -399,8 +398,7 @@ class CanaryEndpoint(Construct):
             reasons[nag_resource(stack, stack.format_arn(service="kms", account=artifacts_account, resource="key", resource_name="*"))] = (
                 "The artifacts' key in their account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
-        for finding, reason in reasons.items():
-            acknowledge(self.policy, f"{iam5}[{finding}]", reason)
+        acknowledge_each(self.policy, {f"{iam5}[{finding}]": reason for finding, reason in reasons.items()})
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -503,8 +501,7 @@ class CanaryEndpoint(Construct):
             reasons[nag_resource(stack, stack.format_arn(service="kms", account=baseline_account, resource="key", resource_name="*"))] = (
                 "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
-        for finding, reason in reasons.items():
-            acknowledge(policy, f"{iam5}[{finding}]", reason)
+        acknowledge_each(policy, {f"{iam5}[{finding}]": reason for finding, reason in reasons.items()})
 
         job = sagemaker.CfnDataQualityJobDefinition(
             self, "DataQualityJob",

@@ -26,7 +26,7 @@ from constructs import Construct
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
+from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
@@ -206,13 +206,11 @@ class TrainingPipeline(Construct):
             # chooses; only members of this group may.
             self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
             self.security_group.add_egress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
-            for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-                acknowledge(
-                    self.security_group,
-                    f"{pack}::{pack}-EC2RestrictedCommonPorts",
-                    "The only ingress is from this same security group, for the instances of one distributed "
-                    "training job; nothing outside the group can connect.",
-                )
+            acknowledge_each(self.security_group, {
+                f"{pack}::{pack}-EC2RestrictedCommonPorts": "The only ingress is from this same security group, for the "
+                "instances of one distributed training job; nothing outside the group can connect."
+                for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+            })
 
         self.job_role = iam.Role(
             self,
@@ -709,8 +707,7 @@ class TrainingPipeline(Construct):
             "[Action::kms:GenerateDataKey*]": "Encrypting job outputs with the store's key (data keys of any spec).",
             "[Action::kms:ReEncrypt*]": "CDK's read/write grant on the store's key.",
         }
-        for finding, reason in job_reasons.items():
-            acknowledge(self.job_policy, f"{iam5}{finding}", reason)
+        acknowledge_each(self.job_policy, {f"{iam5}{finding}": reason for finding, reason in job_reasons.items()})
         machine_reasons = {
             f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='processing-job', resource_name=f'{model_name}-*'))}]": "Processing jobs of this model; their names are made per run.",
             f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='training-job', resource_name=f'{model_name}-*'))}]": "Training jobs of this model; their names are made per run.",
@@ -718,8 +715,7 @@ class TrainingPipeline(Construct):
             f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='model-package', resource_name=f'{group}/*'))}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
             "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         }
-        for finding, reason in machine_reasons.items():
-            acknowledge(self.state_machine_policy, f"{iam5}{finding}", reason)
+        acknowledge_each(self.state_machine_policy, {f"{iam5}{finding}": reason for finding, reason in machine_reasons.items()})
 
 
 class _TrainingJob(tasks.SageMakerCreateTrainingJob):
