@@ -88,14 +88,10 @@ def encrypted_bucket(
         lifecycle_rules=list(lifecycle_rules),
         removal_policy=removal_policy,
     )
-    acknowledge_no_replication(bucket, replication_reason)
+    acknowledge_each(bucket, _no_replication(reason=replication_reason))
     return bucket
 
 
-def acknowledge_no_replication(bucket: s3.Bucket, reason: str) -> None:
-    """Acknowledge the three packs' cross-region replication finding on ``bucket``, with ``reason``."""
-    acknowledge_each(bucket, _no_replication(reason=reason))
-
-
 def _no_replication(*, reason: str) -> dict[str, str]:
+    """The three packs' cross-region replication finding, each with ``reason``."""
     return {f"{pack}::{pack}-S3BucketReplicationEnabled": reason for pack in _COMPLIANCE_PACKS}

@@ -205,7 +205,6 @@ class DeliveryPipeline(Construct):
         super().__init__(scope, id)
         self._validate(pipeline_name, stages, synth_commands, synth_role_name, synth_assumable_roles,
                        smoke_test_role_name, release_role_name, released_by)
-        stack = Stack.of(self)
 
         self.encryption_key = kms.Key(
             self,
@@ -364,8 +363,6 @@ class DeliveryPipeline(Construct):
                 )],
             )
         self.pipeline_arn = code_pipeline.pipeline_arn
-        self._documents: dict[str, dict[str, Any]] = {}
-        """The resolved document of each policy CDK Pipelines wrote, as deployed, by construct path."""
         # At synthesis, not now: grants added to the pipeline's roles after this construct is built must
         # be in the documents that are narrowed and checked.
         Aspects.of(self).add(_FinishPolicies(self))
@@ -374,15 +371,16 @@ class DeliveryPipeline(Construct):
 
     def _finish_policies(self) -> None:
         stack = Stack.of(self)
-        self._narrow_resource_wildcards(stack)
-        self._acknowledge(stack)
+        self._acknowledge(stack, self._narrow_resource_wildcards(stack))
 
-    def _narrow_resource_wildcards(self, stack: Stack) -> None:
+    def _narrow_resource_wildcards(self, stack: Stack) -> dict[iam.Policy, dict[str, Any]]:
         """Replace the ``Resource: "*"`` CDK Pipelines grants where AWS has resource-level permissions.
 
         Self-mutation gets ``cloudformation:DescribeStacks`` on this account's stacks in this region and
         ``s3:ListBucket`` on the artifact bucket (what it reads; it publishes and deploys through the
         bootstrap roles). The asset-publishing role may start and watch only the asset projects.
+
+        Returns the resolved document of every policy under the pipeline, as it will deploy.
         """
         asset_projects = [
             project.attr_arn for project in self.node.find_all()
@@ -393,9 +391,9 @@ class DeliveryPipeline(Construct):
             "s3:ListBucket": [self.artifact_bucket.bucket_arn],
             **{f"codebuild:{a}": asset_projects for a in ("BatchGetBuilds", "StartBuild", "StopBuild")},
         }
+        documents: dict[iam.Policy, dict[str, Any]] = {}
         for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
-            document = stack.resolve(policy.document.to_json())
-            self._documents[policy.node.path] = document
+            document = documents[policy] = stack.resolve(policy.document.to_json())
             statements = document.get("Statement", [])
             if not any(st.get("Resource") == "*" for st in statements):
                 continue
@@ -411,16 +409,17 @@ class DeliveryPipeline(Construct):
                         rewritten.append({**statement, "Action": action, "Resource": stack.resolve(narrowed[action])})
             cfn = policy.node.default_child
             assert isinstance(cfn, iam.CfnPolicy)
-            self._documents[policy.node.path] = {**document, "Statement": rewritten}
+            documents[policy] = {**document, "Statement": rewritten}
             # Set on the L1 property, not as a raw override, so that what cdk-nag checks is what deploys.
-            cfn.policy_document = self._documents[policy.node.path]
+            cfn.policy_document = documents[policy]
+        return documents
 
-    def _acknowledge(self, stack: Stack) -> None:
+    def _acknowledge(self, stack: Stack, documents: dict[iam.Policy, dict[str, Any]]) -> None:
         """Acknowledge, on each policy CDK Pipelines wrote, exactly the wildcards listed in
         :data:`_PIPELINE_WILDCARDS`; any other wildcard stays a finding and fails synthesis."""
-        for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
+        for policy, document in documents.items():
             reasons = {f"{pack}::{pack}-IAMNoInlinePolicy": _INLINE_REASON for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")}
-            for finding in _wildcard_findings(stack, self._documents[policy.node.path]):
+            for finding in _wildcard_findings(stack, document):
                 reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
                 if reason is not None:
                     reasons[f"AwsSolutions::AwsSolutions-IAM5[{finding}]"] = reason
