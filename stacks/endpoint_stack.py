@@ -60,9 +60,9 @@ class EndpointStack(Stack):
             self, "CaptureBucket", encryption_key=key,
             bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, stage), "artifacts", self.account, self.region),
         )
-        dev_artifacts = s3.Bucket.from_bucket_name(
-            self, "DevArtifacts",
-            ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), "artifacts", config.accounts.dev, config.region),
+        dev_artifacts = s3.Bucket.from_bucket_attributes(
+            self, "DevArtifacts", account=config.accounts.dev, region=config.region,
+            bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), "artifacts", config.accounts.dev, config.region),
         )
         off_hours = scaling.off_hours
         self.endpoint = CanaryEndpoint(

@@ -143,6 +143,18 @@ def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account
             assert rule["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
 
 
+def test_monitoring_decrypts_the_baseline_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform) -> None:
+    # The baseline is in dev's artifact bucket, encrypted with dev's key: staging and prod monitoring
+    # jobs must be allowed to decrypt with a key of the dev account, not of their own.
+    dev = platform.config.accounts.dev
+    for stage in STAGES:
+        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "MonitorRole" in json.dumps(p["Properties"]["Roles"]))
+        statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+        assert statements["DecryptBaseline"]["Resource"] == f"arn:aws:kms:eu-west-1:{dev}:key/*", stage
+        assert statements["DecryptBaseline"]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/mlops-demo-dev/artifacts"}
+
+
 def test_the_training_bus_admits_drift_alarms_from_the_serving_accounts_only(platform: SynthesizedPlatform) -> None:
     policies = [r["Properties"] for r in resources(platform.templates["Dev/Storage"], "AWS::Events::EventBusPolicy").values()]
     assert sorted(p["Statement"]["Principal"]["AWS"] for p in policies) == ["arn:aws:iam::333333333333:root", "arn:aws:iam::444444444444:root"]

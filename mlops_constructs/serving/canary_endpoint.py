@@ -43,10 +43,12 @@ class DataQualityMonitoring:
     image_uri: str
     """SageMaker's Model Monitor image in this region (``builtin_image_uri("model-monitor", None, region)``)."""
     baseline_bucket: s3.IBucket
-    """Holds ``<baseline_prefix>constraints.json`` and ``statistics.json`` (from a baselining job)."""
+    """Holds ``<baseline_prefix>constraints.json`` and ``statistics.json`` (from a baselining job). A
+    bucket of another account must be imported with its ``account``
+    (``s3.Bucket.from_bucket_attributes(..., account=...)``): its key is looked for there."""
     baseline_prefix: str
     baseline_key_alias: str | None = None
-    """Alias of the key the baseline is encrypted with, in the bucket's account."""
+    """Alias of the key the baseline is encrypted with, in the bucket's account (``baseline_bucket.env.account``)."""
     features: tuple[str, ...]
     """Features whose ``feature_baseline_drift_<name>`` metric the drift alarm watches (at most 10)."""
     drift_threshold: float = 0.2
@@ -464,7 +466,8 @@ class CanaryEndpoint(Construct):
             description=f"Data-quality monitoring of endpoint {self.endpoint_name}",
         )
         policy = iam.ManagedPolicy(self, "MonitorPolicy", description=f"Monitoring of {self.endpoint_name}: capture, baseline, reports", roles=[role])
-        baseline_account = stack.split_arn(monitor.baseline_bucket.bucket_arn, ArnFormat.NO_RESOURCE_NAME).account or stack.account
+        # An S3 ARN names no account: the bucket's own environment does (import it with ``account=``).
+        baseline_account = monitor.baseline_bucket.env.account
         statements = [
             iam.PolicyStatement(sid="ReadCapture", actions=["s3:GetObject"], resources=[capture_bucket.arn_for_objects(f"{capture_prefix}*")]),
             iam.PolicyStatement(sid="ListCapture", actions=["s3:ListBucket"], resources=[capture_bucket.bucket_arn],
