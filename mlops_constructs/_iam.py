@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -14,11 +16,12 @@ def network_interfaces_arn(stack: Stack) -> str:
 
 
 def sagemaker_vpc_statements(
-    stack: Stack, subnets: ec2.SelectedSubnets, security_group: ec2.ISecurityGroup, interfaces_sid: str
+    stack: Stack, subnet_ids: Sequence[str], security_group: ec2.ISecurityGroup, interfaces_sid: str, *, interfaces_arn: str | None = None
 ) -> list[iam.PolicyStatement]:
-    """What a SageMaker execution role needs to attach its jobs or model to ``subnets`` with
-    ``security_group``: the EC2 Describe calls (no resource-level permissions) and network interface
-    management limited to those subnets and that group."""
+    """What a SageMaker execution role needs to attach its jobs or model to the subnets ``subnet_ids``
+    with ``security_group``: the EC2 Describe calls (no resource-level permissions) and network
+    interface management limited to those subnets and that group. ``interfaces_arn``: the stack's
+    ``network_interfaces_arn``, when the caller has it already."""
     return [
         iam.PolicyStatement(
             sid="DescribeVpc",
@@ -29,8 +32,8 @@ def sagemaker_vpc_statements(
             sid=interfaces_sid,
             actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
             resources=[
-                network_interfaces_arn(stack),
-                *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnets.subnet_ids),
+                interfaces_arn or network_interfaces_arn(stack),
+                *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnet_ids),
                 stack.format_arn(service="ec2", resource="security-group", resource_name=security_group.security_group_id),
             ],
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,21 @@ def nag_resource(stack: Stack, value: str) -> str:
     Literal ARNs stay as they are; references become ``<LogicalId.Attribute>``, ``<LogicalId>`` or
     ``<AWS::Region>`` inside the joined string.
     """
-    resolved = stack.resolve(value) if Token.is_unresolved(value) else value
-    return "Resource::" + _render(resolved)
+    (rendered,) = nag_resources(stack, [value])
+    return rendered
+
+
+def nag_resources(stack: Stack, values: Sequence[str]) -> list[str]:
+    """``nag_resource`` of each value, resolved in one call to CDK (one jsii round trip for them all)."""
+    return ["Resource::" + _render(resolved) for resolved in stack.resolve(list(values))] if values else []
+
+
+def acknowledge_policy_resources(policy: IConstruct, rule: str, reasons: Mapping[str, str]) -> None:
+    """Acknowledge ``rule`` (e.g. ``AwsSolutions::AwsSolutions-IAM5``) on ``policy`` once per policy
+    resource in ``reasons``, each with its reason. Keys are the resources as the policy has them
+    (ARNs, tokens included, or ``*``); they are spelled as cdk-nag spells them, all in one call."""
+    rendered = nag_resources(Stack.of(policy), list(reasons))
+    acknowledge_each(policy, {f"{rule}[{finding}]": reason for finding, reason in zip(rendered, reasons.values())})
 
 
 def _render(value: Any) -> str:

@@ -3,9 +3,10 @@ traffic shift and rolls back on its own alarms."""
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
@@ -24,8 +25,8 @@ from constructs import Construct
 
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
-from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import acknowledge_each, nag_resource
+from mlops_constructs._vpc import Subnets, select_subnets
+from mlops_constructs.compliance import acknowledge_each, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
 
 Strategy = Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]
@@ -34,6 +35,14 @@ _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:(?P<account>\d{12}):model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 _COLON = ArnFormat.COLON_RESOURCE_NAME
+_IAM5 = "AwsSolutions::AwsSolutions-IAM5"
+
+
+@functools.cache
+def _minutes(n: int) -> Duration:
+    """A period of ``n`` minutes: durations are plain values, so one object serves every metric (each
+    new one would be another round trip to jsii's Node process)."""
+    return Duration.minutes(n)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,24 +204,29 @@ class CanaryEndpoint(Construct):
         stack = Stack.of(self)
         self.endpoint_name = endpoint_name
         subnets = select_subnets(vpc, vpc_subnets)
+        # Attributes read once: each read of a CDK object is a round trip to jsii's Node process.
+        self._account = stack.account
+        self._key_arn = encryption_key.key_arn
+        self._interfaces_arn = network_interfaces_arn(stack)
 
         self.security_group = ec2.SecurityGroup(
             self, "ModelSecurityGroup", vpc=vpc, description=f"Endpoint {endpoint_name}: HTTPS out only", allow_all_outbound=False
         )
         """The model containers' security group: no ingress, HTTPS out (to the VPC and gateway endpoints)."""
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
+        self._security_group_id = self.security_group.security_group_id
 
         self.role = iam.Role(
             self,
             "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self._account}}),
             description=f"Execution role of endpoint {endpoint_name}",
         )
         """The model's execution role; its permissions are all in ``policy``."""
         self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", description=f"Endpoint {endpoint_name}: its package, artifacts, image and capture", roles=[self.role])
         """What the model may do."""
         self._permissions(stack, model_package_arn, artifact_bucket, artifact_prefix, artifact_key_alias, image_repository_arn,
-                          capture_bucket, capture_prefix, encryption_key, subnets)
+                          capture_bucket, capture_prefix, subnets)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -220,7 +234,7 @@ class CanaryEndpoint(Construct):
             execution_role_arn=self.role.role_arn,
             containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)],
             enable_network_isolation=True,
-            vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[self.security_group.security_group_id], subnets=subnets.subnet_ids),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[self._security_group_id], subnets=subnets.subnet_ids),
         )
         """The model of the current package. A new package replaces it."""
         self.model.add_resource_dependency(self.policy.node.default_child, "the role needs its policy before SageMaker uses it")  # type: ignore[arg-type]
@@ -245,13 +259,13 @@ class CanaryEndpoint(Construct):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=None if serverless else encryption_key.key_arn,
+            kms_key_id=None if serverless else self._key_arn,
             production_variants=[variant],
             data_capture_config=None if serverless else sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=data_capture_percent > 0,
                 initial_sampling_percentage=max(data_capture_percent, 1),
                 destination_s3_uri=capture_bucket.s3_url_for_object(capture_prefix.rstrip("/")),
-                kms_key_id=encryption_key.key_arn,
+                kms_key_id=self._key_arn,
                 capture_options=[
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
@@ -268,16 +282,17 @@ class CanaryEndpoint(Construct):
 
         self.alarm_topic: sns.ITopic = alarm_topic or self._topic(endpoint_name, removal_policy)
         """Receives every alarm of the endpoint."""
+        self._alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic)
         self.error_alarm = self._alarm(
             "ErrorAlarm", f"{endpoint_name}-5xx", f"5XX errors of {endpoint_name}: rolls a deployment back",
-            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", statistic="Sum", period=Duration.minutes(1),
+            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", statistic="Sum", period=_minutes(1),
                               dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT}),
             threshold=error_threshold, evaluation_periods=1, datapoints=1,
         )
         """5XX errors per minute at or above the threshold."""
         self.latency_alarm = self._alarm(
             "LatencyAlarm", f"{endpoint_name}-p99-latency", f"p99 model latency of {endpoint_name}: rolls a deployment back",
-            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p99", period=Duration.minutes(1),
+            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p99", period=_minutes(1),
                               dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT}),
             threshold=latency_threshold.to_milliseconds() * 1000,  # ModelLatency is in microseconds
             evaluation_periods=5, datapoints=3,
@@ -325,7 +340,7 @@ class CanaryEndpoint(Construct):
         if monitor is not None:
             if serverless or data_capture_percent == 0:
                 raise PropsError(name, "monitor", "data quality", "needs an instance endpoint that captures data (data_capture_percent > 0)")
-            self.drift_alarm = self._monitor(stack, monitor, capture_bucket, capture_prefix, encryption_key, subnets)
+            self.drift_alarm = self._monitor(stack, monitor, capture_bucket, capture_prefix, subnets)
 
     # ------------------------------------------------------------------------------------------------
 
@@ -353,34 +368,45 @@ class CanaryEndpoint(Construct):
                 raise PropsError(name, prop, value, allowed)
 
     def _permissions(self, stack: Stack, package_arn: str, artifact_bucket: s3.IBucket, artifact_prefix: str, key_alias: str | None,
-                     repository_arn: str | None, capture_bucket: s3.IBucket, capture_prefix: str, key: kms.IKey,
-                     subnets: ec2.SelectedSubnets) -> None:
+                     repository_arn: str | None, capture_bucket: s3.IBucket, capture_prefix: str, subnets: Subnets) -> None:
         artifacts_account = _PACKAGE_ARN.fullmatch(package_arn)["account"]  # type: ignore[index]
+        artifacts = artifact_bucket.arn_for_objects(f"{artifact_prefix}*")
+        capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
+        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=_COLON)
         statements = [
             iam.PolicyStatement(sid="DescribePackage", actions=["sagemaker:DescribeModelPackage"], resources=[package_arn]),
-            iam.PolicyStatement(sid="ReadArtifacts", actions=["s3:GetObject"], resources=[artifact_bucket.arn_for_objects(f"{artifact_prefix}*")]),
-            iam.PolicyStatement(sid="WriteCapture", actions=["s3:PutObject"], resources=[capture_bucket.arn_for_objects(f"{capture_prefix}*")]),
-            iam.PolicyStatement(sid="EncryptCapture", actions=["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], resources=[key.key_arn]),
-            iam.PolicyStatement(sid="EncryptVolumes", actions=["kms:CreateGrant"], resources=[key.key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            iam.PolicyStatement(sid="ReadArtifacts", actions=["s3:GetObject"], resources=[artifacts]),
+            iam.PolicyStatement(sid="WriteCapture", actions=["s3:PutObject"], resources=[capture]),
+            iam.PolicyStatement(sid="EncryptCapture", actions=["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], resources=[self._key_arn]),
+            iam.PolicyStatement(sid="EncryptVolumes", actions=["kms:CreateGrant"], resources=[self._key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             iam.PolicyStatement(
-                sid="Logs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=_COLON)],
+                sid="Logs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources=[logs],
             ),
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
             iam.PolicyStatement(sid="Metrics", actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-            *sagemaker_vpc_statements(stack, subnets, self.security_group, "ModelNetworkInterfaces"),
+            *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "ModelNetworkInterfaces", interfaces_arn=self._interfaces_arn),
         ]
+        reasons = {
+            artifacts: "The model's own artifact prefix: the package's model.tar.gz, whose key is per training run.",
+            capture: "The endpoint's own capture prefix: SageMaker names capture files by hour.",
+            logs: "SageMaker's own endpoint log groups, named per endpoint.",
+            self._interfaces_arn: "Interfaces SageMaker creates for the model in its subnets and security group (named in the same statement).",
+            "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces), EC2 Describe* and ecr:GetAuthorizationToken.",
+        }
         if key_alias is not None:
             # The artifacts' key lives in their account and its id is not known here: any key there
             # that carries this alias, used through S3 only.
+            artifacts_keys = stack.format_arn(service="kms", account=artifacts_account, resource="key", resource_name="*")
             statements.append(iam.PolicyStatement(
-                sid="DecryptArtifacts", actions=["kms:Decrypt"],
-                resources=[stack.format_arn(service="kms", account=artifacts_account, resource="key", resource_name="*")],
+                sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[artifacts_keys],
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias},
                     "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
                 },
             ))
+            reasons[artifacts_keys] = (
+                "The artifacts' key in their account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
+            )
         if repository_arn is not None:
             statements += [
                 iam.PolicyStatement(sid="PullImage", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], resources=[repository_arn]),
@@ -388,19 +414,7 @@ class CanaryEndpoint(Construct):
                 iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             ]
         self.policy.add_statements(*statements)
-        iam5 = "AwsSolutions::AwsSolutions-IAM5"
-        reasons = {
-            nag_resource(stack, artifact_bucket.arn_for_objects(f"{artifact_prefix}*")): "The model's own artifact prefix: the package's model.tar.gz, whose key is per training run.",
-            nag_resource(stack, capture_bucket.arn_for_objects(f"{capture_prefix}*")): "The endpoint's own capture prefix: SageMaker names capture files by hour.",
-            nag_resource(stack, stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=_COLON)): "SageMaker's own endpoint log groups, named per endpoint.",
-            nag_resource(stack, network_interfaces_arn(stack)): "Interfaces SageMaker creates for the model in its subnets and security group (named in the same statement).",
-            "Resource::*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces), EC2 Describe* and ecr:GetAuthorizationToken.",
-        }
-        if key_alias is not None:
-            reasons[nag_resource(stack, stack.format_arn(service="kms", account=artifacts_account, resource="key", resource_name="*"))] = (
-                "The artifacts' key in their account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
-            )
-        acknowledge_each(self.policy, {f"{iam5}[{finding}]": reason for finding, reason in reasons.items()})
+        acknowledge_policy_resources(self.policy, _IAM5, reasons)
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -416,8 +430,8 @@ class CanaryEndpoint(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        alarm.add_alarm_action(self._alarm_action)
+        alarm.add_ok_action(self._alarm_action)
         return alarm
 
     def _autoscaling(self, stack: Stack, min_capacity: int, max_capacity: int, target: int, scale_in: Duration, scale_out: Duration,
@@ -452,7 +466,7 @@ class CanaryEndpoint(Construct):
         return target_
 
     def _monitor(self, stack: Stack, monitor: DataQualityMonitoring, capture_bucket: s3.IBucket, capture_prefix: str,
-                 key: kms.IKey, subnets: ec2.SelectedSubnets) -> cloudwatch.Alarm:
+                 subnets: Subnets) -> cloudwatch.Alarm:
         name = type(self).__name__
         if not 1 <= len(monitor.features) <= 10:
             raise PropsError(name, "monitor.features", list(monitor.features), "must name 1 to 10 features")
@@ -462,49 +476,52 @@ class CanaryEndpoint(Construct):
         output_prefix = f"model-monitor/{self.endpoint_name}/"
         role = iam.Role(
             self, "MonitorRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": stack.account}}),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self._account}}),
             description=f"Data-quality monitoring of endpoint {self.endpoint_name}",
         )
         policy = iam.ManagedPolicy(self, "MonitorPolicy", description=f"Monitoring of {self.endpoint_name}: capture, baseline, reports", roles=[role])
         # An S3 ARN names no account: the bucket's own environment does (import it with ``account=``).
         baseline_account = monitor.baseline_bucket.env.account
+        capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
+        baseline = monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")
+        reports = capture_bucket.arn_for_objects(f"{output_prefix}*")
+        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs*", arn_format=_COLON)
+        key_arn = self._key_arn
         statements = [
-            iam.PolicyStatement(sid="ReadCapture", actions=["s3:GetObject"], resources=[capture_bucket.arn_for_objects(f"{capture_prefix}*")]),
+            iam.PolicyStatement(sid="ReadCapture", actions=["s3:GetObject"], resources=[capture]),
             iam.PolicyStatement(sid="ListCapture", actions=["s3:ListBucket"], resources=[capture_bucket.bucket_arn],
                                 conditions={"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
-            iam.PolicyStatement(sid="ReadBaseline", actions=["s3:GetObject"], resources=[monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")]),
-            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[capture_bucket.arn_for_objects(f"{output_prefix}*")]),
-            iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], resources=[key.key_arn]),
-            iam.PolicyStatement(sid="EncryptVolume", actions=["kms:CreateGrant"], resources=[key.key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            iam.PolicyStatement(sid="ReadBaseline", actions=["s3:GetObject"], resources=[baseline]),
+            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]),
+            iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], resources=[key_arn]),
+            iam.PolicyStatement(sid="EncryptVolume", actions=["kms:CreateGrant"], resources=[key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs*", arn_format=_COLON)]),
+                                resources=[logs]),
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
             iam.PolicyStatement(sid="DriftMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}),
-            *sagemaker_vpc_statements(stack, subnets, self.security_group, "JobNetworkInterfaces"),
+            *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=self._interfaces_arn),
         ]
+        reasons = {
+            capture: "The endpoint's own captured data, named by hour.",
+            baseline: "The model's own baseline prefix: constraints.json and statistics.json.",
+            reports: "The endpoint's own monitoring reports, named per execution.",
+            logs: "SageMaker's own processing-job log group.",
+            self._interfaces_arn: "Interfaces SageMaker creates for the monitoring jobs in their subnets and security group (named in the same statement).",
+            "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's endpoint namespaces) and EC2 Describe*.",
+        }
         if monitor.baseline_key_alias is not None:
+            baseline_keys = stack.format_arn(service="kms", account=baseline_account, resource="key", resource_name="*")
             statements.append(iam.PolicyStatement(
-                sid="DecryptBaseline", actions=["kms:Decrypt"],
-                resources=[stack.format_arn(service="kms", account=baseline_account, resource="key", resource_name="*")],
+                sid="DecryptBaseline", actions=["kms:Decrypt"], resources=[baseline_keys],
                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": monitor.baseline_key_alias},
                             "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             ))
-        policy.add_statements(*statements)
-        iam5 = "AwsSolutions::AwsSolutions-IAM5"
-        reasons = {
-            nag_resource(stack, capture_bucket.arn_for_objects(f"{capture_prefix}*")): "The endpoint's own captured data, named by hour.",
-            nag_resource(stack, monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")): "The model's own baseline prefix: constraints.json and statistics.json.",
-            nag_resource(stack, capture_bucket.arn_for_objects(f"{output_prefix}*")): "The endpoint's own monitoring reports, named per execution.",
-            nag_resource(stack, stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs*", arn_format=_COLON)): "SageMaker's own processing-job log group.",
-            nag_resource(stack, network_interfaces_arn(stack)): "Interfaces SageMaker creates for the monitoring jobs in their subnets and security group (named in the same statement).",
-            "Resource::*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's endpoint namespaces) and EC2 Describe*.",
-        }
-        if monitor.baseline_key_alias is not None:
-            reasons[nag_resource(stack, stack.format_arn(service="kms", account=baseline_account, resource="key", resource_name="*"))] = (
+            reasons[baseline_keys] = (
                 "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
-        acknowledge_each(policy, {f"{iam5}[{finding}]": reason for finding, reason in reasons.items()})
+        policy.add_statements(*statements)
+        acknowledge_policy_resources(policy, _IAM5, reasons)
 
         job = sagemaker.CfnDataQualityJobDefinition(
             self, "DataQualityJob",
@@ -521,18 +538,18 @@ class CanaryEndpoint(Construct):
                 endpoint_input=sagemaker.CfnDataQualityJobDefinition.EndpointInputProperty(
                     endpoint_name=self.endpoint.attr_endpoint_name, local_path="/opt/ml/processing/input/endpoint", s3_input_mode="File")),
             data_quality_job_output_config=sagemaker.CfnDataQualityJobDefinition.MonitoringOutputConfigProperty(
-                kms_key_id=key.key_arn,
+                kms_key_id=key_arn,
                 monitoring_outputs=[sagemaker.CfnDataQualityJobDefinition.MonitoringOutputProperty(
                     s3_output=sagemaker.CfnDataQualityJobDefinition.S3OutputProperty(
                         local_path="/opt/ml/processing/output", s3_uri=capture_bucket.s3_url_for_object(output_prefix.rstrip("/")), s3_upload_mode="EndOfJob"))],
             ),
             job_resources=sagemaker.CfnDataQualityJobDefinition.MonitoringResourcesProperty(
                 cluster_config=sagemaker.CfnDataQualityJobDefinition.ClusterConfigProperty(
-                    instance_count=1, instance_type=monitor.instance_type, volume_size_in_gb=20, volume_kms_key_id=key.key_arn)),
+                    instance_count=1, instance_type=monitor.instance_type, volume_size_in_gb=20, volume_kms_key_id=key_arn)),
             network_config=sagemaker.CfnDataQualityJobDefinition.NetworkConfigProperty(
                 enable_network_isolation=True, enable_inter_container_traffic_encryption=True,
                 vpc_config=sagemaker.CfnDataQualityJobDefinition.VpcConfigProperty(
-                    security_group_ids=[self.security_group.security_group_id], subnets=subnets.subnet_ids)),
+                    security_group_ids=[self._security_group_id], subnets=subnets.subnet_ids)),
             stopping_condition=sagemaker.CfnDataQualityJobDefinition.StoppingConditionProperty(max_runtime_in_seconds=3600),
         )
         job.add_resource_dependency(policy.node.default_child, "the monitoring role needs its policy before jobs run")  # type: ignore[arg-type]
@@ -549,19 +566,19 @@ class CanaryEndpoint(Construct):
         )
         drift = {
             f"f{i}": cloudwatch.Metric(namespace="aws/sagemaker/Endpoints/data-metrics", metric_name=f"feature_baseline_drift_{feature}",
-                                       statistic="Maximum", period=Duration.hours(1),
+                                       statistic="Maximum", period=_minutes(60),
                                        dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": schedule_name})
             for i, feature in enumerate(monitor.features)
         }
         alarm = self._alarm(
             "DriftAlarm", f"{self.endpoint_name}-drift", f"Data drift on endpoint {self.endpoint_name}: starts a retraining",
-            cloudwatch.MathExpression(expression=f"MAX([{', '.join(drift)}])", using_metrics=drift, period=Duration.hours(1), label="max feature drift"),  # type: ignore[arg-type]
+            cloudwatch.MathExpression(expression=f"MAX([{', '.join(drift)}])", using_metrics=drift, period=_minutes(60), label="max feature drift"),  # type: ignore[arg-type]
             threshold=monitor.drift_threshold, evaluation_periods=1, datapoints=1,
         )
         bus = monitor.retrain_event_bus
-        if bus is not None and stack.split_arn(bus.event_bus_arn, ArnFormat.SLASH_RESOURCE_NAME).account != stack.account:
+        if bus is not None and bus.env.account != self._account:
             forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": stack.account}}), description=f"Forwards drift alarms of {self.endpoint_name}")
+                {"StringEquals": {"aws:SourceAccount": self._account}}), description=f"Forwards drift alarms of {self.endpoint_name}")
             iam.ManagedPolicy(self, "ForwardDriftPolicy", description="Put drift events on the training account's bus", roles=[forwarder],
                               statements=[iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus.event_bus_arn])])
             self.drift_forwarding = events.Rule(
@@ -577,7 +594,7 @@ class CanaryEndpoint(Construct):
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         def metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=Duration.minutes(1),
+            return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=_minutes(1),
                                      dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT})
 
         instance = "/aws/sagemaker/Endpoints"

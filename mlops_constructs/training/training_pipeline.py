@@ -25,7 +25,7 @@ from constructs import Construct
 
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
-from mlops_constructs._vpc import select_subnets
+from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, nag_resource
 from mlops_constructs.errors import PropsError
 
@@ -564,7 +564,7 @@ class TrainingPipeline(Construct):
         return task
 
     def _job_permissions(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
-                         artifact_prefix: str, key: kms.IKey, subnets: ec2.SelectedSubnets, scripts: Mapping[str, s3_assets.Asset]) -> None:
+                         artifact_prefix: str, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset]) -> None:
         policy = self.job_policy
         data_bucket.grant_read(policy, f"{data_prefix}*")
         artifact_bucket.grant_read_write(policy, f"{artifact_prefix}*")
@@ -588,7 +588,7 @@ class TrainingPipeline(Construct):
             iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
             # SageMaker attaches the jobs to the VPC through interfaces it creates with this role.
-            *sagemaker_vpc_statements(stack, subnets, self.security_group, "JobNetworkInterfaces"),
+            *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces"),
         )
 
     def _state_machine_permissions(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
