@@ -8,11 +8,13 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
+from mlops_constructs._arns import arn
+
 
 def network_interfaces_arn(stack: Stack) -> str:
     """Every network interface of the stack's account and region: those SageMaker creates for a job
     or model do not exist before it creates them."""
-    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    return arn(stack, "ec2", "network-interface", "*")
 
 
 def sagemaker_vpc_statements(
@@ -33,8 +35,8 @@ def sagemaker_vpc_statements(
             actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
             resources=[
                 interfaces_arn or network_interfaces_arn(stack),
-                *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnet_ids),
-                stack.format_arn(service="ec2", resource="security-group", resource_name=security_group.security_group_id),
+                *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
+                arn(stack, "ec2", "security-group", security_group.security_group_id),
             ],
         ),
     ]

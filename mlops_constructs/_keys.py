@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -10,6 +10,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from mlops_constructs import _durations as durations
+
+
+# Pseudo parameters are constant tokens: read once (each read is a round trip to jsii's Node process).
+_ACCOUNT_ID, _PARTITION, _REGION = Aws.ACCOUNT_ID, Aws.PARTITION, Aws.REGION
 
 
 def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount") -> None:
@@ -20,11 +26,11 @@ def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount"
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid=sid,
-            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            principals=[iam.ServicePrincipal(f"logs.{_REGION}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],  # in a key policy, "*" means this key
             conditions={
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{_PARTITION}:logs:{_REGION}:{_ACCOUNT_ID}:log-group:*"}
             },
         )
     )
@@ -40,7 +46,7 @@ def allow_dead_letters_and_alarms(key: kms.Key) -> None:
                 principals=[iam.ServicePrincipal(service)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={"StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},
             )
         )
 
@@ -51,7 +57,7 @@ def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.I
         scope,
         id,
         alarm_description=description,
-        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        metric=queue.metric_approximate_number_of_messages_visible(period=durations.minutes(5), statistic="Maximum"),
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

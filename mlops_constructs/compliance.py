@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import Construct, IConstruct
 
@@ -114,11 +114,12 @@ def nag_resources(stack: Stack, values: Sequence[str]) -> list[str]:
     return ["Resource::" + _render(resolved) for resolved in stack.resolve(list(values))] if values else []
 
 
-def acknowledge_policy_resources(policy: IConstruct, rule: str, reasons: Mapping[str, str]) -> None:
+def acknowledge_policy_resources(policy: IConstruct, rule: str, reasons: Mapping[str, str], *, stack: Stack | None = None) -> None:
     """Acknowledge ``rule`` (e.g. ``AwsSolutions::AwsSolutions-IAM5``) on ``policy`` once per policy
     resource in ``reasons``, each with its reason. Keys are the resources as the policy has them
-    (ARNs, tokens included, or ``*``); they are spelled as cdk-nag spells them, all in one call."""
-    rendered = nag_resources(Stack.of(policy), list(reasons))
+    (ARNs, tokens included, or ``*``); they are spelled as cdk-nag spells them, all in one call.
+    ``stack``: the policy's stack, when the caller has it."""
+    rendered = nag_resources(stack or Stack.of(policy), list(reasons))
     acknowledge_each(policy, {f"{rule}[{finding}]": reason for finding, reason in zip(rendered, reasons.values())})
 
 

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs import _durations as durations
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.serving import CanaryEndpoint, DataQualityMonitoring
 from mlops_constructs.training import builtin_image_uri
@@ -82,16 +83,16 @@ class EndpointStack(Stack):
             data_capture_percent=settings.data_capture_percent,
             deployment=deployment.strategy,
             traffic_step_percent=deployment.traffic_step_percent,
-            wait_interval=Duration.minutes(deployment.wait_minutes),
-            termination_wait=Duration.minutes(deployment.termination_wait_minutes),
-            max_execution_timeout=Duration.minutes(deployment.max_execution_timeout_minutes),
+            wait_interval=durations.minutes(deployment.wait_minutes),
+            termination_wait=durations.minutes(deployment.termination_wait_minutes),
+            max_execution_timeout=durations.minutes(deployment.max_execution_timeout_minutes),
             error_threshold=alarms.max_5xx_per_minute,
             latency_threshold=Duration.millis(alarms.p99_latency_ms),
             min_capacity=scaling.min_capacity,
             max_capacity=scaling.max_capacity,
             target_invocations_per_instance=scaling.target_invocations_per_instance,
-            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
-            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+            scale_in_cooldown=durations.seconds(scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=durations.seconds(scaling.scale_out_cooldown_seconds),
             scale_down_at=appscaling.Schedule.expression(off_hours.scale_down) if off_hours else None,
             scale_up_at=appscaling.Schedule.expression(off_hours.scale_up) if off_hours else None,
             off_hours_capacity=off_hours.capacity if off_hours else 1,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs import _durations as durations
 from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import TrainingPipeline, builtin_image_uri
@@ -66,14 +67,14 @@ class TrainingStack(Stack):
             training_instance_type=training.instance_type,
             training_instance_count=training.instance_count,
             training_volume_size_gb=training.volume_size_gb,
-            max_training_runtime=Duration.hours(training.max_runtime_hours),
-            spot_max_wait=Duration.hours(training.spot.max_wait_hours) if training.spot else None,
+            max_training_runtime=durations.hours(training.max_runtime_hours),
+            spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
             content_type=training.content_type,
             preprocess_image=processing.preprocess_image,
             evaluate_image=processing.evaluate_image,
             processing_instance_type=processing.instance_type,
             processing_volume_size_gb=processing.volume_size_gb,
-            max_processing_runtime=Duration.hours(processing.max_runtime_hours),
+            max_processing_runtime=durations.hours(processing.max_runtime_hours),
             metric_name=gate.metric,
             metric_threshold=gate.threshold,
             metric_direction=gate.direction,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -21,10 +21,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mlops_constructs import _durations as durations
+from mlops_constructs._arns import arn
 from mlops_constructs._assets import runtime_code
+from mlops_constructs._iam import network_interfaces_arn
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, nag_resource
+from mlops_constructs.compliance import acknowledge, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -162,7 +165,7 @@ class ModelRegistry(Construct):
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.encryption_key,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=durations.days(14),
         )
         """Events the function could not handle after its retries."""
 
@@ -179,7 +182,7 @@ class ModelRegistry(Construct):
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to VPC endpoints")
 
         subnets = select_subnets(vpc, vpc_subnets)
-        self._network_interfaces_arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        self._network_interfaces_arn = network_interfaces_arn(stack)
         self.role = iam.Role(
             self,
             "FunctionRole",
@@ -229,11 +232,11 @@ class ModelRegistry(Construct):
             environment_encryption=self.encryption_key,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            timeout=Duration.seconds(60),
+            timeout=durations.seconds(60),
             memory_size=256,
             reserved_concurrent_executions=1,
             retry_attempts=2,
-            max_event_age=Duration.hours(6),
+            max_event_age=durations.hours(6),
             dead_letter_queue=self.dead_letter_queue,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=subnets.subnets),
@@ -272,7 +275,7 @@ class ModelRegistry(Construct):
                     self.function,
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=8,
-                    max_event_age=Duration.hours(24),
+                    max_event_age=durations.hours(24),
                 )
             ],
         )
@@ -377,32 +380,21 @@ class ModelRegistry(Construct):
                 ],
                 resources=[
                     self._network_interfaces_arn,
-                    *(stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnet_ids),
-                    stack.format_arn(service="ec2", resource="security-group", resource_name=self.security_group.security_group_id),
+                    *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
+                    arn(stack, "ec2", "security-group", self.security_group.security_group_id),
                 ],
             ),
         ]
 
     def _acknowledge(self, stack: Stack, model_packages_arn: str) -> None:
-        iam5 = "AwsSolutions::AwsSolutions-IAM5"
-        acknowledge(
-            self.policy,
-            f"{iam5}[{nag_resource(stack, model_packages_arn)}]",
-            "Versions of this one model package group: the function reads whichever version an approval "
+        acknowledge_policy_resources(self.policy, "AwsSolutions::AwsSolutions-IAM5", {
+            model_packages_arn: "Versions of this one model package group: the function reads whichever version an approval "
             "event names, and version numbers are not known in advance.",
-        )
-        acknowledge(
-            self.policy,
-            f"{iam5}[{nag_resource(stack, self._network_interfaces_arn)}]",
-            "Network interfaces Lambda creates for this function in its own subnets and security group "
+            self._network_interfaces_arn: "Network interfaces Lambda creates for this function in its own subnets and security group "
             "(named in the same statement); their ids do not exist before Lambda creates them.",
-        )
-        acknowledge(
-            self.policy,
-            f"{iam5}[Resource::*]",
-            "Only for actions without resource-level permissions: sagemaker:ListModelPackages (the function "
+            "*": "Only for actions without resource-level permissions: sagemaker:ListModelPackages (the function "
             "lists its own group only), xray:PutTraceSegments/PutTelemetryRecords and ec2:DescribeNetworkInterfaces.",
-        )
+        }, stack=stack)
         acknowledge(
             self.function,
             "AwsSolutions::AwsSolutions-L1",

@@ -3,13 +3,12 @@ traffic shift and rolls back on its own alarms."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -23,6 +22,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs import _durations as durations
+from mlops_constructs._arns import arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -34,15 +35,7 @@ VARIANT = "AllTraffic"
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:(?P<account>\d{12}):model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
-_COLON = ArnFormat.COLON_RESOURCE_NAME
 _IAM5 = "AwsSolutions::AwsSolutions-IAM5"
-
-
-@functools.cache
-def _minutes(n: int) -> Duration:
-    """A period of ``n`` minutes: durations are plain values, so one object serves every metric (each
-    new one would be another round trip to jsii's Node process)."""
-    return Duration.minutes(n)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,14 +278,14 @@ class CanaryEndpoint(Construct):
         self._alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic)
         self.error_alarm = self._alarm(
             "ErrorAlarm", f"{endpoint_name}-5xx", f"5XX errors of {endpoint_name}: rolls a deployment back",
-            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", statistic="Sum", period=_minutes(1),
+            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors", statistic="Sum", period=durations.minutes(1),
                               dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT}),
             threshold=error_threshold, evaluation_periods=1, datapoints=1,
         )
         """5XX errors per minute at or above the threshold."""
         self.latency_alarm = self._alarm(
             "LatencyAlarm", f"{endpoint_name}-p99-latency", f"p99 model latency of {endpoint_name}: rolls a deployment back",
-            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p99", period=_minutes(1),
+            cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p99", period=durations.minutes(1),
                               dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT}),
             threshold=latency_threshold.to_milliseconds() * 1000,  # ModelLatency is in microseconds
             evaluation_periods=5, datapoints=3,
@@ -372,7 +365,7 @@ class CanaryEndpoint(Construct):
         artifacts_account = _PACKAGE_ARN.fullmatch(package_arn)["account"]  # type: ignore[index]
         artifacts = artifact_bucket.arn_for_objects(f"{artifact_prefix}*")
         capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
-        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=_COLON)
+        logs = arn(stack, "logs", "log-group", "/aws/sagemaker/Endpoints/*", sep=":")
         statements = [
             iam.PolicyStatement(sid="DescribePackage", actions=["sagemaker:DescribeModelPackage"], resources=[package_arn]),
             iam.PolicyStatement(sid="ReadArtifacts", actions=["s3:GetObject"], resources=[artifacts]),
@@ -396,7 +389,7 @@ class CanaryEndpoint(Construct):
         if key_alias is not None:
             # The artifacts' key lives in their account and its id is not known here: any key there
             # that carries this alias, used through S3 only.
-            artifacts_keys = stack.format_arn(service="kms", account=artifacts_account, resource="key", resource_name="*")
+            artifacts_keys = arn(stack, "kms", "key", "*", account=artifacts_account)
             statements.append(iam.PolicyStatement(
                 sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[artifacts_keys],
                 conditions={
@@ -414,7 +407,7 @@ class CanaryEndpoint(Construct):
                 iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             ]
         self.policy.add_statements(*statements)
-        acknowledge_policy_resources(self.policy, _IAM5, reasons)
+        acknowledge_policy_resources(self.policy, _IAM5, reasons, stack=stack)
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -485,7 +478,7 @@ class CanaryEndpoint(Construct):
         capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
         baseline = monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")
         reports = capture_bucket.arn_for_objects(f"{output_prefix}*")
-        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs*", arn_format=_COLON)
+        logs = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs*", sep=":")
         key_arn = self._key_arn
         statements = [
             iam.PolicyStatement(sid="ReadCapture", actions=["s3:GetObject"], resources=[capture]),
@@ -511,7 +504,7 @@ class CanaryEndpoint(Construct):
             "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's endpoint namespaces) and EC2 Describe*.",
         }
         if monitor.baseline_key_alias is not None:
-            baseline_keys = stack.format_arn(service="kms", account=baseline_account, resource="key", resource_name="*")
+            baseline_keys = arn(stack, "kms", "key", "*", account=baseline_account)
             statements.append(iam.PolicyStatement(
                 sid="DecryptBaseline", actions=["kms:Decrypt"], resources=[baseline_keys],
                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": monitor.baseline_key_alias},
@@ -521,7 +514,7 @@ class CanaryEndpoint(Construct):
                 "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
         policy.add_statements(*statements)
-        acknowledge_policy_resources(policy, _IAM5, reasons)
+        acknowledge_policy_resources(policy, _IAM5, reasons, stack=stack)
 
         job = sagemaker.CfnDataQualityJobDefinition(
             self, "DataQualityJob",
@@ -566,13 +559,13 @@ class CanaryEndpoint(Construct):
         )
         drift = {
             f"f{i}": cloudwatch.Metric(namespace="aws/sagemaker/Endpoints/data-metrics", metric_name=f"feature_baseline_drift_{feature}",
-                                       statistic="Maximum", period=_minutes(60),
+                                       statistic="Maximum", period=durations.minutes(60),
                                        dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": schedule_name})
             for i, feature in enumerate(monitor.features)
         }
         alarm = self._alarm(
             "DriftAlarm", f"{self.endpoint_name}-drift", f"Data drift on endpoint {self.endpoint_name}: starts a retraining",
-            cloudwatch.MathExpression(expression=f"MAX([{', '.join(drift)}])", using_metrics=drift, period=_minutes(60), label="max feature drift"),  # type: ignore[arg-type]
+            cloudwatch.MathExpression(expression=f"MAX([{', '.join(drift)}])", using_metrics=drift, period=durations.minutes(60), label="max feature drift"),  # type: ignore[arg-type]
             threshold=monitor.drift_threshold, evaluation_periods=1, datapoints=1,
         )
         bus = monitor.retrain_event_bus
@@ -594,7 +587,7 @@ class CanaryEndpoint(Construct):
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         def metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=_minutes(1),
+            return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=durations.minutes(1),
                                      dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT})
 
         instance = "/aws/sagemaker/Endpoints"

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -23,10 +23,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from mlops_constructs import _durations as durations
+from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, nag_resource
+from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, nag_resources
 from mlops_constructs.errors import PropsError
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
@@ -46,7 +48,6 @@ _RETRYABLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExce
 BUNDLED_METRICS = ("auc", "accuracy", "rmse")
 """Metrics the bundled evaluation script computes."""
 _CODE_DIR = "/opt/ml/processing/code"
-_COLON = ArnFormat.COLON_RESOURCE_NAME
 
 
 class TrainingPipeline(Construct):
@@ -434,18 +435,18 @@ class TrainingPipeline(Construct):
         )
 
         for state in (preprocess, train, evaluate):
-            state.add_retry(errors=_RETRYABLE, interval=Duration.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
+            state.add_retry(errors=_RETRYABLE, interval=durations.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
         for state, errors in (
             (read_evaluation, ["S3.S3Exception", "S3.SdkClientException"]),
             (register, ["SageMaker.SageMakerException", "SageMaker.ThrottlingException", "SageMaker.SdkClientException"]),
         ):
-            state.add_retry(errors=errors, interval=Duration.seconds(5), backoff_rate=2, max_attempts=4, jitter_strategy=sfn.JitterType.FULL)
+            state.add_retry(errors=errors, interval=durations.seconds(5), backoff_rate=2, max_attempts=4, jitter_strategy=sfn.JitterType.FULL)
         for state in (preprocess, train, evaluate, read_evaluation, register):
             state.add_catch(notify_failure, errors=[sfn.Errors.ALL], result_path="$.failure")
 
         definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
         # With spot, the wait already includes the runtime.
-        timeout = (spot_max_wait or max_training_runtime).plus(max_processing_runtime).plus(max_processing_runtime).plus(Duration.hours(1))
+        timeout = (spot_max_wait or max_training_runtime).plus(max_processing_runtime).plus(max_processing_runtime).plus(durations.hours(1))
 
         self.state_machine_role = iam.Role(
             self,
@@ -560,7 +561,7 @@ class TrainingPipeline(Construct):
             message=sfn.TaskInput.from_object({k.removesuffix(".$"): sfn.JsonPath.string_at(v) if k.endswith(".$") else v for k, v in message.items()}),
             result_path=sfn.JsonPath.DISCARD,
         )
-        task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
         return task
 
     def _job_permissions(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
@@ -582,7 +583,7 @@ class TrainingPipeline(Construct):
             iam.PolicyStatement(
                 sid="JobLogs",
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=_COLON)],
+                resources=[format_arn(stack, "logs", "log-group", "/aws/sagemaker/*", sep=":")],
             ),
             # PutMetricData has no resource-level permissions; the namespaces are SageMaker's own.
             iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
@@ -594,7 +595,7 @@ class TrainingPipeline(Construct):
     def _state_machine_permissions(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
                                    artifact_prefix: str, key: kms.IKey) -> None:
         def arn(service: str, resource: str, name: str) -> str:
-            return stack.format_arn(service=service, resource=resource, resource_name=name)
+            return format_arn(stack, service, resource, name)
 
         self.state_machine_policy.add_statements(
             iam.PolicyStatement(
@@ -662,7 +663,7 @@ class TrainingPipeline(Construct):
             return {}
         self.trigger_dead_letter_queue = sqs.Queue(
             self, "TriggerDeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
-            enforce_ssl=True, retention_period=Duration.days(14),
+            enforce_ssl=True, retention_period=durations.days(14),
         )
         """Trigger events EventBridge could not turn into a run."""
         acknowledge(
@@ -686,18 +687,28 @@ class TrainingPipeline(Construct):
                 targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
                                                  input=events.RuleTargetInput.from_object({"trigger": trigger}),
                                                  dead_letter_queue=self.trigger_dead_letter_queue,
-                                                 retry_attempts=8, max_event_age=Duration.hours(24))],
+                                                 retry_attempts=8, max_event_age=durations.hours(24))],
             )
         return rules
 
     def _acknowledge(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
                      artifact_prefix: str, model_name: str, group: str) -> None:
         iam5 = "AwsSolutions::AwsSolutions-IAM5"
+        # How cdk-nag names each policy resource, all resolved in one call.
+        data, artifacts, logs, interfaces, processing_jobs, training_jobs, packages = nag_resources(stack, [
+            data_bucket.arn_for_objects(f"{data_prefix}*"),
+            artifact_bucket.arn_for_objects(f"{artifact_prefix}*"),
+            format_arn(stack, "logs", "log-group", "/aws/sagemaker/*", sep=":"),
+            network_interfaces_arn(stack),
+            format_arn(stack, "sagemaker", "processing-job", f"{model_name}-*"),
+            format_arn(stack, "sagemaker", "training-job", f"{model_name}-*"),
+            format_arn(stack, "sagemaker", "model-package", f"{group}/*"),
+        ])
         job_reasons = {
-            f"[{nag_resource(stack, data_bucket.arn_for_objects(f'{data_prefix}*'))}]": "Objects under the model's own data prefix: jobs read whatever data was uploaded there.",
-            f"[{nag_resource(stack, artifact_bucket.arn_for_objects(f'{artifact_prefix}*'))}]": "Objects under the model's own artifact prefix: splits, models, checkpoints and reports named per run.",
-            f"[{nag_resource(stack, stack.format_arn(service='logs', resource='log-group', resource_name='/aws/sagemaker/*', arn_format=_COLON))}]": "SageMaker writes job logs to its own /aws/sagemaker/* log groups, named per job.",
-            f"[{nag_resource(stack, network_interfaces_arn(stack))}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
+            f"[{data}]": "Objects under the model's own data prefix: jobs read whatever data was uploaded there.",
+            f"[{artifacts}]": "Objects under the model's own artifact prefix: splits, models, checkpoints and reports named per run.",
+            f"[{logs}]": "SageMaker writes job logs to its own /aws/sagemaker/* log groups, named per job.",
+            f"[{interfaces}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
             "[Resource::*]": "Only actions without resource-level permissions: cloudwatch:PutMetricData (limited to SageMaker's namespaces) and EC2 Describe* calls.",
             "[Action::s3:GetObject*]": "CDK's read grant on the model's own data and artifact prefixes: read-only object actions.",
             "[Action::s3:GetBucket*]": "CDK's read grant: bucket metadata reads of the two buckets.",
@@ -709,10 +720,10 @@ class TrainingPipeline(Construct):
         }
         acknowledge_each(self.job_policy, {f"{iam5}{finding}": reason for finding, reason in job_reasons.items()})
         machine_reasons = {
-            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='processing-job', resource_name=f'{model_name}-*'))}]": "Processing jobs of this model; their names are made per run.",
-            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='training-job', resource_name=f'{model_name}-*'))}]": "Training jobs of this model; their names are made per run.",
-            f"[{nag_resource(stack, artifact_bucket.arn_for_objects(f'{artifact_prefix}*'))}]": "Reading each run's evaluation report under the model's own artifact prefix.",
-            f"[{nag_resource(stack, stack.format_arn(service='sagemaker', resource='model-package', resource_name=f'{group}/*'))}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
+            f"[{processing_jobs}]": "Processing jobs of this model; their names are made per run.",
+            f"[{training_jobs}]": "Training jobs of this model; their names are made per run.",
+            f"[{artifacts}]": "Reading each run's evaluation report under the model's own artifact prefix.",
+            f"[{packages}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
             "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         }
         acknowledge_each(self.state_machine_policy, {f"{iam5}{finding}": reason for finding, reason in machine_reasons.items()})
