@@ -10,9 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.compliance import acknowledge_each, skip_checkov
+from mlops_constructs.compliance import acknowledge_each, in_packs, skip_checkov
 
-_COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 
 def access_log_bucket(
@@ -48,8 +47,8 @@ def access_log_bucket(
         ],
     )
     acknowledge_each(bucket, {
-        **{f"{pack}::{pack}-S3DefaultEncryptionKMS": "S3 server access log delivery supports only SSE-S3 on the target "
-           "bucket; the logs hold request metadata, and the bucket is TLS-only and private." for pack in _COMPLIANCE_PACKS},
+        **in_packs("S3DefaultEncryptionKMS", "S3 server access log delivery supports only SSE-S3 on the target "
+                   "bucket; the logs hold request metadata, and the bucket is TLS-only and private."),
         **_no_replication(reason="Access logs stay in the configured region with the data they describe."),
     })
     skip_checkov(bucket, "CKV_AWS_18", "This is the access-log bucket: logging it into itself would loop.")
@@ -94,4 +93,4 @@ def encrypted_bucket(
 
 def _no_replication(*, reason: str) -> dict[str, str]:
     """The three packs' cross-region replication finding, each with ``reason``."""
-    return {f"{pack}::{pack}-S3BucketReplicationEnabled": reason for pack in _COMPLIANCE_PACKS}
+    return in_packs("S3BucketReplicationEnabled", reason)

@@ -21,6 +21,15 @@ from constructs import Construct, IConstruct
 NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 """The rule packs every stage must pass, by their finding prefix."""
 
+CONTROL_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+"""The packs that map controls to rules, and often share a rule name (``S3BucketReplicationEnabled``)."""
+
+
+def in_packs(rule: str, reason: str, packs: tuple[str, ...] = CONTROL_PACKS) -> dict[str, str]:
+    """The finding ``rule`` (e.g. ``S3BucketReplicationEnabled``) of each pack in ``packs``, with one
+    reason, for ``acknowledge_each``: ``{"NIST.800.53.R5::NIST.800.53.R5-<rule>": reason, ...}``."""
+    return {f"{pack}::{pack}-{rule}": reason for pack in packs}
+
 
 def add_compliance_checks(scope: Construct) -> None:
     """Run the AwsSolutions, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1 packs on ``scope``.

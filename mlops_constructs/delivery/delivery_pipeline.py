@@ -24,7 +24,7 @@ from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs
-from mlops_constructs.compliance import acknowledge_each, ignore_cfn_lint, nag_resource
+from mlops_constructs.compliance import acknowledge_each, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
@@ -418,7 +418,7 @@ class DeliveryPipeline(Construct):
         """Acknowledge, on each policy CDK Pipelines wrote, exactly the wildcards listed in
         :data:`_PIPELINE_WILDCARDS`; any other wildcard stays a finding and fails synthesis."""
         for policy, document in documents.items():
-            reasons = {f"{pack}::{pack}-IAMNoInlinePolicy": _INLINE_REASON for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")}
+            reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON)
             for finding in _wildcard_findings(stack, document):
                 reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
                 if reason is not None:
@@ -430,7 +430,7 @@ class DeliveryPipeline(Construct):
         ignore_cfn_lint(self.pipeline.pipeline, "W3005", "CDK Pipelines adds an explicit DependsOn on the pipeline's role "
                         "policy as well as the GetAtt of its role; the redundancy is CDK's and harmless.")
         for project in (c for c in self.node.find_all() if isinstance(c, codebuild.CfnProject)):
-            acknowledge_each(project, {f"{pack}::{pack}-CodeBuildProjectSourceRepoUrl": _SOURCE_URL_REASON for pack in ("HIPAA.Security", "PCI.DSS.321")})
+            acknowledge_each(project, in_packs("CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON, packs=("HIPAA.Security", "PCI.DSS.321")))
 
     def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
         region = entry.stage.region

@@ -27,7 +27,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import acknowledge_each, acknowledge_policy_resources
+from mlops_constructs.compliance import acknowledge_each, acknowledge_policy_resources, in_packs
 from mlops_constructs.errors import PropsError
 
 Strategy = Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]
@@ -267,11 +267,10 @@ class CanaryEndpoint(Construct):
         )
         """The endpoint config of the current package. A new package replaces it (it has no fixed name)."""
         if serverless:
-            acknowledge_each(self.endpoint_config, {
-                f"{pack}::{pack}-SageMakerEndpointConfigurationKMSKeyConfigured": "Serverless inference has no instance "
+            acknowledge_each(self.endpoint_config, in_packs(
+                "SageMakerEndpointConfigurationKMSKeyConfigured", "Serverless inference has no instance "
                 "volume to encrypt, and SageMaker rejects a KmsKeyId for it; serverless is a dev-only option."
-                for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
-            })
+            ))
 
         self.alarm_topic: sns.ITopic = alarm_topic or self._topic(endpoint_name, removal_policy)
         """Receives every alarm of the endpoint."""

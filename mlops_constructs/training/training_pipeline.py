@@ -28,7 +28,7 @@ from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, nag_resources
+from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
 from mlops_constructs.errors import PropsError
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
@@ -207,11 +207,10 @@ class TrainingPipeline(Construct):
             # chooses; only members of this group may.
             self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
             self.security_group.add_egress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
-            acknowledge_each(self.security_group, {
-                f"{pack}::{pack}-EC2RestrictedCommonPorts": "The only ingress is from this same security group, for the "
+            acknowledge_each(self.security_group, in_packs(
+                "EC2RestrictedCommonPorts", "The only ingress is from this same security group, for the "
                 "instances of one distributed training job; nothing outside the group can connect."
-                for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
-            })
+            ))
 
         self.job_role = iam.Role(
             self,
