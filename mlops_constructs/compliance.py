@@ -21,6 +21,9 @@ from constructs import Construct, IConstruct
 NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 """The rule packs every stage must pass, by their finding prefix."""
 
+IAM5 = "AwsSolutions::AwsSolutions-IAM5"
+"""cdk-nag's wildcard-permission rule, which ``acknowledge_policy_resources`` acknowledges per resource."""
+
 CONTROL_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 """The packs that map controls to rules, and often share a rule name (``S3BucketReplicationEnabled``)."""
 

@@ -24,7 +24,7 @@ from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs
-from mlops_constructs.compliance import acknowledge_each, ignore_cfn_lint, in_packs, nag_resource
+from mlops_constructs.compliance import IAM5, acknowledge_each, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
@@ -422,7 +422,7 @@ class DeliveryPipeline(Construct):
             for finding in _wildcard_findings(stack, document):
                 reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
                 if reason is not None:
-                    reasons[f"AwsSolutions::AwsSolutions-IAM5[{finding}]"] = reason
+                    reasons[f"{IAM5}[{finding}]"] = reason
             acknowledge_each(policy, reasons)
         ignore_cfn_lint(self.pipeline.pipeline, "E3703", "CDK Pipelines renders the target accounts' role ARNs in the "
                         "actions with Fn::Join; the values are correct, only the intrinsic differs from the one "

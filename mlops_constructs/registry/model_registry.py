@@ -27,7 +27,7 @@ from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import network_interfaces_arn
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import acknowledge, acknowledge_policy_resources, ignore_cfn_lint
+from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -387,7 +387,7 @@ class ModelRegistry(Construct):
         ]
 
     def _acknowledge(self, stack: Stack, model_packages_arn: str) -> None:
-        acknowledge_policy_resources(self.policy, "AwsSolutions::AwsSolutions-IAM5", {
+        acknowledge_policy_resources(self.policy, IAM5, {
             model_packages_arn: "Versions of this one model package group: the function reads whichever version an approval "
             "event names, and version numbers are not known in advance.",
             self._network_interfaces_arn: "Network interfaces Lambda creates for this function in its own subnets and security group "

@@ -27,7 +27,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import acknowledge_each, acknowledge_policy_resources, in_packs
+from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_policy_resources, in_packs
 from mlops_constructs.errors import PropsError
 
 Strategy = Literal["CANARY", "LINEAR", "ALL_AT_ONCE"]
@@ -35,7 +35,6 @@ VARIANT = "AllTraffic"
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:(?P<account>\d{12}):model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
-_IAM5 = "AwsSolutions::AwsSolutions-IAM5"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -406,7 +405,7 @@ class CanaryEndpoint(Construct):
                 iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             ]
         self.policy.add_statements(*statements)
-        acknowledge_policy_resources(self.policy, _IAM5, reasons, stack=stack)
+        acknowledge_policy_resources(self.policy, IAM5, reasons, stack=stack)
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -513,7 +512,7 @@ class CanaryEndpoint(Construct):
                 "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
         policy.add_statements(*statements)
-        acknowledge_policy_resources(policy, _IAM5, reasons, stack=stack)
+        acknowledge_policy_resources(policy, IAM5, reasons, stack=stack)
 
         job = sagemaker.CfnDataQualityJobDefinition(
             self, "DataQualityJob",

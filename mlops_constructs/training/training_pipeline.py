@@ -28,7 +28,7 @@ from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
+from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
 from mlops_constructs.errors import PropsError
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
@@ -692,7 +692,6 @@ class TrainingPipeline(Construct):
 
     def _acknowledge(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
                      artifact_prefix: str, model_name: str, group: str) -> None:
-        iam5 = "AwsSolutions::AwsSolutions-IAM5"
         # How cdk-nag names each policy resource, all resolved in one call.
         data, artifacts, logs, interfaces, processing_jobs, training_jobs, packages = nag_resources(stack, [
             data_bucket.arn_for_objects(f"{data_prefix}*"),
@@ -717,7 +716,7 @@ class TrainingPipeline(Construct):
             "[Action::kms:GenerateDataKey*]": "Encrypting job outputs with the store's key (data keys of any spec).",
             "[Action::kms:ReEncrypt*]": "CDK's read/write grant on the store's key.",
         }
-        acknowledge_each(self.job_policy, {f"{iam5}{finding}": reason for finding, reason in job_reasons.items()})
+        acknowledge_each(self.job_policy, {f"{IAM5}{finding}": reason for finding, reason in job_reasons.items()})
         machine_reasons = {
             f"[{processing_jobs}]": "Processing jobs of this model; their names are made per run.",
             f"[{training_jobs}]": "Training jobs of this model; their names are made per run.",
@@ -725,7 +724,7 @@ class TrainingPipeline(Construct):
             f"[{packages}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
             "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         }
-        acknowledge_each(self.state_machine_policy, {f"{iam5}{finding}": reason for finding, reason in machine_reasons.items()})
+        acknowledge_each(self.state_machine_policy, {f"{IAM5}{finding}": reason for finding, reason in machine_reasons.items()})
 
 
 class _TrainingJob(tasks.SageMakerCreateTrainingJob):
