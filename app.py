@@ -3,11 +3,13 @@
 
     npx cdk synth                          # config/default.yaml
     npx cdk synth -c config=config/acme.yaml
+    npx cdk synth -c validate_templates=true   # also CDK's built-in template validation (see new_app)
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import aws_cdk as cdk
 
@@ -16,8 +18,31 @@ from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConf
 from mlops_constructs.delivery import NO_MODEL_PACKAGE
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
+from stacks.names import VALIDATE_TEMPLATES
 
 DEFAULT_CONFIG = "config/default.yaml"
+
+
+def new_app(**props: Any) -> cdk.App:
+    """The app, with the cdk-nag packs on every synthesis (``build_platform`` adds them) and CDK's built-in
+    template validation only when ``-c validate_templates=true`` asks for it.
+
+    That validation applies cfn-lint's rules to every template, which costs more per model than all four
+    cdk-nag packs. ``make test`` runs it on every stage of ``config/default.yaml`` (with cfn-lint and
+    checkov), and the delivery pipeline's synth step asks for it on the configuration it deploys; a local
+    synthesis skips it unless asked. CloudFormation validates each template's properties again before it
+    creates or updates a stack.
+
+    ``props`` go to ``cdk.App`` (``context``, ``outdir``...), for tests; the CLI's context comes first.
+    """
+    app = cdk.App(builtin_cloud_formation_validation=False, **props)
+    value = app.node.try_get_context(VALIDATE_TEMPLATES)
+    if value not in (None, True, False, "true", "false"):
+        raise ConfigError(f"context {VALIDATE_TEMPLATES}", [f"must be true or false (got {value!r})"])
+    if value in (True, "true"):
+        # The same plugin, with the same rules, that CDK would otherwise register by itself.
+        cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
+    return app
 
 
 def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
@@ -42,9 +67,9 @@ def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
 
 
 def main() -> int:
-    app = cdk.App()
-    path = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
+        app = new_app()
+        path = app.node.try_get_context("config") or DEFAULT_CONFIG
         config = load_config(path)
         packages = model_package_arns(app, config)
         build_platform(app, config, packages, config_path=path)

@@ -17,6 +17,7 @@ from mlops_constructs.delivery import DeliveryPipeline, DeliveryStage, SmokeTest
 from stacks._settings import log_retention
 from stacks.endpoint_stack import SMOKE_TESTED_STAGES
 from stacks.names import (
+    VALIDATE_TEMPLATES,
     approval_role_name,
     approved_model_parameter,
     approved_model_reader_role_name,
@@ -87,7 +88,8 @@ class DeliveryStack(Stack):
             synth_commands=[
                 "make test",
                 resolve,
-                f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"$(cat model-packages.args)\"",
+                # The configuration this pipeline deploys, with CDK's template validation on (see app.new_app).
+                f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true $(cat model-packages.args)\"",
             ],
             synth_role_name=synth_role_name(config),
             synth_assumable_roles=[model["reader_role_arn"] for model in models],

@@ -23,6 +23,7 @@ from mlops_constructs.config import ConfigError, PlatformConfig
 from mlops_constructs.delivery import DEFAULT_CLI_VERSION, DeliveryPipeline, DeliveryStage
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
+from stacks.names import VALIDATE_TEMPLATES
 from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
 
 STAGE_NAMES = ("Dev", "Staging", "Prod")
@@ -296,6 +297,15 @@ def test_synth_tests_then_resolves_packages_then_synthesizes_with_them(platform:
     # the resolver's output is what the synth consumes
     (output,) = re.findall(r"> (\S+)$", commands[resolve])
     assert output in commands[make_synth]
+
+
+def test_synth_validates_the_templates_it_deploys(platform: SynthesizedPlatform) -> None:
+    # The app skips CDK's template validation unless asked (app.new_app); the pipeline asks, for the
+    # configuration it deploys, which `make test` (config/default.yaml) may not cover.
+    (synth,) = [a for a in pipeline_stages(platform)["Build"] if a["Name"] == "Synth"]
+    (command,) = [c for c in buildspec_commands(project_of_action(delivery(platform), synth), "build") if c.startswith("make synth ")]
+    synth_args = next(w for w in shlex.split(command) if w.startswith("SYNTH_ARGS="))
+    assert synth_args.removeprefix("SYNTH_ARGS=").split()[:2] == ["-c", f"{VALIDATE_TEMPLATES}=true"]
 
 
 def test_resolver_names_every_model_with_its_reader_role_in_dev(platform: SynthesizedPlatform) -> None:
