@@ -49,6 +49,10 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# cdk.json runs the app as `python -O` (without jsii's runtime type checks, which the tests keep). Its
+	@# optimized bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set, every synth would
+	@# otherwise compile aws-cdk-lib again.
+	$(VENV)/bin/python -O -m compileall -q -j 0 "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
 	@touch $@
 
 $(CHECKOV_STAMP): tools/checkov-requirements.txt

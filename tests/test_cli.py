@@ -59,7 +59,7 @@ def test_cdk_cli_selects_the_config_and_reports_errors_cleanly(tmp_path: Path) -
     data["stages"]["staging"]["endpoint"]["data_capture_percent"] = 101
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
-    # cdk.json runs `python app.py`: the python of this test session must be the one found first.
+    # cdk.json runs `python -O app.py`: the python of this test session must be the one found first.
     path_with_venv = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = {**os.environ, "PATH": path_with_venv, "CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "true"}
     result = subprocess.run(
