@@ -1,8 +1,10 @@
-"""Where CDK's built-in template validation runs: in the test suite's synthesis always, in the app's only
-when ``-c validate_templates=true`` asks for it (``app.new_app``)."""
+"""The platform's app (``app.new_app``): CDK's built-in template validation runs in the test suite's
+synthesis always and in the app's only when ``-c validate_templates=true`` asks for it; the app records
+no construct stack traces."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -41,6 +43,18 @@ def test_the_app_leaves_template_validation_to_the_tests_by_default(tmp_path: Pa
 def test_validate_templates_turns_cdk_template_validation_on(tmp_path: Path, value: object) -> None:
     findings = _synth_invalid_queue(_app(tmp_path, validate_templates=value))
     assert findings and all("Probe/Queue" in line for line in findings), findings
+
+
+def test_the_app_records_no_creation_stack_traces(tmp_path: Path) -> None:
+    # From Python, CDK's traces hold only jsii's frames; recording them is time spent on nothing.
+    app = _app(tmp_path)
+    stack = cdk.Stack(app, "Probe")
+    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue")
+    app.synth()
+    metadata = json.loads((tmp_path / "Probe.metadata.json").read_text())  # construct path -> entries
+    types = {entry["type"] for entries in metadata.values() for entry in entries}
+    assert "aws:cdk:logicalId" in types  # the resource's metadata is there, without its creation stack
+    assert "aws:cdk:creationStack" not in types
 
 
 def test_validate_templates_accepts_only_true_or_false(tmp_path: Path) -> None:
