@@ -24,7 +24,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
 from mlops_constructs._assets import runtime_code
-from mlops_constructs._iam import network_interfaces_arn
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
@@ -196,9 +196,9 @@ class ModelRegistry(Construct):
             "FunctionPolicy",
             description=f"Least privilege of the approval function of {model_package_group_name}",
             roles=[self.role],
-            statements=self._function_statements(
+            document=policy_document(self._function_statements(
                 stack, model_packages_arn, parameter_name, release_pipeline, release_role, log_group, subnets.subnet_ids
-            ),
+            )),
         )
         """Everything the function may do, in one customer managed policy."""
 
@@ -337,48 +337,33 @@ class ModelRegistry(Construct):
         release_role: iam.IRole | None,
         log_group: logs.ILogGroup,
         subnet_ids: Sequence[str],
-    ) -> list[iam.PolicyStatement]:
+    ) -> list[Statement]:
         parameter_arn = stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_name.lstrip("/"))
         release = (
-            iam.PolicyStatement(sid="AssumeReleaseRole", actions=["sts:AssumeRole"], resources=[release_role.role_arn])
+            allow("AssumeReleaseRole", ["sts:AssumeRole"], [release_role.role_arn])
             if release_role is not None
-            else iam.PolicyStatement(
-                sid="StartReleasePipeline", actions=["codepipeline:StartPipelineExecution"], resources=[release_pipeline.pipeline_arn]
-            )
+            else allow("StartReleasePipeline", ["codepipeline:StartPipelineExecution"], [release_pipeline.pipeline_arn])
         )
         return [
-            iam.PolicyStatement(sid="ReadThisGroupsPackages", actions=["sagemaker:DescribeModelPackage"], resources=[model_packages_arn]),
+            allow("ReadThisGroupsPackages", ["sagemaker:DescribeModelPackage"], [model_packages_arn]),
             # ListModelPackages has no resource-level permissions; the function lists only its own group.
-            iam.PolicyStatement(sid="ListPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="ApprovedModelParameter",
-                actions=["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"],
-                resources=[parameter_arn],
-            ),
+            allow("ListPackages", ["sagemaker:ListModelPackages"], ["*"]),
+            allow("ApprovedModelParameter", ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"], [parameter_arn]),
             release,
-            iam.PolicyStatement(sid="Alert", actions=["sns:Publish"], resources=[self.alert_topic.topic_arn]),
-            iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]),
-            iam.PolicyStatement(
-                sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.encryption_key.key_arn]
-            ),
-            iam.PolicyStatement(
-                sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            ),
+            allow("Alert", ["sns:Publish"], [self.alert_topic.topic_arn]),
+            allow("DeadLetters", ["sqs:SendMessage"], [self.dead_letter_queue.queue_arn]),
+            allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self.encryption_key.key_arn]),
+            allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]),
             # X-Ray's trace APIs have no resource-level permissions.
-            iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
+            allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
             # Lambda attaches the function to the VPC through network interfaces it creates with this
             # role, in the function's own subnets and security group. DescribeNetworkInterfaces has no
             # resource-level permissions; the interfaces themselves do not exist before Lambda creates them.
-            iam.PolicyStatement(sid="DescribeNetworkInterfaces", actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="ManageNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=[
+            allow("DescribeNetworkInterfaces", ["ec2:DescribeNetworkInterfaces"], ["*"]),
+            allow(
+                "ManageNetworkInterfaces",
+                ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+                [
                     self._network_interfaces_arn,
                     *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
                     arn(stack, "ec2", "security-group", self.security_group.security_group_id),

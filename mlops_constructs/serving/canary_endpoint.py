@@ -24,7 +24,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
-from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_policy_resources, in_packs
@@ -215,10 +215,12 @@ class CanaryEndpoint(Construct):
             description=f"Execution role of endpoint {endpoint_name}",
         )
         """The model's execution role; its permissions are all in ``policy``."""
-        self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", description=f"Endpoint {endpoint_name}: its package, artifacts, image and capture", roles=[self.role])
+        statements, reasons = self._permissions(stack, model_package_arn, artifact_bucket, artifact_prefix, artifact_key_alias,
+                                                image_repository_arn, capture_bucket, capture_prefix, subnets)
+        self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", description=f"Endpoint {endpoint_name}: its package, artifacts, image and capture",
+                                        roles=[self.role], document=policy_document(statements))
         """What the model may do."""
-        self._permissions(stack, model_package_arn, artifact_bucket, artifact_prefix, artifact_key_alias, image_repository_arn,
-                          capture_bucket, capture_prefix, subnets)
+        acknowledge_policy_resources(self.policy, IAM5, reasons, stack=stack)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -359,22 +361,22 @@ class CanaryEndpoint(Construct):
                 raise PropsError(name, prop, value, allowed)
 
     def _permissions(self, stack: Stack, package_arn: str, artifact_bucket: s3.IBucket, artifact_prefix: str, key_alias: str | None,
-                     repository_arn: str | None, capture_bucket: s3.IBucket, capture_prefix: str, subnets: Subnets) -> None:
+                     repository_arn: str | None, capture_bucket: s3.IBucket, capture_prefix: str,
+                     subnets: Subnets) -> tuple[list[Statement], dict[str, str]]:
+        """The execution policy's statements, and the reason for each wildcard resource in them."""
         artifacts_account = _PACKAGE_ARN.fullmatch(package_arn)["account"]  # type: ignore[index]
         artifacts = artifact_bucket.arn_for_objects(f"{artifact_prefix}*")
         capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
         logs = arn(stack, "logs", "log-group", "/aws/sagemaker/Endpoints/*", sep=":")
         statements = [
-            iam.PolicyStatement(sid="DescribePackage", actions=["sagemaker:DescribeModelPackage"], resources=[package_arn]),
-            iam.PolicyStatement(sid="ReadArtifacts", actions=["s3:GetObject"], resources=[artifacts]),
-            iam.PolicyStatement(sid="WriteCapture", actions=["s3:PutObject"], resources=[capture]),
-            iam.PolicyStatement(sid="EncryptCapture", actions=["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], resources=[self._key_arn]),
-            iam.PolicyStatement(sid="EncryptVolumes", actions=["kms:CreateGrant"], resources=[self._key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            iam.PolicyStatement(
-                sid="Logs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources=[logs],
-            ),
+            allow("DescribePackage", ["sagemaker:DescribeModelPackage"], [package_arn]),
+            allow("ReadArtifacts", ["s3:GetObject"], [artifacts]),
+            allow("WriteCapture", ["s3:PutObject"], [capture]),
+            allow("EncryptCapture", ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"], [self._key_arn]),
+            allow("EncryptVolumes", ["kms:CreateGrant"], [self._key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs]),
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
-            iam.PolicyStatement(sid="Metrics", actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            allow("Metrics", ["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "ModelNetworkInterfaces", interfaces_arn=self._interfaces_arn),
         ]
         reasons = {
@@ -388,9 +390,9 @@ class CanaryEndpoint(Construct):
             # The artifacts' key lives in their account and its id is not known here: any key there
             # that carries this alias, used through S3 only.
             artifacts_keys = arn(stack, "kms", "key", "*", account=artifacts_account)
-            statements.append(iam.PolicyStatement(
-                sid="DecryptArtifacts", actions=["kms:Decrypt"], resources=[artifacts_keys],
-                conditions={
+            statements.append(allow(
+                "DecryptArtifacts", ["kms:Decrypt"], [artifacts_keys],
+                {
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias},
                     "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
                 },
@@ -400,12 +402,11 @@ class CanaryEndpoint(Construct):
             )
         if repository_arn is not None:
             statements += [
-                iam.PolicyStatement(sid="PullImage", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], resources=[repository_arn]),
+                allow("PullImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], [repository_arn]),
                 # GetAuthorizationToken has no resource-level permissions.
-                iam.PolicyStatement(sid="RegistryLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                allow("RegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
             ]
-        self.policy.add_statements(*statements)
-        acknowledge_policy_resources(self.policy, IAM5, reasons, stack=stack)
+        return statements, reasons
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
@@ -470,7 +471,6 @@ class CanaryEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self._account}}),
             description=f"Data-quality monitoring of endpoint {self.endpoint_name}",
         )
-        policy = iam.ManagedPolicy(self, "MonitorPolicy", description=f"Monitoring of {self.endpoint_name}: capture, baseline, reports", roles=[role])
         # An S3 ARN names no account: the bucket's own environment does (import it with ``account=``).
         baseline_account = monitor.baseline_bucket.env.account
         capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
@@ -479,18 +479,15 @@ class CanaryEndpoint(Construct):
         logs = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs*", sep=":")
         key_arn = self._key_arn
         statements = [
-            iam.PolicyStatement(sid="ReadCapture", actions=["s3:GetObject"], resources=[capture]),
-            iam.PolicyStatement(sid="ListCapture", actions=["s3:ListBucket"], resources=[capture_bucket.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
-            iam.PolicyStatement(sid="ReadBaseline", actions=["s3:GetObject"], resources=[baseline]),
-            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[reports]),
-            iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], resources=[key_arn]),
-            iam.PolicyStatement(sid="EncryptVolume", actions=["kms:CreateGrant"], resources=[key_arn], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                resources=[logs]),
+            allow("ReadCapture", ["s3:GetObject"], [capture]),
+            allow("ListCapture", ["s3:ListBucket"], [capture_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
+            allow("ReadBaseline", ["s3:GetObject"], [baseline]),
+            allow("WriteReports", ["s3:PutObject"], [reports]),
+            allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], [key_arn]),
+            allow("EncryptVolume", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("JobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs]),
             # PutMetricData and the EC2 Describe calls have no resource-level permissions.
-            iam.PolicyStatement(sid="DriftMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                conditions={"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}),
+            allow("DriftMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}),
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=self._interfaces_arn),
         ]
         reasons = {
@@ -503,15 +500,16 @@ class CanaryEndpoint(Construct):
         }
         if monitor.baseline_key_alias is not None:
             baseline_keys = arn(stack, "kms", "key", "*", account=baseline_account)
-            statements.append(iam.PolicyStatement(
-                sid="DecryptBaseline", actions=["kms:Decrypt"], resources=[baseline_keys],
-                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": monitor.baseline_key_alias},
-                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            statements.append(allow(
+                "DecryptBaseline", ["kms:Decrypt"], [baseline_keys],
+                {"ForAnyValue:StringEquals": {"kms:ResourceAliases": monitor.baseline_key_alias},
+                 "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             ))
             reasons[baseline_keys] = (
                 "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
             )
-        policy.add_statements(*statements)
+        policy = iam.ManagedPolicy(self, "MonitorPolicy", description=f"Monitoring of {self.endpoint_name}: capture, baseline, reports",
+                                   roles=[role], document=policy_document(statements))
         acknowledge_policy_resources(policy, IAM5, reasons, stack=stack)
 
         job = sagemaker.CfnDataQualityJobDefinition(
@@ -571,7 +569,7 @@ class CanaryEndpoint(Construct):
             forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
                 {"StringEquals": {"aws:SourceAccount": self._account}}), description=f"Forwards drift alarms of {self.endpoint_name}")
             iam.ManagedPolicy(self, "ForwardDriftPolicy", description="Put drift events on the training account's bus", roles=[forwarder],
-                              statements=[iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus.event_bus_arn])])
+                              document=policy_document([allow(None, ["events:PutEvents"], [bus.event_bus_arn])]))
             self.drift_forwarding = events.Rule(
                 self, "ForwardDrift",
                 description=f"Forwards {self.endpoint_name}-drift alarms to the training account",

@@ -25,7 +25,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn as format_arn
-from mlops_constructs._iam import network_interfaces_arn, sagemaker_vpc_statements
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
@@ -230,9 +230,11 @@ class TrainingPipeline(Construct):
             "JobPolicy",
             description=f"SageMaker jobs of {model_name}: data, artifacts, logs, metrics, VPC",
             roles=[self.job_role],
+            document=policy_document(self._job_statements(stack, encryption_key, subnets, scripts)),
         )
         """What the jobs may do."""
-        self._job_permissions(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, encryption_key, subnets, scripts)
+        data_bucket.grant_read(self.job_policy, f"{data_prefix}*")
+        artifact_bucket.grant_read_write(self.job_policy, f"{artifact_prefix}*")
 
         # -- notifications, logs and the state machine's key ------------------------------------------
         self.key = kms.Key(
@@ -454,7 +456,9 @@ class TrainingPipeline(Construct):
             description=f"Runs the training pipeline of {model_name}",
         )
         self.state_machine_policy = iam.ManagedPolicy(
-            self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications", roles=[self.state_machine_role]
+            self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications",
+            roles=[self.state_machine_role],
+            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key)),
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -469,7 +473,6 @@ class TrainingPipeline(Construct):
             role=self.state_machine_role.without_policy_updates(),
         )
         """The state machine."""
-        self._state_machine_permissions(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key)
         machine_resource = self.state_machine.node.default_child
         assert isinstance(machine_resource, sfn.CfnStateMachine)
         machine_resource.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
@@ -563,72 +566,57 @@ class TrainingPipeline(Construct):
         task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
         return task
 
-    def _job_permissions(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
-                         artifact_prefix: str, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset]) -> None:
-        policy = self.job_policy
-        data_bucket.grant_read(policy, f"{data_prefix}*")
-        artifact_bucket.grant_read_write(policy, f"{artifact_prefix}*")
-        policy.add_statements(
+    def _job_statements(self, stack: Stack, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset]) -> list[Statement]:
+        """The job policy's statements, besides the buckets' own grants."""
+        key_arn = key.key_arn
+        return [
             # The two bundled scripts, each one object of the CDK assets bucket.
-            iam.PolicyStatement(
-                sid="ReadScripts",
-                actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()],
-            ),
+            allow("ReadScripts", ["s3:GetObject"], [asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()]),
             # Volume encryption: SageMaker creates grants on the key for the job's instances.
-            iam.PolicyStatement(sid="EncryptJobVolumes", actions=["kms:CreateGrant"], resources=[key.key_arn],
-                                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            iam.PolicyStatement(sid="UseKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], resources=[key.key_arn]),
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[format_arn(stack, "logs", "log-group", "/aws/sagemaker/*", sep=":")],
-            ),
+            allow("EncryptJobVolumes", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("UseKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], [key_arn]),
+            allow("JobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                  [format_arn(stack, "logs", "log-group", "/aws/sagemaker/*", sep=":")]),
             # PutMetricData has no resource-level permissions; the namespaces are SageMaker's own.
-            iam.PolicyStatement(sid="JobMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            allow("JobMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
             # SageMaker attaches the jobs to the VPC through interfaces it creates with this role.
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces"),
-        )
+        ]
 
-    def _state_machine_permissions(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
-                                   artifact_prefix: str, key: kms.IKey) -> None:
+    def _state_machine_statements(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
+                                  artifact_prefix: str, key: kms.IKey) -> list[Statement]:
         def arn(service: str, resource: str, name: str) -> str:
             return format_arn(stack, service, resource, name)
 
-        self.state_machine_policy.add_statements(
-            iam.PolicyStatement(
-                sid="RunJobs",
-                actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
-                         "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
-                resources=[arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")],
+        return [
+            allow(
+                "RunJobs",
+                ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+                 "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                [arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")],
             ),
             # The .sync integration follows jobs through these Step Functions-managed rules.
-            iam.PolicyStatement(
-                sid="FollowJobs",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[arn("events", "rule", "StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
-                           arn("events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
+            allow(
+                "FollowJobs",
+                ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                [arn("events", "rule", "StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
+                 arn("events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
             ),
-            iam.PolicyStatement(
-                sid="PassJobRole", actions=["iam:PassRole"], resources=[self.job_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"], resources=[artifact_bucket.arn_for_objects(f"{artifact_prefix}*")]),
-            iam.PolicyStatement(sid="DecryptEvaluation", actions=["kms:Decrypt"], resources=[key.key_arn]),
-            iam.PolicyStatement(sid="Register", actions=["sagemaker:CreateModelPackage"],
-                                resources=[arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
-            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.notification_topic.topic_arn]),
-            iam.PolicyStatement(sid="EncryptNotifications", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]),
+            allow("PassJobRole", ["iam:PassRole"], [self.job_role.role_arn], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            allow("ReadEvaluation", ["s3:GetObject"], [artifact_bucket.arn_for_objects(f"{artifact_prefix}*")]),
+            allow("DecryptEvaluation", ["kms:Decrypt"], [key.key_arn]),
+            allow("Register", ["sagemaker:CreateModelPackage"], [arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
+            allow("Notify", ["sns:Publish"], [self.notification_topic.topic_arn]),
+            allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn]),
             # Log delivery and X-Ray APIs have no resource-level permissions.
-            iam.PolicyStatement(
-                sid="DeliverLogs",
-                actions=["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
-                resources=["*"],
+            allow(
+                "DeliverLogs",
+                ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                 "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+                ["*"],
             ),
-            iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], resources=["*"]),
-        )
+            allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
+        ]
 
     def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
                   on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> dict[str, events.Rule]:
@@ -677,8 +665,8 @@ class TrainingPipeline(Construct):
         )
         role = iam.Role(self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
             {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}), description=f"Starts the training pipeline of {model_name}")
-        iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role], statements=[
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn])])
+        iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
+                          document=policy_document([allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn])]))
         rules = {}
         for trigger, props in patterns.items():
             rules[trigger] = events.Rule(
