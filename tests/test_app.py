@@ -12,7 +12,7 @@ import pytest
 
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import ConfigError
-from tests.conftest import CDK_CONTEXT, SynthesizedPlatform
+from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform
 
 PLUGIN = "CloudFormation Validate"
 
@@ -55,6 +55,15 @@ def test_the_app_records_no_creation_stack_traces(tmp_path: Path) -> None:
     types = {entry["type"] for entries in metadata.values() for entry in entries}
     assert "aws:cdk:logicalId" in types  # the resource's metadata is there, without its creation stack
     assert "aws:cdk:creationStack" not in types
+
+
+def test_the_app_reports_no_usage_data_to_aws() -> None:
+    # No AWS::CDK::Metadata resource (the CDK version and which constructs a stack uses) in the templates
+    # the CLI synthesizes, and no construct properties recorded for it; the CLI's own telemetry is off
+    # in the Makefile. cdk.json holds both settings, which the CLI passes to the app as context.
+    settings = json.loads((REPO / "cdk.json").read_text())
+    assert settings["versionReporting"] is False
+    assert settings["context"]["@aws-cdk/core:enableAdditionalMetadataCollection"] is False
 
 
 def test_validate_templates_accepts_only_true_or_false(tmp_path: Path) -> None:
