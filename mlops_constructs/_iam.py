@@ -3,6 +3,7 @@ workloads in a VPC."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,19 @@ def policy_document(statements: Sequence[Statement]) -> iam.PolicyDocument:
     built from JSON is one (``iam.PolicyDocument.from_json``). CDK renders the same policy either way.
     """
     return iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@functools.cache
+def service_principal(service: str, source_account: str | None = None) -> iam.IPrincipal:
+    """``iam.ServicePrincipal(service)``, limited by ``aws:SourceAccount`` to ``source_account`` when given.
+
+    Made once per process and shared: a principal has no scope, a role or statement copies what it
+    needs from it when it takes it, and each one made is a round trip to jsii's Node process.
+    """
+    principal = iam.ServicePrincipal(service)
+    if source_account is None:
+        return principal
+    return principal.with_conditions({"StringEquals": {"aws:SourceAccount": source_account}})
 
 
 def network_interfaces_arn(stack: Stack) -> str:

@@ -12,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
+from mlops_constructs._iam import service_principal
 
 
 # Pseudo parameters are constant tokens: read once (each read is a round trip to jsii's Node process).
@@ -26,7 +27,7 @@ def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount"
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid=sid,
-            principals=[iam.ServicePrincipal(f"logs.{_REGION}.amazonaws.com")],
+            principals=[service_principal(f"logs.{_REGION}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],  # in a key policy, "*" means this key
             conditions={
@@ -43,7 +44,7 @@ def allow_dead_letters_and_alarms(key: kms.Key) -> None:
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=sid,
-                principals=[iam.ServicePrincipal(service)],
+                principals=[service_principal(service)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions={"StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},

@@ -24,7 +24,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
 from mlops_constructs._assets import runtime_code
-from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
@@ -187,7 +187,7 @@ class ModelRegistry(Construct):
             self,
             "FunctionRole",
             role_name=function_role_name,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=service_principal("lambda.amazonaws.com"),
             description=f"Approval function of model package group {model_package_group_name}",
         )
         """The function's execution role. Its only permissions are in ``policy``."""

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
-from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_dead_letters_and_alarms
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_policy_resources, in_packs
@@ -211,7 +211,7 @@ class CanaryEndpoint(Construct):
         self.role = iam.Role(
             self,
             "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self._account}}),
+            assumed_by=service_principal("sagemaker.amazonaws.com", self._account),
             description=f"Execution role of endpoint {endpoint_name}",
         )
         """The model's execution role; its permissions are all in ``policy``."""
@@ -468,7 +468,7 @@ class CanaryEndpoint(Construct):
         output_prefix = f"model-monitor/{self.endpoint_name}/"
         role = iam.Role(
             self, "MonitorRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self._account}}),
+            assumed_by=service_principal("sagemaker.amazonaws.com", self._account),
             description=f"Data-quality monitoring of endpoint {self.endpoint_name}",
         )
         # An S3 ARN names no account: the bucket's own environment does (import it with ``account=``).
@@ -566,8 +566,8 @@ class CanaryEndpoint(Construct):
         )
         bus = monitor.retrain_event_bus
         if bus is not None and bus.env.account != self._account:
-            forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": self._account}}), description=f"Forwards drift alarms of {self.endpoint_name}")
+            forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=service_principal("events.amazonaws.com", self._account),
+                                 description=f"Forwards drift alarms of {self.endpoint_name}")
             iam.ManagedPolicy(self, "ForwardDriftPolicy", description="Put drift events on the training account's bus", roles=[forwarder],
                               document=policy_document([allow(None, ["events:PutEvents"], [bus.event_bus_arn])]))
             self.drift_forwarding = events.Rule(

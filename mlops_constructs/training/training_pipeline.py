@@ -25,7 +25,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn as format_arn
-from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements
+from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
@@ -215,9 +215,7 @@ class TrainingPipeline(Construct):
         self.job_role = iam.Role(
             self,
             "JobRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            assumed_by=service_principal("sagemaker.amazonaws.com", Aws.ACCOUNT_ID),
             description=f"Execution role of the SageMaker jobs of {model_name}",
         )
         """The SageMaker jobs' execution role; its permissions are all in ``job_policy``."""
@@ -452,7 +450,7 @@ class TrainingPipeline(Construct):
         self.state_machine_role = iam.Role(
             self,
             "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
+            assumed_by=service_principal("states.amazonaws.com", Aws.ACCOUNT_ID),
             description=f"Runs the training pipeline of {model_name}",
         )
         self.state_machine_policy = iam.ManagedPolicy(
@@ -663,8 +661,8 @@ class TrainingPipeline(Construct):
             self, "TriggerDeadLetterAlarm", self.trigger_dead_letter_queue, self.notification_topic,
             f"A trigger could not start the training pipeline of {model_name}",
         )
-        role = iam.Role(self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
-            {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}), description=f"Starts the training pipeline of {model_name}")
+        role = iam.Role(self, "TriggerRole", assumed_by=service_principal("events.amazonaws.com", Aws.ACCOUNT_ID),
+                        description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
                           document=policy_document([allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn])]))
         rules = {}
