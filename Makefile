@@ -72,8 +72,12 @@ synth: $(PY_STAMP) $(CDK_STAMP)
 	cdk synth --quiet --no-notices -c config=$(CONFIG) $(SYNTH_ARGS)
 	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(ls cdk.out/*.template.json cdk.out/assembly-*/*.template.json | wc -l) templates"
 
+# Test processes: one per CPU this make may use (pytest-xdist). Each synthesizes the session's platform
+# once; on 2 CPUs the suite still takes ~30% less time than in one process.
+TEST_WORKERS ?= auto
+
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
 
 # Options of bench/run.py, e.g. BENCH_ARGS="--only floor,default --runs 5".
 BENCH_ARGS ?=
