@@ -35,9 +35,9 @@ def new_app(**props: Any) -> cdk.App:
 
     ``props`` go to ``cdk.App`` (``context``, ``outdir``...), for tests; the CLI's context comes first.
     """
-    # Nor does it record the stack trace of each resource's creation: from Python, CDK sees only jsii's
-    # own frames ("no user code"), so the traces cost time and tell nothing. (cx-api's
-    # DISABLE_CREATION_STACK_TRACES, "for performance reasons"; `cdk --debug` turns them back on.)
+    # No stack trace of each resource's creation either: from Python, CDK sees only jsii's own frames
+    # ("no user code"), so the traces cost time and tell nothing. (cx-api's DISABLE_CREATION_STACK_TRACES,
+    # "for performance reasons"; `cdk --debug` turns them back on.)
     app = cdk.App(
         builtin_cloud_formation_validation=False,
         post_cli_context={"aws:cdk:disable-creation-stack-traces": True},
