@@ -12,7 +12,7 @@ platform (``stacks.build_platform``) for generated configs of N models, the same
 (a private function of the ``jsii`` package: a development aid, not something the platform relies on).
 
 For each model count it prints the time to build the constructs, the time of ``app.synth()`` (CDK's
-synthesis with the built-in template validation, and the four cdk-nag packs), and the round trips of the
+synthesis and the four cdk-nag packs, as ``app.new_app`` sets it up), and the round trips of the
 build, after one unmeasured warm-up. Then the difference per model between the smallest and the largest count, by the innermost
 project frame of each call (``--by site``) or by request (``--by request``).
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib.util
+import json
 import os
 import sys
 import tempfile
@@ -81,14 +82,15 @@ class RoundTrips:
 
 
 def profile(models: int, configs: Path, counter: RoundTrips) -> tuple[float, float, collections.Counter[str]]:
-    import aws_cdk as cdk
-
+    from app import new_app
     from mlops_constructs.config import load_config
     from stacks import build_platform
 
     path = _bench_run().model_config(models, configs)
     config = load_config(path)
-    app = cdk.App(context={"config": str(path)}, outdir=tempfile.mkdtemp(prefix="profile-", dir=configs))
+    # The app as `cdk synth` makes it: cdk.json's feature flags, no built-in template validation.
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = new_app(context={**context, "config": str(path)}, outdir=tempfile.mkdtemp(prefix="profile-", dir=configs))
     counter.counts.clear()
     counter.active = True
     started = time.perf_counter()
