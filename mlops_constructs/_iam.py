@@ -56,6 +56,17 @@ def network_interfaces_arn(stack: Stack) -> str:
     return arn(stack, "ec2", "network-interface", "*")
 
 
+def interface_resources(stack: Stack, subnet_ids: Sequence[str], security_group: ec2.ISecurityGroup, interfaces_arn: str | None = None) -> list[str]:
+    """The resources of a statement that lets a service manage network interfaces in the subnets
+    ``subnet_ids`` with ``security_group`` only: the interfaces (``interfaces_arn``, the stack's
+    ``network_interfaces_arn`` when the caller has it already), those subnets and that group."""
+    return [
+        interfaces_arn or network_interfaces_arn(stack),
+        *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
+        arn(stack, "ec2", "security-group", security_group.security_group_id),
+    ]
+
+
 def sagemaker_vpc_statements(
     stack: Stack, subnet_ids: Sequence[str], security_group: ec2.ISecurityGroup, interfaces_sid: str, *, interfaces_arn: str | None = None
 ) -> list[Statement]:
@@ -72,10 +83,6 @@ def sagemaker_vpc_statements(
         allow(
             interfaces_sid,
             ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-            [
-                interfaces_arn or network_interfaces_arn(stack),
-                *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
-                arn(stack, "ec2", "security-group", security_group.security_group_id),
-            ],
+            interface_resources(stack, subnet_ids, security_group, interfaces_arn),
         ),
     ]

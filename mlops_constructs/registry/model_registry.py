@@ -22,9 +22,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
-from mlops_constructs._arns import arn
 from mlops_constructs._assets import runtime_code
-from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, service_principal
+from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
@@ -363,11 +362,7 @@ class ModelRegistry(Construct):
             allow(
                 "ManageNetworkInterfaces",
                 ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-                [
-                    self._network_interfaces_arn,
-                    *(arn(stack, "ec2", "subnet", subnet_id) for subnet_id in subnet_ids),
-                    arn(stack, "ec2", "security-group", self.security_group.security_group_id),
-                ],
+                interface_resources(stack, subnet_ids, self.security_group, self._network_interfaces_arn),
             ),
         ]
 
