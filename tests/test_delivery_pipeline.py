@@ -646,3 +646,36 @@ def test_grants_added_after_construction_reach_the_narrowed_policies() -> None:
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert any(s.get("Sid") == "LateGrant" for s in statements)
     assert not [s for s in statements if s["Resource"] == "*"]  # still narrowed
+
+
+@pytest.mark.parametrize(
+    ("connection_arn", "service"),
+    [
+        (CONNECTION_ARN, "codeconnections"),
+        ("arn:aws:codestar-connections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000", "codestar-connections"),
+    ],
+    ids=["codeconnections-arn", "codestar-connections-arn"],
+)
+def test_source_role_uses_the_connection_in_the_iam_prefix_of_its_arn(connection_arn: str, service: str) -> None:
+    """AWS refuses an action whose service prefix differs from the resource's: a `codeconnections` ARN needs
+    `codeconnections:UseConnection` (docs.aws.amazon.com/dtconsole/latest/userguide/rename.html), while CDK's
+    source action grants only `codestar-connections:UseConnection`."""
+    source = pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=connection_arn)
+    template = Template.from_stack(tiny_pipeline(source=source)).to_json()
+    on_connection = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if connection_arn in as_list(statement.get("Resource"))
+    ]
+    assert on_connection, "the source action's role may use the connection"
+    actions = {action for statement in on_connection for action in as_list(statement["Action"])}
+    assert actions == {f"{service}:UseConnection"}
+
+
+def test_the_platform_pipeline_uses_its_codeconnections_arn_with_the_matching_prefix(platform: SynthesizedPlatform) -> None:
+    text = json.dumps(delivery(platform))
+    assert platform.config.delivery is not None and platform.config.delivery.connection is not None
+    assert ":codeconnections:" in platform.config.delivery.connection.connection_arn
+    assert '"codeconnections:UseConnection"' in text
+    assert "codestar-connections:" not in text

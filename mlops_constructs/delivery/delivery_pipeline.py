@@ -89,6 +89,33 @@ def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(findings))
 
 
+_CONNECTION_ARN = re.compile(r"arn:aws[a-z-]*:(?P<service>codeconnections|codestar-connections):")
+_CONNECTION_SERVICES = ("codeconnections", "codestar-connections")
+
+
+def _connection_prefix_matching_arn(statement: dict[str, Any]) -> dict[str, Any]:
+    """``statement`` with its connection actions in the IAM service prefix of the connection ARN it names.
+
+    CodeStar Connections was renamed CodeConnections; new connections (all created in the console since
+    July 2024) have ``arn:aws:codeconnections:`` ARNs, and "when specifying a resource in the IAM policy,
+    the service prefix needs to match that of the resource"
+    (https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html). CDK's source action grants only
+    ``codestar-connections:UseConnection``, which AWS refuses on a ``codeconnections`` ARN.
+    """
+    resources = statement.get("Resource", [])
+    services = {m["service"] for r in (resources if isinstance(resources, list) else [resources])
+                if isinstance(r, str) and (m := _CONNECTION_ARN.match(r))}
+    if len(services) != 1:
+        return statement
+    (service,) = services
+    actions = statement.get("Action", [])
+    actions = actions if isinstance(actions, list) else [actions]
+    renamed = [f"{service}:{a.split(':', 1)[1]}" if a.split(":", 1)[0] in _CONNECTION_SERVICES else a for a in actions]
+    if renamed == actions:
+        return statement
+    return {**statement, "Action": renamed[0] if len(renamed) == 1 else renamed}
+
+
 @jsii.implements(IAspect)
 class _FinishPolicies:
     """Narrows and acknowledges the pipeline's policies once, when synthesis visits the pipeline."""
@@ -394,8 +421,8 @@ class DeliveryPipeline(Construct):
         documents: dict[iam.Policy, dict[str, Any]] = {}
         for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
             document = documents[policy] = stack.resolve(policy.document.to_json())
-            statements = document.get("Statement", [])
-            if not any(st.get("Resource") == "*" for st in statements):
+            statements = [_connection_prefix_matching_arn(st) for st in document.get("Statement", [])]
+            if statements == document.get("Statement", []) and not any(st.get("Resource") == "*" for st in statements):
                 continue
             rewritten = []
             for statement in statements:
