@@ -90,9 +90,10 @@ def parse_event(event: Any) -> StateChange:
         raise ValueError(f"event source must be {SOURCE!r}, got {event.get('source')!r}")
     if event.get("detail-type") != DETAIL_TYPE:
         raise ValueError(f"event detail-type must be {DETAIL_TYPE!r}, got {event.get('detail-type')!r}")
-    detail = change.detail
+    # EventBridgeEvent.detail indexes the event: a missing detail would raise KeyError, not this ValueError.
+    detail = change.get("detail")
     if not isinstance(detail, dict):
-        raise ValueError("event detail must be an object")
+        raise ValueError(f"event detail must be an object, got {type(detail).__name__ if 'detail' in event else 'no detail'}")
     fields = ("ModelPackageGroupName", "ModelPackageArn", "ModelPackageVersion", "ModelApprovalStatus")
     missing = [f for f in fields if detail.get(f) in (None, "")]
     if missing:
@@ -104,6 +105,9 @@ def parse_event(event: Any) -> StateChange:
     version = detail["ModelPackageVersion"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise ValueError(f"detail.ModelPackageVersion must be an integer, got {version!r}")
+    for name in ("ModelPackageGroupName", "ModelApprovalStatus"):
+        if not isinstance(detail[name], str):
+            raise ValueError(f"detail.{name} must be a string, got {detail[name]!r}")
     if match["group"] != detail["ModelPackageGroupName"] or int(match["version"]) != version:
         raise ValueError(
             f"detail.ModelPackageArn {arn!r} does not belong to group {detail['ModelPackageGroupName']!r} version {version}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -133,6 +134,12 @@ def _without(key: str) -> Any:
     return event
 
 
+def _without_top(key: str) -> Any:
+    event = state_change_event("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/1", "Approved")
+    del event[key]
+    return event
+
+
 def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = None) -> Any:
     event = state_change_event("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/1", "Approved")
     event.update(top or {})
@@ -150,7 +157,17 @@ def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = Non
         (_with(top={"detail-type": "SageMaker Training Job State Change"}), "event detail-type must be 'SageMaker Model Package State Change'"),
         (_without("ModelApprovalStatus"), "event detail is missing ModelApprovalStatus"),
         (_without("ModelPackageArn"), "event detail is missing ModelPackageArn"),
-        (_with(top={"detail": "oops"}), "event detail must be an object"),
+        (_with(top={"detail": "oops"}), "event detail must be an object, got str"),
+        (_without_top("detail"), "event detail must be an object, got no detail"),
+        (_with(top={"detail": None}), "event detail must be an object, got NoneType"),
+        (_without_top("source"), "event source must be 'aws.sagemaker', got None"),
+        (_without_top("detail-type"), "event detail-type must be 'SageMaker Model Package State Change', got None"),
+        (_without("ModelPackageVersion"), "event detail is missing ModelPackageVersion"),
+        (_without("ModelPackageGroupName"), "event detail is missing ModelPackageGroupName"),
+        (_with(detail={"ModelPackageArn": ["arn"]}), "detail.ModelPackageArn is not a model package ARN: ['arn']"),
+        (_with(detail={"ModelPackageVersion": True}), "detail.ModelPackageVersion must be an integer, got True"),
+        (_with(detail={"ModelApprovalStatus": 1}), "detail.ModelApprovalStatus must be a string, got 1"),
+        (_with(detail={"ModelPackageGroupName": ["acme-churn"]}), "detail.ModelPackageGroupName must be a string, got ['acme-churn']"),
         (_with(detail={"ModelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model/acme-churn"}), "detail.ModelPackageArn is not a model package ARN"),
         (_with(detail={"ModelPackageVersion": "1"}), "detail.ModelPackageVersion must be an integer, got '1'"),
         (_with(detail={"ModelPackageGroupName": "acme-fraud"}), "does not belong to group 'acme-fraud' version 1"),
@@ -158,7 +175,7 @@ def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = Non
 )
 def test_malformed_events_raise_before_any_side_effect(world: World, handler_module, lambda_context, event: Any, message: str) -> None:
     world.release("arn:aws:sagemaker:eu-west-1:123456789012:model-package/acme-churn/9")
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         invoke(handler_module, event, lambda_context)
     assert world.released().endswith("/9")
     assert world.pipeline_starts() == []
