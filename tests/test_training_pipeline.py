@@ -415,7 +415,13 @@ def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatfor
     assert "Policies" not in role and "ManagedPolicyArns" not in role
     attached = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
     (policy,) = attached
-    assert policy["PolicyDocument"]["Statement"] == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}]
+    start, encrypt_input = policy["PolicyDocument"]["Statement"]
+    assert start == {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
+    # and the input it starts with is encrypted with the machine's key, for state machines only
+    key_id = template["Resources"][machine_id]["Properties"]["EncryptionConfiguration"]["KmsKeyId"]["Fn::GetAtt"][0]
+    assert encrypt_input["Action"] == "kms:GenerateDataKey"
+    assert encrypt_input["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert list(encrypt_input["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:states:stateMachineArn"]
 
 
 def test_each_trigger_names_itself_in_the_input(platform: SynthesizedPlatform) -> None:
@@ -498,3 +504,55 @@ def test_the_execution_timeout_counts_the_spot_wait_once(spot: dict[str, Any], p
     hour = 3600
     assert definition(plain)["TimeoutSeconds"] == 24 * hour + 2 * 2 * hour + hour
     assert definition(spot)["TimeoutSeconds"] == 30 * hour + 2 * 2 * hour + hour
+
+
+def test_execution_data_is_encrypted_with_the_pipelines_own_key(platform: SynthesizedPlatform) -> None:
+    """Step Functions keeps execution inputs and outputs (S3 locations, metrics): with the pipeline's key,
+    which the machine's role may use only for state machines and their log delivery, and which CloudWatch
+    Logs' delivery service may read to write the encrypted execution logs."""
+    template = training_template(platform)
+    ((machine_id, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    encryption = machine["Properties"]["EncryptionConfiguration"]
+    assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    key_id = encryption["KmsKeyId"]["Fn::GetAtt"][0]
+    assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = {s.get("Sid"): s for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                  if {"Ref": role_id} in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]}
+    data, logs = statements["EncryptExecutionData"], statements["EncryptExecutionLogs"]
+    assert sorted(data["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and data["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert "kms:EncryptionContext:aws:states:stateMachineArn" in data["Condition"]["ArnLike"]
+    assert logs["Action"] == "kms:GenerateDataKey" and "kms:EncryptionContext:SourceArn" in logs["Condition"]["ArnLike"]
+    key_policy = template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    (delivery,) = [s for s in key_policy if s.get("Principal") == {"Service": "delivery.logs.amazonaws.com"}]
+    assert delivery["Action"] == "kms:Decrypt" and "aws:SourceAccount" in delivery["Condition"]["StringEquals"]
+
+
+def test_jobs_may_only_be_created_inside_the_guardrails(platform: SynthesizedPlatform) -> None:
+    """The machine's role may create processing and training jobs only in the platform's subnets and
+    security group, encrypted with the platform key, isolated, with encrypted inter-container traffic;
+    and the jobs the machine asks for meet every one of those conditions."""
+    template = training_template(platform)
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = [s for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                  if {"Ref": role_id} in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    creating = [s for s in statements if any(a.startswith("sagemaker:Create") and a.endswith("Job") for a in as_list(s["Action"]))]
+    (guarded,) = creating
+    assert sorted(as_list(guarded["Action"])) == ["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+    condition = guarded["Condition"]
+    assert set(condition["Null"]) == {"sagemaker:VpcSubnets", "sagemaker:VpcSecurityGroupIds"}
+    assert set(condition["Null"].values()) == {"false"}
+    assert condition["Bool"] == {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
+    key = condition["ArnEquals"]["sagemaker:VolumeKmsKey"]
+    assert condition["ArnEquals"]["sagemaker:OutputKmsKey"] == key
+    subnets = condition["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]
+    groups = condition["ForAllValues:StringEquals"]["sagemaker:VpcSecurityGroupIds"]
+    # What the state machine sends satisfies the conditions: same subnets, group and key in every job.
+    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    for value in (*subnets, *groups, key):
+        assert json.dumps(value)[1:-1] in definition or json.dumps(value) in definition, value
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn as format_arn
+from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -456,8 +457,14 @@ class TrainingPipeline(Construct):
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications",
             roles=[self.state_machine_role],
-            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key)),
+            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets)),
         )
+        # CloudWatch Logs' delivery service reads the key to write the encrypted execution logs.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
+            principals=[service_principal("delivery.logs.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -473,6 +480,13 @@ class TrainingPipeline(Construct):
         """The state machine."""
         machine_resource = self.state_machine.node.default_child
         assert isinstance(machine_resource, sfn.CfnStateMachine)
+        # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key, not an
+        # AWS-owned one. Set on the resource rather than through CDK's encryption_configuration, whose key
+        # policy statement would let CloudWatch Logs' delivery service decrypt with no condition at all;
+        # the role's and the key's statements are written above, each with its condition.
+        machine_resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=self.key.key_arn, kms_data_key_reuse_period_seconds=300,
+        )
         machine_resource.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
         ignore_cfn_lint(machine_resource, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
 
@@ -582,16 +596,23 @@ class TrainingPipeline(Construct):
         ]
 
     def _state_machine_statements(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
-                                  artifact_prefix: str, key: kms.IKey) -> list[Statement]:
+                                  artifact_prefix: str, key: kms.IKey, subnets: Subnets) -> list[Statement]:
         def arn(service: str, resource: str, name: str) -> str:
             return format_arn(stack, service, resource, name)
 
+        jobs = [arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")]
+        create = ["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
         return [
+            # Jobs may only be created inside the platform's guardrails: its subnets and security group,
+            # volumes and outputs encrypted with its key, isolated containers, encrypted inter-node traffic.
+            allow("CreateJobsInsideGuardrails", create, jobs, inside_guardrails(
+                create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id], kms_key_arn=key.key_arn,
+            )),
             allow(
-                "RunJobs",
-                ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
-                 "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
-                [arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")],
+                "FollowAndStopJobs",
+                ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:DescribeTrainingJob",
+                 "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                jobs,
             ),
             # The .sync integration follows jobs through these Step Functions-managed rules.
             allow(
@@ -614,7 +635,20 @@ class TrainingPipeline(Construct):
                 ["*"],
             ),
             allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
+            # Execution data (inputs, outputs, history) is encrypted with the pipeline's key, and so are
+            # the execution logs Step Functions delivers: what CDK's StateMachine would grant, written here
+            # because the role's policy is this one. The machine's name is generated, and the policy must
+            # exist before the machine, so the context names any state machine of this account and region.
+            # (docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html)
+            allow("EncryptExecutionData", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn],
+                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": self._any_state_machine_arn(stack)}}),
+            allow("EncryptExecutionLogs", ["kms:GenerateDataKey"], [self.key.key_arn],
+                  {"ArnLike": {"kms:EncryptionContext:SourceArn": format_arn(stack, "logs", "*", "", sep="")}}),
         ]
+
+    @staticmethod
+    def _any_state_machine_arn(stack: Stack) -> str:
+        return format_arn(stack, "states", "stateMachine", "*", sep=":")
 
     def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
                   on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> dict[str, events.Rule]:
@@ -664,7 +698,12 @@ class TrainingPipeline(Construct):
         role = iam.Role(self, "TriggerRole", assumed_by=service_principal("events.amazonaws.com", Aws.ACCOUNT_ID),
                         description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
-                          document=policy_document([allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn])]))
+                          document=policy_document([
+                              allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn]),
+                              # The execution's input is encrypted with the machine's key when it starts.
+                              allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [self.key.key_arn],
+                                    {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": self._any_state_machine_arn(Stack.of(self))}}),
+                          ]))
         rules = {}
         for trigger, props in patterns.items():
             rules[trigger] = events.Rule(

@@ -1,0 +1,113 @@
+"""Preventive guardrails: IAM conditions that let a role create SageMaker jobs, models and endpoint
+configurations only inside the platform's network and encryption, and the deny statements that enforce
+the same for every principal of an account (the CloudFormation execution policy, the organization's
+service control policy).
+
+Which condition keys SageMaker evaluates for which create action is AWS's Service Authorization
+Reference, "Actions defined by Amazon SageMaker AI"
+(https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemakerai.html);
+``tests/test_iam_reference.py`` checks every key used here against it. A key missing from a request
+makes a condition on it false, so an ``Allow`` with these conditions refuses a request that leaves the
+setting out, not only one that sets it differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mlops_constructs._iam import Statement
+
+GUARDED_KEYS: dict[str, tuple[str, ...]] = {
+    # action: the guardrail keys SageMaker evaluates for it (Service Authorization Reference)
+    "CreateTrainingJob": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey", "NetworkIsolation", "InterContainerTrafficEncryption"),
+    "CreateProcessingJob": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey", "NetworkIsolation", "InterContainerTrafficEncryption"),
+    "CreateHyperParameterTuningJob": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey", "NetworkIsolation", "InterContainerTrafficEncryption"),
+    "CreateTransformJob": ("VolumeKmsKey", "OutputKmsKey"),
+    "CreateModel": ("VpcSubnets", "VpcSecurityGroupIds", "NetworkIsolation"),
+    # An endpoint configuration has no VPC of its own (the model has); a serverless one has no volume.
+    "CreateEndpointConfig": ("VolumeKmsKey",),
+}
+"""For each SageMaker create action the platform's roles call, the condition keys that pin it inside
+the platform: ``sagemaker:<key>``."""
+
+_NETWORK_KEYS = ("VpcSubnets", "VpcSecurityGroupIds")
+_KEY_KEYS = ("VolumeKmsKey", "OutputKmsKey")
+_FLAG_KEYS = ("NetworkIsolation", "InterContainerTrafficEncryption")
+
+
+def inside_guardrails(
+    actions: Iterable[str],
+    *,
+    subnet_ids: Sequence[str],
+    security_group_ids: Sequence[str],
+    kms_key_arn: str,
+    network_isolation: bool = True,
+) -> dict[str, Any]:
+    """The ``Condition`` of an ``Allow`` on ``actions`` (``sagemaker:CreateTrainingJob``...): the request
+    must name exactly the platform's ``subnet_ids`` and ``security_group_ids``, encrypt volumes and
+    outputs with ``kms_key_arn``, and (``network_isolation``) isolate the containers and encrypt traffic
+    between them.
+
+    Only keys that every one of ``actions`` supports are used (a key an action does not have would
+    refuse it outright); raises ``ValueError`` for an action without a guardrail entry.
+    """
+    names = [a.split(":", 1)[1] for a in actions]
+    unknown = [n for n in names if n not in GUARDED_KEYS]
+    if unknown:
+        raise ValueError(f"inside_guardrails: no guardrail keys known for {', '.join(unknown)}; known: {', '.join(GUARDED_KEYS)}")
+    keys = [k for k in GUARDED_KEYS[names[0]] if all(k in GUARDED_KEYS[n] for n in names[1:])]
+    conditions: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        name = f"sagemaker:{key}"
+        if key in _NETWORK_KEYS:
+            values = list(subnet_ids if key == "VpcSubnets" else security_group_ids)
+            # ForAllValues is true for a request without the key: the Null test requires it.
+            conditions.setdefault("ForAllValues:StringEquals", {})[name] = values
+            conditions.setdefault("Null", {})[name] = "false"
+        elif key in _KEY_KEYS:
+            conditions.setdefault("ArnEquals", {})[name] = kms_key_arn
+        elif key in _FLAG_KEYS and network_isolation:
+            conditions.setdefault("Bool", {})[name] = "true"
+    return conditions
+
+
+def account_wide_denials(sid_prefix: str = "") -> list[Statement]:
+    """``Deny`` statements that hold for every principal of an account, whatever its other permissions:
+    no SageMaker job, model or endpoint configuration outside a VPC or without a KMS key of the
+    account itself (``${aws:PrincipalAccount}``), no notebook instance or Studio domain with direct
+    internet access.
+
+    They name no resource of the platform (they go where those are not known: the CloudFormation
+    execution policy, an organization's SCP), so they check that a setting is there, and that a key
+    belongs to the account, not that it is the platform's own.
+    """
+    sagemaker = "sagemaker:"
+    own_keys = "arn:*:kms:*:${aws:PrincipalAccount}:key/*"  # a policy variable: the caller's own account
+    in_vpc = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VpcSubnets" in keys]
+    with_volume_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VolumeKmsKey" in keys and a != "CreateEndpointConfig"]
+    with_output_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "OutputKmsKey" in keys]
+    isolated = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "NetworkIsolation" in keys]
+    return [
+        _deny(f"{sid_prefix}SageMakerOnlyInAVpc", in_vpc, {"Null": {"sagemaker:VpcSubnets": "true"}}),
+        _deny(f"{sid_prefix}SageMakerOnlyWithSecurityGroups", in_vpc, {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}),
+        _deny(f"{sid_prefix}SageMakerVolumesEncrypted", with_volume_key, {"Null": {"sagemaker:VolumeKmsKey": "true"}}),
+        # A serverless endpoint has no volume to encrypt: an endpoint configuration needs a volume key
+        # unless it is serverless.
+        _deny(f"{sid_prefix}EndpointVolumesEncrypted", [f"{sagemaker}CreateEndpointConfig"],
+              {"Null": {"sagemaker:VolumeKmsKey": "true", "sagemaker:ServerlessMemorySize": "true"}}),
+        _deny(f"{sid_prefix}SageMakerOutputsEncrypted", with_output_key, {"Null": {"sagemaker:OutputKmsKey": "true"}}),
+        _deny(f"{sid_prefix}SageMakerKeysOfThisAccount", with_volume_key + [f"{sagemaker}CreateEndpointConfig"],
+              {"ArnNotLikeIfExists": {"sagemaker:VolumeKmsKey": own_keys}}),
+        _deny(f"{sid_prefix}SageMakerOutputKeysOfThisAccount", with_output_key, {"ArnNotLikeIfExists": {"sagemaker:OutputKmsKey": own_keys}}),
+        _deny(f"{sid_prefix}SageMakerNetworkIsolation", isolated, {"BoolIfExists": {"sagemaker:NetworkIsolation": "false"}}),
+        _deny(f"{sid_prefix}NotebooksWithoutInternet", [f"{sagemaker}CreateNotebookInstance"],
+              {"StringNotEqualsIfExists": {"sagemaker:DirectInternetAccess": "Disabled"}}),
+        _deny(f"{sid_prefix}NotebooksInAVpc", [f"{sagemaker}CreateNotebookInstance"], {"Null": {"sagemaker:VpcSubnets": "true"}}),
+        _deny(f"{sid_prefix}StudioWithoutInternet", [f"{sagemaker}CreateDomain"],
+              {"StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}}),
+    ]
+
+
+def _deny(sid: str, actions: Sequence[str], condition: dict[str, Any]) -> Statement:
+    return {"Sid": sid, "Effect": "Deny", "Action": sorted(actions), "Resource": "*", "Condition": condition}
