@@ -72,7 +72,7 @@ def inside_guardrails(
     return conditions
 
 
-def account_wide_denials(sid_prefix: str = "") -> list[Statement]:
+def account_wide_denials(sid_prefix: str = "", *, only: Iterable[str] | None = None) -> list[Statement]:
     """``Deny`` statements that hold for every principal of an account, whatever its other permissions:
     no SageMaker job, model or endpoint configuration outside a VPC or without a KMS key of the
     account itself (``${aws:PrincipalAccount}``), no notebook instance or Studio domain with direct
@@ -80,8 +80,17 @@ def account_wide_denials(sid_prefix: str = "") -> list[Statement]:
 
     They name no resource of the platform (they go where those are not known: the CloudFormation
     execution policy, an organization's SCP), so they check that a setting is there, and that a key
-    belongs to the account, not that it is the platform's own.
+    belongs to the account, not that it is the platform's own. ``only``: keep just these actions
+    (``sagemaker:CreateModel``...) and the statements that name one of them.
     """
+    statements = _account_wide_denials(sid_prefix)
+    if only is None:
+        return statements
+    kept = set(only)
+    return [{**s, "Action": [a for a in s["Action"] if a in kept]} for s in statements if kept & set(s["Action"])]
+
+
+def _account_wide_denials(sid_prefix: str) -> list[Statement]:
     sagemaker = "sagemaker:"
     own_keys = "arn:*:kms:*:${aws:PrincipalAccount}:key/*"  # a policy variable: the caller's own account
     in_vpc = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VpcSubnets" in keys]

@@ -9,6 +9,11 @@ It is limited to the configured region, IAM is limited to roles and policies who
 project (CloudFormation names generated roles after their stack, and every stack name starts with the
 project), and S3 to the project's buckets and the CDK asset bucket. ``tests/test_execution_policy.py``
 checks that it covers every resource type the stacks synthesize.
+
+CloudFormation creates the endpoints' SageMaker models and endpoint configurations with this policy, so
+it also denies creating them outside the guardrails (no VPC, no network isolation, an unencrypted or
+foreign-key volume): the same statements as the organization's guardrail policy
+(``python -m stacks.guardrails``), limited to what CloudFormation creates here.
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ import json
 import sys
 from typing import Any
 
+from mlops_constructs._guardrails import account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
+
+CREATED_BY_CLOUDFORMATION = ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig")
+"""The SageMaker create calls CloudFormation makes for the platform's stacks (endpoint stacks)."""
 
 MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     # CloudFormation type prefix -> the IAM service prefix(es) whose actions manage it
@@ -95,6 +104,7 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
                 "Resource": ["arn:aws:s3:::cdk-*-assets-*", "arn:aws:s3:::cdk-*-assets-*/*"],
             },
+            *account_wide_denials("Guardrail", only=CREATED_BY_CLOUDFORMATION),
         ],
     }
 

@@ -1,0 +1,96 @@
+"""The service control policy (SCP) an AWS Organizations administrator attaches to the platform's ML
+accounts (dev, staging, prod): what no principal there may do, whatever its own permissions.
+
+    python -m stacks.guardrails --config config/acme.yaml > ml-guardrails.json
+
+What it denies (docs/security.md, "Preventive guardrails", says how to attach it):
+
+- SageMaker training, processing, tuning and transform jobs, models and endpoint configurations outside a
+  VPC, without security groups, without KMS keys of the account itself, or (where the call has the
+  setting) without network isolation;
+- notebook instances with direct internet access or outside a VPC, and Studio domains that are not
+  ``VpcOnly``;
+- deleting the platform's flow logs and log groups, shortening their retention or removing their key,
+  disabling or scheduling the deletion of its KMS keys, and removing the ``mlops:project`` tag that marks
+  them (which would lift the protection), except by CloudFormation through the CDK bootstrap's execution
+  role, which deletes them only with a stack whose resources are not retained (dev, when asked).
+
+Every action and condition key is checked against AWS's Service Authorization Reference by
+``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
+(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from mlops_constructs._guardrails import account_wide_denials
+from mlops_constructs.config import ConfigError, PlatformConfig, load_config
+
+SCP_MAX_CHARACTERS = 5120
+"""AWS Organizations' limit on a service control policy's size."""
+PROJECT_TAG = "mlops:project"
+"""The tag every resource of a stage carries (stacks/stage.py) with the project's name."""
+CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
+"""The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
+
+
+def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
+    """The SCP document for the accounts of ``config``."""
+    tagged = {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": config.project}}
+    not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *account_wide_denials(),
+            {
+                "Sid": "KeepThePlatformsLogs",
+                "Effect": "Deny",
+                "Action": ["ec2:DeleteFlowLogs", "logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:DisassociateKmsKey",
+                           "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"],
+                "Resource": "*",
+                "Condition": {**tagged, **not_cloudformation},
+            },
+            {
+                "Sid": "KeepThePlatformsKeys",
+                "Effect": "Deny",
+                "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation"],
+                "Resource": "*",
+                "Condition": {**tagged, **not_cloudformation},
+            },
+            {
+                "Sid": "KeepTheProjectTag",
+                "Effect": "Deny",
+                "Action": ["ec2:DeleteTags", "logs:UntagResource", "kms:UntagResource"],
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [PROJECT_TAG]}, **not_cloudformation},
+            },
+        ],
+    }
+
+
+def compact(policy: dict[str, Any]) -> str:
+    """The policy as AWS Organizations measures it: JSON without insignificant white space."""
+    return json.dumps(policy, separators=(",", ":"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/default.yaml")
+    parser.add_argument("--indent", type=int, default=None, help="pretty-print (the white space counts towards the 5,120 characters)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    policy = guardrail_policy(config)
+    print(json.dumps(policy, indent=args.indent) if args.indent else compact(policy))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Preventive guardrails: the organization's SCP (stacks/guardrails.py) and the deny statements the
+CloudFormation execution policy shares with it. Checked against AWS's rules (every action and condition
+key in the Service Authorization Reference, the SCP size limit), against the platform's own templates
+(what the guardrails deny, the platform never asks for), and against requests they must refuse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from policy_sentry.querying.actions import get_action_data
+
+from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
+from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
+from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy
+from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, resources
+
+# Keys every action has, whatever its service (IAM User Guide, "AWS global condition context keys").
+GLOBAL_KEYS = ("aws:ResourceTag/", "aws:TagKeys", "aws:PrincipalArn")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def condition_keys(action: str) -> set[str]:
+    service, name = action.split(":")
+    rows = get_action_data(service, name)
+    assert rows and rows.get(service), f"{action} is not in the Service Authorization Reference"
+    return {key for row in rows[service] for key in row["condition_keys"]}
+
+
+def key_is_valid(key: str, action: str) -> bool:
+    if key.startswith(GLOBAL_KEYS):
+        return True
+    return any(key == k or (k.endswith("}") and key.startswith(k.split("${")[0])) for k in condition_keys(action))
+
+
+def unknown_keys(statements: list[dict[str, Any]]) -> list[str]:
+    """Every (action, condition key) pair of ``statements`` that AWS does not evaluate for that action."""
+    return [
+        f"{s.get('Sid')}: {action} has no condition key {key}"
+        for s in statements
+        for action in as_list(s["Action"])
+        for operator in s.get("Condition", {}).values()
+        for key in operator
+        if not key_is_valid(key, action)
+    ]
+
+
+def test_every_guarded_action_and_key_exists_in_the_service_authorization_reference() -> None:
+    for action, keys in GUARDED_KEYS.items():
+        known = condition_keys(f"sagemaker:{action}")
+        assert {f"sagemaker:{k}" for k in keys} <= known, action
+
+
+def test_the_key_check_would_catch_a_key_an_action_does_not_have() -> None:
+    wrong = [{"Sid": "Wrong", "Action": "sagemaker:CreateTransformJob", "Condition": {"Null": {"sagemaker:VpcSubnets": "false"}}}]
+    assert unknown_keys(wrong) == ["Wrong: sagemaker:CreateTransformJob has no condition key sagemaker:VpcSubnets"]
+    with pytest.raises(AssertionError, match="not in the Service Authorization Reference"):
+        condition_keys("sagemaker:CreateTrainingJobs")
+
+
+def test_scp_and_execution_policy_use_only_real_actions_and_keys(platform: SynthesizedPlatform) -> None:
+    for policy in (guardrail_policy(platform.config), execution_policy(platform.config)):
+        statements = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+        assert statements
+        assert unknown_keys(statements) == []
+
+
+def test_scp_fits_the_organizations_limit_and_denies_only() -> None:
+    from mlops_constructs.config import load_config
+
+    policy = guardrail_policy(load_config(DEFAULT_CONFIG))
+    assert len(compact(policy)) <= SCP_MAX_CHARACTERS
+    assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}  # an SCP here only takes away
+    assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
+
+
+def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete_stacks(platform: SynthesizedPlatform) -> None:
+    statements = {s["Sid"]: s for s in guardrail_policy(platform.config)["Statement"]}
+    for sid, must in (("KeepThePlatformsLogs", {"ec2:DeleteFlowLogs", "logs:DeleteLogGroup"}),
+                      ("KeepThePlatformsKeys", {"kms:ScheduleKeyDeletion", "kms:DisableKey"})):
+        assert must <= set(statements[sid]["Action"])
+        assert statements[sid]["Condition"]["StringEquals"] == {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project}
+        assert statements[sid]["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}
+    assert statements["KeepTheProjectTag"]["Condition"]["ForAnyValue:StringEquals"] == {"aws:TagKeys": [PROJECT_TAG]}
+    # the tag the SCP relies on is on the resources it protects
+    network = platform.templates["Dev/Network"]
+    for type_ in ("AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::KMS::Key"):
+        for logical_id, resource in resources(network, type_).items():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+            assert tags.get(PROJECT_TAG) == platform.config.project, (type_, logical_id)
+
+
+def test_scp_refuses_notebooks_and_studio_with_internet_access() -> None:
+    statements = {s["Sid"]: s for s in account_wide_denials()}
+    assert statements["NotebooksWithoutInternet"]["Condition"] == {"StringNotEqualsIfExists": {"sagemaker:DirectInternetAccess": "Disabled"}}
+    assert statements["StudioWithoutInternet"]["Condition"] == {"StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}}
+    assert "sagemaker:CreateNotebookInstance" in statements["NotebooksInAVpc"]["Action"]
+
+
+def test_execution_policy_carries_only_the_guardrails_of_what_cloudformation_creates(platform: SynthesizedPlatform) -> None:
+    denials = [s for s in execution_policy(platform.config)["Statement"] if s["Effect"] == "Deny"]
+    assert {a for s in denials for a in s["Action"]} == set(CREATED_BY_CLOUDFORMATION)
+
+
+def test_the_platforms_own_models_and_endpoint_configs_pass_the_guardrails(platform: SynthesizedPlatform) -> None:
+    """What the deny statements refuse, no template of the platform asks for: otherwise the first deploy
+    would fail on them."""
+    models = configs = 0
+    for path, template in platform.templates.items():
+        for logical_id, model in resources(template, "AWS::SageMaker::Model").items():
+            props = model["Properties"]
+            assert props.get("EnableNetworkIsolation") is True, (path, logical_id)
+            assert props["VpcConfig"]["Subnets"] and props["VpcConfig"]["SecurityGroupIds"], (path, logical_id)
+            models += 1
+        for logical_id, config in resources(template, "AWS::SageMaker::EndpointConfig").items():
+            props = config["Properties"]
+            serverless = all("ServerlessConfig" in v for v in props["ProductionVariants"])
+            # a key of the stage's own account: an attribute of its storage stack's key, never a literal
+            key = json.dumps(props.get("KmsKeyId"))
+            assert serverless or ("Key" in key and "Arn" in key and "arn:" not in key), (path, logical_id, key)
+            configs += 1
+    assert models >= 3 and configs >= 3
+
+
+def test_inside_guardrails_uses_only_keys_every_action_has() -> None:
+    conditions = inside_guardrails(["sagemaker:CreateTransformJob", "sagemaker:CreateProcessingJob"],
+                                   subnet_ids=["subnet-1"], security_group_ids=["sg-1"], kms_key_arn="arn:aws:kms:eu-west-1:1:key/k")
+    assert conditions == {"ArnEquals": {"sagemaker:VolumeKmsKey": "arn:aws:kms:eu-west-1:1:key/k", "sagemaker:OutputKmsKey": "arn:aws:kms:eu-west-1:1:key/k"}}
+    statement = {"Sid": "S", "Action": ["sagemaker:CreateModel"], "Condition": inside_guardrails(
+        ["sagemaker:CreateModel"], subnet_ids=["subnet-1"], security_group_ids=["sg-1"], kms_key_arn="k")}
+    assert unknown_keys([statement]) == []
+    assert statement["Condition"]["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
+    with pytest.raises(ValueError, match="no guardrail keys known for CreateNotebookInstance"):
+        inside_guardrails(["sagemaker:CreateNotebookInstance"], subnet_ids=[], security_group_ids=[], kms_key_arn="k")
+
+
+def test_the_command_prints_the_compact_policy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG)],
+                        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert len(ok.stdout.strip()) <= SCP_MAX_CHARACTERS
+    assert json.loads(ok.stdout)["Statement"][0]["Effect"] == "Deny"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_CONFIG.read_text().replace("project: mlops-demo", "project: Mlops"))
+    failed = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(bad)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and failed.stderr.strip().splitlines()[-1].startswith(f"{bad}: project:")
