@@ -18,8 +18,9 @@ from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, resources
 
-# Keys every action has, whatever its service (IAM User Guide, "AWS global condition context keys").
-GLOBAL_KEYS = ("aws:ResourceTag/", "aws:TagKeys", "aws:PrincipalArn")
+# Keys every request has, whatever its action (IAM User Guide, "AWS global condition context keys");
+# aws:ResourceTag and aws:TagKeys are not among them: they must be listed for the action.
+GLOBAL_KEYS = ("aws:PrincipalArn", "aws:PrincipalAccount")
 
 
 def as_list(value: Any) -> list[Any]:
