@@ -75,8 +75,15 @@ Outputs (``--output DIR``, created if absent)
 
 Exit status: 0 when the outputs are written (drift found or not, enough data or not); 2 with one
 line on stderr when the input is unusable (no or empty ``baseline.csv``, a bad ``baseline.json``,
-an unreadable directory, captured rows none of which has the baseline's column count) or the
-arguments are wrong; 1 if Evidently itself fails.
+an unreadable directory, captured rows none of which fits the baseline: none has its column
+count, or no JSON object names all its features) or the arguments are wrong; 1 if Evidently itself
+fails. An empty or absent capture is not an error: it is insufficient data.
+
+Evidently's defaults to know when sizing the baseline: up to 1000 baseline rows it uses K-S
+(numerical) and chi-square (categorical) p-values, above 1000 Wasserstein and Jensen-Shannon
+distances. Its chi-square takes the baseline's frequencies as exact, so a small baseline against
+many captured rows flags categorical features that have not moved (seen with 1000 baseline rows and
+10,000 captured rows); a baseline sample of a few thousand rows avoids it.
 """
 
 from __future__ import annotations
