@@ -4,6 +4,10 @@ The data is generated with a fixed seed: 1000 baseline rows and 500 captured row
 (three continuous, one integer, one categorical). The shifted capture moves one numerical feature's
 mean by a standard deviation and reweights the categorical one, far beyond what the tests' sample
 sizes can miss; the unshifted capture is a fresh draw from the baseline's distributions.
+
+Evidently's tests here are p-values at 0.05, so an unshifted feature is flagged about one draw in
+twenty: over seeds 0-14 the shifted capture gave exactly {income, plan} every time, and the
+unshifted one flagged some feature in 4 of 15. The seed is fixed, so the results are too.
 """
 
 from __future__ import annotations
