@@ -379,6 +379,15 @@ def test_unusable_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Cap
     assert not (tmp_path / "out" / "drift.json").exists()
 
 
+def test_an_output_that_cannot_be_written_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "output").write_text("a file, not a directory")
+    baseline, captured = write_baseline(tmp_path / "baseline"), write_capture(tmp_path / "captured", SHIFTED.head(30))
+    code = drift.main(["--baseline", str(baseline), "--captured", str(captured), "--output", str(tmp_path / "output")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"drift.py: error: --output {tmp_path / 'output'}: cannot be created") and len(err.splitlines()) == 1
+
+
 def test_an_evidently_failure_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*_: Any) -> None:
         raise ValueError("bins must be positive\nmore detail")
