@@ -217,6 +217,27 @@ def test_the_renderer_resolves_intrinsics_to_concrete_arns(value: Any, expected:
     assert Renderer(STACK).render(value) == expected
 
 
+def test_the_renderer_follows_references_into_other_stacks() -> None:
+    network = StackInfo(
+        name="app-dev-network",
+        account=ACCOUNT,
+        region=REGION,
+        template={
+            "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "flow-logs"}}},
+            "Outputs": {
+                "LogsArn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-logs"}}},
+            },
+        },
+    )
+    stacks = {s.name: s for s in (STACK, network)}
+    expected = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:flow-logs:*"
+    renderer = Renderer(STACK, stacks)
+    assert renderer.render({"Fn::ImportValue": "app-dev-network-logs"}) == expected
+    assert renderer.render({"Fn::GetStackOutput": {"StackName": "app-dev-network", "Region": REGION, "OutputName": "LogsArn"}}) == expected
+    with pytest.raises(RenderError, match="no stack exports app-dev-network-nothing"):
+        renderer.render({"Fn::ImportValue": "app-dev-network-nothing"})
+
+
 def test_the_renderer_renders_realistic_generated_names() -> None:
     renderer = Renderer(STACK)
     key_arn = renderer.render({"Fn::GetAtt": ["KeyAB12", "Arn"]})
@@ -317,3 +338,10 @@ def test_acknowledge_iam_reference_writes_the_metadata_the_validator_reads() -> 
         acknowledge_iam_reference(resource, "resource-star[s3:GetObject][*]", "too short")
     with pytest.raises(ValueError, match="finding id like"):
         acknowledge_iam_reference(resource, "AwsSolutions-IAM5", REASON)
+
+
+def test_a_logs_resource_policy_given_as_a_json_string_is_collected_and_checked() -> None:
+    document = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": ["logs:PutLogEvents", "logs:CreateLogStrem"], "Resource": "*"}]}'
+    template = {"Resources": {"LogsPolicy": {"Type": "AWS::Logs::ResourcePolicy", "Properties": {"PolicyName": "events", "PolicyDocument": document}}}}
+    result = check_template(StackInfo("s", ACCOUNT, REGION, template))
+    assert result.documents == 1 and [f.id for f in result.findings] == [f"{UNKNOWN_ACTION}[logs:CreateLogStrem][logs:CreateLogStrem]"]

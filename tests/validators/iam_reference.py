@@ -555,7 +555,8 @@ def _documents_of(logical_id: str, resource: Mapping[str, Any]) -> list[tuple[st
     elif type_ == "AWS::ECR::Repository" and "RepositoryPolicyText" in props:
         add(".RepositoryPolicyText", "RepositoryPolicyText", props["RepositoryPolicyText"], "resource", [_getatt(logical_id, "Arn")])
     elif type_ == "AWS::Logs::ResourcePolicy":
-        add(".PolicyDocument", "PolicyDocument", props["PolicyDocument"], "identity")
+        # an account-wide policy: its "*" means the account's log groups
+        add(".PolicyDocument", "PolicyDocument", props["PolicyDocument"], "resource", [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}])
     return found
 
 
