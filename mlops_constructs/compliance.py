@@ -74,6 +74,31 @@ def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
     cfn.add_metadata("checkov", checkov)
 
 
+IAM_REFERENCE_MIN_REASON = 40
+"""The shortest reason ``acknowledge_iam_reference`` accepts: long enough to say why AWS offers nothing narrower."""
+
+
+def acknowledge_iam_reference(resource: IConstruct, finding_id: str, reason: str) -> None:
+    """Acknowledge one finding of the IAM reference check (``tests/validators/iam_reference.py``) on the
+    CloudFormation resource that holds the policy document, with the reason it is acceptable.
+
+    ``finding_id`` is the finding's id, ``<kind>[<action>][<resource or condition key>]``, e.g.
+    ``resource-star[sagemaker:ListModelPackages][*]``; resources are spelled as cdk-nag spells them
+    (``<Bucket12AB.Arn>/*``). ``resource`` is a ``CfnResource`` or an L2 construct whose default child
+    is one (a ``Policy``, ``ManagedPolicy``, ``Role``, ``Key``...).
+    """
+    if not re.fullmatch(r"[a-z-]+\[[^\]]*\]\[.+\]", finding_id):
+        raise ValueError(f"acknowledge_iam_reference: a finding id like 'resource-star[s3:GetObject][*]' is required (got {finding_id!r})")
+    if len(reason.strip()) < IAM_REFERENCE_MIN_REASON:
+        raise ValueError(
+            f"acknowledge_iam_reference: the reason for {finding_id} must have at least {IAM_REFERENCE_MIN_REASON} characters (got {reason!r})"
+        )
+    cfn = _cfn_resource(resource, "acknowledge_iam_reference")
+    metadata = dict(cfn.get_metadata("iam-reference") or {})
+    metadata["acknowledge"] = [*metadata.get("acknowledge", []), {"id": finding_id, "reason": reason}]
+    cfn.add_metadata("iam-reference", metadata)
+
+
 def ignore_cfn_lint(resource: IConstruct, rule: str, reason: str) -> None:
     """Tell cfn-lint to ignore one rule on one CloudFormation resource, recording why beside it.
 

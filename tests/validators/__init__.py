@@ -1,0 +1,1 @@
+"""Independent validators run as tests on the synthesized templates."""
