@@ -26,7 +26,7 @@ from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
+from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_iam_reference, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -345,7 +345,7 @@ class ModelRegistry(Construct):
         )
         return [
             allow("ReadThisGroupsPackages", ["sagemaker:DescribeModelPackage"], [model_packages_arn]),
-            # ListModelPackages has no resource-level permissions; the function lists only its own group.
+            # The function lists only its own group (see _acknowledge for why "*").
             allow("ListPackages", ["sagemaker:ListModelPackages"], ["*"]),
             allow("ApprovedModelParameter", ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"], [parameter_arn]),
             release,
@@ -375,6 +375,13 @@ class ModelRegistry(Construct):
             "*": "Only for actions without resource-level permissions: sagemaker:ListModelPackages (the function "
             "lists its own group only), xray:PutTraceSegments/PutTelemetryRecords and ec2:DescribeNetworkInterfaces.",
         }, stack=stack)
+        acknowledge_iam_reference(
+            self.policy, "resource-star[sagemaker:ListModelPackages][*]",
+            "The Service Authorization Reference lists model-package as an optional resource of ListModelPackages, but "
+            "the request names a package group, not a package, and AWS documents no ARN that authorizes listing one "
+            "group's versions (its managed AmazonSageMakerModelRegistryFullAccess policy grants the action on *). A "
+            "wrong narrowing would fail rollbacks at the moment they are needed; the function lists only its own group.",
+        )
         acknowledge(
             self.function,
             "AwsSolutions::AwsSolutions-L1",
