@@ -1,0 +1,495 @@
+"""DriftMonitor: scheduled drift statistics on an endpoint's captured requests, with Evidently run as a
+SageMaker processing job in the isolated VPC, CloudWatch metrics, a drift alarm and a failure alarm.
+
+SageMaker Model Monitor is closed to new customers
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html); AWS names
+open-source drift statistics run by SageMaker jobs as the way on. This is that, with the platform's
+guardrails: the job is network-isolated in the isolated subnets, its volume and output encrypted with the
+stage's key, its image built from ``drift_job/Dockerfile`` by CDK (the delivery pipeline's asset stage
+builds and publishes it to each account's CDK asset repository; synthesis needs no Docker).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from mlops_constructs import _durations as durations
+from mlops_constructs._arns import arn
+from mlops_constructs._guardrails import inside_guardrails
+from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
+from mlops_constructs._keys import allow_cloudwatch_logs
+from mlops_constructs._vpc import select_subnets
+from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
+from mlops_constructs.errors import PropsError
+
+DRIFT_NAMESPACE = "MLOps/Drift"
+"""CloudWatch namespace of the drift metrics: ``DriftedShare``, ``FeatureDriftScore`` (dimension
+``Feature``) and ``CapturedRows``, each with the dimension ``EndpointName``."""
+BASELINE_METADATA_KEY = "DriftBaselineS3Uri"
+"""The model package's ``CustomerMetadataProperties`` key that holds its baseline's S3 prefix (written by
+the training pipeline at registration)."""
+JOB_DIRECTORY = Path(__file__).resolve().parent / "drift_job"
+"""The drift job's image recipe (``Dockerfile``, ``requirements.txt``) and script (``drift.py``)."""
+
+Schedule = Literal["hourly", "daily"]
+_WINDOWS: dict[str, tuple[str, str, Duration]] = {
+    # schedule: (EventBridge cron, JSONata picture of the capture path's window, the window's length)
+    # SageMaker writes captured data under <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html).
+    "hourly": ("cron(10 * * * ? *)", "[Y0001]/[M01]/[D01]/[H01]", Duration.hours(1)),
+    "daily": ("cron(30 0 * * ? *)", "[Y0001]/[M01]/[D01]", Duration.days(1)),
+}
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
+_LOCAL = "/opt/ml/processing"
+
+
+class DriftMonitor(Construct):
+    """Compare what an endpoint receives with the training data of the version it serves, on a schedule.
+
+    Every ``schedule`` period (``hourly`` at 10 past the hour, or ``daily`` at 00:30 UTC) a state machine:
+
+    1. names the window just ended: the capture prefix of the previous hour (or day);
+    2. if nothing was captured in it, publishes ``CapturedRows`` 0 and stops (no drift, no failure);
+    3. reads the served version's baseline location from its model package (``DriftBaselineS3Uri`` in
+       ``CustomerMetadataProperties``, written by the training pipeline: each version brings its own);
+    4. runs the drift job (Evidently's data drift preset, per-feature tests chosen by type and sample size)
+       as a processing job inside the guardrails, which writes ``drift.json``, ``drift.html`` and
+       ``metric_data.json`` under ``<reports_prefix><window>/``;
+    5. publishes the metrics in ``metric_data.json`` to CloudWatch (:data:`DRIFT_NAMESPACE`).
+
+    Fewer than ``min_rows`` captured rows is reported as ``insufficient-data``: only ``CapturedRows`` is
+    published, which the drift alarm treats as missing, not as drift.
+
+    Creates the job's **image asset**, **role** and **security group** (HTTPS out only), the **state
+    machine** (logs and execution data encrypted with a **key** of its own, yearly rotation), the **schedule**, the **drift
+    alarm** ``<endpoint_name>-drift`` (``DriftedShare`` at or above ``drift_threshold``), a **failure
+    alarm** (any failed run), both to ``alarm_topic``, and, when ``retrain_event_bus`` is in another
+    account, a rule that forwards the drift alarm's ALARM event there (the training account's default
+    bus, where the training pipeline listens for it).
+
+    Example::
+
+        DriftMonitor(self, "Drift",
+            endpoint_name="acme-prod-churn",
+            model_package_arn=package_arn,
+            capture_bucket=store.artifact_bucket, capture_prefix="data-capture/acme-prod-churn/",
+            baseline_bucket=dev_artifacts, baseline_key_alias="alias/acme-dev/artifacts",
+            vpc=network.vpc, encryption_key=store.encryption_key, alarm_topic=topic,
+        )
+
+    :param endpoint_name: the endpoint whose captured data is checked.
+    :param model_package_arn: the version it serves, whose baseline is the reference.
+    :param capture_bucket: where the endpoint's data capture writes, under ``capture_prefix`` (the capture
+        destination, as given to the endpoint); the reports go there too, under ``reports_prefix``.
+    :param baseline_bucket: the bucket the baselines are in (the training account's artifact bucket,
+        imported with its ``account`` when another account's).
+    :param baseline_key_alias: the alias of that bucket's key, when it is another account's (its key id is
+        not known here). Default: the baselines are in this account.
+    :param vpc: the VPC the job runs in; its endpoints must include S3, ECR, CloudWatch Logs and SageMaker.
+    :param encryption_key: encrypts the job's volume and output (the capture bucket's key).
+    :param alarm_topic: receives the drift and failure alarms, and a message for every failed run.
+    :param schedule: ``hourly`` or ``daily``. Default: ``hourly``.
+    :param drift_threshold: the share of drifted features (0-1) that raises the drift alarm. Default: 0.5.
+    :param min_rows: captured rows needed in a window for a verdict. Default: 100.
+    :param instance_type: of the drift job. Default: ``ml.m5.large``.
+    :param reports_prefix: Default: ``drift-reports/<endpoint_name>/``.
+    :param retrain_event_bus: where drift alarm events go to start a retraining. Default: nowhere.
+    :param vpc_subnets: Default: the isolated subnets.
+    :param log_retention: of the state machine's logs. Default: one year.
+    :param removal_policy: of the log group and its key. Default: ``RemovalPolicy.RETAIN``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        model_package_arn: str,
+        capture_bucket: s3.IBucket,
+        capture_prefix: str,
+        baseline_bucket: s3.IBucket,
+        vpc: ec2.IVpc,
+        encryption_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        baseline_key_alias: str | None = None,
+        schedule: Schedule = "hourly",
+        drift_threshold: float = 0.5,
+        min_rows: int = 100,
+        instance_type: str = "ml.m5.large",
+        reports_prefix: str | None = None,
+        retrain_event_bus: events.IEventBus | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        reports_prefix = reports_prefix or f"drift-reports/{endpoint_name}/"
+        self._validate(endpoint_name, capture_prefix, reports_prefix, schedule, drift_threshold, min_rows, instance_type, baseline_key_alias)
+        stack = Stack.of(self)
+        account = stack.account
+        subnets = select_subnets(vpc, vpc_subnets)
+        key_arn = encryption_key.key_arn
+        cron, picture, window = _WINDOWS[schedule]
+        self.endpoint_name = endpoint_name
+        self.alarm_topic = alarm_topic
+
+        self.image = ecr_assets.DockerImageAsset(self, "Image", directory=str(JOB_DIRECTORY), platform=ecr_assets.Platform.LINUX_AMD64)
+        """The drift job's image, built from ``drift_job/Dockerfile`` and published by CDK."""
+        self.security_group = ec2.SecurityGroup(
+            self, "JobSecurityGroup", vpc=vpc, description=f"Drift job of {endpoint_name}: HTTPS out only", allow_all_outbound=False,
+        )
+        """The drift job's security group: no ingress, HTTPS out (to the VPC and gateway endpoints)."""
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
+        security_group_id = self.security_group.security_group_id
+
+        # -- the job's role ------------------------------------------------------------------------------
+        self.job_role = iam.Role(self, "JobRole", assumed_by=service_principal("sagemaker.amazonaws.com", account),
+                                 description=f"Drift job of endpoint {endpoint_name}")
+        """The drift job's execution role: reads the capture and the baseline, writes the reports."""
+        interfaces = network_interfaces_arn(stack)
+        capture_objects = capture_bucket.arn_for_objects(f"{capture_prefix}*")
+        reports_objects = capture_bucket.arn_for_objects(f"{reports_prefix}*")
+        baseline_objects = baseline_bucket.arn_for_objects("*")
+        repository_arn = self.image.repository.repository_arn
+        logs_arn = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs:*", sep=":")
+        statements = [
+            allow("ReadCapture", ["s3:GetObject"], [capture_objects]),
+            allow("ListCapture", ["s3:ListBucket"], [capture_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
+            allow("ReadBaselines", ["s3:GetObject"], [baseline_objects]),
+            allow("ListBaselines", ["s3:ListBucket"], [baseline_bucket.bucket_arn]),
+            allow("WriteReports", ["s3:PutObject"], [reports_objects]),
+            allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], [key_arn]),
+            allow("EncryptVolume", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("PullImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], [repository_arn]),
+            # GetAuthorizationToken has no resource-level permissions.
+            allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow("JobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs_arn]),
+            *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=interfaces),
+        ]
+        reasons = {
+            capture_objects: "The endpoint's own captured data, named by SageMaker per hour.",
+            reports_objects: "The endpoint's own drift reports, named per window.",
+            baseline_objects: "Baselines are written per model version by the training pipeline, under run prefixes named per execution; "
+                              "the bucket is the training account's artifact bucket, which holds nothing but model artifacts.",
+            logs_arn: "SageMaker's own processing-job log group, with a stream per job.",
+            interfaces: "Interfaces SageMaker creates for the job in its subnets and security group (named in the same statement).",
+            "*": "Only actions without resource-level permissions: ecr:GetAuthorizationToken and EC2 Describe*.",
+        }
+        baseline_account = baseline_bucket.env.account
+        if baseline_key_alias is not None:
+            baseline_keys = arn(stack, "kms", "key", "*", account=baseline_account)
+            statements.append(allow(
+                "DecryptBaselines", ["kms:Decrypt"], [baseline_keys],
+                {"ForAnyValue:StringEquals": {"kms:ResourceAliases": baseline_key_alias},
+                 "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            ))
+            reasons[baseline_keys] = "The baselines' key in their account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
+        self.job_policy = iam.ManagedPolicy(self, "JobPolicy", description=f"Drift job of {endpoint_name}: capture, baselines, reports",
+                                            roles=[self.job_role], document=policy_document(statements))
+        acknowledge_policy_resources(self.job_policy, IAM5, reasons, stack=stack)
+
+        # -- the state machine ------------------------------------------------------------------------------
+        self.key = kms.Key(self, "Key", description=f"Encrypts the drift checks' execution data and logs of {endpoint_name}",
+                           enable_key_rotation=True, removal_policy=removal_policy)
+        """Encrypts the state machine's execution data and its log group."""
+        allow_cloudwatch_logs(self.key)
+        # CloudWatch Logs' delivery service reads the key to write the encrypted execution logs.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
+            principals=[service_principal("delivery.logs.amazonaws.com")], conditions={"StringEquals": {"aws:SourceAccount": account}},
+        ))
+        machine_key_arn = self.key.key_arn
+        log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        definition = self._definition(
+            endpoint_name=endpoint_name, model_package_arn=model_package_arn, capture_bucket=capture_bucket.bucket_name,
+            captured_prefix=f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix, picture=picture,
+            window_ms=int(window.to_milliseconds()), image_uri=self.image.image_uri, role_arn=self.job_role.role_arn,
+            key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
+            min_rows=min_rows, topic_arn=alarm_topic.topic_arn,
+        )
+        self.state_machine_role = iam.Role(self, "StateMachineRole", assumed_by=service_principal("states.amazonaws.com", account),
+                                           description=f"Runs the drift checks of endpoint {endpoint_name}")
+        """Runs the state machine."""
+        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:40]}-drift-*")
+        topic_key = getattr(alarm_topic, "master_key", None)
+        create = ["sagemaker:CreateProcessingJob"]
+        machine_statements = [
+            allow("CreateJobsInsideGuardrails", create, [jobs], inside_guardrails(
+                create, subnet_ids=subnets.subnet_ids, security_group_ids=[security_group_id], kms_key_arn=key_arn)),
+            allow("FollowAndStopJobs", ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"], [jobs]),
+            # The .sync integration follows the job through this Step Functions-managed rule.
+            allow("FollowJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                  [arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")]),
+            allow("PassJobRole", ["iam:PassRole"], [self.job_role.role_arn], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            allow("DescribeServedVersion", ["sagemaker:DescribeModelPackage"], [model_package_arn]),
+            allow("ListCapture", ["s3:ListBucket"], [capture_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
+            allow("ReadMetricData", ["s3:GetObject"], [reports_objects]),
+            allow("DecryptMetricData", ["kms:Decrypt"], [key_arn], {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}),
+            # PutMetricData has no resource-level permissions: limited to the drift namespace.
+            allow("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": DRIFT_NAMESPACE}}),
+            allow("NotifyFailures", ["sns:Publish"], [alarm_topic.topic_arn]),
+            *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn],
+                     {"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}})] if topic_key is not None else []),
+            allow("EncryptExecutionData", ["kms:Decrypt", "kms:GenerateDataKey"], [machine_key_arn],
+                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": arn(stack, "states", "stateMachine", "*", sep=":")}}),
+            allow("EncryptExecutionLogs", ["kms:GenerateDataKey"], [machine_key_arn],
+                  {"ArnLike": {"kms:EncryptionContext:SourceArn": arn(stack, "logs", "*", "", sep="")}}),
+            # Log delivery and X-Ray APIs have no resource-level permissions.
+            allow("DeliverLogs", ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                                  "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], ["*"]),
+            allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
+        ]
+        self.state_machine_policy = iam.ManagedPolicy(
+            self, "StateMachinePolicy", description=f"Drift checks of {endpoint_name}: job, baseline, metrics, notifications",
+            roles=[self.state_machine_role], document=policy_document(machine_statements))
+        acknowledge_policy_resources(self.state_machine_policy, IAM5, {
+            jobs: "The drift jobs of this endpoint; their names are made per run.",
+            reports_objects: "Reading each window's metric data under the endpoint's own reports prefix.",
+            "*": "Only actions without resource-level permissions: CloudWatch Logs delivery, X-Ray and cloudwatch:PutMetricData "
+                 "(limited to the drift namespace by cloudwatch:namespace).",
+        }, stack=stack)
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            comment=f"Drift of the data endpoint {endpoint_name} receives against its served version's baseline",
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(2),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            role=self.state_machine_role.without_policy_updates(),
+        )
+        """Runs one drift check."""
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, sfn.CfnStateMachine)
+        machine.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
+        machine.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+            type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=machine_key_arn, kms_data_key_reuse_period_seconds=300)
+
+        # -- schedule and alarms ----------------------------------------------------------------------------
+        trigger_role = iam.Role(self, "ScheduleRole", assumed_by=service_principal("events.amazonaws.com", account),
+                                description=f"Starts the drift checks of endpoint {endpoint_name}")
+        iam.ManagedPolicy(self, "SchedulePolicy", description="Start the drift checks", roles=[trigger_role], document=policy_document([
+            allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn]),
+            allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [machine_key_arn],
+                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": arn(stack, "states", "stateMachine", "*", sep=":")}}),
+        ]))
+        self.schedule_rule = events.Rule(
+            self, "Schedule", description=f"Drift check of {endpoint_name}, {schedule}", schedule=events.Schedule.expression(cron),
+            targets=[targets.SfnStateMachine(self.state_machine, role=trigger_role.without_policy_updates(), retry_attempts=4,
+                                             max_event_age=durations.hours(1))],
+        )
+        """Starts a check every period."""
+        self.drift_alarm = cloudwatch.Alarm(
+            self, "DriftAlarm",
+            alarm_name=f"{endpoint_name}-drift",
+            alarm_description=f"Data drift on endpoint {endpoint_name}: the share of drifted features reached {drift_threshold}; starts a retraining",
+            metric=self.metric_drifted_share(period=window),
+            threshold=drift_threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """``DriftedShare`` at or above ``drift_threshold`` in a window."""
+        self.failure_alarm = cloudwatch.Alarm(
+            self, "FailureAlarm",
+            alarm_description=f"A drift check of endpoint {endpoint_name} failed (not drift: the check itself)",
+            metric=self.state_machine.metric_failed(period=window, statistic="Sum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any failed check in a period."""
+        action = cw_actions.SnsAction(alarm_topic)
+        for alarm in (self.drift_alarm, self.failure_alarm):
+            alarm.add_alarm_action(action)
+
+        self.drift_forwarding: events.Rule | None = None
+        """Forwards the drift alarm's ALARM events to ``retrain_event_bus`` (another account's), or ``None``."""
+        if retrain_event_bus is not None and retrain_event_bus.env.account != account:
+            forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=service_principal("events.amazonaws.com", account),
+                                 description=f"Forwards drift alarms of {endpoint_name}")
+            iam.ManagedPolicy(self, "ForwardDriftPolicy", description="Put drift events on the training account's bus", roles=[forwarder],
+                              document=policy_document([allow(None, ["events:PutEvents"], [retrain_event_bus.event_bus_arn])]))
+            self.drift_forwarding = events.Rule(
+                self, "ForwardDrift",
+                description=f"Forwards {endpoint_name}-drift alarms to the training account",
+                event_pattern=events.EventPattern(
+                    source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
+                    detail={"alarmName": [f"{endpoint_name}-drift"], "state": {"value": ["ALARM"]}},
+                ),
+                targets=[targets.EventBus(retrain_event_bus, role=forwarder.without_policy_updates())],
+            )
+
+    # ------------------------------------------------------------------------------------------------
+
+    def metric_drifted_share(self, *, period: Duration | None = None, statistic: str = "Maximum") -> cloudwatch.Metric:
+        """The share of drifted features in each window (0-1). Default: Maximum over one hour."""
+        return cloudwatch.Metric(namespace=DRIFT_NAMESPACE, metric_name="DriftedShare", statistic=statistic,
+                                 period=period or Duration.hours(1), dimensions_map={"EndpointName": self.endpoint_name})
+
+    def metric_captured_rows(self, *, period: Duration | None = None, statistic: str = "Sum") -> cloudwatch.Metric:
+        """Captured rows each check read. Default: Sum over one hour."""
+        return cloudwatch.Metric(namespace=DRIFT_NAMESPACE, metric_name="CapturedRows", statistic=statistic,
+                                 period=period or Duration.hours(1), dimensions_map={"EndpointName": self.endpoint_name})
+
+    @staticmethod
+    def _definition(*, endpoint_name: str, model_package_arn: str, capture_bucket: str, captured_prefix: str, reports_prefix: str,
+                    picture: str, window_ms: int, image_uri: str, role_arn: str, key_arn: str, subnet_ids: list[str],
+                    security_group_id: str, instance_type: str, min_rows: int, topic_arn: str) -> str:
+        """The state machine's definition (JSON text; CDK renders the tokens in it with Fn::Join):
+        JSONPath, with one JSONata state for the time arithmetic of the window (the intrinsic functions
+        have none)."""
+        window_expr = f"$fromMillis($toMillis($states.context.Execution.StartTime) - {window_ms}, '{picture}')"
+        stamp_expr = "$fromMillis($toMillis($states.context.Execution.StartTime), '[Y0001][M01][D01][H01][m01][s01]')"
+        catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+        states = {
+            "Window": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Comment": "The window just ended, and this run's job name",
+                "Output": {
+                    "window": "{% " + window_expr + " %}",
+                    "job": "{% '" + endpoint_name[:40] + "-drift-' & " + stamp_expr + " %}",
+                },
+                "Next": "ListCaptured",
+            },
+            "ListCaptured": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+                "Parameters": {"Bucket": capture_bucket, "Prefix.$": f"States.Format('{captured_prefix}{{}}/', $.window)", "MaxKeys": 1},
+                "ResultSelector": {"count.$": "$.KeyCount"},
+                "ResultPath": "$.captured",
+                "Retry": [{"ErrorEquals": ["S3.SdkClientException", "S3.S3Exception"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+                "Catch": catch,
+                "Next": "AnythingCaptured",
+            },
+            "AnythingCaptured": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.captured.count", "NumericEquals": 0, "Next": "NothingCaptured"}],
+                "Default": "DescribeServedVersion",
+            },
+            "NothingCaptured": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
+                "Parameters": {"Namespace": DRIFT_NAMESPACE, "MetricData": [
+                    {"MetricName": "CapturedRows", "Value": 0, "Unit": "Count", "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}]}]},
+                "ResultPath": None,
+                "Catch": catch,
+                "End": True,
+            },
+            "DescribeServedVersion": {
+                "Type": "Task",
+                "Comment": "The served version's baseline, as the training pipeline registered it",
+                "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+                "Parameters": {"ModelPackageName": model_package_arn},
+                "ResultSelector": {"uri.$": f"$.CustomerMetadataProperties.{BASELINE_METADATA_KEY}"},
+                "ResultPath": "$.baseline",
+                "Retry": [{"ErrorEquals": ["SageMaker.SageMakerException", "SageMaker.SdkClientException"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+                "Catch": catch,
+                "Next": "DriftJob",
+            },
+            "DriftJob": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                "Parameters": {
+                    "ProcessingJobName.$": "$.job",
+                    "RoleArn": role_arn,
+                    "AppSpecification": {
+                        "ImageUri": image_uri,
+                        "ContainerArguments": ["--baseline", f"{_LOCAL}/baseline", "--captured", f"{_LOCAL}/captured",
+                                               "--output", f"{_LOCAL}/output", "--min-rows", str(min_rows), "--endpoint", endpoint_name],
+                    },
+                    "ProcessingInputs": [
+                        {"InputName": "baseline", "S3Input": {"S3Uri.$": "$.baseline.uri", "LocalPath": f"{_LOCAL}/baseline",
+                                                              "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+                        {"InputName": "captured", "S3Input": {"S3Uri.$": f"States.Format('s3://{capture_bucket}/{captured_prefix}{{}}/', $.window)",
+                                                              "LocalPath": f"{_LOCAL}/captured", "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+                    ],
+                    "ProcessingOutputConfig": {"KmsKeyId": key_arn, "Outputs": [{
+                        "OutputName": "report",
+                        "S3Output": {"S3Uri.$": f"States.Format('s3://{capture_bucket}/{reports_prefix}{{}}/', $.window)",
+                                     "LocalPath": f"{_LOCAL}/output", "S3UploadMode": "EndOfJob"}}]},
+                    "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20, "VolumeKmsKeyId": key_arn}},
+                    "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
+                                      "VpcConfig": {"SecurityGroupIds": [security_group_id], "Subnets": subnet_ids}},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                },
+                "ResultPath": None,
+                "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"],
+                           "IntervalSeconds": 60, "MaxAttempts": 2, "BackoffRate": 2}],
+                "Catch": catch,
+                "Next": "ReadMetricData",
+            },
+            "ReadMetricData": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": capture_bucket, "Key.$": f"States.Format('{reports_prefix}{{}}/metric_data.json', $.window)"},
+                "ResultSelector": {"data.$": "States.StringToJson($.Body)"},
+                "ResultPath": "$.metrics",
+                "Catch": catch,
+                "Next": "PublishMetrics",
+            },
+            "PublishMetrics": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
+                "Parameters": {"Namespace": DRIFT_NAMESPACE, "MetricData.$": "$.metrics.data"},
+                "ResultPath": None,
+                "Retry": [{"ErrorEquals": ["CloudWatch.CloudWatchException", "CloudWatch.SdkClientException"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+                "Catch": catch,
+                "End": True,
+            },
+            "NotifyFailure": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic_arn,
+                    "Subject": f"Drift check failed: {endpoint_name}"[:100],
+                    "Message": {"endpoint": endpoint_name, "execution.$": "$$.Execution.Id", "window.$": "$.window", "failure.$": "$.failure"},
+                },
+                "ResultPath": None,
+                "Next": "Failed",
+            },
+            "Failed": {"Type": "Fail", "Error": "DriftCheckFailed", "Cause": "See the execution's failure notification"},
+        }
+        return json.dumps({"Comment": f"Drift check of {endpoint_name}", "StartAt": "Window", "States": states})
+
+    @staticmethod
+    def _validate(endpoint_name: str, capture_prefix: str, reports_prefix: str, schedule: str, drift_threshold: float,
+                  min_rows: int, instance_type: str, baseline_key_alias: str | None) -> None:
+        name = "DriftMonitor"
+        if not isinstance(endpoint_name, str) or not _NAME.fullmatch(endpoint_name):
+            raise PropsError(name, "endpoint_name", endpoint_name, "must be a SageMaker endpoint name: 1-63 letters, digits and hyphens")
+        for prop, value in (("capture_prefix", capture_prefix), ("reports_prefix", reports_prefix)):
+            if not isinstance(value, str) or not _PREFIX.fullmatch(value):
+                raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
+        if schedule not in _WINDOWS:
+            raise PropsError(name, "schedule", schedule, f"must be one of {', '.join(_WINDOWS)}")
+        if isinstance(drift_threshold, bool) or not isinstance(drift_threshold, (int, float)) or not 0 < drift_threshold <= 1:
+            raise PropsError(name, "drift_threshold", drift_threshold, "must be a share of drifted features, above 0 and at most 1")
+        if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
+            raise PropsError(name, "min_rows", min_rows, "must be a whole number of rows, at least 1")
+        if not isinstance(instance_type, str) or not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", instance_type):
+            raise PropsError(name, "instance_type", instance_type, "must be a SageMaker instance type name like ml.m5.large")
+        if baseline_key_alias is not None and not re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", baseline_key_alias):
+            raise PropsError(name, "baseline_key_alias", baseline_key_alias, "must be a KMS alias name, alias/<name>")
