@@ -54,12 +54,17 @@ class JobScript:
     """Kinds of job that fail: ``preprocess``, ``train``, ``evaluate``."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Every SageMaker create call the state machine made, with its parameters."""
+    drift_job: Callable[[dict[str, Any], Any], None] | None = None
+    """Plays a drift job (a processing job with a ``report`` output): given its parameters and an S3
+    client, it writes the job's outputs."""
 
 
 def _kind(action: str, parameters: dict[str, Any]) -> str:
     if action == "create_training_job":
         return "train"
     outputs = {o["OutputName"] for o in parameters.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+    if "report" in outputs:
+        return "drift"
     return "evaluate" if "evaluation" in outputs else "preprocess"
 
 
@@ -95,7 +100,11 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         env.stack.append({"kind": kind, "name": name, "action": action})
 
     def _play(self, kind: str, parameters: dict[str, Any], s3: Any) -> None:
-        if kind == "preprocess":
+        if kind == "drift":
+            if self.script.drift_job is None:
+                raise AssertionError("a drift job ran, but the test's JobScript has no drift_job to play it")
+            self.script.drift_job(parameters, s3)
+        elif kind == "preprocess":
             for output in parameters["ProcessingOutputConfig"]["Outputs"]:
                 bucket, key = _split_s3(output["S3Output"]["S3Uri"])
                 s3.put_object(Bucket=bucket, Key=f"{key}/{output['OutputName']}.csv", Body=b"1,0.5,0.2\n0,0.1,0.9\n")
