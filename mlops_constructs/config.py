@@ -12,11 +12,12 @@ is allowed, and all problems are reported at once::
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -38,6 +40,10 @@ _MAX_BUCKET_NAME = 63
 """The deployment stages, in promotion order. Each has its own AWS account."""
 
 StageName = Literal["dev", "staging", "prod"]
+
+PROCESSING_FRAMEWORK: tuple[str, str] = ("sklearn", "1.2-1")
+"""The SageMaker image (framework, version) the bundled preprocessing script runs in, unless a model
+names its own ``processing.preprocess_image``."""
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: tuple[int, ...] = (
@@ -257,6 +263,28 @@ class Accounts(_Strict):
     """Runs the staging endpoints."""
     prod: AccountId
     """Runs the production endpoints."""
+    allow_shared: bool = False
+    """Let one account hold more than one of the four roles, for a trial in a single account. Default:
+    each role has its own account, and a repeated account is a configuration error."""
+
+    @model_validator(mode="after")
+    def _one_account_per_role(self) -> Accounts:
+        if self.allow_shared:
+            return self
+        roles = ("tooling", "dev", "staging", "prod")
+        problems = []
+        for index, role in enumerate(roles):
+            account = getattr(self, role)
+            first = next((other for other in roles[:index] if getattr(self, other) == account), None)
+            if first is not None:
+                problems.append(_FieldError(
+                    (role,), account,
+                    f"is the same account as accounts.{first}: tooling, dev, staging and prod each need their own "
+                    "account; set accounts.allow_shared: true for a single-account trial",
+                ))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
 
     def for_stage(self, stage: str) -> str:
         return getattr(self, stage)
@@ -569,6 +597,13 @@ class PlatformConfig(_Strict):
     """The delivery pipeline that deploys every stage from the tooling account. Default: no pipeline;
     stages are deployed directly with ``cdk deploy``."""
 
+    _source: str = PrivateAttr(default="<config>")
+
+    @property
+    def source(self) -> str:
+        """The file this configuration was loaded from (``from_mapping``'s ``source``), for error messages."""
+        return self._source
+
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
         problems: list[_FieldError] = []
@@ -585,16 +620,10 @@ class PlatformConfig(_Strict):
                     f"{len(longest)} characters and S3 allows {_MAX_BUCKET_NAME}; use at most {budget} characters here",
                 )
             )
-        # Built-in algorithms must have an image in the region (checked when the SageMaker SDK is installed).
-        from mlops_constructs.training.images import builtin_image_problem
-
-        for index, model in enumerate(self.models):
-            algorithm = model.training.builtin_algorithm()
-            if algorithm is not None:
-                problem = builtin_image_problem(algorithm.framework, algorithm.version, self.region)
-                if problem is not None:
-                    value = {"framework": algorithm.framework, "version": algorithm.version}
-                    problems.append(_FieldError(("models", index, "training", "algorithm"), value, problem))
+        problems += self._image_problems()
+        problems += self._monitoring_problems()
+        problems += self._capacity_problems()
+        problems += self._gate_problems()
         for index, model in enumerate(self.models):
             arn = model.model_package_arn
             expected = rf"arn:aws[a-z-]*:sagemaker:{re.escape(self.region)}:{self.accounts.dev}:model-package/{re.escape(self.project)}-{re.escape(model.name)}/\d+"
@@ -607,6 +636,122 @@ class PlatformConfig(_Strict):
         if problems:
             raise _FieldErrors(problems)
         return self
+
+    def _image_problems(self) -> list[_FieldError]:
+        """SageMaker's images the stacks resolve must exist in the region (checked when the SageMaker
+        SDK is installed): the built-in algorithm, the scikit-learn image of the bundled preprocessing
+        and Model Monitor's image."""
+        from mlops_constructs.training.images import builtin_image_problem
+
+        problems: list[_FieldError] = []
+        for index, model in enumerate(self.models):
+            algorithm = model.training.builtin_algorithm()
+            if algorithm is not None:
+                problem = builtin_image_problem(algorithm.framework, algorithm.version, self.region)
+                if problem is not None:
+                    if problem.startswith("has no "):
+                        problem += f"; or name your own image with models[{index}].training.image instead of algorithm"
+                    value = {"framework": algorithm.framework, "version": algorithm.version}
+                    problems.append(_FieldError(("models", index, "training", "algorithm"), value, problem))
+            if model.processing.preprocess_image is None:
+                problem = builtin_image_problem(*PROCESSING_FRAMEWORK, self.region)
+                if problem is not None:
+                    problems.append(_FieldError(
+                        ("models", index, "processing", "preprocess_image"), None,
+                        f"is required in region {self.region}: the bundled preprocessing runs in SageMaker's scikit-learn "
+                        f"image, which {problem}",
+                    ))
+            if model.monitoring is not None:
+                problem = builtin_image_problem("model-monitor", None, self.region)
+                if problem is not None:
+                    problems.append(_FieldError(
+                        ("models", index, "monitoring"), model.monitoring.model_dump(),
+                        f"cannot run in region {self.region}: Model Monitor {problem}; "
+                        "no key names another monitor image: choose one of those regions or remove the monitoring",
+                    ))
+        return problems
+
+    def _monitoring_problems(self) -> list[_FieldError]:
+        """A monitored model's endpoints must capture data in every stage: Model Monitor reads the
+        captured requests, and the model's training listens for each stage's drift alarm."""
+        problems: list[_FieldError] = []
+        for index, model in enumerate(self.models):
+            if model.monitoring is None:
+                continue
+            for stage in STAGES:
+                stage_endpoint = self.stage(stage).endpoint
+                override = model.endpoints.get(stage)  # type: ignore[call-overload]
+                if stage_endpoint.serverless is not None:
+                    problems.append(_FieldError(
+                        ("stages", stage, "endpoint", "serverless"), stage_endpoint.serverless.model_dump(),
+                        f"must not be set while models[{index}].monitoring is set: a serverless endpoint captures no "
+                        "data to monitor, and training would wait for a drift alarm that never exists; remove one of them",
+                    ))
+                elif override is not None and override.data_capture_percent is not None:
+                    if override.data_capture_percent == 0:
+                        problems.append(_FieldError(
+                            ("models", index, "endpoints", stage, "data_capture_percent"), 0,
+                            f"must be above 0 while models[{index}].monitoring is set: Model Monitor reads the captured "
+                            "requests, and training listens for this endpoint's drift alarm; capture some or remove the monitoring",
+                        ))
+                elif stage_endpoint.data_capture_percent == 0:
+                    problems.append(_FieldError(
+                        ("stages", stage, "endpoint", "data_capture_percent"), 0,
+                        f"must be above 0 while models[{index}].monitoring is set: Model Monitor reads the captured "
+                        f"requests, and training listens for this endpoint's drift alarm; capture some here or in "
+                        f"models[{index}].endpoints.{stage}.data_capture_percent, or remove the monitoring",
+                    ))
+        return problems
+
+    def _capacity_problems(self) -> list[_FieldError]:
+        """Autoscaling bounds that hold for every model's instance count: minimum (default the instance
+        count) at most the maximum (default twice the instance count), and off-hours capacity at most the maximum."""
+        problems: dict[tuple[Any, ...], _FieldError] = {}
+        for stage in STAGES:
+            defaults = self.stage(stage).endpoint
+            if defaults.serverless is not None:
+                continue
+            scaling = defaults.autoscaling
+            base: tuple[Any, ...] = ("stages", stage, "endpoint")
+            counts = {base + ("instance_count",): defaults.instance_count}
+            for index, model in enumerate(self.models):
+                override = model.endpoints.get(stage)  # type: ignore[call-overload]
+                if override is not None and override.instance_count is not None:
+                    counts[("models", index, "endpoints", stage, "instance_count")] = override.instance_count
+            for count_loc, count in counts.items():
+                count_path = _path(count_loc)
+                if scaling.max_capacity is not None:
+                    maximum, max_text = scaling.max_capacity, f"{_path(base)}.autoscaling.max_capacity ({scaling.max_capacity})"
+                else:
+                    maximum, max_text = 2 * count, f"the maximum capacity, twice {count_path} ({2 * count})"
+                if scaling.min_capacity is not None and scaling.min_capacity > maximum:
+                    loc = base + ("autoscaling", "min_capacity")
+                    problems.setdefault(loc, _FieldError(loc, scaling.min_capacity, f"must be at most {max_text}"))
+                elif scaling.min_capacity is None and count > maximum:
+                    problems.setdefault(count_loc, _FieldError(
+                        count_loc, count,
+                        f"must be at most {max_text}: the instance count is also autoscaling's minimum unless "
+                        f"{_path(base)}.autoscaling.min_capacity is set",
+                    ))
+                off_hours = scaling.off_hours
+                if off_hours is not None and off_hours.capacity > maximum:
+                    loc = base + ("autoscaling", "off_hours", "capacity")
+                    problems.setdefault(loc, _FieldError(loc, off_hours.capacity, f"must be at most {max_text}"))
+        return list(problems.values())
+
+    def _gate_problems(self) -> list[_FieldError]:
+        """The bundled evaluation script computes only some metrics; others need an evaluation image."""
+        from mlops_constructs.training.training_pipeline import BUNDLED_METRICS
+
+        return [
+            _FieldError(
+                ("models", index, "gate", "metric"), model.gate.metric,
+                f"must be one of {', '.join(BUNDLED_METRICS)}, the metrics the bundled evaluation script computes; "
+                f"for another, set models[{index}].processing.evaluate_image to an image whose report has it",
+            )
+            for index, model in enumerate(self.models)
+            if model.processing.evaluate_image is None and model.gate.metric not in BUNDLED_METRICS
+        ]
 
     @field_validator("availability_zones")
     @classmethod
@@ -650,9 +795,42 @@ class PlatformConfig(_Strict):
         if not isinstance(data, Mapping):
             raise ConfigError(source, [f"the file must hold a mapping of settings (got {_show(data)})"])
         try:
-            return cls.model_validate(data)
+            config = cls.model_validate(data)
         except ValidationError as err:
             raise ConfigError(source, _describe(err)) from None
+        config._source = source
+        return config
+
+    def model_path(self, model: ModelSettings, *keys: str | int) -> str:
+        """The config path of ``model``'s entry or of a key under it, e.g. ``models[0].gate.metric``."""
+        return _path(("models", self.models.index(model), *keys))
+
+    def endpoint_path(self, stage: str, model: ModelSettings, key: str) -> str:
+        """Where ``model``'s endpoint setting ``key`` in ``stage`` comes from: the model's override when
+        it sets one, else the stage's ``endpoint`` settings."""
+        override = model.endpoints.get(stage)  # type: ignore[call-overload]
+        if override is not None and key in EndpointOverride.model_fields and getattr(override, key) is not None:
+            return self.model_path(model, "endpoints", stage, key)
+        return _path(("stages", stage, "endpoint", key))
+
+    @contextlib.contextmanager
+    def props_from(self, paths: Mapping[str, str]) -> Iterator[None]:
+        """Report a construct's :class:`PropsError` about a prop fed from this configuration as the
+        :class:`ConfigError` of the config path it came from.
+
+        ``paths`` maps each such prop (as the construct names it) to its config path, or to the paths of
+        the keys a derived value is made of; ``"*"`` stands for any prop. Errors about other props pass
+        through unchanged.
+        """
+        from mlops_constructs.errors import PropsError
+
+        try:
+            yield
+        except PropsError as err:
+            path = paths.get(err.prop, paths.get("*"))
+            if path is None:
+                raise
+            raise ConfigError(self.source, [f"{path}: {err.allowed} (got {_show(err.value)}; {err.construct}'s {err.prop})"]) from None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -72,32 +72,44 @@ class DeliveryStack(Stack):
             f".venv/bin/python {RESOLVER} --region {config.region} --released \"$MODEL_PACKAGE_ARN\" "
             f"--models {shlex.quote(json.dumps(models, separators=(',', ':')))} > model-packages.args"
         )
-        self.pipeline = DeliveryPipeline(
-            self,
-            "Delivery",
-            pipeline_name=release_pipeline_name(config),
-            source=self._source(config),
-            stages=[
-                DeliveryStage(
-                    stage=stages[stage],
-                    smoke_tests=self._smoke_tests(config, stages[stage]) if stage in SMOKE_TESTED_STAGES else (),
-                    manual_approval=stage == "prod",
-                )
-                for stage in STAGES
-            ],
-            synth_commands=[
-                "make test",
-                resolve,
-                # The configuration this pipeline deploys, with CDK's template validation on (see app.new_app).
-                f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true $(cat model-packages.args)\"",
-            ],
-            synth_role_name=synth_role_name(config),
-            synth_assumable_roles=[model["reader_role_arn"] for model in models],
-            smoke_test_role_name=smoke_test_role_name(config),
-            release_role_name=release_role_name(config),
-            released_by=[role_arn(accounts.dev, approval_role_name(config, model)) for model in config.models],
-            log_retention=log_retention(config.stage("prod")),
-        )
+        names = "project, models[].name"
+        paths = {  # the construct's props fed from config: names derived from the project, accounts and models
+            "pipeline_name": "project",
+            "stages": "accounts, region",
+            "stages[].smoke_tests[].role_arn": f"accounts.staging, {names}",
+            "synth_role_name": "project",
+            "smoke_test_role_name": "project",
+            "release_role_name": "project",
+            "synth_assumable_roles": f"accounts.dev, {names}",
+            "released_by": f"accounts.dev, {names}",
+        }
+        with config.props_from(paths):
+            self.pipeline = DeliveryPipeline(
+                self,
+                "Delivery",
+                pipeline_name=release_pipeline_name(config),
+                source=self._source(config),
+                stages=[
+                    DeliveryStage(
+                        stage=stages[stage],
+                        smoke_tests=self._smoke_tests(config, stages[stage]) if stage in SMOKE_TESTED_STAGES else (),
+                        manual_approval=stage == "prod",
+                    )
+                    for stage in STAGES
+                ],
+                synth_commands=[
+                    "make test",
+                    resolve,
+                    # The configuration this pipeline deploys, with CDK's template validation on (see app.new_app).
+                    f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true $(cat model-packages.args)\"",
+                ],
+                synth_role_name=synth_role_name(config),
+                synth_assumable_roles=[model["reader_role_arn"] for model in models],
+                smoke_test_role_name=smoke_test_role_name(config),
+                release_role_name=release_role_name(config),
+                released_by=[role_arn(accounts.dev, approval_role_name(config, model)) for model in config.models],
+                log_retention=log_retention(config.stage("prod")),
+            )
 
     def _source(self, config: PlatformConfig) -> pipelines.CodePipelineSource:
         delivery = config.delivery

@@ -66,41 +66,65 @@ class EndpointStack(Stack):
             bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), "artifacts", config.accounts.dev, config.region),
         )
         off_hours = scaling.off_hours
-        self.endpoint = CanaryEndpoint(
-            self,
-            "Endpoint",
-            endpoint_name=endpoint_name(config, stage, model),
-            model_package_arn=model_package_arn,
-            vpc=vpc,
-            encryption_key=key,
-            capture_bucket=capture_bucket,
-            artifact_bucket=dev_artifacts,
-            artifact_prefix=f"{model.name}/",
-            artifact_key_alias=store_key_alias(config, "dev"),
-            image_repository_arn=model_repository_arn(config),
-            instance_type=settings.instance_type,
-            instance_count=settings.instance_count,
-            data_capture_percent=settings.data_capture_percent,
-            deployment=deployment.strategy,
-            traffic_step_percent=deployment.traffic_step_percent,
-            wait_interval=durations.minutes(deployment.wait_minutes),
-            termination_wait=durations.minutes(deployment.termination_wait_minutes),
-            max_execution_timeout=durations.minutes(deployment.max_execution_timeout_minutes),
-            error_threshold=alarms.max_5xx_per_minute,
-            latency_threshold=Duration.millis(alarms.p99_latency_ms),
-            min_capacity=scaling.min_capacity,
-            max_capacity=scaling.max_capacity,
-            target_invocations_per_instance=scaling.target_invocations_per_instance,
-            scale_in_cooldown=durations.seconds(scaling.scale_in_cooldown_seconds),
-            scale_out_cooldown=durations.seconds(scaling.scale_out_cooldown_seconds),
-            scale_down_at=appscaling.Schedule.expression(off_hours.scale_down) if off_hours else None,
-            scale_up_at=appscaling.Schedule.expression(off_hours.scale_up) if off_hours else None,
-            off_hours_capacity=off_hours.capacity if off_hours else 1,
-            serverless_memory_mb=settings.serverless.memory_size_mb if settings.serverless else None,
-            serverless_max_concurrency=settings.serverless.max_concurrency if settings.serverless else 5,
-            removal_policy=stateful_removal_policy(config.stage(stage)),
-            monitor=self._monitoring(config, model, settings, dev_artifacts),
-        )
+        # Where each prop fed from the configuration comes from, for the construct's errors.
+        endpoint, autoscaling = f"stages.{stage}.endpoint", f"stages.{stage}.endpoint.autoscaling"
+        derived = f"project, {config.model_path(model, 'name')}"
+        paths = {
+            "endpoint_name": derived,
+            "model_package_arn": f"{config.model_path(model, 'model_package_arn')} (or -c model_package_arn.{model.name}=<arn>)",
+            "artifact_prefix": config.model_path(model, "name"),
+            "capture_prefix": derived,
+            "artifact_key_alias": "project",
+            "instance_type": config.endpoint_path(stage, model, "instance_type"),
+            "instance_count": config.endpoint_path(stage, model, "instance_count"),
+            "data_capture_percent": config.endpoint_path(stage, model, "data_capture_percent"),
+            "deployment": f"{endpoint}.deployment.strategy",
+            "traffic_step_percent": f"{endpoint}.deployment.traffic_step_percent",
+            "min_capacity": f"{autoscaling}.min_capacity" if scaling.min_capacity is not None else config.endpoint_path(stage, model, "instance_count"),
+            "scale_up_at": f"{autoscaling}.off_hours.scale_up",
+            "off_hours_capacity": f"{autoscaling}.off_hours.capacity",
+            "serverless_memory_mb": f"{endpoint}.serverless.memory_size_mb",
+            "serverless_max_concurrency": f"{endpoint}.serverless.max_concurrency",
+            "monitor": f"{config.model_path(model, 'monitoring')}, {config.endpoint_path(stage, model, 'data_capture_percent')}",
+            "monitor.features": config.model_path(model, "monitoring", "features"),
+            "monitor.baseline_prefix": config.model_path(model, "monitoring", "baseline_prefix"),
+        }
+        with config.props_from(paths):
+            self.endpoint = CanaryEndpoint(
+                self,
+                "Endpoint",
+                endpoint_name=endpoint_name(config, stage, model),
+                model_package_arn=model_package_arn,
+                vpc=vpc,
+                encryption_key=key,
+                capture_bucket=capture_bucket,
+                artifact_bucket=dev_artifacts,
+                artifact_prefix=f"{model.name}/",
+                artifact_key_alias=store_key_alias(config, "dev"),
+                image_repository_arn=model_repository_arn(config),
+                instance_type=settings.instance_type,
+                instance_count=settings.instance_count,
+                data_capture_percent=settings.data_capture_percent,
+                deployment=deployment.strategy,
+                traffic_step_percent=deployment.traffic_step_percent,
+                wait_interval=durations.minutes(deployment.wait_minutes),
+                termination_wait=durations.minutes(deployment.termination_wait_minutes),
+                max_execution_timeout=durations.minutes(deployment.max_execution_timeout_minutes),
+                error_threshold=alarms.max_5xx_per_minute,
+                latency_threshold=Duration.millis(alarms.p99_latency_ms),
+                min_capacity=scaling.min_capacity,
+                max_capacity=scaling.max_capacity,
+                target_invocations_per_instance=scaling.target_invocations_per_instance,
+                scale_in_cooldown=durations.seconds(scaling.scale_in_cooldown_seconds),
+                scale_out_cooldown=durations.seconds(scaling.scale_out_cooldown_seconds),
+                scale_down_at=appscaling.Schedule.expression(off_hours.scale_down) if off_hours else None,
+                scale_up_at=appscaling.Schedule.expression(off_hours.scale_up) if off_hours else None,
+                off_hours_capacity=off_hours.capacity if off_hours else 1,
+                serverless_memory_mb=settings.serverless.memory_size_mb if settings.serverless else None,
+                serverless_max_concurrency=settings.serverless.max_concurrency if settings.serverless else 5,
+                removal_policy=stateful_removal_policy(config.stage(stage)),
+                monitor=self._monitoring(config, model, settings, dev_artifacts),
+            )
 
         self.smoke_test_role: iam.Role | None = None
         """The role the delivery pipeline's smoke test invokes the endpoint through, where it has one."""
@@ -124,9 +148,11 @@ class EndpointStack(Stack):
     def _monitoring(self, config: PlatformConfig, model: ModelSettings, settings: Any, dev_artifacts: s3.IBucket) -> DataQualityMonitoring | None:
         monitoring = model.monitoring
         if monitoring is None or settings.serverless is not None or settings.data_capture_percent == 0:
-            return None
+            return None  # the configuration refuses these for a monitored model
+        with config.props_from({"*": config.model_path(model, "monitoring")}):
+            image_uri = builtin_image_uri("model-monitor", None, config.region)
         return DataQualityMonitoring(
-            image_uri=builtin_image_uri("model-monitor", None, config.region),
+            image_uri=image_uri,
             baseline_bucket=dev_artifacts,
             baseline_prefix=monitoring.baseline_prefix,
             baseline_key_alias=store_key_alias(config, "dev"),

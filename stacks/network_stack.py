@@ -20,15 +20,17 @@ class NetworkStack(FixedZonesStack):
     are the configured ones, so nothing in it looks them up."""
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
-        super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
-        settings = config.stage(stage)
-        self.network = IsolatedNetwork(
-            self,
-            "Network",
-            availability_zones=config.availability_zones,
-            cidr=settings.vpc_cidr,
-            interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ())),
-            flow_log_retention=log_retention(settings),
-            removal_policy=stateful_removal_policy(settings),
-        )
+        paths = {"availability_zones": "availability_zones", "cidr": f"stages.{stage}.vpc_cidr"}  # the constructs' props fed from config
+        with config.props_from(paths):
+            super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
+            settings = config.stage(stage)
+            self.network = IsolatedNetwork(
+                self,
+                "Network",
+                availability_zones=config.availability_zones,
+                cidr=settings.vpc_cidr,
+                interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ())),
+                flow_log_retention=log_retention(settings),
+                removal_policy=stateful_removal_policy(settings),
+            )
 

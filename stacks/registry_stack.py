@@ -49,28 +49,36 @@ class RegistryStack(Stack):
         settings = config.stage("dev")
         tooling = config.accounts.tooling
         serving = [a for a in (config.accounts.staging, config.accounts.prod) if a != config.accounts.dev]
-        self.registry = ModelRegistry(
-            self,
-            "Registry",
-            model_package_group_name=model_package_group(config, model),
-            vpc=vpc,
-            function_role_name=approval_role_name(config, model),
-            release_pipeline=codepipeline.Pipeline.from_pipeline_arn(
+        derived = f"project, {config.model_path(model, 'name')}"
+        paths = {  # the construct's props fed from config
+            "model_package_group_name": derived,
+            "approved_model_parameter_name": derived,
+            "function_role_name": derived,
+            "shared_with_accounts": "accounts.staging, accounts.prod",
+        }
+        with config.props_from(paths):
+            self.registry = ModelRegistry(
                 self,
-                "ReleasePipeline",
-                self.format_arn(service="codepipeline", account=tooling, resource=release_pipeline_name(config)),
-            ),
-            release_role=iam.Role.from_role_arn(
-                self,
-                "ReleaseRole",
-                self.format_arn(service="iam", region="", account=tooling, resource="role", resource_name=release_role_name(config)),
-                mutable=False,
-            ),
-            shared_with_accounts=list(dict.fromkeys(serving)),
-            approved_model_parameter_name=approved_model_parameter(config, model),
-            log_retention=log_retention(settings),
-            removal_policy=stateful_removal_policy(settings),
-        )
+                "Registry",
+                model_package_group_name=model_package_group(config, model),
+                vpc=vpc,
+                function_role_name=approval_role_name(config, model),
+                release_pipeline=codepipeline.Pipeline.from_pipeline_arn(
+                    self,
+                    "ReleasePipeline",
+                    self.format_arn(service="codepipeline", account=tooling, resource=release_pipeline_name(config)),
+                ),
+                release_role=iam.Role.from_role_arn(
+                    self,
+                    "ReleaseRole",
+                    self.format_arn(service="iam", region="", account=tooling, resource="role", resource_name=release_role_name(config)),
+                    mutable=False,
+                ),
+                shared_with_accounts=list(dict.fromkeys(serving)),
+                approved_model_parameter_name=approved_model_parameter(config, model),
+                log_retention=log_retention(settings),
+                removal_policy=stateful_removal_policy(settings),
+            )
         if config.delivery is not None:
             self._approved_model_reader(config, model)
 

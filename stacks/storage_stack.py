@@ -24,17 +24,19 @@ class StorageStack(Stack):
         super().__init__(scope, id, **kwargs)
         settings = config.stage(stage)
         serving_accounts = (config.accounts.staging, config.accounts.prod) if stage == "dev" else ()
-        self.store = ArtifactStore(
-            self,
-            "Store",
-            name_prefix=storage_name_prefix(config, stage),
-            read_accounts=[account for account in serving_accounts if account != config.accounts.dev],
-            removal_policy=stateful_removal_policy(settings),
-            noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
-            access_log_retention=Duration.days(settings.access_log_retention_days),
-            # Only dev trains: its new data may start a training run.
-            data_events_to_eventbridge=stage == "dev",
-        )
+        paths = {"name_prefix": "project", "read_accounts": "accounts.staging, accounts.prod"}  # the construct's props fed from config
+        with config.props_from(paths):
+            self.store = ArtifactStore(
+                self,
+                "Store",
+                name_prefix=storage_name_prefix(config, stage),
+                read_accounts=[account for account in serving_accounts if account != config.accounts.dev],
+                removal_policy=stateful_removal_policy(settings),
+                noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
+                access_log_retention=Duration.days(settings.access_log_retention_days),
+                # Only dev trains: its new data may start a training run.
+                data_events_to_eventbridge=stage == "dev",
+            )
         if stage == "dev" and any(model.monitoring for model in config.models):
             # The serving accounts forward their endpoints' drift alarms to this account's default bus,
             # where the training pipelines listen; nothing else from them is admitted.

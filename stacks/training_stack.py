@@ -12,14 +12,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
-from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
+from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import TrainingPipeline, builtin_image_uri
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import endpoint_name, model_package_group, storage_name_prefix
-
-# The image the bundled preprocessing script runs in: SageMaker's scikit-learn processing image.
-PROCESSING_FRAMEWORK = ("sklearn", "1.2-1")
 
 
 class TrainingStack(Stack):
@@ -50,41 +47,60 @@ class TrainingStack(Stack):
 
         training, processing, gate, triggers = model.training, model.processing, model.gate, model.triggers
         builtin = training.builtin_algorithm()
-        training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
-        self.pipeline = TrainingPipeline(
-            self,
-            "Pipeline",
-            model_name=model.name,
-            vpc=vpc,
-            data_bucket=bucket("data"),
-            data_prefix=model.data_location,
-            artifact_bucket=bucket("artifacts"),
-            encryption_key=key,
-            training_image=training_image,
-            processing_image=builtin_image_uri(*PROCESSING_FRAMEWORK, config.region),
-            model_package_group_name=model_package_group(config, model),
-            hyperparameters={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in training.hyperparameters.items()},
-            training_instance_type=training.instance_type,
-            training_instance_count=training.instance_count,
-            training_volume_size_gb=training.volume_size_gb,
-            max_training_runtime=durations.hours(training.max_runtime_hours),
-            spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
-            content_type=training.content_type,
-            preprocess_image=processing.preprocess_image,
-            evaluate_image=processing.evaluate_image,
-            processing_instance_type=processing.instance_type,
-            processing_volume_size_gb=processing.volume_size_gb,
-            max_processing_runtime=durations.hours(processing.max_runtime_hours),
-            metric_name=gate.metric,
-            metric_threshold=gate.threshold,
-            metric_direction=gate.direction,
-            schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
-            trigger_on_new_data=triggers.on_new_data,
-            trigger_on_retrain_event=triggers.on_retrain_event,
-            # the drift alarms of the model's endpoints, forwarded from the serving accounts
-            retrain_alarm_names=[f"{endpoint_name(config, stage, model)}-drift" for stage in STAGES] if model.monitoring else [],
-            log_retention=log_retention(settings),
-            removal_policy=stateful_removal_policy(settings),
-        )
+        with config.props_from({"*": config.model_path(model, "training", "algorithm")}):
+            training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
+        # The bundled preprocessing runs in SageMaker's scikit-learn image unless the model names its own.
+        with config.props_from({"*": config.model_path(model, "processing", "preprocess_image")}):
+            processing_image = processing.preprocess_image or builtin_image_uri(*PROCESSING_FRAMEWORK, config.region)
+        # Where each prop fed from the configuration comes from, for the construct's errors.
+        paths = {
+            "model_name": config.model_path(model, "name"),
+            "data_prefix": config.model_path(model, "data_prefix"),
+            "training_image": config.model_path(model, "training", "image" if training.image else "algorithm"),
+            "processing_image": config.model_path(model, "processing", "preprocess_image"),
+            "preprocess_image": config.model_path(model, "processing", "preprocess_image"),
+            "evaluate_image": config.model_path(model, "processing", "evaluate_image"),
+            "training_instance_type": config.model_path(model, "training", "instance_type"),
+            "processing_instance_type": config.model_path(model, "processing", "instance_type"),
+            "metric_name": config.model_path(model, "gate", "metric"),
+            "metric_direction": config.model_path(model, "gate", "direction"),
+            "spot_max_wait": config.model_path(model, "training", "spot", "max_wait_hours"),
+        }
+        with config.props_from(paths):
+            self.pipeline = TrainingPipeline(
+                self,
+                "Pipeline",
+                model_name=model.name,
+                vpc=vpc,
+                data_bucket=bucket("data"),
+                data_prefix=model.data_location,
+                artifact_bucket=bucket("artifacts"),
+                encryption_key=key,
+                training_image=training_image,
+                processing_image=processing_image,
+                model_package_group_name=model_package_group(config, model),
+                hyperparameters={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in training.hyperparameters.items()},
+                training_instance_type=training.instance_type,
+                training_instance_count=training.instance_count,
+                training_volume_size_gb=training.volume_size_gb,
+                max_training_runtime=durations.hours(training.max_runtime_hours),
+                spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
+                content_type=training.content_type,
+                preprocess_image=processing.preprocess_image,
+                evaluate_image=processing.evaluate_image,
+                processing_instance_type=processing.instance_type,
+                processing_volume_size_gb=processing.volume_size_gb,
+                max_processing_runtime=durations.hours(processing.max_runtime_hours),
+                metric_name=gate.metric,
+                metric_threshold=gate.threshold,
+                metric_direction=gate.direction,
+                schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
+                trigger_on_new_data=triggers.on_new_data,
+                trigger_on_retrain_event=triggers.on_retrain_event,
+                # the drift alarms of the model's endpoints, forwarded from the serving accounts
+                retrain_alarm_names=[f"{endpoint_name(config, stage, model)}-drift" for stage in STAGES] if model.monitoring else [],
+                log_retention=log_retention(settings),
+                removal_policy=stateful_removal_policy(settings),
+            )
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn,
                   description=f"Start a training run of {model.name}: aws stepfunctions start-execution --state-machine-arn <this>")

@@ -5,6 +5,7 @@ no construct stack traces."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -79,3 +80,108 @@ def test_the_suites_synthesis_ran_cdk_template_validation(platform: SynthesizedP
     assert PLUGIN in reports, sorted(reports)
     suppressed = {v["ruleName"] for v in reports[PLUGIN].get("suppressedViolations", [])}
     assert "W3010" in suppressed, suppressed
+
+
+# --------------------------------------------------------------------------------------------------
+# Every error caused by a configuration value names the file and the config path, through `cdk synth`
+# --------------------------------------------------------------------------------------------------
+
+
+def _run_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data: dict) -> tuple[int, list[str]]:
+    """``app.main()`` as ``cdk synth -c config=<file>`` runs it, on ``data`` written to a file; its status
+    and the lines it printed to stderr (jsii's Node warnings left out)."""
+    import yaml
+
+    import app as app_module
+
+    path = tmp_path / "acme.yaml"
+    path.write_text(yaml.safe_dump(data))
+    real_new_app = app_module.new_app
+    monkeypatch.setattr(app_module, "new_app", lambda: real_new_app(context={**CDK_CONTEXT, "config": str(path)}, outdir=str(tmp_path / "out")))
+    status = app_module.main()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(str(path))]
+    return status, [line.removeprefix(f"{path}: ") for line in lines]
+
+
+def _config(**changes: object) -> dict:
+    from tests.test_config import mutated
+
+    return mutated(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # TrainingPipeline's metric_name: the bundled evaluation computes auc, accuracy and rmse only
+        ({"models.0.gate": {"metric": "f1"}}, "models[0].gate.metric: must be one of auc, accuracy, rmse"),
+        # CanaryEndpoint's min_capacity: at most the maximum capacity
+        ({"stages.prod.endpoint.autoscaling": {"min_capacity": 9}}, "stages.prod.endpoint.autoscaling.min_capacity: must be at most"),
+        # CanaryEndpoint's monitor: needs data capture
+        ({"stages.staging.endpoint.data_capture_percent": 0}, "stages.staging.endpoint.data_capture_percent: must be above 0 while models[0].monitoring"),
+        # the Model Monitor image, which the endpoint stack looks up
+        ({"region": "ap-south-2", "availability_zones": ["ap-south-2a", "ap-south-2b"], "models.0.model_package_arn": None},
+         "models[0].monitoring: cannot run in region ap-south-2: Model Monitor has no model-monitor image"),
+        # two stages in one account
+        ({"accounts.staging": "444444444444"}, "accounts.prod: is the same account as accounts.staging"),
+    ],
+)
+def test_a_value_the_stacks_could_not_use_is_reported_with_file_and_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], changes: dict, expected: str
+) -> None:
+    status, lines = _run_main(tmp_path, monkeypatch, capsys, _config(**changes))
+    assert status == 1
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+
+
+NEVER = re.compile("(?!)")
+"""A pattern nothing matches: a construct's check made stricter than the configuration's."""
+
+
+def _props_error(construct: str, prop: str, value: object) -> object:
+    from mlops_constructs.errors import PropsError
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise PropsError(construct, prop, value, "is refused by this test")
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("patch", "changes", "expected"),
+    [
+        # a real construct check, made stricter than the configuration's
+        (("mlops_constructs.training.training_pipeline", "_IMAGE", NEVER), {},
+         "models[0].training.algorithm: must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
+         "(got '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1'; TrainingPipeline's training_image)"),
+        (("mlops_constructs.storage.artifact_store", "_NAME_PREFIX", NEVER), {},
+         "project: must be lowercase letters, digits and hyphens, not starting or ending with a hyphen (got 'mlops-demo-dev'; ArtifactStore's name_prefix)"),
+        (("mlops_constructs.registry.model_registry", "_GROUP_NAME", NEVER), {},
+         "project, models[0].name: must be 1-63 letters, digits and single or repeated hyphens, starting and ending with a letter "
+         "or digit (got 'mlops-demo-churn'; ModelRegistry's model_package_group_name)"),
+        (("mlops_constructs.delivery.delivery_pipeline", "_PIPELINE_NAME", NEVER), {},
+         "project: must be 1-100 letters, digits and . @ _ - (got 'mlops-demo-release'; DeliveryPipeline's pipeline_name)"),
+        # checks a construct might add: the path of the value the stack passed down
+        (("mlops_constructs.serving.canary_endpoint", "CanaryEndpoint._validate", _props_error("CanaryEndpoint", "instance_type", "ml.c5.xlarge")),
+         {"models.0.endpoints": {"dev": {"instance_type": "ml.c5.xlarge"}}},
+         "models[0].endpoints.dev.instance_type: is refused by this test (got 'ml.c5.xlarge'; CanaryEndpoint's instance_type)"),
+        (("mlops_constructs.network", "IsolatedNetwork.__init__", _props_error("IsolatedNetwork", "cidr", "10.10.0.0/16")), {},
+         "stages.dev.vpc_cidr: is refused by this test (got '10.10.0.0/16'; IsolatedNetwork's cidr)"),
+        (("stacks.endpoint_stack", "builtin_image_uri", _props_error("builtin_image_uri", "region", "eu-west-1")), {},
+         "models[0].monitoring: is refused by this test (got 'eu-west-1'; builtin_image_uri's region)"),
+    ],
+    ids=["TrainingPipeline", "ArtifactStore", "ModelRegistry", "DeliveryPipeline", "CanaryEndpoint", "IsolatedNetwork", "monitor-image"],
+)
+def test_a_construct_error_about_a_config_value_names_its_config_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], patch: tuple, changes: dict, expected: str
+) -> None:
+    import importlib
+
+    module, attribute, value = patch  # e.g. a module's regex, or a class's method
+    owner: object = importlib.import_module(module)
+    *classes, name = attribute.split(".")
+    for class_name in classes:
+        owner = getattr(owner, class_name)
+    monkeypatch.setattr(owner, name, staticmethod(value) if name == "_validate" else value)
+    status, lines = _run_main(tmp_path, monkeypatch, capsys, _config(**changes))
+    assert status == 1
+    assert lines == [expected]

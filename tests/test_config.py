@@ -317,3 +317,165 @@ def test_serving_settings_are_checked(change: dict[str, Any], expected: str) -> 
 
 def test_deployment_defaults_to_canary_outside_dev_and_all_at_once_in_dev(default_config: PlatformConfig) -> None:
     assert [default_config.stage(s).endpoint.deployment_for(s).strategy for s in STAGES] == ["ALL_AT_ONCE", "CANARY", "CANARY"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Configurations that used to synthesize but could not work
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"accounts.prod": "222222222222"},
+         ["accounts.prod: is the same account as accounts.dev: tooling, dev, staging and prod each need their own account; "
+          "set accounts.allow_shared: true for a single-account trial (got '222222222222')"]),
+        ({"accounts.staging": "111111111111"}, ["accounts.staging: is the same account as accounts.tooling: "]),
+        ({"accounts.dev": "111111111111"}, ["accounts.dev: is the same account as accounts.tooling: "]),
+        ({"accounts": {"tooling": "111111111111", "dev": "111111111111", "staging": "111111111111", "prod": "111111111111"}},
+         ["accounts.dev: is the same account as accounts.tooling: ", "accounts.staging: is the same account as accounts.tooling: ",
+          "accounts.prod: is the same account as accounts.tooling: "]),
+        ({"accounts.allow_shared": "yes"}, ["accounts.allow_shared: must be a valid boolean (got 'yes')"]),
+    ],
+)
+def test_an_account_serves_one_role_unless_sharing_is_allowed(change: dict[str, Any], expected: list[str]) -> None:
+    problems = problems_of(mutated(**change))
+    assert len(problems) == len(expected), problems
+    assert all(problem.startswith(start) for problem, start in zip(problems, expected, strict=True)), problems
+
+
+def test_allow_shared_accepts_a_single_account() -> None:
+    one = "222222222222"  # the dev account the default's model package names
+    config = PlatformConfig.from_mapping(mutated(accounts={"tooling": one, "dev": one, "staging": one, "prod": one, "allow_shared": True}))
+    assert {config.accounts.for_stage(stage) for stage in STAGES} == {one}
+
+
+def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path: Path) -> None:
+    from tests.conftest import synthesize
+
+    one = "222222222222"
+    data = mutated(accounts={"tooling": one, "dev": one, "staging": one, "prod": one, "allow_shared": True})
+    data["models"][0]["smoke_test"] = {"body": "1,2,3"}
+    platform = synthesize(PlatformConfig.from_mapping(data, source="single-account.yaml"), tmp_path)
+    stacks = [stack for _, stack in platform.stacks()]
+    assert {stack.account for stack in stacks} == {one}
+    stack_names = [stack.stack_name for stack in stacks]
+    assert len(stack_names) == len(set(stack_names)) == 12, stack_names  # delivery, 3 x (network, storage, endpoint), registry, training
+    # Every literal physical name (roles, buckets, endpoints, aliases, alarms, schedules...) is unique in the
+    # account. Not physical names: metric, VPC endpoint service and display names; a PolicyName is unique
+    # only within its role or scalable target.
+    not_physical = {"MetricName", "ServiceName", "DisplayName", "PolicyName"}
+    seen: dict[tuple[str, str, str], str] = {}
+    for path, template in platform.templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            for key, value in resource.get("Properties", {}).items():
+                if key.endswith("Name") and key not in not_physical and isinstance(value, str):
+                    where = f"{path}/{logical_id}"
+                    named = (resource["Type"], key, value)
+                    assert named not in seen, f"{named} in both {seen[named]} and {where}"
+                    seen[named] = where
+    assert ("AWS::SageMaker::Endpoint", "EndpointName", "mlops-demo-prod-churn") in seen
+    assert ("AWS::IAM::Role", "RoleName", "mlops-demo-staging-churn-smoke") in seen
+    # Drift alarms are already on the training account's bus: nothing forwards them, no bus policy admits them.
+    for path, template in platform.templates.items():
+        types = {resource["Type"] for resource in template.get("Resources", {}).values()}
+        assert "AWS::Events::EventBusPolicy" not in types, path
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"stages.staging.endpoint.data_capture_percent": 0},
+         "stages.staging.endpoint.data_capture_percent: must be above 0 while models[0].monitoring is set: Model Monitor reads "
+         "the captured requests, and training listens for this endpoint's drift alarm; capture some here or in "
+         "models[0].endpoints.staging.data_capture_percent, or remove the monitoring (got 0)"),
+        ({"models.0.endpoints": {"prod": {"data_capture_percent": 0}}},
+         "models[0].endpoints.prod.data_capture_percent: must be above 0 while models[0].monitoring is set: "),
+        ({"stages.dev.endpoint.serverless": {"memory_size_mb": 2048}},
+         "stages.dev.endpoint.serverless: must not be set while models[0].monitoring is set: a serverless endpoint captures no data"),
+    ],
+)
+def test_a_monitored_model_captures_data_in_every_stage(change: dict[str, Any], expected: str) -> None:
+    problems = problems_of(mutated(**change))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"stages.dev.endpoint.data_capture_percent": 0, "models.0.endpoints": {"dev": {"data_capture_percent": 5}}},
+        {"stages.prod.endpoint.data_capture_percent": 0, "models.0.monitoring": None},
+        {"stages.dev.endpoint.serverless": {"memory_size_mb": 2048}, "models.0.monitoring": None},
+    ],
+)
+def test_capture_may_be_off_where_nothing_monitors_it(change: dict[str, Any]) -> None:
+    PlatformConfig.from_mapping(mutated(**change))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"models.0.gate": {"metric": "f1"}},
+         "models[0].gate.metric: must be one of auc, accuracy, rmse, the metrics the bundled evaluation script computes; "
+         "for another, set models[0].processing.evaluate_image to an image whose report has it (got 'f1')"),
+        ({"stages.staging.endpoint.autoscaling": {"min_capacity": 5}},
+         "stages.staging.endpoint.autoscaling.min_capacity: must be at most the maximum capacity, twice "
+         "stages.staging.endpoint.instance_count (4) (got 5)"),
+        ({"stages.staging.endpoint.autoscaling": {"min_capacity": 3, "max_capacity": 2}},
+         "stages.staging.endpoint.autoscaling.min_capacity: must be at most stages.staging.endpoint.autoscaling.max_capacity (2) (got 3)"),
+        ({"stages.prod.endpoint.autoscaling": {"max_capacity": 1}},
+         "stages.prod.endpoint.instance_count: must be at most stages.prod.endpoint.autoscaling.max_capacity (1): the instance "
+         "count is also autoscaling's minimum unless stages.prod.endpoint.autoscaling.min_capacity is set (got 2)"),
+        ({"stages.prod.endpoint.autoscaling": {"max_capacity": 4}, "models.0.endpoints": {"prod": {"instance_count": 5}}},
+         "models[0].endpoints.prod.instance_count: must be at most stages.prod.endpoint.autoscaling.max_capacity (4)"),
+        ({"stages.staging.endpoint.autoscaling.off_hours.capacity": 5},
+         "stages.staging.endpoint.autoscaling.off_hours.capacity: must be at most the maximum capacity, twice "
+         "stages.staging.endpoint.instance_count (4) (got 5)"),
+    ],
+)
+def test_values_the_constructs_would_refuse_are_config_errors(change: dict[str, Any], expected: str) -> None:
+    problems = problems_of(mutated(**change))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_another_metric_is_fine_with_an_evaluation_image() -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eval:1"
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.gate": {"metric": "f1"}, "models.0.processing": {"evaluate_image": image}}))
+    assert config.models[0].gate.metric == "f1"
+
+
+def _in_region(region: str, **changes: Any) -> dict[str, Any]:
+    return mutated(region=region, availability_zones=[f"{region}a", f"{region}b"], **{"models.0.model_package_arn": None}, **changes)
+
+
+def test_a_region_without_the_training_images_names_the_regions_that_have_them_and_the_image_keys() -> None:
+    problems = problems_of(_in_region("ap-southeast-5"))
+    assert [p.split(":")[0] for p in problems] == [
+        "models[0].training.algorithm", "models[0].processing.preprocess_image", "models[0].monitoring",
+    ], problems
+    algorithm, preprocess, monitoring = problems
+    assert algorithm.startswith("models[0].training.algorithm: has no xgboost 1.7-1 image in region ap-southeast-5; sagemaker-core ")
+    assert ", installed here, has one in af-south-1, " in algorithm and " eu-west-1, " in algorithm
+    assert "cn-north-1" not in algorithm and "us-gov-west-1" not in algorithm  # other partitions are no option
+    assert algorithm.endswith("; or name your own image with models[0].training.image instead of algorithm "
+                              "(got {'framework': 'xgboost', 'version': '1.7-1'})")
+    assert preprocess.startswith("models[0].processing.preprocess_image: is required in region ap-southeast-5: the bundled "
+                                 "preprocessing runs in SageMaker's scikit-learn image, which has no sklearn 1.2-1 image in region ap-southeast-5;")
+    assert monitoring.startswith("models[0].monitoring: cannot run in region ap-southeast-5: Model Monitor has no model-monitor image")
+    assert "no key names another monitor image" in monitoring
+    assert not any("pip install" in p for p in problems), problems
+
+
+def test_own_images_make_a_region_without_sagemakers_images_usable() -> None:
+    image = "123456789012.dkr.ecr.ap-southeast-5.amazonaws.com/churn:1"
+    data = _in_region("ap-southeast-5", **{"models.0.training": {"image": image}, "models.0.processing": {"preprocess_image": image},
+                                           "models.0.monitoring": None})
+    assert PlatformConfig.from_mapping(data).region == "ap-southeast-5"
+
+
+def test_a_region_without_model_monitor_refuses_only_the_monitoring() -> None:
+    (problem,) = problems_of(_in_region("ap-south-2"))
+    assert problem.startswith("models[0].monitoring: cannot run in region ap-south-2: Model Monitor has no model-monitor image in region ap-south-2;")
+    PlatformConfig.from_mapping(_in_region("ap-south-2", **{"models.0.monitoring": None}))

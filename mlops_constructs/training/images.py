@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -60,7 +61,34 @@ def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
     try:
         return image_uris.retrieve(framework=framework, region=region, version=version)
     except Exception as err:  # the SDK raises ValueError mostly, but KeyError for some unknown names
-        raise PropsError("builtin_image_uri", f"{framework} {version} in {region}", version, f"is not a known SageMaker image: {err}") from None
+        text = _UPGRADE_ADVICE.sub("", str(err))
+        supported = _UNSUPPORTED_REGION.match(text)
+        if supported:
+            name = f"{framework} {version}" if version else framework
+            regions = _same_partition(supported["regions"].split(", "), region)
+            raise PropsError(
+                "builtin_image_uri", "region", region,
+                f"has no {name} image in region {region}; sagemaker-core {metadata.version('sagemaker-core')}, "
+                f"installed here, has one in {', '.join(regions) or 'no region of its partition'}",
+            ) from None
+        raise PropsError("builtin_image_uri", f"{framework} {version} in {region}", version, f"is not a known SageMaker image: {text}") from None
+
+
+def _same_partition(regions: list[str], region: str) -> list[str]:
+    """The ``regions`` in the partition of ``region`` (aws, aws-cn, aws-us-gov...): the others are no option."""
+    from botocore.loaders import Loader
+
+    for partition in Loader().load_data("endpoints")["partitions"]:
+        pattern = re.compile(partition["regionRegex"])
+        if pattern.match(region):
+            return [name for name in regions if pattern.match(name)]
+    return regions
+
+
+# The SDK's errors advise upgrading it; here it is pinned with the library (and the common images are
+# tabled from it), so that advice does not apply. Its list of supported regions or versions does.
+_UPGRADE_ADVICE = re.compile(r" You may need to upgrade your SDK version \(pip install -U sagemaker\) for newer [\w .-]+\.")
+_UNSUPPORTED_REGION = re.compile(r"Unsupported region: [\w-]+\. Supported region\(s\): (?P<regions>[\w, -]+)\.?$")
 
 
 def builtin_image_problem(framework: str, version: str, region: str) -> str | None:
