@@ -323,3 +323,29 @@ def test_a_slip_in_the_platforms_own_definition_is_caught(platform: SynthesizedP
     assert (finding.state, finding.path) == ("Train", "ResourceConfig.InstanceCount")
     errors = asl_validate({"slipped": definition})["slipped"]
     assert any("Registred" in e for e in errors), errors
+
+
+def test_parameter_names_follow_step_functions_naming_not_the_apis() -> None:
+    """PascalCase for camelCase APIs (stepfunctions), and EqualsValue for a member named Equals."""
+
+    def selector(field_selector: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "StartAt": "Select",
+            "States": {
+                "Select": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:cloudtrail:putEventSelectors",
+                    "Parameters": {"TrailName": "trail", "AdvancedEventSelectors": [{"FieldSelectors": [field_selector]}]},
+                    "End": True,
+                }
+            },
+        }
+
+    assert botocore_findings(selector({"Field": "eventCategory", "EqualsValue": ["Data"]})) == []
+    (finding,) = botocore_findings(selector({"Field": "eventCategory", "Equals": ["Data"]}))
+    assert finding.startswith("Select: AdvancedEventSelectors[0].FieldSelectors[0].Equals: cloudtrail.PutEventSelectors: unknown parameter")
+    camel, required = botocore_findings(
+        {"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "Parameters": {"stateMachineArn": "arn:aws:states:eu-west-1:222222222222:stateMachine:m"}, "End": True}}}
+    )
+    assert camel.startswith("S: stateMachineArn: stepfunctions.StartExecution: unknown parameter")
+    assert required.startswith("S: StateMachineArn: stepfunctions.StartExecution: missing required parameter")

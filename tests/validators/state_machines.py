@@ -383,10 +383,11 @@ _JSONATA = re.compile(r"^\s*\{%.*%\}\s*$", re.S)
 
 
 def _pascal(name: str) -> str:
-    """Step Functions writes every parameter in PascalCase, also for APIs whose members are camelCase
-    (stepfunctions' own, for one): "Parameters in Step Functions are expressed in PascalCase"
-    (https://docs.aws.amazon.com/step-functions/latest/dg/connect-sqs.html, and each integration's page)."""
-    return name[:1].upper() + name[1:]
+    """A member's name as a state machine writes it: in PascalCase, also for APIs whose members are
+    camelCase (stepfunctions' own, for one), and a member named ``Equals`` as ``EqualsValue``
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html, "API naming
+    conventions"; the PascalCase note is on each optimized integration's page too)."""
+    return "EqualsValue" if name == "Equals" else name[:1].upper() + name[1:]
 
 
 def _is_number(value: Any) -> bool:
