@@ -17,19 +17,21 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import SynthesizedPlatform, resources
+from tests.conftest import SynthesizedPlatform
 from tests.sagemaker_sfn_double import JobScript, sagemaker_double
+from tests.validators.state_machines import state_machines
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"  # the default config's dev account
 GROUP = "mlops-demo-churn"
 DATA_BUCKET = f"mlops-demo-dev-data-{ACCOUNT}-{REGION}"
 ARTIFACT_BUCKET = f"mlops-demo-dev-artifacts-{ACCOUNT}-{REGION}"
+SECURITY_GROUP = "sg-0123456789abcdef0"
 
 
 class World:
     """The dev account in moto, with the training stack's state machine created from its template."""
 
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(self, platform: SynthesizedPlatform) -> None:
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -48,12 +50,15 @@ class World:
         machine_role = iam.create_role(RoleName="training-machine", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         job_role = iam.create_role(RoleName="training-jobs", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
-        resolved = {
-            "topic": topic_arn,
-            "job_role": job_role,
+        # the template's definition, with moto's topic and role for the ones it references
+        stand_ins = {
+            ("AWS::SNS::Topic", "Ref"): topic_arn,
+            ("AWS::IAM::Role", "Arn"): job_role,
+            ("AWS::EC2::SecurityGroup", "GroupId"): SECURITY_GROUP,
         }
-        definition = _resolve(_definition_of(template), template, resolved)
-        self.definition = json.loads(definition)
+        (machine,) = [m for m in state_machines(platform, overrides=stand_ins) if m.template == "Dev/Training-churn"]
+        self.definition = machine.definition
+        definition = json.dumps(self.definition)
         self.machine_arn = self.sfn.create_state_machine(name="churn-training", definition=definition, roleArn=machine_role)["stateMachineArn"]
 
     def run(self, script: JobScript, timeout: float = 60) -> dict[str, Any]:
@@ -79,48 +84,6 @@ class World:
         return [json.loads(m["Body"]) for m in messages]
 
 
-def _definition_of(template: dict[str, Any]) -> Any:
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
-    return machine["Properties"]["DefinitionString"]
-
-
-def _resolve(value: Any, template: dict[str, Any], resolved: dict[str, str]) -> str:
-    """Turn the template's DefinitionString (a Fn::Join of strings and references) into JSON text,
-    with each reference replaced by the moto resource (or a well-formed stand-in) it names."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_resolve(part, template, resolved) for part in parts)
-    if "Ref" in value:
-        name = value["Ref"]
-        if name == "AWS::Partition":
-            return "aws"
-        if name == "AWS::Region":
-            return REGION
-        if name == "AWS::AccountId":
-            return ACCOUNT
-        if template["Resources"][name]["Type"] == "AWS::SNS::Topic":
-            return resolved["topic"]
-        raise KeyError(f"unexpected reference {name}")
-    if "Fn::GetAtt" in value:
-        logical_id, attribute = value["Fn::GetAtt"]
-        resource_type = template["Resources"][logical_id]["Type"]
-        if resource_type == "AWS::IAM::Role":
-            return resolved["job_role"]
-        if resource_type == "AWS::EC2::SecurityGroup" and attribute == "GroupId":
-            return "sg-0123456789abcdef0"
-        raise KeyError(f"unexpected attribute {logical_id}.{attribute}")
-    if "Fn::GetStackOutput" in value:  # references to the network and storage stacks
-        output = value["Fn::GetStackOutput"]["OutputName"]
-        if "Subnet" in output:
-            return "subnet-" + output[-8:].lower()
-        if "Key" in output and output.endswith(tuple("0123456789ABCDEF")) and "Arn" in output:
-            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-        raise KeyError(f"unexpected stack output {output}")
-    raise KeyError(f"unexpected intrinsic {value}")
-
-
 @pytest.fixture
 def world(platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)
@@ -129,7 +92,7 @@ def world(platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "SUCCESS")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield World(platform.templates["Dev/Training-churn"])
+        yield World(platform)
 
 
 def entered_states(execution: dict[str, Any]) -> list[str]:
@@ -169,11 +132,11 @@ def test_jobs_get_unique_names_isolated_encrypted_settings_and_chained_locations
     for job in (preprocess, evaluate):
         assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
         assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
-        assert job["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+        assert job["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == [SECURITY_GROUP]
         assert job["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
         assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
     assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
-    assert train["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert train["VpcConfig"]["SecurityGroupIds"] == [SECURITY_GROUP]
     assert train["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
     assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
     # each step reads what the previous one wrote
