@@ -7,8 +7,8 @@ for ``createProcessingJob.sync`` and ``createTrainingJob.sync``, and behaves as 
 1. it calls the real ``CreateProcessingJob`` / ``CreateTrainingJob`` API on moto with the parameters
    the state computed, so botocore validates them against SageMaker's API model: a misspelt or
    misplaced field fails the test, as it would fail the real call;
-2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits,
-   a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` with the
+2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits
+   and the drift baseline (``baseline.csv`` and ``baseline.json``), a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` with the
    metric value the test chose;
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
@@ -107,7 +107,13 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         elif kind == "preprocess":
             for output in parameters["ProcessingOutputConfig"]["Outputs"]:
                 bucket, key = _split_s3(output["S3Output"]["S3Uri"])
-                s3.put_object(Bucket=bucket, Key=f"{key}/{output['OutputName']}.csv", Body=b"1,0.5,0.2\n0,0.1,0.9\n")
+                if output["OutputName"] == "baseline":  # features only, under a header
+                    s3.put_object(Bucket=bucket, Key=f"{key}/baseline.csv", Body=b"f0,f1\n0.5,0.2\n0.1,0.9\n")
+                    description = {"features": [{"name": "f0", "type": "numerical"}, {"name": "f1", "type": "numerical"}],
+                                   "rows": 2, "label_excluded": True}
+                    s3.put_object(Bucket=bucket, Key=f"{key}/baseline.json", Body=json.dumps(description).encode())
+                else:
+                    s3.put_object(Bucket=bucket, Key=f"{key}/{output['OutputName']}.csv", Body=b"1,0.5,0.2\n0,0.1,0.9\n")
         elif kind == "train":
             bucket, key = _split_s3(parameters["OutputDataConfig"]["S3OutputPath"])
             s3.put_object(Bucket=bucket, Key=f"{key}/{parameters['TrainingJobName']}/output/model.tar.gz", Body=b"model")

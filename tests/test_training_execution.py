@@ -7,6 +7,7 @@ what it should. SageMaker jobs are played by tests/sagemaker_sfn_double.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -119,6 +120,41 @@ def test_happy_path_registers_exactly_one_package_with_the_evaluation(world: Wor
     assert message["result"] == "registered"
     assert message["modelPackageArn"] == package["ModelPackageArn"]
     assert message["metricValue"] == 0.91
+
+
+def baseline_prefix(execution: dict[str, Any]) -> str:
+    """Where the run of this execution keeps its drift baseline: the artifact prefix, the MD5 of the
+    execution id (its ARN), then baseline."""
+    return f"s3://{ARTIFACT_BUCKET}/churn/{hashlib.md5(execution['executionArn'].encode()).hexdigest()}/baseline"
+
+
+def test_registration_records_the_runs_drift_baseline(world: World) -> None:
+    script = JobScript(metric_value=0.91)
+    execution = world.run(script)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    (package,) = world.packages()
+    recorded = package["CustomerMetadataProperties"]["DriftBaselineS3Uri"]
+    assert recorded == baseline_prefix(execution)
+    # The preprocessing job was asked to upload its baseline directory there, beside the splits.
+    (preprocess,) = [params for kind, params in script.calls if kind == "preprocess"]
+    outputs = {o["OutputName"]: o["S3Output"] for o in preprocess["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs["baseline"] == {"S3Uri": recorded, "LocalPath": "/opt/ml/processing/output/baseline", "S3UploadMode": "EndOfJob"}
+    assert outputs["train"]["S3Uri"] == recorded.removesuffix("/baseline") + "/splits/train"
+    # What the job wrote is found from the package alone.
+    bucket, _, key = recorded.removeprefix("s3://").partition("/")
+    assert world.s3.get_object(Bucket=bucket, Key=f"{key}/baseline.csv")["Body"].read().decode().splitlines()[0] == "f0,f1"
+    assert json.loads(world.s3.get_object(Bucket=bucket, Key=f"{key}/baseline.json")["Body"].read())["label_excluded"] is True
+
+
+def test_each_version_keeps_its_own_baseline(world: World) -> None:
+    first = world.run(JobScript(metric_value=0.91))
+    second = world.run(JobScript(metric_value=0.93))
+    packages = {p["ModelPackageVersion"]: p["CustomerMetadataProperties"]["DriftBaselineS3Uri"] for p in world.packages()}
+    assert packages == {1: baseline_prefix(first), 2: baseline_prefix(second)}
+    assert baseline_prefix(first) != baseline_prefix(second)
+    # The newer run wrote beside its own model; the first version's baseline is still there for a rollback.
+    bucket, _, key = baseline_prefix(first).removeprefix("s3://").partition("/")
+    assert world.s3.get_object(Bucket=bucket, Key=f"{key}/baseline.csv")["Body"].read()
 
 
 def test_jobs_get_unique_names_isolated_encrypted_settings_and_chained_locations(world: World) -> None:

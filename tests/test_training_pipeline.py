@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
-from mlops_constructs.training import TrainingPipeline
+from mlops_constructs.training import DRIFT_BASELINE_KEY, TrainingPipeline
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"
@@ -85,7 +85,7 @@ def network_of(state: dict[str, Any]) -> dict[str, Any]:
     return parameters["NetworkConfig"]["VpcConfig"] if "NetworkConfig" in parameters else parameters["VpcConfig"]
 
 
-def standalone(**kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
+def standalone(artifact_bucket_name: str = "acme-artifacts", **kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
     stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
     vpc = ec2.Vpc.from_vpc_attributes(
         stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["eu-west-1a", "eu-west-1b"],
@@ -96,7 +96,7 @@ def standalone(**kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
         "vpc": vpc,
         "data_bucket": s3.Bucket.from_bucket_name(stack, "Data", "acme-data"),
         "data_prefix": "churn/",
-        "artifact_bucket": s3.Bucket.from_bucket_name(stack, "Artifacts", "acme-artifacts"),
+        "artifact_bucket": s3.Bucket.from_bucket_name(stack, "Artifacts", artifact_bucket_name),
         "encryption_key": kms.Key.from_key_arn(stack, "StoreKey", KEY_ARN),
         "training_image": TRAINING_IMAGE,
         "processing_image": PROCESSING_IMAGE,
@@ -556,3 +556,68 @@ def test_jobs_may_only_be_created_inside_the_guardrails(platform: SynthesizedPla
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+# -- drift baseline ---------------------------------------------------------------------------------
+
+
+def test_preprocessing_writes_the_drift_baseline_next_to_the_run_and_registration_records_it(platform: SynthesizedPlatform) -> None:
+    found = states(training_template(platform))
+    run = found["Prepare"]["Parameters"]["run"]
+    assert run["baseline_uri.$"] == f"States.Format('s3://{ARTIFACT_BUCKET}/churn/{{}}/baseline', States.Hash($$.Execution.Id, 'MD5'))"
+    # Beside the splits and the model of the same run.
+    assert run["train_uri.$"] == run["baseline_uri.$"].replace("/baseline'", "/splits/train'")
+    assert run["model_uri.$"] == run["baseline_uri.$"].replace("/baseline'", "/model'")
+
+    outputs = found["Preprocess"]["Parameters"]["ProcessingOutputConfig"]["Outputs"]
+    assert [o["OutputName"] for o in outputs] == ["train", "validation", "test", "baseline"]
+    assert outputs[-1] == {
+        "OutputName": "baseline",
+        "S3Output": {"S3Uri.$": "$.run.baseline_uri", "LocalPath": "/opt/ml/processing/output/baseline", "S3UploadMode": "EndOfJob"},
+    }
+    # Only the preprocessing job writes it.
+    assert [o["OutputName"] for o in found["Evaluate"]["Parameters"]["ProcessingOutputConfig"]["Outputs"]] == ["evaluation"]
+
+    assert found["Register"]["Parameters"]["CustomerMetadataProperties"] == {"DriftBaselineS3Uri.$": "$.run.baseline_uri"}
+    assert DRIFT_BASELINE_KEY == "DriftBaselineS3Uri"
+
+
+def test_a_custom_preprocessing_image_gets_the_baseline_output_too(plain: dict[str, Any]) -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/preprocess:1"
+    custom = states(standalone_template(preprocess_image=image))["Preprocess"]["Parameters"]
+    assert custom["AppSpecification"] == {"ImageUri": image}  # its own entrypoint, no bundled script
+    bundled = states(plain)["Preprocess"]["Parameters"]
+    assert "ContainerEntrypoint" in bundled["AppSpecification"]
+    assert custom["ProcessingOutputConfig"] == bundled["ProcessingOutputConfig"]
+    assert "baseline" in [o["OutputName"] for o in custom["ProcessingOutputConfig"]["Outputs"]]
+
+
+def test_the_job_role_may_write_the_baseline(plain: dict[str, Any]) -> None:
+    # The baseline goes under the artifact prefix, which the job role reads and writes.
+    job_policy = next(p for lid, p in resources(plain, "AWS::IAM::ManagedPolicy").items() if lid.startswith("PipelineJobPolicy"))
+    writes = [s for s in job_policy["Properties"]["PolicyDocument"]["Statement"]
+              if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    resources_written = [r for s in writes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    # Objects under the whole artifact prefix: <prefix><run>/baseline/baseline.csv among them.
+    assert sorted(resources_written) == ["arn:aws:s3:::acme-artifacts", "arn:aws:s3:::acme-artifacts/churn/*"]
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in writes)
+
+
+@pytest.mark.parametrize("prefix", ["churn(v2)/", "churn*/", "it's/"], ids=["parentheses", "asterisk", "quote"])
+def test_artifact_prefixes_must_fit_a_model_package_metadata_value(prefix: str) -> None:
+    with pytest.raises(PropsError, match=r"TrainingPipeline: artifact_prefix: must use only letters, digits and _ \. - between slashes: .*CustomerMetadataProperties"):
+        standalone(artifact_prefix=prefix)
+
+
+def test_the_baseline_uri_must_fit_256_characters() -> None:
+    # s3://acme-artifacts/ is 20 characters, the run suffix and /baseline 41: 195 are left for the prefix.
+    standalone(artifact_prefix="a" * 194 + "/")
+    with pytest.raises(PropsError, match=r"artifact_prefix: must be at most 195 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
+        standalone(artifact_prefix="a" * 195 + "/")
+
+
+def test_an_unresolved_bucket_name_is_assumed_63_characters_long() -> None:
+    unresolved = f"artifacts-{cdk.Aws.ACCOUNT_ID}"  # a token until deployment
+    standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
+    with pytest.raises(PropsError, match=r"must be at most 146 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
+        standalone(artifact_prefix="a" * 146 + "/", artifact_bucket_name=unresolved)

@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import random
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -117,7 +118,7 @@ def test_main_writes_the_three_splits(tmp_path: Path, has_header: bool) -> None:
 
 
 def test_main_without_has_header_keeps_a_header_row_as_data(tmp_path: Path) -> None:
-    write_csv(tmp_path / "in" / "a.csv", [["label", "x"], *rows(9)])
+    write_csv(tmp_path / "in" / "a.csv", [["label", "x", "y"], *rows(9)])
     counts = preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=1)
     assert sum(counts.values()) == 10
 
@@ -126,6 +127,118 @@ def test_main_fails_on_too_little_data(tmp_path: Path) -> None:
     write_csv(tmp_path / "in" / "a.csv", rows(2))
     with pytest.raises(ValueError, match="at least 3 rows"):
         preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=42)
+
+
+# -- preprocess: the drift baseline ---------------------------------------------------------------
+
+
+def mixed_rows(n: int, seed: int = 0) -> list[list[str]]:
+    """Label, a numerical feature, a categorical one (a plan name) and an integer count; rows unique."""
+    generator = random.Random(seed)
+    return [[str(generator.randint(0, 1)), f"{i}.{generator.randint(0, 9)}", generator.choice(["basic", "pro", "team"]), str(i)] for i in range(n)]
+
+
+def run_main(tmp_path: Path, data: list[list[str]], header: list[str] | None, seed: int = 42, **kwargs: Any) -> tuple[list[list[str]], dict[str, Any], Path]:
+    input_dir, output_dir = tmp_path / "input", tmp_path / f"output-{seed}-{kwargs.get('baseline_rows', 'default')}"
+    write_csv(input_dir / "data.csv", ([header] if header else []) + data)
+    preprocess.main(input_dir, output_dir, header is not None, seed=seed, **kwargs)
+    description = json.loads((output_dir / "baseline" / "baseline.json").read_text(encoding="utf-8"))
+    return read_csv(output_dir / "baseline" / "baseline.csv"), description, output_dir
+
+
+@pytest.mark.parametrize("has_header", [False, True], ids=["no-header", "header"])
+def test_baseline_is_a_sample_of_the_training_split_without_the_label(tmp_path: Path, has_header: bool) -> None:
+    data = mixed_rows(200)
+    header = ["churned", "tenure", "plan", "seats"] if has_header else None
+    table, description, output_dir = run_main(tmp_path, data, header)
+
+    names = ["tenure", "plan", "seats"] if has_header else ["f0", "f1", "f2"]
+    assert table[0] == names
+    sampled = table[1:]
+    assert len(sampled) == description["rows"] == 160  # the whole training split: below the cap
+    # Every baseline row is a training row with its first column (the label) removed, none twice.
+    train_features = [row[1:] for row in read_csv(output_dir / "train" / "train.csv")]
+    assert sorted(sampled) == sorted(train_features)
+    held_out = [row[1:] for name in ("validation", "test") for row in read_csv(output_dir / name / f"{name}.csv")]
+    assert not set(map(tuple, held_out)) & set(map(tuple, sampled))
+    assert description == {
+        "features": [{"name": names[0], "type": "numerical"}, {"name": names[1], "type": "categorical"}, {"name": names[2], "type": "numerical"}],
+        "rows": 160,
+        "label_excluded": True,
+    }
+
+
+def test_baseline_is_capped_and_deterministic_for_a_seed(tmp_path: Path) -> None:
+    data = mixed_rows(500, seed=3)
+    table, description, output_dir = run_main(tmp_path, data, None, seed=7, baseline_rows=50)
+    assert len(table) == 51 and description["rows"] == 50
+    train_features = {tuple(row[1:]) for row in read_csv(output_dir / "train" / "train.csv")}
+    assert len(set(map(tuple, table[1:]))) == 50 and set(map(tuple, table[1:])) <= train_features
+    again, _, _ = run_main(tmp_path / "again", data, None, seed=7, baseline_rows=50)
+    assert again == table
+    other_seed, _, _ = run_main(tmp_path / "other", data, None, seed=8, baseline_rows=50)
+    assert other_seed[0] == table[0] and other_seed[1:] != table[1:]
+    # The default cap is 5000 rows.
+    _, description, _ = run_main(tmp_path / "large", mixed_rows(7000), None)
+    assert preprocess.BASELINE_ROWS == 5000 and description["rows"] == 5000
+
+
+def test_a_single_unparsable_training_value_makes_a_feature_categorical(tmp_path: Path) -> None:
+    data = [[str(i % 2), str(i), f"{i / 3:.4f}", "1e3", "nan"] for i in range(40)]
+    parts = preprocess.split(data, seed=42)  # the rows are shared: edit one training and one test row
+    parts["train"][3][1] = "n/a"
+    parts["test"][0][2] = ""  # outside the training split: not in the baseline
+    table, description, _ = run_main(tmp_path, data, None, baseline_rows=1000)
+    assert ["n/a"] in [row[:1] for row in table[1:]]
+    assert description["features"] == [
+        {"name": "f0", "type": "categorical"},
+        {"name": "f1", "type": "numerical"},
+        {"name": "f2", "type": "numerical"},  # exponents parse as floats
+        {"name": "f3", "type": "numerical"},  # and so does nan
+    ]
+
+
+def test_baseline_rows_keep_the_order_of_the_features(tmp_path: Path) -> None:
+    data = [[str(i % 2), f"a{i}", f"b{i}", f"c{i}"] for i in range(30)]
+    table, _, _ = run_main(tmp_path, data, ["y", "a", "b", "c"])
+    assert table[0] == ["a", "b", "c"]
+    assert all(row == [f"a{row[0][1:]}", f"b{row[0][1:]}", f"c{row[0][1:]}"] for row in table[1:])
+
+
+@pytest.mark.parametrize(
+    ("data", "header", "kwargs", "message"),
+    [
+        ([["1", "2", "3"]] * 5 + [["1", "2"]] * 5, None, {}, r"same number of columns, found \[2, 3\]"),
+        ([["1"]] * 10, None, {}, "a label and at least one feature"),
+        (mixed_rows(10), ["y", "a", "b"], {}, r"the header names 2 features after the label, the rows have 3"),
+        (mixed_rows(10), ["y", "a", "a", "b"], {}, "unique and non-empty"),
+        (mixed_rows(10), None, {"baseline_rows": 0}, "BASELINE_ROWS must be at least 1, got 0"),
+    ],
+    ids=["ragged", "label-only", "short-header", "duplicate-names", "zero-rows"],
+)
+def test_baseline_rejects_data_it_cannot_describe(tmp_path: Path, data: list[list[str]], header: list[str] | None,
+                                                  kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_main(tmp_path, data, header, **kwargs)
+
+
+def test_files_with_different_headers_are_rejected(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in" / "a.csv", [["y", "a", "b"], *rows(5)])
+    write_csv(tmp_path / "in" / "b.csv", [["y", "b", "a"], *rows(5)])
+    with pytest.raises(ValueError, match=r"the header of .*b\.csv \(\['y', 'b', 'a'\]\) differs from that of .*a\.csv"):
+        preprocess.main(tmp_path / "in", tmp_path / "out", has_header=True, seed=42)
+
+
+def test_the_script_writes_the_baseline_when_run_as_a_processing_job(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in" / "data.csv", [["y", "tenure", "plan"], *[[str(i % 2), str(i), "pro"] for i in range(50)]])
+    environment = {"INPUT_DIR": str(tmp_path / "in"), "OUTPUT_DIR": str(tmp_path / "out"), "HAS_HEADER": "true",
+                   "SPLIT_SEED": "5", "BASELINE_ROWS": "12", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, str(SCRIPTS / "preprocess.py")], env=environment, check=True, capture_output=True)
+    table = read_csv(tmp_path / "out" / "baseline" / "baseline.csv")
+    assert table[0] == ["tenure", "plan"] and len(table) == 13
+    assert json.loads((tmp_path / "out" / "baseline" / "baseline.json").read_text())["features"] == [
+        {"name": "tenure", "type": "numerical"}, {"name": "plan", "type": "categorical"},
+    ]
 
 
 # -- evaluate metrics ------------------------------------------------------------------------------

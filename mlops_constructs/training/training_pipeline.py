@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -40,12 +40,19 @@ RETRAIN_EVENT_DETAIL_TYPE = "Model Retrain Requested"
 _SCRIPTS = Path(__file__).resolve().parent / "scripts"
 _MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
+# CustomerMetadataProperties values: 1-256 characters of letters, spaces, digits and _.:/=+-@
+# (docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
+_METADATA_VALUE = re.compile(r"[\w\s.:/=+@-]{1,256}")
+_METADATA_VALUE_MAX = 256
 _IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
 # Errors of the create call worth retrying: throttling and account capacity limits. The optimized
 # integration reports most SageMaker API errors, throttling included, as AmazonSageMakerException, so
 # a rejected request is retried too; three attempts bound that. A job that started and then failed is
 # not retried: its failure is reported.
 _RETRYABLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException", "SageMaker.ThrottlingException"]
+DRIFT_BASELINE_KEY = "DriftBaselineS3Uri"
+"""Key of the model package's ``CustomerMetadataProperties`` whose value is the S3 prefix of the version's
+drift baseline (``<prefix>/baseline.csv`` and ``<prefix>/baseline.json``), without a trailing slash."""
 BUNDLED_METRICS = ("auc", "accuracy", "rmse")
 """Metrics the bundled evaluation script computes."""
 _CODE_DIR = "/opt/ml/processing/code"
@@ -62,7 +69,13 @@ class TrainingPipeline(Construct):
         any failure -> NotifyFailure -> Failed
 
     - **Preprocess**: a processing job splitting ``data_bucket/data_prefix`` into train, validation and
-      test sets (the bundled ``preprocess.py`` in ``processing_image``, or ``preprocess_image``'s entrypoint).
+      test sets (the bundled ``preprocess.py`` in ``processing_image``, or ``preprocess_image``'s entrypoint),
+      and writing the model's drift baseline to ``<artifact prefix><run>/baseline``: the bundled script
+      writes ``baseline.csv`` (a sample of the training split, label excluded, with a header naming the
+      features) and ``baseline.json`` (the features' names and types). A ``preprocess_image`` gets the
+      same ``baseline`` output, at ``/opt/ml/processing/output/baseline``: it should write a
+      ``baseline.csv`` there in that format for drift monitoring, since SageMaker uploads only what the
+      container writes.
     - **Train**: a training job run to completion (``.sync``) with ``training_image``; network
       isolation and inter-container traffic encryption on; optional managed spot training with
       checkpoints.
@@ -70,7 +83,8 @@ class TrainingPipeline(Construct):
       ``evaluate.py`` in ``training_image``, or ``evaluate_image``'s entrypoint).
     - **MetricGate**: ``metrics.<metric_name>.value`` of the report against ``metric_threshold``.
     - **Register**: a model package in ``model_package_group_name``, ``PendingManualApproval``, with the
-      report as its model-quality statistics.
+      report as its model-quality statistics and its run's baseline prefix as the
+      ``CustomerMetadataProperties`` entry ``DriftBaselineS3Uri`` (``DRIFT_BASELINE_KEY``).
 
     Every job runs in the isolated subnets with the pipeline's own security group (HTTPS out, and
     traffic among the job's own instances), with volumes and outputs encrypted with
@@ -106,7 +120,9 @@ class TrainingPipeline(Construct):
     :param processing_image: the image that runs the bundled preprocessing script (it needs Python 3).
     :param model_package_group_name: the group models are registered in.
     :param vpc_subnets: where the jobs run. Default: the VPC's isolated subnets.
-    :param artifact_prefix: the model's prefix in ``artifact_bucket``. Default: ``<model_name>/``.
+    :param artifact_prefix: the model's prefix in ``artifact_bucket``; letters, digits and ``_ . -`` between
+        slashes, since the baseline's location is recorded in the model package (metadata values allow no
+        other punctuation, and at most 256 characters). Default: ``<model_name>/``.
     :param hyperparameters: passed to the training job as strings. Default: none.
     :param training_instance_type: Default: ``ml.m5.xlarge``.
     :param training_instance_count: Default: 1.
@@ -185,6 +201,7 @@ class TrainingPipeline(Construct):
             evaluate_image, metric_name, metric_direction, max_training_runtime, spot_max_wait,
             training_instance_type, processing_instance_type,
         )
+        self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
         stack = Stack.of(self)
         self.model_name = model_name
         self.model_package_group_name = model_package_group_name
@@ -271,7 +288,11 @@ class TrainingPipeline(Construct):
             inputs=[
                 _s3_input("data", data_bucket.s3_url_for_object(data_prefix), "/opt/ml/processing/input"),
             ],
-            outputs=[_s3_output(split, f"$.run.{split}_uri", f"/opt/ml/processing/output/{split}") for split in ("train", "validation", "test")],
+            outputs=[
+                _s3_output(split, f"$.run.{split}_uri", f"/opt/ml/processing/output/{split}") for split in ("train", "validation", "test")
+            ]
+            # Declared for a custom image too: SageMaker uploads whatever the container writes there.
+            + [_s3_output("baseline", "$.run.baseline_uri", "/opt/ml/processing/output/baseline")],
             environment={},
             instance_type=processing_instance_type,
             volume_size_gb=processing_volume_size_gb,
@@ -386,6 +407,9 @@ class TrainingPipeline(Construct):
                 "ModelMetrics": {
                     "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": "$.run.evaluation_report_uri"}}
                 },
+                # Each version names its own run's baseline, so a rolled-back version is monitored against
+                # the data it was trained on.
+                "CustomerMetadataProperties": {f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri"},
             },
             iam_resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*")],
             result_selector={"ModelPackageArn.$": "$.ModelPackageArn"},
@@ -523,6 +547,22 @@ class TrainingPipeline(Construct):
             raise PropsError(name, "metric_direction", metric_direction, "must be 'maximize' or 'minimize'")
         if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
             raise PropsError(name, "spot_max_wait", spot_max_wait.to_human_string(), f"must be at least max_training_runtime ({max_training_runtime.to_human_string()})")
+
+    @staticmethod
+    def _validate_baseline_location(name: str, bucket_name: str, artifact_prefix: str) -> None:
+        """The baseline's S3 URI must be a valid CustomerMetadataProperties value for every run."""
+        if not _METADATA_VALUE.fullmatch(artifact_prefix):
+            raise PropsError(name, "artifact_prefix", artifact_prefix,
+                             "must use only letters, digits and _ . - between slashes: each run's drift baseline location "
+                             "is recorded in the model package's CustomerMetadataProperties, which allow no other punctuation")
+        # s3://<bucket>/<prefix><32 hex digits>/baseline; an unresolved bucket name may have up to 63 characters.
+        bucket_length = 63 if Token.is_unresolved(bucket_name) else len(bucket_name)
+        longest = len("s3://") + bucket_length + len("/") + len(artifact_prefix) + 32 + len("/baseline")
+        if longest > _METADATA_VALUE_MAX:
+            raise PropsError(name, "artifact_prefix", artifact_prefix,
+                             f"must be at most {len(artifact_prefix) - (longest - _METADATA_VALUE_MAX)} characters with this artifact bucket: "
+                             f"each run's drift baseline URI ({longest} characters) must fit the {_METADATA_VALUE_MAX} characters of a "
+                             "CustomerMetadataProperties value")
 
     def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
                           outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
@@ -765,7 +805,7 @@ class _TrainingJob(tasks.SageMakerCreateTrainingJob):
 
 
 class _Locations:
-    """Where one run's splits, model, checkpoints and report go: ``<prefix><run suffix>/...``."""
+    """Where one run's splits, model, checkpoints, report and drift baseline go: ``<prefix><run suffix>/...``."""
 
     def __init__(self, bucket: str, prefix: str) -> None:
         self.bucket, self.prefix = bucket, prefix
@@ -779,6 +819,7 @@ class _Locations:
             "model_uri.$": f"States.Format('{base}/model', {suffix})",
             "checkpoint_uri.$": f"States.Format('{base}/checkpoints', {suffix})",
             "evaluation_uri.$": f"States.Format('{base}/evaluation', {suffix})",
+            "baseline_uri.$": f"States.Format('{base}/baseline', {suffix})",
             "evaluation_report_uri.$": f"States.Format('{base}/evaluation/evaluation.json', {suffix})",
             "evaluation_key.$": f"States.Format('{self.prefix}{{}}/evaluation/evaluation.json', {suffix})",
         }
