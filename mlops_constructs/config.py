@@ -492,18 +492,42 @@ class TriggerSettings(_Strict):
     """Start on the platform's ``Model Retrain Requested`` event for this model (drift detection)."""
 
 
-class MonitoringSettings(_Strict):
-    """A Model Monitor data-quality schedule on the model's endpoints; drift starts a retraining."""
+_MODEL_MONITOR_KEYS = {
+    "baseline_prefix": "each model version now brings its own baseline, written by the training pipeline and "
+                       "recorded in its model package: remove this key",
+    "features": "the drift job tests every feature of the baseline, each with the test Evidently picks for its type "
+                "and sample size: remove this key",
+}
 
-    baseline_prefix: DataPrefix
-    """Where ``constraints.json`` and ``statistics.json`` are, in the dev artifact bucket."""
-    features: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]] = Field(min_length=1, max_length=10)
-    """Features whose drift from the baseline is watched (Model Monitor's ``feature_baseline_drift_<name>``)."""
-    drift_threshold: float = Field(default=0.2, gt=0, le=1)
-    """Baseline drift distance of any watched feature that raises the drift alarm."""
-    schedule: Schedule = "cron(0 * ? * * *)"
-    """Hourly by default (Model Monitor runs at most hourly)."""
+
+class MonitoringSettings(_Strict):
+    """Drift checks of the model's endpoints (``DriftMonitor``: Evidently in a SageMaker processing job,
+    against the served version's own baseline); drift starts a retraining."""
+
+    schedule: Literal["hourly", "daily"] = "hourly"
+    """How often the previous window's captured requests are checked: ``hourly`` (at 10 past) or ``daily``
+    (at 00:30 UTC)."""
+    drift_threshold: float = Field(default=0.5, gt=0, le=1)
+    """The share of drifted features (0-1) that raises the drift alarm."""
+    min_rows: int = Field(default=100, ge=1, le=10_000_000)
+    """Captured rows a window needs for a verdict; fewer is ``insufficient-data``, neither drift nor failure."""
     instance_type: ProcessingInstanceType = "ml.m5.large"
+    """Of the drift job."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_monitor_keys(cls, data: Any) -> Any:
+        # SageMaker Model Monitor is closed to new customers; its keys are refused with what replaced them.
+        if isinstance(data, dict):
+            legacy = [_FieldError((key,), data[key], f"was a Model Monitor setting; the drift job replaced Model Monitor ({why})")
+                      for key, why in _MODEL_MONITOR_KEYS.items() if key in data]
+            schedule = data.get("schedule")
+            if isinstance(schedule, str) and schedule.startswith(("cron(", "rate(")):
+                legacy.append(_FieldError(("schedule",), schedule, "must be hourly or daily: the drift job checks the previous hour or "
+                                                                   "day of captured requests (Model Monitor's cron expressions are gone)"))
+            if legacy:
+                raise _FieldErrors(legacy)
+        return data
 
 
 class SmokeTestSettings(_Strict):
@@ -640,7 +664,7 @@ class PlatformConfig(_Strict):
     def _image_problems(self) -> list[_FieldError]:
         """SageMaker's images the stacks resolve must exist in the region (checked when the SageMaker
         SDK is installed): the built-in algorithm, the scikit-learn image of the bundled preprocessing
-        and Model Monitor's image."""
+       ."""
         from mlops_constructs.training.images import builtin_image_problem
 
         problems: list[_FieldError] = []
@@ -661,18 +685,10 @@ class PlatformConfig(_Strict):
                         f"is required in region {self.region}: the bundled preprocessing runs in SageMaker's scikit-learn "
                         f"image, which {problem}",
                     ))
-            if model.monitoring is not None:
-                problem = builtin_image_problem("model-monitor", None, self.region)
-                if problem is not None:
-                    problems.append(_FieldError(
-                        ("models", index, "monitoring"), model.monitoring.model_dump(),
-                        f"cannot run in region {self.region}: Model Monitor {problem}; "
-                        "no key names another monitor image: choose one of those regions or remove the monitoring",
-                    ))
         return problems
 
     def _monitoring_problems(self) -> list[_FieldError]:
-        """A monitored model's endpoints must capture data in every stage: Model Monitor reads the
+        """A monitored model's endpoints must capture data in every stage: the drift job reads the
         captured requests, and the model's training listens for each stage's drift alarm."""
         problems: list[_FieldError] = []
         for index, model in enumerate(self.models):
@@ -691,13 +707,13 @@ class PlatformConfig(_Strict):
                     if override.data_capture_percent == 0:
                         problems.append(_FieldError(
                             ("models", index, "endpoints", stage, "data_capture_percent"), 0,
-                            f"must be above 0 while models[{index}].monitoring is set: Model Monitor reads the captured "
+                            f"must be above 0 while models[{index}].monitoring is set: the drift job reads the captured "
                             "requests, and training listens for this endpoint's drift alarm; capture some or remove the monitoring",
                         ))
                 elif stage_endpoint.data_capture_percent == 0:
                     problems.append(_FieldError(
                         ("stages", stage, "endpoint", "data_capture_percent"), 0,
-                        f"must be above 0 while models[{index}].monitoring is set: Model Monitor reads the captured "
+                        f"must be above 0 while models[{index}].monitoring is set: the drift job reads the captured "
                         f"requests, and training listens for this endpoint's drift alarm; capture some here or in "
                         f"models[{index}].endpoints.{stage}.data_capture_percent, or remove the monitoring",
                     ))

@@ -1,4 +1,5 @@
-"""The endpoint stack of one model in one stage: its CanaryEndpoint."""
+"""The endpoint stack of one model in one stage: its CanaryEndpoint, and its DriftMonitor when the model
+is monitored."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs.config import ModelSettings, PlatformConfig
-from mlops_constructs.serving import CanaryEndpoint, DataQualityMonitoring
-from mlops_constructs.training import builtin_image_uri
+from mlops_constructs.monitoring import DriftMonitor
+from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
 from stacks._roles import role_for_pipeline_step
 from stacks._settings import stateful_removal_policy
@@ -85,9 +86,6 @@ class EndpointStack(Stack):
             "off_hours_capacity": f"{autoscaling}.off_hours.capacity",
             "serverless_memory_mb": f"{endpoint}.serverless.memory_size_mb",
             "serverless_max_concurrency": f"{endpoint}.serverless.max_concurrency",
-            "monitor": f"{config.model_path(model, 'monitoring')}, {config.endpoint_path(stage, model, 'data_capture_percent')}",
-            "monitor.features": config.model_path(model, "monitoring", "features"),
-            "monitor.baseline_prefix": config.model_path(model, "monitoring", "baseline_prefix"),
         }
         with config.props_from(paths):
             self.endpoint = CanaryEndpoint(
@@ -123,8 +121,41 @@ class EndpointStack(Stack):
                 serverless_memory_mb=settings.serverless.memory_size_mb if settings.serverless else None,
                 serverless_max_concurrency=settings.serverless.max_concurrency if settings.serverless else 5,
                 removal_policy=stateful_removal_policy(config.stage(stage)),
-                monitor=self._monitoring(config, model, settings, dev_artifacts),
             )
+
+        self.drift_monitor: DriftMonitor | None = None
+        """The drift checks of the endpoint, when the model is monitored."""
+        monitoring = model.monitoring
+        if monitoring is not None and self.endpoint.capture_prefix is not None:  # the config refuses monitoring without capture
+            with config.props_from({
+                "schedule": config.model_path(model, "monitoring", "schedule"),
+                "drift_threshold": config.model_path(model, "monitoring", "drift_threshold"),
+                "min_rows": config.model_path(model, "monitoring", "min_rows"),
+                "instance_type": config.model_path(model, "monitoring", "instance_type"),
+                "endpoint_name": derived,
+                "capture_prefix": derived,
+            }):
+                self.drift_monitor = DriftMonitor(
+                    self,
+                    "Drift",
+                    endpoint_name=self.endpoint.endpoint_name,
+                    model_package_arn=model_package_arn,
+                    capture_bucket=capture_bucket,
+                    capture_prefix=self.endpoint.capture_prefix,
+                    baseline_bucket=dev_artifacts,
+                    baseline_key_alias=store_key_alias(config, "dev") if config.accounts.dev != self.account else None,
+                    vpc=vpc,
+                    encryption_key=key,
+                    alarm_topic=self.endpoint.alarm_topic,
+                    schedule=monitoring.schedule,
+                    drift_threshold=monitoring.drift_threshold,
+                    min_rows=monitoring.min_rows,
+                    instance_type=monitoring.instance_type,
+                    retrain_event_bus=events.EventBus.from_event_bus_arn(
+                        self, "TrainingBus", f"arn:{self.partition}:events:{config.region}:{config.accounts.dev}:event-bus/default"
+                    ),
+                    removal_policy=stateful_removal_policy(config.stage(stage)),
+                )
 
         self.smoke_test_role: iam.Role | None = None
         """The role the delivery pipeline's smoke test invokes the endpoint through, where it has one."""
@@ -143,24 +174,4 @@ class EndpointStack(Stack):
             policy_id="SmokeTestPolicy",
             policy_description=f"Invoke endpoint {name}",
             statement=iam.PolicyStatement(sid="InvokeThisEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint.endpoint_arn]),
-        )
-
-    def _monitoring(self, config: PlatformConfig, model: ModelSettings, settings: Any, dev_artifacts: s3.IBucket) -> DataQualityMonitoring | None:
-        monitoring = model.monitoring
-        if monitoring is None or settings.serverless is not None or settings.data_capture_percent == 0:
-            return None  # the configuration refuses these for a monitored model
-        with config.props_from({"*": config.model_path(model, "monitoring")}):
-            image_uri = builtin_image_uri("model-monitor", None, config.region)
-        return DataQualityMonitoring(
-            image_uri=image_uri,
-            baseline_bucket=dev_artifacts,
-            baseline_prefix=monitoring.baseline_prefix,
-            baseline_key_alias=store_key_alias(config, "dev"),
-            features=tuple(monitoring.features),
-            drift_threshold=monitoring.drift_threshold,
-            schedule_expression=monitoring.schedule,
-            instance_type=monitoring.instance_type,
-            retrain_event_bus=events.EventBus.from_event_bus_arn(
-                self, "TrainingBus", f"arn:{self.partition}:events:{config.region}:{config.accounts.dev}:event-bus/default"
-            ),
         )

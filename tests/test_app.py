@@ -118,9 +118,8 @@ def _config(**changes: object) -> dict:
         ({"stages.prod.endpoint.autoscaling": {"min_capacity": 9}}, "stages.prod.endpoint.autoscaling.min_capacity: must be at most"),
         # CanaryEndpoint's monitor: needs data capture
         ({"stages.staging.endpoint.data_capture_percent": 0}, "stages.staging.endpoint.data_capture_percent: must be above 0 while models[0].monitoring"),
-        # the Model Monitor image, which the endpoint stack looks up
-        ({"region": "ap-south-2", "availability_zones": ["ap-south-2a", "ap-south-2b"], "models.0.model_package_arn": None},
-         "models[0].monitoring: cannot run in region ap-south-2: Model Monitor has no model-monitor image"),
+        # a Model Monitor key: the drift job replaced it
+        ({"models.0.monitoring": {"features": ["_c0"]}}, "models[0].monitoring.features: was a Model Monitor setting; the drift job replaced"),
         # two stages in one account
         ({"accounts.staging": "444444444444"}, "accounts.prod: is the same account as accounts.staging"),
     ],
@@ -166,10 +165,10 @@ def _props_error(construct: str, prop: str, value: object) -> object:
          "models[0].endpoints.dev.instance_type: is refused by this test (got 'ml.c5.xlarge'; CanaryEndpoint's instance_type)"),
         (("mlops_constructs.network", "IsolatedNetwork.__init__", _props_error("IsolatedNetwork", "cidr", "10.10.0.0/16")), {},
          "stages.dev.vpc_cidr: is refused by this test (got '10.10.0.0/16'; IsolatedNetwork's cidr)"),
-        (("stacks.endpoint_stack", "builtin_image_uri", _props_error("builtin_image_uri", "region", "eu-west-1")), {},
-         "models[0].monitoring: is refused by this test (got 'eu-west-1'; builtin_image_uri's region)"),
+        (("mlops_constructs.monitoring.drift_monitor", "DriftMonitor._validate", _props_error("DriftMonitor", "min_rows", 100)), {},
+         "models[0].monitoring.min_rows: is refused by this test (got 100; DriftMonitor's min_rows)"),
     ],
-    ids=["TrainingPipeline", "ArtifactStore", "ModelRegistry", "DeliveryPipeline", "CanaryEndpoint", "IsolatedNetwork", "monitor-image"],
+    ids=["TrainingPipeline", "ArtifactStore", "ModelRegistry", "DeliveryPipeline", "CanaryEndpoint", "IsolatedNetwork", "DriftMonitor"],
 )
 def test_a_construct_error_about_a_config_value_names_its_config_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], patch: tuple, changes: dict, expected: str

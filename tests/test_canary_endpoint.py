@@ -188,20 +188,11 @@ def test_bad_props_are_rejected_with_field_value_and_rule(kwargs: dict[str, Any]
         build(**kwargs)
 
 
-def test_monitoring_needs_captured_data_on_instances() -> None:
-    from mlops_constructs.serving import DataQualityMonitoring
-
-    def monitor(id: str) -> DataQualityMonitoring:
-        return DataQualityMonitoring(
-            image_uri="468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
-            baseline_bucket=s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), id), "Baseline", "acme-dev-artifacts-222222222222-eu-west-1"),
-            baseline_prefix="churn/baseline/", features=("_c0",),
-        )
-
-    with pytest.raises(PropsError, match=r"CanaryEndpoint: monitor: needs an instance endpoint that captures data"):
-        build(data_capture_percent=0, monitor=monitor("A"))
-    with pytest.raises(PropsError, match=r"CanaryEndpoint: monitor: needs an instance endpoint that captures data"):
-        build(serverless_memory_mb=2048, monitor=monitor("B"))
+def test_capture_prefix_is_what_a_drift_monitor_reads_and_none_without_capture() -> None:
+    assert build()[2].capture_prefix == "data-capture/acme-staging-churn/"
+    assert build(capture_prefix="capture/x/")[2].capture_prefix == "capture/x/"
+    assert build(data_capture_percent=0)[2].capture_prefix is None
+    assert build(serverless_memory_mb=2048)[2].capture_prefix is None
 
 
 def test_serverless_has_no_instances_scaling_or_deployment_policy() -> None:

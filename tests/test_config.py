@@ -386,7 +386,7 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
     ("change", "expected"),
     [
         ({"stages.staging.endpoint.data_capture_percent": 0},
-         "stages.staging.endpoint.data_capture_percent: must be above 0 while models[0].monitoring is set: Model Monitor reads "
+         "stages.staging.endpoint.data_capture_percent: must be above 0 while models[0].monitoring is set: the drift job reads "
          "the captured requests, and training listens for this endpoint's drift alarm; capture some here or in "
          "models[0].endpoints.staging.data_capture_percent, or remove the monitoring (got 0)"),
         ({"models.0.endpoints": {"prod": {"data_capture_percent": 0}}},
@@ -452,10 +452,8 @@ def _in_region(region: str, **changes: Any) -> dict[str, Any]:
 
 def test_a_region_without_the_training_images_names_the_regions_that_have_them_and_the_image_keys() -> None:
     problems = problems_of(_in_region("ap-southeast-5"))
-    assert [p.split(":")[0] for p in problems] == [
-        "models[0].training.algorithm", "models[0].processing.preprocess_image", "models[0].monitoring",
-    ], problems
-    algorithm, preprocess, monitoring = problems
+    assert [p.split(":")[0] for p in problems] == ["models[0].training.algorithm", "models[0].processing.preprocess_image"], problems
+    algorithm, preprocess = problems
     assert algorithm.startswith("models[0].training.algorithm: has no xgboost 1.7-1 image in region ap-southeast-5; sagemaker-core ")
     assert ", installed here, has one in af-south-1, " in algorithm and " eu-west-1, " in algorithm
     assert "cn-north-1" not in algorithm and "us-gov-west-1" not in algorithm  # other partitions are no option
@@ -463,19 +461,41 @@ def test_a_region_without_the_training_images_names_the_regions_that_have_them_a
                               "(got {'framework': 'xgboost', 'version': '1.7-1'})")
     assert preprocess.startswith("models[0].processing.preprocess_image: is required in region ap-southeast-5: the bundled "
                                  "preprocessing runs in SageMaker's scikit-learn image, which has no sklearn 1.2-1 image in region ap-southeast-5;")
-    assert monitoring.startswith("models[0].monitoring: cannot run in region ap-southeast-5: Model Monitor has no model-monitor image")
-    assert "no key names another monitor image" in monitoring
     assert not any("pip install" in p for p in problems), problems
 
 
 def test_own_images_make_a_region_without_sagemakers_images_usable() -> None:
     image = "123456789012.dkr.ecr.ap-southeast-5.amazonaws.com/churn:1"
-    data = _in_region("ap-southeast-5", **{"models.0.training": {"image": image}, "models.0.processing": {"preprocess_image": image},
-                                           "models.0.monitoring": None})
+    data = _in_region("ap-southeast-5", **{"models.0.training": {"image": image}, "models.0.processing": {"preprocess_image": image}})
     assert PlatformConfig.from_mapping(data).region == "ap-southeast-5"
 
 
-def test_a_region_without_model_monitor_refuses_only_the_monitoring() -> None:
-    (problem,) = problems_of(_in_region("ap-south-2"))
-    assert problem.startswith("models[0].monitoring: cannot run in region ap-south-2: Model Monitor has no model-monitor image in region ap-south-2;")
-    PlatformConfig.from_mapping(_in_region("ap-south-2", **{"models.0.monitoring": None}))
+def test_monitoring_needs_no_model_monitor_image_in_any_region() -> None:
+    """The drift job runs the platform's own image (a CDK asset): a region without Model Monitor's image
+    is no reason to refuse monitoring."""
+    assert PlatformConfig.from_mapping(_in_region("ap-south-2")).models[0].monitoring is not None
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "expected"),
+    [
+        ({"baseline_prefix": "churn/baseline/"},
+         "models[0].monitoring.baseline_prefix: was a Model Monitor setting; the drift job replaced Model Monitor (each model "
+         "version now brings its own baseline, written by the training pipeline and recorded in its model package: remove this key) "
+         "(got 'churn/baseline/')"),
+        ({"features": ["_c0"]},
+         "models[0].monitoring.features: was a Model Monitor setting; the drift job replaced Model Monitor (the drift job tests "
+         "every feature of the baseline, each with the test Evidently picks for its type and sample size: remove this key) (got ['_c0'])"),
+        ({"schedule": "cron(0 * ? * * *)"},
+         "models[0].monitoring.schedule: must be hourly or daily: the drift job checks the previous hour or day of captured "
+         "requests (Model Monitor's cron expressions are gone) (got 'cron(0 * ? * * *)')"),
+        ({"schedule": "weekly"}, "models[0].monitoring.schedule: must be 'hourly' or 'daily' (got 'weekly')"),
+        ({"drift_threshold": 0}, "models[0].monitoring.drift_threshold: must be greater than 0 (got 0)"),
+        ({"min_rows": 0}, "models[0].monitoring.min_rows: must be greater than or equal to 1 (got 0)"),
+    ],
+    ids=["baseline_prefix", "features", "cron-schedule", "weekly", "zero-threshold", "zero-rows"],
+)
+def test_model_monitor_keys_are_refused_with_what_replaced_them(monitoring: dict[str, Any], expected: str) -> None:
+    data = default_config_data()
+    data["models"][0]["monitoring"] = {**data["models"][0]["monitoring"], **monitoring}
+    assert problems_of(data) == [expected]

@@ -97,8 +97,8 @@ UNWORKABLE: list[tuple[dict[tuple[Any, ...], Any], str]] = [
     ({("models", 0, "endpoints"): {"prod": {"data_capture_percent": 0}}}, "models[0].endpoints.prod.data_capture_percent"),
     ({("models", 0, "gate", "metric"): "f1"}, "models[0].gate.metric"),
     ({("stages", "prod", "endpoint", "autoscaling"): {"min_capacity": 5}}, "stages.prod.endpoint.autoscaling.min_capacity"),
-    ({("region",): "ap-south-2", ("availability_zones",): ["ap-south-2a", "ap-south-2b"], ("models", 0, "model_package_arn"): None},
-     "models[0].monitoring"),
+    ({("models", 0, "monitoring", "features"): ["_c0"]}, "models[0].monitoring.features"),
+    ({("models", 0, "monitoring", "schedule"): "cron(0 * ? * * *)"}, "models[0].monitoring.schedule"),
 ]
 
 
@@ -115,8 +115,6 @@ def check_workable(config: PlatformConfig) -> None:
             assert builtin_image_problem(algorithm.framework, algorithm.version, config.region) is None
         if model.processing.preprocess_image is None:
             assert builtin_image_problem(*PROCESSING_FRAMEWORK, config.region) is None
-        if model.monitoring is not None:
-            assert builtin_image_problem("model-monitor", None, config.region) is None
         for stage in STAGES:
             endpoint = model.endpoint(stage, config.stage(stage).endpoint)
             if model.monitoring is not None:

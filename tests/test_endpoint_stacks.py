@@ -123,36 +123,42 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
 def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform) -> None:
     for stage in STAGES:
         template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
-        job = props(template, "AWS::SageMaker::DataQualityJobDefinition")
-        assert job["DataQualityAppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}
-        assert job["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == "s3://mlops-demo-dev-artifacts-222222222222-eu-west-1/churn/baseline/constraints.json"
-        assert job["NetworkConfig"]["EnableNetworkIsolation"] is True and "KmsKeyId" in job["DataQualityJobOutputConfig"]
-        schedule = props(template, "AWS::SageMaker::MonitoringSchedule")
-        assert schedule["MonitoringScheduleName"] == f"mlops-demo-{stage}-churn-data-quality"
-        assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
-        drift = next(r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values() if r["Properties"]["AlarmName"].endswith("-drift"))
-        assert drift["Threshold"] == 0.2
-        assert {m["MetricStat"]["Metric"]["MetricName"] for m in drift["Metrics"] if "MetricStat" in m} == {
-            "feature_baseline_drift__c0", "feature_baseline_drift__c1", "feature_baseline_drift__c2"}
-        forwards = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+        types = {r["Type"] for r in template["Resources"].values()}
+        # SageMaker Model Monitor is closed to new customers: none of its resources may remain
+        assert not types & {"AWS::SageMaker::DataQualityJobDefinition", "AWS::SageMaker::MonitoringSchedule"}
+        (machine,) = [r for k, r in resources(template, "AWS::StepFunctions::StateMachine").items() if k.startswith("Drift")]
+        definition = json.dumps(machine["Properties"]["DefinitionString"])
+        assert "createProcessingJob.sync" in definition and "DriftBaselineS3Uri" in definition
+        # the job reads this stage's own capture: <capture prefix><endpoint>/AllTraffic/<window>/
+        name = f"mlops-demo-{stage}-churn"
+        assert f"data-capture/{name}/{name}/AllTraffic/" in definition
+        (schedule,) = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+        assert schedule["ScheduleExpression"] == "cron(10 * * * ? *)"  # hourly, the default config's
+        drift = next(r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values() if r["Properties"].get("AlarmName") == f"{name}-drift")
+        assert drift["Threshold"] == 0.5 and drift["MetricName"] == "DriftedShare" and drift["Namespace"] == "MLOps/Drift"
+        forwards = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
         if stage == "dev":
             assert forwards == []  # dev's own alarm is on the training account's bus already
         else:
             (rule,) = forwards
-            assert rule["EventPattern"]["detail"] == {"alarmName": [f"mlops-demo-{stage}-churn-drift"], "state": {"value": ["ALARM"]}}
+            assert rule["EventPattern"]["detail"] == {"alarmName": [f"{name}-drift"], "state": {"value": ["ALARM"]}}
             assert rule["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
 
 
-def test_monitoring_decrypts_the_baseline_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform) -> None:
-    # The baseline is in dev's artifact bucket, encrypted with dev's key: staging and prod monitoring
-    # jobs must be allowed to decrypt with a key of the dev account, not of their own.
+def test_the_drift_job_decrypts_baselines_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform) -> None:
+    # Baselines are in dev's artifact bucket, encrypted with dev's key: staging and prod drift jobs must
+    # be allowed to decrypt with a key of the dev account, not of their own; dev's job uses its own key.
     dev = platform.config.accounts.dev
     for stage in STAGES:
         template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
-        policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "MonitorRole" in json.dumps(p["Properties"]["Roles"]))
+        policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "DriftJobRole" in json.dumps(p["Properties"]["Roles"]))
         statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-        assert statements["DecryptBaseline"]["Resource"] == f"arn:aws:kms:eu-west-1:{dev}:key/*", stage
-        assert statements["DecryptBaseline"]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/mlops-demo-dev/artifacts"}
+        assert statements["ReadBaselines"]["Resource"] == "arn:aws:s3:::mlops-demo-dev-artifacts-222222222222-eu-west-1/*"
+        if stage == "dev":
+            assert "DecryptBaselines" not in statements
+        else:
+            assert statements["DecryptBaselines"]["Resource"] == f"arn:aws:kms:eu-west-1:{dev}:key/*", stage
+            assert statements["DecryptBaselines"]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/mlops-demo-dev/artifacts"}
 
 
 def test_the_training_bus_admits_drift_alarms_from_the_serving_accounts_only(platform: SynthesizedPlatform) -> None:

@@ -155,9 +155,9 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
         assert set(retained.values()) == {expected}, (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
-    # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key; registry: key,
-    # group; training: key; delivery: key, artifact and access-log buckets
-    assert stateful_count == 3 * 7 + 2 + 1 + 3
+    # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, its drift checks'
+    # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets
+    assert stateful_count == 3 * 8 + 2 + 1 + 3
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

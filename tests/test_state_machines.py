@@ -299,7 +299,7 @@ def test_the_renderer_gives_stand_ins_per_resource_type_and_reads_other_stacks()
 @pytest.mark.parametrize(
     "value",
     [
-        {"Fn::Sub": "${AWS::Region}"},
+        {"Fn::Sub": ["${X}", {"X": "y"}]},  # the variables form is not rendered
         {"Ref": "Thing"},
         {"Fn::GetAtt": ["Topic", "Nonexistent"]},
         {"Ref": "Missing"},
@@ -349,3 +349,10 @@ def test_parameter_names_follow_step_functions_naming_not_the_apis() -> None:
     )
     assert camel.startswith("S: stateMachineArn: stepfunctions.StartExecution: unknown parameter")
     assert required.startswith("S: StateMachineArn: stepfunctions.StartExecution: missing required parameter")
+
+
+def test_the_renderer_substitutes_pseudo_parameters_and_attributes_in_fn_sub() -> None:
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}}}
+    stack = StackInfo(name="s", account="123456789012", region="eu-west-1", template=template)
+    rendered = Renderer(stacks={"s": stack}).render({"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/r:${!tag} ${Topic}"}, stack)
+    assert rendered == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/r:${tag} arn:aws:sns:eu-west-1:123456789012:alerts"

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
@@ -37,7 +37,7 @@ from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
+from mlops_constructs.compliance import IAM5, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
 
 DRIFT_NAMESPACE = "MLOps/Drift"
@@ -82,7 +82,7 @@ class DriftMonitor(Construct):
     Creates the job's **image asset**, **role** and **security group** (HTTPS out only), the **state
     machine** (logs and execution data encrypted with a **key** of its own, yearly rotation), the **schedule**, the **drift
     alarm** ``<endpoint_name>-drift`` (``DriftedShare`` at or above ``drift_threshold``), a **failure
-    alarm** (any failed run), both to ``alarm_topic``, and, when ``retrain_event_bus`` is in another
+    alarm** ``<endpoint_name>-drift-check-failed`` (any failed run), both to ``alarm_topic``, and, when ``retrain_event_bus`` is in another
     account, a rule that forwards the drift alarm's ALARM event there (the training account's default
     bus, where the training pipeline listens for it).
 
@@ -282,6 +282,7 @@ class DriftMonitor(Construct):
         machine = self.state_machine.node.default_child
         assert isinstance(machine, sfn.CfnStateMachine)
         machine.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
+        ignore_cfn_lint(machine, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
         machine.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
             type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=machine_key_arn, kms_data_key_reuse_period_seconds=300)
 
@@ -312,6 +313,7 @@ class DriftMonitor(Construct):
         """``DriftedShare`` at or above ``drift_threshold`` in a window."""
         self.failure_alarm = cloudwatch.Alarm(
             self, "FailureAlarm",
+            alarm_name=f"{endpoint_name}-drift-check-failed",
             alarm_description=f"A drift check of endpoint {endpoint_name} failed (not drift: the check itself)",
             metric=self.state_machine.metric_failed(period=window, statistic="Sum"),
             threshold=1,

@@ -1,3 +1,3 @@
-from mlops_constructs.serving.canary_endpoint import VARIANT, CanaryEndpoint, DataQualityMonitoring
+from mlops_constructs.serving.canary_endpoint import VARIANT, CanaryEndpoint
 
-__all__ = ["VARIANT", "CanaryEndpoint", "DataQualityMonitoring"]
+__all__ = ["VARIANT", "CanaryEndpoint"]

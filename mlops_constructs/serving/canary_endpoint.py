@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -35,28 +32,6 @@ VARIANT = "AllTraffic"
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:(?P<account>\d{12}):model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DataQualityMonitoring:
-    """How ``CanaryEndpoint`` monitors the data it serves."""
-
-    image_uri: str
-    """SageMaker's Model Monitor image in this region (``builtin_image_uri("model-monitor", None, region)``)."""
-    baseline_bucket: s3.IBucket
-    """Holds ``<baseline_prefix>constraints.json`` and ``statistics.json`` (from a baselining job). A
-    bucket of another account must be imported with its ``account``
-    (``s3.Bucket.from_bucket_attributes(..., account=...)``): its key is looked for there."""
-    baseline_prefix: str
-    baseline_key_alias: str | None = None
-    """Alias of the key the baseline is encrypted with, in the bucket's account (``baseline_bucket.env.account``)."""
-    features: tuple[str, ...]
-    """Features whose ``feature_baseline_drift_<name>`` metric the drift alarm watches (at most 10)."""
-    drift_threshold: float = 0.2
-    schedule_expression: str = "cron(0 * ? * * *)"
-    instance_type: str = "ml.m5.large"
-    retrain_event_bus: events.IEventBus | None = None
-    """Where drift alarm events go to start a retraining: the training account's default bus."""
 
 
 class CanaryEndpoint(Construct):
@@ -133,10 +108,6 @@ class CanaryEndpoint(Construct):
         Default: instances.
     :param serverless_max_concurrency: Default: 5.
     :param removal_policy: of the alarm topic's key. Default: ``RemovalPolicy.RETAIN``.
-    :param monitor: a Model Monitor data-quality schedule on the captured data, with a drift alarm
-        ``<endpoint>-drift`` (to the alarm topic) whose ALARM event is forwarded to
-        ``monitor.retrain_event_bus`` when that bus is in another account. Needs data capture and
-        instances. Default: no monitoring.
     """
 
     def __init__(
@@ -178,7 +149,6 @@ class CanaryEndpoint(Construct):
         serverless_memory_mb: int | None = None,
         serverless_max_concurrency: int = 5,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        monitor: DataQualityMonitoring | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -328,12 +298,9 @@ class CanaryEndpoint(Construct):
         """The variant's autoscaling target (``None`` for serverless)."""
         self.dashboard = self._dashboard()
         """Invocations, errors, latency, utilization and instance count."""
-        self.drift_alarm: cloudwatch.Alarm | None = None
-        """The drift alarm, when monitoring is on."""
-        if monitor is not None:
-            if serverless or data_capture_percent == 0:
-                raise PropsError(name, "monitor", "data quality", "needs an instance endpoint that captures data (data_capture_percent > 0)")
-            self.drift_alarm = self._monitor(stack, monitor, capture_bucket, capture_prefix, subnets)
+        self.capture_prefix = capture_prefix if data_capture_percent > 0 and not serverless else None
+        """Where data capture writes (SageMaker adds ``<endpoint>/<variant>/yyyy/mm/dd/hh/``), or ``None``
+        without capture: what a ``DriftMonitor`` reads."""
 
     # ------------------------------------------------------------------------------------------------
 
@@ -456,130 +423,6 @@ class CanaryEndpoint(Construct):
             target_.scale_on_schedule("OffHours", schedule=scale_down_at, min_capacity=off_hours, max_capacity=off_hours)
             target_.scale_on_schedule("WorkingHours", schedule=scale_up_at, min_capacity=min_capacity, max_capacity=max_capacity)
         return target_
-
-    def _monitor(self, stack: Stack, monitor: DataQualityMonitoring, capture_bucket: s3.IBucket, capture_prefix: str,
-                 subnets: Subnets) -> cloudwatch.Alarm:
-        name = type(self).__name__
-        if not 1 <= len(monitor.features) <= 10:
-            raise PropsError(name, "monitor.features", list(monitor.features), "must name 1 to 10 features")
-        if not _PREFIX.fullmatch(monitor.baseline_prefix):
-            raise PropsError(name, "monitor.baseline_prefix", monitor.baseline_prefix, "must be an S3 key prefix without a leading slash, ending with '/'")
-        schedule_name = f"{self.endpoint_name}-data-quality"
-        output_prefix = f"model-monitor/{self.endpoint_name}/"
-        role = iam.Role(
-            self, "MonitorRole",
-            assumed_by=service_principal("sagemaker.amazonaws.com", self._account),
-            description=f"Data-quality monitoring of endpoint {self.endpoint_name}",
-        )
-        # An S3 ARN names no account: the bucket's own environment does (import it with ``account=``).
-        baseline_account = monitor.baseline_bucket.env.account
-        capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
-        baseline = monitor.baseline_bucket.arn_for_objects(f"{monitor.baseline_prefix}*")
-        reports = capture_bucket.arn_for_objects(f"{output_prefix}*")
-        logs = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs*", sep=":")
-        key_arn = self._key_arn
-        statements = [
-            allow("ReadCapture", ["s3:GetObject"], [capture]),
-            allow("ListCapture", ["s3:ListBucket"], [capture_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
-            allow("ReadBaseline", ["s3:GetObject"], [baseline]),
-            allow("WriteReports", ["s3:PutObject"], [reports]),
-            allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], [key_arn]),
-            allow("EncryptVolume", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            allow("JobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs]),
-            # PutMetricData and the EC2 Describe calls have no resource-level permissions.
-            allow("DriftMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}),
-            *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=self._interfaces_arn),
-        ]
-        reasons = {
-            capture: "The endpoint's own captured data, named by hour.",
-            baseline: "The model's own baseline prefix: constraints.json and statistics.json.",
-            reports: "The endpoint's own monitoring reports, named per execution.",
-            logs: "SageMaker's own processing-job log group.",
-            self._interfaces_arn: "Interfaces SageMaker creates for the monitoring jobs in their subnets and security group (named in the same statement).",
-            "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's endpoint namespaces) and EC2 Describe*.",
-        }
-        if monitor.baseline_key_alias is not None:
-            baseline_keys = arn(stack, "kms", "key", "*", account=baseline_account)
-            statements.append(allow(
-                "DecryptBaseline", ["kms:Decrypt"], [baseline_keys],
-                {"ForAnyValue:StringEquals": {"kms:ResourceAliases": monitor.baseline_key_alias},
-                 "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-            ))
-            reasons[baseline_keys] = (
-                "The baseline's key in its account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
-            )
-        policy = iam.ManagedPolicy(self, "MonitorPolicy", description=f"Monitoring of {self.endpoint_name}: capture, baseline, reports",
-                                   roles=[role], document=policy_document(statements))
-        acknowledge_policy_resources(policy, IAM5, reasons, stack=stack)
-
-        job = sagemaker.CfnDataQualityJobDefinition(
-            self, "DataQualityJob",
-            role_arn=role.role_arn,
-            data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
-                image_uri=monitor.image_uri, environment={"publish_cloudwatch_metrics": "Enabled"}),
-            data_quality_baseline_config=sagemaker.CfnDataQualityJobDefinition.DataQualityBaselineConfigProperty(
-                constraints_resource=sagemaker.CfnDataQualityJobDefinition.ConstraintsResourceProperty(
-                    s3_uri=monitor.baseline_bucket.s3_url_for_object(f"{monitor.baseline_prefix}constraints.json")),
-                statistics_resource=sagemaker.CfnDataQualityJobDefinition.StatisticsResourceProperty(
-                    s3_uri=monitor.baseline_bucket.s3_url_for_object(f"{monitor.baseline_prefix}statistics.json")),
-            ),
-            data_quality_job_input=sagemaker.CfnDataQualityJobDefinition.DataQualityJobInputProperty(
-                endpoint_input=sagemaker.CfnDataQualityJobDefinition.EndpointInputProperty(
-                    endpoint_name=self.endpoint.attr_endpoint_name, local_path="/opt/ml/processing/input/endpoint", s3_input_mode="File")),
-            data_quality_job_output_config=sagemaker.CfnDataQualityJobDefinition.MonitoringOutputConfigProperty(
-                kms_key_id=key_arn,
-                monitoring_outputs=[sagemaker.CfnDataQualityJobDefinition.MonitoringOutputProperty(
-                    s3_output=sagemaker.CfnDataQualityJobDefinition.S3OutputProperty(
-                        local_path="/opt/ml/processing/output", s3_uri=capture_bucket.s3_url_for_object(output_prefix.rstrip("/")), s3_upload_mode="EndOfJob"))],
-            ),
-            job_resources=sagemaker.CfnDataQualityJobDefinition.MonitoringResourcesProperty(
-                cluster_config=sagemaker.CfnDataQualityJobDefinition.ClusterConfigProperty(
-                    instance_count=1, instance_type=monitor.instance_type, volume_size_in_gb=20, volume_kms_key_id=key_arn)),
-            network_config=sagemaker.CfnDataQualityJobDefinition.NetworkConfigProperty(
-                enable_network_isolation=True, enable_inter_container_traffic_encryption=True,
-                vpc_config=sagemaker.CfnDataQualityJobDefinition.VpcConfigProperty(
-                    security_group_ids=[self._security_group_id], subnets=subnets.subnet_ids)),
-            stopping_condition=sagemaker.CfnDataQualityJobDefinition.StoppingConditionProperty(max_runtime_in_seconds=3600),
-        )
-        job.add_resource_dependency(policy.node.default_child, "the monitoring role needs its policy before jobs run")  # type: ignore[arg-type]
-        self.monitoring_schedule = sagemaker.CfnMonitoringSchedule(
-            self, "DataQualitySchedule",
-            monitoring_schedule_name=schedule_name,
-            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                # data-quality-job-definition/<name>: the name, from the ARN (the definition has no fixed
-                # name, so a changed definition can replace the old one).
-                monitoring_job_definition_name=Fn.select(1, Fn.split("/", job.attr_job_definition_arn)),
-                monitoring_type="DataQuality",
-                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=monitor.schedule_expression),
-            ),
-        )
-        drift = {
-            f"f{i}": cloudwatch.Metric(namespace="aws/sagemaker/Endpoints/data-metrics", metric_name=f"feature_baseline_drift_{feature}",
-                                       statistic="Maximum", period=durations.minutes(60),
-                                       dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": schedule_name})
-            for i, feature in enumerate(monitor.features)
-        }
-        alarm = self._alarm(
-            "DriftAlarm", f"{self.endpoint_name}-drift", f"Data drift on endpoint {self.endpoint_name}: starts a retraining",
-            cloudwatch.MathExpression(expression=f"MAX([{', '.join(drift)}])", using_metrics=drift, period=durations.minutes(60), label="max feature drift"),  # type: ignore[arg-type]
-            threshold=monitor.drift_threshold, evaluation_periods=1, datapoints=1,
-        )
-        bus = monitor.retrain_event_bus
-        if bus is not None and bus.env.account != self._account:
-            forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=service_principal("events.amazonaws.com", self._account),
-                                 description=f"Forwards drift alarms of {self.endpoint_name}")
-            iam.ManagedPolicy(self, "ForwardDriftPolicy", description="Put drift events on the training account's bus", roles=[forwarder],
-                              document=policy_document([allow(None, ["events:PutEvents"], [bus.event_bus_arn])]))
-            self.drift_forwarding = events.Rule(
-                self, "ForwardDrift",
-                description=f"Forwards {self.endpoint_name}-drift alarms to the training account",
-                event_pattern=events.EventPattern(
-                    source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
-                    detail={"alarmName": [f"{self.endpoint_name}-drift"], "state": {"value": ["ALARM"]}},
-                ),
-                targets=[targets.EventBus(bus, role=forwarder.without_policy_updates())],
-            )
-        return alarm
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         def metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:

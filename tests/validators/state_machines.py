@@ -137,6 +137,18 @@ class Renderer:
         if fn == "Fn::GetAtt":
             logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             return self._resource_value(logical_id, attribute, stack)
+        if fn == "Fn::Sub" and isinstance(arg, str):
+            # ${Name} is a pseudo parameter or a logical id (Ref), ${Id.Attr} a GetAtt; ${!x} is a literal ${x}.
+            def sub(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name.startswith("!"):
+                    return "${" + name[1:] + "}"
+                if "." in name and not name.startswith("AWS::"):
+                    logical_id, attribute = name.split(".", 1)
+                    return self._resource_value(logical_id, attribute, stack)
+                return self._ref(name, stack)
+
+            return re.sub(r"\$\{([^}]+)\}", sub, arg)
         if fn == "Fn::GetStackOutput":
             other = self._stack(arg["StackName"], stack)
             if arg.get("Region", other.region) != other.region:
