@@ -23,7 +23,7 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
-from mlops_constructs._keys import allow_cloudwatch_logs
+from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import IAM5, acknowledge_each, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
 
@@ -215,6 +215,7 @@ class DeliveryPipeline(Construct):
         )
         """Encrypts the artifact bucket, the build logs and the notification topic."""
         allow_cloudwatch_logs(self.encryption_key)
+        deny_grants_except_for_aws_resources(self.encryption_key)
         access_logs = access_log_bucket(
             self,
             "AccessLogBucket",

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_constructs._keys import allow_cloudwatch_logs
+from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge, ignore_cfn_lint, skip_checkov
 from mlops_constructs.errors import PropsError, check_choices
 
@@ -220,6 +220,7 @@ class IsolatedNetwork(Construct):
                 removal_policy=removal_policy,
             )
             allow_cloudwatch_logs(key, sid="AllowCloudWatchLogsOfThisAccount")
+            deny_grants_except_for_aws_resources(key)
             encryption_key = key
         self.encryption_key = encryption_key
         self.flow_log_group = logs.LogGroup(

@@ -24,7 +24,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
@@ -325,6 +325,7 @@ class ModelRegistry(Construct):
         )
         allow_cloudwatch_logs(key)
         allow_dead_letters_and_alarms(key)
+        deny_grants_except_for_aws_resources(key)
         return key
 
     def _function_statements(

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
+from mlops_constructs._keys import deny_grants_except_for_aws_resources
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -107,6 +108,8 @@ class ArtifactStore(Construct):
         self.key_alias: str | None = None
         """``alias/<name_prefix>/artifacts`` when the store creates its key with a name prefix: other
         accounts, which cannot know the key's id, name the key by this alias."""
+        if encryption_key is None:
+            deny_grants_except_for_aws_resources(self.encryption_key)  # type: ignore[arg-type]
         if encryption_key is None and name_prefix is not None:
             self.key_alias = f"alias/{name_prefix}/artifacts"
             kms.Alias(self, "KeyAlias", alias_name=self.key_alias, target_key=self.encryption_key, removal_policy=removal_policy)

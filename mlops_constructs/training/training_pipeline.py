@@ -26,7 +26,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
 from mlops_constructs.errors import PropsError
@@ -245,6 +245,7 @@ class TrainingPipeline(Construct):
         """Encrypts the execution log group and the notification topic."""
         allow_dead_letters_and_alarms(self.key)
         allow_cloudwatch_logs(self.key)
+        deny_grants_except_for_aws_resources(self.key)
         self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
             self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
         )
