@@ -132,7 +132,7 @@ class ArtifactStore(Construct):
             )
         ]
         if existing_data_bucket is None:
-            data_bucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy)
+            data_bucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy, notifies_events=data_events_to_eventbridge)
             if data_events_to_eventbridge:
                 # Set on the CloudFormation resource: CDK's own switch would add a notifications
                 # custom resource (a Lambda function) for what CloudFormation does natively.
@@ -215,7 +215,7 @@ class ArtifactStore(Construct):
         return name
 
     def _secure_bucket(
-        self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy
+        self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy, notifies_events: bool = False
     ) -> s3.Bucket:
         return encrypted_bucket(
             self,
@@ -226,6 +226,7 @@ class ArtifactStore(Construct):
             access_log_prefix=f"{purpose}/",
             lifecycle_rules=lifecycle,
             removal_policy=removal_policy,
+            notifies_events=notifies_events,
             replication_reason="Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
             "storage, versioning and retained buckets; a cross-region copy would need a second region and key.",
         )
