@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.compliance import acknowledge_each, in_packs, skip_checkov
+from mlops_constructs.compliance import acknowledge_each, guard, in_packs, skip_checkov
 
+
+_LOG_DELIVERY_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+"""The feature flag under which CDK grants S3 log delivery with a bucket policy instead of an ACL."""
 
 
 def access_log_bucket(
@@ -46,10 +49,19 @@ def access_log_bucket(
             )
         ],
     )
+    sse_s3_reason = ("S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
+                     "request metadata, and the bucket is TLS-only and private.")
     acknowledge_each(bucket, {
-        **in_packs("S3DefaultEncryptionKMS", "S3 server access log delivery supports only SSE-S3 on the target "
-                   "bucket; the logs hold request metadata, and the bucket is TLS-only and private."),
+        **in_packs("S3DefaultEncryptionKMS", sse_s3_reason),
         **_no_replication(reason="Access logs stay in the configured region with the data they describe."),
+        guard("s3_bucket_default_encryption_kms_check"): sse_s3_reason,
+        guard("s3_bucket_logging_enabled_check"): "This is the access-log bucket: logging it into itself would loop.",
+        guard("s3_event_notifications_enabled_check"): "Nothing consumes log-file events: an event per delivered "
+        "access-log object would only add noise to the account's default event bus.",
+        **_no_object_lock(),
+        **({} if FeatureFlags.of(bucket).is_enabled(_LOG_DELIVERY_BY_POLICY) else {guard("s3_bucket_acl_prohibited_check"):
+            f"This app does not set {_LOG_DELIVERY_BY_POLICY}, so CDK grants S3 log delivery the LogDeliveryWrite ACL, "
+            "the one grant S3 accepts then; with the flag (the platform's cdk.json) it uses a bucket policy."}),
     })
     skip_checkov(bucket, "CKV_AWS_18", "This is the access-log bucket: logging it into itself would loop.")
     return bucket
@@ -66,10 +78,12 @@ def encrypted_bucket(
     lifecycle_rules: Sequence[s3.LifecycleRule],
     removal_policy: RemovalPolicy,
     replication_reason: str,
+    notifies_events: bool = False,
 ) -> s3.Bucket:
     """A private, TLS-only, versioned bucket encrypted with ``encryption_key``, logging to ``access_logs``.
 
-    ``replication_reason`` says why the bucket is not replicated to another region.
+    ``replication_reason`` says why the bucket is not replicated to another region. ``notifies_events``:
+    the caller configures event notifications on the bucket (else Guard's CT.S3.PR.4 is acknowledged).
     """
     bucket = s3.Bucket(
         scope,
@@ -87,8 +101,21 @@ def encrypted_bucket(
         lifecycle_rules=list(lifecycle_rules),
         removal_policy=removal_policy,
     )
-    acknowledge_each(bucket, _no_replication(reason=replication_reason))
+    acknowledge_each(bucket, {
+        **_no_replication(reason=replication_reason),
+        **_no_object_lock(),
+        **({} if notifies_events else {guard("s3_event_notifications_enabled_check"): "Nothing consumes this bucket's "
+            "object events: its readers (jobs, endpoints, the pipeline) are started on their own, and its server "
+            "access logs record every request."}),
+    })
     return bucket
+
+
+def _no_object_lock() -> dict[str, str]:
+    """Guard's Object Lock control (CT.S3.PR.9), with the reason the platform's buckets do without it."""
+    return {guard("s3_bucket_object_lock_enabled_check"): "No write-once retention is required of this bucket: "
+            "versioning keeps every overwrite and delete recoverable until the lifecycle rule expires old versions, "
+            "which Object Lock's retention would block."}
 
 
 def _no_replication(*, reason: str) -> dict[str, str]:

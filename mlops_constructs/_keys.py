@@ -37,6 +37,22 @@ def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount"
     )
 
 
+def deny_grants_except_for_aws_resources(key: kms.Key) -> None:
+    """Deny ``kms:CreateGrant`` on ``key`` unless an AWS service asks for it, for one of its resources
+    (Control Tower's CT.KMS.PR.3). SageMaker, Lambda, CloudWatch Logs and the other integrated services
+    still create the grants they need; no principal of an account can hand the key to another directly."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="GrantsOnlyForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
+
+
 def allow_dead_letters_and_alarms(key: kms.Key) -> None:
     """Let EventBridge write undeliverable events to queues encrypted with ``key``, and CloudWatch alarms
     publish to topics encrypted with it; both only on behalf of this account."""

@@ -1,5 +1,5 @@
-"""Compliance tooling: the cdk-nag packs every stage is checked against, and the two ways a finding
-is acknowledged in this project.
+"""Compliance tooling: the cdk-nag packs and the CloudFormation Guard rules every stage is checked
+against, and the two ways a finding is acknowledged in this project.
 
 Acknowledgements are always put on the narrowest construct that causes the finding, name the exact
 finding (``AwsSolutions-IAM5[Resource::*]``, not ``AwsSolutions-IAM5``) and give a reason a security
@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import Construct, IConstruct
 
 NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
@@ -28,6 +29,20 @@ CONTROL_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 """The packs that map controls to rules, and often share a rule name (``S3BucketReplicationEnabled``)."""
 
 
+GUARD = "cdk-validator-cfnguard"
+"""The CloudFormation Guard plugin's name: its findings are acknowledged as ``cdk-validator-cfnguard::<rule>``,
+where ``<rule>`` is the Guard rule's name (``s3_bucket_object_lock_enabled_check``), not the control id
+(``CT.S3.PR.9``) that its description starts with."""
+
+GUARD_LOG_RETENTION_DAYS = 365
+"""The shortest log-group retention Guard's CT.CLOUDWATCH.PR.2 accepts."""
+
+
+def guard(rule: str) -> str:
+    """The acknowledgement id of Guard rule ``rule``, e.g. ``cdk-validator-cfnguard::sqs_dlq_check``."""
+    return f"{GUARD}::{rule}"
+
+
 def in_packs(rule: str, reason: str, packs: tuple[str, ...] = CONTROL_PACKS) -> dict[str, str]:
     """The finding ``rule`` (e.g. ``S3BucketReplicationEnabled``) of each pack in ``packs``, with one
     reason, for ``acknowledge_each``: ``{"NIST.800.53.R5::NIST.800.53.R5-<rule>": reason, ...}``."""
@@ -35,15 +50,19 @@ def in_packs(rule: str, reason: str, packs: tuple[str, ...] = CONTROL_PACKS) -> 
 
 
 def add_compliance_checks(scope: Construct) -> None:
-    """Run the AwsSolutions, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1 packs on ``scope``.
+    """Run the AwsSolutions, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1 packs, and CloudFormation
+    Guard with the Control Tower proactive controls, on ``scope``.
 
-    ``scope`` must be an ``App`` or a ``Stage``. Findings that are not acknowledged fail synthesis.
+    ``scope`` must be an ``App`` or a ``Stage``. Findings that are not acknowledged fail synthesis. Guard
+    runs its bundled ``cfn-guard`` binary once per synthesis over every template of ``scope`` (nested
+    stages included), so register it on the app, not on each stage.
     """
     Validations.of(scope).add_plugins(
         AwsSolutionsChecks(scope),
         NIST80053R5Checks(scope),
         HIPAASecurityChecks(scope),
         PCIDSS321Checks(scope),
+        CfnGuardValidator(control_tower_rules_enabled=True),
     )
 
 
@@ -60,6 +79,19 @@ def acknowledge_each(construct: IConstruct, reasons: Mapping[str, str]) -> None:
             raise ValueError(f"acknowledge: a finding id like 'AwsSolutions-S1' and a reason are required (got {finding!r})")
     if reasons:
         Validations.of(construct).acknowledge(*(Acknowledgment(id=finding, reason=reason) for finding, reason in reasons.items()))
+
+
+def acknowledge_log_retention(log_group: IConstruct) -> None:
+    """Acknowledge Guard's one-year retention control (CT.CLOUDWATCH.PR.2) on ``log_group`` (a ``LogGroup``
+    or its ``CfnLogGroup``) when its retention is shorter; nothing otherwise, so no acknowledgement is stale."""
+    days = getattr(_cfn_resource(log_group, "acknowledge_log_retention"), "retention_in_days", None)
+    if isinstance(days, int) and days < GUARD_LOG_RETENTION_DAYS:
+        acknowledge(
+            log_group,
+            guard("cloudwatch_log_group_retention_period_check"),
+            f"Kept {days} days because the caller chose it: the platform does so only in its dev stage, whose "
+            "logs come from test runs (log_retention_days); staging and prod keep a year or more.",
+        )
 
 
 def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:

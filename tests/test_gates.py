@@ -1,11 +1,12 @@
-"""Security gates over the synthesized default platform: cdk-nag (four packs), cfn-lint and checkov,
-plus hermetic synthesis. Acknowledgements are held to the same bar as findings: each names one exact
+"""Security gates over the synthesized default platform: cdk-nag (four packs), CloudFormation Guard
+(Control Tower's proactive controls), cfn-lint and checkov, plus hermetic synthesis. Acknowledgements are held to the same bar as findings: each names one exact
 finding of a known pack, carries a real reason, and suppresses something (no stale acknowledgements)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from mlops_constructs.compliance import NAG_PACKS, add_compliance_checks
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+from mlops_constructs.compliance import GUARD, NAG_PACKS, acknowledge, add_compliance_checks, guard
 from mlops_constructs.compliance import open_findings
 from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform
 
@@ -24,7 +27,7 @@ ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 
 
 def our_acknowledgements(platform: SynthesizedPlatform) -> list[tuple[str, str, str]]:
-    """(construct path, finding id, reason) for every nag acknowledgement the project recorded."""
+    """(construct path, finding id, reason) for every nag and Guard acknowledgement the project recorded."""
     found = []
     roots = [*platform.stages.values(), *([platform.delivery] if platform.delivery is not None else [])]
     for root in roots:
@@ -32,7 +35,7 @@ def our_acknowledgements(platform: SynthesizedPlatform) -> list[tuple[str, str, 
             for entry in construct.node.metadata:
                 if entry.type == ACK_KEY:
                     for finding, reason in entry.data.items():
-                        if finding.split("::")[0] in NAG_PACKS:
+                        if finding.split("::")[0] in (*NAG_PACKS, GUARD):
                             found.append((construct.node.path, finding, reason))
     return found
 
@@ -40,7 +43,24 @@ def our_acknowledgements(platform: SynthesizedPlatform) -> list[tuple[str, str, 
 def test_no_unacknowledged_findings(platform: SynthesizedPlatform) -> None:
     assert open_findings(platform.report) == []
     ran = {p["pluginName"] for p in platform.report["pluginReports"]}
-    assert {"NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"} <= ran  # each acknowledged something
+    assert {"NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", GUARD} <= ran  # each acknowledged something
+
+
+def test_guard_ran_on_every_template_and_its_key_policy_control_holds(platform: SynthesizedPlatform) -> None:
+    """Guard's report is in the suite's synthesis, its findings are on every kind of stack, and the one
+    control fixed rather than acknowledged (CT.KMS.PR.3, grants only for AWS resources) has no finding."""
+    (report,) = [p for p in platform.report["pluginReports"] if p["pluginName"] == GUARD]
+    assert report["conclusion"] == "success" and report["violations"] == []
+    suppressed = report["suppressedViolations"]
+    templates = {c["cloudFormationResource"]["templatePath"] for s in suppressed for c in s["violatingConstructs"]}
+    assert "Delivery.template.json" in templates and {t.split("/")[0] for t in templates} >= {"assembly-Dev", "assembly-Staging", "assembly-Prod"}
+    assert "kms_create_grant_aws_service_check" not in {s["ruleName"] for s in suppressed}
+    keys = [r for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    assert len(keys) >= 6
+    for key in keys:
+        assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
+                "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}
+                } in key["Properties"]["KeyPolicy"]["Statement"]
 
 
 def test_every_acknowledgement_is_exact_reasoned_and_used(platform: SynthesizedPlatform) -> None:
@@ -51,9 +71,13 @@ def test_every_acknowledgement_is_exact_reasoned_and_used(platform: SynthesizedP
         for plugin in platform.report["pluginReports"]
         for s in plugin.get("suppressedViolations", [])
     }
+    assert any(finding.startswith(f"{GUARD}::") for _, finding, _ in acknowledgements)
     for path, finding, reason in acknowledgements:
         pack, rule = finding.split("::", 1)
-        assert rule.startswith(f"{pack}-") and len(rule) > len(pack) + 2, finding
+        if pack == GUARD:  # a Guard rule's name, e.g. sqs_dlq_check, not its control id (CT.SQS.PR.1)
+            assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+_check", rule), finding
+        else:
+            assert rule.startswith(f"{pack}-") and len(rule) > len(pack) + 2, finding
         assert len(reason) >= 40, (path, finding, reason)
         assert (path, finding) in used, f"stale acknowledgement: {finding} at {path} suppresses nothing"
 
@@ -68,7 +92,34 @@ def test_the_gate_fails_an_insecure_stack_in_every_pack(tmp_path: Path) -> None:
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     failing = {p["pluginName"] for p in report["pluginReports"] if p["violations"]}
-    assert set(NAG_PACKS) <= failing
+    assert {*NAG_PACKS, GUARD} <= failing
+    (guard_report,) = [p for p in report["pluginReports"] if p["pluginName"] == GUARD]
+    caught = {(v["ruleName"], c["constructPath"]) for v in guard_report["violations"] for c in v["violatingConstructs"]}
+    assert {("sqs_queue_encrypted_check", "Insecure/Queue/Resource"), ("s3_bucket_default_encryption_kms_check", "Insecure/Plain/Resource")} <= caught
+
+
+def test_guard_findings_are_acknowledged_per_construct_through_cdk(tmp_path: Path) -> None:
+    """CDK's own acknowledgement suppresses a Guard finding, as it does cdk-nag's: on the construct
+    acknowledged (and its children) only, reported with the id and reason given."""
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stack = cdk.Stack(app, "Queues", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    acknowledged = sqs.Queue(stack, "Acknowledged", encryption=sqs.QueueEncryption.SQS_MANAGED)
+    sqs.Queue(stack, "Open", encryption=sqs.QueueEncryption.SQS_MANAGED)
+    reason = "A queue without a dead-letter queue, acknowledged to show that the acknowledgement works."
+    acknowledge(acknowledged, guard("sqs_dlq_check"), reason)
+    cdk.Validations.of(app).add_plugins(CfnGuardValidator())
+    try:  # whether an open finding raises here depends on how CDK sees the app run; the report is the gate
+        app.synth()
+    except RuntimeError as err:
+        assert "ValidationFailed" in str(err)
+    (report,) = json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
+    assert report["pluginName"] == GUARD
+    assert [(v["ruleName"], c["constructPath"]) for v in report["violations"] for c in v["violatingConstructs"]] == [
+        ("sqs_dlq_check", "Queues/Open/Resource")
+    ]
+    assert [(s["acknowledgedId"], s["acknowledgedAt"], s["reason"]) for s in report["suppressedViolations"]] == [
+        (guard("sqs_dlq_check"), "Queues/Acknowledged", reason)
+    ]
 
 
 def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:

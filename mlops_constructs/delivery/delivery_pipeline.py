@@ -23,8 +23,8 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
-from mlops_constructs._keys import allow_cloudwatch_logs
-from mlops_constructs.compliance import IAM5, acknowledge_each, ignore_cfn_lint, in_packs, nag_resource
+from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
@@ -42,6 +42,11 @@ _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 _INLINE_REASON = (
     "CDK Pipelines writes each of its roles' grants into that role's own default policy, which is bound "
     "to that one role for its whole life and cannot be attached elsewhere; no policy is shared or reused."
+)
+_DOCKER_ASSET_REASON = (
+    "CDK Pipelines' Docker asset project builds the platform's container images (the drift job's) with Docker, "
+    "which CodeBuild runs only in privileged mode; it runs nothing but cdk-assets on the synthesized assembly, "
+    "under the asset-publishing role, and pushes only to the stage accounts' CDK asset repositories."
 )
 _SOURCE_URL_REASON = (
     "The project's source is the pipeline's artifact (type CODEPIPELINE): it has no repository URL, and "
@@ -242,6 +247,7 @@ class DeliveryPipeline(Construct):
         )
         """Encrypts the artifact bucket, the build logs and the notification topic."""
         allow_cloudwatch_logs(self.encryption_key)
+        deny_grants_except_for_aws_resources(self.encryption_key)
         access_logs = access_log_bucket(
             self,
             "AccessLogBucket",
@@ -457,7 +463,10 @@ class DeliveryPipeline(Construct):
         ignore_cfn_lint(self.pipeline.pipeline, "W3005", "CDK Pipelines adds an explicit DependsOn on the pipeline's role "
                         "policy as well as the GetAtt of its role; the redundancy is CDK's and harmless.")
         for project in (c for c in self.node.find_all() if isinstance(c, codebuild.CfnProject)):
-            acknowledge_each(project, in_packs("CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON, packs=("HIPAA.Security", "PCI.DSS.321")))
+            reasons = in_packs("CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON, packs=("HIPAA.Security", "PCI.DSS.321"))
+            if "/Assets/DockerAsset" in project.node.path:
+                reasons[guard("codebuild_project_environment_privileged_check")] = _DOCKER_ASSET_REASON
+            acknowledge_each(project, reasons)
 
     def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
         region = entry.stage.region

@@ -35,7 +35,7 @@ from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs
+from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_policy_resources, ignore_cfn_lint
 from mlops_constructs.errors import PropsError
@@ -213,6 +213,7 @@ class DriftMonitor(Construct):
                            enable_key_rotation=True, removal_policy=removal_policy)
         """Encrypts the state machine's execution data and its log group."""
         allow_cloudwatch_logs(self.key)
+        deny_grants_except_for_aws_resources(self.key)
         # CloudWatch Logs' delivery service reads the key to write the encrypted execution logs.
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],

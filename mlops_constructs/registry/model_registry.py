@@ -24,9 +24,12 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_iam_reference, acknowledge_policy_resources, ignore_cfn_lint
+from mlops_constructs.compliance import (
+    IAM5, acknowledge, acknowledge_each, acknowledge_iam_reference, acknowledge_log_retention, acknowledge_policy_resources, guard,
+    ignore_cfn_lint,
+)
 from mlops_constructs.errors import PropsError
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -167,10 +170,13 @@ class ModelRegistry(Construct):
             retention_period=durations.days(14),
         )
         """Events the function could not handle after its retries."""
+        acknowledge(self.dead_letter_queue, guard("sqs_dlq_check"), "This queue is itself the function's dead-letter "
+                    "queue; its messages are kept 14 days and its alarm notifies the alert topic.")
 
         log_group = logs.LogGroup(
             self, "FunctionLogs", encryption_key=self.encryption_key, retention=log_retention, removal_policy=removal_policy
         )
+        acknowledge_log_retention(log_group)
         self.security_group = ec2.SecurityGroup(
             self,
             "FunctionSecurityGroup",
@@ -325,6 +331,7 @@ class ModelRegistry(Construct):
         )
         allow_cloudwatch_logs(key)
         allow_dead_letters_and_alarms(key)
+        deny_grants_except_for_aws_resources(key)
         return key
 
     def _function_statements(
@@ -382,10 +389,10 @@ class ModelRegistry(Construct):
             "group's versions (its managed AmazonSageMakerModelRegistryFullAccess policy grants the action on *). A "
             "wrong narrowing would fail rollbacks at the moment they are needed; the function lists only its own group.",
         )
-        acknowledge(
-            self.function,
-            "AwsSolutions::AwsSolutions-L1",
-            "The platform's functions run on Python 3.13, the runtime they are tested for and whose Powertools "
-            "layer version is pinned with them; moving runtime is a deliberate, tested change.",
-        )
+        acknowledge_each(self.function, {
+            "AwsSolutions::AwsSolutions-L1": "The platform's functions run on Python 3.13, the runtime they are tested "
+            "for and whose Powertools layer version is pinned with them; moving runtime is a deliberate, tested change.",
+            guard("lambda_inside_vpc_check"): "The function runs in the VPC: its VpcConfig names its own security group "
+            "and the isolated subnets, which come from another stack as outputs that Guard cannot resolve to subnets.",
+        })
 

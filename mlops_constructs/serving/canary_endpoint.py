@@ -22,7 +22,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_dead_letters_and_alarms
+from mlops_constructs._keys import allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_policy_resources, in_packs
 from mlops_constructs.errors import PropsError
@@ -379,6 +379,7 @@ class CanaryEndpoint(Construct):
         key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
                       enable_key_rotation=True, removal_policy=removal_policy)
         allow_dead_letters_and_alarms(key)
+        deny_grants_except_for_aws_resources(key)
         return sns.Topic(self, "AlarmTopic", display_name=f"Alarms of endpoint {endpoint_name}", master_key=key, enforce_ssl=True)
 
     def _alarm(self, id: str, alarm_name: str, description: str, metric: cloudwatch.IMetric, *, threshold: float,

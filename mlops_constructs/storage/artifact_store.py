@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
+from mlops_constructs._keys import deny_grants_except_for_aws_resources
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -107,6 +108,8 @@ class ArtifactStore(Construct):
         self.key_alias: str | None = None
         """``alias/<name_prefix>/artifacts`` when the store creates its key with a name prefix: other
         accounts, which cannot know the key's id, name the key by this alias."""
+        if encryption_key is None:
+            deny_grants_except_for_aws_resources(self.encryption_key)  # type: ignore[arg-type]
         if encryption_key is None and name_prefix is not None:
             self.key_alias = f"alias/{name_prefix}/artifacts"
             kms.Alias(self, "KeyAlias", alias_name=self.key_alias, target_key=self.encryption_key, removal_policy=removal_policy)
@@ -129,7 +132,7 @@ class ArtifactStore(Construct):
             )
         ]
         if existing_data_bucket is None:
-            data_bucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy)
+            data_bucket = self._secure_bucket("DataBucket", "data", lifecycle, removal_policy, notifies_events=data_events_to_eventbridge)
             if data_events_to_eventbridge:
                 # Set on the CloudFormation resource: CDK's own switch would add a notifications
                 # custom resource (a Lambda function) for what CloudFormation does natively.
@@ -212,7 +215,7 @@ class ArtifactStore(Construct):
         return name
 
     def _secure_bucket(
-        self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy
+        self, id: str, purpose: str, lifecycle: list[s3.LifecycleRule], removal_policy: RemovalPolicy, notifies_events: bool = False
     ) -> s3.Bucket:
         return encrypted_bucket(
             self,
@@ -223,6 +226,7 @@ class ArtifactStore(Construct):
             access_log_prefix=f"{purpose}/",
             lifecycle_rules=lifecycle,
             removal_policy=removal_policy,
+            notifies_events=notifies_events,
             replication_reason="Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
             "storage, versioning and retained buckets; a cross-region copy would need a second region and key.",
         )

@@ -27,9 +27,11 @@ from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge, acknowledge_each, ignore_cfn_lint, in_packs, nag_resources
+from mlops_constructs.compliance import (
+    IAM5, acknowledge_each, acknowledge_log_retention, guard, ignore_cfn_lint, in_packs, nag_resources,
+)
 from mlops_constructs.errors import PropsError
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
@@ -263,11 +265,13 @@ class TrainingPipeline(Construct):
         """Encrypts the execution log group and the notification topic."""
         allow_dead_letters_and_alarms(self.key)
         allow_cloudwatch_logs(self.key)
+        deny_grants_except_for_aws_resources(self.key)
         self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
             self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
         )
         """Success, below-threshold and failure messages."""
         log_group = logs.LogGroup(self, "ExecutionLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        acknowledge_log_retention(log_group)
 
         # -- the states -----------------------------------------------------------------------------
         locations = _Locations(artifact_bucket.bucket_name, artifact_prefix)
@@ -725,12 +729,12 @@ class TrainingPipeline(Construct):
             enforce_ssl=True, retention_period=durations.days(14),
         )
         """Trigger events EventBridge could not turn into a run."""
-        acknowledge(
-            self.trigger_dead_letter_queue,
-            "AwsSolutions::AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the trigger rules' targets (cdk-nag recognizes only "
-            "SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.",
-        )
+        dlq_reason = ("This queue is itself the dead-letter queue of the trigger rules' targets (cdk-nag recognizes only "
+                      "SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.")
+        acknowledge_each(self.trigger_dead_letter_queue, {
+            "AwsSolutions::AwsSolutions-SQS3": dlq_reason,
+            guard("sqs_dlq_check"): dlq_reason,
+        })
         dead_letter_alarm(
             self, "TriggerDeadLetterAlarm", self.trigger_dead_letter_queue, self.notification_topic,
             f"A trigger could not start the training pipeline of {model_name}",
