@@ -8,13 +8,24 @@ reviewer can check.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    CfnResource,
+    IPolicyValidationContextBeta1,
+    IPolicyValidationPluginBeta1,
+    PolicyValidationPluginReportBeta1,
+    Stack,
+    Validations,
+)
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import Construct, IConstruct
@@ -62,8 +73,58 @@ def add_compliance_checks(scope: Construct) -> None:
         NIST80053R5Checks(scope),
         HIPAASecurityChecks(scope),
         PCIDSS321Checks(scope),
-        CfnGuardValidator(control_tower_rules_enabled=True),
+        _GuardForTheTypesPresent(),
     )
+
+
+@functools.cache
+def _guard_rule_types() -> dict[str, frozenset[str]]:
+    """Each bundled Control Tower Guard rule (its file name, as ``disabled_rules`` names it) and the
+    resource types it selects, read from the plugin's own package."""
+    import cdklabs.cdk_validator_cfnguard as package
+
+    (archive,) = Path(package.__file__).parent.joinpath("_jsii").glob("*.tgz")
+    rules: dict[str, frozenset[str]] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and "/rules/control-tower/cfn-guard/" in member.name and member.name.endswith(".guard"):
+                text = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+                rules[Path(member.name).stem] = frozenset(re.findall(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+", text))
+    return rules
+
+
+@jsii.implements(IPolicyValidationPluginBeta1)
+class _GuardForTheTypesPresent:
+    """CloudFormation Guard with the Control Tower rules (``CfnGuardValidator``), given only the rules that
+    select a resource type the templates contain.
+
+    A Guard rule selects resources by ``Type``; one whose types are all absent can find nothing, yet
+    cfn-guard evaluates it against every template: for the platform, two thirds of the rules and of
+    Guard's time. The rules are chosen when the templates exist (at validation), so a resource type added
+    later is checked by every rule that selects it. Findings and acknowledgements are Guard's own
+    (``cdk-validator-cfnguard::<rule>``)."""
+
+    def __init__(self) -> None:
+        self._all_rules = CfnGuardValidator(control_tower_rules_enabled=True)
+
+    @property
+    def name(self) -> str:
+        return GUARD
+
+    @property
+    def version(self) -> str | None:
+        return self._all_rules.version
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return self._all_rules.rule_ids
+
+    def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+        present: set[str] = set()
+        for template in context.template_paths:
+            present.update(r.get("Type", "") for r in json.loads(Path(template).read_text()).get("Resources", {}).values())
+        absent = sorted(rule for rule, types in _guard_rule_types().items() if not types & present)
+        return CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=absent).validate(context)
 
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:

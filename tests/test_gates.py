@@ -4,6 +4,7 @@ finding of a known pack, carries a real reason, and suppresses something (no sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -96,6 +97,31 @@ def test_the_gate_fails_an_insecure_stack_in_every_pack(tmp_path: Path) -> None:
     (guard_report,) = [p for p in report["pluginReports"] if p["pluginName"] == GUARD]
     caught = {(v["ruleName"], c["constructPath"]) for v in guard_report["violations"] for c in v["violatingConstructs"]}
     assert {("sqs_queue_encrypted_check", "Insecure/Queue/Resource"), ("s3_bucket_default_encryption_kms_check", "Insecure/Plain/Resource")} <= caught
+
+
+def test_guard_runs_every_rule_for_the_types_present_and_skips_only_rules_that_cannot_match(tmp_path: Path) -> None:
+    """Guard is given only the rules that select a type the templates contain: a type the platform never
+    uses (a DynamoDB table) is still checked, by its own rules, when a template has one; and no rule that
+    selects a present type is ever skipped."""
+    from aws_cdk import aws_dynamodb as dynamodb
+
+    from mlops_constructs.compliance import _guard_rule_types
+
+    rules = _guard_rule_types()
+    assert len(rules) > 200 and all(rules.values())  # every bundled rule selects at least one type
+    assert any("AWS::DynamoDB::Table" in types for types in rules.values())
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stack = cdk.Stack(app, "Tables", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    dynamodb.CfnTable(stack, "Table", key_schema=[dynamodb.CfnTable.KeySchemaProperty(attribute_name="id", key_type="HASH")],
+                      attribute_definitions=[dynamodb.CfnTable.AttributeDefinitionProperty(attribute_name="id", attribute_type="S")],
+                      billing_mode="PAY_PER_REQUEST")
+    add_compliance_checks(app)
+    with contextlib.suppress(RuntimeError):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (guard_report,) = [p for p in report["pluginReports"] if p["pluginName"] == GUARD]
+    caught = {v["ruleName"] for v in guard_report["violations"]}
+    assert any(rule.startswith("dynamodb_") for rule in caught), caught
 
 
 def test_guard_findings_are_acknowledged_per_construct_through_cdk(tmp_path: Path) -> None:
