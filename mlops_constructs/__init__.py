@@ -11,18 +11,21 @@ from mlops_constructs.network import (
     FixedZonesStack,
     IsolatedNetwork,
 )
+from mlops_constructs.monitoring import DRIFT_NAMESPACE, DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline, builtin_image_uri
 
 __all__ = [
     "DEFAULT_INTERFACE_ENDPOINTS",
+    "DRIFT_NAMESPACE",
     "GATEWAY_ENDPOINT_SERVICES",
     "INTERFACE_ENDPOINT_SERVICES",
     "NAG_PACKS",
     "ArtifactStore",
     "CanaryEndpoint",
     "ConfigError",
+    "DriftMonitor",
     "FixedZonesStack",
     "DEFAULT_POWERTOOLS_VERSION",
     "ModelRegistry",
