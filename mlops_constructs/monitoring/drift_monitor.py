@@ -32,12 +32,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
+from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge_policy_resources, ignore_cfn_lint
+from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
 
 DRIFT_NAMESPACE = "MLOps/Drift"
@@ -214,11 +215,7 @@ class DriftMonitor(Construct):
         """Encrypts the state machine's execution data and its log group."""
         allow_cloudwatch_logs(self.key)
         deny_grants_except_for_aws_resources(self.key)
-        # CloudWatch Logs' delivery service reads the key to write the encrypted execution logs.
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
-            principals=[service_principal("delivery.logs.amazonaws.com")], conditions={"StringEquals": {"aws:SourceAccount": account}},
-        ))
+        state_machines.allow_execution_log_delivery(self.key, account)
         machine_key_arn = self.key.key_arn
         log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
         definition = self._definition(
@@ -251,14 +248,7 @@ class DriftMonitor(Construct):
             allow("NotifyFailures", ["sns:Publish"], [alarm_topic.topic_arn]),
             *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn],
                      {"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}})] if topic_key is not None else []),
-            allow("EncryptExecutionData", ["kms:Decrypt", "kms:GenerateDataKey"], [machine_key_arn],
-                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": arn(stack, "states", "stateMachine", "*", sep=":")}}),
-            allow("EncryptExecutionLogs", ["kms:GenerateDataKey"], [machine_key_arn],
-                  {"ArnLike": {"kms:EncryptionContext:SourceArn": arn(stack, "logs", "*", "", sep="")}}),
-            # Log delivery and X-Ray APIs have no resource-level permissions.
-            allow("DeliverLogs", ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-                                  "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], ["*"]),
-            allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
+            *state_machines.execution_role_statements(stack, machine_key_arn),
         ]
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Drift checks of {endpoint_name}: job, baseline, metrics, notifications",
@@ -280,21 +270,13 @@ class DriftMonitor(Construct):
             role=self.state_machine_role.without_policy_updates(),
         )
         """Runs one drift check."""
-        machine = self.state_machine.node.default_child
-        assert isinstance(machine, sfn.CfnStateMachine)
-        machine.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
-        ignore_cfn_lint(machine, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
-        machine.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
-            type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=machine_key_arn, kms_data_key_reuse_period_seconds=300)
+        state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
 
         # -- schedule and alarms ----------------------------------------------------------------------------
         trigger_role = iam.Role(self, "ScheduleRole", assumed_by=service_principal("events.amazonaws.com", account),
                                 description=f"Starts the drift checks of endpoint {endpoint_name}")
-        iam.ManagedPolicy(self, "SchedulePolicy", description="Start the drift checks", roles=[trigger_role], document=policy_document([
-            allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn]),
-            allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [machine_key_arn],
-                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": arn(stack, "states", "stateMachine", "*", sep=":")}}),
-        ]))
+        iam.ManagedPolicy(self, "SchedulePolicy", description="Start the drift checks", roles=[trigger_role], document=policy_document(
+            state_machines.start_execution_statements(stack, self.state_machine.state_machine_arn, machine_key_arn)))
         self.schedule_rule = events.Rule(
             self, "Schedule", description=f"Drift check of {endpoint_name}, {schedule}", schedule=events.Schedule.expression(cron),
             targets=[targets.SfnStateMachine(self.state_machine, role=trigger_role.without_policy_updates(), retry_attempts=4,

@@ -24,13 +24,14 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
+from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import (
-    IAM5, acknowledge_each, acknowledge_log_retention, guard, ignore_cfn_lint, in_packs, nag_resources,
+    IAM5, acknowledge_each, acknowledge_log_retention, guard, in_packs, nag_resources,
 )
 from mlops_constructs.errors import PropsError
 
@@ -487,12 +488,7 @@ class TrainingPipeline(Construct):
             roles=[self.state_machine_role],
             document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets)),
         )
-        # CloudWatch Logs' delivery service reads the key to write the encrypted execution logs.
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
-            principals=[service_principal("delivery.logs.amazonaws.com")],
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-        ))
+        state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -506,17 +502,8 @@ class TrainingPipeline(Construct):
             role=self.state_machine_role.without_policy_updates(),
         )
         """The state machine."""
-        machine_resource = self.state_machine.node.default_child
-        assert isinstance(machine_resource, sfn.CfnStateMachine)
-        # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key, not an
-        # AWS-owned one. Set on the resource rather than through CDK's encryption_configuration, whose key
-        # policy statement would let CloudWatch Logs' delivery service decrypt with no condition at all;
-        # the role's and the key's statements are written above, each with its condition.
-        machine_resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
-            type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=self.key.key_arn, kms_data_key_reuse_period_seconds=300,
-        )
-        machine_resource.add_resource_dependency(self.state_machine_policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
-        ignore_cfn_lint(machine_resource, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
+        # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key.
+        state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
 
         self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event, retrain_alarm_names)
         """The EventBridge rules that start runs, by trigger name."""
@@ -671,28 +658,9 @@ class TrainingPipeline(Construct):
             allow("Register", ["sagemaker:CreateModelPackage"], [arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
             allow("Notify", ["sns:Publish"], [self.notification_topic.topic_arn]),
             allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn]),
-            # Log delivery and X-Ray APIs have no resource-level permissions.
-            allow(
-                "DeliverLogs",
-                ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-                 "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
-                ["*"],
-            ),
-            allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
-            # Execution data (inputs, outputs, history) is encrypted with the pipeline's key, and so are
-            # the execution logs Step Functions delivers: what CDK's StateMachine would grant, written here
-            # because the role's policy is this one. The machine's name is generated, and the policy must
-            # exist before the machine, so the context names any state machine of this account and region.
-            # (docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html)
-            allow("EncryptExecutionData", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.key_arn],
-                  {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": self._any_state_machine_arn(stack)}}),
-            allow("EncryptExecutionLogs", ["kms:GenerateDataKey"], [self.key.key_arn],
-                  {"ArnLike": {"kms:EncryptionContext:SourceArn": format_arn(stack, "logs", "*", "", sep="")}}),
+            # Execution data and logs encrypted with the pipeline's key.
+            *state_machines.execution_role_statements(stack, self.key.key_arn),
         ]
-
-    @staticmethod
-    def _any_state_machine_arn(stack: Stack) -> str:
-        return format_arn(stack, "states", "stateMachine", "*", sep=":")
 
     def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
                   on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> dict[str, events.Rule]:
@@ -742,12 +710,8 @@ class TrainingPipeline(Construct):
         role = iam.Role(self, "TriggerRole", assumed_by=service_principal("events.amazonaws.com", Aws.ACCOUNT_ID),
                         description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
-                          document=policy_document([
-                              allow(None, ["states:StartExecution"], [self.state_machine.state_machine_arn]),
-                              # The execution's input is encrypted with the machine's key when it starts.
-                              allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [self.key.key_arn],
-                                    {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": self._any_state_machine_arn(Stack.of(self))}}),
-                          ]))
+                          document=policy_document(state_machines.start_execution_statements(
+                              Stack.of(self), self.state_machine.state_machine_arn, self.key.key_arn)))
         rules = {}
         for trigger, props in patterns.items():
             rules[trigger] = events.Rule(

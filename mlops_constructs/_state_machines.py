@@ -1,0 +1,76 @@
+"""What every state machine of the platform needs beside its own tasks: a role policy for log delivery,
+X-Ray and its customer managed key, and that key's configuration on the machine.
+
+Step Functions encrypts execution data (inputs, outputs, history) and the execution logs it delivers with
+the machine's key when one is configured (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+CDK's ``encryption_configuration`` would grant the same, but into the role's default policy (the platform's
+roles take a managed policy and ``without_policy_updates``) and with a key statement that lets CloudWatch Logs'
+delivery service decrypt with no condition; these helpers write each statement with its condition.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+
+from mlops_constructs._arns import arn
+from mlops_constructs._iam import Statement, allow, service_principal
+from mlops_constructs.compliance import ignore_cfn_lint
+
+
+def any_state_machine_arn(stack: Stack) -> str:
+    """Every state machine of the stack's account and region: a role's policy must exist before its machine,
+    whose name is generated, so the encryption context cannot name the machine itself."""
+    return arn(stack, "states", "stateMachine", "*", sep=":")
+
+
+def execution_role_statements(stack: Stack, key_arn: str) -> list[Statement]:
+    """The machine role's statements for log delivery, X-Ray, and its execution data and logs encrypted with
+    ``key_arn``."""
+    return [
+        # Log delivery and X-Ray APIs have no resource-level permissions.
+        allow(
+            "DeliverLogs",
+            ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+             "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+            ["*"],
+        ),
+        allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], ["*"]),
+        allow("EncryptExecutionData", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn],
+              {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": any_state_machine_arn(stack)}}),
+        allow("EncryptExecutionLogs", ["kms:GenerateDataKey"], [key_arn],
+              {"ArnLike": {"kms:EncryptionContext:SourceArn": arn(stack, "logs", "*", "", sep="")}}),
+    ]
+
+
+def start_execution_statements(stack: Stack, machine_arn: str, key_arn: str) -> list[Statement]:
+    """What a role that starts the machine needs: ``states:StartExecution``, and encrypting the execution's
+    input with the machine's key."""
+    return [
+        allow(None, ["states:StartExecution"], [machine_arn]),
+        allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [key_arn],
+              {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": any_state_machine_arn(stack)}}),
+    ]
+
+
+def allow_execution_log_delivery(key: kms.Key, account: str) -> None:
+    """Let CloudWatch Logs' delivery service decrypt with ``key``, for ``account`` only, to write a machine's
+    encrypted execution logs."""
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
+        principals=[service_principal("delivery.logs.amazonaws.com")], conditions={"StringEquals": {"aws:SourceAccount": account}},
+    ))
+
+
+def finish(machine: sfn.StateMachine, policy: iam.ManagedPolicy, key: kms.IKey) -> None:
+    """Encrypt ``machine``'s execution data with ``key`` (see :func:`allow_execution_log_delivery`), and create
+    the machine after its role's ``policy``."""
+    resource = machine.node.default_child
+    assert isinstance(resource, sfn.CfnStateMachine)
+    resource.add_resource_dependency(policy.node.default_child, "The machine's role needs its policy before the first run")  # type: ignore[arg-type]
+    ignore_cfn_lint(resource, "W3005", "CDK's StateMachine adds a DependsOn on its role beside the GetAtt of the role's ARN; harmless.")
+    resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
+        type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=key.key_arn, kms_data_key_reuse_period_seconds=300,
+    )
