@@ -125,6 +125,11 @@ def test_read_accounts_get_artifact_reads_decrypt_via_s3_and_ecr_and_image_pull_
             "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack, store.artifact_bucket), "Arn"]}, "/*"]]},
         }
     ]
+    # Listing is shared for the baseline folders only (a drift job's S3Prefix input is listed first).
+    (listing,) = [s for s in artifact_policy if s.get("Sid") == "ServingAccountsListBaselines"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Principal"] == {"AWS": accounts}
+    assert listing["Resource"] == {"Fn::GetAtt": [logical_id(stack, store.artifact_bucket), "Arn"]}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["*/baseline", "*/baseline/*"]}}
     # The data bucket is not shared.
     data_policy = _bucket_policy(template, logical_id(stack, store.data_bucket))
     assert all(s["Effect"] == "Deny" for s in data_policy)

@@ -199,7 +199,8 @@ def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: Synt
             assert sharing == [], path
             continue
         sids = sorted(s["Sid"] for _, s in sharing)
-        assert sids == ["ServingAccountsDecryptArtifactsAndImages", "ServingAccountsPullImages", "ServingAccountsReadArtifacts"]
+        assert sids == ["ServingAccountsDecryptArtifactsAndImages", "ServingAccountsListBaselines", "ServingAccountsPullImages",
+                        "ServingAccountsReadArtifacts"]
         for _, statement in sharing:
             assert set(as_list(statement["Principal"]["AWS"])) == serving
             assert not {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt", "kms:GenerateDataKey", "ecr:PutImage"} & set(as_list(statement["Action"]))

@@ -241,6 +241,18 @@ class ArtifactStore(Construct):
                 resources=[self.artifact_bucket.arn_for_objects("*")],
             )
         )
+        # A drift job in a serving account reads its model version's baseline as a processing input of type
+        # S3Prefix, which SageMaker lists before it downloads: listing, limited to the baseline folders
+        # (<model>/<run>/baseline) the training pipeline writes.
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsListBaselines",
+                principals=principals,
+                actions=["s3:ListBucket"],
+                resources=[self.artifact_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["*/baseline", "*/baseline/*"]}},
+            )
+        )
         added = self.encryption_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsDecryptArtifactsAndImages",
