@@ -74,8 +74,8 @@ class TrainingStack(Stack):
             gate_props = {"gate_conditions": [GateCondition(path=c.path, op=c.operator, threshold=c.threshold) for c in gate.conditions]}  # type: ignore[arg-type]
             for index, _ in enumerate(gate.conditions):
                 paths[f"gate_conditions[{index}]"] = config.model_path(model, "gate", "conditions", index)
-                for key in ("path", "op", "threshold"):
-                    paths[f"gate_conditions[{index}].{key}"] = config.model_path(model, "gate", "conditions", index, key)
+                for field in ("path", "op", "threshold"):
+                    paths[f"gate_conditions[{index}].{field}"] = config.model_path(model, "gate", "conditions", index, field)
             paths["gate_conditions"] = config.model_path(model, "gate", "conditions")
         with config.props_from(paths):
             self.pipeline = TrainingPipeline(
