@@ -14,7 +14,7 @@ from mlops_constructs.network import (
 from mlops_constructs.monitoring import DRIFT_NAMESPACE, DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, GateCondition, TrainingPipeline, builtin_image_uri
 
 __all__ = [
     "DEFAULT_INTERFACE_ENDPOINTS",
@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "DriftMonitor",
     "FixedZonesStack",
+    "GateCondition",
     "DEFAULT_POWERTOOLS_VERSION",
     "ModelRegistry",
     "IsolatedNetwork",

@@ -41,6 +41,20 @@ _MAX_BUCKET_NAME = 63
 
 StageName = Literal["dev", "staging", "prod"]
 
+XGBOOST_FIRST_UNPICKLED = "1.3-1"
+"""SageMaker's XGBoost containers before 1.3-1 (0.90-x, 1.0-1, 1.2-x) save the trained booster with Python's
+pickle; from 1.3-1 with ``Booster.save_model`` (XGBoost's own format), which the bundled evaluation loads
+(https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost-how-to-use.html)."""
+
+
+def _pickles_models(version: str) -> bool:
+    """Whether SageMaker's XGBoost container ``version`` (``<major>.<minor>-<n>``) saves pickles."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        return version == "1"  # the legacy tag, XGBoost 0.72
+    return (int(match[1]), int(match[2])) < (1, 3)
+
+
 PROCESSING_FRAMEWORK: tuple[str, str] = ("sklearn", "1.2-1")
 """The SageMaker image (framework, version) the bundled preprocessing script runs in, unless a model
 names its own ``processing.preprocess_image``."""
@@ -472,13 +486,74 @@ class ProcessingSettings(_Strict):
     """An image whose entrypoint writes the evaluation report. Default: the project's script in the training image."""
 
 
-class GateSettings(_Strict):
-    """The metric a model must reach, read from its evaluation report, before it is registered."""
+def _gate_path(value: Any) -> Any:
+    from mlops_constructs.training.gate import GATE_PATH, PATH_RULE
 
-    metric: str = Field(default="auc", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-    threshold: float = 0.8
-    direction: Literal["maximize", "minimize"] = "maximize"
-    """``maximize``: the metric must be at least the threshold; ``minimize``: at most."""
+    if not isinstance(value, str) or not GATE_PATH.fullmatch(value):
+        raise ValueError(PATH_RULE)
+    return value
+
+
+class GateConditionSettings(_Strict):
+    """One condition on a value of the evaluation report; ``op`` or ``direction``, not both."""
+
+    path: Annotated[str, BeforeValidator(_gate_path)]
+    """Dot-separated keys of ``evaluation.json`` leading to a number, e.g. ``regression_metrics.mse.value``."""
+    op: Literal["<=", ">="] | None = None
+    """``>=``: at least the threshold; ``<=``: at most."""
+    direction: Literal["maximize", "minimize"] | None = None
+    """The same as ``op``, in words: ``maximize`` is ``>=``, ``minimize`` is ``<=``."""
+    threshold: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _op_or_direction(self) -> GateConditionSettings:
+        if (self.op is None) == (self.direction is None):
+            given = {"op": self.op, "direction": self.direction}
+            raise _FieldError(("op",), given, "set exactly one of op ('>=' or '<=') and direction (maximize or minimize)")
+        return self
+
+    @property
+    def operator(self) -> str:
+        from mlops_constructs.training.gate import DIRECTION_OPS
+
+        return self.op or DIRECTION_OPS[self.direction]  # type: ignore[index]
+
+
+class GateSettings(_Strict):
+    """What a model's evaluation report must show before the model is registered: ``conditions``, or
+    the one-metric form ``metric``/``threshold``/``direction`` (kept for existing configurations)."""
+
+    conditions: list[GateConditionSettings] | None = Field(default=None, min_length=1, max_length=10)
+    """All must hold. Default: the one-metric form's condition."""
+    metric: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    """One-metric form: ``<section>.<metric>.value`` of the bundled report (``metrics.<metric>.value`` with
+    ``processing.evaluate_image``). Default: ``auc``."""
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    """One-metric form. Default: 0.8."""
+    direction: Literal["maximize", "minimize"] | None = None
+    """One-metric form: ``maximize``: the metric must be at least the threshold; ``minimize``: at most. Default: ``maximize``."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> GateSettings:
+        if self.conditions is not None:
+            legacy = {key: getattr(self, key) for key in ("metric", "threshold", "direction") if getattr(self, key) is not None}
+            if legacy:
+                raise _FieldErrors([
+                    _FieldError((key,), value, "must not be set together with conditions: write it as one more "
+                                               "condition, {path: <section>.<metric>.value, op: '>=' or '<=', threshold: <number>}")
+                    for key, value in legacy.items()
+                ])
+        return self
+
+    def conditions_for(self, problem_type: str, custom_report: bool) -> list[tuple[tuple[str, ...], str, str, float]]:
+        """Each condition as (its config keys under ``gate``, path, op, threshold); the one-metric form
+        mapped onto its path in the report (see :func:`mlops_constructs.training.gate.legacy_path`)."""
+        from mlops_constructs.training.gate import DIRECTION_OPS, legacy_path
+
+        if self.conditions is not None:
+            return [(("conditions", index), c.path, c.operator, c.threshold) for index, c in enumerate(self.conditions)]
+        path = legacy_path(self.metric or "auc", problem_type, custom_report)
+        return [(("metric",), path, DIRECTION_OPS[self.direction or "maximize"], 0.8 if self.threshold is None else self.threshold)]
 
 
 class TriggerSettings(_Strict):
@@ -550,6 +625,10 @@ class ModelSettings(_Strict):
     """Where the model's raw data lives in the dev data bucket. Default: ``<name>/``."""
     training: TrainingSettings = TrainingSettings()
     processing: ProcessingSettings = ProcessingSettings()
+    problem_type: Literal["binary_classification", "multiclass_classification", "regression"] = "binary_classification"
+    """What the model predicts, and so what the bundled evaluation script scores and which section of
+    SageMaker's model-quality format it writes: ``binary_classification_metrics``,
+    ``multiclass_classification_metrics`` or ``regression_metrics``."""
     gate: GateSettings = GateSettings()
     triggers: TriggerSettings = TriggerSettings()
     monitoring: MonitoringSettings | None = None
@@ -756,18 +835,41 @@ class PlatformConfig(_Strict):
         return list(problems.values())
 
     def _gate_problems(self) -> list[_FieldError]:
-        """The bundled evaluation script computes only some metrics; others need an evaluation image."""
-        from mlops_constructs.training.training_pipeline import BUNDLED_METRICS
+        """With the bundled evaluation script, the gate may only read values it writes for the model's
+        problem type, and the model must be one it can load (not a pickle)."""
+        from mlops_constructs.training.gate import bundled_paths
 
-        return [
-            _FieldError(
-                ("models", index, "gate", "metric"), model.gate.metric,
-                f"must be one of {', '.join(BUNDLED_METRICS)}, the metrics the bundled evaluation script computes; "
-                f"for another, set models[{index}].processing.evaluate_image to an image whose report has it",
-            )
-            for index, model in enumerate(self.models)
-            if model.processing.evaluate_image is None and model.gate.metric not in BUNDLED_METRICS
-        ]
+        problems: list[_FieldError] = []
+        for index, model in enumerate(self.models):
+            if model.processing.evaluate_image is not None:
+                continue
+            written = bundled_paths(model.problem_type)
+            for keys, path, _, _ in model.gate.conditions_for(model.problem_type, custom_report=False):
+                if path in written:
+                    continue
+                if keys == ("metric",):
+                    metrics = ", ".join(p.split(".")[1] for p in written)
+                    problems.append(_FieldError(
+                        ("models", index, "gate", "metric"), model.gate.metric,
+                        f"must be one of {metrics}, the metrics the bundled evaluation script writes for problem_type "
+                        f"{model.problem_type} (models[{index}].problem_type); for another, set "
+                        f"models[{index}].processing.evaluate_image to an image whose report has it",
+                    ))
+                else:
+                    problems.append(_FieldError(
+                        ("models", index, "gate", *keys, "path"), path,
+                        f"must be a value the bundled evaluation script writes for problem_type {model.problem_type}: "
+                        f"{', '.join(written)}; for another, set models[{index}].processing.evaluate_image",
+                    ))
+            algorithm = model.training.builtin_algorithm()
+            if algorithm is not None and algorithm.framework == "xgboost" and _pickles_models(algorithm.version):
+                problems.append(_FieldError(
+                    ("models", index, "training", "algorithm"), {"framework": algorithm.framework, "version": algorithm.version},
+                    f"must be XGBoost {XGBOOST_FIRST_UNPICKLED} or later for the bundled evaluation script: earlier "
+                    "SageMaker XGBoost containers save the model as a Python pickle, which it does not load; or set "
+                    f"models[{index}].processing.evaluate_image",
+                ))
+        return problems
 
     @field_validator("availability_zones")
     @classmethod

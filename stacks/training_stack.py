@@ -14,7 +14,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import GateCondition, TrainingPipeline, builtin_image_uri
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import endpoint_name, model_package_group, storage_name_prefix
 
@@ -62,10 +62,21 @@ class TrainingStack(Stack):
             "evaluate_image": config.model_path(model, "processing", "evaluate_image"),
             "training_instance_type": config.model_path(model, "training", "instance_type"),
             "processing_instance_type": config.model_path(model, "processing", "instance_type"),
+            "problem_type": config.model_path(model, "problem_type"),
             "metric_name": config.model_path(model, "gate", "metric"),
+            "metric_threshold": config.model_path(model, "gate", "threshold"),
             "metric_direction": config.model_path(model, "gate", "direction"),
             "spot_max_wait": config.model_path(model, "training", "spot", "max_wait_hours"),
         }
+        # The gate: conditions as written, or the one-metric form, which the construct maps onto its path.
+        gate_props: dict[str, Any] = {"metric_name": gate.metric, "metric_threshold": gate.threshold, "metric_direction": gate.direction}
+        if gate.conditions is not None:
+            gate_props = {"gate_conditions": [GateCondition(path=c.path, op=c.operator, threshold=c.threshold) for c in gate.conditions]}  # type: ignore[arg-type]
+            for index, _ in enumerate(gate.conditions):
+                paths[f"gate_conditions[{index}]"] = config.model_path(model, "gate", "conditions", index)
+                for field in ("path", "op", "threshold"):
+                    paths[f"gate_conditions[{index}].{field}"] = config.model_path(model, "gate", "conditions", index, field)
+            paths["gate_conditions"] = config.model_path(model, "gate", "conditions")
         with config.props_from(paths):
             self.pipeline = TrainingPipeline(
                 self,
@@ -91,9 +102,8 @@ class TrainingStack(Stack):
                 processing_instance_type=processing.instance_type,
                 processing_volume_size_gb=processing.volume_size_gb,
                 max_processing_runtime=durations.hours(processing.max_runtime_hours),
-                metric_name=gate.metric,
-                metric_threshold=gate.threshold,
-                metric_direction=gate.direction,
+                problem_type=model.problem_type,
+                **gate_props,
                 schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,

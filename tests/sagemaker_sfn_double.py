@@ -8,8 +8,8 @@ for ``createProcessingJob.sync`` and ``createTrainingJob.sync``, and behaves as 
    the state computed, so botocore validates them against SageMaker's API model: a misspelt or
    misplaced field fails the test, as it would fail the real call;
 2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits
-   and the drift baseline (``baseline.csv`` and ``baseline.json``), a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` with the
-   metric value the test chose;
+   and the drift baseline (``baseline.csv`` and ``baseline.json``), a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` in
+   SageMaker's model-quality format (what the bundled evaluation writes), with the values the test chose;
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
 
@@ -46,10 +46,16 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 @dataclass
 class JobScript:
-    """What the jobs of one test do: the metric the evaluation reports, and which jobs fail."""
+    """What the jobs of one test do: the values the evaluation reports, and which jobs fail."""
 
     metric_name: str = "auc"
     metric_value: float | None = 0.9
+    """The one value of the report, unless ``values`` are given; ``None`` leaves it out."""
+    section: str = "binary_classification_metrics"
+    """The report's section: ``binary_classification_metrics``, ``multiclass_classification_metrics`` or ``regression_metrics``."""
+    values: dict[str, Any] | None = None
+    """Each metric's value, e.g. ``{"mse": 4.2, "r2": 0.6}`` (``None`` leaves a metric out, a string is
+    written as is). Default: ``{metric_name: metric_value}``."""
     failing_jobs: set[str] = field(default_factory=set)
     """Kinds of job that fail: ``preprocess``, ``train``, ``evaluate``."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -120,8 +126,10 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         elif kind == "evaluate":
             (output,) = parameters["ProcessingOutputConfig"]["Outputs"]
             bucket, key = _split_s3(output["S3Output"]["S3Uri"])
-            metrics = {} if self.script.metric_value is None else {self.script.metric_name: {"value": self.script.metric_value}}
-            report = {"metrics": metrics, "metric": self.script.metric_name, "test_rows": 2}
+            values = self.script.values if self.script.values is not None else {self.script.metric_name: self.script.metric_value}
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html
+            metrics = {name: {"value": value, "standard_deviation": "NaN"} for name, value in values.items() if value is not None}
+            report = {self.script.section: metrics}
             s3.put_object(Bucket=bucket, Key=f"{key}/evaluation.json", Body=json.dumps(report).encode())
 
     def _eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]

@@ -112,8 +112,11 @@ def _config(**changes: object) -> dict:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        # TrainingPipeline's metric_name: the bundled evaluation computes auc, accuracy and rmse only
-        ({"models.0.gate": {"metric": "f1"}}, "models[0].gate.metric: must be one of auc, accuracy, rmse"),
+        # TrainingPipeline's metric_name: the bundled evaluation writes only some metrics per problem type
+        ({"models.0.gate": {"metric": "rmse"}}, "models[0].gate.metric: must be one of auc, accuracy, precision"),
+        # TrainingPipeline's gate_conditions: a path the bundled evaluation does not write
+        ({"models.0.gate": {"conditions": [{"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6}]}},
+         "models[0].gate.conditions[0].path: must be a value the bundled evaluation script writes for problem_type binary_classification"),
         # CanaryEndpoint's min_capacity: at most the maximum capacity
         ({"stages.prod.endpoint.autoscaling": {"min_capacity": 9}}, "stages.prod.endpoint.autoscaling.min_capacity: must be at most"),
         # CanaryEndpoint's monitor: needs data capture

@@ -416,9 +416,11 @@ def test_capture_may_be_off_where_nothing_monitors_it(change: dict[str, Any]) ->
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"models.0.gate": {"metric": "f1"}},
-         "models[0].gate.metric: must be one of auc, accuracy, rmse, the metrics the bundled evaluation script computes; "
-         "for another, set models[0].processing.evaluate_image to an image whose report has it (got 'f1')"),
+        ({"models.0.gate": {"metric": "rmse"}},
+         "models[0].gate.metric: must be one of auc, accuracy, precision, recall, f1, true_positive_rate, true_negative_rate, "
+         "false_positive_rate, false_negative_rate, the metrics the bundled evaluation script writes for problem_type "
+         "binary_classification (models[0].problem_type); for another, set models[0].processing.evaluate_image to an image "
+         "whose report has it (got 'rmse')"),
         ({"stages.staging.endpoint.autoscaling": {"min_capacity": 5}},
          "stages.staging.endpoint.autoscaling.min_capacity: must be at most the maximum capacity, twice "
          "stages.staging.endpoint.instance_count (4) (got 5)"),
@@ -442,8 +444,122 @@ def test_values_the_constructs_would_refuse_are_config_errors(change: dict[str, 
 
 def test_another_metric_is_fine_with_an_evaluation_image() -> None:
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eval:1"
-    config = PlatformConfig.from_mapping(mutated(**{"models.0.gate": {"metric": "f1"}, "models.0.processing": {"evaluate_image": image}}))
-    assert config.models[0].gate.metric == "f1"
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.gate": {"metric": "log_loss"}, "models.0.processing": {"evaluate_image": image}}))
+    assert config.models[0].gate.metric == "log_loss"
+    # the report of an image of your own keeps the format of before
+    assert config.models[0].gate.conditions_for("binary_classification", custom_report=True) == [(("metric",), "metrics.log_loss.value", ">=", 0.8)]
+
+
+# -- the gate --------------------------------------------------------------------------------------------
+
+
+ABALONE_GATE = {"conditions": [
+    {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6},
+    {"path": "regression_metrics.r2.value", "direction": "maximize", "threshold": 0.4},
+]}
+
+
+def test_a_gate_of_several_conditions_in_either_direction() -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.problem_type": "regression", "models.0.gate": ABALONE_GATE}))
+    model = config.models[0]
+    assert model.gate.conditions_for(model.problem_type, custom_report=False) == [
+        (("conditions", 0), "regression_metrics.mse.value", "<=", 6),
+        (("conditions", 1), "regression_metrics.r2.value", ">=", 0.4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gate", "problem_type", "expected"),
+    [
+        ({}, "binary_classification", ("binary_classification_metrics.auc.value", ">=", 0.8)),
+        ({"metric": "accuracy", "threshold": 0.9}, "binary_classification", ("binary_classification_metrics.accuracy.value", ">=", 0.9)),
+        ({"metric": "rmse", "threshold": 2.5, "direction": "minimize"}, "regression", ("regression_metrics.rmse.value", "<=", 2.5)),
+        ({"metric": "weighted_f1", "threshold": 0.7}, "multiclass_classification", ("multiclass_classification_metrics.weighted_f1.value", ">=", 0.7)),
+    ],
+    ids=["default", "accuracy", "regression-minimize", "multiclass"],
+)
+def test_the_one_metric_gate_keeps_working_as_a_path_of_the_model_quality_report(gate: dict, problem_type: str, expected: tuple) -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.problem_type": problem_type, "models.0.gate": gate}))
+    model = config.models[0]
+    ((keys, *condition),) = model.gate.conditions_for(model.problem_type, custom_report=False)
+    assert (keys, tuple(condition)) == (("metric",), expected)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ({"gate": {"conditions": []}}, "models[0].gate.conditions: must have at least 1 item after validation, not 0 (got [])"),
+        ({"problem_type": "regression", "gate": {"conditions": [{"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6},
+                                                                 {"path": "regression_metrics..value", "op": "<=", "threshold": 6}]}},
+         "models[0].gate.conditions[1].path: must be dot-separated keys of evaluation.json, each of letters, digits and underscores "
+         "not starting with a digit, e.g. regression_metrics.mse.value (got 'regression_metrics..value')"),
+        ({"gate": {"conditions": [{"path": "", "op": ">=", "threshold": 1}]}}, "models[0].gate.conditions[0].path: must be dot-separated keys"),
+        ({"gate": {"conditions": [{"path": 3, "op": ">=", "threshold": 1}]}}, "models[0].gate.conditions[0].path: must be dot-separated keys"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": "0.8"}]}},
+         "models[0].gate.conditions[0].threshold: must be a valid number (got '0.8')"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": True}]}},
+         "models[0].gate.conditions[0].threshold: must be a valid number (got True)"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": float("inf")}]}},
+         "models[0].gate.conditions[0].threshold: must be a finite number (got inf)"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": "=>", "threshold": 0.8}]}},
+         "models[0].gate.conditions[0].op: must be '<=' or '>=' (got '=>')"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "threshold": 0.8}]}},
+         "models[0].gate.conditions[0].op: set exactly one of op ('>=' or '<=') and direction (maximize or minimize)"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "direction": "minimize", "threshold": 0.8}]}},
+         "models[0].gate.conditions[0].op: set exactly one of op"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": 0.8}], "metric": "auc"}},
+         "models[0].gate.metric: must not be set together with conditions: write it as one more condition"),
+        ({"gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": 0.8},
+                                  {"path": "binary_classification_metrics.f2.value", "op": ">=", "threshold": 0.8}]}},
+         "models[0].gate.conditions[1].path: must be a value the bundled evaluation script writes for problem_type "
+         "binary_classification: binary_classification_metrics.auc.value, "),
+        ({"problem_type": "regression", "gate": {"conditions": [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": 0.8}]}},
+         "models[0].gate.conditions[0].path: must be a value the bundled evaluation script writes for problem_type regression: "
+         "regression_metrics.mae.value, regression_metrics.mse.value, regression_metrics.rmse.value, regression_metrics.r2.value; "
+         "for another, set models[0].processing.evaluate_image (got 'binary_classification_metrics.auc.value')"),
+        ({"problem_type": "ranking"}, "models[0].problem_type: must be 'binary_classification', 'multiclass_classification' or 'regression' (got 'ranking')"),
+    ],
+    ids=["no-conditions", "empty-key", "empty-path", "path-not-a-string", "threshold-string", "threshold-bool", "threshold-infinite",
+         "op", "neither-op-nor-direction", "op-and-direction", "both-forms", "path-not-written", "path-of-another-problem-type", "problem-type"],
+)
+def test_bad_gates_are_reported_with_the_condition_path(model: dict, expected: str) -> None:
+    problems = problems_of(mutated(**{"models.0": {"name": "churn", **model}}))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_an_evaluation_image_of_your_own_may_gate_on_any_path() -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eval:1"
+    gate = {"conditions": [{"path": "custom.score", "op": ">=", "threshold": 3}]}
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.gate": gate, "models.0.processing": {"evaluate_image": image}}))
+    assert config.models[0].gate.conditions[0].path == "custom.score"  # type: ignore[index]
+
+
+def problems_if_any(data: Any) -> list[str]:
+    try:
+        PlatformConfig.from_mapping(data, source="test.yaml")
+    except ConfigError as err:
+        return err.problems
+    return []
+
+
+@pytest.mark.parametrize("version", ["0.90-1", "0.90-2", "1.0-1", "1.2-1", "1.2-2", "1"])
+def test_xgboost_versions_that_save_pickles_are_refused_with_the_bundled_evaluation(version: str) -> None:
+    algorithm = {"framework": "xgboost", "version": version}
+    problems = problems_of(mutated(**{"models.0.training.algorithm": algorithm}))
+    pickled = [p for p in problems if p.startswith("models[0].training.algorithm: must be XGBoost 1.3-1 or later")]
+    assert len(pickled) == 1, problems
+    assert "Python pickle" in pickled[0] and "models[0].processing.evaluate_image" in pickled[0]
+    # an evaluation image of your own loads the model however it likes
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eval:1"
+    again = problems_if_any(mutated(**{"models.0.training.algorithm": algorithm, "models.0.processing": {"evaluate_image": image}}))
+    assert not [p for p in again if "pickle" in p], again
+
+
+@pytest.mark.parametrize("version", ["1.3-1", "1.5-1", "1.7-1", "2.0-1"])
+def test_xgboost_versions_that_save_boosters_pass(version: str) -> None:
+    problems = problems_if_any(mutated(**{"models.0.training.algorithm": {"framework": "xgboost", "version": version}}))
+    assert not [p for p in problems if "pickle" in p], problems
 
 
 def _in_region(region: str, **changes: Any) -> dict[str, Any]:

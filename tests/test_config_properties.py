@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ConfigError, PlatformConfig
-from mlops_constructs.training import BUNDLED_METRICS
+from mlops_constructs.training import bundled_paths
 from mlops_constructs.training.images import builtin_image_problem
 from tests.conftest import default_config_data
 
@@ -95,7 +95,10 @@ UNWORKABLE: list[tuple[dict[tuple[Any, ...], Any], str]] = [
     ({("accounts", "staging"): "111111111111"}, "accounts.staging"),
     ({("stages", "staging", "endpoint", "data_capture_percent"): 0}, "stages.staging.endpoint.data_capture_percent"),
     ({("models", 0, "endpoints"): {"prod": {"data_capture_percent": 0}}}, "models[0].endpoints.prod.data_capture_percent"),
-    ({("models", 0, "gate", "metric"): "f1"}, "models[0].gate.metric"),
+    ({("models", 0, "gate", "metric"): "rmse"}, "models[0].gate.metric"),
+    ({("models", 0, "gate"): {"conditions": [{"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6}]}},
+     "models[0].gate.conditions[0].path"),
+    ({("models", 0, "training", "algorithm"): {"framework": "xgboost", "version": "1.0-1"}}, "models[0].training.algorithm"),
     ({("stages", "prod", "endpoint", "autoscaling"): {"min_capacity": 5}}, "stages.prod.endpoint.autoscaling.min_capacity"),
     ({("models", 0, "monitoring", "features"): ["_c0"]}, "models[0].monitoring.features"),
     ({("models", 0, "monitoring", "schedule"): "cron(0 * ? * * *)"}, "models[0].monitoring.schedule"),
@@ -109,7 +112,8 @@ def check_workable(config: PlatformConfig) -> None:
     assert accounts.allow_shared or len(set(roles)) == 4, roles
     for model in config.models:
         if model.processing.evaluate_image is None:
-            assert model.gate.metric in BUNDLED_METRICS, model.gate.metric
+            for _, path, _, _ in model.gate.conditions_for(model.problem_type, custom_report=False):
+                assert path in bundled_paths(model.problem_type), path
         algorithm = model.training.builtin_algorithm()
         if algorithm is not None:
             assert builtin_image_problem(algorithm.framework, algorithm.version, config.region) is None

@@ -7,6 +7,7 @@ what it should. SageMaker jobs are played by tests/sagemaker_sfn_double.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -18,7 +19,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import SynthesizedPlatform
+from mlops_constructs.config import PlatformConfig
+from tests.conftest import SynthesizedPlatform, default_config_data, synthesize
 from tests.sagemaker_sfn_double import JobScript, sagemaker_double
 from tests.validators.state_machines import state_machines
 
@@ -85,14 +87,20 @@ class World:
         return [json.loads(m["Body"]) for m in messages]
 
 
-@pytest.fixture
-def world(platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@contextlib.contextmanager
+def moto_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "SUCCESS")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+
+
+@pytest.fixture
+def world(platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with moto_world(monkeypatch):
         yield World(platform)
 
 
@@ -115,11 +123,13 @@ def test_happy_path_registers_exactly_one_package_with_the_evaluation(world: Wor
     assert container["ModelDataUrl"] == f"{train_call['OutputDataConfig']['S3OutputPath']}/{train_call['TrainingJobName']}/output/model.tar.gz"
     report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     bucket, _, key = report_uri.removeprefix("s3://").partition("/")
-    assert json.loads(world.s3.get_object(Bucket=bucket, Key=key)["Body"].read())["metrics"]["auc"]["value"] == 0.91
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
+    assert json.loads(world.s3.get_object(Bucket=bucket, Key=key)["Body"].read())["binary_classification_metrics"]["auc"]["value"] == 0.91
     (message,) = world.notifications()
     assert message["result"] == "registered"
     assert message["modelPackageArn"] == package["ModelPackageArn"]
-    assert message["metricValue"] == 0.91
+    # the default config's one-metric gate (auc at least 0.8), read from the model-quality report
+    assert message["conditions"] == [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": 0.8, "value": 0.91}]
 
 
 def baseline_prefix(execution: dict[str, Any]) -> str:
@@ -201,10 +211,11 @@ def test_two_runs_use_different_job_names(world: World) -> None:
 def test_metric_below_threshold_registers_nothing_and_notifies(world: World) -> None:
     execution = world.run(JobScript(metric_value=0.7))
     assert execution["status"] == "SUCCEEDED"
-    assert entered_states(execution)[-3:] == ["MetricGate", "NotifyBelowThreshold", "NotRegistered"]
+    assert entered_states(execution)[-3:] == ["MetricGate", "NotifyGateMissed", "NotRegistered"]
     assert world.packages() == []
     (message,) = world.notifications()
-    assert (message["result"], message["metricValue"], message["threshold"]) == ("below-threshold", 0.7, 0.8)
+    assert message["result"] == "gate-missed"
+    assert message["conditions"] == [{"path": "binary_classification_metrics.auc.value", "op": ">=", "threshold": 0.8, "value": 0.7}]
 
 
 def test_failed_training_job_ends_in_the_failure_notification_and_fail(world: World) -> None:
@@ -222,7 +233,113 @@ def test_failed_training_job_ends_in_the_failure_notification_and_fail(world: Wo
 def test_a_report_without_the_metric_fails_instead_of_passing_the_gate(world: World) -> None:
     execution = world.run(JobScript(metric_value=None))
     assert execution["status"] == "FAILED"
-    assert entered_states(execution)[-4:] == ["MetricGate", "ReportUnusable", "NotifyFailure", "Failed"]
+    assert entered_states(execution)[-4:] == ["MetricGate", "ReportUnusable1", "NotifyFailure", "Failed"]
     assert world.packages() == []
     (message,) = world.notifications()
     assert message["error"] == "EvaluationReportInvalid"
+    assert "binary_classification_metrics.auc.value" in message["cause"]
+
+
+def test_a_report_in_the_format_of_before_is_unusable_for_the_bundled_gate(world: World) -> None:
+    # metrics.auc.value, as the evaluation wrote it before the model-quality format: the gate's path is absent
+    execution = world.run(JobScript(section="metrics", metric_value=0.95))
+    assert execution["status"] == "FAILED"
+    assert entered_states(execution)[-3:] == ["ReportUnusable1", "NotifyFailure", "Failed"]
+    assert world.packages() == []
+
+
+# -- a regression model, gated on several conditions -----------------------------------------------------
+
+ABALONE_GATE = {"conditions": [
+    {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6.0},
+    {"path": "regression_metrics.r2.value", "direction": "maximize", "threshold": 0.4},
+]}
+
+
+@pytest.fixture(scope="module")
+def regression_platform(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPlatform:
+    """The default platform with its model a regression gated at mse <= 6 and r2 >= 0.4 (SageMaker's abalone example)."""
+    data = default_config_data()
+    data["models"][0].update(problem_type="regression", gate=ABALONE_GATE)
+    return synthesize(PlatformConfig.from_mapping(data, source="abalone"), tmp_path_factory.mktemp("cdk.out.regression"))
+
+
+@pytest.fixture
+def regression(regression_platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with moto_world(monkeypatch):
+        yield World(regression_platform)
+
+
+def regression_run(world: World, **values: Any) -> tuple[dict[str, Any], JobScript]:
+    script = JobScript(section="regression_metrics", values=values)
+    return world.run(script), script
+
+
+def test_a_regression_model_within_its_error_bound_is_registered_with_its_report(regression: World) -> None:
+    execution, script = regression_run(regression, mae=1.6, mse=4.2, rmse=2.05, r2=0.55)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    assert entered_states(execution)[-4:] == ["MetricGate", "Register", "NotifyRegistered", "Registered"]
+    (evaluate,) = [params for kind, params in script.calls if kind == "evaluate"]
+    assert evaluate["Environment"] == {"PROBLEM_TYPE": "regression"}
+    (package,) = regression.packages()
+    statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    bucket, _, key = statistics["S3Uri"].removeprefix("s3://").partition("/")
+    assert json.loads(regression.s3.get_object(Bucket=bucket, Key=key)["Body"].read())["regression_metrics"]["mse"] == {
+        "value": 4.2, "standard_deviation": "NaN",
+    }
+    (message,) = regression.notifications()
+    assert message["result"] == "registered"
+    assert message["conditions"] == [
+        {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6.0, "value": 4.2},
+        {"path": "regression_metrics.r2.value", "op": ">=", "threshold": 0.4, "value": 0.55},
+    ]
+
+
+@pytest.mark.parametrize("mse", [6.0, 5.999])
+def test_an_error_at_the_bound_passes(regression: World, mse: float) -> None:
+    execution, _ = regression_run(regression, mse=mse, r2=0.5)
+    assert execution["status"] == "SUCCEEDED"
+    assert len(regression.packages()) == 1
+
+
+def test_a_regression_model_over_its_error_bound_is_not_registered(regression: World) -> None:
+    execution, _ = regression_run(regression, mse=7.5, r2=0.6)
+    assert execution["status"] == "SUCCEEDED"
+    assert entered_states(execution)[-3:] == ["MetricGate", "NotifyGateMissed", "NotRegistered"]
+    assert regression.packages() == []
+    (message,) = regression.notifications()
+    # a missed minimize gate is not "below threshold": the message says what was missed, and how
+    assert message["result"] == "gate-missed"
+    assert message["conditions"][0] == {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6.0, "value": 7.5}
+
+
+def test_one_missed_condition_of_two_stops_the_registration(regression: World) -> None:
+    execution, _ = regression_run(regression, mse=4.2, r2=0.25)
+    assert execution["status"] == "SUCCEEDED"
+    assert entered_states(execution)[-2:] == ["NotifyGateMissed", "NotRegistered"]
+    assert regression.packages() == []
+    (message,) = regression.notifications()
+    assert message["conditions"] == [
+        {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6.0, "value": 4.2},
+        {"path": "regression_metrics.r2.value", "op": ">=", "threshold": 0.4, "value": 0.25},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "state", "path"),
+    [
+        ({"mse": 4.2}, "ReportUnusable2", "regression_metrics.r2.value"),
+        ({"mse": "NaN", "r2": 0.6}, "ReportUnusable1", "regression_metrics.mse.value"),
+    ],
+    ids=["missing", "not-a-number"],
+)
+def test_a_value_the_gate_cannot_read_fails_the_run_naming_its_path(regression: World, values: dict[str, Any], state: str, path: str) -> None:
+    execution, _ = regression_run(regression, **values)
+    assert execution["status"] == "FAILED"
+    assert entered_states(execution)[-4:] == ["MetricGate", state, "NotifyFailure", "Failed"]
+    assert regression.packages() == []
+    (message,) = regression.notifications()
+    assert message["result"] == "failed"
+    assert message["error"] == "EvaluationReportInvalid"
+    assert message["cause"].startswith(f"evaluation.json has no numeric value at {path} ")

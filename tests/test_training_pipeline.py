@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
-from mlops_constructs.training import DRIFT_BASELINE_KEY, TrainingPipeline
+from mlops_constructs.training import DRIFT_BASELINE_KEY, GateCondition, TrainingPipeline
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"
@@ -139,26 +139,27 @@ def test_states_run_in_order_and_end_in_fail_or_succeed(platform: SynthesizedPla
     machine = definition(training_template(platform))
     found = machine["States"]
     assert set(found) == {
-        "Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate", "ReportUnusable",
-        "Register", "NotifyRegistered", "NotifyBelowThreshold", "NotifyFailure", "Failed", "Registered", "NotRegistered",
+        "Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate", "ReportUnusable1",
+        "Register", "NotifyRegistered", "NotifyGateMissed", "NotifyFailure", "Failed", "Registered", "NotRegistered",
     }
     assert main_path(machine) == ["Prepare", "Preprocess", "Train", "Evaluate", "ReadEvaluation", "MetricGate"]
     assert found["Prepare"]["Type"] == "Pass"
-    for name in ("Preprocess", "Train", "Evaluate", "ReadEvaluation", "Register", "NotifyRegistered", "NotifyBelowThreshold", "NotifyFailure"):
+    for name in ("Preprocess", "Train", "Evaluate", "ReadEvaluation", "Register", "NotifyRegistered", "NotifyGateMissed", "NotifyFailure"):
         assert found[name]["Type"] == "Task", name
 
     gate = found["MetricGate"]
     assert gate["Type"] == "Choice"
-    value = "$.evaluation.report.metrics.auc.value"
+    # The default config's one-metric gate (auc, 0.8) on the bundled evaluation's model-quality report.
+    value = "$.evaluation.report.binary_classification_metrics.auc.value"
     unusable, reached = gate["Choices"]
-    assert unusable == {"Or": [{"Variable": value, "IsPresent": False}, {"Variable": value, "IsNumeric": False}], "Next": "ReportUnusable"}
+    assert unusable == {"Or": [{"Variable": value, "IsPresent": False}, {"Variable": value, "IsNumeric": False}], "Next": "ReportUnusable1"}
     assert reached == {"Variable": value, "NumericGreaterThanEquals": 0.8, "Next": "Register"}
-    assert gate["Default"] == "NotifyBelowThreshold"
+    assert gate["Default"] == "NotifyGateMissed"
 
     assert found["Register"]["Next"] == "NotifyRegistered"
     assert found["NotifyRegistered"]["Next"] == "Registered"
-    assert found["NotifyBelowThreshold"]["Next"] == "NotRegistered"
-    assert found["ReportUnusable"]["Next"] == "NotifyFailure"
+    assert found["NotifyGateMissed"]["Next"] == "NotRegistered"
+    assert found["ReportUnusable1"]["Next"] == "NotifyFailure"
     assert found["NotifyFailure"]["Next"] == "Failed"
     assert found["Failed"]["Type"] == "Fail"
     assert found["Registered"] == {"Type": "Succeed"}
@@ -173,7 +174,7 @@ def test_jobs_use_the_sync_sagemaker_integrations(platform: SynthesizedPlatform)
     assert found["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"] == TRAINING_IMAGE
     assert found["Preprocess"]["Parameters"]["AppSpecification"]["ImageUri"] == PROCESSING_IMAGE
     assert found["Evaluate"]["Parameters"]["AppSpecification"]["ImageUri"] == TRAINING_IMAGE
-    assert found["Evaluate"]["Parameters"]["Environment"] == {"METRIC_NAME": "auc"}
+    assert found["Evaluate"]["Parameters"]["Environment"] == {"PROBLEM_TYPE": "binary_classification"}
 
 
 def test_report_is_read_from_s3_and_registered_pending_approval(platform: SynthesizedPlatform) -> None:
@@ -283,7 +284,7 @@ def test_every_failure_is_notified_then_fails(platform: SynthesizedPlatform) -> 
         for target in [state.get("Next"), *(c["Next"] for c in state.get("Catch", []))]
         if target in ("NotifyFailure", "Failed")
     }
-    assert targets == {*((n, "NotifyFailure") for n in CAUGHT), ("ReportUnusable", "NotifyFailure"), ("NotifyFailure", "Failed")}
+    assert targets == {*((n, "NotifyFailure") for n in CAUGHT), ("ReportUnusable1", "NotifyFailure"), ("NotifyFailure", "Failed")}
 
 
 def test_state_machine_logs_everything_encrypted_traces_and_times_out(platform: SynthesizedPlatform) -> None:
@@ -483,10 +484,128 @@ def test_bad_props_are_rejected_with_field_and_value(kwargs: dict[str, Any], mes
         standalone(**kwargs)
 
 
-def test_metric_names_must_be_ones_the_bundled_evaluation_computes() -> None:
-    with pytest.raises(PropsError, match=r"TrainingPipeline: metric_name: must be one of auc, accuracy, rmse with the bundled evaluation script; give evaluate_image for others \(got 'f1'\)"):
-        standalone(metric_name="f1")
-    standalone(metric_name="f1", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")  # an image of your own may report any metric
+def test_metric_names_must_be_ones_the_bundled_evaluation_writes_for_the_problem_type() -> None:
+    with pytest.raises(PropsError, match=r"TrainingPipeline: metric_name: must be one of auc, accuracy, precision, .*false_negative_rate, the metrics "
+                                         r"the bundled evaluation script writes for problem_type binary_classification; .* \(got 'rmse'\)"):
+        standalone(metric_name="rmse")
+    with pytest.raises(PropsError, match=r"metric_name: must be one of mae, mse, rmse, r2, .* regression; .* \(got 'auc'\)"):
+        standalone(metric_name="auc", problem_type="regression")
+    standalone(metric_name="rmse", problem_type="regression", metric_direction="minimize")
+    standalone(metric_name="log_loss", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")  # an image of your own may report any metric
+
+
+# -- the gate ---------------------------------------------------------------------------------------
+
+
+def report_value(path: str) -> str:
+    return f"$.evaluation.report.{path}"
+
+
+def test_every_condition_is_checked_for_a_number_then_all_must_hold() -> None:
+    conditions = [
+        GateCondition.minimize("regression_metrics.mse.value", 6.0),
+        GateCondition(path="regression_metrics.r2.value", op=">=", threshold=0.5),
+    ]
+    found = states(standalone_template(problem_type="regression", gate_conditions=conditions))
+    gate = found["MetricGate"]
+    *unusable, reached = gate["Choices"]
+    for number, (rule, condition) in enumerate(zip(unusable, conditions, strict=True), start=1):
+        value = report_value(condition.path)
+        assert rule == {"Or": [{"Variable": value, "IsPresent": False}, {"Variable": value, "IsNumeric": False}], "Next": f"ReportUnusable{number}"}
+        failure = found[f"ReportUnusable{number}"]
+        assert failure["Parameters"]["Error"] == "EvaluationReportInvalid"
+        assert condition.path in failure["Parameters"]["Cause"]
+        assert failure["ResultPath"] == "$.failure" and failure["Next"] == "NotifyFailure"
+    assert reached == {
+        "And": [
+            {"Variable": report_value("regression_metrics.mse.value"), "NumericLessThanEquals": 6},
+            {"Variable": report_value("regression_metrics.r2.value"), "NumericGreaterThanEquals": 0.5},
+        ],
+        "Next": "Register",
+    }
+    assert gate["Default"] == "NotifyGateMissed"
+    assert found["Evaluate"]["Parameters"]["Environment"] == {"PROBLEM_TYPE": "regression"}
+
+
+def test_notifications_describe_each_condition() -> None:
+    conditions = [GateCondition.minimize("regression_metrics.mse.value", 6.0), GateCondition.maximize("regression_metrics.r2.value", 0.5)]
+    found = states(standalone_template(problem_type="regression", gate_conditions=conditions))
+    expected = [
+        {"path": "regression_metrics.mse.value", "op": "<=", "threshold": 6, "value.$": report_value("regression_metrics.mse.value")},
+        {"path": "regression_metrics.r2.value", "op": ">=", "threshold": 0.5, "value.$": report_value("regression_metrics.r2.value")},
+    ]
+    missed = found["NotifyGateMissed"]["Parameters"]["Message"]
+    assert missed["result"] == "gate-missed" and missed["conditions"] == expected
+    assert found["NotifyRegistered"]["Parameters"]["Message"]["conditions"] == expected
+    # A failure may come before the report exists: the conditions without values.
+    assert found["NotifyFailure"]["Parameters"]["Message"]["conditions"] == [{k: v for k, v in c.items() if k != "value.$"} for c in expected]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path", "op", "threshold"),
+    [
+        ({}, "binary_classification_metrics.auc.value", "NumericGreaterThanEquals", 0.8),
+        ({"problem_type": "regression", "metric_name": "mse", "metric_threshold": 6.0, "metric_direction": "minimize"},
+         "regression_metrics.mse.value", "NumericLessThanEquals", 6),
+        ({"problem_type": "multiclass_classification", "metric_name": "weighted_f1", "metric_threshold": 0.7},
+         "multiclass_classification_metrics.weighted_f1.value", "NumericGreaterThanEquals", 0.7),
+        # An evaluation image of your own keeps the report format of before: metrics.<metric>.value.
+        ({"metric_name": "log_loss", "metric_direction": "minimize", "evaluate_image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1"},
+         "metrics.log_loss.value", "NumericLessThanEquals", 0.8),
+    ],
+    ids=["default", "regression-minimize", "multiclass", "own-image"],
+)
+def test_the_one_metric_props_become_one_condition(kwargs: dict[str, Any], path: str, op: str, threshold: float) -> None:
+    _, pipeline = standalone(**kwargs)
+    (condition,) = pipeline.gate_conditions
+    assert condition.path == path
+    _, reached = states(Template.from_stack(pipeline.node.scope).to_json())["MetricGate"]["Choices"]  # type: ignore[arg-type]
+    assert reached == {"Variable": report_value(path), op: threshold, "Next": "Register"}
+
+
+OWN_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gate_conditions": []}, r"gate_conditions: must hold 1 to 10 conditions \(got 0\)"),
+        ({"gate_conditions": [GateCondition.maximize("binary_classification_metrics.auc.value", 0.8), "auc >= 0.8"]},
+         r"gate_conditions\[1\]: must be a GateCondition\(path=..., op=..., threshold=...\) \(got 'auc >= 0.8'\)"),
+        ({"gate_conditions": [GateCondition.maximize("binary_classification_metrics..auc", 0.8)], "evaluate_image": OWN_IMAGE},
+         r"gate_conditions\[0\].path: must be dot-separated keys of evaluation.json.* \(got 'binary_classification_metrics..auc'\)"),
+        ({"gate_conditions": [GateCondition.maximize("$.metrics.auc.value", 0.8)], "evaluate_image": OWN_IMAGE},
+         r"gate_conditions\[0\].path: must be dot-separated keys .* \(got '\$.metrics.auc.value'\)"),
+        ({"gate_conditions": [GateCondition(path="binary_classification_metrics.auc.value", op="<", threshold=0.8)]},  # type: ignore[arg-type]
+         r"gate_conditions\[0\].op: must be '>=' \(at least the threshold\) or '<=' \(at most\) \(got '<'\)"),
+        ({"gate_conditions": [GateCondition(path="binary_classification_metrics.auc.value", op=">=", threshold="0.8")]},  # type: ignore[arg-type]
+         r"gate_conditions\[0\].threshold: must be a finite number \(got '0.8'\)"),
+        ({"gate_conditions": [GateCondition(path="binary_classification_metrics.auc.value", op=">=", threshold=float("nan"))]},
+         r"gate_conditions\[0\].threshold: must be a finite number \(got nan\)"),
+        ({"gate_conditions": [GateCondition(path="binary_classification_metrics.auc.value", op=">=", threshold=True)]},
+         r"gate_conditions\[0\].threshold: must be a finite number \(got True\)"),
+        ({"gate_conditions": [GateCondition.minimize("regression_metrics.mse.value", 6.0)]},
+         r"gate_conditions\[0\].path: must be a value the bundled evaluation script writes for problem_type binary_classification: "
+         r"binary_classification_metrics.auc.value, .*; give evaluate_image for a report of your own \(got 'regression_metrics.mse.value'\)"),
+        ({"problem_type": "regression", "gate_conditions": [GateCondition.minimize("regression_metrics.mse.standard_deviation", 1.0)]},
+         r"gate_conditions\[0\].path: must be a value the bundled evaluation script writes for problem_type regression"),
+        ({"gate_conditions": [GateCondition.maximize("binary_classification_metrics.auc.value", 0.8)], "metric_threshold": 0.9},
+         r"gate_conditions: must not be given together with metric_threshold: write that metric as one more GateCondition"),
+        ({"problem_type": "ranking"}, r"problem_type: must be one of binary_classification, multiclass_classification, regression \(got 'ranking'\)"),
+        ({"metric_threshold": "high"}, r"metric_threshold: must be a finite number \(got 'high'\)"),
+    ],
+    ids=["empty", "not-a-condition", "empty-key", "jsonpath-syntax", "op", "threshold-string", "threshold-nan", "threshold-bool",
+         "path-of-another-problem-type", "standard-deviation-not-written", "both-forms", "problem-type", "legacy-threshold"],
+)
+def test_bad_gates_are_rejected_naming_the_condition(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(PropsError, match=f"^TrainingPipeline: {message}"):
+        standalone(**kwargs)
+
+
+def test_an_own_evaluation_image_may_gate_on_any_path() -> None:
+    conditions = [GateCondition.minimize("regression_metrics.mse.standard_deviation", 1.0), GateCondition.maximize("custom.score", 3)]
+    _, pipeline = standalone(problem_type="regression", gate_conditions=conditions, evaluate_image=OWN_IMAGE)
+    assert pipeline.gate_conditions == tuple(conditions)
 
 
 def test_trigger_events_that_cannot_start_a_run_go_to_an_alarmed_dead_letter_queue(plain: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The bundled job scripts: preprocess.py (the 80/10/10 split) and evaluate.py (metrics and the report)."""
+"""The bundled job scripts: preprocess.py (the 80/10/10 split) and evaluate.py (metrics and the model-quality report)."""
 
 from __future__ import annotations
 
@@ -288,12 +288,13 @@ def test_auc_needs_both_classes(labels: list[float]) -> None:
         evaluate.auc(labels, [0.5] * len(labels))
 
 
-@pytest.mark.parametrize("metric", ["auc", "accuracy", "rmse"])
+@pytest.mark.parametrize("metric", ["auc", "accuracy", "precision", "f1", "weighted_f1", "mae", "mse", "rmse", "r2"])
 def test_metrics_reject_mismatched_or_empty_inputs(metric: str) -> None:
+    function = {name: f for _, metrics in evaluate.PROBLEM_TYPES.values() for name, f in metrics.items()}[metric]
     with pytest.raises(ValueError, match="got 3 labels and 2 predictions"):
-        evaluate.METRICS[metric]([0, 1, 0], [0.1, 0.2])
+        function([0, 1, 0], [0.1, 0.2])
     with pytest.raises(ValueError, match="got 0 labels and 0 predictions"):
-        evaluate.METRICS[metric]([], [])
+        function([], [])
 
 
 def test_accuracy_thresholds_at_one_half() -> None:
@@ -302,70 +303,216 @@ def test_accuracy_thresholds_at_one_half() -> None:
     assert evaluate.accuracy([1, 1, 0, 0], [0.0, 0.1, 0.9, 1.0]) == 0.0
 
 
+def test_binary_rates_hand_computed() -> None:
+    # predicted 1 1 0 0 1 0 against 1 0 1 0 1 1: tp 2, fp 1, tn 1, fn 2
+    labels, scores = [1, 0, 1, 0, 1, 1], [0.9, 0.7, 0.2, 0.1, 0.5, 0.4]
+    assert evaluate.precision(labels, scores) == pytest.approx(2 / 3)
+    assert evaluate.recall(labels, scores) == pytest.approx(2 / 4)
+    assert evaluate.f1(labels, scores) == pytest.approx(2 * 2 / (2 * 2 + 1 + 2))
+    assert evaluate.true_negative_rate(labels, scores) == pytest.approx(1 / 2)
+    assert evaluate.false_positive_rate(labels, scores) == pytest.approx(1 / 2)
+    assert evaluate.false_negative_rate(labels, scores) == pytest.approx(2 / 4)
+    assert evaluate.precision([0, 1], [0.1, 0.2]) == 0.0  # nothing predicted positive: 0, not a division error
+
+
 def test_rmse() -> None:
     assert evaluate.rmse([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 0.0
     assert evaluate.rmse([1.0, 2.0, 3.0], [1.0, 2.0, 5.0]) == pytest.approx(math.sqrt(4 / 3))
     assert evaluate.rmse([0.0, 0.0], [3.0, -4.0]) == pytest.approx(math.sqrt(12.5))
 
 
-# -- evaluate.main -----------------------------------------------------------------------------------
+def test_regression_metrics_hand_computed() -> None:
+    labels, predictions = [3.0, 5.0, 7.0, 9.0], [2.0, 5.0, 8.0, 11.0]  # errors -1, 0, 1, 2
+    assert evaluate.mae(labels, predictions) == pytest.approx(1.0)
+    assert evaluate.mse(labels, predictions) == pytest.approx(1.5)
+    assert evaluate.r2(labels, predictions) == pytest.approx(1 - 6 / 20)  # residual 6, spread 20 around the mean 6
+    assert evaluate.r2([4.0, 4.0], [4.0, 4.0]) == 1.0 and evaluate.r2([4.0, 4.0], [4.0, 5.0]) == 0.0
+
+
+def test_multiclass_metrics_from_probabilities_or_class_indices() -> None:
+    labels = [0, 0, 1, 1, 2, 2]
+    probabilities = [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.1, 0.2, 0.7], [0.5, 0.1, 0.4]]
+    classes = [0, 1, 1, 1, 2, 0]
+    for predictions in (probabilities, classes):
+        assert evaluate.multiclass_accuracy(labels, predictions) == pytest.approx(4 / 6)
+        # class 0: precision 1/2, recall 1/2; class 1: 2/3, 1; class 2: 1, 1/2; each class two of six rows
+        assert evaluate.weighted_precision(labels, predictions) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+        assert evaluate.weighted_recall(labels, predictions) == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+        assert evaluate.weighted_f1(labels, predictions) == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
+
+
+# -- evaluate.main: the model-quality report ---------------------------------------------------------
 
 
 class FakePredictor:
-    """Scores each row with its first feature; records what it was given."""
+    """Stands in for the XGBoost booster (xgboost is not installed here): predicts each row with
+    ``predict(row)``, by default its first feature; records what it was given."""
 
-    def __init__(self) -> None:
+    def __init__(self, predict: Any = None) -> None:
+        self.predict = predict or (lambda row: row[0])
         self.model_dirs: list[Path] = []
         self.rows: list[list[float]] = []
 
     def __call__(self, model_dir: Path) -> Any:
         self.model_dirs.append(model_dir)
 
-        def predict(rows: list[list[float]]) -> list[float]:
+        def predict(rows: list[list[float]]) -> list[Any]:
             self.rows.extend(rows)
-            return [row[0] for row in rows]
+            return [self.predict(row) for row in rows]
 
         return predict
 
 
-def test_main_writes_the_report_the_gate_reads(tmp_path: Path) -> None:
+def test_main_writes_the_model_quality_report_the_gate_reads(tmp_path: Path) -> None:
     test_dir = tmp_path / "test"
     write_csv(test_dir / "test.csv", [["1", "0.9", "3"], ["0", "0.2", "4"], ["1", "0.4", "5"]])
     write_csv(test_dir / "more" / "part.csv", [["0", "0.6", "6"], ["0", "0.1", "7"]])
     predictor = FakePredictor()
 
-    report = evaluate.main("auc", tmp_path / "model", test_dir, tmp_path / "evaluation", predictor=predictor)
+    report = evaluate.main("binary_classification", tmp_path / "model", test_dir, tmp_path / "evaluation", predictor=predictor)
 
     written = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text(encoding="utf-8"))
+    assert report == written and list(written) == ["binary_classification_metrics"]
+    metrics = written["binary_classification_metrics"]
     # Positives 0.9, 0.4; negatives 0.2, 0.6, 0.1: 0.9 beats 3, 0.4 beats 2 -> 5 of 6.
-    assert written == {"metrics": {"auc": {"value": pytest.approx(5 / 6)}}, "metric": "auc", "test_rows": 5}
-    assert report == written
+    assert metrics["auc"] == {"value": pytest.approx(5 / 6), "standard_deviation": "NaN"}  # fewer than 200 rows
+    # predicted 1 0 0 1 0 against 1 0 1 0 0
+    assert metrics["accuracy"]["value"] == pytest.approx(3 / 5)
+    assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 1}, "1": {"0": 1, "1": 1}}
     assert predictor.model_dirs == [tmp_path / "model"]
     # Files in sorted path order (more/part.csv first), label column removed.
     assert predictor.rows == [[0.6, 6.0], [0.1, 7.0], [0.9, 3.0], [0.2, 4.0], [0.4, 5.0]]
 
 
-@pytest.mark.parametrize(("metric", "expected"), [("accuracy", 0.75), ("rmse", math.sqrt((0.01 + 0.04 + 0.36 + 0.01) / 4))])
-def test_main_reports_the_chosen_metric(tmp_path: Path, metric: str, expected: float) -> None:
-    write_csv(tmp_path / "test" / "t.csv", [["1", "0.9"], ["0", "0.2"], ["1", "0.4"], ["0", "0.1"]])
-    report = evaluate.main(metric, tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=FakePredictor())
-    assert report == {"metrics": {metric: {"value": pytest.approx(expected)}}, "metric": metric, "test_rows": 4}
-    assert json.loads((tmp_path / "out" / "evaluation.json").read_text(encoding="utf-8"))["metric"] == metric
+def gate_value(report: dict[str, Any], path: str) -> Any:
+    node: Any = report
+    for key in path.split("."):
+        node = node[key]
+    return node
 
 
-def test_main_rejects_an_unknown_metric_before_doing_anything(tmp_path: Path) -> None:
+def generated(problem_type: str, rows: int, seed: int = 11) -> tuple[list[list[str]], Any]:
+    """Test rows (label first) for ``problem_type``, and a predictor that is right most of the time."""
+    generator = random.Random(seed)
+    data: list[list[str]] = []
+    for _ in range(rows):
+        x = generator.uniform(0, 10)
+        if problem_type == "regression":  # abalone-like: rings grow with the shell's length
+            label = 2 + 1.5 * x + generator.gauss(0, 1)
+        elif problem_type == "binary_classification":
+            label = float(x + generator.gauss(0, 2) > 5)
+        else:
+            label = float(min(2, int((x + generator.gauss(0, 1)) / 3.4)))
+        data.append([str(label), f"{x:.6f}", f"{generator.random():.6f}"])
+    if problem_type == "regression":
+        return data, FakePredictor(lambda row: 2 + 1.5 * row[0])
+    if problem_type == "binary_classification":
+        return data, FakePredictor(lambda row: 1 / (1 + math.exp(-(row[0] - 5))))
+    return data, FakePredictor(lambda row: [1.0 if k == min(2, int(row[0] / 3.4)) else 0.0 for k in range(3)])  # softprob-like
+
+
+@pytest.mark.parametrize("problem_type", ["binary_classification", "multiclass_classification", "regression"])
+def test_every_bundled_path_the_gate_may_read_is_a_number_in_the_report(tmp_path: Path, problem_type: str) -> None:
+    from mlops_constructs.training.gate import BUNDLED_REPORT, bundled_paths
+
+    data, predictor = generated(problem_type, rows=300)
+    write_csv(tmp_path / "test" / "test.csv", data)
+    report = evaluate.main(problem_type, tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=predictor)
+    section, metrics = BUNDLED_REPORT[problem_type]
+    assert list(report) == [section]
+    # The construct's list of what the script writes (which config validation relies on) is what it writes.
+    assert set(metrics) == set(evaluate.PROBLEM_TYPES[problem_type][1])
+    for path in bundled_paths(problem_type):
+        value = gate_value(report, path)
+        assert isinstance(value, float) and math.isfinite(value), (path, value)
+        # 300 rows: a standard deviation over five 80 % samples, as Model Monitor reports it
+        deviation = gate_value(report, path.removesuffix(".value") + ".standard_deviation")
+        assert isinstance(deviation, float) and deviation >= 0, (path, deviation)
+
+
+def test_a_good_regression_model_has_a_small_error_and_a_high_r2(tmp_path: Path) -> None:
+    data, predictor = generated("regression", rows=400)
+    write_csv(tmp_path / "test" / "test.csv", data)
+    metrics = evaluate.main("regression", tmp_path / "m", tmp_path / "test", tmp_path / "out", predictor=predictor)["regression_metrics"]
+    assert metrics["mse"]["value"] == pytest.approx(1.0, abs=0.25)  # the noise's variance
+    assert metrics["rmse"]["value"] == pytest.approx(math.sqrt(metrics["mse"]["value"]))
+    assert metrics["r2"]["value"] > 0.9
+    # a model that always predicts the mean explains nothing
+    labels = [float(row[0]) for row in data]
+    mean = sum(labels) / len(labels)
+    flat = evaluate.main("regression", tmp_path / "m", tmp_path / "test", tmp_path / "flat", predictor=FakePredictor(lambda row: mean))
+    assert flat["regression_metrics"]["r2"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert flat["regression_metrics"]["mse"]["value"] > 10 * metrics["mse"]["value"]
+
+
+def test_standard_deviation_needs_200_rows_and_is_reproducible(tmp_path: Path) -> None:
+    for rows, expect_number in ((199, False), (200, True)):
+        data, predictor = generated("regression", rows=rows)
+        write_csv(tmp_path / str(rows) / "test.csv", data)
+        first = evaluate.main("regression", tmp_path, tmp_path / str(rows), tmp_path / f"out{rows}", predictor=predictor)
+        again = evaluate.main("regression", tmp_path, tmp_path / str(rows), tmp_path / f"again{rows}", predictor=predictor)
+        assert first == again
+        deviation = first["regression_metrics"]["mse"]["standard_deviation"]
+        assert (deviation != "NaN") is expect_number, deviation
+
+
+def test_a_multiclass_model_gets_a_confusion_matrix_of_classes(tmp_path: Path) -> None:
+    write_csv(tmp_path / "t" / "t.csv", [["0", "0.1"], ["1", "1.2"], ["2", "2.0"], ["2", "0.9"]])
+    report = evaluate.main("multiclass_classification", tmp_path, tmp_path / "t", tmp_path / "o", predictor=FakePredictor(lambda row: round(row[0])))
+    metrics = report["multiclass_classification_metrics"]
+    assert metrics["confusion_matrix"] == {"0": {"0": 1, "1": 0, "2": 0}, "1": {"0": 0, "1": 1, "2": 0}, "2": {"0": 0, "1": 1, "2": 1}}
+    assert metrics["accuracy"]["value"] == pytest.approx(3 / 4)
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "labels", "predict", "message"),
+    [
+        ("binary_classification", ["0", "1"], lambda row: [0.2, 0.8], "the model predicts one probability per class; set the problem type to multiclass_classification"),
+        ("binary_classification", ["0.5", "1"], lambda row: 0.5, r"binary_classification needs class labels 0, 1, ... in the first column; found \[0.5, 1.0\]"),
+        ("multiclass_classification", ["-1", "1"], lambda row: 1, "multiclass_classification needs class labels"),
+    ],
+    ids=["softprob-as-binary", "fractional-labels", "negative-class"],
+)
+def test_predictions_or_labels_that_do_not_fit_the_problem_type_fail(tmp_path: Path, problem_type: str, labels: list[str], predict: Any, message: str) -> None:
+    write_csv(tmp_path / "t" / "t.csv", [[label, "0.3"] for label in labels])
+    with pytest.raises(ValueError, match=message):
+        evaluate.main(problem_type, tmp_path, tmp_path / "t", tmp_path / "o", predictor=FakePredictor(predict))
+    assert not (tmp_path / "o").exists()
+
+
+def test_main_rejects_an_unknown_problem_type_before_doing_anything(tmp_path: Path) -> None:
     write_csv(tmp_path / "test" / "t.csv", [["1", "0.9"], ["0", "0.2"]])
     predictor = FakePredictor()
-    with pytest.raises(ValueError, match=r"METRIC_NAME must be one of accuracy, auc, rmse, got 'f1'"):
-        evaluate.main("f1", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=predictor)
+    with pytest.raises(ValueError, match=r"PROBLEM_TYPE must be one of binary_classification, multiclass_classification, regression, got 'ranking'"):
+        evaluate.main("ranking", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=predictor)
     assert predictor.model_dirs == []
     assert not (tmp_path / "out").exists()
+
+
+def test_the_script_reads_its_problem_type_from_the_environment(tmp_path: Path) -> None:
+    environment = {"PROBLEM_TYPE": "ranking", "MODEL_DIR": str(tmp_path), "TEST_DIR": str(tmp_path), "OUTPUT_DIR": str(tmp_path / "out"), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, str(SCRIPTS / "evaluate.py")], env=environment, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "evaluation failed: PROBLEM_TYPE must be one of binary_classification, multiclass_classification, regression, got 'ranking'"
 
 
 def test_main_fails_without_test_rows(tmp_path: Path) -> None:
     (tmp_path / "test").mkdir()
     with pytest.raises(ValueError, match="no test rows"):
-        evaluate.main("auc", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=FakePredictor())
+        evaluate.main("binary_classification", tmp_path / "model", tmp_path / "test", tmp_path / "out", predictor=FakePredictor())
+
+
+def test_a_pickled_model_is_refused_not_unpickled(tmp_path: Path) -> None:
+    import pickle
+
+    pickled = tmp_path / "xgboost-model"
+    pickled.write_bytes(pickle.dumps({"booster": "from SageMaker XGBoost 1.0-1"}, protocol=2))
+    with pytest.raises(ValueError, match=r"xgboost-model is a Python pickle \(SageMaker XGBoost before 1.3-1 saves models so\)"):
+        evaluate.refuse_pickles(pickled)
+    for content in (b'{"learner": {}}', b"{L\x00\x00\x00\x07learner", b"binf\x00\x00"):  # JSON, UBJSON, the old binary format
+        booster = tmp_path / "booster"
+        booster.write_bytes(content)
+        evaluate.refuse_pickles(booster)
 
 
 def test_csv_files_are_found_whatever_the_case_of_their_suffix(tmp_path) -> None:

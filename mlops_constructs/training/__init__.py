@@ -1,4 +1,8 @@
+from mlops_constructs.training.gate import BUNDLED_REPORT, PROBLEM_TYPES, GateCondition, bundled_paths
 from mlops_constructs.training.images import builtin_image_uri
-from mlops_constructs.training.training_pipeline import BUNDLED_METRICS, DRIFT_BASELINE_KEY, RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline
+from mlops_constructs.training.training_pipeline import DRIFT_BASELINE_KEY, RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline
 
-__all__ = ["BUNDLED_METRICS", "DRIFT_BASELINE_KEY", "RETRAIN_EVENT_DETAIL_TYPE", "RETRAIN_EVENT_SOURCE", "TrainingPipeline", "builtin_image_uri"]
+__all__ = [
+    "BUNDLED_REPORT", "DRIFT_BASELINE_KEY", "PROBLEM_TYPES", "RETRAIN_EVENT_DETAIL_TYPE", "RETRAIN_EVENT_SOURCE", "GateCondition",
+    "TrainingPipeline", "bundled_paths", "builtin_image_uri",
+]

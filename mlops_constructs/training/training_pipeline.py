@@ -34,6 +34,10 @@ from mlops_constructs.compliance import (
     IAM5, acknowledge_each, acknowledge_log_retention, guard, in_packs, nag_resources,
 )
 from mlops_constructs.errors import PropsError
+from mlops_constructs.training.gate import (
+    DIRECTION_OPS, GATE_OPS, GATE_PATH, MAX_GATE_CONDITIONS, PATH_RULE, PROBLEM_TYPES, GateCondition, ProblemType,
+    bundled_paths, is_number, legacy_path,
+)
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
 """``source`` of the event that asks for a model to be retrained (sent on drift)."""
@@ -56,8 +60,6 @@ _RETRYABLE = ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExce
 DRIFT_BASELINE_KEY = "DriftBaselineS3Uri"
 """Key of the model package's ``CustomerMetadataProperties`` whose value is the S3 prefix of the version's
 drift baseline (``<prefix>/baseline.csv`` and ``<prefix>/baseline.json``), without a trailing slash."""
-BUNDLED_METRICS = ("auc", "accuracy", "rmse")
-"""Metrics the bundled evaluation script computes."""
 _CODE_DIR = "/opt/ml/processing/code"
 
 
@@ -67,8 +69,9 @@ class TrainingPipeline(Construct):
     The state machine runs::
 
         Prepare -> Preprocess -> Train -> Evaluate -> ReadEvaluation -> MetricGate
-            -> Register -> NotifyRegistered                       (metric reached)
-            -> NotifyBelowThreshold                               (metric missed: nothing registered)
+            -> Register -> NotifyRegistered                       (every condition met)
+            -> NotifyGateMissed                                   (a condition missed: nothing registered)
+            -> ReportUnusable<n> -> NotifyFailure                 (condition n's value missing or not a number)
         any failure -> NotifyFailure -> Failed
 
     - **Preprocess**: a processing job splitting ``data_bucket/data_prefix`` into train, validation and
@@ -83,8 +86,10 @@ class TrainingPipeline(Construct):
       isolation and inter-container traffic encryption on; optional managed spot training with
       checkpoints.
     - **Evaluate**: a processing job writing ``evaluation.json`` next to the model (the bundled
-      ``evaluate.py`` in ``training_image``, or ``evaluate_image``'s entrypoint).
-    - **MetricGate**: ``metrics.<metric_name>.value`` of the report against ``metric_threshold``.
+      ``evaluate.py`` in ``training_image``, which writes SageMaker's model-quality statistics for
+      ``problem_type``, or ``evaluate_image``'s entrypoint); its environment has ``PROBLEM_TYPE``.
+    - **MetricGate**: every one of ``gate_conditions`` on the report; a value that is missing or not a
+      number fails the run with the condition's path in the cause.
     - **Register**: a model package in ``model_package_group_name``, ``PendingManualApproval``, with the
       report as its model-quality statistics and its run's baseline prefix as the
       ``CustomerMetadataProperties`` entry ``DriftBaselineS3Uri`` (``DRIFT_BASELINE_KEY``).
@@ -139,11 +144,22 @@ class TrainingPipeline(Construct):
     :param processing_instance_type: Default: ``ml.m5.xlarge``.
     :param processing_volume_size_gb: Default: 30.
     :param max_processing_runtime: per processing job. Default: 2 hours.
-    :param metric_name: the report's metric the gate reads; with the bundled evaluation script one of
-        ``BUNDLED_METRICS``. Default: ``auc``.
-    :param metric_threshold: Default: 0.8.
-    :param metric_direction: ``maximize`` (at least the threshold) or ``minimize`` (at most). Default: ``maximize``.
-    :param notification_topic: receives success, below-threshold and failure messages. Default: a
+    :param problem_type: what the bundled evaluation script scores, and so the report's section:
+        ``binary_classification`` (``binary_classification_metrics``), ``multiclass_classification``
+        (``multiclass_classification_metrics``) or ``regression`` (``regression_metrics``); see
+        ``gate.BUNDLED_REPORT``. Also passed to an ``evaluate_image`` as ``PROBLEM_TYPE``.
+        Default: ``binary_classification``.
+    :param gate_conditions: 1 to 10 ``GateCondition`` s, all of which the report must meet for the model
+        to be registered. With the bundled evaluation script, each path must be one it writes for
+        ``problem_type`` (``gate.bundled_paths``). Not together with the ``metric_*`` props.
+        Default: the single condition the ``metric_*`` props describe.
+    :param metric_name: the legacy one-metric gate: ``<section>.<metric_name>.value`` of the bundled
+        report (``metrics.<metric_name>.value`` with an ``evaluate_image``, the report format before the
+        model-quality one). Default: ``auc``.
+    :param metric_threshold: of the legacy gate. Default: 0.8.
+    :param metric_direction: of the legacy gate: ``maximize`` (at least the threshold) or ``minimize``
+        (at most). Default: ``maximize``.
+    :param notification_topic: receives registered, gate-missed and failure messages. Default: a
         KMS-encrypted topic is created.
     :param schedule: start runs on this schedule. Default: no schedule.
     :param trigger_on_new_data: start a run when an object is created under the data prefix; the data
@@ -185,9 +201,11 @@ class TrainingPipeline(Construct):
         processing_instance_type: str = "ml.m5.xlarge",
         processing_volume_size_gb: int = 30,
         max_processing_runtime: Duration = Duration.hours(2),
-        metric_name: str = "auc",
-        metric_threshold: float = 0.8,
-        metric_direction: Literal["maximize", "minimize"] = "maximize",
+        problem_type: ProblemType = "binary_classification",
+        gate_conditions: Sequence[GateCondition] | None = None,
+        metric_name: str | None = None,
+        metric_threshold: float | None = None,
+        metric_direction: Literal["maximize", "minimize"] | None = None,
         notification_topic: sns.ITopic | None = None,
         schedule: events.Schedule | None = None,
         trigger_on_new_data: bool = False,
@@ -201,9 +219,12 @@ class TrainingPipeline(Construct):
         artifact_prefix = artifact_prefix or f"{model_name}/"
         self._validate(
             name, model_name, data_prefix, artifact_prefix, training_image, processing_image, preprocess_image,
-            evaluate_image, metric_name, metric_direction, max_training_runtime, spot_max_wait,
-            training_instance_type, processing_instance_type,
+            evaluate_image, max_training_runtime, spot_max_wait, training_instance_type, processing_instance_type,
         )
+        self.gate_conditions: tuple[GateCondition, ...] = self._gate(
+            name, problem_type, gate_conditions, metric_name, metric_threshold, metric_direction, evaluate_image,
+        )
+        """What the report must meet for the model to be registered (the legacy ``metric_*`` props mapped onto one condition)."""
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
         stack = Stack.of(self)
         self.model_name = model_name
@@ -270,7 +291,7 @@ class TrainingPipeline(Construct):
         self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
             self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
         )
-        """Success, below-threshold and failure messages."""
+        """Registered, gate-missed and failure messages."""
         log_group = logs.LogGroup(self, "ExecutionLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
 
@@ -374,7 +395,7 @@ class TrainingPipeline(Construct):
                 _s3_input("test", "$.run.test_uri", "/opt/ml/processing/test"),
             ],
             outputs=[_s3_output("evaluation", "$.run.evaluation_uri", "/opt/ml/processing/evaluation")],
-            environment={"METRIC_NAME": metric_name},
+            environment={"PROBLEM_TYPE": problem_type},
             instance_type=processing_instance_type,
             volume_size_gb=processing_volume_size_gb,
             max_runtime=max_processing_runtime,
@@ -421,47 +442,57 @@ class TrainingPipeline(Construct):
             result_path="$.registered",
         )
 
-        value_path = f"$.evaluation.report.metrics.{metric_name}.value"
+        conditions = self.gate_conditions
+        def value_at(condition: GateCondition) -> str:
+            return f"$.evaluation.report.{condition.path}"
+
+        def described(with_values: bool) -> list[dict[str, Any]]:
+            return [
+                {"path": c.path, "op": c.op, "threshold": c.threshold, **({"value.$": value_at(c)} if with_values else {})}
+                for c in conditions
+            ]
+
         notify_registered = self._notify(
             "NotifyRegistered",
             "Model registered, pending approval",
-            {"result": "registered", "modelPackageArn.$": "$.registered.ModelPackageArn", "metricValue.$": value_path},
-            model_name, metric_name, metric_threshold,
+            {"result": "registered", "modelPackageArn.$": "$.registered.ModelPackageArn", "conditions": described(True)},
+            model_name,
         )
-        notify_below = self._notify(
-            "NotifyBelowThreshold",
-            "Model below threshold, not registered",
-            {"result": "below-threshold", "metricValue.$": value_path},
-            model_name, metric_name, metric_threshold,
+        notify_missed = self._notify(
+            "NotifyGateMissed",
+            "Model missed its gate, not registered",
+            {"result": "gate-missed", "conditions": described(True)},
+            model_name,
         )
         notify_failure = self._notify(
             "NotifyFailure",
             "Training pipeline failed",
-            {"result": "failed", "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"},
-            model_name, metric_name, metric_threshold,
+            {"result": "failed", "error.$": "$.failure.Error", "cause.$": "$.failure.Cause", "conditions": described(False)},
+            model_name,
         )
         failed = sfn.Fail(self, "Failed", error="TrainingPipelineFailed", cause="A step failed; see the failure notification")
         notify_failure.next(failed)
         notify_failure.add_catch(failed, errors=[sfn.Errors.ALL])
 
-        reached = (
-            sfn.Condition.number_greater_than_equals(value_path, metric_threshold)
-            if metric_direction == "maximize"
-            else sfn.Condition.number_less_than_equals(value_path, metric_threshold)
-        )
-        report_unusable = sfn.Pass(
-            self,
-            "ReportUnusable",
-            comment="The report has no numeric value for the gate's metric",
-            parameters={"Error": "EvaluationReportInvalid", "Cause": f"evaluation.json has no numeric metrics.{metric_name}.value"},
-            result_path="$.failure",
-        )
-        gate = (
-            sfn.Choice(self, "MetricGate", comment=f"{metric_name} {'>=' if metric_direction == 'maximize' else '<='} {metric_threshold}")
-            .when(sfn.Condition.or_(sfn.Condition.is_not_present(value_path), sfn.Condition.is_not_numeric(value_path)), report_unusable.next(notify_failure))
-            .when(reached, register.next(notify_registered).next(sfn.Succeed(self, "Registered")))
-            .otherwise(notify_below.next(sfn.Succeed(self, "NotRegistered")))
-        )
+        # Choice rules: https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html (a rule that
+        # compares a missing or non-numeric value raises States.Runtime, so presence and type come first).
+        gate = sfn.Choice(self, "MetricGate", comment="; ".join(str(c) for c in conditions)[:1000])
+        for number, condition in enumerate(conditions, start=1):
+            value = value_at(condition)
+            unusable = sfn.Pass(
+                self,
+                f"ReportUnusable{number}",
+                comment=f"The report has no numeric value at {condition.path}",
+                parameters={"Error": "EvaluationReportInvalid", "Cause": f"evaluation.json has no numeric value at {condition.path} (gate condition {condition})"},
+                result_path="$.failure",
+            )
+            gate.when(sfn.Condition.or_(sfn.Condition.is_not_present(value), sfn.Condition.is_not_numeric(value)), unusable.next(notify_failure))
+        met = [
+            sfn.Condition.number_greater_than_equals(value_at(c), c.threshold) if c.op == ">=" else sfn.Condition.number_less_than_equals(value_at(c), c.threshold)
+            for c in conditions
+        ]
+        gate.when(met[0] if len(met) == 1 else sfn.Condition.and_(*met), register.next(notify_registered).next(sfn.Succeed(self, "Registered")))
+        gate.otherwise(notify_missed.next(sfn.Succeed(self, "NotRegistered")))
 
         for state in (preprocess, train, evaluate):
             state.add_retry(errors=_RETRYABLE, interval=durations.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
@@ -513,7 +544,7 @@ class TrainingPipeline(Construct):
 
     @staticmethod
     def _validate(name: str, model_name: str, data_prefix: str, artifact_prefix: str, training_image: str, processing_image: str,
-                  preprocess_image: str | None, evaluate_image: str | None, metric_name: str, metric_direction: str,
+                  preprocess_image: str | None, evaluate_image: str | None,
                   max_training_runtime: Duration, spot_max_wait: Duration | None, training_instance_type: str, processing_instance_type: str) -> None:
         if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name):
             raise PropsError(name, "model_name", model_name, "must be a lowercase slug of 3 to 24 characters")
@@ -527,17 +558,60 @@ class TrainingPipeline(Construct):
         for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
             if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
                 raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", metric_name):
-            raise PropsError(name, "metric_name", metric_name, "must be a metric name of letters, digits and underscores")
-        if evaluate_image is None and metric_name not in BUNDLED_METRICS:
-            raise PropsError(
-                name, "metric_name", metric_name,
-                f"must be one of {', '.join(BUNDLED_METRICS)} with the bundled evaluation script; give evaluate_image for others",
-            )
-        if metric_direction not in ("maximize", "minimize"):
-            raise PropsError(name, "metric_direction", metric_direction, "must be 'maximize' or 'minimize'")
         if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
             raise PropsError(name, "spot_max_wait", spot_max_wait.to_human_string(), f"must be at least max_training_runtime ({max_training_runtime.to_human_string()})")
+
+    @staticmethod
+    def _gate(name: str, problem_type: str, conditions: Sequence[GateCondition] | None, metric_name: str | None,
+              metric_threshold: float | None, metric_direction: str | None, evaluate_image: str | None) -> tuple[GateCondition, ...]:
+        """The gate's conditions, checked, with the legacy one-metric props mapped onto one condition."""
+        if problem_type not in PROBLEM_TYPES:
+            raise PropsError(name, "problem_type", problem_type, f"must be one of {', '.join(PROBLEM_TYPES)}")
+        bundled = evaluate_image is None
+        if conditions is None:
+            metric = "auc" if metric_name is None else metric_name
+            if not isinstance(metric, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", metric):
+                raise PropsError(name, "metric_name", metric, "must be a metric name of letters, digits and underscores")
+            direction = "maximize" if metric_direction is None else metric_direction
+            if direction not in DIRECTION_OPS:
+                raise PropsError(name, "metric_direction", direction, "must be 'maximize' or 'minimize'")
+            threshold = 0.8 if metric_threshold is None else metric_threshold
+            if not is_number(threshold):
+                raise PropsError(name, "metric_threshold", threshold, "must be a finite number")
+            path = legacy_path(metric, problem_type, custom_report=not bundled)
+            if bundled and path not in bundled_paths(problem_type):
+                written = ", ".join(p.split(".")[1] for p in bundled_paths(problem_type))
+                raise PropsError(
+                    name, "metric_name", metric,
+                    f"must be one of {written}, the metrics the bundled evaluation script writes for problem_type "
+                    f"{problem_type}; choose another problem_type, or give evaluate_image for others",
+                )
+            return (GateCondition(path=path, op=DIRECTION_OPS[direction], threshold=threshold),)  # type: ignore[arg-type]
+        given = [prop for prop, value in (("metric_name", metric_name), ("metric_threshold", metric_threshold),
+                                          ("metric_direction", metric_direction)) if value is not None]
+        if given:
+            raise PropsError(name, "gate_conditions", list(map(str, conditions)),
+                             f"must not be given together with {', '.join(given)}: write that metric as one more GateCondition")
+        conditions = tuple(conditions)
+        if not 1 <= len(conditions) <= MAX_GATE_CONDITIONS:
+            raise PropsError(name, "gate_conditions", len(conditions), f"must hold 1 to {MAX_GATE_CONDITIONS} conditions")
+        for index, condition in enumerate(conditions):
+            prop = f"gate_conditions[{index}]"
+            if not isinstance(condition, GateCondition):
+                raise PropsError(name, prop, condition, "must be a GateCondition(path=..., op=..., threshold=...)")
+            if not isinstance(condition.path, str) or not GATE_PATH.fullmatch(condition.path):
+                raise PropsError(name, f"{prop}.path", condition.path, PATH_RULE)
+            if condition.op not in GATE_OPS:
+                raise PropsError(name, f"{prop}.op", condition.op, "must be '>=' (at least the threshold) or '<=' (at most)")
+            if not is_number(condition.threshold):
+                raise PropsError(name, f"{prop}.threshold", condition.threshold, "must be a finite number")
+            if bundled and condition.path not in bundled_paths(problem_type):
+                raise PropsError(
+                    name, f"{prop}.path", condition.path,
+                    f"must be a value the bundled evaluation script writes for problem_type {problem_type}: "
+                    f"{', '.join(bundled_paths(problem_type))}; give evaluate_image for a report of your own",
+                )
+        return conditions
 
     @staticmethod
     def _validate_baseline_location(name: str, bucket_name: str, artifact_prefix: str) -> None:
@@ -590,20 +664,14 @@ class TrainingPipeline(Construct):
             },
         )
 
-    def _notify(self, id: str, subject: str, fields: dict[str, Any], model_name: str, metric_name: str, threshold: float) -> tasks.SnsPublish:
-        message = {
-            "model": model_name,
-            "execution.$": "$$.Execution.Id",
-            "metric": metric_name,
-            "threshold": threshold,
-            **fields,
-        }
+    def _notify(self, id: str, subject: str, fields: dict[str, Any], model_name: str) -> tasks.SnsPublish:
+        message = {"model": model_name, "execution.$": "$$.Execution.Id", **fields}
         task = tasks.SnsPublish(
             self,
             id,
             topic=self.notification_topic,
             subject=f"{subject}: {model_name}"[:100],
-            message=sfn.TaskInput.from_object({k.removesuffix(".$"): sfn.JsonPath.string_at(v) if k.endswith(".$") else v for k, v in message.items()}),
+            message=sfn.TaskInput.from_object(_paths_resolved(message)),
             result_path=sfn.JsonPath.DISCARD,
         )
         task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
@@ -791,6 +859,15 @@ class _Locations:
             "evaluation_report_uri.$": f"States.Format('{base}/evaluation/evaluation.json', {suffix})",
             "evaluation_key.$": f"States.Format('{self.prefix}{{}}/evaluation/evaluation.json', {suffix})",
         }
+
+
+def _paths_resolved(value: Any) -> Any:
+    """``"key.$": "<path>"`` entries (in nested objects and lists too) as CDK's ``JsonPath`` values."""
+    if isinstance(value, dict):
+        return {k.removesuffix(".$"): sfn.JsonPath.string_at(v) if k.endswith(".$") else _paths_resolved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_paths_resolved(v) for v in value]
+    return value
 
 
 def _s3_input(name: str, uri: str, local_path: str, object_: bool = False) -> dict[str, Any]:
