@@ -13,7 +13,7 @@ from mlops_constructs.network import (
 )
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, Preprocessing, TrainingPipeline, builtin_image_uri
 
 __all__ = [
     "DEFAULT_INTERFACE_ENDPOINTS",
@@ -28,6 +28,7 @@ __all__ = [
     "ModelRegistry",
     "IsolatedNetwork",
     "PlatformConfig",
+    "Preprocessing",
     "PropsError",
     "RETRAIN_EVENT_DETAIL_TYPE",
     "RETRAIN_EVENT_SOURCE",
