@@ -14,7 +14,9 @@ from mlops_constructs.network import (
 from mlops_constructs.monitoring import DRIFT_NAMESPACE, DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, GateCondition, TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import (
+    RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, GateCondition, Preprocessing, TrainingPipeline, builtin_image_uri,
+)
 
 __all__ = [
     "DEFAULT_INTERFACE_ENDPOINTS",
@@ -32,6 +34,7 @@ __all__ = [
     "ModelRegistry",
     "IsolatedNetwork",
     "PlatformConfig",
+    "Preprocessing",
     "PropsError",
     "RETRAIN_EVENT_DETAIL_TYPE",
     "RETRAIN_EVENT_SOURCE",

@@ -474,6 +474,45 @@ class TrainingSettings(_Strict):
         return self.algorithm or BuiltInAlgorithm()
 
 
+_SPLIT_TOLERANCE = 1e-6
+# A processing job's environment values have at most 256 characters; the label's name is one.
+_LABEL_NAME_MAX = 256
+
+
+def _label(value: Any) -> Any:
+    allowed = "must be a 0-based column index (negative from the end, -1 the last) or, with header: true, a column name"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(allowed)
+    if isinstance(value, str) and not 1 <= len(value) <= _LABEL_NAME_MAX:
+        raise ValueError(f"must be a column name of 1 to {_LABEL_NAME_MAX} characters, or a 0-based column index")
+    return value
+
+
+class SplitSettings(_Strict):
+    """Fractions of the rows in each split: each above 0, together 1 (within 1e-6)."""
+
+    train: float = Field(default=0.8, gt=0, lt=1)
+    validation: float = Field(default=0.1, gt=0, lt=1)
+    test: float = Field(default=0.1, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitSettings:
+        total = self.train + self.validation + self.test
+        if abs(total - 1) > _SPLIT_TOLERANCE:
+            raise ValueError(
+                f"train, validation and test must sum to 1 (within 1e-6); they sum to {total:.6g} "
+                f"(a key left out keeps its default: train 0.8, validation 0.1, test 0.1)"
+            )
+        return self
+
+    def fractions(self) -> tuple[float, float, float]:
+        return (self.train, self.validation, self.test)
+
+
+_BUNDLED_PREPROCESSING_KEYS = ("split", "header", "label", "seed", "categorical")
+"""Keys of ``processing`` that configure the bundled preprocessing script."""
+
+
 class ProcessingSettings(_Strict):
     """The preprocessing and evaluation jobs around training."""
 
@@ -484,6 +523,30 @@ class ProcessingSettings(_Strict):
     """An image whose entrypoint splits the data. Default: the project's script in SageMaker's scikit-learn image."""
     evaluate_image: EcrImage | None = None
     """An image whose entrypoint writes the evaluation report. Default: the project's script in the training image."""
+    # The bundled preprocessing script's settings (TrainingPipeline's Preprocessing).
+    split: SplitSettings = SplitSettings()
+    """Fractions of the rows for train, validation and test. Default: 0.8, 0.1, 0.1."""
+    header: bool = False
+    """Every data file starts with the same header row. Default: no header row."""
+    label: Annotated[int | str, BeforeValidator(_label)] = 0
+    """The label column: 0-based index (negative from the end) or, with ``header``, its name. Default: 0, the first column."""
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    """Seeds the shuffle before the split and the drift baseline's sample. Default: 42."""
+    categorical: Literal["one_hot", "refuse"] = "one_hot"
+    """A non-numeric feature column: one-hot encode it, or fail the job naming it. Default: one_hot."""
+
+    @model_validator(mode="after")
+    def _bundled_preprocessing(self) -> ProcessingSettings:
+        if self.preprocess_image is not None:
+            # A key at its default is harmless (and what a dumped configuration holds); any other value would be ignored.
+            given = [key for key in _BUNDLED_PREPROCESSING_KEYS if getattr(self, key) != ProcessingSettings.model_fields[key].default]
+            if given:
+                raise _FieldError((given[0],), getattr(self, given[0]) if given[0] != "split" else self.split.model_dump(),
+                                  "configures the bundled preprocessing script, which preprocess_image replaces: remove one or the other")
+        if isinstance(self.label, str) and not self.header:
+            raise _FieldError(("label",), self.label,
+                              "names a column, which needs header: true; without a header row give the label's 0-based index (-1 for the last column)")
+        return self
 
 
 def _gate_path(value: Any) -> Any:

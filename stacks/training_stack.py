@@ -14,7 +14,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import GateCondition, TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import GateCondition, Preprocessing, TrainingPipeline, builtin_image_uri
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import endpoint_name, model_package_group, storage_name_prefix
 
@@ -67,6 +67,11 @@ class TrainingStack(Stack):
             "metric_threshold": config.model_path(model, "gate", "threshold"),
             "metric_direction": config.model_path(model, "gate", "direction"),
             "spot_max_wait": config.model_path(model, "training", "spot", "max_wait_hours"),
+            "preprocessing.split": config.model_path(model, "processing", "split"),
+            "preprocessing.header": config.model_path(model, "processing", "header"),
+            "preprocessing.label": config.model_path(model, "processing", "label"),
+            "preprocessing.seed": config.model_path(model, "processing", "seed"),
+            "preprocessing.categorical": config.model_path(model, "processing", "categorical"),
         }
         # The gate: conditions as written, or the one-metric form, which the construct maps onto its path.
         gate_props: dict[str, Any] = {"metric_name": gate.metric, "metric_threshold": gate.threshold, "metric_direction": gate.direction}
@@ -97,6 +102,14 @@ class TrainingStack(Stack):
                 max_training_runtime=durations.hours(training.max_runtime_hours),
                 spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
                 content_type=training.content_type,
+                # The bundled script's settings; an image of the model's own does its own preprocessing.
+                preprocessing=None if processing.preprocess_image else Preprocessing(
+                    split=processing.split.fractions(),
+                    header=processing.header,
+                    label=processing.label,
+                    seed=processing.seed,
+                    categorical=processing.categorical,
+                ),
                 preprocess_image=processing.preprocess_image,
                 evaluate_image=processing.evaluate_image,
                 processing_instance_type=processing.instance_type,

@@ -80,10 +80,13 @@ def three_model_config_data() -> dict[str, Any]:
     data = copy.deepcopy(default_config_data())
     data["models"] = [
         {"name": "churn"},
-        {"name": "fraud", "training": {"instance_type": "ml.g5.xlarge", "instance_count": 2}},
+        {"name": "fraud", "training": {"instance_type": "ml.g5.xlarge", "instance_count": 2},
+         "processing": {"label": -1, "categorical": "refuse"}},
         {
             "name": "demand-forecast",
             "endpoints": {"prod": {"instance_type": "ml.c5.2xlarge", "instance_count": 3, "data_capture_percent": 5}},
+            # the bundled preprocessing with every setting of its own
+            "processing": {"header": True, "label": "units_sold", "seed": 7, "split": {"train": 0.7, "validation": 0.2, "test": 0.1}},
         },
     ]
     return data

@@ -170,8 +170,15 @@ def _props_error(construct: str, prop: str, value: object) -> object:
          "stages.dev.vpc_cidr: is refused by this test (got '10.10.0.0/16'; IsolatedNetwork's cidr)"),
         (("mlops_constructs.monitoring.drift_monitor", "DriftMonitor._validate", _props_error("DriftMonitor", "min_rows", 100)), {},
          "models[0].monitoring.min_rows: is refused by this test (got 100; DriftMonitor's min_rows)"),
+        (("mlops_constructs.training.training_pipeline", "_SPLIT_TOLERANCE", -1), {},
+         "models[0].processing.split: must be the fractions of rows for train, validation and test: each above 0, summing to 1 "
+         "(within 1e-6) (got (0.8, 0.1, 0.1); TrainingPipeline's preprocessing.split)"),
+        (("mlops_constructs.training", "TrainingPipeline._validate_preprocessing", _props_error("TrainingPipeline", "preprocessing.label", "rings")),
+         {"models.0.processing": {"header": True, "label": "rings"}},
+         "models[0].processing.label: is refused by this test (got 'rings'; TrainingPipeline's preprocessing.label)"),
     ],
-    ids=["TrainingPipeline", "ArtifactStore", "ModelRegistry", "DeliveryPipeline", "CanaryEndpoint", "IsolatedNetwork", "DriftMonitor"],
+    ids=["TrainingPipeline", "ArtifactStore", "ModelRegistry", "DeliveryPipeline", "CanaryEndpoint", "IsolatedNetwork", "DriftMonitor",
+         "Preprocessing-split", "Preprocessing-label"],
 )
 def test_a_construct_error_about_a_config_value_names_its_config_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], patch: tuple, changes: dict, expected: str

@@ -266,6 +266,57 @@ def test_model_pipeline_settings_are_checked(model: dict, expected: str) -> None
     assert problems[0].startswith(expected), problems[0]
 
 
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/preprocess:1"
+
+
+@pytest.mark.parametrize(
+    ("processing", "expected"),
+    [
+        ({"split": {"train": 0.7, "validation": 0.2, "test": 0.2}},
+         "models[0].processing.split: train, validation and test must sum to 1 (within 1e-6); they sum to 1.1 "
+         "(a key left out keeps its default: train 0.8, validation 0.1, test 0.1) (got {'train': 0.7, 'validation': 0.2, 'test': 0.2})"),
+        ({"split": {"train": 0.9, "validation": 0.1}}, "models[0].processing.split: train, validation and test must sum to 1 (within 1e-6); they sum to 1.1"),
+        ({"split": {"train": 0.9, "validation": 0.1, "test": 0}}, "models[0].processing.split.test: must be greater than 0 (got 0)"),
+        ({"split": {"train": "80%"}}, "models[0].processing.split.train: must be a valid number (got '80%')"),
+        ({"split": {"tran": 0.8}}, "models[0].processing.split.tran: unknown key; allowed keys here: test, train, validation; did you mean 'train'?"),
+        ({"header": "yes"}, "models[0].processing.header: must be a valid boolean (got 'yes')"),
+        ({"label": "rings"}, "models[0].processing.label: names a column, which needs header: true; without a header row give the "
+                             "label's 0-based index (-1 for the last column) (got 'rings')"),
+        ({"label": True}, "models[0].processing.label: must be a 0-based column index (negative from the end, -1 the last) or, "
+                          "with header: true, a column name (got True)"),
+        ({"label": 8.0}, "models[0].processing.label: must be a 0-based column index"),
+        ({"header": True, "label": ""}, "models[0].processing.label: must be a column name of 1 to 256 characters, or a 0-based column index (got '')"),
+        ({"seed": -1}, "models[0].processing.seed: must be greater than or equal to 0 (got -1)"),
+        ({"seed": 2**32}, "models[0].processing.seed: must be less than or equal to 4294967295 (got 4294967296)"),
+        ({"seed": "42"}, "models[0].processing.seed: must be a valid integer (got '42')"),
+        ({"categorical": "ordinal"}, "models[0].processing.categorical: must be 'one_hot' or 'refuse' (got 'ordinal')"),
+        ({"preprocess_image": IMAGE, "header": True},
+         "models[0].processing.header: configures the bundled preprocessing script, which preprocess_image replaces: remove one or the other (got True)"),
+        ({"preprocess_image": IMAGE, "split": {"train": 0.6, "validation": 0.2, "test": 0.2}},
+         "models[0].processing.split: configures the bundled preprocessing script, which preprocess_image replaces"),
+    ],
+)
+def test_bundled_preprocessing_settings_are_checked(processing: dict, expected: str) -> None:
+    problems = problems_of(mutated(**{"models.0": {"name": "churn", "processing": processing}}))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_bundled_preprocessing_settings_default_to_the_historical_behaviour_and_load_when_valid() -> None:
+    processing = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn"}})).models[0].processing
+    assert (processing.split.fractions(), processing.header, processing.label, processing.seed, processing.categorical) == (
+        (0.8, 0.1, 0.1), False, 0, 42, "one_hot")
+    given = {"split": {"train": 0.7, "validation": 0.2, "test": 0.1}, "header": True, "label": "rings", "seed": 0, "categorical": "refuse"}
+    processing = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "processing": given}})).models[0].processing
+    assert (processing.split.fractions(), processing.header, processing.label, processing.seed, processing.categorical) == (
+        (0.7, 0.2, 0.1), True, "rings", 0, "refuse")
+    assert PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "processing": {"label": -1}}})).models[0].processing.label == -1
+    # An image of the model's own keeps the other processing keys, and the bundled script's at their defaults.
+    own_image = {"preprocess_image": IMAGE, "instance_type": "ml.m5.large", "header": False, "split": {"train": 0.8}}
+    config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "processing": own_image}}))
+    assert PlatformConfig.from_mapping(config.model_dump(mode="json")) == config
+
+
 def test_training_defaults_to_builtin_xgboost_and_a_named_image_replaces_it() -> None:
     config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn"}}))
     algorithm = config.models[0].training.builtin_algorithm()

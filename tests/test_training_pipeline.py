@@ -3,6 +3,7 @@ the security group and the triggers, in the default config's training stack and 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
-from mlops_constructs.training import DRIFT_BASELINE_KEY, GateCondition, TrainingPipeline
+from mlops_constructs.training import DRIFT_BASELINE_KEY, GateCondition, Preprocessing, TrainingPipeline
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"
@@ -740,3 +741,99 @@ def test_an_unresolved_bucket_name_is_assumed_63_characters_long() -> None:
     standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
     with pytest.raises(PropsError, match=r"must be at most 146 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
         standalone(artifact_prefix="a" * 146 + "/", artifact_bucket_name=unresolved)
+
+
+# -- the bundled preprocessing's settings (issue 15) --------------------------------------------------
+
+
+@functools.cache
+def preprocess_script() -> Any:
+    """The bundled preprocess.py, loaded once (its Settings compare equal only within one load)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "mlops_constructs" / "training" / "scripts" / "preprocess.py"
+    spec = importlib.util.spec_from_file_location("pipeline_test_preprocess", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_preprocessing_sets_no_environment(platform: SynthesizedPlatform, plain: dict[str, Any]) -> None:
+    # The script's defaults are Preprocessing's: a pipeline that sets nothing keeps its template.
+    for template in (plain, training_template(platform), standalone_template(preprocessing=Preprocessing())):
+        assert "Environment" not in states(template)["Preprocess"]["Parameters"]
+    assert preprocess_script().settings_from({}) == preprocess_script().Settings(
+        has_header=Preprocessing().header, label=Preprocessing().label, fractions=Preprocessing().split,
+        seed=Preprocessing().seed, categorical=Preprocessing().categorical,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "environment"),
+    [
+        ({"split": (0.7, 0.2, 0.1), "header": True, "label": "rings", "seed": 7, "categorical": "refuse"},
+         {"SPLIT_FRACTIONS": "0.7,0.2,0.1", "HAS_HEADER": "true", "LABEL_NAME": "rings", "SPLIT_SEED": "7", "CATEGORICAL": "refuse"}),
+        ({"label": -1}, {"LABEL_INDEX": "-1"}),
+        ({"split": (0.6, 0.3, 0.1), "seed": 0}, {"SPLIT_FRACTIONS": "0.6,0.3,0.1", "SPLIT_SEED": "0"}),
+    ],
+    ids=["every-setting", "label-last", "split-and-seed-zero"],
+)
+def test_preprocessing_settings_become_the_jobs_environment_and_the_script_reads_them_back(settings: dict[str, Any], environment: dict[str, str]) -> None:
+    parameters = states(standalone_template(preprocessing=Preprocessing(**settings)))["Preprocess"]["Parameters"]
+    assert parameters["Environment"] == environment
+    script = preprocess_script()
+    expected = {**Preprocessing().__dict__, **settings}
+    assert script.settings_from(parameters["Environment"]) == script.Settings(
+        has_header=expected["header"], label=expected["label"], fractions=tuple(expected["split"]), seed=expected["seed"],
+        categorical=expected["categorical"],
+    )
+
+
+def test_the_platform_passes_a_models_preprocessing_settings(three_model_platform: SynthesizedPlatform) -> None:
+    environments = {
+        model: states(three_model_platform.templates[f"Dev/Training-{model}"])["Preprocess"]["Parameters"].get("Environment")
+        for model in ("churn", "fraud", "demand-forecast")
+    }
+    assert environments == {
+        "churn": None,
+        "fraud": {"LABEL_INDEX": "-1", "CATEGORICAL": "refuse"},
+        "demand-forecast": {"SPLIT_FRACTIONS": "0.7,0.2,0.1", "HAS_HEADER": "true", "LABEL_NAME": "units_sold", "SPLIT_SEED": "7"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"split": (0.7, 0.2, 0.2)}, r"TrainingPipeline: preprocessing\.split: must be the fractions of rows for train, validation and test: each above 0, summing to 1 \(within 1e-6\) \(got \(0\.7, 0\.2, 0\.2\)\)"),
+        ({"split": (0.9, 0.1, 0.0)}, r"preprocessing\.split: must be the fractions .* \(got \(0\.9, 0\.1, 0\.0\)\)"),
+        ({"split": (0.8, 0.2)}, r"preprocessing\.split: must be the fractions"),
+        ({"split": (0.8, 0.1, True)}, r"preprocessing\.split: must be the fractions"),
+        ({"label": "rings"}, r"preprocessing\.label: names a column, which needs header: true; without a header row give the label's 0-based index \(-1 for the last column\) \(got 'rings'\)"),
+        ({"label": "", "header": True}, r"preprocessing\.label: must be a column name of 1 to 256 characters"),
+        ({"label": "x" * 257, "header": True}, r"preprocessing\.label: must be a column name of 1 to 256 characters"),
+        ({"label": 1.0}, r"preprocessing\.label: must be a 0-based column index"),
+        ({"seed": -1}, r"preprocessing\.seed: must be an integer from 0 to 4294967295 \(got -1\)"),
+        ({"seed": 2**32}, r"preprocessing\.seed: must be an integer from 0 to 4294967295"),
+        ({"header": "true"}, r"preprocessing\.header: must be true or false \(got 'true'\)"),
+        ({"categorical": "ordinal"}, r"preprocessing\.categorical: must be 'one_hot' or 'refuse' \(got 'ordinal'\)"),
+    ],
+)
+def test_bad_preprocessing_settings_are_rejected(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(PropsError, match=message):
+        standalone(preprocessing=Preprocessing(**settings))
+
+
+def test_fractions_within_a_millionth_of_one_are_accepted() -> None:
+    standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.1000005)))
+    with pytest.raises(PropsError, match=r"preprocessing\.split"):
+        standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.100002)))
+
+
+def test_preprocessing_settings_need_the_bundled_script() -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/preprocess:1"
+    with pytest.raises(PropsError, match=r"TrainingPipeline: preprocessing: applies to the bundled preprocessing script only; preprocess_image's own entrypoint"):
+        standalone(preprocess_image=image, preprocessing=Preprocessing(header=True))

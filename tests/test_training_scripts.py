@@ -1,4 +1,4 @@
-"""The bundled job scripts: preprocess.py (the 80/10/10 split) and evaluate.py (metrics and the model-quality report)."""
+"""The bundled job scripts: preprocess.py (split, label first, one-hot encoding, drift baseline) and evaluate.py (metrics and the model-quality report)."""
 
 from __future__ import annotations
 
@@ -117,10 +117,11 @@ def test_main_writes_the_three_splits(tmp_path: Path, has_header: bool) -> None:
     assert {name: read_csv(tmp_path / "again" / name / f"{name}.csv") for name in written} == written
 
 
-def test_main_without_has_header_keeps_a_header_row_as_data(tmp_path: Path) -> None:
+def test_a_header_read_as_data_is_refused_as_a_non_numeric_label(tmp_path: Path) -> None:
     write_csv(tmp_path / "in" / "a.csv", [["label", "x", "y"], *rows(9)])
-    counts = preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=1)
-    assert sum(counts.values()) == 10
+    with pytest.raises(ValueError, match=r"the label column 'label' is not numeric \(e\.g\. 'label'\) \(if the files start with a header row, set HAS_HEADER=true\)"):
+        preprocess.main(tmp_path / "in", tmp_path / "out", has_header=False, seed=1)
+    assert sum(preprocess.main(tmp_path / "in", tmp_path / "out", has_header=True, seed=1).values()) == 9
 
 
 def test_main_fails_on_too_little_data(tmp_path: Path) -> None:
@@ -152,7 +153,8 @@ def test_baseline_is_a_sample_of_the_training_split_without_the_label(tmp_path: 
     header = ["churned", "tenure", "plan", "seats"] if has_header else None
     table, description, output_dir = run_main(tmp_path, data, header)
 
-    names = ["tenure", "plan", "seats"] if has_header else ["f0", "f1", "f2"]
+    tenure, plan, seats = ["tenure", "plan", "seats"] if has_header else ["f0", "f1", "f2"]
+    names = [tenure, f"{plan}=basic", f"{plan}=pro", f"{plan}=team", seats]  # the plan one-hot encoded, as the endpoint receives it
     assert table[0] == names
     sampled = table[1:]
     assert len(sampled) == description["rows"] == 160  # the whole training split: below the cap
@@ -162,10 +164,16 @@ def test_baseline_is_a_sample_of_the_training_split_without_the_label(tmp_path: 
     held_out = [row[1:] for name in ("validation", "test") for row in read_csv(output_dir / name / f"{name}.csv")]
     assert not set(map(tuple, held_out)) & set(map(tuple, sampled))
     assert description == {
-        "features": [{"name": names[0], "type": "numerical"}, {"name": names[1], "type": "categorical"}, {"name": names[2], "type": "numerical"}],
+        "features": [
+            {"name": tenure, "type": "numerical"},
+            *({"name": f"{plan}={c}", "type": "categorical", "source": plan, "category": c} for c in ("basic", "pro", "team")),
+            {"name": seats, "type": "numerical"},
+        ],
         "rows": 160,
         "label_excluded": True,
     }
+    # Each sampled row is a training row's features with its plan encoded: exactly one plan column is 1.
+    assert all(sum(int(v) for v in row[1:4]) == 1 for row in sampled)
 
 
 def test_baseline_is_capped_and_deterministic_for_a_seed(tmp_path: Path) -> None:
@@ -183,26 +191,25 @@ def test_baseline_is_capped_and_deterministic_for_a_seed(tmp_path: Path) -> None
     assert preprocess.BASELINE_ROWS == 5000 and description["rows"] == 5000
 
 
-def test_a_single_unparsable_training_value_makes_a_feature_categorical(tmp_path: Path) -> None:
-    data = [[str(i % 2), str(i), f"{i / 3:.4f}", "1e3", "nan"] for i in range(40)]
+def test_a_single_unparsable_value_makes_a_column_non_numeric_and_an_empty_one_does_not(tmp_path: Path) -> None:
+    data = [[str(i % 2), str(i % 4), f"{i / 3:.4f}", "1e3", "nan"] for i in range(40)]
     parts = preprocess.split(data, seed=42)  # the rows are shared: edit one training and one test row
     parts["train"][3][1] = "n/a"
-    parts["test"][0][2] = ""  # outside the training split: not in the baseline
-    table, description, _ = run_main(tmp_path, data, None, baseline_rows=1000)
-    assert ["n/a"] in [row[:1] for row in table[1:]]
-    assert description["features"] == [
-        {"name": "f0", "type": "categorical"},
-        {"name": "f1", "type": "numerical"},
-        {"name": "f2", "type": "numerical"},  # exponents parse as floats
-        {"name": "f3", "type": "numerical"},  # and so does nan
-    ]
+    parts["test"][0][2] = ""  # a missing value: the column stays numeric
+    table, description, output_dir = run_main(tmp_path, data, None, baseline_rows=1000)
+    assert table[0] == ["f0=0", "f0=1", "f0=2", "f0=3", "f0=n/a", "f1", "f2", "f3"]
+    assert [f["type"] for f in description["features"]] == ["categorical"] * 5 + ["numerical"] * 3  # exponents and nan parse
+    test_rows = read_csv(output_dir / "test" / "test.csv")
+    assert test_rows[0][6] == ""  # kept empty: a missing value for XGBoost
+    with pytest.raises(ValueError, match=r"feature column 'f0' is not numeric \(e\.g\. 'n/a'\); encode it before, or set CATEGORICAL=one_hot"):
+        preprocess.main(tmp_path / "input", tmp_path / "refused", settings=preprocess.Settings(categorical="refuse"))
 
 
 def test_baseline_rows_keep_the_order_of_the_features(tmp_path: Path) -> None:
-    data = [[str(i % 2), f"a{i}", f"b{i}", f"c{i}"] for i in range(30)]
+    data = [[str(i % 2), f"{i}.1", f"{i}.2", f"{i}.3"] for i in range(30)]
     table, _, _ = run_main(tmp_path, data, ["y", "a", "b", "c"])
     assert table[0] == ["a", "b", "c"]
-    assert all(row == [f"a{row[0][1:]}", f"b{row[0][1:]}", f"c{row[0][1:]}"] for row in table[1:])
+    assert all(row == [f"{row[0][:-2]}.1", f"{row[0][:-2]}.2", f"{row[0][:-2]}.3"] for row in table[1:])
 
 
 @pytest.mark.parametrize(
@@ -210,7 +217,7 @@ def test_baseline_rows_keep_the_order_of_the_features(tmp_path: Path) -> None:
     [
         ([["1", "2", "3"]] * 5 + [["1", "2"]] * 5, None, {}, r"same number of columns, found \[2, 3\]"),
         ([["1"]] * 10, None, {}, "a label and at least one feature"),
-        (mixed_rows(10), ["y", "a", "b"], {}, r"the header names 2 features after the label, the rows have 3"),
+        (mixed_rows(10), ["y", "a", "b"], {}, r"the header names 3 columns, the rows have 4"),
         (mixed_rows(10), ["y", "a", "a", "b"], {}, "unique and non-empty"),
         (mixed_rows(10), None, {"baseline_rows": 0}, "BASELINE_ROWS must be at least 1, got 0"),
     ],
@@ -235,10 +242,166 @@ def test_the_script_writes_the_baseline_when_run_as_a_processing_job(tmp_path: P
                    "SPLIT_SEED": "5", "BASELINE_ROWS": "12", "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, str(SCRIPTS / "preprocess.py")], env=environment, check=True, capture_output=True)
     table = read_csv(tmp_path / "out" / "baseline" / "baseline.csv")
-    assert table[0] == ["tenure", "plan"] and len(table) == 13
+    assert table[0] == ["tenure", "plan=pro"] and len(table) == 13
     assert json.loads((tmp_path / "out" / "baseline" / "baseline.json").read_text())["features"] == [
-        {"name": "tenure", "type": "numerical"}, {"name": "plan", "type": "categorical"},
+        {"name": "tenure", "type": "numerical"}, {"name": "plan=pro", "type": "categorical", "source": "plan", "category": "pro"},
     ]
+
+
+# -- preprocess: settings, a label elsewhere, categorical features (issue 15) ----------------------
+
+ABALONE_HEADER = ["sex", "length", "diameter", "height", "whole_weight", "rings"]
+
+
+def abalone_rows(n: int, seed: int = 0) -> list[list[str]]:
+    """Like SageMaker's abalone example: a categorical sex (M/F/I) first, measurements, the label last."""
+    generator = random.Random(seed)
+    return [
+        [generator.choice("MFI"), f"{generator.uniform(0.1, 0.8):.3f}", f"{generator.uniform(0.1, 0.6):.3f}",
+         f"{generator.uniform(0.0, 0.3):.3f}", f"{generator.uniform(0.0, 2.5):.4f}", str(generator.randint(1, 29))]
+        for _ in range(n)
+    ]
+
+
+def run_script(tmp_path: Path, data: list[list[str]], header: list[str] | None = ABALONE_HEADER, out: str = "out",
+               **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run preprocess.py as the processing job does, with ``settings`` as its environment."""
+    input_dir = tmp_path / "in"
+    if not input_dir.exists():
+        write_csv(input_dir / "abalone.csv", ([header] if header else []) + data)
+    environment = {"INPUT_DIR": str(input_dir), "OUTPUT_DIR": str(tmp_path / out), "PATH": "/usr/bin:/bin", **settings}
+    return subprocess.run([sys.executable, str(SCRIPTS / "preprocess.py")], env=environment, capture_output=True, text=True)
+
+
+def splits_of(directory: Path) -> dict[str, list[list[str]]]:
+    return {name: read_csv(directory / name / f"{name}.csv") for name in ("train", "validation", "test")}
+
+
+def decoded(row: list[str]) -> list[str]:
+    """An output row of abalone data back in its input form: the one-hot sex columns (F, I, M) to a letter."""
+    label, f, i, m, *measurements = row
+    assert sorted([f, i, m]) == ["0", "0", "1"], row
+    return ["FIM"[[f, i, m].index("1")], *measurements, label]
+
+
+@pytest.mark.parametrize("label", [{"LABEL_NAME": "rings"}, {"LABEL_INDEX": "-1"}, {"LABEL_INDEX": "5"}], ids=["name", "last", "index"])
+def test_abalone_data_comes_out_label_first_numeric_and_one_hot_encoded(tmp_path: Path, label: dict[str, str]) -> None:
+    data = abalone_rows(300)
+    result = run_script(tmp_path, data, HAS_HEADER="true", **label)
+    assert result.returncode == 0, result.stderr
+    parts = splits_of(tmp_path / "out")
+    everything = [row for part in parts.values() for row in part]
+    # No header, every value a number, the label first: what SageMaker's XGBoost reads.
+    assert all(len(row) == 8 and all(preprocess.is_number(v) for v in row) for row in everything)
+    # Nothing lost, nothing made up: each output row decodes to exactly one input row.
+    assert sorted(decoded(row) for row in everything) == sorted(data)
+    assert {name: len(part) for name, part in parts.items()} == {"train": 240, "validation": 30, "test": 30}
+
+    table = read_csv(tmp_path / "out" / "baseline" / "baseline.csv")
+    assert table[0] == ["sex=F", "sex=I", "sex=M", "length", "diameter", "height", "whole_weight"]
+    assert sorted(table[1:]) == sorted(row[1:] for row in parts["train"])  # the encoded training features
+    description = json.loads((tmp_path / "out" / "baseline" / "baseline.json").read_text())
+    assert description["features"][:3] == [
+        {"name": f"sex={c}", "type": "categorical", "source": "sex", "category": c} for c in "FIM"
+    ]
+    assert {f["name"]: f["type"] for f in description["features"][3:]} == dict.fromkeys(ABALONE_HEADER[1:5], "numerical")
+
+
+def test_one_hot_columns_come_from_the_training_split_only(tmp_path: Path) -> None:
+    data = abalone_rows(100, seed=4)
+    parts = preprocess.split(data, seed=42)  # the rows are shared: mark one held-out row with a new category
+    parts["test"][0][0] = "U"
+    parts["validation"][0][0] = ""  # a missing category
+    result = run_script(tmp_path, data, HAS_HEADER="true", LABEL_INDEX="-1")
+    assert result.returncode == 0, result.stderr
+    written = splits_of(tmp_path / "out")
+    assert read_csv(tmp_path / "out" / "baseline" / "baseline.csv")[0][:3] == ["sex=F", "sex=I", "sex=M"]  # no sex=U
+    assert {len(row) for part in written.values() for row in part} == {8}  # the same columns in every split
+    for part, row in (("test", parts["test"][0]), ("validation", parts["validation"][0])):
+        (encoded,) = [r for r in written[part] if r[0] == row[-1] and r[4:] == row[1:5]]
+        assert encoded[1:4] == ["0", "0", "0"]  # unseen or missing: all zeros
+
+
+def test_the_same_settings_give_the_same_files_and_the_seed_and_fractions_are_respected(tmp_path: Path) -> None:
+    data = abalone_rows(500, seed=1)
+    settings = {"HAS_HEADER": "true", "LABEL_NAME": "rings", "SPLIT_FRACTIONS": "0.6,0.25,0.15", "SPLIT_SEED": "7"}
+    for out in ("first", "again"):
+        assert run_script(tmp_path, data, out=out, **settings).returncode == 0
+    assert run_script(tmp_path, data, out="other-seed", **{**settings, "SPLIT_SEED": "8"}).returncode == 0
+    first, again, other = (splits_of(tmp_path / out) for out in ("first", "again", "other-seed"))
+    assert first == again
+    assert {name: len(part) for name, part in first.items()} == {"train": 300, "validation": 125, "test": 75}
+    assert sorted(first["train"]) != sorted(other["train"])
+    assert {name: len(part) for name, part in other.items()} == {name: len(part) for name, part in first.items()}
+    assert (tmp_path / "first" / "baseline" / "baseline.csv").read_text() == (tmp_path / "again" / "baseline" / "baseline.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("settings", "header", "message"),
+    [
+        ({"HAS_HEADER": "true", "LABEL_NAME": "rings", "CATEGORICAL": "refuse"}, ABALONE_HEADER,
+         "preprocessing failed: feature column 'sex' is not numeric (e.g. "),
+        ({"HAS_HEADER": "true"}, ABALONE_HEADER,  # the label is the first column by default: here the sex
+         "preprocessing failed: the label column 'sex' is not numeric (e.g. "),
+        ({"LABEL_INDEX": "-1", "CATEGORICAL": "refuse"}, None, "preprocessing failed: feature column 'f0' is not numeric"),
+        ({"HAS_HEADER": "true", "LABEL_NAME": "age"}, ABALONE_HEADER,
+         "preprocessing failed: the label column 'age' is not in the header ['sex', 'length'"),
+        ({"LABEL_INDEX": "6"}, None, "preprocessing failed: LABEL_INDEX 6 is outside the 6 columns (allowed: -6 to 5)"),
+        ({"HAS_HEADER": "true", "LABEL_INDEX": "-1", "SPLIT_FRACTIONS": "0.000001,0.5,0.499999"}, ABALONE_HEADER,
+         "preprocessing failed: 40 rows leave no training rows after 20 validation and 20 test rows"),
+    ],
+    ids=["refused-categorical", "non-numeric-label", "refused-without-header", "unknown-label-name", "label-index-out-of-range", "no-training-rows"],
+)
+def test_data_the_script_cannot_prepare_fails_the_job_with_one_line(tmp_path: Path, settings: dict[str, str], header: list[str] | None, message: str) -> None:
+    result = run_script(tmp_path, abalone_rows(40), header, **settings)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "out").exists()  # nothing half written
+
+
+def test_a_column_with_too_many_categories_is_refused(tmp_path: Path) -> None:
+    data = [[str(i % 2), f"id-{i}", str(i)] for i in range(400)]
+    write_csv(tmp_path / "in" / "a.csv", data)
+    with pytest.raises(ValueError, match=rf"feature column 'f0' has 320 distinct values in the training split \(e\.g\. 'id-0'\), more than the {preprocess.MAX_CATEGORIES}"):
+        preprocess.main(tmp_path / "in", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"HAS_HEADER": "yes"}, "HAS_HEADER='yes': must be 'true' or 'false'"),
+        ({"LABEL_INDEX": "last"}, "LABEL_INDEX='last': must be an integer"),
+        ({"LABEL_NAME": "rings"}, "LABEL_NAME='rings': needs HAS_HEADER=true; without a header give LABEL_INDEX"),
+        ({"HAS_HEADER": "true", "LABEL_NAME": "rings", "LABEL_INDEX": "-1"}, "LABEL_NAME='rings': must not be given together with LABEL_INDEX"),
+        ({"HAS_HEADER": "true", "LABEL_NAME": ""}, "LABEL_NAME='': must be a column name of the header"),
+        ({"SPLIT_FRACTIONS": "0.8,0.2"}, "SPLIT_FRACTIONS='0.8,0.2': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "0.5,0.5,0.5"}, "SPLIT_FRACTIONS='0.5,0.5,0.5': must be three numbers"),
+        ({"SPLIT_FRACTIONS": "0.9,0.1,0"}, "SPLIT_FRACTIONS='0.9,0.1,0': must be three numbers"),
+        ({"SPLIT_FRACTIONS": "a,b,c"}, "SPLIT_FRACTIONS='a,b,c': must be three numbers"),
+        ({"SPLIT_FRACTIONS": "nan,0.5,0.5"}, "SPLIT_FRACTIONS='nan,0.5,0.5': must be three numbers"),
+        ({"SPLIT_SEED": "-1"}, "SPLIT_SEED='-1': must be at least 0"),
+        ({"SPLIT_SEED": "4.2"}, "SPLIT_SEED='4.2': must be an integer"),
+        ({"CATEGORICAL": "ordinal"}, "CATEGORICAL='ordinal': must be one of one_hot, refuse"),
+        ({"BASELINE_ROWS": "0"}, "BASELINE_ROWS='0': must be at least 1"),
+    ],
+)
+def test_a_bad_setting_exits_2_with_one_line_naming_it(tmp_path: Path, settings: dict[str, str], message: str) -> None:
+    result = run_script(tmp_path, abalone_rows(40), **settings)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"preprocessing: bad setting {message}") and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_fractions_within_a_millionth_of_one_are_accepted(tmp_path: Path) -> None:
+    assert preprocess.settings_from({"SPLIT_FRACTIONS": "0.7,0.2,0.1000005"}).fractions == (0.7, 0.2, 0.1000005)
+    with pytest.raises(preprocess.SettingError, match="SPLIT_FRACTIONS"):
+        preprocess.settings_from({"SPLIT_FRACTIONS": "0.7,0.2,0.100002"})
+
+
+def test_without_settings_the_script_keeps_its_historical_defaults() -> None:
+    assert preprocess.settings_from({}) == preprocess.Settings(
+        has_header=False, label=0, fractions=(0.8, 0.1, 0.1), seed=42, categorical="one_hot", baseline_rows=5000,
+    )
 
 
 # -- evaluate metrics ------------------------------------------------------------------------------

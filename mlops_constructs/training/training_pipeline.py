@@ -3,8 +3,10 @@ registers one model with SageMaker, inside the isolated VPC."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +63,51 @@ DRIFT_BASELINE_KEY = "DriftBaselineS3Uri"
 """Key of the model package's ``CustomerMetadataProperties`` whose value is the S3 prefix of the version's
 drift baseline (``<prefix>/baseline.csv`` and ``<prefix>/baseline.json``), without a trailing slash."""
 _CODE_DIR = "/opt/ml/processing/code"
+# Environment values of a processing job: at most 256 characters (the CreateProcessingJob API).
+_ENVIRONMENT_VALUE_MAX = 256
+_SPLIT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preprocessing:
+    """How the bundled preprocessing script (``preprocess.py``) reads the data and splits it.
+
+    Whatever the settings, the script writes what SageMaker's built-in algorithms read: the label in the
+    first column, no header, every value numeric. The defaults are the script's own, and only settings
+    that differ from them become the job's environment.
+    """
+
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    """Fractions of the rows for train, validation and test: each above 0, summing to 1 (within 1e-6). Default: 80/10/10."""
+    header: bool = False
+    """Every input file starts with the same header row, which names the columns. Default: no header row."""
+    label: int | str = 0
+    """The label column: a 0-based index, negative counting from the end (``-1`` is the last column), or
+    its name in the header (needs ``header``). Default: the first column."""
+    seed: int = 42
+    """Seeds the shuffle before the split and the drift baseline's sample; 0 to 4294967295. Default: 42."""
+    categorical: Literal["one_hot", "refuse"] = "one_hot"
+    """A feature column with a non-numeric value: ``one_hot`` encodes it, one 0/1 column per category
+    of the training split (sorted; a value not among them is all zeros); ``refuse`` fails the job,
+    naming the column. Default: ``one_hot``."""
+
+    def environment(self) -> dict[str, str]:
+        """The script's environment variables for the settings that differ from its defaults."""
+        default = Preprocessing()
+        environment: dict[str, str] = {}
+        if tuple(self.split) != default.split:
+            environment["SPLIT_FRACTIONS"] = ",".join(repr(float(f)) for f in self.split)
+        if self.header:
+            environment["HAS_HEADER"] = "true"
+        if isinstance(self.label, str):
+            environment["LABEL_NAME"] = self.label
+        elif self.label != default.label:
+            environment["LABEL_INDEX"] = str(self.label)
+        if self.seed != default.seed:
+            environment["SPLIT_SEED"] = str(self.seed)
+        if self.categorical != default.categorical:
+            environment["CATEGORICAL"] = self.categorical
+        return environment
 
 
 class TrainingPipeline(Construct):
@@ -75,10 +122,11 @@ class TrainingPipeline(Construct):
         any failure -> NotifyFailure -> Failed
 
     - **Preprocess**: a processing job splitting ``data_bucket/data_prefix`` into train, validation and
-      test sets (the bundled ``preprocess.py`` in ``processing_image``, or ``preprocess_image``'s entrypoint),
+      test sets (the bundled ``preprocess.py`` in ``processing_image``, as ``preprocessing`` says: label
+      first, no header, non-numeric features one-hot encoded; or ``preprocess_image``'s entrypoint),
       and writing the model's drift baseline to ``<artifact prefix><run>/baseline``: the bundled script
-      writes ``baseline.csv`` (a sample of the training split, label excluded, with a header naming the
-      features) and ``baseline.json`` (the features' names and types). A ``preprocess_image`` gets the
+      writes ``baseline.csv`` (a sample of the training split as the endpoint receives it: encoded, label
+      excluded, with a header naming the features) and ``baseline.json`` (the features' names and types). A ``preprocess_image`` gets the
       same ``baseline`` output, at ``/opt/ml/processing/output/baseline``: it should write a
       ``baseline.csv`` there in that format for drift monitoring, since SageMaker uploads only what the
       container writes.
@@ -139,6 +187,9 @@ class TrainingPipeline(Construct):
     :param spot_max_wait: turns on managed spot training, with checkpoints under the artifact prefix;
         at least ``max_training_runtime``. Default: on-demand instances.
     :param content_type: of the channels, the test split and inference requests. Default: ``text/csv``.
+    :param preprocessing: settings of the bundled script: split fractions, header row, label column,
+        seed, and what to do with non-numeric features; only with the bundled script. Default:
+        ``Preprocessing()``: 80/10/10, no header, the label first, seed 42, non-numeric features one-hot encoded.
     :param preprocess_image: an image whose own entrypoint does the split. Default: the bundled script.
     :param evaluate_image: an image whose own entrypoint writes the report. Default: the bundled script.
     :param processing_instance_type: Default: ``ml.m5.xlarge``.
@@ -196,6 +247,7 @@ class TrainingPipeline(Construct):
         max_training_runtime: Duration = Duration.hours(24),
         spot_max_wait: Duration | None = None,
         content_type: str = "text/csv",
+        preprocessing: Preprocessing | None = None,
         preprocess_image: str | None = None,
         evaluate_image: str | None = None,
         processing_instance_type: str = "ml.m5.xlarge",
@@ -226,6 +278,7 @@ class TrainingPipeline(Construct):
         )
         """What the report must meet for the model to be registered (the legacy ``metric_*`` props mapped onto one condition)."""
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
+        self._validate_preprocessing(name, preprocessing, preprocess_image)
         stack = Stack.of(self)
         self.model_name = model_name
         self.model_package_group_name = model_package_group_name
@@ -319,7 +372,7 @@ class TrainingPipeline(Construct):
             ]
             # Declared for a custom image too: SageMaker uploads whatever the container writes there.
             + [_s3_output("baseline", "$.run.baseline_uri", "/opt/ml/processing/output/baseline")],
-            environment={},
+            environment=(preprocessing or Preprocessing()).environment(),
             instance_type=processing_instance_type,
             volume_size_gb=processing_volume_size_gb,
             max_runtime=max_processing_runtime,
@@ -628,6 +681,39 @@ class TrainingPipeline(Construct):
                              f"must be at most {len(artifact_prefix) - (longest - _METADATA_VALUE_MAX)} characters with this artifact bucket: "
                              f"each run's drift baseline URI ({longest} characters) must fit the {_METADATA_VALUE_MAX} characters of a "
                              "CustomerMetadataProperties value")
+
+    @staticmethod
+    def _validate_preprocessing(name: str, preprocessing: Preprocessing | None, preprocess_image: str | None) -> None:
+        if preprocessing is None:
+            return
+        if not isinstance(preprocessing, Preprocessing):
+            raise PropsError(name, "preprocessing", preprocessing, "must be a Preprocessing")
+        if preprocess_image is not None:
+            raise PropsError(name, "preprocessing", preprocessing,
+                             "applies to the bundled preprocessing script only; preprocess_image's own entrypoint does the preprocessing: give one or the other")
+        fractions = preprocessing.split
+        if (
+            not isinstance(fractions, Sequence) or len(fractions) != 3
+            or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0 for f in fractions)
+            or abs(sum(fractions) - 1) > _SPLIT_TOLERANCE
+        ):
+            raise PropsError(name, "preprocessing.split", fractions,
+                             "must be the fractions of rows for train, validation and test: each above 0, summing to 1 (within 1e-6)")
+        if not isinstance(preprocessing.header, bool):
+            raise PropsError(name, "preprocessing.header", preprocessing.header, "must be true or false")
+        label = preprocessing.label
+        if isinstance(label, str):
+            if not 1 <= len(label) <= _ENVIRONMENT_VALUE_MAX:
+                raise PropsError(name, "preprocessing.label", label, f"must be a column name of 1 to {_ENVIRONMENT_VALUE_MAX} characters, or a 0-based column index")
+            if not preprocessing.header:
+                raise PropsError(name, "preprocessing.label", label,
+                                 "names a column, which needs header: true; without a header row give the label's 0-based index (-1 for the last column)")
+        elif not isinstance(label, int) or isinstance(label, bool):
+            raise PropsError(name, "preprocessing.label", label, "must be a 0-based column index (negative from the end, -1 the last) or, with a header, a column name")
+        if not isinstance(preprocessing.seed, int) or isinstance(preprocessing.seed, bool) or not 0 <= preprocessing.seed <= 2**32 - 1:
+            raise PropsError(name, "preprocessing.seed", preprocessing.seed, "must be an integer from 0 to 4294967295")
+        if preprocessing.categorical not in ("one_hot", "refuse"):
+            raise PropsError(name, "preprocessing.categorical", preprocessing.categorical, "must be 'one_hot' or 'refuse'")
 
     def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
                           outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
