@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 _MAX_BUCKET_NAME = 63
 """The deployment stages, in promotion order. Each has its own AWS account."""
@@ -112,9 +114,11 @@ def _instance_type_validator(shape: str, job: str) -> AfterValidator:
     def check(value: str) -> str:
         allowed = sagemaker_instance_types(shape)
         if value not in allowed:
-            close = difflib.get_close_matches(value, allowed, n=3)
+            close = difflib.get_close_matches(value, [t for t in allowed if not has_local_storage(t)], n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else f", e.g. {allowed[0]}"
             raise ValueError(f"must be a SageMaker {job} instance type name (ml.<family>.<size>){hint}")
+        if has_local_storage(value):
+            raise ValueError(LOCAL_STORAGE_REASON)
         return value
 
     return AfterValidator(check)

@@ -80,7 +80,7 @@ def three_model_config_data() -> dict[str, Any]:
     data = copy.deepcopy(default_config_data())
     data["models"] = [
         {"name": "churn"},
-        {"name": "fraud", "training": {"instance_type": "ml.g5.xlarge", "instance_count": 2},
+        {"name": "fraud", "training": {"instance_type": "ml.p3.2xlarge", "instance_count": 2},
          "processing": {"label": -1, "categorical": "refuse"}},
         {
             "name": "demand-forecast",

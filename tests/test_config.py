@@ -4,6 +4,7 @@ per problem naming the field path, the value received and what is allowed."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def test_three_models_load_with_their_overrides() -> None:
     forecast = config.models[2]
     assert forecast.endpoint("prod", config.stage("prod").endpoint).instance_count == 3
     assert forecast.endpoint("dev", config.stage("dev").endpoint) == config.stage("dev").endpoint
-    assert config.models[1].training.instance_type == "ml.g5.xlarge"
+    assert config.models[1].training.instance_type == "ml.p3.2xlarge"
 
 
 @pytest.mark.parametrize(
@@ -666,3 +667,34 @@ def test_model_monitor_keys_are_refused_with_what_replaced_them(monitoring: dict
     data = default_config_data()
     data["models"][0]["monitoring"] = {**data["models"][0]["monitoring"], **monitoring}
     assert problems_of(data) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("models.0.training.instance_type", "ml.g5.xlarge"),
+        ("models.0.processing.instance_type", "ml.r5d.large"),
+        ("stages.prod.endpoint.instance_type", "ml.g4dn.xlarge"),
+        ("models.0.monitoring.instance_type", "ml.r5d.xlarge"),
+    ],
+)
+def test_instance_types_with_local_storage_are_refused(path: str, value: str) -> None:
+    """SageMaker refuses a volume key on instance types with local NVMe storage, and the platform encrypts
+    every volume with its key (and its guardrails require it): such a type would fail at its first job."""
+    data = default_config_data()
+    node: Any = data
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+    node[leaf] = value
+    (problem,) = problems_of(data)
+    expected_path = re.sub(r"\.(\d+)\.", r"[\1].", path)
+    assert problem.startswith(f"{expected_path}: must be an instance type without local (NVMe) instance storage"), problem
+    assert problem.endswith(f"(got {value!r})")
+
+
+def test_instance_types_without_local_storage_pass_the_local_storage_check() -> None:
+    from mlops_constructs._instance_types import has_local_storage
+
+    assert [t for t in ("ml.m5.large", "ml.p3.2xlarge", "ml.c5n.xlarge", "ml.t3.medium", "ml.inf2.xlarge") if has_local_storage(t)] == []
+    assert all(has_local_storage(t) for t in ("ml.m5d.large", "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.p4d.24xlarge", "ml.c6id.large", "ml.trn1.2xlarge"))

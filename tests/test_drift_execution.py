@@ -6,6 +6,7 @@ the job is created inside the guardrails with the bundled image, and its metrics
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -128,7 +129,8 @@ class World:
 
     def run(self, script: JobScript, timeout: float = 120) -> dict[str, Any]:
         with sagemaker_double(script), jsonata_in_moto():
-            execution = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"run-{uuid.uuid4()}")["executionArn"]
+            # a name a person might give a manual run: '_' is allowed there, not in a SageMaker job name
+            execution = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"re_run_{uuid.uuid4()}")["executionArn"]
             deadline = time.monotonic() + timeout
             while True:
                 described = self.sfn.describe_execution(executionArn=execution)
@@ -190,6 +192,7 @@ def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, dri
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     ((kind, job),) = script.calls
     assert kind == "drift"
+    assert re.fullmatch(rf"{ENDPOINT}-drift-\d{{14}}-rexrunx[0-9a-f]", job["ProcessingJobName"]), job["ProcessingJobName"]
     assert job["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"
     assert job["ProcessingInputs"][1]["S3Input"]["S3Uri"].endswith(f"/AllTraffic/{world.previous_window()}/")
     assert job["NetworkConfig"]["EnableNetworkIsolation"] is True

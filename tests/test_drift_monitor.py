@@ -138,3 +138,8 @@ def test_bad_props_name_field_and_value(overrides: dict[str, Any], message: str)
     with pytest.raises(PropsError) as caught:
         build(**overrides)
     assert str(caught.value) == message
+
+
+def test_an_instance_type_with_local_storage_is_refused() -> None:
+    with pytest.raises(PropsError, match=r"^DriftMonitor: instance_type: must be an instance type without local \(NVMe\) instance storage"):
+        build(instance_type="ml.m5d.large")

@@ -201,8 +201,13 @@ def test_metric_data_is_put_metric_data_shaped(shifted_csv: Any) -> None:
     assert metrics[0] == {"MetricName": "CapturedRows", "Dimensions": [endpoint], "Value": 500, "Unit": "Count"}
     assert metrics[1] == {"MetricName": "DriftedShare", "Dimensions": [endpoint], "Value": 0.4, "Unit": "None"}
     per_feature = metrics[2:]
-    assert [m["Dimensions"] for m in per_feature] == [[endpoint, {"Name": "Feature", "Value": name}] for name in FEATURES]
-    assert [m["Value"] for m in per_feature] == [report["features"][name]["score"] for name in FEATURES]
+    # drifted features first, each group in the baseline's order
+    order = sorted(FEATURES, key=lambda name: not report["features"][name]["drifted"])
+    assert [m["Dimensions"] for m in per_feature] == [[endpoint, {"Name": "Feature", "Value": name}] for name in order]
+    # a p-value of strong drift can be below what CloudWatch accepts (this data's is ~1e-135): published as 0
+    expected = [report["features"][name]["score"] for name in order]
+    assert [m["Value"] for m in per_feature] == [0.0 if abs(v) < drift.SMALLEST_VALUE else v for v in expected]
+    assert any(abs(v) < drift.SMALLEST_VALUE for v in expected)
     assert {m["MetricName"] for m in per_feature} == {"FeatureDriftScore"}
     assert {m["Unit"] for m in per_feature} == {"None"}
     allowed = {"MetricName", "Dimensions", "Value", "Unit"}  # a subset of PutMetricData's MetricDatum
@@ -463,6 +468,19 @@ def test_dockerfile() -> None:
     assert "ENV DO_NOT_TRACK=1" in lines
     assert any(re.fullmatch(r"RUN .*pip install --no-cache-dir -r /opt/drift/requirements\.txt.*", line) for line in lines)
     assert "COPY drift.py /opt/drift/drift.py" in lines
-    user = [line for line in lines if line.startswith("USER ")]
-    assert user and user[-1] not in ("USER root", "USER 0")
+    # root, as SageMaker's own processing images: a non-root user may not write the output mount
+    assert not [line for line in lines if line.startswith("USER ")]
     assert lines[-1] == 'ENTRYPOINT ["python", "/opt/drift/drift.py"]'
+
+
+def test_metric_data_is_what_cloudwatch_accepts() -> None:
+    """ASCII dimension values, no value CloudWatch rejects as too small, and at most 1,000 entries with drifted
+    features first, however many features and whatever their names."""
+    features = {f"f{i}": {"drifted": False, "score": 0.5, "test": "K-S p_value"} for i in range(700)}
+    features["city=Zürich"] = {"drifted": True, "score": 1e-300, "test": "chi-square p_value"}
+    data = drift.metric_data(5000, features, 1 / 701, "acme-prod-churn")
+    assert len(data) == 2 + drift.MAX_FEATURE_METRICS <= 1000
+    first = data[2]
+    assert first["Dimensions"][1] == {"Name": "Feature", "Value": "city=Z\\xfcrich"} and first["Value"] == 0.0
+    assert all(d["Value"].isascii() for item in data for d in item.get("Dimensions", []))
+    assert all(item["Value"] == 0 or abs(item["Value"]) >= drift.SMALLEST_VALUE for item in data)

@@ -35,6 +35,7 @@ from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
+from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
@@ -61,6 +62,8 @@ _WINDOWS: dict[str, tuple[str, str, Duration]] = {
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 _LOCAL = "/opt/ml/processing"
+_JOB_PREFIX = 32
+"""Characters of the endpoint name that start its drift jobs' names."""
 
 
 class DriftMonitor(Construct):
@@ -228,7 +231,7 @@ class DriftMonitor(Construct):
         self.state_machine_role = iam.Role(self, "StateMachineRole", assumed_by=service_principal("states.amazonaws.com", account),
                                            description=f"Runs the drift checks of endpoint {endpoint_name}")
         """Runs the state machine."""
-        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:40]}-drift-*")
+        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX]}-drift-*")
         topic_key = getattr(alarm_topic, "master_key", None)
         create = ["sagemaker:CreateProcessingJob"]
         machine_statements = [
@@ -355,7 +358,10 @@ class DriftMonitor(Construct):
                 "Comment": "The window just ended, and this run's job name",
                 "Output": {
                     "window": "{% " + window_expr + " %}",
-                    "job": "{% '" + endpoint_name[:40] + "-drift-' & " + stamp_expr + " %}",
+                    # At most 32 + 7 + 14 + 1 + 8 = 62 characters (SageMaker allows 63); the execution's own
+                    # name keeps two runs started in the same second (EventBridge delivers at least once) apart.
+                    "job": "{% '" + endpoint_name[:_JOB_PREFIX] + "-drift-' & " + stamp_expr
+                           + " & '-' & $replace($substring($states.context.Execution.Name, 0, 8), /[^A-Za-z0-9]/, 'x') %}",
                 },
                 "Next": "ListCaptured",
             },
@@ -476,5 +482,7 @@ class DriftMonitor(Construct):
             raise PropsError(name, "min_rows", min_rows, "must be a whole number of rows, at least 1")
         if not isinstance(instance_type, str) or not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", instance_type):
             raise PropsError(name, "instance_type", instance_type, "must be a SageMaker instance type name like ml.m5.large")
+        if has_local_storage(instance_type):
+            raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
         if baseline_key_alias is not None and not re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", baseline_key_alias):
             raise PropsError(name, "baseline_key_alias", baseline_key_alias, "must be a KMS alias name, alias/<name>")

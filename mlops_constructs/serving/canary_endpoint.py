@@ -21,6 +21,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
+from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -315,6 +316,7 @@ class CanaryEndpoint(Construct):
             ("capture_prefix", capture_prefix, bool(_PREFIX.fullmatch(capture_prefix)), "must be an S3 key prefix without a leading slash, ending with '/'"),
             ("artifact_key_alias", key_alias, key_alias is None or bool(re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", key_alias)), "must be a KMS alias name, alias/<name>"),
             ("instance_type", instance_type, bool(re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", instance_type)), "must be a SageMaker instance type name like ml.m5.large"),
+            ("instance_type", instance_type, not has_local_storage(instance_type), LOCAL_STORAGE_REASON),
             ("instance_count", instance_count, 1 <= instance_count <= 100, "must be from 1 to 100"),
             ("data_capture_percent", capture_percent, 0 <= capture_percent <= 100, "must be from 0 to 100"),
             ("deployment", deployment, deployment in ("CANARY", "LINEAR", "ALL_AT_ONCE"), "must be CANARY, LINEAR or ALL_AT_ONCE"),

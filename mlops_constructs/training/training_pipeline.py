@@ -29,6 +29,7 @@ from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._guardrails import inside_guardrails
+from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -611,6 +612,8 @@ class TrainingPipeline(Construct):
         for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
             if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
                 raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
+            if has_local_storage(value):
+                raise PropsError(name, prop, value, LOCAL_STORAGE_REASON)
         if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
             raise PropsError(name, "spot_max_wait", spot_max_wait.to_human_string(), f"must be at least max_training_runtime ({max_training_runtime.to_human_string()})")
 

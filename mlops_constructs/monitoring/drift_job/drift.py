@@ -109,7 +109,6 @@ import pandas as pd
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 NUMERICAL, CATEGORICAL = "numerical", "categorical"
-MAX_METRIC_DATA = 1000  # PutMetricData's limit on MetricData entries per call
 
 
 class InputError(Exception):
@@ -377,8 +376,28 @@ def compute_drift(baseline: Baseline, current: pd.DataFrame, html: Path) -> dict
     return {name: features[name] for name in baseline.features}
 
 
+MAX_FEATURE_METRICS = 500
+"""Per-feature scores published per run at most (drifted features first): with CapturedRows and DriftedShare
+they stay within PutMetricData's 1,000 entries and Step Functions' 256 KiB of state data."""
+SMALLEST_VALUE = 1e-100
+"""CloudWatch rejects values too close to zero (documented as 8.515920e-109); a p-value of strong drift can
+be smaller, so scores below this magnitude are published as 0."""
+
+
+def _ascii(text: str) -> str:
+    """A dimension value CloudWatch accepts: ASCII only (non-ASCII escaped), at most 1,024 characters
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html)."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")[:1024] or "-"
+
+
+def _value(number: float) -> float:
+    return 0.0 if abs(number) < SMALLEST_VALUE else float(number)
+
+
 def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_share: float, endpoint: str | None) -> list[dict[str, Any]]:
-    base = [{"Name": "EndpointName", "Value": endpoint}] if endpoint else []
+    """The run's metrics, shaped as CloudWatch PutMetricData's ``MetricData``: ``CapturedRows``, and with a
+    verdict ``DriftedShare`` and up to :data:`MAX_FEATURE_METRICS` ``FeatureDriftScore`` (drifted first)."""
+    base = [{"Name": "EndpointName", "Value": _ascii(endpoint)}] if endpoint else []
 
     def entry(name: str, value: float, unit: str, extra: list[dict[str, str]] | None = None) -> dict[str, Any]:
         dimensions = base + (extra or [])
@@ -391,10 +410,11 @@ def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_s
     data = [entry("CapturedRows", rows, "Count")]
     if features is not None:
         data.append(entry("DriftedShare", drifted_share, "None"))
+        scored = [(name, result) for name, result in features.items() if result["score"] is not None]
+        scored.sort(key=lambda item: not item[1]["drifted"])  # stable: drifted features first, then in order
         data += [
-            entry("FeatureDriftScore", result["score"], "None", [{"Name": "Feature", "Value": name}])
-            for name, result in features.items()
-            if result["score"] is not None
+            entry("FeatureDriftScore", _value(result["score"]), "None", [{"Name": "Feature", "Value": _ascii(name)}])
+            for name, result in scored[:MAX_FEATURE_METRICS]
         ]
     return data
 
@@ -449,11 +469,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         endpoint=args.endpoint,
     )
     metrics = metric_data(rows, features, report["drifted_share"], args.endpoint)
-    if len(metrics) > MAX_METRIC_DATA:
-        print(f"drift.py: warning: metric_data.json has {len(metrics)} entries; PutMetricData takes at most {MAX_METRIC_DATA} per call, split it", file=sys.stderr)
+    if features is not None and len(features) > MAX_FEATURE_METRICS:
+        print(f"drift.py: {len(features)} features: the {MAX_FEATURE_METRICS} first (drifted first) are published as metrics; "
+              "drift.json has them all", file=sys.stderr)
     try:
         (args.output / "drift.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (args.output / "metric_data.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        # Compact: the state machine reads it whole into its state (256 KiB at most).
+        (args.output / "metric_data.json").write_text(json.dumps(metrics, separators=(",", ":")) + "\n", encoding="utf-8")
     except OSError as err:
         raise InputError(f"--output {args.output}: cannot be written ({err.strerror or err})") from None
     return report

@@ -1,0 +1,32 @@
+"""SageMaker instance types the platform cannot use as it is built: those with local instance storage.
+
+Every job and endpoint of the platform encrypts its volumes with the platform's KMS key, and its guardrails
+require it. SageMaker refuses a volume key for instance types with local (NVMe) instance storage, which it
+encrypts with a hardware module instead ("VolumeKmsKeyId" in
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html and
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html), so such a type
+would fail at its first job or deployment. The configuration and the constructs refuse them up front.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LOCAL_STORAGE = re.compile(r"ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6e?|p5[a-z]*|trn\d+[a-z]*|dl1)\.[a-z0-9]+")
+
+LOCAL_STORAGE_REASON = (
+    "must be an instance type without local (NVMe) instance storage: the platform encrypts every volume with its "
+    "own key, and SageMaker refuses a volume key for instance types with local storage (ml.*d.*, ml.g4dn, ml.g5, "
+    "ml.g6, ml.p3dn, ml.p4d, ml.p5, ml.trn1 ...)"
+)
+"""What an instance type with local storage is refused with (VolumeKmsKeyId in
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html)."""
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """Whether a SageMaker instance type has local NVMe instance storage, on which SageMaker refuses a volume
+    KMS key (it encrypts those volumes with a hardware module): the ``d`` families (``ml.m5d``, ``ml.c6id``,
+    ``ml.g4dn``, ``ml.p3dn``, ``ml.p4d``...), ``ml.g5``, ``ml.g6``, ``ml.p5``, ``ml.trn1``, ``ml.dl1``."""
+    return bool(_LOCAL_STORAGE.fullmatch(instance_type))
+
+
