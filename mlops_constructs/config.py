@@ -415,9 +415,14 @@ class Stages(_Strict):
             if not settings.retain_stateful_resources:
                 problems.append(_FieldError((stage, "retain_stateful_resources"), False,
                                             "must be true: only dev may delete keys, buckets and repositories with its stack"))
-            if settings.endpoint.serverless is not None:
-                problems.append(_FieldError((stage, "endpoint", "serverless"), settings.endpoint.serverless.model_dump(),
-                                            "must not be set: serverless inference is a dev option"))
+        for stage in STAGES:
+            serverless = getattr(self, stage).endpoint.serverless
+            if serverless is not None:
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (feature exclusions)
+                problems.append(_FieldError((stage, "endpoint", "serverless"), serverless.model_dump(),
+                                            "must not be set: serverless inference supports no VPC configuration or network "
+                                            "isolation, which the platform's guardrails require of every model (the CloudFormation "
+                                            "execution policy and the ML accounts' SCP deny a model outside a VPC)"))
         if self.prod.endpoint.autoscaling.off_hours is not None:
             problems.append(_FieldError(("prod", "endpoint", "autoscaling", "off_hours"), self.prod.endpoint.autoscaling.off_hours.model_dump(),
                                         "must not be set: prod keeps its capacity around the clock"))

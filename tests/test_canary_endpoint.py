@@ -202,3 +202,8 @@ def test_serverless_has_no_instances_scaling_or_deployment_policy() -> None:
     assert "KmsKeyId" not in config and "DataCaptureConfig" not in config
     assert "DeploymentConfig" not in one(t, "AWS::SageMaker::Endpoint")[1]
     assert resources(t, "AWS::ApplicationAutoScaling::ScalableTarget") == {}
+    # serverless inference supports neither a VPC nor network isolation
+    _, model = one(t, "AWS::SageMaker::Model")
+    assert "VpcConfig" not in model and "EnableNetworkIsolation" not in model
+    _, instances = one(template(), "AWS::SageMaker::Model")
+    assert instances["EnableNetworkIsolation"] is True and instances["VpcConfig"]["Subnets"]

@@ -352,7 +352,7 @@ def test_an_unknown_builtin_framework_is_named_with_suggestions() -> None:
          "models[0].model_package_arn: must be a versioned model package ARN"),
         ({"models.0.model_package_arn": "arn:aws:sagemaker:eu-west-1:999999999999:model-package/mlops-demo-churn/3"},
          "models[0].model_package_arn: must be a version of this model's group in the dev account: arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/<version>"),
-        ({"stages.prod.endpoint.serverless": {"memory_size_mb": 2048}}, "stages.prod.endpoint.serverless: must not be set: serverless inference is a dev option"),
+        ({"stages.prod.endpoint.serverless": {"memory_size_mb": 2048}}, "stages.prod.endpoint.serverless: must not be set: serverless inference supports no VPC"),
         ({"stages.dev.endpoint.serverless": {"memory_size_mb": 1000}}, "stages.dev.endpoint.serverless.memory_size_mb: must be 1024, 2048, 3072, 4096, 5120 or 6144 (got 1000)"),
         ({"stages.prod.endpoint.autoscaling": {"off_hours": {"scale_down": "cron(0 20 ? * MON-FRI *)", "scale_up": "cron(0 6 ? * MON-FRI *)"}}},
          "stages.prod.endpoint.autoscaling.off_hours: must not be set: prod keeps its capacity around the clock"),
@@ -444,7 +444,7 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
         ({"models.0.endpoints": {"prod": {"data_capture_percent": 0}}},
          "models[0].endpoints.prod.data_capture_percent: must be above 0 while models[0].monitoring is set: "),
         ({"stages.dev.endpoint.serverless": {"memory_size_mb": 2048}},
-         "stages.dev.endpoint.serverless: must not be set while models[0].monitoring is set: a serverless endpoint captures no data"),
+         "stages.dev.endpoint.serverless: must not be set: serverless inference supports no VPC configuration or network isolation"),
     ],
 )
 def test_a_monitored_model_captures_data_in_every_stage(change: dict[str, Any], expected: str) -> None:
@@ -458,7 +458,6 @@ def test_a_monitored_model_captures_data_in_every_stage(change: dict[str, Any], 
     [
         {"stages.dev.endpoint.data_capture_percent": 0, "models.0.endpoints": {"dev": {"data_capture_percent": 5}}},
         {"stages.prod.endpoint.data_capture_percent": 0, "models.0.monitoring": None},
-        {"stages.dev.endpoint.serverless": {"memory_size_mb": 2048}, "models.0.monitoring": None},
     ],
 )
 def test_capture_may_be_off_where_nothing_monitors_it(change: dict[str, Any]) -> None:

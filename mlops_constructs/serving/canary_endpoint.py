@@ -105,7 +105,9 @@ class CanaryEndpoint(Construct):
     :param alarm_topic: receives every alarm. Default: a KMS-encrypted topic is created.
     :param serverless_memory_mb: serve with serverless inference (1024-6144 in steps of 1024) instead of
         instances: SageMaker then scales by itself, and there is no volume key, data capture,
-        autoscaling or deployment policy (updates are all at once); the alarms still notify.
+        autoscaling or deployment policy (updates are all at once); the alarms still notify. The
+        model then has no VPC and no network isolation, which serverless inference does not support:
+        the platform's guardrails (``python -m stacks.guardrails``, the execution policy) refuse it.
         Default: instances.
     :param serverless_max_concurrency: Default: 5.
     :param removal_policy: of the alarm topic's key. Default: ``RemovalPolicy.RETAIN``.
@@ -198,8 +200,10 @@ class CanaryEndpoint(Construct):
             "Model",
             execution_role_arn=self.role.role_arn,
             containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)],
-            enable_network_isolation=True,
-            vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[self._security_group_id], subnets=subnets.subnet_ids),
+            # Serverless inference supports neither a VPC nor network isolation
+            # (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, feature exclusions).
+            enable_network_isolation=None if serverless else True,
+            vpc_config=None if serverless else sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[self._security_group_id], subnets=subnets.subnet_ids),
         )
         """The model of the current package. A new package replaces it."""
         self.model.add_resource_dependency(self.policy.node.default_child, "the role needs its policy before SageMaker uses it")  # type: ignore[arg-type]
