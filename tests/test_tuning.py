@@ -14,7 +14,7 @@ from mlops_constructs import PropsError
 from mlops_constructs.config import ConfigError, PlatformConfig
 from mlops_constructs.training import CategoricalRange, ContinuousRange, IntegerRange, Tuning, TuningObjective
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, default_config_data, resources
-from tests.test_training_pipeline import definition, main_path, plain, standalone, standalone_template, states  # noqa: F401 - plain is a fixture
+from tests.test_training_pipeline import definition, main_path, standalone, standalone_template, states
 
 AUC = {"metric": "validation:auc", "type": "Maximize"}
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn-trainer:1.0"
@@ -163,6 +163,12 @@ def test_the_stack_reports_a_tuning_prop_error_at_its_config_path(monkeypatch: p
 
 
 # -- what it synthesizes --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def plain() -> dict[str, Any]:
+    """The same pipeline without tuning."""
+    return standalone_template()
+
 
 @pytest.fixture(scope="module")
 def tuned() -> dict[str, Any]:
