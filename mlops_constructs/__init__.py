@@ -15,7 +15,8 @@ from mlops_constructs.monitoring import DRIFT_NAMESPACE, DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import (
-    RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, GateCondition, Preprocessing, TrainingPipeline, builtin_image_uri,
+    RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, CategoricalRange, ContinuousRange, GateCondition, IntegerRange, Preprocessing,
+    TrainingPipeline, Tuning, TuningObjective, builtin_image_uri,
 )
 
 __all__ = [
@@ -26,10 +27,13 @@ __all__ = [
     "NAG_PACKS",
     "ArtifactStore",
     "CanaryEndpoint",
+    "CategoricalRange",
+    "ContinuousRange",
     "ConfigError",
     "DriftMonitor",
     "FixedZonesStack",
     "GateCondition",
+    "IntegerRange",
     "DEFAULT_POWERTOOLS_VERSION",
     "ModelRegistry",
     "IsolatedNetwork",
@@ -39,6 +43,8 @@ __all__ = [
     "RETRAIN_EVENT_DETAIL_TYPE",
     "RETRAIN_EVENT_SOURCE",
     "TrainingPipeline",
+    "Tuning",
+    "TuningObjective",
     "acknowledge",
     "add_compliance_checks",
     "builtin_image_uri",

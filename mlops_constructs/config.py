@@ -685,6 +685,92 @@ class SmokeTestSettings(_Strict):
     """The request body, e.g. one CSV row of features without the label."""
 
 
+# SageMaker's built-in algorithms (https://docs.aws.amazon.com/sagemaker/latest/dg/algos.html), as the SageMaker
+# SDK names their images: they report their own metrics, which a tuning objective names without a regex.
+BUILTIN_ALGORITHMS = frozenset({
+    "xgboost", "linear-learner", "knn", "factorization-machines", "blazingtext", "image-classification", "object-detection",
+    "semantic-segmentation", "ntm", "lda", "kmeans", "pca", "randomcutforest", "ipinsights", "object2vec", "seq2seq", "forecasting-deepar",
+})
+
+
+class TuningObjectiveSettings(_Strict):
+    """The metric a tuning job optimizes."""
+
+    metric: str = Field(min_length=1, max_length=255)
+    """The metric's name as the training jobs report it, e.g. ``validation:auc`` for XGBoost."""
+    type: Literal["Maximize", "Minimize"]
+    regex: str | None = None
+    """How to read the metric from the training logs (its first group is the value): required with
+    ``training.image`` or a framework image, refused with a built-in algorithm (which reports its own metrics)."""
+
+
+class TuningRangeSettings(_Strict):
+    """One searched hyperparameter: ``{type: continuous|integer, min, max, scaling}`` or ``{type: categorical, values}``."""
+
+    type: Literal["continuous", "integer", "categorical"]
+    min: int | float | None = None
+    max: int | float | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] | None = None
+    """Default: ``Auto``."""
+    values: list[str | int | float] | None = None
+
+    @model_validator(mode="after")
+    def _keys_of_its_type(self) -> TuningRangeSettings:
+        numeric = self.type != "categorical"
+        wrong = [key for key in (("values",) if numeric else ("min", "max", "scaling")) if getattr(self, key) is not None]
+        missing = [key for key in (("min", "max") if numeric else ("values",)) if getattr(self, key) is None]
+        problems = [_FieldError((key,), getattr(self, key), f"does not apply to a {self.type} range: remove it") for key in wrong]
+        problems += [_FieldError((key,), None, f"is required for a {self.type} range") for key in missing]
+        if problems:
+            raise _FieldErrors(problems)
+        return self
+
+    def as_range(self) -> Any:
+        from mlops_constructs.training.tuning import CategoricalRange, ContinuousRange, IntegerRange
+
+        if self.type == "categorical":
+            return CategoricalRange(values=tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in self.values or ()))
+        kind = IntegerRange if self.type == "integer" else ContinuousRange
+        return kind(min=self.min, max=self.max, scaling=self.scaling or "Auto")  # type: ignore[arg-type]
+
+
+class TuningSettings(_Strict):
+    """Hyperparameter tuning: a SageMaker tuning job instead of one training job; its best model goes on."""
+
+    objective: TuningObjectiveSettings
+    ranges: dict[str, TuningRangeSettings]
+    """The searched hyperparameters by name; at least one, none also in ``training.hyperparameters``."""
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    max_jobs: int | None = Field(default=None, ge=1)
+    """Training jobs in all. Default: 10; with Grid, the number of combinations (a given value must equal it)."""
+    max_parallel_jobs: int = Field(default=1, ge=1)
+    """Training jobs at a time, at most ``max_jobs``."""
+    early_stopping: Literal["Off", "Auto"] = "Off"
+    """``Auto`` stops jobs unlikely to beat the best; ``Off`` with Hyperband."""
+
+    def as_tuning(self) -> Any:
+        """The construct's ``Tuning``."""
+        from mlops_constructs.training.tuning import Tuning, TuningObjective
+
+        objective = TuningObjective(metric=self.objective.metric, type=self.objective.type, regex=self.objective.regex)
+        return Tuning(objective=objective, ranges={name: r.as_range() for name, r in self.ranges.items()}, strategy=self.strategy,
+                      max_jobs=self.max_jobs, max_parallel_jobs=self.max_parallel_jobs, early_stopping=self.early_stopping)
+
+    @model_validator(mode="after")
+    def _tuning_rules(self) -> TuningSettings:
+        from mlops_constructs.training.tuning import problems
+
+        found = [_FieldError(_config_keys(keys), value, allowed) for keys, value, allowed in problems(self.as_tuning())]
+        if found:
+            raise _FieldErrors(found)
+        return self
+
+
+def _config_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    # The construct's range fields are the configuration's keys (min, max, scaling, values): the same path.
+    return keys
+
+
 class ModelSettings(_Strict):
     """One model: its training, its registry and its endpoints."""
 
@@ -710,6 +796,41 @@ class ModelSettings(_Strict):
     smoke_test: SmokeTestSettings | None = None
     """What the delivery pipeline sends to the staging endpoint after each deployment; an error
     response stops the release before prod. Default: the endpoint is not invoked."""
+    tuning: TuningSettings | None = None
+    """Hyperparameter tuning instead of one training job. Default: one training job."""
+
+    @model_validator(mode="after")
+    def _tuning_fits_training(self) -> ModelSettings:
+        if self.tuning is None:
+            return self
+        from mlops_constructs.training.tuning import static_conflicts
+
+        training, regex = self.training, self.tuning.objective.regex
+        problems = [_FieldError(("tuning", *keys), value, allowed)
+                    for keys, value, allowed in static_conflicts(self.tuning.as_tuning(), training.hyperparameters)]
+        algorithm = training.builtin_algorithm()
+        if algorithm is not None and algorithm.framework in BUILTIN_ALGORITHMS:
+            if regex is not None:
+                problems.append(_FieldError(
+                    ("tuning", "objective", "regex"), regex,
+                    f"must not be set with SageMaker's built-in {algorithm.framework} algorithm, which reports its own metrics: "
+                    "name one of them as the objective's metric (e.g. validation:auc for xgboost)",
+                ))
+        elif regex is None:
+            image = "training.image" if training.image else f"the {algorithm.framework} framework image"  # type: ignore[union-attr]
+            problems.append(_FieldError(
+                ("tuning", "objective", "regex"), None,
+                f"is required with {image}: SageMaker reads the objective from the training logs with it, "
+                "e.g. 'validation-auc=([0-9.]+)'",
+            ))
+        if training.spot is not None:
+            problems.append(_FieldError(
+                ("tuning",), "spot", "cannot be combined with training.spot yet: the tuning job's training jobs would share "
+                                     "one checkpoint location; remove one of them",
+            ))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
 
     @property
     def data_location(self) -> str:

@@ -82,6 +82,13 @@ class TrainingStack(Stack):
                 for field in ("path", "op", "threshold"):
                     paths[f"gate_conditions[{index}].{field}"] = config.model_path(model, "gate", "conditions", index, field)
             paths["gate_conditions"] = config.model_path(model, "gate", "conditions")
+        if model.tuning is not None:
+            # The construct's tuning props are the configuration's keys under models[i].tuning.
+            tuning_keys = [("tuning",), ("tuning", "objective"), *(("tuning", "objective", k) for k in ("metric", "type", "regex")),
+                           *(("tuning", k) for k in ("ranges", "strategy", "max_jobs", "max_parallel_jobs", "early_stopping"))]
+            for name in model.tuning.ranges:
+                tuning_keys += [("tuning", "ranges", name), *(("tuning", "ranges", name, k) for k in ("min", "max", "scaling", "values"))]
+            paths.update({".".join(keys): config.model_path(model, *keys) for keys in tuning_keys})
         with config.props_from(paths):
             self.pipeline = TrainingPipeline(
                 self,
@@ -102,6 +109,7 @@ class TrainingStack(Stack):
                 max_training_runtime=durations.hours(training.max_runtime_hours),
                 spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
                 content_type=training.content_type,
+                tuning=model.tuning.as_tuning() if model.tuning is not None else None,
                 # The bundled script's settings; an image of the model's own does its own preprocessing.
                 preprocessing=None if processing.preprocess_image else Preprocessing(
                     split=processing.split.fractions(),

@@ -81,7 +81,12 @@ def three_model_config_data() -> dict[str, Any]:
     data["models"] = [
         {"name": "churn"},
         {"name": "fraud", "training": {"instance_type": "ml.p3.2xlarge", "instance_count": 2},
-         "processing": {"label": -1, "categorical": "refuse"}},
+         "processing": {"label": -1, "categorical": "refuse"},
+         # hyperparameter tuning, so the IAM and state machine validators check the tuning states
+         "tuning": {"objective": {"metric": "validation:auc", "type": "Maximize"}, "strategy": "Random", "max_jobs": 8, "max_parallel_jobs": 2,
+                    "ranges": {"eta": {"type": "continuous", "min": 0.01, "max": 0.5, "scaling": "Logarithmic"},
+                               "max_depth": {"type": "integer", "min": 3, "max": 10},
+                               "booster": {"type": "categorical", "values": ["gbtree", "dart"]}}}},
         {
             "name": "demand-forecast",
             "endpoints": {"prod": {"instance_type": "ml.c5.2xlarge", "instance_count": 3, "data_capture_percent": 5}},

@@ -2,7 +2,8 @@
 
 moto 5 executes state machine definitions (with ``stepfunctions.execute_state_machine`` on), but it
 runs SageMaker tasks only with ``.waitForTaskToken``. This double takes over the ``sagemaker`` service
-for ``createProcessingJob.sync`` and ``createTrainingJob.sync``, and behaves as Step Functions does:
+for ``createProcessingJob.sync``, ``createTrainingJob.sync`` and ``createHyperParameterTuningJob.sync``,
+and behaves as Step Functions does:
 
 1. it calls the real ``CreateProcessingJob`` / ``CreateTrainingJob`` API on moto with the parameters
    the state computed, so botocore validates them against SageMaker's API model: a misspelt or
@@ -10,6 +11,9 @@ for ``createProcessingJob.sync`` and ``createTrainingJob.sync``, and behaves as 
 2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits
    and the drift baseline (``baseline.csv`` and ``baseline.json``), a training job writes ``model.tar.gz``, an evaluation job writes ``evaluation.json`` in
    SageMaker's model-quality format (what the bundled evaluation writes), with the values the test chose;
+   a tuning job creates its training jobs in moto (``<tuning job>-<nnn>-<8 hex digits>``, from its training
+   job definition with the hyperparameters it tried, each writing its ``model.tar.gz``) and reports the
+   one the test chose as its ``BestTrainingJob`` (moto's own description names a fake one);
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
 
@@ -57,7 +61,13 @@ class JobScript:
     """Each metric's value, e.g. ``{"mse": 4.2, "r2": 0.6}`` (``None`` leaves a metric out, a string is
     written as is). Default: ``{metric_name: metric_value}``."""
     failing_jobs: set[str] = field(default_factory=set)
-    """Kinds of job that fail: ``preprocess``, ``train``, ``evaluate``."""
+    """Kinds of job that fail: ``preprocess``, ``train``, ``tune``, ``evaluate``."""
+    tuning_trials: int = 3
+    """How many training jobs a tuning job runs (each with the next value of every range)."""
+    best_trial: int = 2
+    """Which of them (1-based) the tuning job reports as its best."""
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    """The training jobs a tuning job ran: each one's ``TrainingJobName`` and ``HyperParameters``."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Every SageMaker create call the state machine made, with its parameters."""
     drift_job: Callable[[dict[str, Any], Any], None] | None = None
@@ -68,6 +78,8 @@ class JobScript:
 def _kind(action: str, parameters: dict[str, Any]) -> str:
     if action == "create_training_job":
         return "train"
+    if action == "create_hyper_parameter_tuning_job":
+        return "tune"
     outputs = {o["OutputName"] for o in parameters.get("ProcessingOutputConfig", {}).get("Outputs", [])}
     if "report" in outputs:
         return "drift"
@@ -86,12 +98,12 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         super().__init__(supported_integration_patterns={ResourceCondition.Sync})
 
     def _validate_service_integration_is_supported(self) -> None:
-        if self.resource.api_action.lower() not in ("createprocessingjob", "createtrainingjob"):
+        if self.resource.api_action.lower() not in ("createprocessingjob", "createtrainingjob", "createhyperparametertuningjob"):
             raise ValueError(f"the SageMaker double does not play {self.resource.resource_arn}")
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
         action = self._get_boto_service_action()
-        if action not in ("create_processing_job", "create_training_job"):
+        if action not in ("create_processing_job", "create_training_job", "create_hyper_parameter_tuning_job"):
             raise NotImplementedError(f"the SageMaker double does not play {action}")
         region = resource_runtime_part.region
         sagemaker = boto_client_for(service="sagemaker", region=region, state_credentials=state_credentials)
@@ -100,10 +112,38 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         response.pop("ResponseMetadata", None)
         kind = _kind(action, normalised_parameters)
         self.script.calls.append((kind, normalised_parameters))
+        if kind == "tune":
+            if kind not in self.script.failing_jobs:
+                self._tune(normalised_parameters, sagemaker, s3)
+            name = normalised_parameters["HyperParameterTuningJobName"]
+            env.stack.append({"kind": kind, "name": name, "action": action})
+            return
         if kind not in self.script.failing_jobs:
             self._play(kind, normalised_parameters, s3)
         name = normalised_parameters.get("ProcessingJobName") or normalised_parameters["TrainingJobName"]
         env.stack.append({"kind": kind, "name": name, "action": action})
+
+    def _tune(self, parameters: dict[str, Any], sagemaker: Any, s3: Any) -> None:
+        """The tuning job's training jobs, created in moto from its definition, one per trial."""
+        definition = parameters["TrainingJobDefinition"]
+        ranges = parameters["HyperParameterTuningJobConfig"]["ParameterRanges"]
+        algorithm = {k: v for k, v in definition["AlgorithmSpecification"].items() if k in ("TrainingImage", "TrainingInputMode")}
+        same = {k: definition[k] for k in ("RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig", "VpcConfig",
+                                           "StoppingCondition", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption") if k in definition}
+        for trial in range(1, self.script.tuning_trials + 1):
+            tried: dict[str, str] = {}
+            for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
+                for r in ranges.get(kind, []):
+                    low, high = float(r["MinValue"]), float(r["MaxValue"])
+                    value = low + (high - low) * trial / (self.script.tuning_trials + 1)
+                    tried[r["Name"]] = str(round(value)) if kind == "IntegerParameterRanges" else f"{value:.6g}"
+            for r in ranges.get("CategoricalParameterRanges", []):
+                tried[r["Name"]] = r["Values"][trial % len(r["Values"])]
+            name = f"{parameters['HyperParameterTuningJobName']}-{trial:03d}-{trial:08x}"
+            hyperparameters = {**definition.get("StaticHyperParameters", {}), **tried}
+            sagemaker.create_training_job(TrainingJobName=name, AlgorithmSpecification=algorithm, HyperParameters=hyperparameters, **same)
+            self._play("train", {"TrainingJobName": name, **same}, s3)
+            self.script.trials.append({"TrainingJobName": name, "HyperParameters": hyperparameters, "TunedHyperParameters": tried})
 
     def _play(self, kind: str, parameters: dict[str, Any], s3: Any) -> None:
         if kind == "drift":
@@ -145,12 +185,23 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         def resolve() -> Any:
             if started["action"] == "create_training_job":
                 description = sagemaker.describe_training_job(TrainingJobName=started["name"])
+            elif started["action"] == "create_hyper_parameter_tuning_job":
+                description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=started["name"])
+                if started["kind"] not in self.script.failing_jobs:
+                    best = self.script.trials[self.script.best_trial - 1]
+                    job = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
+                    description["BestTrainingJob"] = {
+                        **description["BestTrainingJob"],
+                        "TrainingJobName": job["TrainingJobName"], "TrainingJobArn": job["TrainingJobArn"],
+                        "TuningJobName": started["name"], "TunedHyperParameters": best["TunedHyperParameters"],
+                    }
             else:
                 description = sagemaker.describe_processing_job(ProcessingJobName=started["name"])
             description.pop("ResponseMetadata", None)
             description = json.loads(json.dumps(description, default=str))
             if started["kind"] in self.script.failing_jobs:
-                status_key = "TrainingJobStatus" if started["action"] == "create_training_job" else "ProcessingJobStatus"
+                status_key = {"create_training_job": "TrainingJobStatus", "create_hyper_parameter_tuning_job": "HyperParameterTuningJobStatus"}.get(
+                    started["action"], "ProcessingJobStatus")
                 description[status_key] = "Failed"
                 description["FailureReason"] = f"AlgorithmError: the test made the {started['kind']} job fail"
                 raise FailureEventException(

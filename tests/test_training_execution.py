@@ -22,6 +22,7 @@ from moto import mock_aws
 from mlops_constructs.config import PlatformConfig
 from tests.conftest import SynthesizedPlatform, default_config_data, synthesize
 from tests.sagemaker_sfn_double import JobScript, sagemaker_double
+from tests.sfn_jsonata import jsonata_in_moto
 from tests.validators.state_machines import state_machines
 
 ACCOUNT, REGION = "222222222222", "eu-west-1"  # the default config's dev account
@@ -343,3 +344,95 @@ def test_a_value_the_gate_cannot_read_fails_the_run_naming_its_path(regression: 
     assert message["result"] == "failed"
     assert message["error"] == "EvaluationReportInvalid"
     assert message["cause"].startswith(f"evaluation.json has no numeric value at {path} ")
+
+
+# -- hyperparameter tuning: the best training job's model is evaluated and registered ---------------------
+
+TUNING = {
+    "objective": {"metric": "validation:auc", "type": "Maximize"},
+    "ranges": {"eta": {"type": "continuous", "min": 0.05, "max": 0.5, "scaling": "Logarithmic"},
+               "min_child_weight": {"type": "integer", "min": 1, "max": 9},
+               "booster": {"type": "categorical", "values": ["gbtree", "dart"]}},
+    "max_jobs": 6,
+    "max_parallel_jobs": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def tuning_platform(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPlatform:
+    """The default platform with its model tuned: eta moves from the static hyperparameters to a range."""
+    data = default_config_data()
+    model = data["models"][0]
+    del model["training"]["hyperparameters"]["eta"]
+    model["tuning"] = TUNING
+    return synthesize(PlatformConfig.from_mapping(data, source="tuned"), tmp_path_factory.mktemp("cdk.out.tuning"))
+
+
+@pytest.fixture
+def tuned(tuning_platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with moto_world(monkeypatch):
+        yield World(tuning_platform)
+
+
+def tuned_run(world: World, script: JobScript) -> dict[str, Any]:
+    with jsonata_in_moto():  # the state naming the tuning job is JSONata
+        return world.run(script)
+
+
+def test_tuning_registers_the_best_training_jobs_model(tuned: World) -> None:
+    script = JobScript(metric_value=0.91, tuning_trials=3, best_trial=2)
+    execution = tuned_run(tuned, script)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    assert entered_states(execution) == [
+        "Prepare", "Preprocess", "NameTuningJob", "Tune", "DescribeBestTrainingJob", "Evaluate", "ReadEvaluation", "MetricGate",
+        "Register", "NotifyRegistered", "Registered",
+    ]
+    assert [kind for kind, _ in script.calls] == ["preprocess", "tune", "evaluate"]
+    (tune,) = [params for kind, params in script.calls if kind == "tune"]
+    run = hashlib.md5(execution["executionArn"].encode()).hexdigest()
+    # <model>-<the run's MD5, cut to fit>-<retry>: the API allows 32 characters
+    assert tune["HyperParameterTuningJobName"] == f"churn-{run[:24]}-0"
+    best = script.trials[1]
+    model_uri = f"s3://{ARTIFACT_BUCKET}/churn/{run}/model/{best['TrainingJobName']}/output/model.tar.gz"
+    (evaluate,) = [params for kind, params in script.calls if kind == "evaluate"]
+    assert {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}["model"] == model_uri
+    (package,) = tuned.packages()
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == model_uri
+    tuning_job = tuned.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tune["HyperParameterTuningJobName"])
+    assert package["CustomerMetadataProperties"] == {
+        "DriftBaselineS3Uri": baseline_prefix(execution), "TuningJob": tuning_job["HyperParameterTuningJobArn"],
+    }
+    # the trials tried the ranges on top of the static hyperparameters
+    assert best["HyperParameters"]["objective"] == "binary:logistic" and "eta" in best["TunedHyperParameters"]
+    (message,) = tuned.notifications()
+    assert message["result"] == "registered" and message["modelPackageArn"] == package["ModelPackageArn"]
+
+
+def test_the_tuning_jobs_training_jobs_keep_the_guardrails(tuned: World) -> None:
+    script = JobScript(metric_value=0.91)
+    tuned_run(tuned, script)
+    (tune,) = [params for kind, params in script.calls if kind == "tune"]
+    definition = tune["TrainingJobDefinition"]
+    assert definition["EnableNetworkIsolation"] is True and definition["EnableInterContainerTrafficEncryption"] is True
+    assert definition["VpcConfig"]["SecurityGroupIds"] == [SECURITY_GROUP]
+    assert definition["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
+    assert definition["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert definition["StaticHyperParameters"] == {"objective": "binary:logistic", "num_round": "200", "max_depth": "5"}
+    assert "MetricDefinitions" not in definition["AlgorithmSpecification"]  # the built-in algorithm reports validation:auc
+    (preprocess,) = [params for kind, params in script.calls if kind == "preprocess"]
+    splits = {o["OutputName"]: o["S3Output"]["S3Uri"] for o in preprocess["ProcessingOutputConfig"]["Outputs"]}
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in definition["InputDataConfig"]}
+    assert channels == {"train": splits["train"], "validation": splits["validation"]}
+    config = tune["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6 and config["ResourceLimits"]["MaxParallelTrainingJobs"] == 2
+    assert config["ParameterRanges"]["ContinuousParameterRanges"] == [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5", "ScalingType": "Logarithmic"}]
+
+
+def test_a_failed_tuning_job_ends_in_the_failure_notification(tuned: World) -> None:
+    execution = tuned_run(tuned, JobScript(failing_jobs={"tune"}))
+    assert execution["status"] == "FAILED"
+    assert entered_states(execution)[-3:] == ["Tune", "NotifyFailure", "Failed"]
+    assert tuned.packages() == []
+    (message,) = tuned.notifications()
+    assert message["error"] == "States.TaskFailed" and "AlgorithmError" in message["cause"]

@@ -3,8 +3,10 @@ from mlops_constructs.training.images import builtin_image_uri
 from mlops_constructs.training.training_pipeline import (
     DRIFT_BASELINE_KEY, RETRAIN_EVENT_DETAIL_TYPE, RETRAIN_EVENT_SOURCE, Preprocessing, TrainingPipeline,
 )
+from mlops_constructs.training.tuning import TUNING_JOB_KEY, CategoricalRange, ContinuousRange, IntegerRange, Tuning, TuningObjective
 
 __all__ = [
     "BUNDLED_REPORT", "DRIFT_BASELINE_KEY", "PROBLEM_TYPES", "RETRAIN_EVENT_DETAIL_TYPE", "RETRAIN_EVENT_SOURCE", "GateCondition",
     "Preprocessing", "TrainingPipeline", "bundled_paths", "builtin_image_uri",
+    "TUNING_JOB_KEY", "CategoricalRange", "ContinuousRange", "IntegerRange", "Tuning", "TuningObjective",
 ]

@@ -41,6 +41,9 @@ from mlops_constructs.training.gate import (
     DIRECTION_OPS, GATE_OPS, GATE_PATH, MAX_GATE_CONDITIONS, PATH_RULE, PROBLEM_TYPES, GateCondition, ProblemType,
     bundled_paths, is_number, legacy_path,
 )
+from mlops_constructs.training.tuning import MAX_TUNING_RUNTIME_SECONDS, TUNING_JOB_KEY, Tuning
+from mlops_constructs.training.tuning import path as tuning_path
+from mlops_constructs.training.tuning import problems as tuning_problems
 
 RETRAIN_EVENT_SOURCE = "mlops.platform"
 """``source`` of the event that asks for a model to be retrained (sent on drift)."""
@@ -188,6 +191,10 @@ class TrainingPipeline(Construct):
     :param spot_max_wait: turns on managed spot training, with checkpoints under the artifact prefix;
         at least ``max_training_runtime``. Default: on-demand instances.
     :param content_type: of the channels, the test split and inference requests. Default: ``text/csv``.
+    :param tuning: train with a hyperparameter tuning job (``Tuning``: objective, ranges, strategy, limits)
+        instead of one training job; the best training job's model is evaluated and registered, and the
+        package records the tuning job's ARN (``CustomerMetadataProperties`` entry ``TuningJob``). Not
+        with ``spot_max_wait``. Default: one training job with ``hyperparameters``.
     :param preprocessing: settings of the bundled script: split fractions, header row, label column,
         seed, and what to do with non-numeric features; only with the bundled script. Default:
         ``Preprocessing()``: 80/10/10, no header, the label first, seed 42, non-numeric features one-hot encoded.
@@ -248,6 +255,7 @@ class TrainingPipeline(Construct):
         max_training_runtime: Duration = Duration.hours(24),
         spot_max_wait: Duration | None = None,
         content_type: str = "text/csv",
+        tuning: Tuning | None = None,
         preprocessing: Preprocessing | None = None,
         preprocess_image: str | None = None,
         evaluate_image: str | None = None,
@@ -280,6 +288,7 @@ class TrainingPipeline(Construct):
         """What the report must meet for the model to be registered (the legacy ``metric_*`` props mapped onto one condition)."""
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
         self._validate_preprocessing(name, preprocessing, preprocess_image)
+        self._validate_tuning(name, tuning, hyperparameters or {}, spot_max_wait)
         stack = Stack.of(self)
         self.model_name = model_name
         self.model_package_group_name = model_package_group_name
@@ -489,7 +498,11 @@ class TrainingPipeline(Construct):
                 },
                 # Each version names its own run's baseline, so a rolled-back version is monitored against
                 # the data it was trained on.
-                "CustomerMetadataProperties": {f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri"},
+                "CustomerMetadataProperties": {
+                    f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri",
+                    # The tuning job that chose the version's hyperparameters: ModelPackage has no field for it.
+                    **({f"{TUNING_JOB_KEY}.$": "$.tune.HyperParameterTuningJobArn"} if tuning is not None else {}),
+                },
             },
             iam_resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*")],
             result_selector={"ModelPackageArn.$": "$.ModelPackageArn"},
@@ -548,19 +561,27 @@ class TrainingPipeline(Construct):
         gate.when(met[0] if len(met) == 1 else sfn.Condition.and_(*met), register.next(notify_registered).next(sfn.Succeed(self, "Registered")))
         gate.otherwise(notify_missed.next(sfn.Succeed(self, "NotRegistered")))
 
-        for state in (preprocess, train, evaluate):
+        # With tuning, the Train state gives way to the tuning job and the look-up of its best training job.
+        tune, best = self._tuning_states(tuning, train, model_name, max_training_runtime, spot_max_wait) if tuning is not None else (None, None)
+        training: list[Any] = [train] if tune is None else [tune]
+        for state in (preprocess, *training, evaluate):
             state.add_retry(errors=_RETRYABLE, interval=durations.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
         for state, errors in (
             (read_evaluation, ["S3.S3Exception", "S3.SdkClientException"]),
             (register, ["SageMaker.SageMakerException", "SageMaker.ThrottlingException", "SageMaker.SdkClientException"]),
+            *([(best, ["SageMaker.SageMakerException", "SageMaker.ThrottlingException", "SageMaker.SdkClientException"])] if best else []),
         ):
             state.add_retry(errors=errors, interval=durations.seconds(5), backoff_rate=2, max_attempts=4, jitter_strategy=sfn.JitterType.FULL)
-        for state in (preprocess, train, evaluate, read_evaluation, register):
+        for state in (preprocess, *training, *([best] if best else []), evaluate, read_evaluation, register):
             state.add_catch(notify_failure, errors=[sfn.Errors.ALL], result_path="$.failure")
 
-        definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
-        # With spot, the wait already includes the runtime.
-        timeout = (spot_max_wait or max_training_runtime).plus(max_processing_runtime).plus(max_processing_runtime).plus(durations.hours(1))
+        if tune is None:
+            definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
+        else:
+            definition = prepare.next(preprocess).next(self._tuning_job_name(model_name)).next(tune).next(best).next(evaluate).next(read_evaluation).next(gate)
+        # With spot, the wait already includes the runtime; a tuning job runs its training jobs in waves.
+        training_time = (spot_max_wait or max_training_runtime) if tuning is None else Duration.seconds(self._tuning_runtime(tuning, max_training_runtime))
+        timeout = training_time.plus(max_processing_runtime).plus(max_processing_runtime).plus(durations.hours(1))
 
         self.state_machine_role = iam.Role(
             self,
@@ -571,7 +592,8 @@ class TrainingPipeline(Construct):
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications",
             roles=[self.state_machine_role],
-            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets)),
+            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets)
+                                     + (self._tuning_statements(stack, model_name, encryption_key, subnets) if tuning is not None else [])),
         )
         state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
         self.state_machine = sfn.StateMachine(
@@ -593,6 +615,11 @@ class TrainingPipeline(Construct):
         self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event, retrain_alarm_names)
         """The EventBridge rules that start runs, by trigger name."""
         self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
+        if tuning is not None:
+            (tuning_jobs,) = nag_resources(stack, [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")])
+            acknowledge_each(self.state_machine_policy, {
+                f"{IAM5}[{tuning_jobs}]": "Tuning jobs of this model; their names are made per run.",
+            })
 
     # ------------------------------------------------------------------------------------------------
 
@@ -717,6 +744,103 @@ class TrainingPipeline(Construct):
             raise PropsError(name, "preprocessing.seed", preprocessing.seed, "must be an integer from 0 to 4294967295")
         if preprocessing.categorical not in ("one_hot", "refuse"):
             raise PropsError(name, "preprocessing.categorical", preprocessing.categorical, "must be 'one_hot' or 'refuse'")
+
+    @staticmethod
+    def _validate_tuning(name: str, tuning: Tuning | None, hyperparameters: Mapping[str, str], spot_max_wait: Duration | None) -> None:
+        if tuning is None:
+            return
+        if not isinstance(tuning, Tuning):
+            raise PropsError(name, "tuning", tuning, "must be a Tuning(objective=..., ranges=...)")
+        for keys, value, allowed in tuning_problems(tuning, hyperparameters):
+            raise PropsError(name, f"tuning.{tuning_path(keys)}", value, allowed)
+        if spot_max_wait is not None:
+            # The training jobs of one tuning job would share the run's one checkpoint location.
+            raise PropsError(name, "tuning", "spot_max_wait", "cannot be combined with managed spot training (spot_max_wait) yet: "
+                             "the tuning job's training jobs would share one checkpoint location; train on demand, or without tuning")
+
+    @staticmethod
+    def _tuning_runtime(tuning: Tuning, max_training_runtime: Duration) -> int:
+        """How long the tuning job may run: its training jobs in waves of ``max_parallel_jobs``, each up to
+        ``max_training_runtime``, within what the API allows."""
+        waves = math.ceil(tuning.jobs() / tuning.max_parallel_jobs)
+        return max(120, min(MAX_TUNING_RUNTIME_SECONDS, waves * int(max_training_runtime.to_seconds())))
+
+    def _tuning_job_name(self, model_name: str) -> sfn.CustomState:
+        """A JSONata state naming the run's tuning job: ``<model>-<start of the run's MD5>``, 32 characters
+        with the retry count the Tune state appends (the API allows 32; the intrinsic functions of
+        JSONPath cannot cut a string). Its training jobs are ``<tuning job>-<nnn>-<8 hex digits>``."""
+        digits = 32 - len(model_name) - len("-") - len("-0")
+        return sfn.CustomState(self, "NameTuningJob", state_json={
+            "Type": "Pass",
+            "QueryLanguage": "JSONata",
+            "Comment": "Names this run's tuning job after the run",
+            "Output": "{% $merge([$states.input, {'tuning': {'job_prefix': '" + model_name + "-' & $substring($states.input.run.suffix, 0, "
+                      + str(digits) + ")}}]) %}",
+        })
+
+    def _tuning_states(self, tuning: Tuning, train: _TrainingJob, model_name: str, max_training_runtime: Duration,
+                       spot_max_wait: Duration | None) -> tuple[sfn.CustomState, tasks.CallAwsService]:
+        """The tuning job, run to completion, and the look-up of its best training job's model into ``$.train``
+        as the Train state leaves it. The training job definition is the Train state's own parameters."""
+        parameters = dict(train.to_state_json()["Parameters"])
+        parameters.pop("TrainingJobName.$")
+        static = parameters.pop("HyperParameters", None)
+        algorithm = dict(parameters.pop("AlgorithmSpecification"))
+        if tuning.objective.regex is not None:
+            algorithm["MetricDefinitions"] = [{"Name": tuning.objective.metric, "Regex": tuning.objective.regex}]
+        definition = {"AlgorithmSpecification": algorithm, **parameters, **({"StaticHyperParameters": static} if static else {})}
+        tune = sfn.CustomState(self, "Tune", state_json={
+            "Type": "Task",
+            "Comment": "Tunes the model's hyperparameters: one training job per combination tried, to completion",
+            # Step Functions' optimized integration; .sync returns DescribeHyperParameterTuningJob's output
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html).
+            "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createHyperParameterTuningJob.sync",
+            "Parameters": {
+                "HyperParameterTuningJobName.$": "States.Format('{}-{}', $.tuning.job_prefix, $$.State.RetryCount)",
+                "HyperParameterTuningJobConfig": tuning.job_config(self._tuning_runtime(tuning, max_training_runtime)),
+                "TrainingJobDefinition": definition,
+            },
+            "ResultSelector": {
+                "HyperParameterTuningJobName.$": "$.HyperParameterTuningJobName",
+                "HyperParameterTuningJobArn.$": "$.HyperParameterTuningJobArn",
+                "BestTrainingJobName.$": "$.BestTrainingJob.TrainingJobName",
+                "TunedHyperParameters.$": "$.BestTrainingJob.TunedHyperParameters",
+            },
+            "ResultPath": "$.tune",
+        })
+        best = tasks.CallAwsService(
+            self,
+            "DescribeBestTrainingJob",
+            comment="Finds the best training job's model, where Evaluate and Register read a trained model",
+            service="sagemaker",
+            action="describeTrainingJob",
+            parameters={"TrainingJobName": sfn.JsonPath.string_at("$.tune.BestTrainingJobName")},
+            iam_resources=[Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name=f"{model_name}-*")],
+            result_selector={"TrainingJobName.$": "$.TrainingJobName", "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts"},
+            result_path="$.train",
+        )
+        return tune, best
+
+    def _tuning_statements(self, stack: Stack, model_name: str, key: kms.IKey, subnets: Subnets) -> list[Statement]:
+        """What the tuning states need besides the pipeline's own statements
+        (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, CreateHyperParameterTuningJob)."""
+        tuning_jobs = [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")]
+        create = ["sagemaker:CreateHyperParameterTuningJob"]
+        return [
+            # The same guardrails as the pipeline's other jobs: SageMaker evaluates them on the tuning job's
+            # training job definition.
+            allow("CreateTuningJobsInsideGuardrails", create, tuning_jobs, inside_guardrails(
+                create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id], kms_key_arn=key.key_arn,
+            )),
+            allow(
+                "FollowAndStopTuningJobs",
+                ["sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags"],
+                tuning_jobs,
+            ),
+            allow("FollowTuningJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                  [format_arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerTuningJobsRule")]),
+        ]
 
     def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
                           outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
