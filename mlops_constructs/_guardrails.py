@@ -46,8 +46,8 @@ def inside_guardrails(
 ) -> dict[str, Any]:
     """The ``Condition`` of an ``Allow`` on ``actions`` (``sagemaker:CreateTrainingJob``...): the request
     must name exactly the platform's ``subnet_ids`` and ``security_group_ids``, encrypt volumes and
-    outputs with ``kms_key_arn``, and (``network_isolation``) isolate the containers and encrypt traffic
-    between them.
+    outputs with ``kms_key_arn``, encrypt traffic between the containers and (``network_isolation``)
+    isolate them. Without ``network_isolation`` the request may isolate or not; every other condition stays.
 
     Only keys that every one of ``actions`` supports are used (a key an action does not have would
     refuse it outright); raises ``ValueError`` for an action without a guardrail entry.
@@ -67,7 +67,7 @@ def inside_guardrails(
             conditions.setdefault("Null", {})[name] = "false"
         elif key in _KEY_KEYS:
             conditions.setdefault("ArnEquals", {})[name] = kms_key_arn
-        elif key in _FLAG_KEYS and network_isolation:
+        elif key in _FLAG_KEYS and (network_isolation or key != "NetworkIsolation"):
             conditions.setdefault("Bool", {})[name] = "true"
     return conditions
 
