@@ -403,3 +403,22 @@ def test_a_pipeline_of_three_scripts_runs_gates_on_the_users_report_and_register
         missed = world.run(JobScript(section="regression_metrics", values={"mse": 9.5}))
         assert missed["status"] == "SUCCEEDED" and entered_states(missed)[-2:] == ["NotifyGateMissed", "NotRegistered"]
         assert len(world.packages()) == 1
+
+
+def test_the_scp_lets_only_the_kind_of_job_run_without_isolation_that_a_model_asks_for(
+    three_model_platform: SynthesizedPlatform, platform: SynthesizedPlatform,
+) -> None:
+    from stacks.guardrails import guardrail_policy, jobs_without_isolation
+
+    def isolation_denial(config: PlatformConfig) -> set[str]:
+        (statement,) = [s for s in guardrail_policy(config)["Statement"] if s["Sid"] == "SageMakerNetworkIsolation"]
+        return set(statement["Action"])
+
+    assert jobs_without_isolation(platform.config) == []
+    assert {"sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"} <= isolation_denial(platform.config)
+    # churn's evaluation script runs without isolation: processing jobs may; training jobs still may not
+    assert jobs_without_isolation(three_model_platform.config) == ["sagemaker:CreateProcessingJob"]
+    assert isolation_denial(platform.config) - isolation_denial(three_model_platform.config) == {"sagemaker:CreateProcessingJob"}
+    # every other guardrail still covers processing jobs
+    vpc = [s for s in guardrail_policy(three_model_platform.config)["Statement"] if s["Sid"] == "SageMakerOnlyInAVpc"]
+    assert "sagemaker:CreateProcessingJob" in vpc[0]["Action"]
