@@ -683,6 +683,8 @@ tabled (``mlops_constructs.training.images``), resolved per region at synth."""
 _ENVIRONMENT_MAX, _ENVIRONMENT_VALUE_MAX = 100, 256
 EnvironmentName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")]
 EnvironmentValue = Annotated[str, Field(max_length=_ENVIRONMENT_VALUE_MAX)]
+# Hyperparameters through which a script-mode training job finds its script; the platform sets them.
+_SCRIPT_HYPERPARAMETERS = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_region", "sagemaker_container_log_level")
 # ContainerArguments of a processing job: at most 256 of 1 to 256 characters.
 ContainerArgument = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -812,6 +814,10 @@ class ModelSettings(_Strict):
         if code.train is not None and code.evaluate is None and self.processing.evaluate_image is None:
             raise _FieldError(("code", "train"), code.train.entry_point,
                               "needs code.evaluate (or processing.evaluate_image): the bundled evaluation loads the built-in XGBoost's models, not your script's")
+        reserved = sorted(set(self.training.hyperparameters) & set(_SCRIPT_HYPERPARAMETERS))
+        if code.train is not None and reserved:
+            raise _FieldError(("training", "hyperparameters", reserved[0]), self.training.hyperparameters[reserved[0]],
+                              "is set by the platform for code.train (the framework container's script mode): remove it")
         if code.evaluate is not None and "PROBLEM_TYPE" in code.evaluate.environment:
             raise _FieldError(("code", "evaluate", "environment", "PROBLEM_TYPE"), code.evaluate.environment["PROBLEM_TYPE"],
                               "is set by the platform from problem_type: remove it")

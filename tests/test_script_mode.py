@@ -278,6 +278,7 @@ def _edited(path: str, value: Any) -> dict[str, Any]:
         ("training.algorithm", {"framework": "xgboost", "version": "1.7-1"}, "models[0].code.train: must not be given together with training.algorithm"),
         ("code.evaluate.environment", {"PROBLEM_TYPE": "x"}, "models[0].code.evaluate.environment.PROBLEM_TYPE: is set by the platform"),
         ("code.train.version", "9.9-9", "models[0].code.train: "),
+        ("training.hyperparameters", {"sagemaker_program": "other.py"}, "models[0].training.hyperparameters.sagemaker_program: is set by the platform for code.train"),
     ],
 )
 def test_bad_code_settings_are_one_line_errors(path: str, value: Any, expected: str) -> None:
