@@ -46,8 +46,8 @@ def inside_guardrails(
 ) -> dict[str, Any]:
     """The ``Condition`` of an ``Allow`` on ``actions`` (``sagemaker:CreateTrainingJob``...): the request
     must name exactly the platform's ``subnet_ids`` and ``security_group_ids``, encrypt volumes and
-    outputs with ``kms_key_arn``, and (``network_isolation``) isolate the containers and encrypt traffic
-    between them.
+    outputs with ``kms_key_arn``, encrypt traffic between the containers and (``network_isolation``)
+    isolate them. Without ``network_isolation`` the request may isolate or not; every other condition stays.
 
     Only keys that every one of ``actions`` supports are used (a key an action does not have would
     refuse it outright); raises ``ValueError`` for an action without a guardrail entry.
@@ -67,12 +67,12 @@ def inside_guardrails(
             conditions.setdefault("Null", {})[name] = "false"
         elif key in _KEY_KEYS:
             conditions.setdefault("ArnEquals", {})[name] = kms_key_arn
-        elif key in _FLAG_KEYS and network_isolation:
+        elif key in _FLAG_KEYS and (network_isolation or key != "NetworkIsolation"):
             conditions.setdefault("Bool", {})[name] = "true"
     return conditions
 
 
-def account_wide_denials(sid_prefix: str = "", *, only: Iterable[str] | None = None) -> list[Statement]:
+def account_wide_denials(sid_prefix: str = "", *, only: Iterable[str] | None = None, isolation_optional: Iterable[str] = ()) -> list[Statement]:
     """``Deny`` statements that hold for every principal of an account, whatever its other permissions:
     no SageMaker job, model or endpoint configuration outside a VPC or without a KMS key of the
     account itself (``${aws:PrincipalAccount}``), no notebook instance or Studio domain with direct
@@ -81,22 +81,24 @@ def account_wide_denials(sid_prefix: str = "", *, only: Iterable[str] | None = N
     They name no resource of the platform (they go where those are not known: the CloudFormation
     execution policy, an organization's SCP), so they check that a setting is there, and that a key
     belongs to the account, not that it is the platform's own. ``only``: keep just these actions
-    (``sagemaker:CreateModel``...) and the statements that name one of them.
+    (``sagemaker:CreateModel``...) and the statements that name one of them. ``isolation_optional``: actions
+    (``sagemaker:CreateProcessingJob``...) left out of the network isolation denial, for a platform
+    whose configuration runs such a job without isolation.
     """
-    statements = _account_wide_denials(sid_prefix)
+    statements = _account_wide_denials(sid_prefix, frozenset(isolation_optional))
     if only is None:
         return statements
     kept = set(only)
     return [{**s, "Action": [a for a in s["Action"] if a in kept]} for s in statements if kept & set(s["Action"])]
 
 
-def _account_wide_denials(sid_prefix: str) -> list[Statement]:
+def _account_wide_denials(sid_prefix: str, isolation_optional: frozenset[str] = frozenset()) -> list[Statement]:
     sagemaker = "sagemaker:"
     own_keys = "arn:*:kms:*:${aws:PrincipalAccount}:key/*"  # a policy variable: the caller's own account
     in_vpc = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VpcSubnets" in keys]
     with_volume_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VolumeKmsKey" in keys and a != "CreateEndpointConfig"]
     with_output_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "OutputKmsKey" in keys]
-    isolated = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "NetworkIsolation" in keys]
+    isolated = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "NetworkIsolation" in keys and f"{sagemaker}{a}" not in isolation_optional]
     return [
         _deny(f"{sid_prefix}SageMakerOnlyInAVpc", in_vpc, {"Null": {"sagemaker:VpcSubnets": "true"}}),
         _deny(f"{sid_prefix}SageMakerOnlyWithSecurityGroups", in_vpc, {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}),

@@ -771,6 +771,89 @@ def _config_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     return keys
 
 
+SCRIPT_FRAMEWORKS = ("sklearn", "xgboost")
+"""Frameworks a script step may run in: SageMaker's framework images with script mode whose images are
+tabled (``mlops_constructs.training.images``), resolved per region at synth."""
+# A job's environment: at most 100 variables; a processing job's names and values at most 256 characters.
+_ENVIRONMENT_MAX, _ENVIRONMENT_VALUE_MAX = 100, 256
+EnvironmentName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")]
+EnvironmentValue = Annotated[str, Field(max_length=_ENVIRONMENT_VALUE_MAX)]
+# Hyperparameters through which a script-mode training job finds its script; the platform sets them.
+_SCRIPT_HYPERPARAMETERS = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_region", "sagemaker_container_log_level")
+# ContainerArguments of a processing job: at most 256 of 1 to 256 characters.
+ContainerArgument = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _entry_point(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"[\w./-]{1,200}\.py", value) or value.startswith("/") or ".." in value.split("/"):
+        raise ValueError("must be a .py file's path relative to source_dir, without '..' (train.py, jobs/train.py)")
+    return value
+
+
+class ScriptSettings(_Strict):
+    """One step run in script mode: a script of ``code.source_dir`` in a SageMaker framework image."""
+
+    entry_point: Annotated[str, BeforeValidator(_entry_point)]
+    """The script's path relative to ``source_dir`` (``train.py``, ``jobs/train.py``)."""
+    framework: Literal["sklearn", "xgboost"]
+    """The framework image: ``sklearn`` (scikit-learn) or ``xgboost``."""
+    version: str = Field(pattern=r"^[0-9][0-9a-z.-]{0,20}$")
+    """The framework image's version as SageMaker names it, e.g. ``1.2-1`` (sklearn), ``1.7-1`` (xgboost)."""
+    environment: dict[EnvironmentName, EnvironmentValue] = Field(default_factory=dict, max_length=_ENVIRONMENT_MAX)
+    """Environment variables of the job: at most 100, string values of at most 256 characters. Default: none."""
+    instance_count: int | None = Field(default=None, ge=1, le=100)
+    network_isolation: bool = True
+    """Isolate the container from the network. Turn off only for a script that calls AWS itself (reads S3
+    through the SDK); the job still runs in the VPC, reaching only its endpoints. Default: true."""
+
+
+class ProcessingScriptSettings(ScriptSettings):
+    """A preprocess or evaluate step run in script mode: a processing job."""
+
+    arguments: list[ContainerArgument] = Field(default_factory=list, max_length=256)
+    """The script's command-line arguments, strings. Default: none."""
+    instance_type: ProcessingInstanceType | None = None
+    """Default: ``processing.instance_type``."""
+
+
+class TrainingScriptSettings(ScriptSettings):
+    """The train step run in script mode: a training job; the hyperparameters are its arguments."""
+
+    instance_type: TrainingInstanceType | None = None
+    """Default: ``training.instance_type``; ``instance_count`` defaults to ``training.instance_count``."""
+
+
+class CodeSettings(_Strict):
+    """Bring your own code: steps run as scripts of one source directory, in script mode."""
+
+    source_dir: str = Field(min_length=1)
+    """The scripts' directory, relative to the working directory of ``cdk synth`` (the repository root);
+    shipped whole as one ``sourcedir.tar.gz`` asset."""
+    preprocess: ProcessingScriptSettings | None = None
+    """Default: the bundled preprocessing (or ``processing.preprocess_image``)."""
+    train: TrainingScriptSettings | None = None
+    """Default: the built-in algorithm (or ``training.image``)."""
+    evaluate: ProcessingScriptSettings | None = None
+    """Default: the bundled evaluation (or ``processing.evaluate_image``)."""
+
+    @field_validator("source_dir")
+    @classmethod
+    def _a_directory(cls, value: str) -> str:
+        if not Path(value).is_dir():
+            raise ValueError(f"must be a directory, relative to the working directory of cdk synth ({Path.cwd()})")
+        return value
+
+    @model_validator(mode="after")
+    def _steps_and_their_scripts(self) -> CodeSettings:
+        steps = {"preprocess": self.preprocess, "train": self.train, "evaluate": self.evaluate}
+        if all(step is None for step in steps.values()):
+            raise _FieldError(("source_dir",), self.source_dir, "is run by nothing: add at least one of preprocess, train, evaluate")
+        for key, step in steps.items():
+            if step is not None and not (Path(self.source_dir) / step.entry_point).is_file():
+                raise _FieldError((key, "entry_point"), step.entry_point, f"must be a file in source_dir {self.source_dir}")
+        return self
+
+
 class ModelSettings(_Strict):
     """One model: its training, its registry and its endpoints."""
 
@@ -783,6 +866,8 @@ class ModelSettings(_Strict):
     """Where the model's raw data lives in the dev data bucket. Default: ``<name>/``."""
     training: TrainingSettings = TrainingSettings()
     processing: ProcessingSettings = ProcessingSettings()
+    code: CodeSettings | None = None
+    """Steps run as your own scripts (script mode). Default: none; every step as ``training`` and ``processing`` say."""
     problem_type: Literal["binary_classification", "multiclass_classification", "regression"] = "binary_classification"
     """What the model predicts, and so what the bundled evaluation script scores and which section of
     SageMaker's model-quality format it writes: ``binary_classification_metrics``,
@@ -809,7 +894,8 @@ class ModelSettings(_Strict):
         problems = [_FieldError(("tuning", *keys), value, allowed)
                     for keys, value, allowed in static_conflicts(self.tuning.as_tuning(), training.hyperparameters)]
         algorithm = training.builtin_algorithm()
-        if algorithm is not None and algorithm.framework in BUILTIN_ALGORITHMS:
+        script = self.code is not None and self.code.train is not None
+        if not script and algorithm is not None and algorithm.framework in BUILTIN_ALGORITHMS:
             if regex is not None:
                 problems.append(_FieldError(
                     ("tuning", "objective", "regex"), regex,
@@ -817,7 +903,8 @@ class ModelSettings(_Strict):
                     "name one of them as the objective's metric (e.g. validation:auc for xgboost)",
                 ))
         elif regex is None:
-            image = "training.image" if training.image else f"the {algorithm.framework} framework image"  # type: ignore[union-attr]
+            image = ("your script (code.train)" if script else "training.image" if training.image
+                     else f"the {algorithm.framework} framework image")  # type: ignore[union-attr]
             problems.append(_FieldError(
                 ("tuning", "objective", "regex"), None,
                 f"is required with {image}: SageMaker reads the objective from the training logs with it, "
@@ -836,6 +923,37 @@ class ModelSettings(_Strict):
     def data_location(self) -> str:
         """The model's data prefix in the data bucket, ending with ``/``."""
         return self.data_prefix or f"{self.name}/"
+
+    @model_validator(mode="after")
+    def _code_or_images(self) -> ModelSettings:
+        code = self.code
+        if code is None:
+            return self
+        conflicts = [
+            (code.preprocess, "preprocess", "processing.preprocess_image", self.processing.preprocess_image),
+            (code.evaluate, "evaluate", "processing.evaluate_image", self.processing.evaluate_image),
+            (code.train, "train", "training.image", self.training.image),
+            (code.train, "train", "training.algorithm", self.training.algorithm),
+        ]
+        for step, key, other, value in conflicts:
+            if step is not None and value is not None:
+                raise _FieldError(("code", key), step.entry_point, f"must not be given together with {other}: both say what runs the step; remove one")
+        if code.preprocess is not None:
+            given = [key for key in _BUNDLED_PREPROCESSING_KEYS if getattr(self.processing, key) != ProcessingSettings.model_fields[key].default]
+            if given:
+                raise _FieldError(("processing", given[0]), getattr(self.processing, given[0]) if given[0] != "split" else self.processing.split.model_dump(),
+                                  "configures the bundled preprocessing script, which code.preprocess replaces: remove one or the other")
+        if code.train is not None and code.evaluate is None and self.processing.evaluate_image is None:
+            raise _FieldError(("code", "train"), code.train.entry_point,
+                              "needs code.evaluate (or processing.evaluate_image): the bundled evaluation loads the built-in XGBoost's models, not your script's")
+        reserved = sorted(set(self.training.hyperparameters) & set(_SCRIPT_HYPERPARAMETERS))
+        if code.train is not None and reserved:
+            raise _FieldError(("training", "hyperparameters", reserved[0]), self.training.hyperparameters[reserved[0]],
+                              "is set by the platform for code.train (the framework container's script mode): remove it")
+        if code.evaluate is not None and "PROBLEM_TYPE" in code.evaluate.environment:
+            raise _FieldError(("code", "evaluate", "environment", "PROBLEM_TYPE"), code.evaluate.environment["PROBLEM_TYPE"],
+                              "is set by the platform from problem_type: remove it")
+        return self
 
     def endpoint(self, stage: str, defaults: EndpointSettings) -> EndpointSettings:
         """This model's serving settings in ``stage``: the stage's, with this model's overrides applied."""
@@ -941,7 +1059,14 @@ class PlatformConfig(_Strict):
 
         problems: list[_FieldError] = []
         for index, model in enumerate(self.models):
-            algorithm = model.training.builtin_algorithm()
+            code = model.code
+            for key in ("preprocess", "train", "evaluate"):
+                step = getattr(code, key) if code is not None else None
+                if step is not None:
+                    problem = builtin_image_problem(step.framework, step.version, self.region)
+                    if problem is not None:
+                        problems.append(_FieldError(("models", index, "code", key), {"framework": step.framework, "version": step.version}, problem))
+            algorithm = model.training.builtin_algorithm() if code is None or code.train is None else None
             if algorithm is not None:
                 problem = builtin_image_problem(algorithm.framework, algorithm.version, self.region)
                 if problem is not None:
@@ -949,7 +1074,7 @@ class PlatformConfig(_Strict):
                         problem += f"; or name your own image with models[{index}].training.image instead of algorithm"
                     value = {"framework": algorithm.framework, "version": algorithm.version}
                     problems.append(_FieldError(("models", index, "training", "algorithm"), value, problem))
-            if model.processing.preprocess_image is None:
+            if model.processing.preprocess_image is None and (code is None or code.preprocess is None):
                 problem = builtin_image_problem(*PROCESSING_FRAMEWORK, self.region)
                 if problem is not None:
                     problems.append(_FieldError(
@@ -1034,7 +1159,7 @@ class PlatformConfig(_Strict):
 
         problems: list[_FieldError] = []
         for index, model in enumerate(self.models):
-            if model.processing.evaluate_image is not None:
+            if model.processing.evaluate_image is not None or (model.code is not None and model.code.evaluate is not None):
                 continue
             written = bundled_paths(model.problem_type)
             for keys, path, _, _ in model.gate.conditions_for(model.problem_type, custom_report=False):

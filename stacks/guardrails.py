@@ -7,7 +7,8 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 
 - SageMaker training, processing, tuning and transform jobs, models and endpoint configurations outside a
   VPC, without security groups, without KMS keys of the account itself, or (where the call has the
-  setting) without network isolation;
+  setting) without network isolation (except the kinds of job a model's script step runs with
+  ``network_isolation: false``);
 - notebook instances with direct internet access or outside a VPC, and Studio domains that are not
   ``VpcOnly``;
 - deleting the platform's flow logs and log groups, shortening their retention or removing their key,
@@ -38,6 +39,21 @@ CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
 """The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
 
 
+def jobs_without_isolation(config: PlatformConfig) -> list[str]:
+    """The create actions of job kinds some model runs with ``network_isolation: false`` (a script step):
+    the SCP must not refuse them. Their other guardrails (VPC, security groups, the account's keys) stay."""
+    actions = set()
+    for model in config.models:
+        code = model.code
+        if code is None:
+            continue
+        if any(step is not None and not step.network_isolation for step in (code.preprocess, code.evaluate)):
+            actions.add("sagemaker:CreateProcessingJob")
+        if code.train is not None and not code.train.network_isolation:
+            actions.add("sagemaker:CreateTrainingJob")
+    return sorted(actions)
+
+
 def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     """The SCP document for the accounts of ``config``."""
     tagged = {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": config.project}}
@@ -45,7 +61,7 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            *account_wide_denials(),
+            *account_wide_denials(isolation_optional=jobs_without_isolation(config)),
             {
                 "Sid": "KeepThePlatformsLogs",
                 "Effect": "Deny",

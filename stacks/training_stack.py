@@ -14,7 +14,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
-from mlops_constructs.training import GateCondition, Preprocessing, TrainingPipeline, builtin_image_uri
+from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import endpoint_name, model_package_group, storage_name_prefix
 
@@ -46,12 +46,31 @@ class TrainingStack(Stack):
             return s3.Bucket.from_bucket_attributes(self, f"{purpose.capitalize()}Bucket", bucket_name=name, encryption_key=key)
 
         training, processing, gate, triggers = model.training, model.processing, model.gate, model.triggers
+        # Bring your own code: each script step in its framework image, the source directory one asset.
+        code = model.code
+        scripts: dict[str, ScriptStep] = {}
+        for step in ("preprocess", "train", "evaluate"):
+            settings_ = getattr(code, step) if code is not None else None
+            if settings_ is None:
+                continue
+            with config.props_from({"*": config.model_path(model, "code", step)}):
+                image = builtin_image_uri(settings_.framework, settings_.version, config.region)
+            scripts[step] = ScriptStep(
+                entry_point=settings_.entry_point, image=image, arguments=tuple(getattr(settings_, "arguments", ())),
+                environment=dict(settings_.environment), instance_type=settings_.instance_type,
+                instance_count=settings_.instance_count, network_isolation=settings_.network_isolation,
+            )
+        source_code = source_archive(self, "SourceCode", code.source_dir) if code is not None else None
         builtin = training.builtin_algorithm()
         with config.props_from({"*": config.model_path(model, "training", "algorithm")}):
-            training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
+            if "train" in scripts:
+                training_image = scripts["train"].image  # the model is served and registered with its image
+            else:
+                training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
         # The bundled preprocessing runs in SageMaker's scikit-learn image unless the model names its own.
         with config.props_from({"*": config.model_path(model, "processing", "preprocess_image")}):
-            processing_image = processing.preprocess_image or builtin_image_uri(*PROCESSING_FRAMEWORK, config.region)
+            processing_image = scripts["preprocess"].image if "preprocess" in scripts else (
+                processing.preprocess_image or builtin_image_uri(*PROCESSING_FRAMEWORK, config.region))
         # Where each prop fed from the configuration comes from, for the construct's errors.
         paths = {
             "model_name": config.model_path(model, "name"),
@@ -72,7 +91,13 @@ class TrainingStack(Stack):
             "preprocessing.label": config.model_path(model, "processing", "label"),
             "preprocessing.seed": config.model_path(model, "processing", "seed"),
             "preprocessing.categorical": config.model_path(model, "processing", "categorical"),
+            "hyperparameters": config.model_path(model, "training", "hyperparameters"),
+            "source_code": config.model_path(model, "code", "source_dir"),
         }
+        for step in scripts:
+            paths[f"{step}_script"] = config.model_path(model, "code", step)
+            for field in ("entry_point", "arguments", "environment", "instance_type", "instance_count", "network_isolation"):
+                paths[f"{step}_script.{field}"] = config.model_path(model, "code", step, field)
         # The gate: conditions as written, or the one-metric form, which the construct maps onto its path.
         gate_props: dict[str, Any] = {"metric_name": gate.metric, "metric_threshold": gate.threshold, "metric_direction": gate.direction}
         if gate.conditions is not None:
@@ -111,7 +136,7 @@ class TrainingStack(Stack):
                 content_type=training.content_type,
                 tuning=model.tuning.as_tuning() if model.tuning is not None else None,
                 # The bundled script's settings; an image of the model's own does its own preprocessing.
-                preprocessing=None if processing.preprocess_image else Preprocessing(
+                preprocessing=None if processing.preprocess_image or "preprocess" in scripts else Preprocessing(
                     split=processing.split.fractions(),
                     header=processing.header,
                     label=processing.label,
@@ -120,6 +145,10 @@ class TrainingStack(Stack):
                 ),
                 preprocess_image=processing.preprocess_image,
                 evaluate_image=processing.evaluate_image,
+                source_code=source_code,
+                preprocess_script=scripts.get("preprocess"),
+                train_script=scripts.get("train"),
+                evaluate_script=scripts.get("evaluate"),
                 processing_instance_type=processing.instance_type,
                 processing_volume_size_gb=processing.volume_size_gb,
                 max_processing_runtime=durations.hours(processing.max_runtime_hours),

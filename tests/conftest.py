@@ -78,8 +78,12 @@ def default_config_data() -> dict[str, Any]:
 
 def three_model_config_data() -> dict[str, Any]:
     data = copy.deepcopy(default_config_data())
+    # churn runs the user-style example's own scripts (examples/byo_regression): every step in script mode
+    example = yaml.safe_load((REPO / "examples" / "byo_regression" / "model.yaml").read_text())
+    example["code"]["source_dir"] = str(REPO / example["code"]["source_dir"])
+    example["code"]["evaluate"]["network_isolation"] = False  # one step with isolation off, for the guardrail checks
     data["models"] = [
-        {"name": "churn"},
+        {**example, "name": "churn"},
         {"name": "fraud", "training": {"instance_type": "ml.p3.2xlarge", "instance_count": 2},
          "processing": {"label": -1, "categorical": "refuse"},
          # hyperparameter tuning, so the IAM and state machine validators check the tuning states

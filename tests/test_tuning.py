@@ -273,3 +273,23 @@ def test_the_three_model_platform_tunes_only_fraud(three_model_platform: Synthes
     tuned_states = states(three_model_platform.templates["Dev/Training-fraud"])
     assert "Tune" in tuned_states and "Train" not in tuned_states
     assert "Tune" not in states(three_model_platform.templates["Dev/Training-churn"])
+
+
+def test_tuning_a_script_needs_a_regex_for_its_objective() -> None:
+    """A training script reports its metrics in its own log lines: SageMaker reads the objective with the
+    regex, which the configuration requires (and does not mistake the script for the built-in algorithm)."""
+    from mlops_constructs.config import ConfigError, PlatformConfig
+    from tests.conftest import three_model_config_data
+
+    data = three_model_config_data()
+    churn = data["models"][0]
+    assert churn["code"]["train"]
+    churn["tuning"] = {"objective": {"metric": "validation:mse", "type": "Minimize"}, "ranges": {"max_leaf_nodes": {"type": "integer", "min": 8, "max": 64}}}
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(data, source="t.yaml")
+    assert caught.value.problems == [
+        "models[0].tuning.objective.regex: is required with your script (code.train): SageMaker reads the objective from the "
+        "training logs with it, e.g. 'validation-auc=([0-9.]+)' (got None)"
+    ]
+    churn["tuning"]["objective"]["regex"] = "validation-mse=([0-9.]+)"
+    assert PlatformConfig.from_mapping(data, source="t.yaml").models[0].tuning is not None

@@ -3,10 +3,11 @@ registers one model with SageMaker, inside the isolated VPC."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,54 @@ _CODE_DIR = "/opt/ml/processing/code"
 # Environment values of a processing job: at most 256 characters (the CreateProcessingJob API).
 _ENVIRONMENT_VALUE_MAX = 256
 _SPLIT_TOLERANCE = 1e-6
+# Script mode: the framework containers' contract, as the SageMaker Python SDK uses it. A training job's
+# hyperparameters sagemaker_program and sagemaker_submit_directory name the entry point and its archive;
+# the SDK JSON-encodes every hyperparameter, and the training toolkit decodes them
+# (https://github.com/aws/sagemaker-python-sdk/blob/master/src/sagemaker/estimator.py, _prepare_for_training
+# and Framework.hyperparameters; https://github.com/aws/sagemaker-training-toolkit/blob/master/src/sagemaker_training/files.py,
+# download_and_extract, which unpacks a local .tar.gz as well as an S3 one). With network isolation the
+# container cannot reach S3 itself, so the SDK ships the archive as the "code" channel and points
+# sagemaker_submit_directory at /opt/ml/input/data/code/sourcedir.tar.gz; the same is done here always.
+_CODE_CHANNEL = "code"
+_TRAINING_CODE_DIR = f"/opt/ml/input/data/{_CODE_CHANNEL}"
+_SCRIPT_HYPERPARAMETERS = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_region", "sagemaker_container_log_level")
+# ContainerArguments: at most 256, each at most 256 characters (CreateProcessingJob, AppSpecification).
+_ARGUMENTS_MAX, _ARGUMENT_MAX = 256, 256
+# Environment of both job kinds: at most 100 entries; names [a-zA-Z_][a-zA-Z0-9_]*; a processing job's
+# names and values at most 256 characters (a training job's 512: the lower limit holds for every step).
+_ENVIRONMENT_MAX = 100
+_ENVIRONMENT_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,255}")
+_ENTRY_POINT = re.compile(r"(?!/)(?!.*(^|/)\.\.(/|$))[\w./-]{1,200}\.py")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScriptStep:
+    """One step run in script mode: a Python script of the ``source_code`` archive, in a SageMaker
+    framework image (scikit-learn, XGBoost...).
+
+    Preprocess and evaluate steps are processing jobs: the archive is unpacked in
+    ``/opt/ml/processing/code`` and ``python3 <entry_point> <arguments>`` runs there. The train step is
+    a training job run by the framework container's script mode: ``entry_point`` gets the training
+    channels (``SM_CHANNEL_TRAIN``...), ``SM_MODEL_DIR`` and the hyperparameters as ``--name value``.
+    """
+
+    entry_point: str
+    """The script, relative to the archive's root (``train.py``, ``jobs/train.py``)."""
+    image: str
+    """The framework image the step runs in (``builtin_image_uri("sklearn", "1.2-1", region)``)."""
+    arguments: Sequence[str] = ()
+    """Command-line arguments of a processing step's script; at most 256 of at most 256 characters.
+    Not for the train step, whose arguments are the hyperparameters. Default: none."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables of the job; at most 100, names and values at most 256 characters. Default: none."""
+    instance_type: str | None = None
+    """Default: the pipeline's ``processing_instance_type`` or ``training_instance_type``."""
+    instance_count: int | None = None
+    """Default: 1 for a processing step, the pipeline's ``training_instance_count`` for the train step."""
+    network_isolation: bool = True
+    """Isolate the container from the network. A script that calls AWS itself (reads S3 through the
+    SDK) needs it off; the job still runs in the pipeline's subnets and security group, reaching only
+    the VPC endpoints. Default: isolated."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +249,22 @@ class TrainingPipeline(Construct):
         ``Preprocessing()``: 80/10/10, no header, the label first, seed 42, non-numeric features one-hot encoded.
     :param preprocess_image: an image whose own entrypoint does the split. Default: the bundled script.
     :param evaluate_image: an image whose own entrypoint writes the report. Default: the bundled script.
+    :param source_code: the user's scripts as one ``.tar.gz`` asset (``source_archive(scope, id, directory)``),
+        which the ``*_script`` steps run from. Default: none.
+    :param preprocess_script: run Preprocess in script mode: ``ScriptStep.entry_point`` of ``source_code`` in
+        its framework image. It reads ``/opt/ml/processing/input`` and must write the train, validation and
+        test splits (label first, no header, as the training script expects them) to
+        ``/opt/ml/processing/output/<split>``, and may write a drift baseline to ``.../baseline``. Not with
+        ``preprocess_image`` or ``preprocessing``. Default: the bundled script.
+    :param train_script: run Train in script mode (``sagemaker_program``/``sagemaker_submit_directory``, the
+        archive shipped as the ``code`` channel), in ``ScriptStep.image``, which then also replaces
+        ``training_image`` for registration; needs ``evaluate_script`` or ``evaluate_image`` (the bundled
+        evaluation loads XGBoost models). Spot training and checkpoints apply as to any training job.
+        Default: ``training_image``'s own entrypoint.
+    :param evaluate_script: run Evaluate in script mode: it reads the model archive in
+        ``/opt/ml/processing/model`` and the test split in ``/opt/ml/processing/test`` and must write
+        ``/opt/ml/processing/evaluation/evaluation.json``; the gate's paths are then not checked against the
+        bundled report. Not with ``evaluate_image``. Default: the bundled script.
     :param processing_instance_type: Default: ``ml.m5.xlarge``.
     :param processing_volume_size_gb: Default: 30.
     :param max_processing_runtime: per processing job. Default: 2 hours.
@@ -259,6 +324,10 @@ class TrainingPipeline(Construct):
         preprocessing: Preprocessing | None = None,
         preprocess_image: str | None = None,
         evaluate_image: str | None = None,
+        source_code: s3_assets.Asset | None = None,
+        preprocess_script: ScriptStep | None = None,
+        train_script: ScriptStep | None = None,
+        evaluate_script: ScriptStep | None = None,
         processing_instance_type: str = "ml.m5.xlarge",
         processing_volume_size_gb: int = 30,
         max_processing_runtime: Duration = Duration.hours(2),
@@ -282,8 +351,11 @@ class TrainingPipeline(Construct):
             name, model_name, data_prefix, artifact_prefix, training_image, processing_image, preprocess_image,
             evaluate_image, max_training_runtime, spot_max_wait, training_instance_type, processing_instance_type,
         )
+        self._validate_scripts(name, source_code, preprocess_script, train_script, evaluate_script, preprocessing,
+                               preprocess_image, evaluate_image, hyperparameters)
         self.gate_conditions: tuple[GateCondition, ...] = self._gate(
-            name, problem_type, gate_conditions, metric_name, metric_threshold, metric_direction, evaluate_image,
+            name, problem_type, gate_conditions, metric_name, metric_threshold, metric_direction,
+            evaluate_image or (evaluate_script.image if evaluate_script else None),
         )
         """What the report must meet for the model to be registered (the legacy ``metric_*`` props mapped onto one condition)."""
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
@@ -307,7 +379,9 @@ class TrainingPipeline(Construct):
         # prefix lists have no id CloudFormation could name without a lookup: HTTPS "anywhere" reaches
         # exactly those.
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
-        if training_instance_count > 1:
+        counts = [training_instance_count if train_script is None or train_script.instance_count is None else train_script.instance_count,
+                  *(step.instance_count or 1 for step in (preprocess_script, evaluate_script) if step is not None)]
+        if max(counts) > 1:
             # Distributed training: the instances of one job talk to each other on ports the framework
             # chooses; only members of this group may.
             self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
@@ -328,12 +402,15 @@ class TrainingPipeline(Construct):
             name_: s3_assets.Asset(self, f"{name_.capitalize()}Script", path=str(_SCRIPTS / f"{name_}.py"))
             for name_ in ("preprocess", "evaluate")
         }
+        self.source_code = source_code
+        """The user's scripts run by the ``*_script`` steps, or ``None``."""
+        shipped = {**scripts, **({"source": source_code} if source_code is not None else {})}
         self.job_policy = iam.ManagedPolicy(
             self,
             "JobPolicy",
             description=f"SageMaker jobs of {model_name}: data, artifacts, logs, metrics, VPC",
             roles=[self.job_role],
-            document=policy_document(self._job_statements(stack, encryption_key, subnets, scripts)),
+            document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped)),
         )
         """What the jobs may do."""
         data_bucket.grant_read(self.job_policy, f"{data_prefix}*")
@@ -372,8 +449,9 @@ class TrainingPipeline(Construct):
         preprocess = self._processing_state(
             "Preprocess",
             job_kind="p",
-            image=preprocess_image or processing_image,
-            script=None if preprocess_image else scripts["preprocess"],
+            image=preprocess_script.image if preprocess_script else preprocess_image or processing_image,
+            script=None if preprocess_image or preprocess_script else scripts["preprocess"],
+            user_script=preprocess_script, source_code=source_code,
             inputs=[
                 _s3_input("data", data_bucket.s3_url_for_object(data_prefix), "/opt/ml/processing/input"),
             ],
@@ -382,7 +460,7 @@ class TrainingPipeline(Construct):
             ]
             # Declared for a custom image too: SageMaker uploads whatever the container writes there.
             + [_s3_output("baseline", "$.run.baseline_uri", "/opt/ml/processing/output/baseline")],
-            environment=(preprocessing or Preprocessing()).environment(),
+            environment=dict(preprocess_script.environment) if preprocess_script else (preprocessing or Preprocessing()).environment(),
             instance_type=processing_instance_type,
             volume_size_gb=processing_volume_size_gb,
             max_runtime=max_processing_runtime,
@@ -390,6 +468,19 @@ class TrainingPipeline(Construct):
             network=network,
             result_path="$.preprocess",
         )
+        train_hyperparameters = dict(hyperparameters or {})
+        train_channels = ["train", "validation"]
+        if train_script is not None:
+            assert source_code is not None  # checked in _validate_scripts
+            training_image = train_script.image
+            training_instance_type = train_script.instance_type or training_instance_type
+            training_instance_count = train_script.instance_count or training_instance_count
+            train_hyperparameters.update({
+                "sagemaker_program": json.dumps(train_script.entry_point),
+                "sagemaker_submit_directory": json.dumps(f"{_TRAINING_CODE_DIR}/{source_code.s3_object_key}"),
+                "sagemaker_region": json.dumps(Aws.REGION),
+                "sagemaker_container_log_level": "20",
+            })
         train = _TrainingJob(
             self,
             "Train",
@@ -412,8 +503,15 @@ class TrainingPipeline(Construct):
                         )
                     ),
                 )
-                for channel in ("train", "validation")
-            ],
+                for channel in train_channels
+            ]
+            + ([tasks.Channel(
+                channel_name=_CODE_CHANNEL,
+                data_source=tasks.DataSource(s3_data_source=tasks.S3DataSource(
+                    s3_location=_S3Object(source_code.s3_object_url),
+                    s3_data_type=tasks.S3DataType.S3_PREFIX,
+                )),
+            )] if train_script is not None and source_code is not None else []),
             output_data_config=tasks.OutputDataConfig(
                 s3_output_location=tasks.S3Location.from_json_expression("$.run.model_uri"), encryption_key=encryption_key
             ),
@@ -424,8 +522,9 @@ class TrainingPipeline(Construct):
                 volume_encryption_key=encryption_key,
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=max_training_runtime),
-            enable_network_isolation=True,
-            hyperparameters=dict(hyperparameters or {}),
+            enable_network_isolation=train_script.network_isolation if train_script else True,
+            hyperparameters=train_hyperparameters,
+            environment=dict(train_script.environment) if train_script and train_script.environment else None,
             result_selector={
                 "TrainingJobName.$": "$.TrainingJobName",
                 "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
@@ -451,14 +550,15 @@ class TrainingPipeline(Construct):
         evaluate = self._processing_state(
             "Evaluate",
             job_kind="e",
-            image=evaluate_image or training_image,
-            script=None if evaluate_image else scripts["evaluate"],
+            image=evaluate_script.image if evaluate_script else evaluate_image or training_image,
+            script=None if evaluate_image or evaluate_script else scripts["evaluate"],
+            user_script=evaluate_script, source_code=source_code,
             inputs=[
                 _s3_input("model", "$.train.ModelArtifacts", "/opt/ml/processing/model", object_=True),
                 _s3_input("test", "$.run.test_uri", "/opt/ml/processing/test"),
             ],
             outputs=[_s3_output("evaluation", "$.run.evaluation_uri", "/opt/ml/processing/evaluation")],
-            environment={"PROBLEM_TYPE": problem_type},
+            environment={"PROBLEM_TYPE": problem_type, **(evaluate_script.environment if evaluate_script else {})},
             instance_type=processing_instance_type,
             volume_size_gb=processing_volume_size_gb,
             max_runtime=max_processing_runtime,
@@ -592,8 +692,13 @@ class TrainingPipeline(Construct):
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications",
             roles=[self.state_machine_role],
-            document=policy_document(self._state_machine_statements(stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets)
-                                     + (self._tuning_statements(stack, model_name, encryption_key, subnets) if tuning is not None else [])),
+            document=policy_document(self._state_machine_statements(
+                stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets,
+                processing_isolated=all(step.network_isolation for step in (preprocess_script, evaluate_script) if step is not None),
+                training_isolated=train_script is None or train_script.network_isolation,
+            ) + (self._tuning_statements(stack, model_name, encryption_key, subnets,
+                                         network_isolation=train_script is None or train_script.network_isolation)
+                 if tuning is not None else [])),
         )
         state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
         self.state_machine = sfn.StateMachine(
@@ -821,7 +926,7 @@ class TrainingPipeline(Construct):
         )
         return tune, best
 
-    def _tuning_statements(self, stack: Stack, model_name: str, key: kms.IKey, subnets: Subnets) -> list[Statement]:
+    def _tuning_statements(self, stack: Stack, model_name: str, key: kms.IKey, subnets: Subnets, *, network_isolation: bool = True) -> list[Statement]:
         """What the tuning states need besides the pipeline's own statements
         (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, CreateHyperParameterTuningJob)."""
         tuning_jobs = [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")]
@@ -831,6 +936,7 @@ class TrainingPipeline(Construct):
             # training job definition.
             allow("CreateTuningJobsInsideGuardrails", create, tuning_jobs, inside_guardrails(
                 create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id], kms_key_arn=key.key_arn,
+                network_isolation=network_isolation,
             )),
             allow(
                 "FollowAndStopTuningJobs",
@@ -842,13 +948,90 @@ class TrainingPipeline(Construct):
                   [format_arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerTuningJobsRule")]),
         ]
 
+    @staticmethod
+    def _validate_scripts(name: str, source_code: s3_assets.Asset | None, preprocess_script: ScriptStep | None,
+                          train_script: ScriptStep | None, evaluate_script: ScriptStep | None, preprocessing: Preprocessing | None,
+                          preprocess_image: str | None, evaluate_image: str | None, hyperparameters: Mapping[str, str] | None) -> None:
+        steps = {"preprocess_script": preprocess_script, "train_script": train_script, "evaluate_script": evaluate_script}
+        given = [prop for prop, step in steps.items() if step is not None]
+        if source_code is not None and not given:
+            raise PropsError(name, "source_code", source_code.node.path, "is run by the *_script steps: give at least one, or leave source_code out")
+        if not given:
+            return
+        if source_code is None:
+            raise PropsError(name, given[0], steps[given[0]], "runs a script of source_code: give source_code, the scripts' archive (source_archive)")
+        if not Token.is_unresolved(source_code.s3_object_key) and not source_code.s3_object_key.endswith(".gz"):
+            raise PropsError(name, "source_code", source_code.s3_object_key,
+                             "must be a .tar.gz archive (source_archive makes one): the framework containers unpack nothing else")
+        for prop, other, other_name in (("preprocess_script", preprocess_image, "preprocess_image"), ("preprocess_script", preprocessing, "preprocessing"),
+                                        ("evaluate_script", evaluate_image, "evaluate_image")):
+            if steps[prop] is not None and other is not None:
+                raise PropsError(name, prop, steps[prop].entry_point,  # type: ignore[union-attr]
+                                 f"must not be given together with {other_name}: both describe the step; give one")
+        if train_script is not None and evaluate_script is None and evaluate_image is None:
+            raise PropsError(name, "train_script", train_script.entry_point,
+                             "needs evaluate_script or evaluate_image: the bundled evaluation loads XGBoost models of the built-in algorithm, not your script's")
+        reserved = sorted(set(hyperparameters or {}) & set(_SCRIPT_HYPERPARAMETERS))
+        if train_script is not None and reserved:
+            raise PropsError(name, "hyperparameters", reserved, "must not set the script-mode hyperparameters the train_script sets itself")
+        for prop, step in steps.items():
+            if step is None:
+                continue
+            if not isinstance(step, ScriptStep):
+                raise PropsError(name, prop, step, "must be a ScriptStep(entry_point=..., image=...)")
+            if not isinstance(step.entry_point, str) or not _ENTRY_POINT.fullmatch(step.entry_point):
+                raise PropsError(name, f"{prop}.entry_point", step.entry_point,
+                                 "must be a .py file's path relative to the source directory, without '..' (train.py, jobs/train.py)")
+            if not isinstance(step.image, str) or not _IMAGE.fullmatch(step.image):
+                raise PropsError(name, f"{prop}.image", step.image, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
+            arguments = step.arguments
+            if isinstance(arguments, str) or not isinstance(arguments, Sequence) or not all(isinstance(a, str) for a in arguments):
+                raise PropsError(name, f"{prop}.arguments", arguments, "must be a list of strings")
+            if prop == "train_script" and arguments:
+                raise PropsError(name, f"{prop}.arguments", list(arguments),
+                                 "must be empty for the train step: the framework container passes the hyperparameters to the script as --name value")
+            if len(arguments) > _ARGUMENTS_MAX or any(not 1 <= len(a) <= _ARGUMENT_MAX for a in arguments):
+                raise PropsError(name, f"{prop}.arguments", list(arguments), f"must hold at most {_ARGUMENTS_MAX} arguments of 1 to {_ARGUMENT_MAX} characters")
+            environment = step.environment
+            if not isinstance(environment, Mapping) or len(environment) > _ENVIRONMENT_MAX:
+                raise PropsError(name, f"{prop}.environment", environment, f"must map at most {_ENVIRONMENT_MAX} names to strings")
+            for key, value in environment.items():
+                if not isinstance(key, str) or not _ENVIRONMENT_NAME.fullmatch(key):
+                    raise PropsError(name, f"{prop}.environment", key, "must name variables with letters, digits and _, not starting with a digit, at most 256 characters")
+                if not isinstance(value, str) or len(value) > _ENVIRONMENT_VALUE_MAX:
+                    raise PropsError(name, f"{prop}.environment.{key}", value, f"must be a string of at most {_ENVIRONMENT_VALUE_MAX} characters")
+            if prop == "evaluate_script" and "PROBLEM_TYPE" in environment:
+                raise PropsError(name, f"{prop}.environment", "PROBLEM_TYPE", "is set by the pipeline from problem_type")
+            if step.instance_type is not None and not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", str(step.instance_type)):
+                raise PropsError(name, f"{prop}.instance_type", step.instance_type, "must be a SageMaker instance type name like ml.m5.xlarge")
+            count = step.instance_count
+            if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100):
+                raise PropsError(name, f"{prop}.instance_count", count, "must be an integer from 1 to 100")
+            if not isinstance(step.network_isolation, bool):
+                raise PropsError(name, f"{prop}.network_isolation", step.network_isolation, "must be true or false")
+
     def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
                           outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
-                          max_runtime: Duration, key: kms.IKey, network: dict, result_path: str) -> sfn.CustomState:
+                          max_runtime: Duration, key: kms.IKey, network: dict, result_path: str,
+                          user_script: ScriptStep | None = None, source_code: s3_assets.Asset | None = None) -> sfn.CustomState:
         app: dict[str, Any] = {"ImageUri": image}
+        instance_count, isolated = 1, True
         if script is not None:
             inputs = [*inputs, _s3_input("code", script.s3_object_url, _CODE_DIR, object_=True)]
             app["ContainerEntrypoint"] = ["python3", f"{_CODE_DIR}/{script.s3_object_key}"]
+        elif user_script is not None and source_code is not None:
+            # A processing input downloads the archive as one file; the entrypoint unpacks it beside itself
+            # and runs the script from there, as the SDK's FrameworkProcessor does with its runproc.sh
+            # (https://github.com/aws/sagemaker-python-sdk/blob/master/src/sagemaker/processing.py,
+            # FrameworkProcessor._generate_framework_script). sh -c gives the script's name as $0 and
+            # ContainerArguments as "$@".
+            archive = f"{_CODE_DIR}/{source_code.s3_object_key}"
+            inputs = [*inputs, _s3_input("code", source_code.s3_object_url, _CODE_DIR, object_=True)]
+            app["ContainerEntrypoint"] = ["/bin/sh", "-c", f'cd {_CODE_DIR} && tar -xzf {archive} && exec python3 "$0" "$@"', user_script.entry_point]
+            if user_script.arguments:
+                app["ContainerArguments"] = list(user_script.arguments)
+            instance_type = user_script.instance_type or instance_type
+            instance_count, isolated = user_script.instance_count or 1, user_script.network_isolation
         parameters: dict[str, Any] = {
             "ProcessingJobName.$": f"States.Format('{self.model_name}-{job_kind}-{{}}-{{}}', $.run.suffix, $$.State.RetryCount)",
             "RoleArn": self.job_role.role_arn,
@@ -856,9 +1039,9 @@ class TrainingPipeline(Construct):
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"KmsKeyId": key.key_arn, "Outputs": outputs},
             "ProcessingResources": {
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn}
+                "ClusterConfig": {"InstanceCount": instance_count, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn}
             },
-            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True, **network},
+            "NetworkConfig": {"EnableNetworkIsolation": isolated, "EnableInterContainerTrafficEncryption": True, **network},
             "StoppingCondition": {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())},
         }
         if environment:
@@ -894,7 +1077,7 @@ class TrainingPipeline(Construct):
         """The job policy's statements, besides the buckets' own grants."""
         key_arn = key.key_arn
         return [
-            # The two bundled scripts, each one object of the CDK assets bucket.
+            # The two bundled scripts (and the user's source archive), each one object of the CDK assets bucket.
             allow("ReadScripts", ["s3:GetObject"], [asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()]),
             # Volume encryption: SageMaker creates grants on the key for the job's instances.
             allow("EncryptJobVolumes", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
@@ -908,18 +1091,31 @@ class TrainingPipeline(Construct):
         ]
 
     def _state_machine_statements(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
-                                  artifact_prefix: str, key: kms.IKey, subnets: Subnets) -> list[Statement]:
+                                  artifact_prefix: str, key: kms.IKey, subnets: Subnets, *,
+                                  processing_isolated: bool = True, training_isolated: bool = True) -> list[Statement]:
         def arn(service: str, resource: str, name: str) -> str:
             return format_arn(stack, service, resource, name)
 
         jobs = [arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")]
         create = ["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+
+        def guardrails(actions: list[str], isolated: bool = True) -> dict[str, Any]:
+            return inside_guardrails(actions, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id],
+                                     kms_key_arn=key.key_arn, network_isolation=isolated)
+
+        # Jobs may only be created inside the platform's guardrails: its subnets and security group,
+        # volumes and outputs encrypted with its key, isolated containers, encrypted inter-node traffic.
+        # A script step with network_isolation off needs its kind of job allowed without the isolation
+        # condition; the other conditions stay.
+        if processing_isolated and training_isolated:
+            create_jobs = [allow("CreateJobsInsideGuardrails", create, jobs, guardrails(create))]
+        else:
+            create_jobs = [
+                allow("CreateProcessingJobsInsideGuardrails", create[:1], jobs[:1], guardrails(create[:1], processing_isolated)),
+                allow("CreateTrainingJobsInsideGuardrails", create[1:], jobs[1:], guardrails(create[1:], training_isolated)),
+            ]
         return [
-            # Jobs may only be created inside the platform's guardrails: its subnets and security group,
-            # volumes and outputs encrypted with its key, isolated containers, encrypted inter-node traffic.
-            allow("CreateJobsInsideGuardrails", create, jobs, inside_guardrails(
-                create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id], kms_key_arn=key.key_arn,
-            )),
+            *create_jobs,
             allow(
                 "FollowAndStopJobs",
                 ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:DescribeTrainingJob",
@@ -1072,6 +1268,17 @@ class _Locations:
             "evaluation_report_uri.$": f"States.Format('{base}/evaluation/evaluation.json', {suffix})",
             "evaluation_key.$": f"States.Format('{self.prefix}{{}}/evaluation/evaluation.json', {suffix})",
         }
+
+
+class _S3Object(tasks.S3Location):
+    """One object's ``s3://`` URI as a channel's location (``S3Location.from_bucket`` renders an https URL)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self._uri = uri
+
+    def bind(self, task: Any, *, for_reading: bool | None = None, for_writing: bool | None = None) -> tasks.S3LocationConfig:  # noqa: ARG002
+        return tasks.S3LocationConfig(uri=self._uri)
 
 
 def _paths_resolved(value: Any) -> Any:
