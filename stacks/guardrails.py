@@ -51,6 +51,8 @@ def jobs_without_isolation(config: PlatformConfig) -> list[str]:
             actions.add("sagemaker:CreateProcessingJob")
         if code.train is not None and not code.train.network_isolation:
             actions.add("sagemaker:CreateTrainingJob")
+            if model.tuning is not None:  # its training jobs are the train step's
+                actions.add("sagemaker:CreateHyperParameterTuningJob")
     return sorted(actions)
 
 

@@ -423,3 +423,17 @@ def test_the_scp_lets_only_the_kind_of_job_run_without_isolation_that_a_model_as
     # every other guardrail still covers processing jobs
     vpc = [s for s in guardrail_policy(three_model_platform.config)["Statement"] if s["Sid"] == "SageMakerOnlyInAVpc"]
     assert "sagemaker:CreateProcessingJob" in vpc[0]["Action"]
+
+
+def test_a_tuned_train_script_without_isolation_frees_its_tuning_jobs_in_the_scp_too() -> None:
+    from stacks.guardrails import jobs_without_isolation
+    from tests.conftest import three_model_config_data
+
+    data = three_model_config_data()
+    churn = data["models"][0]
+    churn["code"]["train"]["network_isolation"] = False
+    churn["tuning"] = {"objective": {"metric": "validation:mse", "type": "Minimize", "regex": "validation-mse=([0-9.]+)"},
+                       "ranges": {"max_leaf_nodes": {"type": "integer", "min": 8, "max": 64}}}
+    config = PlatformConfig.from_mapping(data, source="t.yaml")
+    assert jobs_without_isolation(config) == [
+        "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
