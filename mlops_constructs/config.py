@@ -819,6 +819,16 @@ class ProcessingScriptSettings(ScriptSettings):
 class TrainingScriptSettings(ScriptSettings):
     """The train step run in script mode: a training job; the hyperparameters are its arguments."""
 
+    @field_validator("entry_point")
+    @classmethod
+    def _at_the_root(cls, value: str) -> str:
+        # The framework containers run the train script as a module of the unpacked source directory (the XGBoost
+        # image: `python -m <name>`), so it must be at its root, as the SageMaker SDK requires of entry_point.
+        if "/" in value:
+            raise ValueError("must be a .py file at the root of source_dir for the train step (the framework containers run "
+                             "it as a module of that directory): move it there, it may import the rest")
+        return value
+
     instance_type: TrainingInstanceType | None = None
     """Default: ``training.instance_type``; ``instance_count`` defaults to ``training.instance_count``."""
 

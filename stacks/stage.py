@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
-from mlops_constructs.config import PlatformConfig
+from mlops_constructs.config import ConfigError, PlatformConfig
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
@@ -86,6 +86,15 @@ class PlatformStage(Stage):
             package = (model_package_arns or {}).get(model.name)
             if package is None:
                 continue
+            if model.code is not None and model.code.train is not None:
+                # The serving container would need the script's inference code (model_fn) and, being
+                # network-isolated, that code inside the model archive: not done yet. Refused rather than
+                # deployed to fail its health check and roll back.
+                raise ConfigError(config.source, [
+                    f"{config.model_path(model, 'code', 'train')}: a model trained by your script cannot be served by the "
+                    f"platform's endpoints yet (no inference code is packaged with it), but version {package} would be; "
+                    f"train with the built-in algorithm to serve it, or leave the model without an approved version"
+                ])
             self.endpoints[model.name] = EndpointStack(
                 self,
                 f"Endpoint-{model.name}",

@@ -127,7 +127,7 @@ class TrainingStack(Stack):
                 training_image=training_image,
                 processing_image=processing_image,
                 model_package_group_name=model_package_group(config, model),
-                hyperparameters={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in training.hyperparameters.items()},
+                hyperparameters=_hyperparameters(model),
                 training_instance_type=training.instance_type,
                 training_instance_count=training.instance_count,
                 training_volume_size_gb=training.volume_size_gb,
@@ -164,3 +164,21 @@ class TrainingStack(Stack):
             )
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn,
                   description=f"Start a training run of {model.name}: aws stepfunctions start-execution --state-machine-arn <this>")
+
+
+XGBOOST_DEFAULT_NUM_ROUND = 100
+"""``num_round`` for SageMaker's built-in XGBoost when the configuration names none: the algorithm requires
+it (https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost_hyperparameters.html) and has no default."""
+
+
+def _hyperparameters(model: ModelSettings) -> dict[str, str]:
+    """The training job's static hyperparameters, as strings, with ``num_round`` for the built-in XGBoost
+    when neither ``training.hyperparameters`` nor the tuning ranges set it."""
+    training = model.training
+    values = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in training.hyperparameters.items()}
+    algorithm = training.builtin_algorithm()
+    script = model.code is not None and model.code.train is not None
+    tuned = model.tuning is not None and "num_round" in model.tuning.ranges
+    if not script and algorithm is not None and algorithm.framework == "xgboost" and "num_round" not in values and not tuned:
+        values["num_round"] = str(XGBOOST_DEFAULT_NUM_ROUND)
+    return values

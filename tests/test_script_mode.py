@@ -437,3 +437,51 @@ def test_a_tuned_train_script_without_isolation_frees_its_tuning_jobs_in_the_scp
     config = PlatformConfig.from_mapping(data, source="t.yaml")
     assert jobs_without_isolation(config) == [
         "sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+
+
+def test_a_script_trained_model_with_an_approved_version_is_refused_not_deployed_to_fail(tmp_path: Path) -> None:
+    """The serving container would find no inference code for a script-trained model: refused at synthesis."""
+    import aws_cdk as cdk
+
+    from mlops_constructs.config import ConfigError
+    from stacks import build_platform
+    from tests.conftest import CDK_CONTEXT, three_model_config_data
+
+    data = three_model_config_data()
+    config = PlatformConfig.from_mapping(data, source="t.yaml")
+    package = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/3"
+    with pytest.raises(ConfigError) as caught:
+        build_platform(cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT), config, {"churn": package})
+    (problem,) = caught.value.problems
+    assert problem.startswith("models[0].code.train: a model trained by your script cannot be served by the platform's endpoints yet")
+    assert package in problem
+
+
+def test_the_train_script_must_be_at_the_root_of_source_dir() -> None:
+    """The XGBoost framework container runs the train script as `python -m <module>` of the unpacked directory
+    (the SageMaker SDK requires entry_point at source_dir's root): a nested one would fail at its first job."""
+    from mlops_constructs.config import ConfigError
+    from tests.conftest import three_model_config_data
+
+    data = three_model_config_data()
+    data["models"][0]["code"]["train"]["entry_point"] = "jobs/train.py"
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(data, source="t.yaml")
+    assert any(p.startswith("models[0].code.train.entry_point: must be a .py file at the root of source_dir") for p in caught.value.problems)
+
+
+def test_built_in_xgboost_always_gets_num_round() -> None:
+    from stacks.training_stack import XGBOOST_DEFAULT_NUM_ROUND, _hyperparameters
+    from tests.conftest import three_model_config_data
+
+    config = PlatformConfig.from_mapping(three_model_config_data(), source="t.yaml")
+    churn, fraud, forecast = config.models
+    assert "num_round" not in _hyperparameters(churn)  # a script: its own arguments
+    assert _hyperparameters(fraud)["num_round"] == str(XGBOOST_DEFAULT_NUM_ROUND)  # tuned on others: num_round stays static
+    assert _hyperparameters(forecast)["num_round"] == str(XGBOOST_DEFAULT_NUM_ROUND)
+    data = three_model_config_data()
+    data["models"][1]["tuning"]["ranges"]["num_round"] = {"type": "integer", "min": 50, "max": 400}
+    tuned = PlatformConfig.from_mapping(data, source="t.yaml").models[1]
+    assert "num_round" not in _hyperparameters(tuned)  # the tuning job sets it
+    data["models"][2]["training"] = {"hyperparameters": {"num_round": 30}}
+    assert _hyperparameters(PlatformConfig.from_mapping(data, source="t.yaml").models[2])["num_round"] == "30"

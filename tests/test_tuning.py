@@ -261,7 +261,7 @@ def test_tuning_jobs_may_only_be_created_inside_the_guardrails(tuned: dict[str, 
     assert set(create["Condition"]["ArnEquals"]) == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"}
     follow = granted["FollowAndStopTuningJobs"]
     assert set(follow["Action"]) == {"sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
-                                     "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags"}
+                                     "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags", "sagemaker:ListTags"}
     assert follow["Resource"] == create["Resource"]
     assert granted["FollowTuningJobs"]["Resource"] == "arn:aws:events:eu-west-1:222222222222:rule/StepFunctionsGetEventsForSageMakerTuningJobsRule"
     # the best training job is described under the grant that already covers the model's training jobs

@@ -237,7 +237,9 @@ class DriftMonitor(Construct):
         machine_statements = [
             allow("CreateJobsInsideGuardrails", create, [jobs], inside_guardrails(
                 create, subnet_ids=subnets.subnet_ids, security_group_ids=[security_group_id], kms_key_arn=key_arn)),
-            allow("FollowAndStopJobs", ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"], [jobs]),
+            # ListTags as in Step Functions' own policy for .sync (docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
+            allow("FollowAndStopJobs", ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags",
+                                        "sagemaker:ListTags"], [jobs]),
             # The .sync integration follows the job through this Step Functions-managed rule.
             allow("FollowJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                   [arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")]),

@@ -941,7 +941,7 @@ class TrainingPipeline(Construct):
             allow(
                 "FollowAndStopTuningJobs",
                 ["sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
-                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags"],
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags", "sagemaker:ListTags"],
                 tuning_jobs,
             ),
             allow("FollowTuningJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -987,6 +987,9 @@ class TrainingPipeline(Construct):
             arguments = step.arguments
             if isinstance(arguments, str) or not isinstance(arguments, Sequence) or not all(isinstance(a, str) for a in arguments):
                 raise PropsError(name, f"{prop}.arguments", arguments, "must be a list of strings")
+            if prop == "train_script" and "/" in step.entry_point:
+                raise PropsError(name, f"{prop}.entry_point", step.entry_point,
+                                 "must be a .py file at the root of the source directory: the framework containers run it as a module of it")
             if prop == "train_script" and arguments:
                 raise PropsError(name, f"{prop}.arguments", list(arguments),
                                  "must be empty for the train step: the framework container passes the hyperparameters to the script as --name value")
@@ -1118,8 +1121,10 @@ class TrainingPipeline(Construct):
             *create_jobs,
             allow(
                 "FollowAndStopJobs",
+                # ListTags as in Step Functions' own policy for the .sync integration
+                # (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html), on these jobs only.
                 ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:DescribeTrainingJob",
-                 "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                 "sagemaker:StopTrainingJob", "sagemaker:AddTags", "sagemaker:ListTags"],
                 jobs,
             ),
             # The .sync integration follows jobs through these Step Functions-managed rules.
