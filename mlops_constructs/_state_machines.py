@@ -45,6 +45,19 @@ def execution_role_statements(stack: Stack, key_arn: str) -> list[Statement]:
     ]
 
 
+def follow_sagemaker_jobs(sid: str, stack: Stack, *kinds: str) -> Statement:
+    """What the ``.sync`` SageMaker integration needs to follow jobs of ``kinds`` (``Training``, ``Processing``,
+    ``Tuning``): the EventBridge rules Step Functions manages for them
+    (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)."""
+    return allow(sid, ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                 [arn(stack, "events", "rule", f"StepFunctionsGetEventsForSageMaker{kind}JobsRule") for kind in kinds])
+
+
+def pass_job_role(role_arn: str) -> Statement:
+    """Passing the jobs' execution role to SageMaker, and to nothing else."""
+    return allow("PassJobRole", ["iam:PassRole"], [role_arn], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
+
+
 def start_execution_statements(stack: Stack, machine_arn: str, key_arn: str) -> list[Statement]:
     """What a role that starts the machine needs: ``states:StartExecution``, and encrypting the execution's
     input with the machine's key."""

@@ -241,9 +241,8 @@ class DriftMonitor(Construct):
             allow("FollowAndStopJobs", ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags",
                                         "sagemaker:ListTags"], [jobs]),
             # The .sync integration follows the job through this Step Functions-managed rule.
-            allow("FollowJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                  [arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")]),
-            allow("PassJobRole", ["iam:PassRole"], [self.job_role.role_arn], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            state_machines.follow_sagemaker_jobs("FollowJobs", stack, "Processing"),
+            state_machines.pass_job_role(self.job_role.role_arn),
             allow("DescribeServedVersion", ["sagemaker:DescribeModelPackage"], [model_package_arn]),
             allow("ListCapture", ["s3:ListBucket"], [capture_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}}),
             allow("ReadMetricData", ["s3:GetObject"], [reports_objects]),

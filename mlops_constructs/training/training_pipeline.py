@@ -944,8 +944,7 @@ class TrainingPipeline(Construct):
                  "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:AddTags", "sagemaker:ListTags"],
                 tuning_jobs,
             ),
-            allow("FollowTuningJobs", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                  [format_arn(stack, "events", "rule", "StepFunctionsGetEventsForSageMakerTuningJobsRule")]),
+            state_machines.follow_sagemaker_jobs("FollowTuningJobs", stack, "Tuning"),
         ]
 
     @staticmethod
@@ -1128,13 +1127,8 @@ class TrainingPipeline(Construct):
                 jobs,
             ),
             # The .sync integration follows jobs through these Step Functions-managed rules.
-            allow(
-                "FollowJobs",
-                ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                [arn("events", "rule", "StepFunctionsGetEventsForSageMakerTrainingJobsRule"),
-                 arn("events", "rule", "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
-            ),
-            allow("PassJobRole", ["iam:PassRole"], [self.job_role.role_arn], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            state_machines.follow_sagemaker_jobs("FollowJobs", stack, "Training", "Processing"),
+            state_machines.pass_job_role(self.job_role.role_arn),
             allow("ReadEvaluation", ["s3:GetObject"], [artifact_bucket.arn_for_objects(f"{artifact_prefix}*")]),
             allow("DecryptEvaluation", ["kms:Decrypt"], [key.key_arn]),
             allow("Register", ["sagemaker:CreateModelPackage"], [arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
