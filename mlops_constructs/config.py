@@ -771,9 +771,9 @@ def _config_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     return keys
 
 
-SCRIPT_FRAMEWORKS = ("sklearn", "xgboost")
-"""Frameworks a script step may run in: SageMaker's framework images with script mode whose images are
-tabled (``mlops_constructs.training.images``), resolved per region at synth."""
+SCRIPT_FRAMEWORKS = ("sklearn", "xgboost", "pytorch", "tensorflow")
+"""Frameworks a script step may run in: SageMaker's framework images with script mode, resolved per
+region at synth (``mlops_constructs.training.images``); PyTorch's and TensorFlow's per instance type too."""
 # A job's environment: at most 100 variables; a processing job's names and values at most 256 characters.
 _ENVIRONMENT_MAX, _ENVIRONMENT_VALUE_MAX = 100, 256
 EnvironmentName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,255}$")]
@@ -795,16 +795,48 @@ class ScriptSettings(_Strict):
 
     entry_point: Annotated[str, BeforeValidator(_entry_point)]
     """The script's path relative to ``source_dir`` (``train.py``, ``jobs/train.py``)."""
-    framework: Literal["sklearn", "xgboost"]
-    """The framework image: ``sklearn`` (scikit-learn) or ``xgboost``."""
-    version: str = Field(pattern=r"^[0-9][0-9a-z.-]{0,20}$")
-    """The framework image's version as SageMaker names it, e.g. ``1.2-1`` (sklearn), ``1.7-1`` (xgboost)."""
+    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow"] | None = None
+    """The SageMaker framework image the script runs in: ``sklearn`` (scikit-learn), ``xgboost``, ``pytorch``
+    or ``tensorflow`` (their training images, CPU or GPU by the step's instance type). Exactly one of
+    ``framework`` (with ``version``) and ``dockerfile``."""
+    version: str | None = Field(default=None, pattern=r"^[0-9][0-9a-z.-]{0,20}$")
+    """The framework image's version as SageMaker names it, e.g. ``1.2-1`` (sklearn), ``1.7-1`` (xgboost),
+    ``2.5`` (pytorch), ``2.16`` (tensorflow)."""
+    dockerfile: str | None = Field(default=None, min_length=1, max_length=300)
+    """Your own image instead of a framework's: a Dockerfile's path relative to the repository root (where
+    ``cdk synth`` runs), built
+    from its folder (the build context) as a CDK Docker image asset, which the delivery pipeline builds and
+    publishes to the dev account. The way to ship dependencies the framework images lack: the jobs have no
+    internet, so ``pip install`` at job start fails. Base it on a SageMaker framework image (for the train
+    step it must keep SageMaker's training toolkit, as those do)."""
     environment: dict[EnvironmentName, EnvironmentValue] = Field(default_factory=dict, max_length=_ENVIRONMENT_MAX)
     """Environment variables of the job: at most 100, string values of at most 256 characters. Default: none."""
     instance_count: int | None = Field(default=None, ge=1, le=100)
     network_isolation: bool = True
     """Isolate the container from the network. Turn off only for a script that calls AWS itself (reads S3
     through the SDK); the job still runs in the VPC, reaching only its endpoints. Default: true."""
+
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _a_dockerfile(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not Path(value).is_file():
+            raise ValueError(f"must be a file, relative to the working directory of cdk synth ({Path.cwd()}); its folder is the build context")
+        return value
+
+    @model_validator(mode="after")
+    def _framework_or_dockerfile(self) -> ScriptSettings:
+        if self.dockerfile is not None:
+            if self.framework is not None or self.version is not None:
+                given = "framework" if self.framework is not None else "version"
+                raise _FieldError((given,), getattr(self, given), "must not be given with dockerfile, which names the step's image: remove one")
+        elif self.framework is None:
+            raise _FieldError(("framework",), None, f"is required (one of {', '.join(SCRIPT_FRAMEWORKS)}, with version), unless dockerfile names your own image")
+        elif self.version is None:
+            raise _FieldError(("version",), None, f"is required with framework {self.framework}: the image's version as SageMaker names it")
+        return self
 
 
 class ProcessingScriptSettings(ScriptSettings):
@@ -1072,8 +1104,9 @@ class PlatformConfig(_Strict):
             code = model.code
             for key in ("preprocess", "train", "evaluate"):
                 step = getattr(code, key) if code is not None else None
-                if step is not None:
-                    problem = builtin_image_problem(step.framework, step.version, self.region)
+                if step is not None and step.framework is not None:
+                    instance_type = step.instance_type or (model.training if key == "train" else model.processing).instance_type
+                    problem = builtin_image_problem(step.framework, step.version, self.region, instance_type)
                     if problem is not None:
                         problems.append(_FieldError(("models", index, "code", key), {"framework": step.framework, "version": step.version}, problem))
             algorithm = model.training.builtin_algorithm() if code is None or code.train is None else None

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
+from mlops_constructs._dockerfiles import ecr_base_images
 from mlops_constructs.config import STAGES, PlatformConfig
 from mlops_constructs.delivery import DeliveryPipeline, DeliveryStage, SmokeTest
 from stacks._settings import log_retention
@@ -108,8 +109,20 @@ class DeliveryStack(Stack):
                 smoke_test_role_name=smoke_test_role_name(config),
                 release_role_name=release_role_name(config),
                 released_by=[role_arn(accounts.dev, approval_role_name(config, model)) for model in config.models],
+                base_images=self._base_images(config),
                 log_retention=log_retention(config.stage("prod")),
             )
+
+    @staticmethod
+    def _base_images(config: PlatformConfig) -> list[str]:
+        """The ECR images the script steps' Dockerfiles build from, for the asset builds' registry logins."""
+        images: list[str] = []
+        for model in config.models:
+            for step in ("preprocess", "train", "evaluate"):
+                settings = getattr(model.code, step) if model.code is not None else None
+                if settings is not None and settings.dockerfile is not None:
+                    images += [image for image in ecr_base_images(settings.dockerfile) if image not in images]
+        return images
 
     def _source(self, config: PlatformConfig) -> pipelines.CodePipelineSource:
         delivery = config.delivery

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -48,28 +50,17 @@ class TrainingStack(Stack):
         training, processing, gate, triggers = model.training, model.processing, model.gate, model.triggers
         # Bring your own code: each script step in its framework image, the source directory one asset.
         code = model.code
-        scripts: dict[str, ScriptStep] = {}
-        for step in ("preprocess", "train", "evaluate"):
-            settings_ = getattr(code, step) if code is not None else None
-            if settings_ is None:
-                continue
-            with config.props_from({"*": config.model_path(model, "code", step)}):
-                image = builtin_image_uri(settings_.framework, settings_.version, config.region)
-            scripts[step] = ScriptStep(
-                entry_point=settings_.entry_point, image=image, arguments=tuple(getattr(settings_, "arguments", ())),
-                environment=dict(settings_.environment), instance_type=settings_.instance_type,
-                instance_count=settings_.instance_count, network_isolation=settings_.network_isolation,
-            )
+        scripts = script_steps(self, config, model)
         source_code = source_archive(self, "SourceCode", code.source_dir) if code is not None else None
         builtin = training.builtin_algorithm()
         with config.props_from({"*": config.model_path(model, "training", "algorithm")}):
             if "train" in scripts:
-                training_image = scripts["train"].image  # the model is served and registered with its image
+                training_image = scripts["train"].image_uri  # the model is served and registered with its image
             else:
                 training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
         # The bundled preprocessing runs in SageMaker's scikit-learn image unless the model names its own.
         with config.props_from({"*": config.model_path(model, "processing", "preprocess_image")}):
-            processing_image = scripts["preprocess"].image if "preprocess" in scripts else (
+            processing_image = scripts["preprocess"].image_uri if "preprocess" in scripts else (
                 processing.preprocess_image or builtin_image_uri(*PROCESSING_FRAMEWORK, config.region))
         # Where each prop fed from the configuration comes from, for the construct's errors.
         paths = {
@@ -182,3 +173,31 @@ def _hyperparameters(model: ModelSettings) -> dict[str, str]:
     if not script and algorithm is not None and algorithm.framework == "xgboost" and "num_round" not in values and not tuned:
         values["num_round"] = str(XGBOOST_DEFAULT_NUM_ROUND)
     return values
+
+
+def script_steps(scope: Construct, config: PlatformConfig, model: ModelSettings) -> dict[str, ScriptStep]:
+    """The model's steps run in script mode (``code.<step>``), each in its framework image (PyTorch's and
+    TensorFlow's for the step's instance type) or in its own, built from its Dockerfile."""
+    code = model.code
+    training, processing = model.training, model.processing
+    scripts: dict[str, ScriptStep] = {}
+    for step in ("preprocess", "train", "evaluate"):
+        settings_ = getattr(code, step) if code is not None else None
+        if settings_ is None:
+            continue
+        image: str | ecr_assets.DockerImageAsset
+        if settings_.dockerfile is not None:
+            # The user's own image: built from the Dockerfile's folder, published by the delivery pipeline.
+            dockerfile = Path(settings_.dockerfile)
+            image = ecr_assets.DockerImageAsset(scope, f"{step.capitalize()}Image", directory=str(dockerfile.parent),
+                                                file=dockerfile.name, platform=ecr_assets.Platform.LINUX_AMD64)
+        else:
+            instance_type = settings_.instance_type or (training if step == "train" else processing).instance_type
+            with config.props_from({"*": config.model_path(model, "code", step)}):
+                image = builtin_image_uri(settings_.framework, settings_.version, config.region, instance_type)
+        scripts[step] = ScriptStep(
+            entry_point=settings_.entry_point, image=image, arguments=tuple(getattr(settings_, "arguments", ())),
+            environment=dict(settings_.environment), instance_type=settings_.instance_type,
+            instance_count=settings_.instance_count, network_isolation=settings_.network_isolation,
+        )
+    return scripts

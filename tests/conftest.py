@@ -82,6 +82,10 @@ def three_model_config_data() -> dict[str, Any]:
     example = yaml.safe_load((REPO / "examples" / "byo_regression" / "model.yaml").read_text())
     example["code"]["source_dir"] = str(REPO / example["code"]["source_dir"])
     example["code"]["evaluate"]["network_isolation"] = False  # one step with isolation off, for the guardrail checks
+    # and in its own image, built from the example's Dockerfile (a Docker image asset) instead of a framework's
+    evaluate = example["code"]["evaluate"]
+    del evaluate["framework"], evaluate["version"]
+    evaluate["dockerfile"] = str(REPO / "examples" / "byo_regression" / "docker" / "Dockerfile")
     data["models"] = [
         {**example, "name": "churn"},
         {"name": "fraud", "training": {"instance_type": "ml.p3.2xlarge", "instance_count": 2},

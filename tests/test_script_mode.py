@@ -11,6 +11,7 @@ import copy
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -269,7 +270,13 @@ def _edited(path: str, value: Any) -> dict[str, Any]:
         ("code.preprocess.arguments", ["--seed", 7], "models[0].code.preprocess.arguments[1]: "),
         ("code.train.environment", {"OMP_NUM_THREADS": 2}, "models[0].code.train.environment.OMP_NUM_THREADS: "),
         ("code.train.environment", {"X": "y" * 257}, "models[0].code.train.environment.X: "),
-        ("code.train.framework", "pytorch", "models[0].code.train.framework: "),
+        ("code.train.framework", "mxnet", "models[0].code.train.framework: "),
+        ("code.train.framework", "pytorch", "models[0].code.train: is not a known SageMaker image: Unsupported pytorch version: 1.2-1"),
+        ("code.train.framework", None, "models[0].code.train.framework: is required (one of sklearn, xgboost, pytorch, tensorflow, with version), unless dockerfile"),
+        ("code.train.version", None, "models[0].code.train.version: is required with framework sklearn"),
+        ("code.train.dockerfile", "examples/byo_regression/docker/Dockerfile",
+         "models[0].code.train.framework: must not be given with dockerfile, which names the step's image: remove one (got 'sklearn')"),
+        ("code.train.dockerfile", "examples/nowhere/Dockerfile", "models[0].code.train.dockerfile: must be a file, relative to the working directory of cdk synth"),
         ("code.train.network_isolation", "no", "models[0].code.train.network_isolation: "),
         ("code.evaluate", None, "models[0].code.train: needs code.evaluate (or processing.evaluate_image)"),
         ("processing", {"preprocess_image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p:1"},
@@ -386,6 +393,10 @@ def test_a_pipeline_of_three_scripts_runs_gates_on_the_users_report_and_register
         assert preprocess["AppSpecification"]["ContainerArguments"] == ["--label", "rings", "--categorical", "sex", "--seed", "7"]
         assert preprocess["AppSpecification"]["ContainerEntrypoint"][-1] == "preprocess.py"
         assert evaluate["AppSpecification"]["ContainerEntrypoint"][-1] == "evaluate.py"
+        # the evaluate step runs in its own image, built from the example's Dockerfile; the others in sklearn's
+        digest, _ = docker_asset(three_model_platform)
+        assert evaluate["AppSpecification"]["ImageUri"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}:{digest}"
+        assert preprocess["AppSpecification"]["ImageUri"] == train["AlgorithmSpecification"]["TrainingImage"] == SKLEARN_IMAGE
         for job in (preprocess, evaluate):
             assert {i["InputName"]: i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"]}["code"] == archive_uri
         channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
@@ -485,3 +496,99 @@ def test_built_in_xgboost_always_gets_num_round() -> None:
     assert "num_round" not in _hyperparameters(tuned)  # the tuning job sets it
     data["models"][2]["training"] = {"hyperparameters": {"num_round": 30}}
     assert _hyperparameters(PlatformConfig.from_mapping(data, source="t.yaml").models[2])["num_round"] == "30"
+
+
+# -- your own image: a step built from a Dockerfile -------------------------------------------------
+
+DOCKER_CONTEXT = EXAMPLE / "docker"
+SKLEARN_REPOSITORY = "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn"
+
+
+def docker_asset(platform: SynthesizedPlatform, stack: str = "Dev/Training-churn") -> tuple[str, dict[str, Any]]:
+    """The stack's one Docker image asset: its hash and its manifest entry."""
+    manifest = next((platform.outdir / "assembly-Dev").glob(f"{stack.replace('/', '').replace('-', '')}*.assets.json"))
+    (entry,) = json.loads(manifest.read_text())["dockerImages"].items()
+    return entry
+
+
+def test_a_dockerfile_step_is_an_image_asset_the_job_role_may_pull(three_model_platform: SynthesizedPlatform) -> None:
+    digest, asset = docker_asset(three_model_platform)
+    staged = three_model_platform.outdir / "assembly-Dev" / asset["source"]["directory"]
+    if not staged.exists():
+        staged = three_model_platform.outdir / asset["source"]["directory"]
+    # the Dockerfile's folder is the build context, copied into the assembly: no Docker at synthesis
+    assert sorted(p.name for p in staged.iterdir()) == sorted(p.name for p in DOCKER_CONTEXT.iterdir())
+    assert asset["source"].get("platform") == "linux/amd64"
+    (destination,) = asset["destinations"].values()
+    repository = destination["repositoryName"]
+    assert repository == f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}" and destination["imageTag"] == digest
+
+    template = three_model_platform.templates["Dev/Training-churn"]
+    from tests.validators.state_machines import state_machines
+
+    (machine,) = [m for m in state_machines(three_model_platform) if m.template == "Dev/Training-churn"]
+    images = {name: state.get("Parameters", {}).get("AppSpecification", {}).get("ImageUri") for name, state in machine.definition["States"].items()}
+    assert images["Evaluate"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}:{digest}"
+    assert images["Preprocess"] == SKLEARN_IMAGE  # the other steps keep their framework image
+    by_sid = statements(template, "JobPolicy")
+    pull = by_sid["PullImages"]
+    assert json.dumps(pull["Resource"]).count(repository) == 1 and "Condition" not in pull
+    assert by_sid["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    # a platform without own images grants no pull at all
+    three = three_model_platform.templates["Dev/Training-fraud"]
+    assert "PullImages" not in statements(three, "JobPolicy")
+
+
+def test_the_pipeline_logs_in_to_the_dockerfiles_ecr_base_image_registry(three_model_platform: SynthesizedPlatform) -> None:
+    template = three_model_platform.templates["Delivery"]
+    policies = {k: r["Properties"] for k, r in resources(template, "AWS::IAM::Policy").items()}
+    pulls = {k: s for k, p in policies.items() for s in p["PolicyDocument"]["Statement"] if s.get("Sid") == "PullBaseImages"}
+    (role_policy,) = pulls  # on the Docker asset role only
+    assert "AssetsDockerRole" in role_policy and pulls[role_policy]["Resource"] == SKLEARN_REPOSITORY
+    projects = {k: json.dumps(r["Properties"]) for k, r in resources(template, "AWS::CodeBuild::Project").items()}
+    docker = [k for k in projects if "DockerAsset" in k]
+    assert docker
+    buildspecs = [(three_model_platform.outdir / name).read_text() for name in
+                  (re.search(r"buildspec-[\w-]+\.yaml", projects[k])[0] for k in docker)]  # type: ignore[index]
+    for buildspec in buildspecs:
+        commands = [c for phase in json.loads(buildspec)["phases"].values() for c in phase["commands"]]
+        login = next(c for c in commands if "cdk-docker-creds.json" in c)
+        config = json.loads(login.removeprefix("echo ").removesuffix(" > $HOME/.cdk/cdk-docker-creds.json").strip("'"))
+        assert config == {"version": "1.0", "domainCredentials": {"141502667606.dkr.ecr.eu-west-1.amazonaws.com": {"ecrRepository": True}}}
+        assert commands.index(login) < next(i for i, c in enumerate(commands) if c.startswith("cdk-assets"))
+
+
+def test_ecr_base_images_are_read_from_from_lines(tmp_path: Path) -> None:
+    from mlops_constructs._dockerfiles import ecr_base_images
+
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "ARG BASE=x\n"
+        "FROM --platform=linux/amd64 763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311 AS build\n"
+        "  from public.ecr.aws/docker/library/python:3.11-slim\n"
+        "FROM ${BASE}\n"
+        "FROM 763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311\n"
+        "RUN echo FROM 111111111111.dkr.ecr.eu-west-1.amazonaws.com/not-a-from:1\n"
+    )
+    assert ecr_base_images(dockerfile) == ["763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311"]
+
+
+@pytest.mark.parametrize(
+    ("framework", "version", "instance_type", "image"),
+    [
+        ("pytorch", "2.5", "ml.m5.xlarge", "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311"),
+        ("pytorch", "2.5", "ml.p3.2xlarge", "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-gpu-py311"),
+        ("tensorflow", "2.16", "ml.m5.xlarge", "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-training:2.16-cpu-py310"),
+    ],
+)
+def test_pytorch_and_tensorflow_steps_run_in_the_training_image_for_their_processor(
+    framework: str, version: str, instance_type: str, image: str,
+) -> None:
+    from stacks.training_stack import script_steps
+
+    model = _edited("code.train", {"entry_point": "train.py", "framework": framework, "version": version, "instance_type": instance_type})
+    config = config_with(model)
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    steps = script_steps(stack, config, config.models[0])
+    assert steps["train"].image == image
+    assert steps["preprocess"].image == SKLEARN_IMAGE

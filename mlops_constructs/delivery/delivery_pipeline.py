@@ -14,6 +14,7 @@ import jsii
 from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -22,6 +23,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
+from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
@@ -37,6 +39,10 @@ DEFAULT_CLI_VERSION = "2.1148.1"
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
+
+
+def _partition(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 _INLINE_REASON = (
@@ -78,6 +84,12 @@ _PIPELINE_WILDCARDS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile
      "Self-mutation's cdk deploy reads the status of this account's stacks in this region (the pipeline's "
      "own and the CDK bootstrap stack); DescribeStacks reads, it changes nothing."),
 ))
+
+
+def _only_registry_logins_on_any_resource(document: dict[str, Any]) -> bool:
+    """Whether every statement of ``document`` on ``Resource: "*"`` allows only ``ecr:GetAuthorizationToken``."""
+    return all(statement.get("Action") in ("ecr:GetAuthorizationToken", ["ecr:GetAuthorizationToken"])
+               for statement in document.get("Statement", []) if statement.get("Resource") == "*")
 
 
 def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
@@ -208,6 +220,9 @@ class DeliveryPipeline(Construct):
         release role. Default: none; required with ``release_role_name``.
     :param notification_topic: where failures and approvals are announced. Default: a KMS-encrypted
         topic is created.
+    :param base_images: ECR images the Docker image assets are built from (their ``FROM``), e.g. SageMaker's
+        framework images: the asset builds log in to their registries and may pull only these repositories.
+        Default: none (public base images need no login).
     :param cli_version: the CDK CLI that self-mutation and asset publishing install (npm's ``latest``
         tag is not a current 2.x build). Default: :data:`DEFAULT_CLI_VERSION`.
     :param log_retention: of the CodeBuild logs. Default: one year.
@@ -230,6 +245,7 @@ class DeliveryPipeline(Construct):
         release_role_name: str | None = None,
         released_by: Sequence[str] = (),
         notification_topic: sns.ITopic | None = None,
+        base_images: Sequence[str] = (),
         cli_version: str = DEFAULT_CLI_VERSION,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -237,6 +253,7 @@ class DeliveryPipeline(Construct):
         super().__init__(scope, id)
         self._validate(pipeline_name, stages, synth_commands, synth_role_name, synth_assumable_roles,
                        smoke_test_role_name, release_role_name, released_by)
+        base_image_logins, base_image_pulls = self._base_image_logins(base_images)
 
         self.encryption_key = kms.Key(
             self,
@@ -315,6 +332,7 @@ class DeliveryPipeline(Construct):
             self_mutation=True,
             cli_version=cli_version,
             publish_assets_in_parallel=False,
+            asset_publishing_code_build_defaults=base_image_logins,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
                 logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
@@ -348,6 +366,12 @@ class DeliveryPipeline(Construct):
                 post.append(self._smoke_test_step(entry, source, smoke_test_script))
             self.pipeline.add_stage(entry.stage, pre=pre, post=post)
         self.pipeline.build_pipeline()
+        if base_image_pulls:
+            docker_roles = [c for c in self.node.find_all() if isinstance(c, iam.Role) and c.node.path.endswith("/Assets/DockerRole")]
+            if not docker_roles:
+                raise PropsError("DeliveryPipeline", "base_images", list(base_images), "are for Docker image assets, and the stages have none")
+            for statement in base_image_pulls:
+                docker_roles[0].add_to_principal_policy(statement)
 
         code_pipeline = self.pipeline.pipeline
         code_pipeline.add_variable(codepipeline.Variable(
@@ -402,6 +426,41 @@ class DeliveryPipeline(Construct):
 
     # ------------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _base_image_logins(base_images: Sequence[str]) -> tuple[pipelines.CodeBuildOptions | None, list[iam.PolicyStatement]]:
+        """What the asset builds need to pull ``base_images`` from ECR: a registry login for each registry
+        (for the asset projects' defaults) and, for the Docker asset role, pull on the named repositories only.
+
+        Written here rather than with ``DockerCredential.ecr``, whose registry domain is a CloudFormation
+        reference (the URL suffix) that a buildspec published through the cloud assembly, as it is with
+        ``publish_assets_in_parallel=False``, cannot hold. The file is the one CDK Pipelines writes for
+        cdk-assets' Docker credential helper, with the domains literal."""
+        if isinstance(base_images, str):
+            raise PropsError("DeliveryPipeline", "base_images", base_images, "must be a list of ECR image URIs, not a string")
+        registries: list[str] = []
+        repositories: list[str] = []
+        for image in base_images:
+            match = ECR_IMAGE.fullmatch(image) if isinstance(image, str) else None
+            if match is None:
+                raise PropsError("DeliveryPipeline", "base_images", image,
+                                 "each entry must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]")
+            arn = f"arn:{_partition(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+            registries += [match["registry"]] if match["registry"] not in registries else []
+            repositories += [arn] if arn not in repositories else []
+        if not repositories:
+            return None, []
+        config = json.dumps({"version": "1.0", "domainCredentials": {registry: {"ecrRepository": True} for registry in registries}},
+                            separators=(",", ":"))
+        options = pipelines.CodeBuildOptions(partial_build_spec=codebuild.BuildSpec.from_object({
+            "phases": {"pre_build": {"commands": ["mkdir -p $HOME/.cdk", f"echo {shlex.quote(config)} > $HOME/.cdk/cdk-docker-creds.json"]}},
+        }))
+        return options, [
+            iam.PolicyStatement(sid="PullBaseImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                                resources=repositories),
+            # GetAuthorizationToken has no resource-level permissions.
+            iam.PolicyStatement(sid="LoginToBaseImageRegistries", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+        ]
+
     def _finish_policies(self) -> None:
         stack = Stack.of(self)
         self._acknowledge(stack, self._narrow_resource_wildcards(stack))
@@ -454,6 +513,9 @@ class DeliveryPipeline(Construct):
             reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON)
             for finding in _wildcard_findings(stack, document):
                 reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
+                if finding == "Resource::*" and _only_registry_logins_on_any_resource(document):
+                    reason = ("ecr:GetAuthorizationToken, to log in to the registries of the base images the Docker assets are "
+                              "built from, has no resource-level permissions; the pulls are limited to those repositories.")
                 if reason is not None:
                     reasons[f"{IAM5}[{finding}]"] = reason
             acknowledge_each(policy, reasons)

@@ -23,6 +23,9 @@ from mlops_constructs.errors import PropsError
 TABLED_FRAMEWORKS = ("xgboost", "sklearn", "model-monitor")
 """The frameworks whose images ``image_table.json`` holds."""
 TABLE = Path(__file__).with_name("image_table.json")
+DEEP_LEARNING_FRAMEWORKS = ("pytorch", "tensorflow")
+"""Frameworks whose images differ by processor (CPU or GPU) and so need the instance type: not tabled,
+asked of the SDK, for their training images (which the SDK's framework processors also run)."""
 
 
 @functools.cache
@@ -41,10 +44,15 @@ def _key(framework: str, version: str | None, region: str) -> str:
 
 
 @functools.cache
-def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
+def builtin_image_uri(framework: str, version: str | None, region: str, instance_type: str | None = None) -> str:
     """The ECR URI of SageMaker's ``framework`` image at ``version`` in ``region`` (``version=None`` for
-    unversioned images such as ``model-monitor``)."""
-    tabled = _table().get(_key(framework, version, region))
+    unversioned images such as ``model-monitor``). ``pytorch`` and ``tensorflow`` need the ``instance_type``
+    the image runs on (their CPU and GPU images differ) and give their training image."""
+    deep = framework in DEEP_LEARNING_FRAMEWORKS
+    if deep and not instance_type:
+        raise PropsError("builtin_image_uri", "instance_type", instance_type,
+                         f"is required for {framework}: its CPU and GPU images differ (e.g. ml.m5.xlarge)")
+    tabled = None if deep else _table().get(_key(framework, version, region))
     if tabled is not None:
         return tabled
     try:
@@ -59,6 +67,8 @@ def builtin_image_uri(framework: str, version: str | None, region: str) -> str:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PropsError("builtin_image_uri", "framework", framework, f"is not a SageMaker framework the SDK knows{hint}")
     try:
+        if deep:
+            return image_uris.retrieve(framework=framework, region=region, version=version, instance_type=instance_type, image_scope="training")
         return image_uris.retrieve(framework=framework, region=region, version=version)
     except Exception as err:  # the SDK raises ValueError mostly, but KeyError for some unknown names
         text = _UPGRADE_ADVICE.sub("", str(err))
@@ -91,17 +101,17 @@ _UPGRADE_ADVICE = re.compile(r" You may need to upgrade your SDK version \(pip i
 _UNSUPPORTED_REGION = re.compile(r"Unsupported region: [\w-]+\. Supported region\(s\): (?P<regions>[\w, -]+)\.?$")
 
 
-def builtin_image_problem(framework: str, version: str, region: str) -> str | None:
-    """Why ``framework`` at ``version`` has no image in ``region``, or ``None`` when it has one (or when
-    the SageMaker Python SDK is not installed to tell)."""
-    if _key(framework, version, region) in _table():
+def builtin_image_problem(framework: str, version: str, region: str, instance_type: str | None = None) -> str | None:
+    """Why ``framework`` at ``version`` has no image in ``region`` (for ``instance_type``, with ``pytorch``
+    and ``tensorflow``), or ``None`` when it has one (or when the SageMaker Python SDK is not installed to tell)."""
+    if framework not in DEEP_LEARNING_FRAMEWORKS and _key(framework, version, region) in _table():
         return None
     try:
         import sagemaker.core.image_uris  # noqa: F401
     except ImportError:
         return None
     try:
-        builtin_image_uri(framework, version, region)
+        builtin_image_uri(framework, version, region, instance_type)
     except PropsError as err:
         return err.allowed
     return None

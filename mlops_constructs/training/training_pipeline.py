@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -58,6 +59,7 @@ _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 # (docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
 _METADATA_VALUE = re.compile(r"[\w\s.:/=+@-]{1,256}")
 _METADATA_VALUE_MAX = 256
+_IMAGE_PARTS = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[a-z0-9]+([._/-][a-z0-9]+)*)(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
 _IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
 # Errors of the create call worth retrying: throttling and account capacity limits. The optimized
 # integration reports most SageMaker API errors, throttling included, as AmazonSageMakerException, so
@@ -104,8 +106,10 @@ class ScriptStep:
 
     entry_point: str
     """The script, relative to the archive's root (``train.py``, ``jobs/train.py``)."""
-    image: str
-    """The framework image the step runs in (``builtin_image_uri("sklearn", "1.2-1", region)``)."""
+    image: str | ecr_assets.DockerImageAsset
+    """The image the step runs in: a framework image's URI (``builtin_image_uri("sklearn", "1.2-1", region)``),
+    or your own image built from a Dockerfile (``ecr_assets.DockerImageAsset``), which the job role may pull.
+    For the train step, an image with SageMaker's training toolkit (a framework image, or one built on it)."""
     arguments: Sequence[str] = ()
     """Command-line arguments of a processing step's script; at most 256 of at most 256 characters.
     Not for the train step, whose arguments are the hyperparameters. Default: none."""
@@ -119,6 +123,11 @@ class ScriptStep:
     """Isolate the container from the network. A script that calls AWS itself (reads S3 through the
     SDK) needs it off; the job still runs in the pipeline's subnets and security group, reaching only
     the VPC endpoints. Default: isolated."""
+
+    @property
+    def image_uri(self) -> str:
+        """The image's URI (a token for an image asset)."""
+        return self.image.image_uri if isinstance(self.image, ecr_assets.DockerImageAsset) else self.image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,7 +364,7 @@ class TrainingPipeline(Construct):
                                preprocess_image, evaluate_image, hyperparameters)
         self.gate_conditions: tuple[GateCondition, ...] = self._gate(
             name, problem_type, gate_conditions, metric_name, metric_threshold, metric_direction,
-            evaluate_image or (evaluate_script.image if evaluate_script else None),
+            evaluate_image or (evaluate_script.image_uri if evaluate_script else None),
         )
         """What the report must meet for the model to be registered (the legacy ``metric_*`` props mapped onto one condition)."""
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
@@ -410,7 +419,9 @@ class TrainingPipeline(Construct):
             "JobPolicy",
             description=f"SageMaker jobs of {model_name}: data, artifacts, logs, metrics, VPC",
             roles=[self.job_role],
-            document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped)),
+            document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped, self._private_repositories(
+                stack, [training_image, processing_image, preprocess_image, evaluate_image],
+                [step for step in (preprocess_script, train_script, evaluate_script) if step is not None]))),
         )
         """What the jobs may do."""
         data_bucket.grant_read(self.job_policy, f"{data_prefix}*")
@@ -449,7 +460,7 @@ class TrainingPipeline(Construct):
         preprocess = self._processing_state(
             "Preprocess",
             job_kind="p",
-            image=preprocess_script.image if preprocess_script else preprocess_image or processing_image,
+            image=preprocess_script.image_uri if preprocess_script else preprocess_image or processing_image,
             script=None if preprocess_image or preprocess_script else scripts["preprocess"],
             user_script=preprocess_script, source_code=source_code,
             inputs=[
@@ -472,7 +483,7 @@ class TrainingPipeline(Construct):
         train_channels = ["train", "validation"]
         if train_script is not None:
             assert source_code is not None  # checked in _validate_scripts
-            training_image = train_script.image
+            training_image = train_script.image_uri
             training_instance_type = train_script.instance_type or training_instance_type
             training_instance_count = train_script.instance_count or training_instance_count
             train_hyperparameters.update({
@@ -550,7 +561,7 @@ class TrainingPipeline(Construct):
         evaluate = self._processing_state(
             "Evaluate",
             job_kind="e",
-            image=evaluate_script.image if evaluate_script else evaluate_image or training_image,
+            image=evaluate_script.image_uri if evaluate_script else evaluate_image or training_image,
             script=None if evaluate_image or evaluate_script else scripts["evaluate"],
             user_script=evaluate_script, source_code=source_code,
             inputs=[
@@ -739,7 +750,7 @@ class TrainingPipeline(Construct):
                 raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
         for prop, value in (("training_image", training_image), ("processing_image", processing_image),
                             ("preprocess_image", preprocess_image), ("evaluate_image", evaluate_image)):
-            if value is not None and not _IMAGE.fullmatch(value):
+            if value is not None and not (isinstance(value, str) and (Token.is_unresolved(value) or _IMAGE.fullmatch(value))):
                 raise PropsError(name, prop, value, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
         for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
             if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
@@ -981,8 +992,9 @@ class TrainingPipeline(Construct):
             if not isinstance(step.entry_point, str) or not _ENTRY_POINT.fullmatch(step.entry_point):
                 raise PropsError(name, f"{prop}.entry_point", step.entry_point,
                                  "must be a .py file's path relative to the source directory, without '..' (train.py, jobs/train.py)")
-            if not isinstance(step.image, str) or not _IMAGE.fullmatch(step.image):
-                raise PropsError(name, f"{prop}.image", step.image, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
+            if not isinstance(step.image, ecr_assets.DockerImageAsset) and (not isinstance(step.image, str) or not _IMAGE.fullmatch(step.image)):
+                raise PropsError(name, f"{prop}.image", step.image, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>, "
+                                 "or an ecr_assets.DockerImageAsset")
             arguments = step.arguments
             if isinstance(arguments, str) or not isinstance(arguments, Sequence) or not all(isinstance(a, str) for a in arguments):
                 raise PropsError(name, f"{prop}.arguments", arguments, "must be a list of strings")
@@ -1075,10 +1087,32 @@ class TrainingPipeline(Construct):
         task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
         return task
 
-    def _job_statements(self, stack: Stack, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset]) -> list[Statement]:
+    @staticmethod
+    def _private_repositories(stack: Stack, images: Sequence[str | None], steps: Sequence[ScriptStep]) -> list[str]:
+        """The repositories the job role must be allowed to pull from: those of the steps' image assets, and
+        of the images in this stack's own account. SageMaker pulls a job's image with the job's role
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, "CreateTrainingJob API:
+        Execution Role Permissions"); SageMaker's own framework and algorithm images need no grant."""
+        repositories = [step.image.repository.repository_arn for step in steps if isinstance(step.image, ecr_assets.DockerImageAsset)]
+        for image in [*images, *(step.image for step in steps if isinstance(step.image, str))]:
+            match = _IMAGE_PARTS.fullmatch(image) if isinstance(image, str) and not Token.is_unresolved(image) else None
+            if match and not Token.is_unresolved(stack.account) and match["account"] == stack.account:
+                arn = f"arn:{stack.partition if not Token.is_unresolved(stack.partition) else 'aws'}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+                if arn not in repositories:
+                    repositories.append(arn)
+        return repositories
+
+    def _job_statements(self, stack: Stack, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset],
+                        repositories: Sequence[str] = ()) -> list[Statement]:
         """The job policy's statements, besides the buckets' own grants."""
         key_arn = key.key_arn
+        pull = [
+            allow("PullImages", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], list(repositories)),
+            # GetAuthorizationToken has no resource-level permissions.
+            allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+        ] if repositories else []
         return [
+            *pull,
             # The two bundled scripts (and the user's source archive), each one object of the CDK assets bucket.
             allow("ReadScripts", ["s3:GetObject"], [asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()]),
             # Volume encryption: SageMaker creates grants on the key for the job's instances.
@@ -1216,7 +1250,8 @@ class TrainingPipeline(Construct):
             f"[{artifacts}]": "Objects under the model's own artifact prefix: splits, models, checkpoints and reports named per run.",
             f"[{logs}]": "SageMaker writes job logs to its own /aws/sagemaker/* log groups, named per job.",
             f"[{interfaces}]": "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
-            "[Resource::*]": "Only actions without resource-level permissions: cloudwatch:PutMetricData (limited to SageMaker's namespaces) and EC2 Describe* calls.",
+            "[Resource::*]": "Only actions without resource-level permissions: cloudwatch:PutMetricData (limited to SageMaker's namespaces), "
+                             "EC2 Describe* calls and, with a private image, ecr:GetAuthorizationToken.",
             "[Action::s3:GetObject*]": "CDK's read grant on the model's own data and artifact prefixes: read-only object actions.",
             "[Action::s3:GetBucket*]": "CDK's read grant: bucket metadata reads of the two buckets.",
             "[Action::s3:List*]": "CDK's read grant: listing the two buckets, needed for S3Prefix inputs.",
