@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,11 @@ def _hyperparameters(model: ModelSettings) -> dict[str, str]:
     tuned = model.tuning is not None and "num_round" in model.tuning.ranges
     if not script and algorithm is not None and algorithm.framework == "xgboost" and "num_round" not in values and not tuned:
         values["num_round"] = str(XGBOOST_DEFAULT_NUM_ROUND)
+    train = model.code.train if model.code is not None else None
+    if train is not None and train.framework == "tensorflow" and "model_dir" not in values:
+        # SageMaker's TensorFlow training toolkit reads model_dir when tuning sets _tuning_objective_metric, and
+        # fails without it; the SDK's TensorFlow estimator always passes it (/opt/ml/model under network isolation).
+        values["model_dir"] = json.dumps("/opt/ml/model")
     return values
 
 

@@ -679,3 +679,9 @@ def test_the_platform_pipeline_uses_its_codeconnections_arn_with_the_matching_pr
     assert ":codeconnections:" in platform.config.delivery.connection.connection_arn
     assert '"codeconnections:UseConnection"' in text
     assert "codestar-connections:" not in text
+
+
+def test_base_images_in_another_region_are_refused_the_ecr_login_is_regional() -> None:
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
+    with pytest.raises(PropsError, match=r"DeliveryPipeline: base_images: must be in the pipeline's region eu-west-1: the asset build's ECR login is regional"):
+        tiny_pipeline(base_images=[image])

@@ -592,3 +592,12 @@ def test_pytorch_and_tensorflow_steps_run_in_the_training_image_for_their_proces
     steps = script_steps(stack, config, config.models[0])
     assert steps["train"].image == image
     assert steps["preprocess"].image == SKLEARN_IMAGE
+
+
+def test_a_tensorflow_train_script_gets_model_dir_which_the_toolkit_reads_when_tuned() -> None:
+    from stacks.training_stack import _hyperparameters
+
+    model = _edited("code.train", {"entry_point": "train.py", "framework": "tensorflow", "version": "2.16"})
+    assert _hyperparameters(config_with(model).models[0])["model_dir"] == '"/opt/ml/model"'
+    sklearn = config_with(example_model()).models[0]
+    assert "model_dir" not in _hyperparameters(sklearn)

@@ -38,6 +38,8 @@ DEFAULT_CLI_VERSION = "2.1148.1"
 
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
+DEFAULT_CDK_ASSETS_VERSION = "4.7.3"
+"""The cdk-assets the asset-publishing steps install (npm's latest when last checked)."""
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 
 
@@ -332,6 +334,8 @@ class DeliveryPipeline(Construct):
             self_mutation=True,
             cli_version=cli_version,
             publish_assets_in_parallel=False,
+            # Pinned: npm's latest cdk-assets once shipped a broken Docker credential helper (aws/aws-cdk-cli#662).
+            cdk_assets_cli_version=DEFAULT_CDK_ASSETS_VERSION,
             asset_publishing_code_build_defaults=base_image_logins,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
@@ -426,8 +430,7 @@ class DeliveryPipeline(Construct):
 
     # ------------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _base_image_logins(base_images: Sequence[str]) -> tuple[pipelines.CodeBuildOptions | None, list[iam.PolicyStatement]]:
+    def _base_image_logins(self, base_images: Sequence[str]) -> tuple[pipelines.CodeBuildOptions | None, list[iam.PolicyStatement]]:
         """What the asset builds need to pull ``base_images`` from ECR: a registry login for each registry
         (for the asset projects' defaults) and, for the Docker asset role, pull on the named repositories only.
 
@@ -444,6 +447,11 @@ class DeliveryPipeline(Construct):
             if match is None:
                 raise PropsError("DeliveryPipeline", "base_images", image,
                                  "each entry must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]")
+            region = Stack.of(self).region
+            if not Token.is_unresolved(region) and match["region"] != region:
+                raise PropsError("DeliveryPipeline", "base_images", image,
+                                 f"must be in the pipeline's region {region}: the asset build's ECR login is regional "
+                                 "(copy the image to a repository there, or use the region's own SageMaker image)")
             arn = f"arn:{_partition(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
             registries += [match["registry"]] if match["registry"] not in registries else []
             repositories += [arn] if arn not in repositories else []
