@@ -4,6 +4,7 @@
     npx cdk synth                          # config/default.yaml
     npx cdk synth -c config=config/acme.yaml
     npx cdk synth -c validate_templates=true   # also CDK's built-in template validation (see new_app)
+    npx cdk synth -c release=churn -c model_package_arn.churn=<arn>   # one model's release stages only
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mlops_constructs.delivery import NO_MODEL_PACKAGE
 from mlops_constructs.errors import PropsError
 from stacks import build_platform
 from stacks.names import VALIDATE_TEMPLATES
+from stacks.release_stack import RELEASE_CONTEXT
 
 DEFAULT_CONFIG = "config/default.yaml"
 
@@ -79,12 +81,13 @@ def main() -> int:
         path = app.node.try_get_context("config") or DEFAULT_CONFIG
         config = load_config(path)
         packages = model_package_arns(app, config)
-        build_platform(app, config, packages, config_path=path)
+        release = app.node.try_get_context(RELEASE_CONTEXT)
+        build_platform(app, config, packages, config_path=path, release=release)
     except (ConfigError, PropsError) as err:
         print(err, file=sys.stderr)
         return 1
     for model in config.models:
-        if model.name not in packages:
+        if release is None and model.name not in packages:
             print(
                 f"model {model.name}: no approved model package yet (models[].model_package_arn or "
                 f"-c model_package_arn.{model.name}=<arn>): no endpoint stacks for it",

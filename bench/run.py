@@ -313,7 +313,7 @@ def model_config(n: int, directory: Path) -> Path:
 def assembly_stats(outdir: Path) -> dict[str, Any]:
     """Resources and bytes of every template in a cloud assembly: totals, the largest by resources and by size."""
     templates = []
-    for path in sorted([*outdir.glob("assembly-*/*.template.json"), *outdir.glob("*.template.json")]):
+    for path in sorted(outdir.rglob("*.template.json")):
         resources = len(json.loads(path.read_text(encoding="utf-8")).get("Resources") or {})
         name = str(path.relative_to(outdir)).removesuffix(".template.json")
         templates.append({"name": name, "resources": resources, "bytes": path.stat().st_size})

@@ -29,7 +29,8 @@ from typing import Any
 BUDGET = 0.8
 """The share of each AWS default the platform may use."""
 INTRINSIC_CHARACTERS = 128
-"""What an unresolved intrinsic counts for in a policy's size."""
+"""What an unresolved intrinsic (other than a pseudo parameter or an id) counts for in a policy's size: more
+than any ARN, name or id of the platform's references resolves to."""
 BOOTSTRAP_ROLES = 5
 """Roles of the CDK bootstrap stack (modern template) in each account: deploy, cfn-exec, lookup, file and image publishing."""
 BOOTSTRAP_MANAGED_POLICIES = 0
@@ -78,6 +79,9 @@ QUOTAS: tuple[Quota, ...] = (
           "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codebuild-project-source.html"),
 )
 BY_KEY = {quota.key: quota for quota in QUOTAS}
+
+# The longest value of each pseudo parameter (the partition aws-us-gov, a region name, the URL suffix amazonaws.com.cn).
+_PSEUDO = {"AWS::Partition": 10, "AWS::AccountId": 12, "AWS::Region": 16, "AWS::URLSuffix": 16, "AWS::NoValue": 0, "AWS::StackName": 128}
 
 # Step Functions' optimized integrations that run a job to completion (.sync) follow it through one
 # managed rule per job kind and account, on the default bus (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
@@ -129,7 +133,7 @@ def _size(value: Any) -> int:
             if key == "Fn::Join":
                 separator, parts = argument
                 return 2 + sum(_inner(part) for part in parts) + len(separator) * max(len(parts) - 1, 0)
-            return INTRINSIC_CHARACTERS
+            return 2 + _estimate(key, argument)
         return 2 + sum(len(json.dumps(k)) + 1 + _size(v) for k, v in value.items()) + max(len(value) - 1, 0)
     if isinstance(value, list):
         return 2 + sum(_size(v) for v in value) + max(len(value) - 1, 0)
@@ -138,7 +142,22 @@ def _size(value: Any) -> int:
 
 def _inner(part: Any) -> int:
     """A part of an Fn::Join: a literal's characters without quotes, an intrinsic's estimate."""
-    return len(json.dumps(part)[1:-1]) if isinstance(part, str) else INTRINSIC_CHARACTERS
+    if isinstance(part, str):
+        return len(json.dumps(part)[1:-1])
+    if isinstance(part, dict) and len(part) == 1:
+        key, argument = next(iter(part.items()))
+        return _estimate(key, argument)
+    return INTRINSIC_CHARACTERS
+
+
+def _estimate(key: str, argument: Any) -> int:
+    """The characters an intrinsic resolves to, at most: exact for the pseudo parameters, an ARN's worth for an
+    ARN, and :data:`INTRINSIC_CHARACTERS` for anything else (names, ids, URLs, outputs of other stacks)."""
+    if key == "Ref" and isinstance(argument, str) and argument in _PSEUDO:
+        return _PSEUDO[argument]
+    if key == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2 and argument[1] in ("GroupId", "Id", "KeyId"):
+        return 40
+    return INTRINSIC_CHARACTERS
 
 
 def _buildspec(stack: _Stack, project: dict[str, Any]) -> int:

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from aws_cdk import App, Environment
 
 from mlops_constructs.compliance import add_compliance_checks
-from mlops_constructs.config import STAGES, PlatformConfig
+from mlops_constructs.config import STAGES, ConfigError, PlatformConfig
 from stacks.delivery_stack import DeliveryStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
+from stacks.release_stack import RELEASE_CONTEXT, ReleasesStage
 from stacks.stage import PlatformStage
 from stacks.storage_stack import StorageStack
 
@@ -19,22 +20,29 @@ STAGE_IDS: dict[str, str] = {stage: stage.capitalize() for stage in STAGES}
 
 
 def build_platform(
-    app: App, config: PlatformConfig, model_package_arns: Mapping[str, str] | None = None, *, config_path: str = "config/default.yaml"
+    app: App, config: PlatformConfig, model_package_arns: Mapping[str, str] | None = None, *, config_path: str = "config/default.yaml",
+    release: str | None = None,
 ) -> dict[str, PlatformStage]:
-    """Add every stage of ``config`` to ``app``, and the delivery pipeline stack when the config has a
-    ``delivery`` section, with the compliance packs on.
+    """Add every stage of ``config`` to ``app``, and the delivery and release pipelines' stacks when the config
+    has a ``delivery`` section, with the compliance packs on.
 
     ``model_package_arns`` names the approved version each model serves, by model name; a model
     missing from it gets no endpoint stacks. Default: each model's ``model_package_arn`` from the config.
-    ``config_path`` is the file the pipeline's synth step synthesizes, relative to the repository.
+    ``config_path`` is the file the pipelines' synth steps synthesize, relative to the repository.
+    ``release`` names one model: only its release stages (``<Stage>/Release-<model>``, its endpoint stacks)
+    are added, as that model's release pipeline synthesizes them.
     """
     if model_package_arns is None:
         model_package_arns = {m.name: m.model_package_arn for m in config.models if m.model_package_arn}
+    if release is not None and release not in {m.name for m in config.models}:
+        raise ConfigError(f"context {RELEASE_CONTEXT}", [f"must name a model of {config.source}: one of "
+                                                         f"{', '.join(m.name for m in config.models)} (got {release!r})"])
     stages = {
-        stage: PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage, model_package_arns=model_package_arns)
+        stage: PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage, model_package_arns=model_package_arns, release=release)
         for stage in STAGES
     }
-    if config.delivery is not None:
+    if config.delivery is not None and release is None:
+        releases = ReleasesStage(app, "Releases", config=config, config_path=config_path)
         DeliveryStack(
             app,
             "Delivery",
@@ -45,6 +53,7 @@ def build_platform(
             config=config,
             config_path=config_path,
             stages=stages,
+            releases=releases,
         )
     add_compliance_checks(app)
     return stages

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
-import json
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Stage
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
 from mlops_constructs._dockerfiles import ecr_base_images
 from mlops_constructs.config import STAGES, PlatformConfig
-from mlops_constructs.delivery import DeliveryPipeline, DeliveryStage, SmokeTest
+from mlops_constructs.delivery import DeliveryPipeline, DeliveryStage
+from mlops_constructs.delivery.release_pipeline import SOURCE_KEY, ReleaseTooling
 from stacks._settings import log_retention
-from stacks.endpoint_stack import SMOKE_TESTED_STAGES
-from stacks.names import (
-    VALIDATE_TEMPLATES,
-    approval_role_name,
-    approved_model_parameter,
-    approved_model_reader_role_name,
-    endpoint_name,
-    endpoint_smoke_test_role_name,
-    model_package_group,
-    release_pipeline_name,
-    release_role_name,
-    role_arn,
-    smoke_test_role_name,
-    synth_role_name,
-)
+from stacks.names import VALIDATE_TEMPLATES, model_release_pipeline_pattern, platform_synth_role_name, release_pipeline_name
 from stacks.stage import PlatformStage
-
-RESOLVER = "mlops_constructs/delivery/scripts/resolve_model_packages.py"
-"""Decides, in the synth step, which approved package each model's endpoints deploy."""
 
 
 class DeliveryStack(Stack):
-    """The :class:`DeliveryPipeline` of the platform: dev, then staging with a smoke test of every
-    endpoint that has a request configured, then a manual approval, then prod.
+    """The platform's :class:`DeliveryPipeline`: the release tooling (the models' release pipelines), then dev,
+    staging, a manual approval, and prod, each with the stage's own stacks (network, storage and, in dev, each
+    model's registry and training). The synth step runs ``make test`` and synthesizes ``config_path`` with
+    CDK's template validation on.
 
-    The synth step runs ``make test``, asks :data:`RESOLVER` for each model's approved package (the
-    pipeline variable for the model an approval released, else the model's approved-model parameter in
-    the dev account, read through a role there that may read only that), and synthesizes ``config_path``
-    with those packages as context.
+    The models' endpoint stacks are not deployed here: each model's release pipeline deploys its own
+    (``stacks.release_stack``). After prod, the pipeline publishes the source it tested and deployed, which the
+    release pipelines read, and starts every release pipeline, so that a platform change reaches every endpoint
+    through the same stages and gates.
     """
 
     def __init__(
@@ -55,63 +42,83 @@ class DeliveryStack(Stack):
         config: PlatformConfig,
         config_path: str,
         stages: Mapping[str, PlatformStage],
+        releases: Stage,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         assert config.delivery is not None, "DeliveryStack needs the config's delivery section"
-        accounts = config.accounts
-        models = [
-            {
-                "name": model.name,
-                "group": model_package_group(config, model),
-                "parameter": approved_model_parameter(config, model),
-                "reader_role_arn": role_arn(accounts.dev, approved_model_reader_role_name(config, model)),
-            }
-            for model in config.models
-        ]
-        resolve = (
-            f".venv/bin/python {RESOLVER} --region {config.region} --released \"$MODEL_PACKAGE_ARN\" "
-            f"--models {shlex.quote(json.dumps(models, separators=(',', ':')))} > model-packages.args"
-        )
-        names = "project, models[].name"
         paths = {  # the construct's props fed from config: names derived from the project, accounts and models
             "pipeline_name": "project",
             "stages": "accounts, region",
-            "stages[].smoke_tests[].role_arn": f"accounts.staging, {names}",
             "synth_role_name": "project",
-            "smoke_test_role_name": "project",
-            "release_role_name": "project",
-            "synth_assumable_roles": f"accounts.dev, {names}",
-            "released_by": f"accounts.dev, {names}",
         }
+        source = self._source(config)
         with config.props_from(paths):
             self.pipeline = DeliveryPipeline(
                 self,
                 "Delivery",
                 pipeline_name=release_pipeline_name(config),
-                source=self._source(config),
+                source=source,
                 stages=[
-                    DeliveryStage(
+                    DeliveryStage(stage=releases),
+                    *(DeliveryStage(
                         stage=stages[stage],
-                        smoke_tests=self._smoke_tests(config, stages[stage]) if stage in SMOKE_TESTED_STAGES else (),
                         manual_approval=stage == "prod",
-                    )
-                    for stage in STAGES
+                        post=[self._publish_release(config, source)] if stage == STAGES[-1] else (),
+                    ) for stage in STAGES),
                 ],
                 synth_commands=[
                     "make test",
-                    resolve,
                     # The configuration this pipeline deploys, with CDK's template validation on (see app.new_app).
-                    f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true $(cat model-packages.args)\"",
+                    f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true\"",
                 ],
-                synth_role_name=synth_role_name(config),
-                synth_assumable_roles=[model["reader_role_arn"] for model in models],
-                smoke_test_role_name=smoke_test_role_name(config),
-                release_role_name=release_role_name(config),
-                released_by=[role_arn(accounts.dev, approval_role_name(config, model)) for model in config.models],
-                base_images=self._base_images(config),
+                synth_role_name=platform_synth_role_name(config),
                 log_retention=log_retention(config.stage("prod")),
+                base_images=self._base_images(config),
+                # One action per stack: a registry and a training stack per model stay within CodePipeline's
+                # 500 actions per pipeline at 100 models (tests/test_quotas.py).
+                use_change_sets=False,
+                acknowledged_wildcards={
+                    rf"Resource::arn:(<AWS::Partition>|aws[a-z-]*):kms:{self.region}:{self.account}:key/\*":
+                        "PublishRelease: the release tooling's key is in a stack of another stage, which this one cannot "
+                        "reference; the statement allows only GenerateDataKey through S3 for the tested source's bucket "
+                        "(kms:ViaService and the S3 encryption context).",
+                    rf"Resource::arn:(<AWS::Partition>|aws[a-z-]*):codepipeline:{self.region}:{self.account}:{re.escape(model_release_pipeline_pattern(config)[:-1])}\*":
+                        "PublishRelease: every model's release pipeline, named after the model, so that a platform change "
+                        "reaches every endpoint through its release's stages and gates.",
+                },
             )
+
+    def _publish_release(self, config: PlatformConfig, source: pipelines.CodePipelineSource) -> pipelines.CodeBuildStep:
+        """After prod: the tested source to the release tooling's bucket, then every model's release pipeline started."""
+        bucket = ReleaseTooling.source_bucket_name(config.project, config.accounts.tooling, config.region)
+        pattern = model_release_pipeline_pattern(config)
+        key_arns = self.format_arn(service="kms", resource="key", resource_name="*")
+        return pipelines.CodeBuildStep(
+            "PublishRelease",
+            input=source,
+            commands=[
+                "zip -qr /tmp/source.zip . -x '.git/*' 'node_modules/*' '.venv/*' 'cdk.out/*'",
+                f"aws s3 cp /tmp/source.zip s3://{bucket}/{SOURCE_KEY}",
+                # Every model's release pipeline (by name, so the buildspec does not grow with the models): each
+                # redeploys its model's endpoints from this source, with the version its registry's parameter names.
+                f"for p in $(aws codepipeline list-pipelines --query \"pipelines[?starts_with(name, '{pattern.rstrip('*')}')].name\" --output text); "
+                "do aws codepipeline start-pipeline-execution --name \"$p\"; done",
+            ],
+            role_policy_statements=[
+                iam.PolicyStatement(sid="PublishTestedSource", actions=["s3:PutObject"], resources=[f"arn:{self.partition}:s3:::{bucket}/{SOURCE_KEY}"]),
+                # The release tooling's key, in a stack this one cannot reference: by its alias-free ARN pattern,
+                # narrowed to keys used through S3 for that bucket.
+                iam.PolicyStatement(sid="EncryptTestedSource", actions=["kms:GenerateDataKey"], resources=[key_arns],
+                                    conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+                                                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"arn:{self.partition}:s3:::{bucket}",
+                                                                                                   f"arn:{self.partition}:s3:::{bucket}/*"]}}),
+                iam.PolicyStatement(sid="StartReleases", actions=["codepipeline:StartPipelineExecution"],
+                                    resources=[self.format_arn(service="codepipeline", resource=pattern)]),
+                # ListPipelines has no resource-level permissions.
+                iam.PolicyStatement(sid="FindReleases", actions=["codepipeline:ListPipelines"], resources=["*"]),
+            ],
+        )
 
     @staticmethod
     def _base_images(config: PlatformConfig) -> list[str]:
@@ -133,19 +140,3 @@ class DeliveryStack(Stack):
         assert delivery.s3 is not None
         bucket = s3.Bucket.from_bucket_name(self, "SourceBucket", delivery.s3.bucket)
         return pipelines.CodePipelineSource.s3(bucket, delivery.s3.key)
-
-    @staticmethod
-    def _smoke_tests(config: PlatformConfig, stage: PlatformStage) -> list[SmokeTest]:
-        """A request to each endpoint of ``stage`` whose model has one configured."""
-        tests = []
-        for model in config.models:
-            endpoint = stage.endpoints.get(model.name)
-            if endpoint is None or endpoint.smoke_test_role is None or model.smoke_test is None:
-                continue
-            tests.append(SmokeTest(
-                endpoint_name=endpoint_name(config, stage.stage, model),
-                role_arn=role_arn(config.accounts.for_stage(stage.stage), endpoint_smoke_test_role_name(config, stage.stage, model)),
-                content_type=model.smoke_test.content_type,
-                body=model.smoke_test.body,
-            ))
-        return tests

@@ -19,15 +19,18 @@ from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
+from stacks._references import STORE_KEY_ARN_OUTPUT, VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output, stack_output
 from stacks._roles import role_for_pipeline_step
 from stacks._settings import stateful_removal_policy
 from stacks.names import (
     endpoint_name,
     endpoint_smoke_test_role_name,
     model_repository_arn,
+    network_stack_name,
     role_arn,
     smoke_test_role_name,
     storage_name_prefix,
+    storage_stack_name,
     store_key_alias,
 )
 
@@ -48,16 +51,22 @@ class EndpointStack(Stack):
         stage: str,
         model: ModelSettings,
         model_package_arn: str,
-        vpc: ec2.IVpc,
-        store: ArtifactStore,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         settings = model.endpoint(stage, config.stage(stage).endpoint)
         deployment = settings.deployment_for(stage)
         scaling, alarms = settings.autoscaling, settings.alarms
-        # Buckets by their deterministic names (literal ARNs in the policy); the stage key by reference.
-        key = kms.Key.from_key_arn(self, "StoreKey", store.encryption_key.key_arn)
+        # The stage's VPC and key from its network and storage stacks' outputs (this stack is in the model's
+        # release stage: stacks._references); buckets by their deterministic names (literal ARNs in the policy).
+        network, storage = network_stack_name(config, stage), storage_stack_name(config, stage)
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self, "Vpc", vpc_id=stack_output(network, config.region, VPC_ID_OUTPUT), availability_zones=config.availability_zones,
+            isolated_subnet_ids=[stack_output(network, config.region, isolated_subnet_output(i)) for i in range(len(config.availability_zones))],
+            isolated_subnet_route_table_ids=[stack_output(network, config.region, isolated_route_table_output(i))
+                                             for i in range(len(config.availability_zones))],
+        )
+        key = kms.Key.from_key_arn(self, "StoreKey", stack_output(storage, config.region, STORE_KEY_ARN_OUTPUT))
         capture_bucket = s3.Bucket.from_bucket_attributes(
             self, "CaptureBucket", encryption_key=key,
             bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, stage), "artifacts", self.account, self.region),

@@ -25,7 +25,7 @@ def release_pipeline_name(config: PlatformConfig) -> str:
 
 
 def release_role_name(config: PlatformConfig) -> str:
-    """The tooling account's role that the approval functions assume to start the release pipeline."""
+    """The tooling account's role that the approval functions assume to start their model's release pipeline."""
     return f"{config.project}-model-release"
 
 
@@ -40,12 +40,18 @@ def approved_model_reader_role_name(config: PlatformConfig, model: ModelSettings
 
 
 def synth_role_name(config: PlatformConfig) -> str:
-    """The tooling account's role of the pipeline's synth step."""
+    """The tooling account's role of the release pipelines' synth build: the one role the dev account's
+    approved-model readers trust."""
     return f"{config.project}-release-synth"
 
 
+def platform_synth_role_name(config: PlatformConfig) -> str:
+    """The tooling account's role of the platform pipeline's synth step (tests, then synthesizes)."""
+    return f"{config.project}-platform-synth"
+
+
 def smoke_test_role_name(config: PlatformConfig) -> str:
-    """The tooling account's role of the pipeline's smoke tests."""
+    """The tooling account's role of the release pipelines' smoke tests."""
     return f"{config.project}-release-smoke-test"
 
 
@@ -75,3 +81,33 @@ def endpoint_name(config: PlatformConfig, stage: str, model: ModelSettings) -> s
 def model_repository_arn(config: PlatformConfig) -> str:
     """The dev ArtifactStore's ECR repository, where a model's own image would be."""
     return f"arn:aws:ecr:{config.region}:{config.accounts.dev}:repository/{storage_name_prefix(config, 'dev')}/models"
+
+
+def network_stack_name(config: PlatformConfig, stage: str) -> str:
+    return f"{config.project}-{stage}-network"
+
+
+def storage_stack_name(config: PlatformConfig, stage: str) -> str:
+    return f"{config.project}-{stage}-storage"
+
+
+def endpoint_stack_name(config: PlatformConfig, stage: str, model: ModelSettings) -> str:
+    return f"{config.project}-{stage}-{model.name}-endpoint"
+
+
+def model_release_pipeline_name(config: PlatformConfig, model: ModelSettings) -> str:
+    """The tooling account's release pipeline of one model: deploys its endpoint stacks, dev to prod."""
+    return f"{config.project}-release-{model.name}"
+
+
+def model_release_pipeline_pattern(config: PlatformConfig) -> str:
+    """Every model's release pipeline name: what the release role may start."""
+    return f"{config.project}-release-*"
+
+
+RELEASE_STAGE_PREFIX = "Release-"
+"""A model's release stage within each platform stage: ``<Stage>/Release-<model>``."""
+
+
+def release_stage_id(model: ModelSettings) -> str:
+    return f"{RELEASE_STAGE_PREFIX}{model.name}"

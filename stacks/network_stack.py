@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import CfnOutput
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, FixedZonesStack, IsolatedNetwork
+from stacks._references import VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output
 from stacks._settings import log_retention, stateful_removal_policy
 
 # The dev account's approval functions start the release pipeline through CodePipeline's API and send
@@ -33,4 +36,11 @@ class NetworkStack(FixedZonesStack):
                 flow_log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )
-
+            # What the models' release stacks read (stacks._references): outputs with fixed names.
+            vpc = self.network.vpc
+            CfnOutput(self, VPC_ID_OUTPUT, value=vpc.vpc_id, description="The stage's VPC, for the models' release stacks")
+            for index, subnet in enumerate(vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnets):
+                CfnOutput(self, isolated_subnet_output(index), value=subnet.subnet_id,
+                          description=f"Isolated subnet {index + 1} of the stage's VPC, for the models' release stacks")
+                CfnOutput(self, isolated_route_table_output(index), value=subnet.route_table.route_table_id,
+                          description=f"The route table of isolated subnet {index + 1}, for the models' release stacks")

@@ -19,7 +19,7 @@ from stacks.names import (
     approved_model_parameter,
     approved_model_reader_role_name,
     model_package_group,
-    release_pipeline_name,
+    model_release_pipeline_name,
     release_role_name,
     role_arn,
     synth_role_name,
@@ -29,10 +29,10 @@ from stacks.names import (
 class RegistryStack(Stack):
     """One model's :class:`ModelRegistry`, shared with the staging and prod accounts.
 
-    The approval function starts the release pipeline in the tooling account through the release role
-    the delivery pipeline stack creates there; both names are derived from the project. With a delivery
-    pipeline configured, the pipeline's synth step reads the approved package through a role here that
-    may read that one parameter and nothing else.
+    The approval function starts the model's own release pipeline in the tooling account through the release
+    role the release tooling stack creates there; both names are derived from the project and the model. With a
+    delivery pipeline configured, the release pipelines' synth build reads the approved package through a role
+    here that may read that one parameter and nothing else.
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class RegistryStack(Stack):
                 release_pipeline=codepipeline.Pipeline.from_pipeline_arn(
                     self,
                     "ReleasePipeline",
-                    self.format_arn(service="codepipeline", account=tooling, resource=release_pipeline_name(config)),
+                    self.format_arn(service="codepipeline", account=tooling, resource=model_release_pipeline_name(config, model)),
                 ),
                 release_role=iam.Role.from_role_arn(
                     self,

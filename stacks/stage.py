@@ -7,54 +7,67 @@ from collections.abc import Mapping
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
-from mlops_constructs.config import ConfigError, PlatformConfig
+from mlops_constructs.config import ConfigError, ModelSettings, PlatformConfig
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.storage_stack import StorageStack
+from stacks.names import endpoint_stack_name, network_stack_name, release_stage_id, storage_stack_name
 from stacks.training_stack import TrainingStack
 
 
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
-    Stack ids (``Network``, ``Storage``, ``Endpoint-<model>``, and in dev ``Registry-<model>`` and
-    ``Training-<model>``) and
+    Stack ids (``Network``, ``Storage``, in dev ``Registry-<model>`` and ``Training-<model>``, and
+    ``Release-<model>/Endpoint`` in each served model's release stage) and
     stack names (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable:
     renaming either would replace the stacks' resources. Adding a model adds stacks and changes no
     existing one.
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, model_package_arns: Mapping[str, str] | None = None
+        self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, model_package_arns: Mapping[str, str] | None = None,
+        release: str | None = None,
     ) -> None:
         super().__init__(scope, id, env=Environment(account=config.accounts.for_stage(stage), region=config.region))
         self.stage = stage
         """The stage this is: dev, staging or prod."""
         # Outside dev a stack cannot be deleted by accident; in dev, iterating is the point.
         protected = stage != "dev"
-        self.network = NetworkStack(
+        self.releases: dict[str, Stage] = {}
+        """Each served model's release stage within this one, ``Release-<model>``, by model name."""
+        self.endpoints: dict[str, EndpointStack] = {}
+        """The endpoint stack of each model that has an approved package, by model name. Each is in the
+        model's release stage (``releases``), which the model's release pipeline deploys: the platform's
+        pipeline deploys this stage's own stacks only."""
+        self.registries: dict[str, RegistryStack] = {}
+        """The registry stack of each model, by model name (dev only: models are trained and approved there)."""
+        self.trainings: dict[str, TrainingStack] = {}
+        """The training stack of each model, by model name (dev only)."""
+        if release is not None:
+            # A model's release pipeline synthesizes that model's release stage only.
+            model = next(m for m in config.models if m.name == release)
+            self._release(config, stage, model, (model_package_arns or {}).get(model.name), protected)
+            return
+        self.network: NetworkStack = NetworkStack(
             self,
             "Network",
-            stack_name=f"{config.project}-{stage}-network",
+            stack_name=network_stack_name(config, stage),
             description=f"{config.project} {stage}: isolated VPC, VPC endpoints and flow logs",
             config=config,
             stage=stage,
             termination_protection=protected,
         )
-        self.storage = StorageStack(
+        self.storage: StorageStack = StorageStack(
             self,
             "Storage",
-            stack_name=f"{config.project}-{stage}-storage",
+            stack_name=storage_stack_name(config, stage),
             description=f"{config.project} {stage}: KMS key, data/artifact/access-log buckets, ECR repository",
             config=config,
             stage=stage,
             termination_protection=protected,
         )
-        self.registries: dict[str, RegistryStack] = {}
-        """The registry stack of each model, by model name (dev only: models are trained and approved there)."""
-        self.trainings: dict[str, TrainingStack] = {}
-        """The training stack of each model, by model name (dev only)."""
         for model in config.models if stage == "dev" else ():
             registry = RegistryStack(
                 self,
@@ -80,12 +93,14 @@ class PlatformStage(Stage):
             training.add_stack_dependency(registry, "models are registered into the registry's group")
             self.registries[model.name] = registry
             self.trainings[model.name] = training
-        self.endpoints: dict[str, EndpointStack] = {}
-        """The endpoint stack of each model that has an approved package, by model name."""
         for model in config.models:
-            package = (model_package_arns or {}).get(model.name)
-            if package is None:
-                continue
+            self._release(config, stage, model, (model_package_arns or {}).get(model.name), protected)
+        Tags.of(self).add("mlops:project", config.project)
+        Tags.of(self).add("mlops:stage", stage)
+
+    def _release(self, config: PlatformConfig, stage: str, model: ModelSettings, package: str | None, protected: bool) -> None:
+        """The model's release stage, with its endpoint stack, when it has an approved package."""
+        if package is not None:
             if model.code is not None and model.code.train is not None:
                 # The serving container would need the script's inference code (model_fn) and, being
                 # network-isolated, that code inside the model archive: not done yet. Refused rather than
@@ -95,18 +110,19 @@ class PlatformStage(Stage):
                     f"platform's endpoints yet (no inference code is packaged with it), but version {package} would be; "
                     f"train with the built-in algorithm to serve it, or leave the model without an approved version"
                 ])
+            # A stage of its own, so that the platform's pipeline (which deploys this stage's stacks) leaves it
+            # to the model's release pipeline; the stack name, and so the deployed stack, is the one it always had.
+            release = self.releases[model.name] = Stage(self, release_stage_id(model))
             self.endpoints[model.name] = EndpointStack(
-                self,
-                f"Endpoint-{model.name}",
-                stack_name=f"{config.project}-{stage}-{model.name}-endpoint",
+                release,
+                "Endpoint",
+                stack_name=endpoint_stack_name(config, stage, model),
                 description=f"{config.project} {stage}: endpoint of model {model.name}",
                 config=config,
                 stage=stage,
                 model=model,
                 model_package_arn=package,
-                vpc=self.network.network.vpc,
-                store=self.storage.store,
                 termination_protection=protected,
             )
-        Tags.of(self).add("mlops:project", config.project)
-        Tags.of(self).add("mlops:stage", stage)
+            Tags.of(release).add("mlops:project", config.project)
+            Tags.of(release).add("mlops:stage", stage)

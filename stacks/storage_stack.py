@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import CfnOutput, CfnResource, Duration, Stack
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.storage import ArtifactStore
+from stacks._references import STORE_KEY_ARN_OUTPUT
 from stacks._settings import stateful_removal_policy
 from stacks.names import storage_name_prefix
 
@@ -37,6 +38,9 @@ class StorageStack(Stack):
                 # Only dev trains: its new data may start a training run.
                 data_events_to_eventbridge=stage == "dev",
             )
+        # What the models' release stacks read (stacks._references): an output with a fixed name.
+        CfnOutput(self, STORE_KEY_ARN_OUTPUT, value=self.store.encryption_key.key_arn,
+                  description="The stage's artifact store key, for the models' release stacks")
         if stage == "dev" and any(model.monitoring for model in config.models):
             # The serving accounts forward their endpoints' drift alarms to this account's default bus,
             # where the training pipelines listen; nothing else from them is admitted.

@@ -19,6 +19,7 @@ from aws_cdk.assertions import Template
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import PlatformConfig, load_config
 from stacks import DeliveryStack, build_platform
+from stacks.release_stack import ReleasesStage
 from stacks.stage import PlatformStage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ class SynthesizedPlatform:
     report: dict[str, Any]
     delivery: DeliveryStack | None = None
     """The delivery pipeline stack, when the config has a ``delivery`` section."""
+    releases: ReleasesStage | None = None
+    """The release tooling and the models' release pipelines, when the config has a ``delivery`` section."""
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Template JSON by stack path, e.g. ``Dev/Network``."""
 
@@ -45,9 +48,14 @@ class SynthesizedPlatform:
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
         if self.delivery is not None:
             yield "Delivery", self.delivery
+        if self.releases is not None:
+            for stack in (self.releases.tooling, *self.releases.pipelines.values()):
+                yield f"Releases/{stack.node.id}", stack
         for stage in self.stages.values():
-            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values()):
+            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values()):
                 yield f"{stage.node.id}/{stack.node.id}", stack
+            for model, stack in stage.endpoints.items():
+                yield f"{stage.node.id}/{stage.releases[model].node.id}/{stack.node.id}", stack
 
 
 def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
@@ -61,13 +69,15 @@ def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
             raise
         pytest.fail("synthesis failed validation:\n" + "\n".join(open_findings(read_report(outdir))))
     report = read_report(outdir)
-    delivery = app.node.try_find_child("Delivery")
+    delivery, releases = app.node.try_find_child("Delivery"), app.node.try_find_child("Releases")
     platform = SynthesizedPlatform(
-        config=config, outdir=outdir, stages=stages, report=report, delivery=delivery if isinstance(delivery, DeliveryStack) else None
+        config=config, outdir=outdir, stages=stages, report=report, delivery=delivery if isinstance(delivery, DeliveryStack) else None,
+        releases=releases if isinstance(releases, ReleasesStage) else None,
     )
     for path, stack in platform.stacks():
-        top_level = "/" not in stack.node.path  # the delivery stack sits in the app itself, beside the stages
-        template_file = (outdir if top_level else outdir / f"assembly-{cdk.Stage.of(stack).node.id}") / stack.template_file
+        # the delivery stack sits in the app itself, beside the stages; a release stage's assembly inside its stage's
+        assemblies = [scope.artifact_id for scope in stack.node.scopes[1:] if isinstance(scope, cdk.Stage)]
+        template_file = outdir.joinpath(*assemblies) / stack.template_file
         platform.templates[path] = json.loads(template_file.read_text())
     return platform
 

@@ -28,7 +28,7 @@ def props(template: dict[str, Any], type_: str) -> dict[str, Any]:
 
 def test_every_stage_serves_the_model(platform: SynthesizedPlatform) -> None:
     for stage in STAGES:
-        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         assert props(template, "AWS::SageMaker::Endpoint")["EndpointName"] == f"mlops-demo-{stage}-churn"
         assert props(template, "AWS::SageMaker::Model")["Containers"] == [{"ModelPackageName": PACKAGE}]
     assert platform.stages["prod"].endpoints["churn"].termination_protection
@@ -37,7 +37,7 @@ def test_every_stage_serves_the_model(platform: SynthesizedPlatform) -> None:
 
 def test_staging_and_prod_canary_with_rollback_alarms_dev_all_at_once_on_one_instance(platform: SynthesizedPlatform) -> None:
     for stage, strategy, count in (("dev", "ALL_AT_ONCE", 1), ("staging", "CANARY", 2), ("prod", "CANARY", 2)):
-        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         config = props(template, "AWS::SageMaker::Endpoint")["DeploymentConfig"]
         assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == strategy
         alarm_ids = {a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]}
@@ -46,15 +46,15 @@ def test_staging_and_prod_canary_with_rollback_alarms_dev_all_at_once_on_one_ins
         assert {names[i] for i in alarm_ids} == {f"mlops-demo-{stage}-churn-5xx", f"mlops-demo-{stage}-churn-p99-latency"}
         assert f"mlops-demo-{stage}-churn-drift" in names.values()
         assert props(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == count
-    staging = props(platform.templates["Staging/Endpoint-churn"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    staging = props(platform.templates["Staging/Release-churn/Endpoint"], "AWS::ApplicationAutoScaling::ScalableTarget")
     assert [a["ScheduledActionName"] for a in staging["ScheduledActions"]] == ["OffHours", "WorkingHours"]
-    prod = props(platform.templates["Prod/Endpoint-churn"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    prod = props(platform.templates["Prod/Release-churn/Endpoint"], "AWS::ApplicationAutoScaling::ScalableTarget")
     assert "ScheduledActions" not in prod
 
 
 def test_serving_roles_read_dev_artifacts_no_wider_than_the_model(platform: SynthesizedPlatform) -> None:
     for stage in ("staging", "prod"):
-        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "ExecutionRole" in json.dumps(p["Properties"]["Roles"]))
         statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
         assert statements["ReadArtifacts"]["Resource"] == "arn:aws:s3:::mlops-demo-dev-artifacts-222222222222-eu-west-1/churn/*"
@@ -70,10 +70,10 @@ def test_serving_roles_read_dev_artifacts_no_wider_than_the_model(platform: Synt
 def synth_endpoint(tmp_path: Path, package: str) -> dict[str, Any]:
     config = PlatformConfig.from_mapping(default_config_data())
     app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
-    stages = build_platform(app, config, {"churn": package})
+    stages = build_platform(app, config, {"churn": package}, release="churn")  # as churn's release pipeline synthesizes it
     app.synth()
     stack = stages["prod"].endpoints["churn"]
-    return json.loads((tmp_path / "assembly-Prod" / stack.template_file).read_text())
+    return json.loads((tmp_path / "assembly-Prod" / "assembly-Prod-Release-churn" / stack.template_file).read_text())
 
 
 def test_a_new_package_keeps_the_endpoint_and_replaces_model_and_config(tmp_path: Path) -> None:
@@ -104,10 +104,12 @@ def test_the_package_comes_from_context_over_config_and_a_model_without_one_has_
     assert result.stderr.strip().splitlines() == [
         "model fraud: no approved model package yet (models[].model_package_arn or -c model_package_arn.fraud=<arn>): no endpoint stacks for it"
     ]
-    manifest = json.loads((tmp_path / "out" / "assembly-Prod" / "manifest.json").read_text())
-    stacks = {a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
+    stacks = {a["properties"]["stackName"] for manifest in (tmp_path / "out" / "assembly-Prod").rglob("manifest.json")
+              for a in json.loads(manifest.read_text())["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
     assert stacks == {"mlops-demo-prod-network", "mlops-demo-prod-storage", "mlops-demo-prod-churn-endpoint"}
-    template = next((tmp_path / "out" / "assembly-Prod").glob("ProdEndpointchurn*.template.json"))
+    # churn's endpoint in its release stage (Prod/Release-churn), fraud with none
+    (template,) = (tmp_path / "out" / "assembly-Prod").rglob("ProdRelease*Endpoint*.template.json")
+    assert template.parent.name == "assembly-Prod-Release-churn"
     assert newer in template.read_text()
 
 
@@ -122,7 +124,7 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
 
 def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform) -> None:
     for stage in STAGES:
-        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         types = {r["Type"] for r in template["Resources"].values()}
         # SageMaker Model Monitor is closed to new customers: none of its resources may remain
         assert not types & {"AWS::SageMaker::DataQualityJobDefinition", "AWS::SageMaker::MonitoringSchedule"}
@@ -150,7 +152,7 @@ def test_the_drift_job_decrypts_baselines_with_the_dev_key_in_every_stage(platfo
     # be allowed to decrypt with a key of the dev account, not of their own; dev's job uses its own key.
     dev = platform.config.accounts.dev
     for stage in STAGES:
-        template = platform.templates[f"{stage.capitalize()}/Endpoint-churn"]
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "DriftJobRole" in json.dumps(p["Properties"]["Roles"]))
         statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
         assert statements["ReadBaselines"]["Resource"] == "arn:aws:s3:::mlops-demo-dev-artifacts-222222222222-eu-west-1/*"

@@ -151,10 +151,10 @@ def test_guard_findings_are_acknowledged_per_construct_through_cdk(tmp_path: Pat
 def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
     from cfnlint.api import lint_file
 
-    templates = sorted([*platform.outdir.glob("*.template.json"), *platform.outdir.glob("assembly-*/*.template.json")])
-    # 3 stages x (network, storage, the model's endpoint) + the model's registry and training in dev
-    # + the delivery pipeline beside the stages
-    assert len(templates) == len(platform.templates) == 12
+    templates = sorted(platform.outdir.rglob("*.template.json"))
+    # 3 stages x (network, storage, the model's endpoint in its release stage) + the model's registry and
+    # training in dev + the delivery pipeline beside the stages + the release tooling and the model's release pipeline
+    assert len(templates) == len(platform.templates) == 14
     findings = [f"{t.name}: {m}" for t in templates for m in lint_file(t)]
     assert findings == []
 
@@ -198,9 +198,9 @@ def test_checkov_has_no_failed_check_and_every_skip_is_explained(platform: Synth
 def test_synthesis_is_hermetic(platform: SynthesizedPlatform) -> None:
     """No context lookups (nothing 'missing' for the CLI to fetch), no error annotations."""
     manifests = list(platform.outdir.glob("**/manifest.json"))
-    assert len(manifests) == 4  # the app and its three stages
+    assert len(manifests) == 8  # the app, its three stages, each stage's release stage of the model, and the releases stage
     for manifest in manifests:
         assert "missing" not in json.loads(manifest.read_text()), manifest
-    for metadata in platform.outdir.glob("assembly-*/*.metadata.json"):
+    for metadata in platform.outdir.rglob("*.metadata.json"):
         assert "aws:cdk:error" not in metadata.read_text(), metadata
     assert not (REPO / "cdk.context.json").exists()

@@ -136,7 +136,7 @@ def test_function_runs_isolated_encrypted_traced_and_serialized(platform: Synthe
     }
     variables = function["Environment"]["Variables"]
     assert variables["APPROVED_MODEL_PARAMETER"] == "/mlops-demo/models/churn/approved-model-package-arn"
-    assert variables["RELEASE_PIPELINE_NAME"] == "mlops-demo-release"
+    assert variables["RELEASE_PIPELINE_NAME"] == "mlops-demo-release-churn"  # the model's own release pipeline
     assert variables["RELEASE_ROLE_ARN"] == "arn:aws:iam::111111111111:role/mlops-demo-model-release"
     # Powertools comes from AWS's public layer, resolved at deploy time from its public parameter.
     (layer,) = function["Layers"]

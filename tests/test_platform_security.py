@@ -25,6 +25,7 @@ NO_RESOURCE_LEVEL_PERMISSIONS = {
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ecr:GetAuthorizationToken",
+    "codepipeline:ListPipelines",  # the platform pipeline finds the release pipelines to start
     "cloudwatch:PutMetricData",  # limited by a cloudwatch:namespace condition where used
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -59,14 +60,14 @@ def as_list(value: Any) -> list[Any]:
 def account_of(platform: SynthesizedPlatform, path: str) -> str:
     """The account a stack deploys to: its stage's, or the tooling account for the delivery stack."""
     top = path.split("/")[0]
-    return platform.config.accounts.tooling if top == "Delivery" else platform.config.accounts.for_stage(top.lower())
+    return platform.config.accounts.tooling if top in ("Delivery", "Releases") else platform.config.accounts.for_stage(top.lower())
 
 
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
     expected += [f"Dev/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
-    expected += [f"{s.capitalize()}/Endpoint-{m.name}" for s in STAGES for m in platform.config.models]
-    expected += ["Delivery"]
+    expected += [f"{s.capitalize()}/Release-{m.name}/Endpoint" for s in STAGES for m in platform.config.models]
+    expected += ["Delivery", "Releases/Tooling", *(f"Releases/Release-{m.name}" for m in platform.config.models)]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
@@ -153,11 +154,12 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         retained = {k: (v.get("DeletionPolicy"), v.get("UpdateReplacePolicy")) for k, v in stateful.items()}
         # the default config lets dev go (retain_stateful_resources: false); nothing else may
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
-        assert set(retained.values()) == {expected}, (path, retained)
+        assert set(retained.values()) == ({expected} if stateful else set()), (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
     # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, its drift checks'
-    # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets
-    assert stateful_count == 3 * 8 + 2 + 1 + 3
+    # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets; release tooling:
+    # key, source, artifact and access-log buckets (a model's release pipeline stack holds none)
+    assert stateful_count == 3 * 8 + 2 + 1 + 3 + 4
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:
@@ -193,7 +195,8 @@ def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: Synt
             (operator, condition), = trust["Condition"].items()
             assert operator in ("ArnEquals", "ArnLike") and list(condition) == ["aws:PrincipalArn"], trust
             for arn in as_list(condition["aws:PrincipalArn"]):
-                assert re.fullmatch(rf"arn:aws:iam::{account}:role/{platform.config.project}-[a-z0-9-]+", arn), (path, arn)
+                # one role, or one name pattern of the platform's roles (one per model, e.g. <project>-*-approval)
+                assert re.fullmatch(rf"arn:aws:iam::{account}:role/{platform.config.project}-([a-z0-9-]+|[a-z0-9-]*\*[a-z0-9-]+)", arn), (path, arn)
             trusts += 1
         if path != "Dev/Storage":
             assert sharing == [], path
@@ -224,8 +227,9 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: Synthe
 
 def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
     assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
-    # a registry and a training stack per model, and the delivery stack
-    assert len(three_model_platform.templates) == 6 + 2 * 3 + 1
+    # network and storage per stage, a registry and a training stack per model (none has an approved
+    # version: no endpoint), the delivery stack, the release tooling and a release pipeline per model
+    assert len(three_model_platform.templates) == 6 + 2 * 3 + 1 + 1 + 3
     assert {p for p in three_model_platform.templates if "Registry" in p} == {
         "Dev/Registry-churn", "Dev/Registry-fraud", "Dev/Registry-demand-forecast",
     }

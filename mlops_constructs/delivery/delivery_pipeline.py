@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +88,25 @@ _PIPELINE_WILDCARDS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile
 ))
 
 
-def _only_registry_logins_on_any_resource(document: dict[str, Any]) -> bool:
-    """Whether every statement of ``document`` on ``Resource: "*"`` allows only ``ecr:GetAuthorizationToken``."""
-    return all(statement.get("Action") in ("ecr:GetAuthorizationToken", ["ecr:GetAuthorizationToken"])
-               for statement in document.get("Statement", []) if statement.get("Resource") == "*")
+# Actions the pipeline's steps call that have no resource-level permissions, and why each is called.
+_UNSCOPED_ACTIONS = {
+    "ecr:GetAuthorizationToken": "logging in to the registries of the base images the Docker assets are built from "
+                                 "(the pulls are limited to those repositories)",
+    "codepipeline:ListPipelines": "finding the release pipelines to start after prod (the starts are limited to them)",
+}
+
+
+def _only_unscoped_actions_on_any_resource(document: dict[str, Any]) -> list[str]:
+    """The actions on ``Resource: "*"`` in ``document`` when all are in :data:`_UNSCOPED_ACTIONS`, else none."""
+    actions: list[str] = []
+    for statement in document.get("Statement", []):
+        if statement.get("Resource") == "*":
+            listed = statement.get("Action")
+            for action in listed if isinstance(listed, list) else [listed]:
+                if action not in _UNSCOPED_ACTIONS:
+                    return []
+                actions.append(action)
+    return actions
 
 
 def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
@@ -170,6 +185,8 @@ class DeliveryStage:
     """Requests sent after the stage is deployed; an error response fails the release there."""
     manual_approval: bool = False
     """Wait for a person's approval before deploying this stage."""
+    post: Sequence[pipelines.Step] = ()
+    """Steps run after the stage is deployed (and smoke-tested)."""
 
 
 class DeliveryPipeline(Construct):
@@ -225,6 +242,12 @@ class DeliveryPipeline(Construct):
     :param base_images: ECR images the Docker image assets are built from (their ``FROM``), e.g. SageMaker's
         framework images: the asset builds log in to their registries and may pull only these repositories.
         Default: none (public base images need no login).
+    :param acknowledged_wildcards: more ``Action::``/``Resource::`` wildcards (regular expressions over
+        AwsSolutions-IAM5's finding names) acknowledged on the pipeline's policies, each with its reason: for the
+        grants of steps given in ``stages[].post``. Default: none.
+    :param use_change_sets: deploy each stack through a change set (two actions: prepare, then execute) rather
+        than directly (one action). Default: change sets. Without them the pipeline holds twice the stacks
+        within CodePipeline's 500 actions.
     :param cli_version: the CDK CLI that self-mutation and asset publishing install (npm's ``latest``
         tag is not a current 2.x build). Default: :data:`DEFAULT_CLI_VERSION`.
     :param log_retention: of the CodeBuild logs. Default: one year.
@@ -248,6 +271,8 @@ class DeliveryPipeline(Construct):
         released_by: Sequence[str] = (),
         notification_topic: sns.ITopic | None = None,
         base_images: Sequence[str] = (),
+        acknowledged_wildcards: Mapping[str, str] | None = None,
+        use_change_sets: bool = True,
         cli_version: str = DEFAULT_CLI_VERSION,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -256,6 +281,7 @@ class DeliveryPipeline(Construct):
         self._validate(pipeline_name, stages, synth_commands, synth_role_name, synth_assumable_roles,
                        smoke_test_role_name, release_role_name, released_by)
         base_image_logins, base_image_pulls = self._base_image_logins(base_images)
+        self._extra_wildcards = tuple((re.compile(p), r) for p, r in (acknowledged_wildcards or {}).items())
 
         self.encryption_key = kms.Key(
             self,
@@ -334,6 +360,7 @@ class DeliveryPipeline(Construct):
             self_mutation=True,
             cli_version=cli_version,
             publish_assets_in_parallel=False,
+            use_change_sets=use_change_sets,
             # Pinned: npm's latest cdk-assets once shipped a broken Docker credential helper (aws/aws-cdk-cli#662).
             cdk_assets_cli_version=DEFAULT_CDK_ASSETS_VERSION,
             asset_publishing_code_build_defaults=base_image_logins,
@@ -368,6 +395,7 @@ class DeliveryPipeline(Construct):
             post: list[pipelines.Step] = []
             if entry.smoke_tests:
                 post.append(self._smoke_test_step(entry, source, smoke_test_script))
+            post.extend(entry.post)
             self.pipeline.add_stage(entry.stage, pre=pre, post=post)
         self.pipeline.build_pipeline()
         if base_image_pulls:
@@ -520,10 +548,10 @@ class DeliveryPipeline(Construct):
         for policy, document in documents.items():
             reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON)
             for finding in _wildcard_findings(stack, document):
-                reason = next((r for pattern, r in _PIPELINE_WILDCARDS if pattern.fullmatch(finding)), None)
-                if finding == "Resource::*" and _only_registry_logins_on_any_resource(document):
-                    reason = ("ecr:GetAuthorizationToken, to log in to the registries of the base images the Docker assets are "
-                              "built from, has no resource-level permissions; the pulls are limited to those repositories.")
+                reason = next((r for pattern, r in (*_PIPELINE_WILDCARDS, *self._extra_wildcards) if pattern.fullmatch(finding)), None)
+                unscoped = _only_unscoped_actions_on_any_resource(document) if finding == "Resource::*" else []
+                if unscoped:
+                    reason = "; ".join(f"{a}, {_UNSCOPED_ACTIONS[a]}" for a in unscoped) + ": no resource-level permissions."
                 if reason is not None:
                     reasons[f"{IAM5}[{finding}]"] = reason
             acknowledge_each(policy, reasons)

@@ -421,6 +421,9 @@ class CanaryEndpoint(Construct):
         target_.node.add_dependency(self.endpoint)
         target_.scale_to_track_metric(
             "InvocationsPerInstance",
+            # Named after the endpoint, not after the construct path CDK would derive it from: the name is the
+            # policy's identity (a new name replaces it), so moving the construct must not change it.
+            policy_name=f"{self.endpoint_name}-invocations-per-instance",
             target_value=target,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
             scale_in_cooldown=scale_in,

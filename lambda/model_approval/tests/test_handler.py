@@ -211,3 +211,46 @@ def test_each_decision_is_one_structured_log_line(world: World, handler_module, 
     assert {k: decision[k] for k in ("model_package_group", "model_package_arn", "model_package_version", "previous_arn", "action")} == {
         "model_package_group": GROUP, "model_package_arn": arn, "model_package_version": 1, "previous_arn": "none", "action": "released",
     }
+
+
+def executions(world: World, pipeline: str) -> list[str]:
+    """The ModelPackageArn variable of each execution of ``pipeline``, oldest first."""
+    summaries = world.codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
+    found = []
+    for summary in reversed(summaries):
+        execution = world.codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=summary["pipelineExecutionId"])
+        found.append({v["name"]: v["resolvedValue"] for v in execution["pipelineExecution"]["variables"]}["ModelPackageArn"])
+    return found
+
+
+def test_two_models_approved_in_the_same_minute_each_start_their_own_release(
+    world: World, handler_module, lambda_context, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each model's approval function starts that model's release pipeline, and only it: two approvals at
+    # once are two executions of two pipelines, neither waiting for the other (stacks.release_stack).
+    fraud_pipeline = "acme-release-fraud"
+    churn_pipeline = world.codepipeline.get_pipeline(name="acme-release")["pipeline"]
+    world.codepipeline.create_pipeline(pipeline={**churn_pipeline, "name": fraud_pipeline})
+    churn = world.register("Approved")
+    fraud = world.sagemaker.create_model_package(
+        ModelPackageGroupName="acme-fraud", ModelApprovalStatus="Approved",
+        InferenceSpecification={"Containers": [{"Image": "222222222222.dkr.ecr.eu-west-1.amazonaws.com/acme-dev/models:fraud"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+    assert invoke(handler_module, state_change_event(churn, "Approved"), lambda_context)["action"] == "released"
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "acme-fraud")
+    monkeypatch.setenv("APPROVED_MODEL_PARAMETER", "/mlops/acme-fraud/approved-model-package-arn")
+    monkeypatch.setenv("RELEASE_PIPELINE_NAME", fraud_pipeline)
+    assert invoke(handler_module, state_change_event(fraud, "Approved", group="acme-fraud"), lambda_context)["action"] == "released"
+    assert executions(world, "acme-release") == [churn]
+    assert executions(world, fraud_pipeline) == [fraud]
+
+
+def test_two_approvals_of_one_model_in_a_row_start_its_release_twice_the_later_last(world: World, handler_module, lambda_context) -> None:
+    # The release pipeline runs in SUPERSEDED mode (tests/test_release_pipelines.py): the later execution
+    # overtakes or follows the earlier one stage by stage, so the later package is the one left deployed.
+    first, second = world.register("Approved"), world.register("Approved")
+    assert invoke(handler_module, state_change_event(first, "Approved"), lambda_context)["action"] == "released"
+    assert invoke(handler_module, state_change_event(second, "Approved"), lambda_context)["action"] == "released"
+    assert executions(world, "acme-release") == [first, second]
+    assert world.released() == second

@@ -1,0 +1,54 @@
+"""References from a model's release stacks to its stage's network and storage stacks, by their stable
+CloudFormation outputs rather than by CDK object.
+
+A model's endpoint stack is in a stage of its own (``<Stage>/Release-<model>``), deployed by the model's
+release pipeline, not with the platform's stacks; CDK allows no reference across stages. The network and
+storage stacks therefore publish what the endpoints read as outputs with fixed names, and the endpoint stack
+reads them with ``Fn::GetStackOutput`` (the stack name and the output name, resolved by CloudFormation at
+deploy time, in the same account and region), which is what CDK itself writes for a reference within a stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsii
+from aws_cdk import IResolvable, IResolveContext, Token
+
+VPC_ID_OUTPUT = "VpcId"
+STORE_KEY_ARN_OUTPUT = "StoreKeyArn"
+
+
+def isolated_subnet_output(index: int) -> str:
+    """The output of the stage's ``index``-th isolated subnet (one per availability zone, in zone order)."""
+    return f"IsolatedSubnet{index + 1}"
+
+
+def isolated_route_table_output(index: int) -> str:
+    """The output of the route table of the stage's ``index``-th isolated subnet."""
+    return f"IsolatedRouteTable{index + 1}"
+
+
+@jsii.implements(IResolvable)
+class _StackOutput:
+    def __init__(self, stack_name: str, region: str, output: str) -> None:
+        self._value = {"Fn::GetStackOutput": {"StackName": stack_name, "Region": region, "OutputName": output}}
+
+    @property
+    def creation_stack(self) -> list[str]:
+        return []
+
+    @property
+    def type_hint(self) -> Any:
+        return None
+
+    def resolve(self, context: IResolveContext) -> Any:
+        return self._value
+
+    def to_string(self) -> str:
+        return f"${{StackOutput:{self._value['Fn::GetStackOutput']['StackName']}.{self._value['Fn::GetStackOutput']['OutputName']}}}"
+
+
+def stack_output(stack_name: str, region: str, output: str) -> str:
+    """A string token for output ``output`` of stack ``stack_name`` in ``region``."""
+    return Token.as_string(_StackOutput(stack_name, region, output))

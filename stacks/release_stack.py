@@ -1,0 +1,146 @@
+"""The models' release pipelines, in the tooling account: one small pipeline per model, and what they share.
+
+Approving a model starts that model's pipeline only; it deploys that model's endpoint stacks
+(``<Stage>/Release-<model>/*``) to dev, staging (smoke-tested) and, after a person's approval, prod, from the
+source the platform's pipeline last tested and deployed. The platform's pipeline deploys these stacks (the
+``Releases`` stage) and, after prod, publishes the tested source and starts every release pipeline, so that a
+platform change reaches every endpoint through the same gates.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from aws_cdk import Environment, Stack, Stage
+from constructs import Construct
+
+from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
+from mlops_constructs.delivery import SmokeTest
+from mlops_constructs.delivery.release_pipeline import ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from stacks._settings import log_retention, stateful_removal_policy
+from stacks.endpoint_stack import SMOKE_TESTED_STAGES
+from stacks.names import (
+    VALIDATE_TEMPLATES,
+    approval_role_name,
+    approved_model_parameter,
+    approved_model_reader_role_name,
+    endpoint_name,
+    endpoint_smoke_test_role_name,
+    model_package_group,
+    model_release_pipeline_name,
+    model_release_pipeline_pattern,
+    release_role_name,
+    release_stage_id,
+    role_arn,
+    smoke_test_role_name,
+    synth_role_name,
+)
+
+RESOLVER = "mlops_constructs/delivery/scripts/resolve_model_packages.py"
+"""Decides, in a release's synth build, which approved package the model's endpoints deploy."""
+RELEASE_CONTEXT = "release"
+"""Context key of the platform's app: ``-c release=<model>`` synthesizes that model's release stages only."""
+
+
+def release_synth_commands(config: PlatformConfig, config_path: str) -> list[str]:
+    """A release's synthesis: the model's approved package (the pipeline's variable, else the registry's
+    parameter in dev), then that model's release stages, with CDK's template validation on."""
+    return [
+        "python3 -m pip install --quiet 'boto3>=1.40,<2'",
+        f'python3 {RESOLVER} --region {config.region} --released "$MODEL_PACKAGE_ARN" --models "$RELEASE_MODELS" > model-packages.args',
+        f'make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS="-c {VALIDATE_TEMPLATES}=true -c {RELEASE_CONTEXT}=$RELEASE_NAME $(cat model-packages.args)"',
+    ]
+
+
+class ReleaseToolingStack(Stack):
+    """What the models' release pipelines share (:class:`ReleaseTooling`)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, config_path: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        accounts = config.accounts
+        settings = config.stage("prod")
+        # Name patterns rather than one ARN per model: the policies do not grow with the models.
+        smoke_roles = [role_arn(accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, _AnyModel()))  # type: ignore[arg-type]
+                       for stage in SMOKE_TESTED_STAGES]
+        with config.props_from({"name_prefix": "project", "deploy_accounts": "accounts", "released_by": "accounts.dev, project",
+                                "synth_assumable_roles": "accounts.dev, project, models[].name"}):
+            self.tooling = ReleaseTooling(
+                self,
+                "Tooling",
+                name_prefix=config.project,
+                deploy_accounts=[accounts.for_stage(stage) for stage in STAGES],
+                synth_commands=release_synth_commands(config, config_path),
+                synth_role_name=synth_role_name(config),
+                synth_assumable_roles=[role_arn(accounts.dev, approved_model_reader_role_name(config, _AnyModel()))],  # type: ignore[arg-type]
+                smoke_test_role_name=smoke_test_role_name(config),
+                smoke_test_roles=smoke_roles,
+                release_role_name=release_role_name(config),
+                released_by=[role_arn(accounts.dev, approval_role_name(config, _AnyModel()))],  # type: ignore[arg-type]
+                releasable=[model_release_pipeline_pattern(config)],
+                log_retention=log_retention(settings),
+                removal_policy=stateful_removal_policy(settings),
+            )
+
+
+class _AnyModel:
+    """Stands for every model in a name pattern (``<project>-*-approval``)."""
+
+    name = "*"
+
+
+class ModelReleaseStack(Stack):
+    """One model's :class:`ReleasePipeline`."""
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, model: ModelSettings, tooling: ReleaseTooling, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        resolver_input = [{
+            "name": model.name,
+            "group": model_package_group(config, model),
+            "parameter": approved_model_parameter(config, model),
+            "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config, model)),
+        }]
+        deployments = []
+        for stage in STAGES:
+            tests = []
+            if stage in SMOKE_TESTED_STAGES and model.smoke_test is not None:
+                tests.append(SmokeTest(
+                    endpoint_name=endpoint_name(config, stage, model),
+                    role_arn=role_arn(config.accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, model)),
+                    content_type=model.smoke_test.content_type, body=model.smoke_test.body,
+                ))
+            deployments.append(ReleaseDeployment(
+                name=stage.capitalize(), stacks=f"{stage.capitalize()}/{release_stage_id(model)}/*", region=config.region,
+                smoke_tests=tests, manual_approval=stage == "prod",
+            ))
+        with config.props_from({"pipeline_name": f"project, {config.model_path(model, 'name')}",
+                                "deployments[].smoke_tests": config.model_path(model, "smoke_test")}):
+            self.release = ReleasePipeline(
+                self,
+                "Release",
+                pipeline_name=model_release_pipeline_name(config, model),
+                tooling=tooling,
+                release_name=model.name,
+                deployments=deployments,
+                synth_environment={"RELEASE_MODELS": json.dumps(resolver_input, separators=(",", ":"))},
+            )
+
+
+class ReleasesStage(Stage):
+    """The tooling account's release stacks: the shared tooling and one release pipeline per model."""
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, config_path: str) -> None:
+        super().__init__(scope, id, env=Environment(account=config.accounts.tooling, region=config.region))
+        self.tooling = ReleaseToolingStack(
+            self, "Tooling", stack_name=f"{config.project}-release-tooling", config=config, config_path=config_path,
+            description=f"{config.project}: what the models' release pipelines share", termination_protection=True,
+        )
+        self.pipelines: dict[str, ModelReleaseStack] = {}
+        """Each model's release pipeline stack, by model name."""
+        for model in config.models:
+            self.pipelines[model.name] = ModelReleaseStack(
+                self, f"Release-{model.name}", stack_name=f"{config.project}-release-{model.name}", config=config, model=model,
+                tooling=self.tooling.tooling, description=f"{config.project}: the release pipeline of model {model.name}",
+                termination_protection=True,
+            )

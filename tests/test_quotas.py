@@ -1,0 +1,91 @@
+"""AWS quotas (issue 16): every figure of the suite's platforms within 80% of AWS's default, and the
+account- and pipeline-wide figures, which grow with the models, projected to 100 models within it too.
+
+The quotas, their AWS doc addresses and the budget are one table, ``mlops_constructs.quotas.QUOTAS``;
+``make bench`` measures the same figures on synthesized configs of 1, 25, 50 and 100 models
+(docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_constructs.quotas import BUDGET, BY_KEY, QUOTAS, Figure, measure, table
+from tests.conftest import SynthesizedPlatform
+
+# Figures that grow with the number of models (one account's or one pipeline's), and those that do not.
+GROWING = ("iam_roles", "iam_managed_policies", "eventbridge_rules", "pipeline_actions", "pipeline_stages")
+TARGET_MODELS = 100
+
+
+def figures(platform: SynthesizedPlatform) -> dict[str, Figure]:
+    return {f.quota.key: f for f in measure(platform.outdir)}
+
+
+@pytest.mark.parametrize("name", ["platform", "three_model_platform"])
+def test_every_figure_of_the_suites_platforms_is_within_budget(name: str, request: pytest.FixtureRequest) -> None:
+    found = figures(request.getfixturevalue(name))
+    assert set(found) == {q.key for q in QUOTAS}
+    over = [f"{f.quota.what}: {f.value} at {f.where} (budget {f.quota.budget})" for f in found.values() if not f.within_budget]
+    assert over == []
+
+
+def test_the_figures_that_grow_with_the_models_stay_within_budget_at_a_hundred(
+    platform: SynthesizedPlatform, three_model_platform: SynthesizedPlatform,
+) -> None:
+    # Linear in the models: each model adds the same stacks. The three-model platform's models carry more
+    # than the default's (script steps, tuning, schedules), so the slope over-estimates.
+    one, three = figures(platform), figures(three_model_platform)
+    for key in GROWING:
+        slope = (three[key].value - one[key].value) / 2
+        projected = one[key].value + slope * (TARGET_MODELS - 1)
+        assert projected <= BY_KEY[key].budget, f"{BY_KEY[key].what}: {projected:.0f} at {TARGET_MODELS} models (budget {BY_KEY[key].budget})"
+    # and the others do not grow at all
+    for key in ("iam_trust_policy", "iam_inline_per_role", "iam_managed_policy", "pipeline_stage_actions", "buildspec_characters"):
+        assert three[key].value <= one[key].value * 1.25 + 200, (key, one[key], three[key])
+
+
+def test_the_table_names_each_quota_with_its_aws_doc_and_an_eighty_percent_budget() -> None:
+    assert BUDGET == 0.8
+    for quota in QUOTAS:
+        assert quota.url.startswith("https://docs.aws.amazon.com/"), quota
+        assert quota.budget == int(quota.default * 0.8)
+    assert {q.key: q.default for q in QUOTAS if q.key in ("pipeline_actions", "iam_trust_policy", "cfn_resources")} == {
+        "pipeline_actions": 500, "iam_trust_policy": 2048, "cfn_resources": 500}
+
+
+def assembly(tmp_path: Path, resources: dict[str, Any], *, account: str = "111111111111") -> Path:
+    (tmp_path / "Stack.template.json").write_text(json.dumps({"Resources": resources}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {"Stack": {
+        "type": "aws:cloudformation:stack", "environment": f"aws://{account}/eu-west-1", "properties": {"templateFile": "Stack.template.json"}}}}))
+    return tmp_path
+
+
+def test_measure_finds_a_figure_over_budget(tmp_path: Path) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                                                      "Condition": {"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::222222222222:role/r{i:03d}-approval" for i in range(40)]}}}]}
+    actions = [{"Name": f"a{i}", "ActionTypeId": {"Provider": "CodeBuild"}} for i in range(45)]
+    resources = {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+        "Pipeline": {"Type": "AWS::CodePipeline::Pipeline", "Properties": {"Stages": [{"Name": "Dev", "Actions": actions}]}},
+        **{f"Rule{i}": {"Type": "AWS::Events::Rule", "Properties": {}} for i in range(3)},
+    }
+    found = {f.quota.key: f for f in measure(assembly(tmp_path, resources))}
+    assert found["iam_trust_policy"].value == len(json.dumps(trust, separators=(",", ":")))
+    assert not found["iam_trust_policy"].within_budget and found["iam_trust_policy"].where == "Stack/Role"
+    assert found["pipeline_stage_actions"].value == 45 and not found["pipeline_stage_actions"].within_budget
+    assert found["eventbridge_rules"].value == 3
+    assert found["iam_roles"].value == 1 + 5  # the CDK bootstrap stack's roles are counted too
+    assert "**over budget**" in table(list(found.values()))
+
+
+def test_intrinsics_count_at_most_what_they_resolve_to(tmp_path: Path) -> None:
+    document = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "Bucket"}, "/*"]]}}]}
+    resources = {"Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": document}}}
+    (found,) = [f for f in measure(assembly(tmp_path, resources)) if f.quota.key == "iam_managed_policy"]
+    literal = len(json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn::s3:::/*"}]}, separators=(",", ":")))
+    assert found.value == literal + 10 + 128  # the longest partition (aws-us-gov) and an intrinsic's allowance

@@ -1,0 +1,199 @@
+"""Release isolation (issue 16): each model's endpoints are released by that model's own pipeline, whose
+size does not depend on the number of models; the platform's pipeline deploys the platform's stacks and
+leaves the endpoints to the releases."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from mlops_constructs.config import STAGES, PlatformConfig
+from mlops_constructs.delivery.release_pipeline import SOURCE_KEY, ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from mlops_constructs.errors import PropsError
+from stacks.release_stack import RELEASE_CONTEXT, RESOLVER, ReleasesStage
+from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, default_config_data, resources
+
+
+def pipeline_of(template: dict[str, Any]) -> dict[str, Any]:
+    (pipeline,) = resources(template, "AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]
+
+
+def shape(pipeline: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, int]]]]:
+    return [(s["Name"], [(a["Name"], a["ActionTypeId"]["Provider"], a.get("RunOrder", 1)) for a in s["Actions"]]) for s in pipeline["Stages"]]
+
+
+def env_of(action: dict[str, Any]) -> dict[str, str]:
+    return {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
+
+
+def release_template(platform: SynthesizedPlatform, model: str) -> dict[str, Any]:
+    return platform.templates[f"Releases/Release-{model}"]
+
+
+def models_config(n: int) -> PlatformConfig:
+    data = default_config_data()
+    template = data["models"][0]
+    data["models"] = [{**copy.deepcopy(template), "name": f"m{i:02d}",
+                       "model_package_arn": template["model_package_arn"].replace("churn", f"m{i:02d}")} for i in range(1, n + 1)]
+    return PlatformConfig.from_mapping(data)
+
+
+def releases_only(config: PlatformConfig, outdir: Path) -> dict[str, dict[str, Any]]:
+    """The tooling account's release stacks of ``config``, synthesized alone: template by stack id."""
+    app = cdk.App(outdir=str(outdir), context=CDK_CONTEXT)
+    stage = ReleasesStage(app, "Releases", config=config, config_path="config/default.yaml")
+    app.synth()
+    stacks = [stage.tooling, *stage.pipelines.values()]
+    return {s.node.id: json.loads((outdir / stage.artifact_id / s.template_file).read_text()) for s in stacks}
+
+
+# -- the release path is the same at 1 and at N models ---------------------------------------------
+
+
+def test_a_models_release_is_the_same_at_one_and_at_twenty_models(tmp_path: Path) -> None:
+    one = releases_only(models_config(1), tmp_path / "one")
+    twenty = releases_only(models_config(20), tmp_path / "twenty")
+    # m01's pipeline stack, and the tooling every release shares, do not change when 19 models are added
+    assert json.dumps(one["Release-m01"], sort_keys=True) == json.dumps(twenty["Release-m01"], sort_keys=True)
+    assert json.dumps(one["Tooling"], sort_keys=True) == json.dumps(twenty["Tooling"], sort_keys=True)
+    assert len(twenty) == 21
+    pipeline = pipeline_of(twenty["Release-m07"])
+    assert [name for name, _ in shape(pipeline)] == ["Source", "Synth", "Dev", "Staging", "Prod"]
+    assert sum(len(actions) for _, actions in shape(pipeline)) <= 8
+
+
+def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_platform: SynthesizedPlatform) -> None:
+    config = three_model_platform.config
+    for model in config.models:
+        pipeline = pipeline_of(release_template(three_model_platform, model.name))
+        assert pipeline["Name"] == f"{config.project}-release-{model.name}"
+        assert pipeline["PipelineType"] == "V2"
+        # a newer release of the same model overtakes an older one between stages, never the other way
+        # round (https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html)
+        assert pipeline["ExecutionMode"] == "SUPERSEDED"
+        assert pipeline["Variables"] == [{"Name": "ModelPackageArn", "DefaultValue": "none",
+                                          "Description": pipeline["Variables"][0]["Description"]}]
+        stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
+        (source,) = stages["Source"]
+        assert source["ActionTypeId"]["Provider"] == "S3" and source["Configuration"]["S3ObjectKey"] == SOURCE_KEY
+        assert source["Configuration"]["PollForSourceChanges"] is False  # started only by an approval or the platform
+        (synth,) = stages["Synth"]
+        env = env_of(synth)
+        assert env["RELEASE_NAME"] == model.name and env["MODEL_PACKAGE_ARN"] == "#{variables.ModelPackageArn}"
+        assert [m["name"] for m in json.loads(env["RELEASE_MODELS"])] == [model.name]  # its own package only
+        for stage in STAGES:
+            deploy = next(a for a in stages[stage.capitalize()] if a["Name"].startswith("Deploy-"))
+            assert env_of(deploy) == {"RELEASE_STACKS": f"{stage.capitalize()}/Release-{model.name}/*"}
+        prod = stages["Prod"]
+        assert [a["Name"] for a in sorted(prod, key=lambda a: a["RunOrder"])] == ["Promote-Prod", "Deploy-Prod"]
+        staging = [a["Name"] for a in sorted(stages["Staging"], key=lambda a: a["RunOrder"])]
+        assert staging == (["Deploy-Staging", "SmokeTest-Staging"] if model.smoke_test else ["Deploy-Staging"])
+
+
+def test_the_release_synth_resolves_one_model_then_synthesizes_its_release_stages(three_model_platform: SynthesizedPlatform) -> None:
+    template = three_model_platform.templates["Releases/Tooling"]
+    projects = [r["Properties"] for r in resources(template, "AWS::CodeBuild::Project").values()]
+    (synth,) = [p for p in projects if "Synthesizes one release" in p.get("Description", "")]
+    commands = json.loads(synth["Source"]["BuildSpec"])["phases"]["build"]["commands"]
+    (resolve,) = [i for i, c in enumerate(commands) if RESOLVER in c]
+    (make,) = [i for i, c in enumerate(commands) if c.startswith("make synth ")]
+    assert resolve < make and '--models "$RELEASE_MODELS"' in commands[resolve]
+    assert f"-c {RELEASE_CONTEXT}=$RELEASE_NAME" in commands[make] and "validate_templates=true" in commands[make]
+    (deploy,) = [p for p in projects if "Deploys the stacks" in p.get("Description", "")]
+    build = json.loads(deploy["Source"]["BuildSpec"])["phases"]["build"]["commands"]
+    assert any('cdk deploy --app . "$RELEASE_STACKS"' in c for c in build)
+    assert deploy["Environment"]["PrivilegedMode"] is True  # the drift job's image is built at deploy
+
+
+# -- the platform's pipeline ------------------------------------------------------------------------
+
+
+def test_the_platform_pipeline_deploys_no_endpoint_and_starts_every_release_after_prod(platform: SynthesizedPlatform) -> None:
+    pipeline = pipeline_of(platform.templates["Delivery"])
+    stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
+    stack_names = [a["Configuration"]["StackName"] for actions in stages.values() for a in actions
+                   if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    assert stack_names and not [n for n in stack_names if n.endswith("-endpoint")]
+    config = platform.config
+    releases = {n for n in stack_names if n.startswith(f"{config.project}-release-")}
+    assert releases == {f"{config.project}-release-tooling", *(f"{config.project}-release-{m.name}" for m in config.models)}
+    names = [s["Name"] for s in pipeline["Stages"]]
+    assert names.index("Releases") < names.index("Dev") < names.index("Staging") < names.index("Prod")
+    prod = sorted(stages["Prod"], key=lambda a: a["RunOrder"])
+    assert prod[0]["Name"] == "Promote-Prod" and prod[-1]["Name"] == "PublishRelease"
+
+
+def test_endpoints_are_in_release_stages_with_their_stack_names_unchanged(platform: SynthesizedPlatform) -> None:
+    config = platform.config
+    for stage in STAGES:
+        (endpoint,) = platform.stages[stage].endpoints.values()
+        assert endpoint.stack_name == f"{config.project}-{stage}-churn-endpoint"
+        assert endpoint.node.path == f"{stage.capitalize()}/Release-churn/Endpoint"
+        # no CDK reference to the stage's own stacks (a cross-stage dependency): their outputs, by name
+        template = json.dumps(platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"])
+        outputs = set(re.findall(r'"OutputName": "([A-Za-z0-9]+)"', template))
+        assert outputs and outputs <= {"VpcId", "StoreKeyArn", "IsolatedSubnet1", "IsolatedSubnet2", "IsolatedSubnet3"}
+        assert "Fn::ImportValue" not in template
+
+
+def test_the_release_role_trust_does_not_grow_with_the_models(platform: SynthesizedPlatform, three_model_platform: SynthesizedPlatform) -> None:
+    def trust(p: SynthesizedPlatform) -> dict[str, Any]:
+        (role,) = [r["Properties"] for r in resources(p.templates["Releases/Tooling"], "AWS::IAM::Role").values()
+                   if r["Properties"].get("RoleName") == f"{p.config.project}-model-release"]
+        return role["AssumeRolePolicyDocument"]
+
+    assert trust(platform) == trust(three_model_platform)
+    (statement,) = trust(platform)["Statement"]
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{platform.config.accounts.dev}:role/{platform.config.project}-*-approval"]}}
+
+
+def test_each_approval_function_starts_its_own_models_release(three_model_platform: SynthesizedPlatform) -> None:
+    config = three_model_platform.config
+    for model in config.models:
+        (function,) = resources(three_model_platform.templates[f"Dev/Registry-{model.name}"], "AWS::Lambda::Function").values()
+        assert function["Properties"]["Environment"]["Variables"]["RELEASE_PIPELINE_NAME"] == f"{config.project}-release-{model.name}"
+
+
+# -- the constructs' refusals ---------------------------------------------------------------------
+
+
+def tooling(stack: cdk.Stack, **overrides: Any) -> ReleaseTooling:
+    props: dict[str, Any] = {"name_prefix": "acme", "deploy_accounts": ["222222222222"], "synth_commands": ["make synth"]}
+    props.update(overrides)
+    return ReleaseTooling(stack, "Tooling", **props)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"name_prefix": "Acme!"}, r"ReleaseTooling: name_prefix: must be 2-31 lowercase letters"),
+    ({"deploy_accounts": "222222222222"}, r"ReleaseTooling: deploy_accounts: must be a list of one or more 12-digit account ids"),
+    ({"synth_commands": []}, r"ReleaseTooling: synth_commands: must be a list of one or more shell commands"),
+    ({"release_role_name": "acme-release"}, r"ReleaseTooling: release_role_name: needs released_by and releasable"),
+    ({"released_by": ["root"]}, r"ReleaseTooling: released_by: must be a list of IAM role ARNs"),
+])
+def test_bad_tooling_props_are_refused(overrides: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    with pytest.raises(PropsError, match=message):
+        tooling(stack, **overrides)
+
+
+def test_bad_pipeline_props_are_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    shared = tooling(stack)
+    dev = ReleaseDeployment(name="Dev", stacks="Dev/Release-x/*", region="eu-west-1")
+    with pytest.raises(PropsError, match=r"ReleasePipeline: deployments: must have distinct names, neither Source nor Synth"):
+        ReleasePipeline(stack, "A", pipeline_name="a", tooling=shared, release_name="x", deployments=[dev, dev])
+    with pytest.raises(PropsError, match=r"ReleasePipeline: synth_environment.RELEASE_NAME: must map variable names"):
+        ReleasePipeline(stack, "B", pipeline_name="b", tooling=shared, release_name="x", deployments=[dev], synth_environment={"RELEASE_NAME": "y"})
+    from mlops_constructs.delivery import SmokeTest
+
+    big = ReleaseDeployment(name="Staging", stacks="Staging/Release-x/*", region="eu-west-1", smoke_tests=[
+        SmokeTest(endpoint_name="e", role_arn="arn:aws:iam::333333333333:role/r", body="1," * 600)])
+    with pytest.raises(PropsError, match=r"smoke_tests: must fit CodePipeline's 1000 characters per action configuration value"):
+        ReleasePipeline(stack, "C", pipeline_name="c", tooling=shared, release_name="x", deployments=[big])
