@@ -31,6 +31,8 @@ BUDGET = 0.8
 INTRINSIC_CHARACTERS = 128
 """What an unresolved intrinsic (other than a pseudo parameter or an id) counts for in a policy's size: more
 than any ARN, name or id of the platform's references resolves to."""
+ID_CHARACTERS = 40
+"""What a resource id counts for: a subnet's (``subnet-`` and 17 hexadecimal digits) is the longest, 24."""
 BOOTSTRAP_ROLES = 5
 """Roles of the CDK bootstrap stack (modern template) in each account: deploy, cfn-exec, lookup, file and image publishing."""
 BOOTSTRAP_MANAGED_POLICIES = 0
@@ -151,12 +153,16 @@ def _inner(part: Any) -> int:
 
 
 def _estimate(key: str, argument: Any) -> int:
-    """The characters an intrinsic resolves to, at most: exact for the pseudo parameters, an ARN's worth for an
-    ARN, and :data:`INTRINSIC_CHARACTERS` for anything else (names, ids, URLs, outputs of other stacks)."""
+    """The characters an intrinsic resolves to, at most: exact for the pseudo parameters; :data:`ID_CHARACTERS`
+    for an id (a security group's, or another stack's output that is not an ARN: the VPC's and subnets'); and
+    :data:`INTRINSIC_CHARACTERS` for anything else (ARNs, names, URLs)."""
     if key == "Ref" and isinstance(argument, str) and argument in _PSEUDO:
         return _PSEUDO[argument]
     if key == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2 and argument[1] in ("GroupId", "Id", "KeyId"):
-        return 40
+        return ID_CHARACTERS
+    if key in ("Fn::GetStackOutput", "Fn::ImportValue"):
+        output = json.dumps(argument)
+        return INTRINSIC_CHARACTERS if "Arn" in output else ID_CHARACTERS
     return INTRINSIC_CHARACTERS
 
 

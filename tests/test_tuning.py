@@ -245,9 +245,22 @@ def test_the_best_training_jobs_model_lands_where_the_train_state_put_it(tuned: 
 
 
 def statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The state machine role's statements, from its policy and, when it tunes, its tuning policy."""
     policies = resources(template, "AWS::IAM::ManagedPolicy")
-    (machine,) = [p for logical_id, p in policies.items() if logical_id.startswith("PipelineStateMachinePolicy")]
-    return {s["Sid"]: s for s in machine["Properties"]["PolicyDocument"]["Statement"]}
+    machine = [p for logical_id, p in policies.items() if logical_id.startswith(("PipelineStateMachinePolicy", "PipelineTuningPolicy"))]
+    return {s["Sid"]: s for p in machine for s in p["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_the_tuning_permissions_are_a_policy_of_their_own_on_the_machines_role(tuned: dict[str, Any], plain: dict[str, Any]) -> None:
+    policies = resources(tuned, "AWS::IAM::ManagedPolicy")
+    (tuning,) = [p["Properties"] for logical_id, p in policies.items() if logical_id.startswith("PipelineTuningPolicy")]
+    (machine,) = [p["Properties"] for logical_id, p in policies.items() if logical_id.startswith("PipelineStateMachinePolicy")]
+    assert tuning["Roles"] == machine["Roles"]
+    assert {s["Sid"] for s in tuning["PolicyDocument"]["Statement"]} == {"CreateTuningJobsInsideGuardrails", "FollowAndStopTuningJobs", "FollowTuningJobs"}
+    assert not [k for k in resources(plain, "AWS::IAM::ManagedPolicy") if k.startswith("PipelineTuningPolicy")]
+    (machine_id,) = resources(tuned, "AWS::StepFunctions::StateMachine")
+    tuning_id = next(k for k in policies if k.startswith("PipelineTuningPolicy"))
+    assert tuning_id in tuned["Resources"][machine_id]["DependsOn"]  # created after its permissions
 
 
 def test_tuning_jobs_may_only_be_created_inside_the_guardrails(tuned: dict[str, Any], plain: dict[str, Any]) -> None:
