@@ -13,6 +13,7 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._iam import service_principal
+from mlops_constructs.compliance import acknowledge_each, guard
 
 
 # Pseudo parameters are constant tokens: read once (each read is a round trip to jsii's Node process).
@@ -82,3 +83,15 @@ def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.I
     )
     alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
     return alarm
+
+
+def dead_letter_queue(scope: Construct, id: str, key: kms.IKey, topic: sns.ITopic, *, alarm_id: str, alarm_description: str,
+                      reason: str) -> sqs.Queue:
+    """A queue for what a rule or schedule could not deliver: encrypted with ``key``, TLS only, kept 14 days,
+    with an alarm (``alarm_id``) to ``topic`` while it holds anything. cdk-nag's and Guard's "this queue
+    has no dead-letter queue" findings are acknowledged with ``reason``: it is itself one."""
+    queue = sqs.Queue(scope, id, encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+                      enforce_ssl=True, retention_period=durations.days(14))
+    acknowledge_each(queue, {"AwsSolutions::AwsSolutions-SQS3": reason, guard("sqs_dlq_check"): reason})
+    dead_letter_alarm(scope, alarm_id, queue, topic, alarm_description)
+    return queue
