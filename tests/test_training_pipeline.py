@@ -18,6 +18,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
+from mlops_constructs.schedules import daily_cron, weekly_cron
 from mlops_constructs.training import DRIFT_BASELINE_KEY, GateCondition, Preprocessing, TrainingPipeline
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
@@ -562,6 +563,17 @@ def test_a_schedule_alone_is_a_schedule_without_a_rule() -> None:
     # no role for EventBridge rules
     roles = resources(template, "AWS::IAM::Role").values()
     assert "events.amazonaws.com" not in json.dumps([r["Properties"]["AssumeRolePolicyDocument"] for r in roles])
+
+
+def test_daily_and_weekly_in_the_configuration_start_at_the_models_own_time(three_model_platform: SynthesizedPlatform) -> None:
+    """fraud is configured weekly, demand-forecast daily (without event triggers: a schedule and no rule)."""
+    def schedules_of(model: str) -> list[str]:
+        template = three_model_platform.templates[f"Dev/Training-{model}"]
+        return [s["Properties"]["ScheduleExpression"] for s in resources(template, "AWS::Scheduler::Schedule").values()]
+
+    assert schedules_of("fraud") == [weekly_cron("fraud")] == ["cron(25 5 ? * MON *)"]
+    assert schedules_of("demand-forecast") == [daily_cron("demand-forecast")] == ["cron(30 0 * * ? *)"]
+    assert resources(three_model_platform.templates["Dev/Training-demand-forecast"], "AWS::Events::Rule") == {}
 
 
 @pytest.mark.parametrize(
