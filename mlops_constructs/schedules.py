@@ -25,13 +25,13 @@ WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 TRAINING_WINDOW = ("00:00", "05:59")
 """Where ``daily`` and ``weekly`` training runs start, UTC: the night in Europe, before the working day."""
 DRIFT_HOURLY_MINUTES = (5, 55)
-"""The minutes past the hour an hourly drift check may start at. Not before 5: SageMaker's data capture
-buffers requests and uploads them to the hour's prefix minutes later, so the previous hour's files are
-complete only some minutes into the next (the check used to run at 10 past for that reason). Not after
-55: the check runs well inside the hour after the one it checks."""
+"""The minutes past the hour an hourly drift check may start at. Not before 5: data capture writes requests to
+S3 in batches, so the last files of an hour's prefix can land a few minutes after the hour ends (AWS gives no
+bound; the check used to run at 10 past to leave that margin). Not after 55: the check runs well inside the
+hour after the one it checks."""
 DRIFT_DAILY_WINDOW = ("00:15", "05:59")
 """Where a daily drift check may start, UTC: at least a quarter of an hour after the day it checks, for
-the same capture delay, and early enough for a report before the working day."""
+the same capture delay (the check used to run at 00:30), and early enough for a report before the working day."""
 
 SHORTHANDS = ("daily", "weekly")
 """Training schedule shorthands :func:`resolve_training_schedule` turns into a spread cron expression."""
