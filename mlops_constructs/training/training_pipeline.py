@@ -37,7 +37,7 @@ from mlops_constructs._iam import Statement, allow, network_interfaces_arn, poli
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import (
-    IAM5, acknowledge_each, acknowledge_log_retention, guard, in_packs, nag_resources,
+    IAM5, acknowledge_each, acknowledge_log_retention, in_packs, nag_resources,
 )
 from mlops_constructs.errors import PropsError
 from mlops_constructs.training.gate import (
@@ -1195,7 +1195,7 @@ class TrainingPipeline(Construct):
             model_name, data_bucket.bucket_name, data_prefix, on_new_data=on_new_data, on_retrain_event=on_retrain_event,
             retrain_alarm_names=retrain_alarm_names,
         )
-        """The event trigger's patterns by name (``DriftAlarm``, ``NewData``, ``RetrainRequested``), the
+        """The event triggers' patterns by name (``DriftAlarm``, ``NewData``, ``RetrainRequested``), the
         alternatives of ``trigger_rule``'s pattern."""
         self.trigger_dead_letter_queue: sqs.Queue | None = None
         """Trigger events and scheduled starts that could not start a run, or ``None`` without triggers."""
