@@ -10,13 +10,20 @@ delivery service decrypt with no condition; these helpers write each statement w
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
 
 from mlops_constructs._arns import arn
-from mlops_constructs._iam import Statement, allow, service_principal
+from mlops_constructs._iam import Statement, allow, policy_document, service_principal
 from mlops_constructs.compliance import ignore_cfn_lint
 
 
@@ -66,6 +73,56 @@ def start_execution_statements(stack: Stack, machine_arn: str, key_arn: str) -> 
         allow("EncryptExecutionInput", ["kms:GenerateDataKey"], [key_arn],
               {"ArnLike": {"kms:EncryptionContext:aws:states:stateMachineArn": any_state_machine_arn(stack)}}),
     ]
+
+
+def start_on_schedule(
+    scope: Construct,
+    id: str,
+    *,
+    machine: sfn.IStateMachine,
+    machine_key_arn: str,
+    expression: scheduler.ScheduleExpression,
+    input: Mapping[str, Any],
+    dead_letter_queue: sqs.IQueue,
+    dead_letter_key_arn: str,
+    retry_attempts: int,
+    max_event_age: Duration,
+    account: str,
+    description: str,
+    role_description: str,
+    policy_description: str,
+) -> scheduler.Schedule:
+    """An EventBridge Scheduler schedule (``id``) that starts ``machine`` with ``input``, and its role
+    (``ScheduleRole``, policy ``SchedulePolicy``), both children of ``scope``.
+
+    A Scheduler schedule is not a rule on an event bus, whose 300 rules per bus a platform of many models
+    would exhaust; schedules have quotas of their own, in the millions per Region
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html,
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html). ``expression`` is read in
+    UTC unless it names a time zone, like a rule's, and the flexible time window is off: the target is
+    invoked at the expression's times. An invocation that still fails after ``retry_attempts`` retries within
+    ``max_event_age`` goes to ``dead_letter_queue``, which Scheduler writes with the schedule's role
+    (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html), so the role may
+    send to that queue and use its key through SQS, besides starting this one machine.
+    """
+    stack = Stack.of(scope)
+    role = iam.Role(scope, "ScheduleRole", assumed_by=service_principal("scheduler.amazonaws.com", account), description=role_description)
+    policy = iam.ManagedPolicy(scope, "SchedulePolicy", description=policy_description, roles=[role], document=policy_document([
+        *start_execution_statements(stack, machine.state_machine_arn, machine_key_arn),
+        allow("SendDeadLetters", ["sqs:SendMessage"], [dead_letter_queue.queue_arn]),
+        allow("EncryptDeadLetters", ["kms:GenerateDataKey", "kms:Decrypt"], [dead_letter_key_arn],
+              {"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}}),
+    ]))
+    schedule = scheduler.Schedule(
+        scope, id, description=description, schedule=expression,
+        # The policy above is complete: the target's own grants would need a mutable role.
+        target=scheduler_targets.StepFunctionsStartExecution(
+            machine, role=role.without_policy_updates(), input=scheduler.ScheduleTargetInput.from_object(dict(input)),
+            dead_letter_queue=dead_letter_queue, retry_attempts=retry_attempts, max_event_age=max_event_age,
+        ),
+    )
+    schedule.node.add_dependency(policy)  # the first invocation finds the role able to start the machine
+    return schedule
 
 
 def allow_execution_log_delivery(key: kms.Key, account: str) -> None:

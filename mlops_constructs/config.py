@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 _MAX_BUCKET_NAME = 63
@@ -195,6 +196,14 @@ def _schedule(value: Any) -> Any:
     return value
 
 
+def _training_schedule(value: Any) -> Any:
+    if value in SHORTHANDS:
+        return value
+    if not isinstance(value, str) or not _SCHEDULE.fullmatch(value):
+        raise ValueError("must be daily, weekly, or an EventBridge schedule expression: rate(<n> <minutes|hours|days>) or cron(<6 fields>)")
+    return value
+
+
 def _data_prefix(value: Any) -> Any:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/", value):
         raise ValueError("must be an S3 key prefix without a leading slash and ending with '/', e.g. churn/raw/")
@@ -244,6 +253,7 @@ _SCHEDULE = re.compile(r"rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cr
 AccountId = Annotated[str, BeforeValidator(_account_id)]
 EcrImage = Annotated[str, BeforeValidator(_ecr_image)]
 Schedule = Annotated[str, BeforeValidator(_schedule)]
+TrainingSchedule = Annotated[str, BeforeValidator(_training_schedule)]
 DataPrefix = Annotated[str, BeforeValidator(_data_prefix)]
 ModelPackageArn = Annotated[str, BeforeValidator(lambda v: _model_package_arn(v))]
 ConnectionArn = Annotated[str, BeforeValidator(_connection_arn)]
@@ -631,8 +641,15 @@ class GateSettings(_Strict):
 class TriggerSettings(_Strict):
     """What starts a training run, besides a manual start."""
 
-    schedule: Schedule | None = None
-    """An EventBridge schedule expression, e.g. ``rate(7 days)`` or ``cron(0 3 ? * MON *)``. Default: none."""
+    schedule: TrainingSchedule | None = None
+    """``daily`` or ``weekly``: at a time (and weekday) derived from the model's name, between 00:00 and 05:59
+    UTC (:func:`mlops_constructs.schedules.resolve_training_schedule`), so that models do not all start together;
+    or an EventBridge schedule expression, kept as written (UTC), e.g. ``rate(7 days)`` or ``cron(0 3 ? * MON *)``.
+    Default: none."""
+
+    def schedule_expression(self, model_name: str) -> str | None:
+        """``schedule`` as the expression EventBridge Scheduler runs for the model ``model_name``, or ``None``."""
+        return None if self.schedule is None else resolve_training_schedule(self.schedule, model_name)
     on_new_data: bool = False
     """Start when an object is created under the model's data prefix."""
     on_retrain_event: bool = True
@@ -652,8 +669,9 @@ class MonitoringSettings(_Strict):
     against the served version's own baseline); drift starts a retraining."""
 
     schedule: Literal["hourly", "daily"] = "hourly"
-    """How often the previous window's captured requests are checked: ``hourly`` (at 10 past) or ``daily``
-    (at 00:30 UTC)."""
+    """How often the previous window's captured requests are checked: ``hourly`` (at a minute between 5 and 55
+    past) or ``daily`` (between 00:15 and 05:59 UTC), the time derived from the endpoint's name
+    (:func:`mlops_constructs.schedules.drift_cron`)."""
     drift_threshold: float = Field(default=0.5, gt=0, le=1)
     """The share of drifted features (0-1) that raises the drift alarm."""
     min_rows: int = Field(default=100, ge=1, le=10_000_000)

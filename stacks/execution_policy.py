@@ -39,6 +39,7 @@ MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     "AWS::SageMaker": ("sagemaker",),
     "AWS::StepFunctions": ("states",),
     "AWS::Events": ("events",),
+    "AWS::Scheduler": ("scheduler",),
     "AWS::Lambda": ("lambda",),
     "AWS::ECR": ("ecr",),
     "AWS::CloudWatch": ("cloudwatch",),

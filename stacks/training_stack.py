@@ -9,9 +9,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
-from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
@@ -106,6 +106,9 @@ class TrainingStack(Stack):
             for name in model.tuning.ranges:
                 tuning_keys += [("tuning", "ranges", name), *(("tuning", "ranges", name, k) for k in ("min", "max", "scaling", "values"))]
             paths.update({".".join(keys): config.model_path(model, *keys) for keys in tuning_keys})
+        # daily/weekly become a time of the model's own; cron and rate expressions stay as written (UTC)
+        schedule = triggers.schedule_expression(model.name)
+        paths["schedule"] = config.model_path(model, "triggers", "schedule")
         with config.props_from(paths):
             self.pipeline = TrainingPipeline(
                 self,
@@ -146,7 +149,7 @@ class TrainingStack(Stack):
                 max_processing_runtime=durations.hours(processing.max_runtime_hours),
                 problem_type=model.problem_type,
                 **gate_props,
-                schedule=events.Schedule.expression(triggers.schedule) if triggers.schedule else None,
+                schedule=scheduler.ScheduleExpression.expression(schedule) if schedule else None,
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,
                 # the drift alarms of the model's endpoints, forwarded from the serving accounts

@@ -99,6 +99,7 @@ def three_model_config_data() -> dict[str, Any]:
     data["models"] = [
         {**example, "name": "churn"},
         {"name": "fraud", "training": {"instance_type": "ml.p3.2xlarge", "instance_count": 2},
+         "triggers": {"schedule": "weekly"},  # a time of its own: weekday, hour and minute from its name
          "processing": {"label": -1, "categorical": "refuse"},
          # hyperparameter tuning, so the IAM and state machine validators check the tuning states
          "tuning": {"objective": {"metric": "validation:auc", "type": "Maximize"}, "strategy": "Random", "max_jobs": 8, "max_parallel_jobs": 2,
@@ -107,6 +108,7 @@ def three_model_config_data() -> dict[str, Any]:
                                "booster": {"type": "categorical", "values": ["gbtree", "dart"]}}}},
         {
             "name": "demand-forecast",
+            "triggers": {"schedule": "daily", "on_retrain_event": False},  # a schedule and no rule
             "endpoints": {"prod": {"instance_type": "ml.c5.2xlarge", "instance_count": 3, "data_capture_percent": 5}},
             # the bundled preprocessing with every setting of its own
             "processing": {"header": True, "label": "units_sold", "seed": 7, "split": {"train": 0.7, "validation": 0.2, "test": 0.1}},

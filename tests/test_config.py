@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops_constructs import schedules
 from mlops_constructs.config import STAGES, ConfigError, PlatformConfig, load_config
 from tests.conftest import DEFAULT_CONFIG, default_config_data, three_model_config_data
 
@@ -251,9 +252,33 @@ def test_training_settings_are_checked(training: dict, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("daily", schedules.daily_cron("churn")),  # a time of the model's own, 00:00-05:59 UTC
+        ("weekly", schedules.weekly_cron("churn")),
+        ("cron(0 3 ? * MON *)", "cron(0 3 ? * MON *)"),  # as written
+        ("rate(7 days)", "rate(7 days)"),
+        (None, None),
+    ],
+)
+def test_training_schedule_shorthands_resolve_to_the_models_own_time(schedule: str | None, expected: str | None) -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.triggers.schedule": schedule}))
+    (model,) = config.models
+    assert model.triggers.schedule == schedule  # the configuration keeps what it was given
+    assert model.triggers.schedule_expression(model.name) == expected
+
+
+def test_off_hours_scaling_takes_no_training_shorthand() -> None:
+    problems = problems_of(mutated(**{"stages.staging.endpoint.autoscaling.off_hours.scale_down": "daily"}))
+    assert problems == ["stages.staging.endpoint.autoscaling.off_hours.scale_down: must be an EventBridge schedule expression: "
+                        "rate(<n> <minutes|hours|days>) or cron(<6 fields>) (got 'daily')"]
+
+
+@pytest.mark.parametrize(
     ("model", "expected"),
     [
-        ({"triggers": {"schedule": "every monday"}}, "models[0].triggers.schedule: must be an EventBridge schedule expression"),
+        ({"triggers": {"schedule": "every monday"}}, "models[0].triggers.schedule: must be daily, weekly, or an EventBridge schedule expression"),
+        ({"triggers": {"schedule": "hourly"}}, "models[0].triggers.schedule: must be daily, weekly, or an EventBridge schedule expression"),
         ({"triggers": {"on_new_data": "yes"}}, "models[0].triggers.on_new_data: must be a valid boolean (got 'yes')"),
         ({"data_prefix": "/churn/raw"}, "models[0].data_prefix: must be an S3 key prefix without a leading slash and ending with '/'"),
         ({"gate": {"direction": "up"}}, "models[0].gate.direction: must be 'maximize' or 'minimize' (got 'up')"),

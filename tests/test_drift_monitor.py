@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from mlops_constructs import ArtifactStore, FixedZonesStack, IsolatedNetwork, PropsError, add_compliance_checks
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.monitoring import DRIFT_NAMESPACE, DriftMonitor
+from mlops_constructs.schedules import drift_cron
 from tests.conftest import CDK_CONTEXT, resources
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/acme-churn/7"
@@ -123,6 +124,60 @@ def test_drift_alarm_keeps_the_name_training_listens_for_and_is_forwarded(templa
     (forward,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
     assert forward["Properties"]["EventPattern"]["detail"]["alarmName"] == [f"{ENDPOINT}-drift"]
     assert forward["Properties"]["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
+
+
+def schedule_of(template: dict[str, Any]) -> dict[str, Any]:
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    return schedule["Properties"]
+
+
+def test_checks_start_on_a_scheduler_schedule_at_the_endpoints_own_minute(template: dict[str, Any]) -> None:
+    """Not a rule on the event bus (300 per bus), and not at the same minute as every other endpoint's."""
+    assert [r for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]] == []
+    schedule = schedule_of(template)
+    assert schedule["ScheduleExpression"] == drift_cron(ENDPOINT, "hourly") == "cron(6 * * * ? *)"
+    assert (schedule["ScheduleExpressionTimezone"], schedule["FlexibleTimeWindow"], schedule["State"]) == ("Etc/UTC", {"Mode": "OFF"}, "ENABLED")
+    ((machine_id, _),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    target = schedule["Target"]
+    assert target["Arn"] == {"Ref": machine_id}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 4}
+    # the fields of the scheduled event the machine got from the rule this replaces
+    assert json.loads(target["Input"]) == {"source": "aws.scheduler", "detail-type": "Scheduled Event", "id": "<aws.scheduler.execution-id>",
+                                           "time": "<aws.scheduler.scheduled-time>", "resources": ["<aws.scheduler.schedule-arn>"], "detail": {}}
+
+
+def test_the_daily_check_starts_between_0015_and_0559_utc() -> None:
+    app, stack, monitor = build(schedule="daily")
+    schedule = schedule_of(app.synth().get_stack_by_name(stack.stack_name).template)
+    assert schedule["ScheduleExpression"] == monitor.schedule_expression == drift_cron(ENDPOINT, "daily") == "cron(52 1 * * ? *)"
+
+
+def test_the_schedule_role_may_only_start_this_machine_and_write_its_dead_letters(template: dict[str, Any]) -> None:
+    schedule = schedule_of(template)
+    ((machine_id, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    key_id = machine["Properties"]["EncryptionConfiguration"]["KmsKeyId"]["Fn::GetAtt"][0]
+    ((queue_id, queue),) = resources(template, "AWS::SQS::Queue").items()
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+    (policy,) = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert [(s.get("Sid"), s["Action"], s["Resource"]) for s in statements] == [
+        (None, "states:StartExecution", {"Ref": machine_id}),
+        ("EncryptExecutionInput", "kms:GenerateDataKey", {"Fn::GetAtt": [key_id, "Arn"]}),
+        ("SendDeadLetters", "sqs:SendMessage", {"Fn::GetAtt": [queue_id, "Arn"]}),
+        ("EncryptDeadLetters", ["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": [key_id, "Arn"]}),
+    ]
+    assert statements[3]["Condition"] == {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}
+    # what the schedule could not start raises an alarm on the endpoint's topic
+    alarms = {a["Properties"].get("AlarmName"): a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    undelivered = alarms[f"{ENDPOINT}-drift-check-not-started"]
+    assert undelivered["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert undelivered["AlarmActions"] == alarms[f"{ENDPOINT}-drift"]["AlarmActions"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import aws_cdk as cdk
 import yaml
 
 from mlops_constructs.config import STAGES, PlatformConfig
+from mlops_constructs.schedules import drift_cron
 from stacks import build_platform
 from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
 
@@ -123,6 +124,7 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
 
 
 def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform) -> None:
+    minutes: set[str] = set()
     for stage in STAGES:
         template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
         types = {r["Type"] for r in template["Resources"].values()}
@@ -134,8 +136,11 @@ def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account
         # the job reads this stage's own capture: <capture prefix><endpoint>/AllTraffic/<window>/
         name = f"mlops-demo-{stage}-churn"
         assert f"data-capture/{name}/{name}/AllTraffic/" in definition
-        (schedule,) = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
-        assert schedule["ScheduleExpression"] == "cron(10 * * * ? *)"  # hourly, the default config's
+        # hourly, the default config's, at a minute of the endpoint's own: an EventBridge Scheduler schedule, no rule
+        assert not [r for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+        (schedule,) = [r["Properties"] for r in resources(template, "AWS::Scheduler::Schedule").values()]
+        assert schedule["ScheduleExpression"] == drift_cron(name, "hourly") and schedule["ScheduleExpressionTimezone"] == "Etc/UTC"
+        minutes.add(schedule["ScheduleExpression"])
         drift = next(r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values() if r["Properties"].get("AlarmName") == f"{name}-drift")
         assert drift["Threshold"] == 0.5 and drift["MetricName"] == "DriftedShare" and drift["Namespace"] == "MLOps/Drift"
         forwards = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
@@ -145,6 +150,7 @@ def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account
             (rule,) = forwards
             assert rule["EventPattern"]["detail"] == {"alarmName": [f"{name}-drift"], "state": {"value": ["ALARM"]}}
             assert rule["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
+    assert len(minutes) == len(STAGES)  # the three endpoints do not check at the same minute
 
 
 def test_the_drift_job_decrypts_baselines_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform) -> None:

@@ -11,11 +11,14 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
+from mlops_constructs.schedules import daily_cron, weekly_cron
 from mlops_constructs.training import DRIFT_BASELINE_KEY, GateCondition, Preprocessing, TrainingPipeline
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
@@ -377,68 +380,220 @@ def test_distributed_training_lets_the_group_talk_to_itself(distributed: dict[st
 # -- triggers ----------------------------------------------------------------------------------------
 
 
-def test_default_config_has_schedule_new_data_retrain_and_drift_rules(platform: SynthesizedPlatform) -> None:
+DRIFT_ALARMS = ["mlops-demo-dev-churn-drift", "mlops-demo-staging-churn-drift", "mlops-demo-prod-churn-drift"]
+DEFAULT_PATTERNS = [
+    {  # the drift alarms of the model's endpoints, in dev or forwarded from staging and prod
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": DRIFT_ALARMS, "state": {"value": ["ALARM"]}},
+    },
+    {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [DATA_BUCKET]}, "object": {"key": [{"prefix": "churn/raw/"}]}},
+    },
+    {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}},
+]
+
+
+def event(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An event as EventBridge delivers it (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html)."""
+    return {"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type, "source": source,
+            "account": ACCOUNT, "time": "2026-11-02T03:00:00Z", "region": REGION, "resources": [], "detail": detail}
+
+
+def object_created(bucket: str, key: str) -> dict[str, Any]:
+    return event("aws.s3", "Object Created", {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 5},
+                                              "reason": "PutObject"})
+
+
+def alarm(name: str, state: str) -> dict[str, Any]:
+    return event("aws.cloudwatch", "CloudWatch Alarm State Change",
+                 {"alarmName": name, "state": {"value": state, "reason": "Threshold Crossed"}, "previousState": {"value": "OK"}})
+
+
+TRIGGER_EVENTS = {  # each trigger's sample event: the rule must start a run on each, naming it
+    "DriftAlarm": alarm("mlops-demo-prod-churn-drift", "ALARM"),
+    "NewData": object_created(DATA_BUCKET, "churn/raw/2026-11.csv"),
+    "RetrainRequested": event("mlops.platform", "Model Retrain Requested", {"model": "churn"}),
+}
+OTHER_EVENTS = {  # and on none of these
+    "alarm back to OK": alarm("mlops-demo-prod-churn-drift", "OK"),
+    "another model's alarm": alarm("mlops-demo-prod-fraud-drift", "ALARM"),
+    "another model's data": object_created(DATA_BUCKET, "fraud/raw/2026-11.csv"),
+    "another bucket": object_created("someone-elses-bucket", "churn/raw/2026-11.csv"),
+    "a deleted object": {**object_created(DATA_BUCKET, "churn/raw/2026-11.csv"), "detail-type": "Object Deleted"},
+    "another model's retraining": event("mlops.platform", "Model Retrain Requested", {"model": "fraud"}),
+    # one alternative's source with another's detail: the alternatives are whole patterns, not merged
+    "mixed alternatives": event("aws.s3", "Model Retrain Requested", {"model": "churn"}),
+}
+
+
+def trigger_rule(template: dict[str, Any]) -> dict[str, Any]:
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    return rule["Properties"]
+
+
+def test_default_config_has_one_trigger_rule_and_one_schedule(platform: SynthesizedPlatform) -> None:
+    """Four triggers, one rule on the default bus: the event triggers are alternatives of its $or, the
+    schedule is an EventBridge Scheduler schedule, not a rule."""
     template = training_template(platform)
-    Template.from_json(template).resource_count_is("AWS::Events::Rule", 4)
-    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    scheduled = [r for r in rules if "ScheduleExpression" in r]
-    patterned = [r["EventPattern"] for r in rules if "EventPattern" in r]
-    assert [r["ScheduleExpression"] for r in scheduled] == ["cron(0 3 ? * MON *)"]
-    assert "EventPattern" not in scheduled[0]
-    assert sorted(patterned, key=json.dumps) == sorted([
-        {
-            "source": ["aws.s3"],
-            "detail-type": ["Object Created"],
-            "detail": {"bucket": {"name": [DATA_BUCKET]}, "object": {"key": [{"prefix": "churn/raw/"}]}},
-        },
-        {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}},
-        {  # the drift alarms of the model's endpoints, in dev or forwarded from staging and prod
-            "source": ["aws.cloudwatch"],
-            "detail-type": ["CloudWatch Alarm State Change"],
-            "detail": {"alarmName": ["mlops-demo-dev-churn-drift", "mlops-demo-staging-churn-drift", "mlops-demo-prod-churn-drift"],
-                       "state": {"value": ["ALARM"]}},
-        },
-    ], key=json.dumps)
-    assert all(r["State"] == "ENABLED" for r in rules)
+    Template.from_json(template).resource_count_is("AWS::Events::Rule", 1)
+    rule = trigger_rule(template)
+    assert "ScheduleExpression" not in rule and rule["State"] == "ENABLED"
+    assert rule["EventPattern"] == {"$or": DEFAULT_PATTERNS}
+    (schedule,) = (s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values())
+    assert schedule["ScheduleExpression"] == "cron(0 3 ? * MON *)"  # as the configuration writes it
+    assert schedule["ScheduleExpressionTimezone"] == "Etc/UTC"  # as a rule reads it
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"} and schedule["State"] == "ENABLED"
+    assert json.loads(schedule["Target"]["Input"]) == {"trigger": "Schedule"}
+
+
+def test_the_trigger_pattern_matches_each_triggers_sample_event_and_nothing_else(
+    platform: SynthesizedPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule's pattern on moto's EventBridge, which implements $or: each trigger's event reaches the
+    target, the near misses do not."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "MOTO_ACCOUNT_ID": ACCOUNT}.items():
+        monkeypatch.setenv(name, value)
+    pattern = trigger_rule(training_template(platform))["EventPattern"]
+    with mock_aws():
+        sqs, bus = boto3.client("sqs"), boto3.client("events")
+        queue = sqs.create_queue(QueueName="runs")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus.put_rule(Name="triggers", EventPattern=json.dumps(pattern))
+        bus.put_targets(Rule="triggers", Targets=[{"Id": "runs", "Arn": queue_arn}])
+
+        def delivered(sample: dict[str, Any]) -> bool:
+            bus.put_events(Entries=[{"Source": sample["source"], "DetailType": sample["detail-type"], "Detail": json.dumps(sample["detail"])}])
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            for message in messages:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return bool(messages)
+
+        assert {name: delivered(sample) for name, sample in TRIGGER_EVENTS.items()} == dict.fromkeys(TRIGGER_EVENTS, True)
+        assert {name: delivered(sample) for name, sample in OTHER_EVENTS.items()} == dict.fromkeys(OTHER_EVENTS, False)
+
+
+def transformed(target: dict[str, Any], sample: dict[str, Any]) -> Any:
+    """The input EventBridge gives the target for ``sample``: each ``<name>`` of the template replaced by the
+    value at its path, a string quoted where the placeholder stands as a JSON value
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html)."""
+    transformer = target["InputTransformer"]
+    text = transformer["InputTemplate"]
+    for name, path in transformer["InputPathsMap"].items():
+        value: Any = sample
+        for key in path.removeprefix("$.").split("."):
+            value = value[key]
+        text = text.replace(f"<{name}>", json.dumps(value))
+    return json.loads(text)
+
+
+def test_the_input_names_the_trigger_that_fired(platform: SynthesizedPlatform) -> None:
+    (target,) = trigger_rule(training_template(platform))["Targets"]
+    assert "Input" not in target
+    inputs = {name: transformed(target, sample) for name, sample in TRIGGER_EVENTS.items()}
+    assert inputs == {
+        "DriftAlarm": {"trigger": "CloudWatch Alarm State Change", "source": "aws.cloudwatch"},
+        "NewData": {"trigger": "Object Created", "source": "aws.s3"},
+        "RetrainRequested": {"trigger": "Model Retrain Requested", "source": "mlops.platform"},
+    }
 
 
 def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatform) -> None:
     template = training_template(platform)
     machine_id = next(iter(resources(template, "AWS::StepFunctions::StateMachine")))
-    role_ids = set()
-    for rule in resources(template, "AWS::Events::Rule").values():
-        (target,) = rule["Properties"]["Targets"]
-        assert target["Arn"] == {"Ref": machine_id}
-        role_ids.add(target["RoleArn"]["Fn::GetAtt"][0])
-    (role_id,) = role_ids
-    role = template["Resources"][role_id]["Properties"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    assert "Policies" not in role and "ManagedPolicyArns" not in role
-    attached = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
-    (policy,) = attached
-    start, encrypt_input = policy["PolicyDocument"]["Statement"]
-    assert start == {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
-    # and the input it starts with is encrypted with the machine's key, for state machines only
+    (target,) = trigger_rule(template)["Targets"]
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
     key_id = template["Resources"][machine_id]["Properties"]["EncryptionConfiguration"]["KmsKeyId"]["Fn::GetAtt"][0]
-    assert encrypt_input["Action"] == "kms:GenerateDataKey"
-    assert encrypt_input["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert list(encrypt_input["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:states:stateMachineArn"]
+    queue_id = next(iter(resources(template, "AWS::SQS::Queue")))
+    for target, service in ((target, "events.amazonaws.com"), (schedule["Properties"]["Target"], "scheduler.amazonaws.com")):
+        assert target["Arn"] == {"Ref": machine_id}
+        role_id = target["RoleArn"]["Fn::GetAtt"][0]
+        role = template["Resources"][role_id]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": service}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert "Policies" not in role and "ManagedPolicyArns" not in role
+        attached = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+        (policy,) = attached
+        start, encrypt_input, *dead_letters = policy["PolicyDocument"]["Statement"]
+        assert start == {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
+        # and the input it starts with is encrypted with the machine's key, for state machines only
+        assert encrypt_input["Action"] == "kms:GenerateDataKey"
+        assert encrypt_input["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert list(encrypt_input["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:states:stateMachineArn"]
+        if service == "events.amazonaws.com":
+            assert dead_letters == []  # EventBridge writes the rule's dead letters under the queue's policy
+        else:  # Scheduler writes them with the schedule's role: that queue, through SQS, with its key
+            send, encrypt = dead_letters
+            assert send == {"Sid": "SendDeadLetters", "Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}}
+            assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and encrypt["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+            assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
 
 
-def test_each_trigger_names_itself_in_the_input(platform: SynthesizedPlatform) -> None:
-    inputs = sorted(json.loads(r["Properties"]["Targets"][0]["Input"])["trigger"] for r in resources(training_template(platform), "AWS::Events::Rule").values())
-    assert inputs == ["DriftAlarm", "NewData", "RetrainRequested", "Schedule"]
-
-
-def test_no_triggers_means_no_rules(untriggered: dict[str, Any], plain: dict[str, Any]) -> None:
-    Template.from_json(untriggered).resource_count_is("AWS::Events::Rule", 0)
-    assert resources(untriggered, "AWS::Events::Rule") == {}
+def test_no_triggers_means_no_rule_schedule_role_or_queue(untriggered: dict[str, Any]) -> None:
+    for type_ in ("AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::SQS::Queue"):
+        assert resources(untriggered, type_) == {}, type_
     roles = resources(untriggered, "AWS::IAM::Role").values()
-    assert all(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] != {"Service": "events.amazonaws.com"} for r in roles)
+    services = {r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service") for r in roles}
+    assert services == {"sagemaker.amazonaws.com", "states.amazonaws.com"}
+    _, pipeline = standalone(trigger_on_retrain_event=False)
+    assert (pipeline.trigger_rule, pipeline.trigger_schedule, pipeline.trigger_dead_letter_queue, pipeline.trigger_patterns) == (None, None, None, {})
+
+
+def test_one_event_trigger_is_its_own_pattern_without_or(plain: dict[str, Any]) -> None:
     # The default is the retrain event only.
-    (rule,) = (r["Properties"] for r in resources(plain, "AWS::Events::Rule").values())
+    rule = trigger_rule(plain)
     assert rule["EventPattern"] == {"source": ["mlops.platform"], "detail-type": ["Model Retrain Requested"], "detail": {"model": ["churn"]}}
+    assert resources(plain, "AWS::Scheduler::Schedule") == {}
+
+
+def test_a_schedule_alone_is_a_schedule_without_a_rule() -> None:
+    template = standalone_template(trigger_on_retrain_event=False, schedule=scheduler.ScheduleExpression.cron(minute="5", hour="2"))
+    assert resources(template, "AWS::Events::Rule") == {}
+    (schedule,) = (s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values())
+    assert schedule["ScheduleExpression"] == "cron(5 2 * * ? *)"
+    (queue_id,) = resources(template, "AWS::SQS::Queue")
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    # no role for EventBridge rules
+    roles = resources(template, "AWS::IAM::Role").values()
+    assert "events.amazonaws.com" not in json.dumps([r["Properties"]["AssumeRolePolicyDocument"] for r in roles])
+
+
+def test_daily_and_weekly_in_the_configuration_start_at_the_models_own_time(three_model_platform: SynthesizedPlatform) -> None:
+    """fraud is configured weekly, demand-forecast daily (without event triggers: a schedule and no rule)."""
+    def schedules_of(model: str) -> list[str]:
+        template = three_model_platform.templates[f"Dev/Training-{model}"]
+        return [s["Properties"]["ScheduleExpression"] for s in resources(template, "AWS::Scheduler::Schedule").values()]
+
+    assert schedules_of("fraud") == [weekly_cron("fraud")] == ["cron(25 5 ? * MON *)"]
+    assert schedules_of("demand-forecast") == [daily_cron("demand-forecast")] == ["cron(30 0 * * ? *)"]
+    assert resources(three_model_platform.templates["Dev/Training-demand-forecast"], "AWS::Events::Rule") == {}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expression"),
+    [
+        (events.Schedule.cron(minute="0", hour="3", week_day="MON"), "cron(0 3 ? * MON *)"),
+        (events.Schedule.rate(Duration.days(7)), "rate(7 days)"),
+        (events.Schedule.expression("cron(0 3 ? * MON *)"), "cron(0 3 ? * MON *)"),
+        (scheduler.ScheduleExpression.expression("rate(12 hours)"), "rate(12 hours)"),
+    ],
+)
+def test_a_rule_schedule_is_accepted_and_keeps_its_meaning(schedule: Any, expression: str) -> None:
+    template = standalone_template(schedule=schedule)
+    (found,) = (s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values())
+    assert (found["ScheduleExpression"], found["ScheduleExpressionTimezone"]) == (expression, "Etc/UTC")
+
+
+def test_a_schedule_of_another_kind_is_refused() -> None:
+    with pytest.raises(PropsError, match=r"^TrainingPipeline: schedule: must be an aws_scheduler.ScheduleExpression, or an aws_events.Schedule"):
+        standalone(schedule="cron(0 3 ? * MON *)")
 
 
 # -- spot training ---------------------------------------------------------------------------------
@@ -609,14 +764,16 @@ def test_an_own_evaluation_image_may_gate_on_any_path() -> None:
     assert pipeline.gate_conditions == tuple(conditions)
 
 
-def test_trigger_events_that_cannot_start_a_run_go_to_an_alarmed_dead_letter_queue(plain: dict[str, Any]) -> None:
-    (queue_id, queue), = resources(plain, "AWS::SQS::Queue").items()
+def test_trigger_events_that_cannot_start_a_run_go_to_an_alarmed_dead_letter_queue() -> None:
+    template = standalone_template(schedule=events.Schedule.rate(Duration.days(1)))
+    (queue_id, queue), = resources(template, "AWS::SQS::Queue").items()
     assert "KmsMasterKeyId" in queue["Properties"]
-    for rule in resources(plain, "AWS::Events::Rule").values():
-        (target,) = rule["Properties"]["Targets"]
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    for target in (*rule["Properties"]["Targets"], schedule["Properties"]["Target"]):
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
         assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
-    (alarm,) = resources(plain, "AWS::CloudWatch::Alarm").values()
+    (alarm,) = resources(template, "AWS::CloudWatch::Alarm").values()
     assert alarm["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
 
 

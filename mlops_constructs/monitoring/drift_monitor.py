@@ -27,7 +27,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -37,10 +39,11 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
+from mlops_constructs.schedules import drift_cron
 
 DRIFT_NAMESPACE = "MLOps/Drift"
 """CloudWatch namespace of the drift metrics: ``DriftedShare``, ``FeatureDriftScore`` (dimension
@@ -52,13 +55,16 @@ JOB_DIRECTORY = Path(__file__).resolve().parent / "drift_job"
 """The drift job's image recipe (``Dockerfile``, ``requirements.txt``) and script (``drift.py``)."""
 
 Schedule = Literal["hourly", "daily"]
-_WINDOWS: dict[str, tuple[str, str, Duration]] = {
-    # schedule: (EventBridge cron, JSONata picture of the capture path's window, the window's length)
+_WINDOWS: dict[str, tuple[str, Duration]] = {
+    # schedule: (JSONata picture of the capture path's window, the window's length)
     # SageMaker writes captured data under <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html).
-    "hourly": ("cron(10 * * * ? *)", "[Y0001]/[M01]/[D01]/[H01]", Duration.hours(1)),
-    "daily": ("cron(30 0 * * ? *)", "[Y0001]/[M01]/[D01]", Duration.days(1)),
+    # When a check starts: schedules.drift_cron, a time derived from the endpoint's name.
+    "hourly": ("[Y0001]/[M01]/[D01]/[H01]", Duration.hours(1)),
+    "daily": ("[Y0001]/[M01]/[D01]", Duration.days(1)),
 }
+_RETRY_ATTEMPTS = 4
+"""Retries of a check's start, within an hour of its scheduled time; then the start goes to the dead-letter queue."""
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 _LOCAL = "/opt/ml/processing"
@@ -69,7 +75,9 @@ _JOB_PREFIX = 32
 class DriftMonitor(Construct):
     """Compare what an endpoint receives with the training data of the version it serves, on a schedule.
 
-    Every ``schedule`` period (``hourly`` at 10 past the hour, or ``daily`` at 00:30 UTC) a state machine:
+    Every ``schedule`` period (``hourly`` at a minute between 5 and 55 past the hour, or ``daily`` at a time
+    between 00:15 and 05:59 UTC, each derived from ``endpoint_name`` by :func:`mlops_constructs.schedules.drift_cron`,
+    so that many endpoints do not all start their checks in the same minute) a state machine:
 
     1. names the window just ended: the capture prefix of the previous hour (or day);
     2. if nothing was captured in it, publishes ``CapturedRows`` 0 and stops (no drift, no failure);
@@ -84,7 +92,10 @@ class DriftMonitor(Construct):
     published, which the drift alarm treats as missing, not as drift.
 
     Creates the job's **image asset**, **role** and **security group** (HTTPS out only), the **state
-    machine** (logs and execution data encrypted with a **key** of its own, yearly rotation), the **schedule**, the **drift
+    machine** (logs and execution data encrypted with a **key** of its own, yearly rotation), the **schedule** (an
+    EventBridge Scheduler schedule, not a rule on the event bus, with its role and a **dead-letter queue** alarmed to
+    ``alarm_topic`` as ``<endpoint_name>-drift-check-not-started`` for starts that failed after 4 retries within an
+    hour), the **drift
     alarm** ``<endpoint_name>-drift`` (``DriftedShare`` at or above ``drift_threshold``), a **failure
     alarm** ``<endpoint_name>-drift-check-failed`` (any failed run), both to ``alarm_topic``, and, when ``retrain_event_bus`` is in another
     account, a rule that forwards the drift alarm's ALARM event there (the training account's default
@@ -153,7 +164,7 @@ class DriftMonitor(Construct):
         account = stack.account
         subnets = select_subnets(vpc, vpc_subnets)
         key_arn = encryption_key.key_arn
-        cron, picture, window = _WINDOWS[schedule]
+        picture, window = _WINDOWS[schedule]
         self.endpoint_name = endpoint_name
         self.alarm_topic = alarm_topic
 
@@ -213,7 +224,7 @@ class DriftMonitor(Construct):
         acknowledge_policy_resources(self.job_policy, IAM5, reasons, stack=stack)
 
         # -- the state machine ------------------------------------------------------------------------------
-        self.key = kms.Key(self, "Key", description=f"Encrypts the drift checks' execution data and logs of {endpoint_name}",
+        self.key = kms.Key(self, "Key", description=f"Encrypts the drift checks' execution data, logs and undelivered starts of {endpoint_name}",
                            enable_key_rotation=True, removal_policy=removal_policy)
         """Encrypts the state machine's execution data and its log group."""
         allow_cloudwatch_logs(self.key)
@@ -277,16 +288,30 @@ class DriftMonitor(Construct):
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
 
         # -- schedule and alarms ----------------------------------------------------------------------------
-        trigger_role = iam.Role(self, "ScheduleRole", assumed_by=service_principal("events.amazonaws.com", account),
-                                description=f"Starts the drift checks of endpoint {endpoint_name}")
-        iam.ManagedPolicy(self, "SchedulePolicy", description="Start the drift checks", roles=[trigger_role], document=policy_document(
-            state_machines.start_execution_statements(stack, self.state_machine.state_machine_arn, machine_key_arn)))
-        self.schedule_rule = events.Rule(
-            self, "Schedule", description=f"Drift check of {endpoint_name}, {schedule}", schedule=events.Schedule.expression(cron),
-            targets=[targets.SfnStateMachine(self.state_machine, role=trigger_role.without_policy_updates(), retry_attempts=4,
-                                             max_event_age=durations.hours(1))],
+        self.schedule_expression = drift_cron(endpoint_name, schedule)
+        """When the checks start: a cron expression in UTC, its minute (and hour) derived from ``endpoint_name``."""
+        self.schedule_dead_letter_queue: sqs.Queue = dead_letter_queue(
+            self, "ScheduleDeadLetters", self.key, alarm_topic,
+            alarm_id="ScheduleDeadLetterAlarm", alarm_name=f"{endpoint_name}-drift-check-not-started",
+            alarm_description=f"The schedule could not start a drift check of endpoint {endpoint_name}",
+            reason="This queue is itself the dead-letter queue of the drift checks' schedule (cdk-nag recognizes only SQS and "
+                   "Lambda dead-letter queues); its alarm notifies the endpoint's alarm topic.",
         )
-        """Starts a check every period."""
+        """Starts of a check the schedule could not make, after its retries."""
+        self.check_schedule = state_machines.start_on_schedule(
+            # not "Schedule": that id was the EventBridge rule this replaces, and a logical id cannot change type
+            self, "CheckSchedule", machine=self.state_machine, machine_key_arn=machine_key_arn,
+            expression=scheduler.ScheduleExpression.expression(self.schedule_expression),
+            # The fields of the scheduled event the rule this replaces passed; the machine reads none of them
+            # (its window comes from the execution's start time).
+            input={"source": "aws.scheduler", "detail-type": "Scheduled Event", "id": scheduler.ContextAttribute.execution_id,
+                   "time": scheduler.ContextAttribute.scheduled_time, "resources": [scheduler.ContextAttribute.schedule_arn], "detail": {}},
+            dead_letter_queue=self.schedule_dead_letter_queue, dead_letter_key_arn=machine_key_arn,
+            retry_attempts=_RETRY_ATTEMPTS, max_event_age=durations.hours(1), account=account,
+            description=f"Drift check of {endpoint_name}, {schedule}", role_description=f"Starts the drift checks of endpoint {endpoint_name}",
+            policy_description="Start the drift checks",
+        )
+        """Starts a check every period (EventBridge Scheduler)."""
         self.drift_alarm = cloudwatch.Alarm(
             self, "DriftAlarm",
             alarm_name=f"{endpoint_name}-drift",

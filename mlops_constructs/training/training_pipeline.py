@@ -21,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -33,10 +34,10 @@ from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import (
-    IAM5, acknowledge_each, acknowledge_log_retention, guard, in_packs, nag_resources,
+    IAM5, acknowledge_each, acknowledge_log_retention, in_packs, nag_resources,
 )
 from mlops_constructs.errors import PropsError
 from mlops_constructs.training.gate import (
@@ -51,6 +52,10 @@ RETRAIN_EVENT_SOURCE = "mlops.platform"
 """``source`` of the event that asks for a model to be retrained (sent on drift)."""
 RETRAIN_EVENT_DETAIL_TYPE = "Model Retrain Requested"
 """``detail-type`` of that event; its ``detail.model`` names the model."""
+TRIGGER_RETRY_ATTEMPTS = 8
+"""How often EventBridge (the trigger rule) and EventBridge Scheduler (the schedule) retry starting a run."""
+TRIGGER_MAX_EVENT_AGE_HOURS = 24
+"""How long they keep retrying; then the event goes to the trigger dead-letter queue."""
 
 _SCRIPTS = Path(__file__).resolve().parent / "scripts"
 _MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
@@ -294,14 +299,20 @@ class TrainingPipeline(Construct):
         (at most). Default: ``maximize``.
     :param notification_topic: receives registered, gate-missed and failure messages. Default: a
         KMS-encrypted topic is created.
-    :param schedule: start runs on this schedule. Default: no schedule.
+    :param schedule: start runs on this schedule, an EventBridge Scheduler schedule (not a rule on the event
+        bus) that starts the machine with ``{"trigger": "Schedule"}``: a ``ScheduleExpression`` (its time zone,
+        UTC by default), or an ``aws_events.Schedule`` cron or rate expression, which keeps its meaning (UTC).
+        Default: no schedule.
     :param trigger_on_new_data: start a run when an object is created under the data prefix; the data
         bucket must send its events to EventBridge. Default: false.
     :param trigger_on_retrain_event: start a run on the platform's retrain event for this model.
         Default: true.
     :param retrain_alarm_names: start a run when one of these CloudWatch alarms goes into ALARM, in this
-        account or forwarded from another (a ``CanaryEndpoint`` drift alarm). Default: none. With any trigger, events EventBridge cannot turn into a run (after 8 retries
-        within 24 hours) go to a KMS-encrypted dead-letter queue whose alarm notifies the topic.
+        account or forwarded from another (a ``CanaryEndpoint`` drift alarm). Default: none. The event
+        triggers share one EventBridge rule, its pattern the ``$or`` of theirs, which starts the machine with
+        ``{"trigger": <the event's detail-type>, "source": <its source>}``. With any trigger, what EventBridge
+        or Scheduler cannot turn into a run (after 8 retries within 24 hours) goes to a KMS-encrypted
+        dead-letter queue whose alarm notifies the topic.
     :param log_retention: of the execution log group. Default: one year.
     :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
     """
@@ -346,7 +357,7 @@ class TrainingPipeline(Construct):
         metric_threshold: float | None = None,
         metric_direction: Literal["maximize", "minimize"] | None = None,
         notification_topic: sns.ITopic | None = None,
-        schedule: events.Schedule | None = None,
+        schedule: scheduler.ScheduleExpression | events.Schedule | None = None,
         trigger_on_new_data: bool = False,
         trigger_on_retrain_event: bool = True,
         retrain_alarm_names: Sequence[str] = (),
@@ -738,8 +749,8 @@ class TrainingPipeline(Construct):
         if self.tuning_policy is not None:
             self.state_machine.node.add_dependency(self.tuning_policy)
 
-        self.rules = self._triggers(model_name, data_bucket, data_prefix, schedule, trigger_on_new_data, trigger_on_retrain_event, retrain_alarm_names)
-        """The EventBridge rules that start runs, by trigger name."""
+        self._triggers(model_name, data_bucket, data_prefix, _schedule_expression(name, schedule), trigger_on_new_data,
+                       trigger_on_retrain_event, retrain_alarm_names)
         self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
         if tuning is not None:
             (tuning_jobs,) = nag_resources(stack, [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")])
@@ -1182,66 +1193,69 @@ class TrainingPipeline(Construct):
             *state_machines.execution_role_statements(stack, self.key.key_arn),
         ]
 
-    def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: events.Schedule | None,
-                  on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> dict[str, events.Rule]:
-        patterns: dict[str, dict[str, Any]] = {}
-        if retrain_alarm_names:
-            patterns["DriftAlarm"] = {
-                "description": f"A drift alarm of {model_name}'s endpoints went into ALARM",
-                "event_pattern": events.EventPattern(
-                    source=["aws.cloudwatch"],
-                    detail_type=["CloudWatch Alarm State Change"],
-                    detail={"alarmName": list(retrain_alarm_names), "state": {"value": ["ALARM"]}},
-                ),
-            }
-        if on_new_data:
-            patterns["NewData"] = {
-                "description": f"New objects under s3://<data bucket>/{data_prefix}",
-                "event_pattern": events.EventPattern(
-                    source=["aws.s3"],
-                    detail_type=["Object Created"],
-                    detail={"bucket": {"name": [data_bucket.bucket_name]}, "object": {"key": [{"prefix": data_prefix}]}},
-                ),
-            }
-        if on_retrain_event:
-            patterns["RetrainRequested"] = {
-                "description": f"The platform asks for {model_name} to be retrained (drift)",
-                "event_pattern": events.EventPattern(source=[RETRAIN_EVENT_SOURCE], detail_type=[RETRAIN_EVENT_DETAIL_TYPE], detail={"model": [model_name]}),
-            }
+    def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: scheduler.ScheduleExpression | None,
+                  on_new_data: bool, on_retrain_event: bool, retrain_alarm_names: Sequence[str]) -> None:
+        # Each event trigger is one alternative of a single rule's pattern: the default bus holds at most 300
+        # rules (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html), shared by every model
+        # of the account. EventBridge's $or matches an event if any of its patterns does, each a full pattern
+        # with its own source, detail-type and detail
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html, "Or";
+        # https://github.com/aws/event-ruler#the-or-primitive, the matcher EventBridge uses).
+        self.trigger_patterns: dict[str, dict[str, Any]] = trigger_patterns(
+            model_name, data_bucket.bucket_name, data_prefix, on_new_data=on_new_data, on_retrain_event=on_retrain_event,
+            retrain_alarm_names=retrain_alarm_names,
+        )
+        """The event triggers' patterns by name (``DriftAlarm``, ``NewData``, ``RetrainRequested``), the
+        alternatives of ``trigger_rule``'s pattern."""
+        self.trigger_dead_letter_queue: sqs.Queue | None = None
+        """Trigger events and scheduled starts that could not start a run, or ``None`` without triggers."""
+        self.trigger_rule: events.Rule | None = None
+        """The rule that starts a run on any event trigger, or ``None`` without one."""
+        self.trigger_schedule: scheduler.Schedule | None = None
+        """The EventBridge Scheduler schedule that starts runs on ``schedule``, or ``None``."""
+        if not self.trigger_patterns and schedule is None:
+            return
+        dlq_reason = ("This queue is itself the dead-letter queue of the trigger rule's and schedule's targets (cdk-nag "
+                      "recognizes only SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.")
+        self.trigger_dead_letter_queue = dead_letter_queue(
+            self, "TriggerDeadLetters", self.key, self.notification_topic, alarm_id="TriggerDeadLetterAlarm",
+            alarm_description=f"A trigger could not start the training pipeline of {model_name}", reason=dlq_reason,
+        )
+        stack = Stack.of(self)
         if schedule is not None:
-            patterns["Schedule"] = {"description": f"Scheduled retraining of {model_name}", "schedule": schedule}
-        if not patterns:
-            return {}
-        self.trigger_dead_letter_queue = sqs.Queue(
-            self, "TriggerDeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
-            enforce_ssl=True, retention_period=durations.days(14),
-        )
-        """Trigger events EventBridge could not turn into a run."""
-        dlq_reason = ("This queue is itself the dead-letter queue of the trigger rules' targets (cdk-nag recognizes only "
-                      "SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.")
-        acknowledge_each(self.trigger_dead_letter_queue, {
-            "AwsSolutions::AwsSolutions-SQS3": dlq_reason,
-            guard("sqs_dlq_check"): dlq_reason,
-        })
-        dead_letter_alarm(
-            self, "TriggerDeadLetterAlarm", self.trigger_dead_letter_queue, self.notification_topic,
-            f"A trigger could not start the training pipeline of {model_name}",
-        )
+            self.trigger_schedule = state_machines.start_on_schedule(
+                self, "Schedule", machine=self.state_machine, machine_key_arn=self.key.key_arn, expression=schedule,
+                input={"trigger": "Schedule"}, dead_letter_queue=self.trigger_dead_letter_queue, dead_letter_key_arn=self.key.key_arn,
+                retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS),
+                account=Aws.ACCOUNT_ID, description=f"Scheduled retraining of {model_name}",
+                role_description=f"Starts the scheduled training runs of {model_name}",
+                policy_description="Start the training pipeline on its schedule",
+            )
+        if not self.trigger_patterns:
+            return
         role = iam.Role(self, "TriggerRole", assumed_by=service_principal("events.amazonaws.com", Aws.ACCOUNT_ID),
                         description=f"Starts the training pipeline of {model_name}")
         iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
                           document=policy_document(state_machines.start_execution_statements(
-                              Stack.of(self), self.state_machine.state_machine_arn, self.key.key_arn)))
-        rules = {}
-        for trigger, props in patterns.items():
-            rules[trigger] = events.Rule(
-                self, f"{trigger}Rule", **props,
-                targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
-                                                 input=events.RuleTargetInput.from_object({"trigger": trigger}),
-                                                 dead_letter_queue=self.trigger_dead_letter_queue,
-                                                 retry_attempts=8, max_event_age=durations.hours(24))],
-            )
-        return rules
+                              stack, self.state_machine.state_machine_arn, self.key.key_arn)))
+        alternatives = list(self.trigger_patterns.values())
+        self.trigger_rule = events.Rule(
+            self, "TriggerRule", description=f"Starts a training run of {model_name} on: {', '.join(self.trigger_patterns)}",
+            # Only for the L2's check that a rule has a pattern: the override below is the pattern.
+            event_pattern=events.EventPattern(source=sorted({source for pattern in alternatives for source in pattern["source"]})),
+            targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
+                                             # which trigger fired: an input transformer can only copy fields of the event
+                                             input=events.RuleTargetInput.from_object(
+                                                 {"trigger": events.EventField.detail_type, "source": events.EventField.source}),
+                                             dead_letter_queue=self.trigger_dead_letter_queue,
+                                             retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS))],
+        )
+        rule = self.trigger_rule.node.default_child
+        assert isinstance(rule, events.CfnRule)
+        pattern = alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+        rule.add_property_override("EventPattern", pattern)
+        if "source" not in pattern:
+            rule.add_property_deletion_override("EventPattern.source")
 
     def _acknowledge(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
                      artifact_prefix: str, model_name: str, group: str) -> None:
@@ -1279,6 +1293,42 @@ class TrainingPipeline(Construct):
             "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         }
         acknowledge_each(self.state_machine_policy, {f"{IAM5}{finding}": reason for finding, reason in machine_reasons.items()})
+
+
+def trigger_patterns(model_name: str, data_bucket_name: str, data_prefix: str, *, on_new_data: bool, on_retrain_event: bool,
+                     retrain_alarm_names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The EventBridge pattern (its JSON) of each event trigger turned on, by trigger name: ``DriftAlarm`` (one
+    of ``retrain_alarm_names`` went into ALARM), ``NewData`` (an object created under ``data_prefix``),
+    ``RetrainRequested`` (the platform's retrain event for ``model_name``). Each has its own ``source``, so the
+    execution input's ``source`` and ``trigger`` (the event's ``detail-type``) tell which one fired."""
+    patterns: dict[str, dict[str, Any]] = {}
+    if retrain_alarm_names:
+        patterns["DriftAlarm"] = {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": list(retrain_alarm_names), "state": {"value": ["ALARM"]}},
+        }
+    if on_new_data:
+        patterns["NewData"] = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [data_bucket_name]}, "object": {"key": [{"prefix": data_prefix}]}},
+        }
+    if on_retrain_event:
+        patterns["RetrainRequested"] = {
+            "source": [RETRAIN_EVENT_SOURCE], "detail-type": [RETRAIN_EVENT_DETAIL_TYPE], "detail": {"model": [model_name]},
+        }
+    return patterns
+
+
+def _schedule_expression(name: str, schedule: Any) -> scheduler.ScheduleExpression | None:
+    """``schedule`` as EventBridge Scheduler's expression: an ``aws_events.Schedule`` (a rule's cron or rate, read
+    in UTC) has the same syntax, read in UTC by Scheduler too."""
+    if schedule is None or isinstance(schedule, scheduler.ScheduleExpression):
+        return schedule
+    if isinstance(schedule, events.Schedule):
+        return scheduler.ScheduleExpression.expression(schedule.expression_string)
+    raise PropsError(name, "schedule", schedule, "must be an aws_scheduler.ScheduleExpression, or an aws_events.Schedule (cron or rate)")
 
 
 class _TrainingJob(tasks.SageMakerCreateTrainingJob):
