@@ -91,9 +91,13 @@ def start_on_schedule(
     description: str,
     role_description: str,
     policy_description: str,
+    role: iam.IRole | None = None,
+    role_policy: iam.ManagedPolicy | None = None,
+    schedule_name: str | None = None,
 ) -> scheduler.Schedule:
     """An EventBridge Scheduler schedule (``id``) that starts ``machine`` with ``input``, and its role
-    (``ScheduleRole``, policy ``SchedulePolicy``), both children of ``scope``.
+    (``ScheduleRole``, policy ``SchedulePolicy``), both children of ``scope``, unless ``role`` and its
+    ``role_policy`` are given (they must hold :func:`schedule_role_statements`).
 
     A Scheduler schedule is not a rule on an event bus, whose 300 rules per bus a platform of many models
     would exhaust; schedules have quotas of their own, in the millions per Region
@@ -106,15 +110,14 @@ def start_on_schedule(
     send to that queue and use its key through SQS, besides starting this one machine.
     """
     stack = Stack.of(scope)
-    role = iam.Role(scope, "ScheduleRole", assumed_by=service_principal("scheduler.amazonaws.com", account), description=role_description)
-    policy = iam.ManagedPolicy(scope, "SchedulePolicy", description=policy_description, roles=[role], document=policy_document([
-        *start_execution_statements(stack, machine.state_machine_arn, machine_key_arn),
-        allow("SendDeadLetters", ["sqs:SendMessage"], [dead_letter_queue.queue_arn]),
-        allow("EncryptDeadLetters", ["kms:GenerateDataKey", "kms:Decrypt"], [dead_letter_key_arn],
-              {"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}}),
-    ]))
+    if role is None or role_policy is None:
+        role = iam.Role(scope, "ScheduleRole", assumed_by=service_principal("scheduler.amazonaws.com", account), description=role_description)
+        role_policy = iam.ManagedPolicy(scope, "SchedulePolicy", description=policy_description, roles=[role],  # type: ignore[list-item]
+                                        document=policy_document(schedule_role_statements(stack, machine.state_machine_arn, machine_key_arn,
+                                                                                          dead_letter_queue, dead_letter_key_arn)))
+    policy = role_policy
     schedule = scheduler.Schedule(
-        scope, id, description=description, schedule=expression,
+        scope, id, description=description, schedule=expression, schedule_name=schedule_name,
         # The policy above is complete: the target's own grants would need a mutable role.
         target=scheduler_targets.StepFunctionsStartExecution(
             machine, role=role.without_policy_updates(), input=scheduler.ScheduleTargetInput.from_object(dict(input)),
@@ -123,6 +126,18 @@ def start_on_schedule(
     )
     schedule.node.add_dependency(policy)  # the first invocation finds the role able to start the machine
     return schedule
+
+
+def schedule_role_statements(stack: Stack, machine_arn: str, machine_key_arn: str, dead_letter_queue: sqs.IQueue,
+                             dead_letter_key_arn: str) -> list[Statement]:
+    """What a schedule's role needs: start the machine, and write the schedule's dead-letter queue (Scheduler
+    writes it with the schedule's role)."""
+    return [
+        *start_execution_statements(stack, machine_arn, machine_key_arn),
+        allow("SendDeadLetters", ["sqs:SendMessage"], [dead_letter_queue.queue_arn]),
+        allow("EncryptDeadLetters", ["kms:GenerateDataKey", "kms:Decrypt"], [dead_letter_key_arn],
+              {"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}}),
+    ]
 
 
 def allow_execution_log_delivery(key: kms.Key, account: str) -> None:

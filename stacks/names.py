@@ -34,9 +34,10 @@ def approval_role_name(config: PlatformConfig, model: ModelSettings) -> str:
     return f"{config.project}-{model.name}-approval"
 
 
-def approved_model_reader_role_name(config: PlatformConfig, model: ModelSettings) -> str:
-    """The dev account's role through which the pipeline's synth step reads a model's approved package."""
-    return f"{config.project}-{model.name}-model-reader"
+def approved_model_reader_role_name(config: PlatformConfig) -> str:
+    """The dev account's role through which the release pipelines' synth build reads a model's approved package:
+    one for every model (it may read the approved-model parameters and nothing else)."""
+    return f"{config.project}-approved-model-reader"
 
 
 def synth_role_name(config: PlatformConfig) -> str:

@@ -12,17 +12,14 @@ from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.registry import ModelRegistry
-from stacks._roles import role_for_pipeline_step
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import (
     approval_role_name,
     approved_model_parameter,
-    approved_model_reader_role_name,
     model_package_group,
     model_release_pipeline_name,
     release_role_name,
     role_arn,
-    synth_role_name,
 )
 
 
@@ -31,8 +28,8 @@ class RegistryStack(Stack):
 
     The approval function starts the model's own release pipeline in the tooling account through the release
     role the release tooling stack creates there; both names are derived from the project and the model. With a
-    delivery pipeline configured, the release pipelines' synth build reads the approved package through a role
-    here that may read that one parameter and nothing else.
+    delivery pipeline configured, the release pipelines' synth build reads the approved package through the dev
+    storage stack's approved-model reader role.
     """
 
     def __init__(
@@ -79,23 +76,3 @@ class RegistryStack(Stack):
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )
-        if config.delivery is not None:
-            self._approved_model_reader(config, model)
-
-    def _approved_model_reader(self, config: PlatformConfig, model: ModelSettings) -> None:
-        parameter = approved_model_parameter(config, model).lstrip("/")
-        role_for_pipeline_step(
-            self,
-            "ApprovedModelReader",
-            role_name=approved_model_reader_role_name(config, model),
-            tooling_account=config.accounts.tooling,
-            step_role_arn=role_arn(config.accounts.tooling, synth_role_name(config)),
-            description=f"The delivery pipeline's synth step reads which package of {model.name} is approved",
-            policy_id="ApprovedModelReaderPolicy",
-            policy_description=f"Read the approved-model parameter of {model.name}",
-            statement=iam.PolicyStatement(
-                sid="ReadApprovedModelParameter",
-                actions=["ssm:GetParameter"],
-                resources=[self.format_arn(service="ssm", resource="parameter", resource_name=parameter)],
-            ),
-        )

@@ -73,7 +73,7 @@ class ReleaseToolingStack(Stack):
                 deploy_accounts=[accounts.for_stage(stage) for stage in STAGES],
                 synth_commands=release_synth_commands(config, config_path),
                 synth_role_name=synth_role_name(config),
-                synth_assumable_roles=[role_arn(accounts.dev, approved_model_reader_role_name(config, _AnyModel()))],  # type: ignore[arg-type]
+                synth_assumable_roles=[role_arn(accounts.dev, approved_model_reader_role_name(config))],
                 smoke_test_role_name=smoke_test_role_name(config),
                 smoke_test_roles=smoke_roles,
                 release_role_name=release_role_name(config),
@@ -99,7 +99,7 @@ class ModelReleaseStack(Stack):
             "name": model.name,
             "group": model_package_group(config, model),
             "parameter": approved_model_parameter(config, model),
-            "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config, model)),
+            "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config)),
         }]
         deployments = []
         for stage in STAGES:

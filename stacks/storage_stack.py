@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, CfnResource, Duration, Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.compliance import IAM5, acknowledge_each, nag_resources
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from stacks._references import STORE_KEY_ARN_OUTPUT
 from stacks._settings import stateful_removal_policy
-from stacks.names import storage_name_prefix
+from stacks._roles import role_for_pipeline_step
+from stacks.names import approved_model_parameter, approved_model_reader_role_name, role_arn, storage_name_prefix, synth_role_name
 
 
 class StorageStack(Stack):
@@ -41,6 +44,8 @@ class StorageStack(Stack):
         # What the models' release stacks read (stacks._references): an output with a fixed name.
         CfnOutput(self, STORE_KEY_ARN_OUTPUT, value=self.store.encryption_key.key_arn,
                   description="The stage's artifact store key, for the models' release stacks")
+        if stage == "dev" and config.delivery is not None:
+            self._approved_model_reader(config)
         if stage == "dev" and any(model.monitoring for model in config.models):
             # The serving accounts forward their endpoints' drift alarms to this account's default bus,
             # where the training pipelines listen; nothing else from them is admitted.
@@ -66,3 +71,37 @@ class StorageStack(Stack):
                         },
                     },
                 )
+
+    def _approved_model_reader(self, config: PlatformConfig) -> None:
+        """The role through which the release pipelines' synth build, in the tooling account, reads which package
+        of a model is approved: one for every model (one role per model would grow the account's roles with
+        the models), allowed to read the approved-model parameters and nothing else."""
+        parameters = approved_model_parameter(config, _AnyModel()).lstrip("/")  # type: ignore[arg-type]
+        role_for_pipeline_step(
+            self,
+            "ApprovedModelReader",
+            role_name=approved_model_reader_role_name(config),
+            tooling_account=config.accounts.tooling,
+            step_role_arn=role_arn(config.accounts.tooling, synth_role_name(config)),
+            description="The release pipelines' synth build reads which package of each model is approved",
+            policy_id="ApprovedModelReaderPolicy",
+            policy_description="Read the models' approved-model parameters",
+            statement=iam.PolicyStatement(
+                sid="ReadApprovedModelParameters",
+                actions=["ssm:GetParameter"],
+                resources=[self.format_arn(service="ssm", resource="parameter", resource_name=parameters)],
+            ),
+        )
+        resource = self.format_arn(service="ssm", resource="parameter", resource_name=parameters)
+        (finding,) = nag_resources(self, [resource])
+        acknowledge_each(self.node.find_child("ApprovedModelReaderPolicy"), {
+            f"{IAM5}[{finding}]":
+                "Each model's approved-model parameter, /<project>/models/<model>/approved-model-package-arn: read-only, "
+                "and nothing else of the account's parameters.",
+        })
+
+
+class _AnyModel:
+    """Stands for every model in a name pattern."""
+
+    name = "*"

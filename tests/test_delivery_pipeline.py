@@ -151,7 +151,7 @@ def role_names_in(scope: Any) -> set[str]:
 def cross_account_role_names(config: PlatformConfig) -> set[str]:
     """The reader roles (dev) and smoke-test roles (staging) that exist only for the delivery pipeline."""
     p = config.project
-    return {f"{p}-{m.name}-model-reader" for m in config.models} | {f"{p}-staging-{m.name}-smoke" for m in config.models}
+    return {f"{p}-approved-model-reader"} | {f"{p}-staging-{m.name}-smoke" for m in config.models}
 
 
 def tiny_pipeline(**overrides: Any) -> cdk.Stack:
@@ -361,43 +361,41 @@ def test_synth_role_may_assume_exactly_the_reader_roles(platform: SynthesizedPla
         if s["Effect"] == "Allow" and any(a.startswith("sts:") or a == "*" for a in as_list(s["Action"]))
         for r in as_list(s["Resource"])
     ]
-    assert assumable == [f"arn:aws:iam::{config.accounts.dev}:role/{config.project}-*-model-reader"]
+    assert assumable == [f"arn:aws:iam::{config.accounts.dev}:role/{config.project}-approved-model-reader"]  # one for every model
     assert all(a == "sts:AssumeRole" for s in statements_of(template, role_id) for a in as_list(s["Action"]) if a.startswith("sts:"))
 
 
 def test_reader_role_trusts_only_the_synth_role(platform: SynthesizedPlatform) -> None:
     config = platform.config
     tooling = config.accounts.tooling
-    for model in config.models:
-        _, role = role_named(platform.templates[f"Dev/Registry-{model.name}"], f"{config.project}-{model.name}-model-reader")
-        principal, operator, arns = only_trusted_role(role["AssumeRolePolicyDocument"])
-        assert principal == f"arn:aws:iam::{tooling}:root"
-        assert operator == "ArnEquals"
-        assert arns == [f"arn:aws:iam::{tooling}:role/{config.project}-release-synth"]
+    _, role = role_named(platform.templates["Dev/Storage"], f"{config.project}-approved-model-reader")
+    principal, operator, arns = only_trusted_role(role["AssumeRolePolicyDocument"])
+    assert principal == f"arn:aws:iam::{tooling}:root"
+    assert operator == "ArnEquals"
+    assert arns == [f"arn:aws:iam::{tooling}:role/{config.project}-release-synth"]
     # and that is the release synth build's role, in the release tooling stack
     role_named(releases(platform), f"{config.project}-release-synth")
 
 
-def test_reader_role_may_only_read_the_approved_model_parameter(platform: SynthesizedPlatform) -> None:
+def test_reader_role_may_only_read_the_approved_model_parameters(platform: SynthesizedPlatform) -> None:
     config = platform.config
-    for model in config.models:
-        template = platform.templates[f"Dev/Registry-{model.name}"]
-        role_id, role = role_named(template, f"{config.project}-{model.name}-model-reader")
-        assert "Policies" not in role and "ManagedPolicyArns" not in role
-        (statement,) = statements_of(template, role_id)
-        assert statement["Effect"] == "Allow" and "Condition" not in statement
-        assert as_list(statement["Action"]) == ["ssm:GetParameter"]
-        (resource,) = as_list(statement["Resource"])
-        values = refs(platform, template, config.accounts.dev)
-        assert render(resource, values) == (
-            f"arn:aws:ssm:{config.region}:{config.accounts.dev}:parameter/{config.project}/models/{model.name}/approved-model-package-arn"
-        )
-
-
-# ------------------------------------------------------------------------------------------------
-# 7. The smoke test invokes the staging endpoint through a role that may do only that
-# ------------------------------------------------------------------------------------------------
-
+    template = platform.templates["Dev/Storage"]
+    role_id, role = role_named(template, f"{config.project}-approved-model-reader")
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    (statement,) = statements_of(template, role_id)
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert as_list(statement["Action"]) == ["ssm:GetParameter"]
+    (resource,) = as_list(statement["Resource"])
+    values = refs(platform, template, config.accounts.dev)
+    assert render(resource, values) == (
+        f"arn:aws:ssm:{config.region}:{config.accounts.dev}:parameter/{config.project}/models/*/approved-model-package-arn"
+    )
+    for model in config.models:  # what each model's parameter is named
+        assert re.fullmatch(render(resource, values).split(":parameter")[1].replace("*", "[a-z0-9-]+"),
+                            f"/{config.project}/models/{model.name}/approved-model-package-arn")
+    # and no registry stack has a reader of its own any more
+    assert not [r for m in config.models for r in resources(platform.templates[f"Dev/Registry-{m.name}"], "AWS::IAM::Role").values()
+                if r["Properties"].get("RoleName", "").endswith("-model-reader")]
 
 def test_staging_smoke_role_trusts_only_the_pipelines_smoke_test_role(platform: SynthesizedPlatform) -> None:
     config = platform.config

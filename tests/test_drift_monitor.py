@@ -160,11 +160,18 @@ def test_the_schedule_role_may_only_start_this_machine_and_write_its_dead_letter
     assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert schedule["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    # the machine's own role, which Scheduler may assume for this one schedule only
+    assert machine["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
     role = template["Resources"][role_id]["Properties"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
-    (policy,) = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+    trusts = {t["Principal"]["Service"]: t["Condition"] for t in role["AssumeRolePolicyDocument"]["Statement"]}
+    assert trusts == {
+        "states.amazonaws.com": {"StringEquals": {"aws:SourceAccount": "333333333333"}},
+        "scheduler.amazonaws.com": {"StringEquals": {"aws:SourceAccount": "333333333333"}, "ArnEquals": {"aws:SourceArn": (
+            f"arn:aws:scheduler:eu-west-1:333333333333:schedule/default/{ENDPOINT}-drift-check")}},
+    }
+    assert schedule["Name"] == f"{ENDPOINT}-drift-check"
+    (policy,) = [p["Properties"] for k, p in resources(template, "AWS::IAM::ManagedPolicy").items()
+                 if {"Ref": role_id} in p["Properties"].get("Roles", []) and k.startswith("DriftSchedulePolicy")]
     statements = policy["PolicyDocument"]["Statement"]
     assert [(s.get("Sid"), s["Action"], s["Resource"]) for s in statements] == [
         (None, "states:StartExecution", {"Ref": machine_id}),

@@ -330,8 +330,8 @@ def test_job_role_trusts_sagemaker_and_only_it_may_be_passed_to_sagemaker(platfo
     machine = template["Resources"][next(iter(resources(template, "AWS::StepFunctions::StateMachine")))]
     machine_role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     policies = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": machine_role_id} in p["Properties"].get("Roles", [])]
-    (policy,) = policies
-    pass_role = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "PassJobRole"]
+    assert len(policies) == 2  # its own, and the execution policy (logs, traces, execution data's key)
+    pass_role = [s for policy in policies for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "PassJobRole"]
     assert pass_role == [{
         "Sid": "PassJobRole", "Effect": "Allow", "Action": "iam:PassRole",
         "Resource": {"Fn::GetAtt": [job_role_id, "Arn"]},
@@ -511,12 +511,14 @@ def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatfor
     (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
     key_id = template["Resources"][machine_id]["Properties"]["EncryptionConfiguration"]["KmsKeyId"]["Fn::GetAtt"][0]
     queue_id = next(iter(resources(template, "AWS::SQS::Queue")))
+    # one role for both: the rule's target (EventBridge) and the schedule's (Scheduler), with one permission
+    assert target["RoleArn"] == schedule["Properties"]["Target"]["RoleArn"]
     for target, service in ((target, "events.amazonaws.com"), (schedule["Properties"]["Target"], "scheduler.amazonaws.com")):
         assert target["Arn"] == {"Ref": machine_id}
         role_id = target["RoleArn"]["Fn::GetAtt"][0]
         role = template["Resources"][role_id]["Properties"]
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-        assert trust["Principal"] == {"Service": service}
+        assert trust["Principal"] == {"Service": ["events.amazonaws.com", "scheduler.amazonaws.com"]}
         assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
         assert "Policies" not in role and "ManagedPolicyArns" not in role
         attached = [p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
@@ -527,13 +529,12 @@ def test_triggers_may_only_start_this_state_machine(platform: SynthesizedPlatfor
         assert encrypt_input["Action"] == "kms:GenerateDataKey"
         assert encrypt_input["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
         assert list(encrypt_input["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:states:stateMachineArn"]
-        if service == "events.amazonaws.com":
-            assert dead_letters == []  # EventBridge writes the rule's dead letters under the queue's policy
-        else:  # Scheduler writes them with the schedule's role: that queue, through SQS, with its key
-            send, encrypt = dead_letters
-            assert send == {"Sid": "SendDeadLetters", "Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}}
-            assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and encrypt["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
-            assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
+        # EventBridge writes the rule's dead letters under the queue's policy; Scheduler writes the schedule's
+        # with the schedule's role: that queue, through SQS, with its key
+        send, encrypt = dead_letters
+        assert send == {"Sid": "SendDeadLetters", "Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and encrypt["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
 
 
 def test_no_triggers_means_no_rule_schedule_role_or_queue(untriggered: dict[str, Any]) -> None:

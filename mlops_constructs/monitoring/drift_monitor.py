@@ -239,9 +239,21 @@ class DriftMonitor(Construct):
             key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
             min_rows=min_rows, topic_arn=alarm_topic.topic_arn,
         )
-        self.state_machine_role = iam.Role(self, "StateMachineRole", assumed_by=service_principal("states.amazonaws.com", account),
-                                           description=f"Runs the drift checks of endpoint {endpoint_name}")
-        """Runs the state machine."""
+        # The machine's role also starts the machine on its schedule, for that one schedule only (aws:SourceArn,
+        # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html):
+        # one role per endpoint fewer, within IAM's 1,000 roles per account at 100 models (tests/test_quotas.py).
+        self.schedule_name = f"{endpoint_name}-drift-check"[:64]
+        """The drift checks' schedule, in Scheduler's default group."""
+        schedule_arn = arn(stack, "scheduler", "schedule", f"default/{self.schedule_name}")
+        self.state_machine_role = iam.Role(
+            self, "StateMachineRole", description=f"Runs the drift checks of endpoint {endpoint_name}, and starts them on their schedule",
+            assumed_by=iam.CompositePrincipal(
+                service_principal("states.amazonaws.com", account),
+                iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions({
+                    "StringEquals": {"aws:SourceAccount": account}, "ArnEquals": {"aws:SourceArn": schedule_arn}}),
+            ),
+        )
+        """Runs the state machine, and the schedule's starts of it."""
         jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX]}-drift-*")
         topic_key = getattr(alarm_topic, "master_key", None)
         create = ["sagemaker:CreateProcessingJob"]
@@ -309,7 +321,12 @@ class DriftMonitor(Construct):
             dead_letter_queue=self.schedule_dead_letter_queue, dead_letter_key_arn=machine_key_arn,
             retry_attempts=_RETRY_ATTEMPTS, max_event_age=durations.hours(1), account=account,
             description=f"Drift check of {endpoint_name}, {schedule}", role_description=f"Starts the drift checks of endpoint {endpoint_name}",
-            policy_description="Start the drift checks",
+            policy_description="Start the drift checks", schedule_name=self.schedule_name, role=self.state_machine_role,
+            role_policy=iam.ManagedPolicy(
+                self, "SchedulePolicy", description="Start the drift checks on their schedule", roles=[self.state_machine_role],
+                document=policy_document(state_machines.schedule_role_statements(
+                    stack, self.state_machine.state_machine_arn, machine_key_arn, self.schedule_dead_letter_queue, machine_key_arn)),
+            ),
         )
         """Starts a check every period (EventBridge Scheduler)."""
         self.drift_alarm = cloudwatch.Alarm(

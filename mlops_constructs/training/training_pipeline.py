@@ -720,6 +720,16 @@ class TrainingPipeline(Construct):
                 training_isolated=train_script is None or train_script.network_isolation,
             )),
         )
+        # Log delivery, X-Ray and the execution data's key: a policy of their own, so that the machine's policy
+        # stays well within IAM's 6,144 characters with every job kind and guardrail (tests/test_quotas.py).
+        self.execution_policy = iam.ManagedPolicy(
+            self, "ExecutionPolicy", description=f"Training pipeline of {model_name}: execution logs, traces and data encryption",
+            roles=[self.state_machine_role], document=policy_document(state_machines.execution_role_statements(stack, self.key.key_arn)),
+        )
+        """The machine's log delivery, X-Ray and execution-data encryption."""
+        acknowledge_each(self.execution_policy, {
+            f"{IAM5}[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
+        })
         self.tuning_policy: iam.ManagedPolicy | None = None
         """The state machine's tuning permissions, when it tunes: a policy of their own, so that neither
         policy nears IAM's 6,144 characters per managed policy (tests/test_quotas.py)."""
@@ -746,6 +756,7 @@ class TrainingPipeline(Construct):
         """The state machine."""
         # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key.
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
+        self.state_machine.node.add_dependency(self.execution_policy)
         if self.tuning_policy is not None:
             self.state_machine.node.add_dependency(self.tuning_policy)
 
@@ -1190,7 +1201,6 @@ class TrainingPipeline(Construct):
             allow("Notify", ["sns:Publish"], [self.notification_topic.topic_arn]),
             allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn]),
             # Execution data and logs encrypted with the pipeline's key.
-            *state_machines.execution_role_statements(stack, self.key.key_arn),
         ]
 
     def _triggers(self, model_name: str, data_bucket: s3.IBucket, data_prefix: str, schedule: scheduler.ScheduleExpression | None,
@@ -1222,6 +1232,18 @@ class TrainingPipeline(Construct):
             alarm_description=f"A trigger could not start the training pipeline of {model_name}", reason=dlq_reason,
         )
         stack = Stack.of(self)
+        # One role starts the machine for both the rule (EventBridge) and the schedule (Scheduler): the same
+        # permission, and one role per model rather than two (IAM's 1,000 roles per account, tests/test_quotas.py).
+        principals = [service_principal(service, Aws.ACCOUNT_ID) for service in
+                      (("events.amazonaws.com",) if self.trigger_patterns else ()) + (("scheduler.amazonaws.com",) if schedule is not None else ())]
+        role = iam.Role(self, "TriggerRole", assumed_by=iam.CompositePrincipal(*principals) if len(principals) > 1 else principals[0],
+                        description=f"Starts the training pipeline of {model_name}")
+        statements = state_machines.start_execution_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn)
+        if schedule is not None:
+            statements = state_machines.schedule_role_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn,
+                                                                 self.trigger_dead_letter_queue, self.key.key_arn)
+        trigger_policy = iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
+                                           document=policy_document(statements))
         if schedule is not None:
             self.trigger_schedule = state_machines.start_on_schedule(
                 self, "Schedule", machine=self.state_machine, machine_key_arn=self.key.key_arn, expression=schedule,
@@ -1229,15 +1251,10 @@ class TrainingPipeline(Construct):
                 retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS),
                 account=Aws.ACCOUNT_ID, description=f"Scheduled retraining of {model_name}",
                 role_description=f"Starts the scheduled training runs of {model_name}",
-                policy_description="Start the training pipeline on its schedule",
+                policy_description="Start the training pipeline on its schedule", role=role, role_policy=trigger_policy,
             )
         if not self.trigger_patterns:
             return
-        role = iam.Role(self, "TriggerRole", assumed_by=service_principal("events.amazonaws.com", Aws.ACCOUNT_ID),
-                        description=f"Starts the training pipeline of {model_name}")
-        iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
-                          document=policy_document(state_machines.start_execution_statements(
-                              stack, self.state_machine.state_machine_arn, self.key.key_arn)))
         alternatives = list(self.trigger_patterns.values())
         self.trigger_rule = events.Rule(
             self, "TriggerRule", description=f"Starts a training run of {model_name} on: {', '.join(self.trigger_patterns)}",
@@ -1290,7 +1307,6 @@ class TrainingPipeline(Construct):
             f"[{training_jobs}]": "Training jobs of this model; their names are made per run.",
             f"[{artifacts}]": "Reading each run's evaluation report under the model's own artifact prefix.",
             f"[{packages}]": "Registering versions in this model's package group; version numbers are assigned by SageMaker.",
-            "[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         }
         acknowledge_each(self.state_machine_policy, {f"{IAM5}{finding}": reason for finding, reason in machine_reasons.items()})
 
