@@ -63,20 +63,25 @@ def in_packs(rule: str, reason: str, packs: tuple[str, ...] = CONTROL_PACKS) -> 
     return {f"{pack}::{pack}-{rule}": reason for pack in packs}
 
 
-def add_compliance_checks(scope: Construct) -> None:
+def add_compliance_checks(scope: Construct, *, guard: bool = True) -> None:
     """Run the AwsSolutions, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1 packs, and CloudFormation
     Guard with the Control Tower proactive controls, on ``scope``.
 
     ``scope`` must be an ``App`` or a ``Stage``. Findings that are not acknowledged fail synthesis. Guard
-    runs its bundled ``cfn-guard`` binary once per synthesis over every template of ``scope`` (nested
-    stages included), so register it on the app, not on each stage.
+    runs its bundled ``cfn-guard`` binary over every template of ``scope`` (nested stages included), so
+    register it on the app, not on each stage.
+
+    ``guard``: also run CloudFormation Guard. Default: ``True``. Guard costs many times what the four packs
+    cost together (docs/security.md), so the platform's app runs it only when the synthesis asks for
+    validation (``-c validate_templates=true``), as the test suite and the delivery pipeline do; the
+    cdk-nag packs run in every synthesis.
     """
     Validations.of(scope).add_plugins(
         AwsSolutionsChecks(scope),
         NIST80053R5Checks(scope),
         HIPAASecurityChecks(scope),
         PCIDSS321Checks(scope),
-        _GuardForTheTypesPresent(),
+        *([_GuardForTheTypesPresent()] if guard else []),
     )
 
 

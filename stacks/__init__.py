@@ -19,7 +19,12 @@ STAGE_IDS: dict[str, str] = {stage: stage.capitalize() for stage in STAGES}
 
 
 def build_platform(
-    app: App, config: PlatformConfig, model_package_arns: Mapping[str, str] | None = None, *, config_path: str = "config/default.yaml"
+    app: App,
+    config: PlatformConfig,
+    model_package_arns: Mapping[str, str] | None = None,
+    *,
+    config_path: str = "config/default.yaml",
+    validate: bool = True,
 ) -> dict[str, PlatformStage]:
     """Add every stage of ``config`` to ``app``, and the delivery pipeline stack when the config has a
     ``delivery`` section, with the compliance packs on.
@@ -27,6 +32,9 @@ def build_platform(
     ``model_package_arns`` names the approved version each model serves, by model name; a model
     missing from it gets no endpoint stacks. Default: each model's ``model_package_arn`` from the config.
     ``config_path`` is the file the pipeline's synth step synthesizes, relative to the repository.
+    ``validate``: run CloudFormation Guard too (``add_compliance_checks``'s ``guard``); the cdk-nag packs
+    always run. Default: ``True``, as in the test suite. The app passes whether its synthesis asks for
+    validation (``app.validation_requested``).
     """
     if model_package_arns is None:
         model_package_arns = {m.name: m.model_package_arn for m in config.models if m.model_package_arn}
@@ -46,7 +54,7 @@ def build_platform(
             config_path=config_path,
             stages=stages,
         )
-    add_compliance_checks(app)
+    add_compliance_checks(app, guard=validate)
     return stages
 
 
