@@ -19,6 +19,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from app_settings import new_bare_app
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
 from mlops_constructs.delivery import NO_MODEL_PACKAGE
@@ -42,14 +43,7 @@ def new_app(**props: Any) -> cdk.App:
 
     ``props`` go to ``cdk.App`` (``context``, ``outdir``...), for tests; the CLI's context comes first.
     """
-    # No stack trace of each resource's creation either: from Python, CDK sees only jsii's own frames
-    # ("no user code"), so the traces cost time and tell nothing. (cx-api's DISABLE_CREATION_STACK_TRACES,
-    # "for performance reasons"; `cdk --debug` turns them back on.)
-    app = cdk.App(
-        builtin_cloud_formation_validation=False,
-        post_cli_context={"aws:cdk:disable-creation-stack-traces": True},
-        **props,
-    )
+    app = new_bare_app(**props)  # no construct creation stack traces either (app_settings)
     if validation_requested(app):
         # The same plugin, with the same rules, that CDK would otherwise register by itself.
         cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())

@@ -7,8 +7,9 @@
 
 Cases, in order (``--only`` selects some):
 
-floor    an empty CDK app (bench/empty_app.py) synthesized by the same CDK CLI, Python and Node: the
-         cost of the CLI, the interpreter and jsii's start-up that every synthesis pays.
+floor    an empty CDK app (bench/empty_app.py) synthesized by the same CDK CLI, Python and Node, with the
+         platform app's App settings (app_settings.new_bare_app) and interpreter flags (cdk.json's
+         ``python -O``): the cost of the CLI, the interpreter and jsii's start-up that every synthesis pays.
 default  the platform's app (app.py) on config/default.yaml: every stage, all four cdk-nag packs.
 models   the platform's app on generated configs of 1, 5, 20 and 50 models (``--models``), with the
          template counts and sizes; the marginal cost per model is the least-squares slope.
@@ -52,6 +53,7 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 NODE_RUNTIME_BIN = ROOT / "tools" / "node" / "node_modules" / ".bin"
 DEFAULT_CONFIG = ROOT / "config" / "default.yaml"
+CDK_JSON = ROOT / "cdk.json"
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -383,6 +385,18 @@ class Case:
             "runs": [run_json(r) for r in self.runs],
             "warmups": [run_json(r) for r in self.warmups],
         }
+
+
+def app_python_flags(app_command: str | None = None) -> list[str]:
+    """The interpreter flags of the platform's app in cdk.json (``python -O app.py`` -> ``["-O"]``), which
+    the floor runs with too. ``app_command``: cdk.json's ``app`` (default: read from cdk.json)."""
+    if app_command is None:
+        app_command = json.loads(CDK_JSON.read_text(encoding="utf-8"))["app"]
+    argv = shlex.split(app_command)
+    script = next((i for i, arg in enumerate(argv) if arg.endswith(".py")), None)
+    if script is None or not Path(argv[0]).name.startswith("python"):
+        raise SystemExit(f"bench: cdk.json's app is not `python [flags] <script>.py` (got {app_command!r})")
+    return argv[1:script]
 
 
 def synth_argv(config: Path | None, outdir_placeholder: str = "{outdir}", app: str | None = None) -> list[str]:
@@ -733,9 +747,9 @@ INTRO = """\
 # Performance
 
 How long synthesis and the test suite take, and how much memory they need, measured by `make bench`
-(`bench/run.py`). The floor is an empty CDK app synthesized the same way: the start-up cost of the CDK CLI,
-Python and jsii's Node runtime that every synthesis pays. The marginal cost per model is the slope of
-synthesis time over configs with 1 to 50 models.
+(`bench/run.py`). The floor is an empty CDK app synthesized the same way (same CLI, `python -O`, same App
+settings): the start-up cost of the CDK CLI, Python and jsii's Node runtime that every synthesis pays.
+The marginal cost per model is the slope of synthesis time over configs with 1 to 100 models.
 """
 
 HISTORY = f"""\
@@ -814,7 +828,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def build_cases(args: argparse.Namespace, configs: Path) -> list[Case]:
     cases: list[Case] = []
     if "floor" in args.only:
-        app = f"{shlex.quote(str(VENV_PYTHON))} bench/empty_app.py"
+        app = shlex.join([str(VENV_PYTHON), *app_python_flags(), "bench/empty_app.py"])
         cases.append(Case("floor", "Floor: empty app", "synth", synth_argv(None, app=app)))
     if "default" in args.only:
         cases.append(Case("default", "Default config, full synth", "synth", synth_argv(DEFAULT_CONFIG.relative_to(ROOT))))
