@@ -399,8 +399,9 @@ class Case:
 
     @property
     def quotas(self) -> list[dict[str, Any]] | None:
-        for run in reversed(self.runs):
-            if run.returncode == 0 and run.quotas is not None:
+        """The quota figures of the last run that wrote an assembly, successful or not."""
+        for run in reversed(self.runs + self.warmups):
+            if run.quotas is not None:
                 return run.quotas
         return None
 
@@ -459,8 +460,10 @@ def run_case(case: Case, env: dict[str, str], runs: int, warmups: int, workdir: 
             run = measure(argv, env, log)
             if run.returncode == 0:
                 run.templates = assembly_stats(outdir)
-                if case.models is not None:
-                    run.quotas = quota_figures(outdir)
+            if case.models is not None and (outdir / "manifest.json").exists():
+                # Also when the app failed on a finding after writing the assembly (e.g. CDK's template size
+                # annotation): the quotas show what is too big.
+                run.quotas = quota_figures(outdir)
             shutil.rmtree(outdir, ignore_errors=True)
         else:
             run = measure(case.argv, env, log, cpus=set(case.cpus) if case.cpus else None)
@@ -605,8 +608,10 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     goal = f"<= {MAX_SECONDS_PER_MODEL} s wall per additional model (least-squares slope)"
     if wall_fit:
         counts = ", ".join(str(int(x)) for x, _ in wall_points)
+        failed = [str(c.models) for c in model_cases if c.median("wall_s") is None]
+        left_out = f"; synth failed at {', '.join(failed)} model(s), left out" if failed else ""
         target("Marginal cost per model", goal, "PASS" if wall_fit[0] <= MAX_SECONDS_PER_MODEL else "FAIL",
-               f"{wall_fit[0]:.3f} s/model (fit over {counts} models; intercept {wall_fit[1]:.2f} s)")
+               f"{wall_fit[0]:.3f} s/model (fit over {counts} models; intercept {wall_fit[1]:.2f} s{left_out})")
     elif not model_cases:
         target("Marginal cost per model", goal, "NOT RUN", "-")
     else:
@@ -638,9 +643,10 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     at_quota_target = next((c for c in model_cases if c.models == QUOTA_TARGET_MODELS), None)
     figures = at_quota_target.quotas if at_quota_target else None
     goal = f"at {QUOTA_TARGET_MODELS} models every AWS quota within 80% of its default"
-    if figures:
+    if figures and at_quota_target:
+        failed = "" if at_quota_target.ok else f"; the synth itself {_failed(at_quota_target)}"
         target(f"Quotas at {QUOTA_TARGET_MODELS} models", goal, "PASS" if all(f["within_budget"] for f in figures) else "FAIL",
-               quota_observation(figures))
+               quota_observation(figures) + failed)
     elif at_quota_target:
         target(f"Quotas at {QUOTA_TARGET_MODELS} models", goal, "FAIL", f"the {QUOTA_TARGET_MODELS}-model synth failed")
     else:
@@ -704,14 +710,15 @@ def _mib(case: Case, attr: str) -> str:
     return "–" if median is None else f"{median:.0f}"
 
 
-def quota_table(columns: Sequence[tuple[int | None, Sequence[Mapping[str, Any]]]]) -> list[str]:
-    """A Markdown table of quota figures (``quota_figures``), a row per quota and a column per model count:
-    the value and its share of the AWS default, marked when above the budget; each quota links to AWS's
-    page of it, and the last column says where the largest model count's figure is."""
-    counts = [models for models, _ in columns]
-    named = [f"{n} model{'s' if n != 1 else ''}" for n in counts]
-    lines = ["| Quota | AWS default | " + " | ".join(named) + f" | Where ({named[-1]}) |", "|---|---:|" + "---:|" * len(counts) + "---|"]
-    by_key = [{f["key"]: f for f in figures} for _, figures in columns]
+def quota_table(columns: Sequence[tuple[int | None, Sequence[Mapping[str, Any]], bool]]) -> list[str]:
+    """A Markdown table of quota figures (``quota_figures``), a row per quota and a column per model count
+    (``(models, figures, synth succeeded)``): the value and its share of the AWS default, marked when above
+    the budget; each quota links to AWS's page of it, and the last column says where the largest model
+    count's figure is."""
+    counts = [models for models, _, _ in columns]
+    named = [f"{n} model{'s' if n != 1 else ''}" + ("" if ok else " (synth failed)") for n, _, ok in columns]
+    lines = ["| Quota | AWS default | " + " | ".join(named) + f" | Where ({counts[-1]} models) |", "|---|---:|" + "---:|" * len(counts) + "---|"]
+    by_key = [{f["key"]: f for f in figures} for _, figures, _ in columns]
     for quota in columns[-1][1]:
         cells = []
         for figures in by_key:
@@ -771,14 +778,15 @@ def markdown(report: dict[str, Any], cases: list[Case]) -> str:
                 f"{big['resources']} resources, {_kib(big['bytes'])}: `{big['name']}` | "
                 f"{_kib(heavy['bytes'])}, {heavy['resources']} resources: `{heavy['name']}` |")
         add("")
-    columns = [(c.models, c.quotas) for c in cases if c.models is not None and c.quotas]
+    columns = [(c.models, c.quotas, c.ok) for c in cases if c.models is not None and c.quotas]
     if columns:
         add("### Quotas")
         add("")
         add("The largest figure of each AWS quota in each model count's cloud assembly (`mlops_constructs/quotas.py`), "
             "and its share of the AWS default; **bold** and ⚠ above the platform's budget of 80% of the default. "
             "Account-wide counts include the CDK bootstrap stack's roles and the rules Step Functions manages. "
-            "*Where* is the largest figure's stack, resource or account at the largest model count.")
+            "*Where* is the largest figure's stack, resource or account at the largest model count. A model count "
+            "marked *synth failed* wrote its assembly but the app failed it (see the time table).")
         add("")
         out.extend(quota_table(columns))
         add("")

@@ -46,9 +46,9 @@ def test_the_quotas_table_has_a_row_per_quota_and_a_column_per_model_count(bench
     large = bench.quota_figures(_assembly(tmp_path / "many", 450))  # 455 roles with the bootstrap's: 46% of 1,000
     # one figure above its budget (the share is made up: only the marking is checked)
     large = [{**f, "value": 900, "share": 0.9, "within_budget": False} if f["key"] == "cfn_resources" else f for f in large]
-    lines = bench.quota_table([(1, small), (100, large)])
+    lines = bench.quota_table([(1, small, True), (100, large, False)])
     header, _, *rows = lines
-    assert header == "| Quota | AWS default | 1 model | 100 models | Where (100 models) |"
+    assert header == "| Quota | AWS default | 1 model | 100 models (synth failed) | Where (100 models) |"
     assert len(rows) == len(small) == 13
     (roles,) = [row for row in rows if "IAM roles per account" in row]
     assert roles == ("| [IAM roles per account](https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html) | 1,000 "
