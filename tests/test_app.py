@@ -83,34 +83,32 @@ def test_the_suites_synthesis_ran_cdk_template_validation(platform: SynthesizedP
 
 
 class _Built(Exception):
-    """Raised once the platform is built, to stop ``app.main`` before its synthesis."""
+    """Raised instead of building the platform, to stop ``app.main`` there."""
 
 
-@pytest.mark.parametrize(("context", "guard"), [({}, False), ({"validate_templates": "true"}, True)], ids=["plain", "validate"])
+@pytest.mark.parametrize(("context", "validate"), [({}, False), ({"validate_templates": "true"}, True)], ids=["plain", "validate"])
 def test_the_app_runs_guard_only_when_the_synthesis_asks_for_validation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context: dict, guard: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context: dict, validate: bool
 ) -> None:
-    # A plain `cdk synth` leaves CloudFormation Guard out; the delivery pipeline's synth step passes
-    # -c validate_templates=true (test_delivery_pipeline) and gets it. The suite's own synthesis always runs
-    # it (test_gates: Guard's report is in it).
+    # A plain `cdk synth` asks build_platform for no CloudFormation Guard; the delivery pipeline's synth step
+    # passes -c validate_templates=true (test_delivery_pipeline) and gets it. build_platform hands the answer to
+    # add_compliance_checks (test_gates: guard=False runs the packs only), and the suite's own synthesis asks
+    # for Guard (test_gates: Guard's report is in it).
     import app as app_module
-    import stacks
-    from mlops_constructs.compliance import add_compliance_checks
 
-    asked: list[bool] = []
+    asked: list[object] = []
 
-    def record(scope: cdk.App, *, guard: bool) -> None:
-        add_compliance_checks(scope, guard=guard)
-        asked.append(guard)
+    def build_platform(*args: object, validate: object, **kwargs: object) -> None:
+        asked.append(validate)
         raise _Built
 
-    monkeypatch.setattr(stacks, "add_compliance_checks", record)
+    monkeypatch.setattr(app_module, "build_platform", build_platform)
     real_new_app = app_module.new_app
     context = {**CDK_CONTEXT, "config": str(REPO / "config" / "default.yaml"), **context}
     monkeypatch.setattr(app_module, "new_app", lambda: real_new_app(context=context, outdir=str(tmp_path)))
     with pytest.raises(_Built):
         app_module.main()
-    assert asked == [guard]
+    assert asked == [validate]
 
 
 # --------------------------------------------------------------------------------------------------
