@@ -3,8 +3,14 @@
 
     npx cdk synth                          # config/default.yaml
     npx cdk synth -c config=config/acme.yaml
-    npx cdk synth -c validate_templates=true   # also CDK's built-in template validation (see new_app)
+    npx cdk synth -c validate_templates=true   # also CloudFormation Guard and CDK's template validation
     npx cdk synth -c release=churn -c model_package_arn.churn=<arn>   # one model's release stages only
+
+The cdk-nag packs run in every synthesis. CloudFormation Guard and CDK's built-in template validation
+(cfn-lint's rules) run only when the synthesis asks for validation, with ``-c validate_templates=true``:
+the delivery pipeline's synth step does, for the configuration it deploys, and the test suite
+(``make test``) synthesizes every platform it checks with both on. A plain local ``cdk synth`` skips them
+(see ``new_app`` and ``validation_requested``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from app_settings import new_bare_app
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
 from mlops_constructs.delivery import NO_MODEL_PACKAGE
@@ -26,32 +33,33 @@ DEFAULT_CONFIG = "config/default.yaml"
 
 
 def new_app(**props: Any) -> cdk.App:
-    """The app, with the cdk-nag packs on every synthesis (``build_platform`` adds them) and CDK's built-in
-    template validation only when ``-c validate_templates=true`` asks for it.
+    """The app, with CDK's built-in template validation only when the synthesis asks for validation
+    (``validation_requested``); ``main`` passes the same answer to ``build_platform`` for CloudFormation
+    Guard. The cdk-nag packs run on every synthesis (``build_platform`` adds them).
 
-    That validation applies cfn-lint's rules to every template, which costs more per model than all four
-    cdk-nag packs. ``make test`` runs it on every stage of ``config/default.yaml`` (with cfn-lint and
-    checkov), and the delivery pipeline's synth step asks for it on the configuration it deploys; a local
-    synthesis skips it unless asked. CloudFormation validates each template's properties again before it
-    creates or updates a stack.
+    Template validation applies cfn-lint's rules to every template, and Guard the Control Tower controls:
+    each costs more per model than all four cdk-nag packs. ``make test`` runs both on every platform it
+    synthesizes (with cfn-lint and checkov), and the delivery pipeline's synth step asks for them on the
+    configuration it deploys; a local synthesis skips them unless asked. CloudFormation validates each
+    template's properties again before it creates or updates a stack.
 
     ``props`` go to ``cdk.App`` (``context``, ``outdir``...), for tests; the CLI's context comes first.
     """
-    # No stack trace of each resource's creation either: from Python, CDK sees only jsii's own frames
-    # ("no user code"), so the traces cost time and tell nothing. (cx-api's DISABLE_CREATION_STACK_TRACES,
-    # "for performance reasons"; `cdk --debug` turns them back on.)
-    app = cdk.App(
-        builtin_cloud_formation_validation=False,
-        post_cli_context={"aws:cdk:disable-creation-stack-traces": True},
-        **props,
-    )
-    value = app.node.try_get_context(VALIDATE_TEMPLATES)
-    if value not in (None, True, False, "true", "false"):
-        raise ConfigError(f"context {VALIDATE_TEMPLATES}", [f"must be true or false (got {value!r})"])
-    if value in (True, "true"):
+    app = new_bare_app(**props)  # no construct creation stack traces either (app_settings)
+    if validation_requested(app):
         # The same plugin, with the same rules, that CDK would otherwise register by itself.
         cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
     return app
+
+
+def validation_requested(app: cdk.App) -> bool:
+    """Whether the synthesis asks for validation, ``-c validate_templates=true`` (or ``false``, the default):
+    CDK's built-in template validation (``new_app``) and CloudFormation Guard (``build_platform``'s
+    ``validate``). The one place that reads the context key."""
+    value = app.node.try_get_context(VALIDATE_TEMPLATES)
+    if value not in (None, True, False, "true", "false"):
+        raise ConfigError(f"context {VALIDATE_TEMPLATES}", [f"must be true or false (got {value!r})"])
+    return value in (True, "true")
 
 
 def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
@@ -82,7 +90,7 @@ def main() -> int:
         config = load_config(path)
         packages = model_package_arns(app, config)
         release = app.node.try_get_context(RELEASE_CONTEXT)
-        build_platform(app, config, packages, config_path=path, release=release)
+        build_platform(app, config, packages, config_path=path, release=release, validate=validation_requested(app))
     except (ConfigError, PropsError) as err:
         print(err, file=sys.stderr)
         return 1

@@ -1,13 +1,22 @@
 """The benchmark's floor: the smallest CDK app, one stack with one resource.
 
-Synthesized through the same CDK CLI, Python and Node as the platform's app (see bench/run.py), it
-measures what every synthesis pays before the platform's own code runs: the CLI, the Python
-interpreter, importing aws_cdk and starting the jsii Node runtime that loads aws-cdk-lib.
+Synthesized through the same CDK CLI, Python (``python -O``, as cdk.json runs app.py) and Node as the
+platform's app (see bench/run.py), and created with the same App settings (``app_settings.new_bare_app``:
+no built-in template validation, no creation stack traces), it measures what every synthesis of the
+platform pays before the platform's own code runs: the CLI, the Python interpreter, importing aws_cdk and
+starting the jsii Node runtime that loads aws-cdk-lib.
 """
+
+import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 
-app = cdk.App()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for app_settings
+
+from app_settings import new_bare_app  # noqa: E402  (aws_cdk only: none of the platform's code)
+
+app = new_bare_app()
 stack = cdk.Stack(app, "Empty")
 cdk.CfnWaitConditionHandle(stack, "Placeholder")  # a core resource type: no further module to load
 app.synth()

@@ -12,8 +12,8 @@ platform (``stacks.build_platform``) for generated configs of N models, the same
 (a private function of the ``jsii`` package: a development aid, not something the platform relies on).
 
 For each model count it prints the time to build the constructs, the time of ``app.synth()`` (CDK's
-synthesis and the four cdk-nag packs, as ``app.new_app`` sets it up), and the round trips of the
-build, after one unmeasured warm-up. Then the difference per model between the smallest and the largest count, by the innermost
+synthesis and the four cdk-nag packs, as ``app.main`` sets up a plain ``cdk synth``: no CloudFormation
+Guard or template validation), and the round trips of the build, after one unmeasured warm-up. Then the difference per model between the smallest and the largest count, by the innermost
 project frame of each call (``--by site``) or by request (``--by request``).
 
 Timings here are in process and without the CDK CLI, so they are a little below ``bench/run.py``'s; the
@@ -82,7 +82,7 @@ class RoundTrips:
 
 
 def profile(models: int, configs: Path, counter: RoundTrips) -> tuple[float, float, collections.Counter[str]]:
-    from app import new_app
+    from app import new_app, validation_requested
     from mlops_constructs.config import load_config
     from stacks import build_platform
 
@@ -94,7 +94,7 @@ def profile(models: int, configs: Path, counter: RoundTrips) -> tuple[float, flo
     counter.counts.clear()
     counter.active = True
     started = time.perf_counter()
-    build_platform(app, config)
+    build_platform(app, config, validate=validation_requested(app))
     built = time.perf_counter()
     counter.active = False
     counts = collections.Counter(counter.counts)

@@ -7,11 +7,14 @@
 
 Cases, in order (``--only`` selects some):
 
-floor    an empty CDK app (bench/empty_app.py) synthesized by the same CDK CLI, Python and Node: the
-         cost of the CLI, the interpreter and jsii's start-up that every synthesis pays.
-default  the platform's app (app.py) on config/default.yaml: every stage, all four cdk-nag packs.
-models   the platform's app on generated configs of 1, 5, 20 and 50 models (``--models``), with the
-         template counts and sizes; the marginal cost per model is the least-squares slope.
+floor    an empty CDK app (bench/empty_app.py) synthesized by the same CDK CLI, Python and Node, with the
+         platform app's App settings (app_settings.new_bare_app) and interpreter flags (cdk.json's
+         ``python -O``): the cost of the CLI, the interpreter and jsii's start-up that every synthesis pays.
+default  the platform's app (app.py) on config/default.yaml: every stage, all four cdk-nag packs (a plain
+         ``cdk synth``: no CloudFormation Guard or CDK template validation, which ask for validate_templates).
+models   the platform's app on generated configs of 1, 25, 50 and 100 models (``--models``), with the
+         template counts and sizes and the AWS quota figures of each assembly (mlops_constructs/quotas.py);
+         the marginal cost per model is the least-squares slope.
 test     ``make test``, the whole suite, on at most 2 CPUs (``--test-cpus``). The slowest case.
 
 Every synthesis runs ``cdk synth --quiet --no-notices -c config=<file> -o <temporary dir>`` through the
@@ -20,7 +23,8 @@ bench/results/<UTC timestamp>.json and bench/results/latest.json, and the genera
 docs/performance.md (between its ``bench:begin`` and ``bench:end`` markers) is rewritten; the rest of that
 file, its "Before and after" section in particular, is kept. ``--no-write`` writes nothing.
 
-Standard library only, plus PyYAML (in .venv) to read config/default.yaml. Linux only (/proc, wait4).
+Standard library only, plus PyYAML (in .venv) to read config/default.yaml, and mlops_constructs/quotas.py
+(standard library only, loaded by its path). Linux only (/proc, wait4).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import contextlib
 import copy
 import ctypes
 import datetime as dt
+import functools
+import importlib.util
 import json
 import os
 import platform
@@ -42,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +58,7 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 NODE_RUNTIME_BIN = ROOT / "tools" / "node" / "node_modules" / ".bin"
 DEFAULT_CONFIG = ROOT / "config" / "default.yaml"
+CDK_JSON = ROOT / "cdk.json"
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -61,13 +68,14 @@ HISTORY_HEADING = "## Before and after"
 MAX_FULL_OVER_FLOOR = 2.5
 MAX_SECONDS_PER_MODEL = 0.5
 TEMPLATE_TARGET_MODELS = 50
+QUOTA_TARGET_MODELS = 100  # and every quota within its budget, mlops_constructs.quotas.BUDGET of the AWS default
 MAX_TEMPLATE_RESOURCES = 400
 MAX_TEMPLATE_BYTES = 800 * 1024  # 800 KiB; CloudFormation's own limits are 500 resources and 1 MiB
 MAX_TEST_SECONDS = 120.0
 TEST_CPUS = 2
 
 ALL_CASES = ("floor", "default", "models", "test")
-DEFAULT_MODELS = (1, 5, 20, 50)
+DEFAULT_MODELS = (1, 25, 50, 100)
 QUICK_MODELS = (1, 5)
 TREE_SAMPLE_SECONDS = 0.1
 TIMING_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE", "PYTHONPYCACHEPREFIX", "NODE_OPTIONS", "JSII_RUNTIME",
@@ -221,6 +229,8 @@ class Run:
     stragglers: int = 0
     """Orphaned descendants reaped after the command (their CPU is included)."""
     templates: dict[str, Any] | None = None
+    quotas: list[dict[str, Any]] | None = None
+    """The AWS quota figures of the assembly (``quota_figures``): model cases only."""
     summary: str | None = None
     error: str | None = None
     load_before: float | None = None
@@ -330,6 +340,27 @@ def assembly_stats(outdir: Path) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def quotas_module() -> Any:
+    """mlops_constructs/quotas.py, loaded by its path: importing ``mlops_constructs.quotas`` would run the
+    package's ``__init__``, which imports aws_cdk and starts jsii's Node process inside the benchmark."""
+    spec = importlib.util.spec_from_file_location("bench_quotas", ROOT / "mlops_constructs" / "quotas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def quota_figures(outdir: Path) -> list[dict[str, Any]]:
+    """``quotas.measure(outdir)``: the largest figure of each AWS quota in the assembly, as JSON."""
+    return [
+        {"key": f.quota.key, "what": f.quota.what, "default": f.quota.default, "budget": f.quota.budget, "url": f.quota.url,
+         "value": f.value, "share": f.share, "within_budget": f.within_budget, "where": f.where}
+        for f in quotas_module().measure(outdir)
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # Cases
 # --------------------------------------------------------------------------------------------------
@@ -366,6 +397,14 @@ class Case:
                 return run.templates
         return None
 
+    @property
+    def quotas(self) -> list[dict[str, Any]] | None:
+        """The quota figures of the last run that wrote an assembly, successful or not."""
+        for run in reversed(self.runs + self.warmups):
+            if run.quotas is not None:
+                return run.quotas
+        return None
+
     def to_json(self) -> dict[str, Any]:
         def run_json(r: Run) -> dict[str, Any]:
             return {**asdict(r), "cpu_s": r.cpu_s}
@@ -380,9 +419,22 @@ class Case:
             "ok": self.ok,
             "median": {k: self.median(k) for k in ("wall_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "peak_rss_mib", "tree_peak_rss_mib")},
             "templates": self.templates,
+            "quotas": self.quotas,
             "runs": [run_json(r) for r in self.runs],
             "warmups": [run_json(r) for r in self.warmups],
         }
+
+
+def app_python_flags(app_command: str | None = None) -> list[str]:
+    """The interpreter flags of the platform's app in cdk.json (``python -O app.py`` -> ``["-O"]``), which
+    the floor runs with too. ``app_command``: cdk.json's ``app`` (default: read from cdk.json)."""
+    if app_command is None:
+        app_command = json.loads(CDK_JSON.read_text(encoding="utf-8"))["app"]
+    argv = shlex.split(app_command)
+    script = next((i for i, arg in enumerate(argv) if arg.endswith(".py")), None)
+    if script is None or not Path(argv[0]).name.startswith("python"):
+        raise SystemExit(f"bench: cdk.json's app is not `python [flags] <script>.py` (got {app_command!r})")
+    return argv[1:script]
 
 
 def synth_argv(config: Path | None, outdir_placeholder: str = "{outdir}", app: str | None = None) -> list[str]:
@@ -408,6 +460,10 @@ def run_case(case: Case, env: dict[str, str], runs: int, warmups: int, workdir: 
             run = measure(argv, env, log)
             if run.returncode == 0:
                 run.templates = assembly_stats(outdir)
+            if case.models is not None and (outdir / "manifest.json").exists():
+                # Also when the app failed on a finding after writing the assembly (e.g. CDK's template size
+                # annotation): the quotas show what is too big.
+                run.quotas = quota_figures(outdir)
             shutil.rmtree(outdir, ignore_errors=True)
         else:
             run = measure(case.argv, env, log, cpus=set(case.cpus) if case.cpus else None)
@@ -420,6 +476,8 @@ def run_case(case: Case, env: dict[str, str], runs: int, warmups: int, workdir: 
         if run.templates:
             t = run.templates
             line += f", {t['templates']} templates, {t['resources']} resources, largest {t['largest']['resources']}"
+        if run.quotas:
+            line += f"; quotas: {quota_observation(run.quotas)}"
         if run.summary:
             line += f", {run.summary}"
         if run.returncode != 0:
@@ -550,8 +608,10 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     goal = f"<= {MAX_SECONDS_PER_MODEL} s wall per additional model (least-squares slope)"
     if wall_fit:
         counts = ", ".join(str(int(x)) for x, _ in wall_points)
+        failed = [str(c.models) for c in model_cases if c.median("wall_s") is None]
+        left_out = f"; synth failed at {', '.join(failed)} model(s), left out" if failed else ""
         target("Marginal cost per model", goal, "PASS" if wall_fit[0] <= MAX_SECONDS_PER_MODEL else "FAIL",
-               f"{wall_fit[0]:.3f} s/model (fit over {counts} models; intercept {wall_fit[1]:.2f} s)")
+               f"{wall_fit[0]:.3f} s/model (fit over {counts} models; intercept {wall_fit[1]:.2f} s{left_out})")
     elif not model_cases:
         target("Marginal cost per model", goal, "NOT RUN", "-")
     else:
@@ -579,7 +639,22 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
                         f"largest {_kib(t['largest_by_bytes']['bytes'])}")
         target("Template size at 50 models", goal, "NOT RUN", observed)
 
-    # 4. The test suite on 2 CPUs.
+    # 4. AWS quotas at 100 models: every figure within its budget (80% of the AWS default).
+    at_quota_target = next((c for c in model_cases if c.models == QUOTA_TARGET_MODELS), None)
+    figures = at_quota_target.quotas if at_quota_target else None
+    goal = f"at {QUOTA_TARGET_MODELS} models every AWS quota within 80% of its default"
+    if figures and at_quota_target:
+        failed = "" if at_quota_target.ok else f"; the synth itself {_failed(at_quota_target)}"
+        target(f"Quotas at {QUOTA_TARGET_MODELS} models", goal, "PASS" if all(f["within_budget"] for f in figures) else "FAIL",
+               quota_observation(figures) + failed)
+    elif at_quota_target:
+        target(f"Quotas at {QUOTA_TARGET_MODELS} models", goal, "FAIL", f"the {QUOTA_TARGET_MODELS}-model synth failed")
+    else:
+        measured = [c for c in model_cases if c.quotas]
+        observed = f"not measured; at {measured[-1].models} models: {quota_observation(measured[-1].quotas or [])}" if measured else "-"
+        target(f"Quotas at {QUOTA_TARGET_MODELS} models", goal, "NOT RUN", observed)
+
+    # 5. The test suite on 2 CPUs.
     goal = f"`make test` <= {MAX_TEST_SECONDS:.0f} s on {TEST_CPUS} cores"
     test_wall = test.median("wall_s") if test else None
     if test and test_wall is not None and test.ok:
@@ -596,6 +671,14 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     else:
         target("Test suite", goal, "NOT RUN", "-")
     return result
+
+
+def quota_observation(figures: Sequence[Mapping[str, Any]]) -> str:
+    """The quotas over budget (or the one nearest to it when none is), for the targets table."""
+    over = [f for f in figures if not f["within_budget"]]
+    shown = over or sorted(figures, key=lambda f: -f["share"])[:1]
+    text = "; ".join(f"{f['what']}: {f['value']:,} ({f['share']:.0%} of {f['default']:,})" for f in shown)
+    return f"over budget: {text}" if over else f"all within budget; highest {text}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -625,6 +708,30 @@ def _secs(case: Case, attr: str) -> str:
 def _mib(case: Case, attr: str) -> str:
     median = case.median(attr)
     return "–" if median is None else f"{median:.0f}"
+
+
+def quota_table(columns: Sequence[tuple[int | None, Sequence[Mapping[str, Any]], bool]]) -> list[str]:
+    """A Markdown table of quota figures (``quota_figures``), a row per quota and a column per model count
+    (``(models, figures, synth succeeded)``): the value and its share of the AWS default, marked when above
+    the budget; each quota links to AWS's page of it, and the last column says where the largest model
+    count's figure is."""
+    counts = [models for models, _, _ in columns]
+    named = [f"{n} model{'s' if n != 1 else ''}" + ("" if ok else " (synth failed)") for n, _, ok in columns]
+    lines = ["| Quota | AWS default | " + " | ".join(named) + f" | Where ({counts[-1]} models) |", "|---|---:|" + "---:|" * len(counts) + "---|"]
+    by_key = [{f["key"]: f for f in figures} for _, figures, _ in columns]
+    for quota in columns[-1][1]:
+        cells = []
+        for figures in by_key:
+            f = figures.get(quota["key"])
+            if f is None:
+                cells.append("–")
+            elif f["within_budget"]:
+                cells.append(f"{f['value']:,} ({f['share']:.0%})")
+            else:
+                cells.append(f"**{f['value']:,} ({f['share']:.0%})** ⚠")
+        last = by_key[-1][quota["key"]]
+        lines.append(f"| [{quota['what']}]({quota['url']}) | {quota['default']:,} | " + " | ".join(cells) + f" | `{last['where']}` |")
+    return lines
 
 
 def markdown(report: dict[str, Any], cases: list[Case]) -> str:
@@ -670,6 +777,18 @@ def markdown(report: dict[str, Any], cases: list[Case]) -> str:
             add(f"| {c.label} | {t['templates']} | {t['resources']} | {_kib(t['bytes'])} | "
                 f"{big['resources']} resources, {_kib(big['bytes'])}: `{big['name']}` | "
                 f"{_kib(heavy['bytes'])}, {heavy['resources']} resources: `{heavy['name']}` |")
+        add("")
+    columns = [(c.models, c.quotas, c.ok) for c in cases if c.models is not None and c.quotas]
+    if columns:
+        add("### Quotas")
+        add("")
+        add("The largest figure of each AWS quota in each model count's cloud assembly (`mlops_constructs/quotas.py`), "
+            "and its share of the AWS default; **bold** and ⚠ above the platform's budget of 80% of the default. "
+            "Account-wide counts include the CDK bootstrap stack's roles and the rules Step Functions manages. "
+            "*Where* is the largest figure's stack, resource or account at the largest model count. A model count "
+            "marked *synth failed* wrote its assembly but the app failed it (see the time table).")
+        add("")
+        out.extend(quota_table(columns))
         add("")
     add("### Targets")
     add("")
@@ -733,9 +852,10 @@ INTRO = """\
 # Performance
 
 How long synthesis and the test suite take, and how much memory they need, measured by `make bench`
-(`bench/run.py`). The floor is an empty CDK app synthesized the same way: the start-up cost of the CDK CLI,
-Python and jsii's Node runtime that every synthesis pays. The marginal cost per model is the slope of
-synthesis time over configs with 1 to 50 models.
+(`bench/run.py`). The floor is an empty CDK app synthesized the same way (same CLI, `python -O`, same App
+settings): the start-up cost of the CDK CLI, Python and jsii's Node runtime that every synthesis pays.
+The marginal cost per model is the slope of synthesis time over configs with 1 to 100 models, whose
+assemblies are also measured against AWS's quotas.
 """
 
 HISTORY = f"""\
@@ -784,7 +904,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="measured runs per case (default 3; 1 with --quick)")
     parser.add_argument("--warmups", type=int, default=None, help="unmeasured warm-up runs per case (default 1; 0 with --quick)")
     parser.add_argument("--only", default=",".join(ALL_CASES), help=f"comma-separated cases to run (default {','.join(ALL_CASES)})")
-    parser.add_argument("--models", default=None, help="comma-separated model counts (default 1,5,20,50; 1,5 with --quick)")
+    parser.add_argument("--models", default=None, help="comma-separated model counts (default 1,25,50,100; 1,5 with --quick)")
     parser.add_argument("--quick", action="store_true", help="for development: 1 run, no warm-up, models 1,5")
     parser.add_argument("--no-write", action="store_true", help="write no file (neither bench/results/ nor docs/performance.md)")
     parser.add_argument("--test-cpus", type=int, default=TEST_CPUS,
@@ -814,7 +934,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def build_cases(args: argparse.Namespace, configs: Path) -> list[Case]:
     cases: list[Case] = []
     if "floor" in args.only:
-        app = f"{shlex.quote(str(VENV_PYTHON))} bench/empty_app.py"
+        app = shlex.join([str(VENV_PYTHON), *app_python_flags(), "bench/empty_app.py"])
         cases.append(Case("floor", "Floor: empty app", "synth", synth_argv(None, app=app)))
     if "default" in args.only:
         cases.append(Case("default", "Default config, full synth", "synth", synth_argv(DEFAULT_CONFIG.relative_to(ROOT))))

@@ -12,6 +12,7 @@ import functools
 import json
 import re
 import tarfile
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from aws_cdk import (
     IPolicyValidationContextBeta1,
     IPolicyValidationPluginBeta1,
     PolicyValidationPluginReportBeta1,
+    PolicyViolatingResourceBeta1,
+    PolicyViolationBeta1,
     Stack,
     Validations,
 )
@@ -60,20 +63,25 @@ def in_packs(rule: str, reason: str, packs: tuple[str, ...] = CONTROL_PACKS) -> 
     return {f"{pack}::{pack}-{rule}": reason for pack in packs}
 
 
-def add_compliance_checks(scope: Construct) -> None:
+def add_compliance_checks(scope: Construct, *, guard: bool = True) -> None:
     """Run the AwsSolutions, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1 packs, and CloudFormation
     Guard with the Control Tower proactive controls, on ``scope``.
 
     ``scope`` must be an ``App`` or a ``Stage``. Findings that are not acknowledged fail synthesis. Guard
-    runs its bundled ``cfn-guard`` binary once per synthesis over every template of ``scope`` (nested
-    stages included), so register it on the app, not on each stage.
+    runs its bundled ``cfn-guard`` binary over every template of ``scope`` (nested stages included), so
+    register it on the app, not on each stage.
+
+    ``guard``: also run CloudFormation Guard. Default: ``True``. Guard costs many times what the four packs
+    cost together (docs/security.md), so the platform's app runs it only when the synthesis asks for
+    validation (``-c validate_templates=true``), as the test suite and the delivery pipeline do; the
+    cdk-nag packs run in every synthesis.
     """
     Validations.of(scope).add_plugins(
         AwsSolutionsChecks(scope),
         NIST80053R5Checks(scope),
         HIPAASecurityChecks(scope),
         PCIDSS321Checks(scope),
-        _GuardForTheTypesPresent(),
+        *([_GuardForTheTypesPresent()] if guard else []),
     )
 
 
@@ -95,14 +103,20 @@ def _guard_rule_types() -> dict[str, frozenset[str]]:
 
 @jsii.implements(IPolicyValidationPluginBeta1)
 class _GuardForTheTypesPresent:
-    """CloudFormation Guard with the Control Tower rules (``CfnGuardValidator``), given only the rules that
-    select a resource type the templates contain.
+    """CloudFormation Guard with the Control Tower rules (``CfnGuardValidator``), each rule run only on the
+    templates that hold a resource type it selects, and shown only the resources of its types.
 
-    A Guard rule selects resources by ``Type``; one whose types are all absent can find nothing, yet
-    cfn-guard evaluates it against every template: for the platform, two thirds of the rules and of
-    Guard's time. The rules are chosen when the templates exist (at validation), so a resource type added
-    later is checked by every rule that selects it. Findings and acknowledgements are Guard's own
-    (``cdk-validator-cfnguard::<rule>``)."""
+    ``cfn-guard`` evaluates every rule it is given against every template it is given, and a rule costs
+    time in proportion to the whole template, even when no resource of the template has a type the rule
+    selects (~8 ms per rule on the platform's 75 KB delivery template). A Guard rule selects resources by
+    ``Type``, and where it follows a reference to another resource it checks that resource's ``Type`` too
+    (or only that the logical id exists). So the rules are run in groups of those that select the same
+    types; each group once (one ``cfn-guard`` process), on a copy of each template that holds one of those
+    types, in which every other resource is reduced to its ``Type``. The reports are merged (success if
+    every group succeeded, the violations of all), with each violation pointing at its original
+    template, so findings and acknowledgements are Guard's own (``cdk-validator-cfnguard::<rule>``), as if
+    one run of every rule had checked the app. The rules are chosen when the templates exist (at
+    validation), so a resource type added later is checked by every rule that selects it."""
 
     def __init__(self) -> None:
         self._all_rules = CfnGuardValidator(control_tower_rules_enabled=True)
@@ -120,11 +134,78 @@ class _GuardForTheTypesPresent:
         return self._all_rules.rule_ids
 
     def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
-        present: set[str] = set()
-        for template in context.template_paths:
-            present.update(r.get("Type", "") for r in json.loads(Path(template).read_text()).get("Resources", {}).values())
-        absent = sorted(rule for rule, types in _guard_rule_types().items() if not types & present)
-        return CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=absent).validate(context)
+        rules = _guard_rule_types()
+        templates = {path: json.loads(Path(path).read_text(encoding="utf-8")) for path in context.template_paths}
+        present = {resource.get("Type") for template in templates.values() for resource in (template.get("Resources") or {}).values()}
+        groups: dict[frozenset[str], list[str]] = {}  # the present types some rules select -> those rules
+        for rule, types in rules.items():
+            if types & present:
+                groups.setdefault(frozenset(types & present), []).append(rule)
+        success, violations = True, []
+        with tempfile.TemporaryDirectory(prefix="cfn-guard-") as workdir:
+            for number, (types, selected) in enumerate(groups.items()):
+                originals = _reduced_templates(templates, types, Path(workdir, str(number)))
+                report = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=sorted(rules.keys() - set(selected))).validate(
+                    _Templates(context.app_construct, list(originals))
+                )
+                success = success and report.success
+                violations += [_in_templates(violation, originals) for violation in report.violations]
+        return PolicyValidationPluginReportBeta1(success=success, violations=violations)
+
+
+def _reduced_templates(templates: Mapping[str, dict[str, Any]], types: frozenset[str], directory: Path) -> dict[str, str]:
+    """Write a copy of each template that holds a resource of ``types`` into ``directory``, every other
+    resource reduced to its ``Type`` (its logical id stays, for rules that check a reference exists).
+    Returns each copy's path -> the original template's path."""
+    directory.mkdir()
+    originals: dict[str, str] = {}
+    for number, (path, template) in enumerate(templates.items()):
+        resources = template.get("Resources") or {}
+        if any(resource.get("Type") in types for resource in resources.values()):
+            copy = directory / f"{number}.template.json"
+            reduced = {
+                logical_id: resource if resource.get("Type") in types else {"Type": resource.get("Type")}
+                for logical_id, resource in resources.items()
+            }
+            copy.write_text(json.dumps({**template, "Resources": reduced}), encoding="utf-8")
+            originals[str(copy)] = path
+    return originals
+
+
+def _in_templates(violation: PolicyViolationBeta1, originals: Mapping[str, str]) -> PolicyViolationBeta1:
+    """``violation``, found in a reduced copy, as found in the original templates."""
+    return PolicyViolationBeta1(
+        rule_name=violation.rule_name,
+        description=violation.description,
+        fix=violation.fix,
+        rule_metadata=violation.rule_metadata,
+        severity=violation.severity,
+        violating_resources=[
+            PolicyViolatingResourceBeta1(
+                resource_logical_id=resource.resource_logical_id,
+                locations=resource.locations,
+                template_path=originals.get(resource.template_path, resource.template_path),
+            )
+            for resource in violation.violating_resources
+        ],
+    )
+
+
+@jsii.implements(IPolicyValidationContextBeta1)
+class _Templates:
+    """A validation context of some templates, for one ``cfn-guard`` run."""
+
+    def __init__(self, app_construct: IConstruct, template_paths: list[str]) -> None:
+        self._app_construct = app_construct
+        self._template_paths = template_paths
+
+    @property
+    def app_construct(self) -> IConstruct:
+        return self._app_construct
+
+    @property
+    def template_paths(self) -> list[str]:
+        return self._template_paths
 
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:

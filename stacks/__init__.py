@@ -20,8 +20,13 @@ STAGE_IDS: dict[str, str] = {stage: stage.capitalize() for stage in STAGES}
 
 
 def build_platform(
-    app: App, config: PlatformConfig, model_package_arns: Mapping[str, str] | None = None, *, config_path: str = "config/default.yaml",
+    app: App,
+    config: PlatformConfig,
+    model_package_arns: Mapping[str, str] | None = None,
+    *,
+    config_path: str = "config/default.yaml",
     release: str | None = None,
+    validate: bool = True,
 ) -> dict[str, PlatformStage]:
     """Add every stage of ``config`` to ``app``, and the delivery and release pipelines' stacks when the config
     has a ``delivery`` section, with the compliance packs on.
@@ -31,6 +36,9 @@ def build_platform(
     ``config_path`` is the file the pipelines' synth steps synthesize, relative to the repository.
     ``release`` names one model: only its release stages (``<Stage>/Release-<model>``, its endpoint stacks)
     are added, as that model's release pipeline synthesizes them.
+    ``validate``: run CloudFormation Guard too (``add_compliance_checks``'s ``guard``); the cdk-nag packs
+    always run. Default: ``True``, as in the test suite. The app passes whether its synthesis asks for
+    validation (``app.validation_requested``).
     """
     if model_package_arns is None:
         model_package_arns = {m.name: m.model_package_arn for m in config.models if m.model_package_arn}
@@ -55,7 +63,7 @@ def build_platform(
             stages=stages,
             releases=releases,
         )
-    add_compliance_checks(app)
+    add_compliance_checks(app, guard=validate)
     return stages
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from mlops_constructs.config import ModelSettings, PlatformConfig
 
 VALIDATE_TEMPLATES = "validate_templates"
-"""Context key of the platform's app: ``true`` adds CDK's built-in template validation to the synthesis
-(``app.new_app``). The delivery pipeline's synth step sets it for the configuration it deploys."""
+"""Context key of the platform's app: ``true`` adds CloudFormation Guard and CDK's built-in template validation
+to the synthesis (``app.validation_requested``). The delivery pipeline's synth step sets it for the
+configuration it deploys."""
 
 
 def model_package_group(config: PlatformConfig, model: ModelSettings) -> str:

@@ -1,6 +1,6 @@
-"""Shared fixtures. The platform is synthesized once per test session, exactly as `cdk synth` does it:
-same feature flags (cdk.json's context), same compliance packs, written to a temporary cloud assembly
-that the gate tests (cfn-lint, checkov) read back."""
+"""Shared fixtures. The platform is synthesized once per test session, as `cdk synth -c validate_templates=true`
+does it: same feature flags (cdk.json's context), same compliance packs, with CloudFormation Guard and CDK's
+template validation on, written to a temporary cloud assembly that the gate tests (cfn-lint, checkov) read back."""
 
 from __future__ import annotations
 
@@ -60,8 +60,9 @@ class SynthesizedPlatform:
 
 def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:
     """Synthesize the platform, failing with the unacknowledged findings listed if validation fails."""
+    # CDK's template validation is on by default in an App; Guard is asked for, as the pipeline's synth asks for both.
     app = cdk.App(outdir=str(outdir), context=CDK_CONTEXT)
-    stages = build_platform(app, config)
+    stages = build_platform(app, config, validate=True)
     try:
         app.synth()
     except RuntimeError as err:

@@ -1,6 +1,6 @@
-"""The platform's app (``app.new_app``): CDK's built-in template validation runs in the test suite's
-synthesis always and in the app's only when ``-c validate_templates=true`` asks for it; the app records
-no construct stack traces."""
+"""The platform's app (``app.new_app``): CDK's built-in template validation and CloudFormation Guard run in
+the test suite's synthesis always and in the app's only when ``-c validate_templates=true`` asks for them;
+the app records no construct stack traces."""
 
 from __future__ import annotations
 
@@ -80,6 +80,35 @@ def test_the_suites_synthesis_ran_cdk_template_validation(platform: SynthesizedP
     assert PLUGIN in reports, sorted(reports)
     suppressed = {v["ruleName"] for v in reports[PLUGIN].get("suppressedViolations", [])}
     assert "W3010" in suppressed, suppressed
+
+
+class _Built(Exception):
+    """Raised instead of building the platform, to stop ``app.main`` there."""
+
+
+@pytest.mark.parametrize(("context", "validate"), [({}, False), ({"validate_templates": "true"}, True)], ids=["plain", "validate"])
+def test_the_app_runs_guard_only_when_the_synthesis_asks_for_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context: dict, validate: bool
+) -> None:
+    # A plain `cdk synth` asks build_platform for no CloudFormation Guard; the delivery pipeline's synth step
+    # passes -c validate_templates=true (test_delivery_pipeline) and gets it. build_platform hands the answer to
+    # add_compliance_checks (test_gates: guard=False runs the packs only), and the suite's own synthesis asks
+    # for Guard (test_gates: Guard's report is in it).
+    import app as app_module
+
+    asked: list[object] = []
+
+    def build_platform(*args: object, validate: object, **kwargs: object) -> None:
+        asked.append(validate)
+        raise _Built
+
+    monkeypatch.setattr(app_module, "build_platform", build_platform)
+    real_new_app = app_module.new_app
+    context = {**CDK_CONTEXT, "config": str(REPO / "config" / "default.yaml"), **context}
+    monkeypatch.setattr(app_module, "new_app", lambda: real_new_app(context=context, outdir=str(tmp_path)))
+    with pytest.raises(_Built):
+        app_module.main()
+    assert asked == [validate]
 
 
 # --------------------------------------------------------------------------------------------------

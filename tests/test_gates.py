@@ -99,6 +99,20 @@ def test_the_gate_fails_an_insecure_stack_in_every_pack(tmp_path: Path) -> None:
     assert {("sqs_queue_encrypted_check", "Insecure/Queue/Resource"), ("s3_bucket_default_encryption_kms_check", "Insecure/Plain/Resource")} <= caught
 
 
+def test_without_guard_only_the_nag_packs_run(tmp_path: Path) -> None:
+    """``add_compliance_checks(app, guard=False)``, as the platform's app does in a plain synthesis: the
+    packs still fail an unencrypted queue, which Guard would also fail (sqs_queue_encrypted_check); Guard does not run."""
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stack = cdk.Stack(app, "Insecure", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    sqs.Queue(stack, "Queue", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    add_compliance_checks(app, guard=False)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    ran = {p["pluginName"] for p in report["pluginReports"]}
+    assert "AwsSolutions" in ran and GUARD not in ran, ran
+
+
 def test_guard_runs_every_rule_for_the_types_present_and_skips_only_rules_that_cannot_match(tmp_path: Path) -> None:
     """Guard is given only the rules that select a type the templates contain: a type the platform never
     uses (a DynamoDB table) is still checked, by its own rules, when a template has one; and no rule that
