@@ -14,7 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from tests.conftest import SynthesizedPlatform
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Registry-churn", "Dev/Training-churn"] + [f"{stage}/Release-churn/Endpoint" for stage in ("Dev", "Staging", "Prod")] + ["Delivery"]
+STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Registry-churn", "Dev/Training-churn"] + [f"{stage}/Release-churn/Endpoint" for stage in ("Dev", "Staging", "Prod")] + ["Delivery", "Releases/Tooling", "Releases/Release-churn"]
 
 
 def mask(value: Any) -> Any:
