@@ -164,6 +164,25 @@ class _FinishPolicies:
             self._pipeline._finish_policies()
 
 
+def release_role(scope: Construct, *, role_name: str, released_by: Sequence[str], sid: str, pipeline_arns: Sequence[str],
+                 description: str, policy_description: str) -> iam.Role:
+    """A role (``ReleaseRole``) that the ``released_by`` role ARNs (``*`` allowed in the name: ``ArnLike``) of other
+    accounts may assume, to start ``pipeline_arns`` (policy ``ReleasePolicy``) and do nothing else."""
+    by_account: dict[str, list[str]] = {}
+    for arn in released_by:
+        by_account.setdefault(_ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
+    role = iam.Role(
+        scope, "ReleaseRole", role_name=role_name, description=description,
+        assumed_by=iam.CompositePrincipal(*(
+            iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": arns}}) for account, arns in by_account.items()
+        )),
+    )
+    iam.ManagedPolicy(scope, "ReleasePolicy", description=policy_description, roles=[role], statements=[
+        iam.PolicyStatement(sid=sid, actions=["codepipeline:StartPipelineExecution"], resources=list(pipeline_arns)),
+    ])
+    return role
+
+
 @dataclass(frozen=True, kw_only=True)
 class SmokeTest:
     """One request sent to one endpoint after its stage is deployed."""
@@ -429,27 +448,10 @@ class DeliveryPipeline(Construct):
         self.release_role: iam.Role | None = None
         """May only start this pipeline; assumed by the approval functions in other accounts."""
         if release_role_name is not None:
-            by_account: dict[str, list[str]] = {}
-            for arn in released_by:
-                by_account.setdefault(_ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
-            self.release_role = iam.Role(
-                self,
-                "ReleaseRole",
-                role_name=release_role_name,
+            self.release_role = release_role(
+                self, role_name=release_role_name, released_by=released_by, sid="StartThisPipeline", pipeline_arns=[code_pipeline.pipeline_arn],
                 description=f"Starts pipeline {pipeline_name} with an approved model package, nothing else",
-                assumed_by=iam.CompositePrincipal(*(
-                    iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": arns}})
-                    for account, arns in by_account.items()
-                )),
-            )
-            iam.ManagedPolicy(
-                self,
-                "ReleasePolicy",
-                description=f"Start pipeline {pipeline_name}",
-                roles=[self.release_role],
-                statements=[iam.PolicyStatement(
-                    sid="StartThisPipeline", actions=["codepipeline:StartPipelineExecution"], resources=[code_pipeline.pipeline_arn]
-                )],
+                policy_description=f"Start pipeline {pipeline_name}",
             )
         self.pipeline_arn = code_pipeline.pipeline_arn
         # At synthesis, not now: grants added to the pipeline's roles after this construct is built must

@@ -35,7 +35,7 @@ from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
-    DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, _wildcard_findings,
+    DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, _wildcard_findings, release_role,
 )
 from mlops_constructs.errors import PropsError
 
@@ -246,21 +246,12 @@ class ReleaseTooling(Construct):
         self.release_role: iam.Role | None = None
         """May only start the release pipelines; assumed by the approval functions in other accounts."""
         if release_role_name is not None:
-            by_account: dict[str, list[str]] = {}
-            for arn in released_by:
-                by_account.setdefault(_ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
-            self.release_role = iam.Role(
-                self, "ReleaseRole", role_name=release_role_name,
+            self.release_role = release_role(
+                self, role_name=release_role_name, released_by=released_by, sid="StartReleasePipelines",
+                pipeline_arns=[stack.format_arn(service="codepipeline", resource=name) for name in releasable],
                 description=f"Starts the release pipelines of {name_prefix} with an approved model package, nothing else",
-                assumed_by=iam.CompositePrincipal(*(
-                    iam.AccountPrincipal(account).with_conditions({"ArnLike": {"aws:PrincipalArn": arns}})
-                    for account, arns in by_account.items()
-                )),
+                policy_description=f"Start the release pipelines of {name_prefix}",
             )
-            iam.ManagedPolicy(self, "ReleasePolicy", description=f"Start the release pipelines of {name_prefix}", roles=[self.release_role],
-                              statements=[iam.PolicyStatement(
-                                  sid="StartReleasePipelines", actions=["codepipeline:StartPipelineExecution"],
-                                  resources=[stack.format_arn(service="codepipeline", resource=name) for name in releasable])])
         self._releasable_reason = (
             "The release pipelines, one per model and named after it, are all this role may start; which one an approval "
             "starts is the approving model's, and a release refuses, at synthesis, a package outside its model's group."
