@@ -16,6 +16,7 @@ import jsii
 from aws_cdk import IResolvable, IResolveContext, Token
 
 VPC_ID_OUTPUT = "VpcId"
+VPC_CIDR_OUTPUT = "VpcCidr"
 STORE_KEY_ARN_OUTPUT = "StoreKeyArn"
 
 
@@ -52,3 +53,26 @@ class _StackOutput:
 def stack_output(stack_name: str, region: str, output: str) -> str:
     """A string token for output ``output`` of stack ``stack_name`` in ``region``."""
     return Token.as_string(_StackOutput(stack_name, region, output))
+
+
+def stage_vpc(scope: Any, config: Any, stage: str) -> Any:
+    """The stage's VPC, imported from its network stack's outputs: its id, CIDR, and isolated subnets and their
+    route tables (one per availability zone)."""
+    from aws_cdk import aws_ec2 as ec2
+
+    from stacks.names import network_stack_name
+
+    network, zones = network_stack_name(config, stage), range(len(config.availability_zones))
+    return ec2.Vpc.from_vpc_attributes(
+        scope, "Vpc", vpc_id=stack_output(network, config.region, VPC_ID_OUTPUT), availability_zones=config.availability_zones,
+        vpc_cidr_block=stack_output(network, config.region, VPC_CIDR_OUTPUT),
+        isolated_subnet_ids=[stack_output(network, config.region, isolated_subnet_output(i)) for i in zones],
+        isolated_subnet_route_table_ids=[stack_output(network, config.region, isolated_route_table_output(i)) for i in zones],
+    )
+
+
+def stage_key_arn(config: Any, stage: str) -> str:
+    """The ARN of the stage's artifact store key, from its storage stack's output."""
+    from stacks.names import storage_stack_name
+
+    return stack_output(storage_stack_name(config, stage), config.region, STORE_KEY_ARN_OUTPUT)

@@ -61,11 +61,15 @@ class DeliveryStack(Stack):
                 source=source,
                 stages=[
                     DeliveryStage(stage=releases),
-                    *(DeliveryStage(
-                        stage=stages[stage],
-                        manual_approval=stage == "prod",
-                        post=[self._publish_release(config, source)] if stage == STAGES[-1] else (),
-                    ) for stage in STAGES),
+                    *(entry for stage in STAGES for entry in (
+                        DeliveryStage(
+                            stage=stages[stage],
+                            manual_approval=stage == "prod",
+                            post=[self._publish_release(config, source)] if stage == STAGES[-1] else (),
+                        ),
+                        # each model's registry and training stacks, in stages of at most 20 models, after the stage's own
+                        *(DeliveryStage(stage=models) for models in stages[stage].model_stages),
+                    )),
                 ],
                 synth_commands=[
                     "make test",

@@ -19,18 +19,16 @@ from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
 from mlops_constructs.storage import ArtifactStore
-from stacks._references import STORE_KEY_ARN_OUTPUT, VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output, stack_output
+from stacks._references import stage_key_arn, stage_vpc
 from stacks._roles import role_for_pipeline_step
 from stacks._settings import stateful_removal_policy
 from stacks.names import (
     endpoint_name,
     endpoint_smoke_test_role_name,
     model_repository_arn,
-    network_stack_name,
     role_arn,
     smoke_test_role_name,
     storage_name_prefix,
-    storage_stack_name,
     store_key_alias,
 )
 
@@ -59,14 +57,8 @@ class EndpointStack(Stack):
         scaling, alarms = settings.autoscaling, settings.alarms
         # The stage's VPC and key from its network and storage stacks' outputs (this stack is in the model's
         # release stage: stacks._references); buckets by their deterministic names (literal ARNs in the policy).
-        network, storage = network_stack_name(config, stage), storage_stack_name(config, stage)
-        vpc = ec2.Vpc.from_vpc_attributes(
-            self, "Vpc", vpc_id=stack_output(network, config.region, VPC_ID_OUTPUT), availability_zones=config.availability_zones,
-            isolated_subnet_ids=[stack_output(network, config.region, isolated_subnet_output(i)) for i in range(len(config.availability_zones))],
-            isolated_subnet_route_table_ids=[stack_output(network, config.region, isolated_route_table_output(i))
-                                             for i in range(len(config.availability_zones))],
-        )
-        key = kms.Key.from_key_arn(self, "StoreKey", stack_output(storage, config.region, STORE_KEY_ARN_OUTPUT))
+        vpc = stage_vpc(self, config, stage)
+        key = kms.Key.from_key_arn(self, "StoreKey", stage_key_arn(config, stage))
         capture_bucket = s3.Bucket.from_bucket_attributes(
             self, "CaptureBucket", encryption_key=key,
             bucket_name=ArtifactStore.bucket_name(storage_name_prefix(config, stage), "artifacts", self.account, self.region),

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, FixedZonesStack, IsolatedNetwork
-from stacks._references import VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output
+from stacks._references import VPC_CIDR_OUTPUT, VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output
 from stacks._settings import log_retention, stateful_removal_policy
 
 # The dev account's approval functions start the release pipeline through CodePipeline's API and send
@@ -38,7 +38,8 @@ class NetworkStack(FixedZonesStack):
             )
             # What the models' release stacks read (stacks._references): outputs with fixed names.
             vpc = self.network.vpc
-            CfnOutput(self, VPC_ID_OUTPUT, value=vpc.vpc_id, description="The stage's VPC, for the models' release stacks")
+            CfnOutput(self, VPC_ID_OUTPUT, value=vpc.vpc_id, description="The stage's VPC, for the models' stacks")
+            CfnOutput(self, VPC_CIDR_OUTPUT, value=vpc.vpc_cidr_block, description="The stage's VPC's CIDR block, for the models' stacks")
             for index, subnet in enumerate(vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnets):
                 CfnOutput(self, isolated_subnet_output(index), value=subnet.subnet_id,
                           description=f"Isolated subnet {index + 1} of the stage's VPC, for the models' release stacks")

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.registry import ModelRegistry
+from stacks._references import stage_vpc
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import (
     approval_role_name,
@@ -39,10 +40,10 @@ class RegistryStack(Stack):
         *,
         config: PlatformConfig,
         model: ModelSettings,
-        vpc: ec2.IVpc,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
+        vpc = stage_vpc(self, config, "dev")  # from the dev network stack's outputs (stacks._references)
         settings = config.stage("dev")
         tooling = config.accounts.tooling
         serving = [a for a in (config.accounts.staging, config.accounts.prod) if a != config.accounts.dev]

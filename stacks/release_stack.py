@@ -9,6 +9,7 @@ platform change reaches every endpoint through the same gates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from typing import Any
@@ -90,41 +91,49 @@ class _AnyModel:
     name = "*"
 
 
-class ModelReleaseStack(Stack):
-    """One model's :class:`ReleasePipeline`."""
+RELEASE_STACKS = 8
+"""The stacks the models' release pipelines are spread over, by a hash of the model's name: the platform's
+pipeline deploys 8 stacks (not one per model) in its Releases stage, within CodePipeline's actions per stage,
+and a model's pipeline stays in its stack whatever models are added or removed."""
 
-    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, model: ModelSettings, tooling: ReleaseTooling, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
-        resolver_input = [{
-            "name": model.name,
-            "group": model_package_group(config, model),
-            "parameter": approved_model_parameter(config, model),
-            "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config)),
-        }]
-        deployments = []
-        for stage in STAGES:
-            tests = []
-            if stage in SMOKE_TESTED_STAGES and model.smoke_test is not None:
-                tests.append(SmokeTest(
-                    endpoint_name=endpoint_name(config, stage, model),
-                    role_arn=role_arn(config.accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, model)),
-                    content_type=model.smoke_test.content_type, body=model.smoke_test.body,
-                ))
-            deployments.append(ReleaseDeployment(
-                name=stage.capitalize(), stacks=f"{stage.capitalize()}/{release_stage_id(model)}/*", region=config.region,
-                smoke_tests=tests, manual_approval=stage == "prod",
+
+def release_stack_number(model: ModelSettings) -> int:
+    """The stack (1 to :data:`RELEASE_STACKS`) that holds ``model``'s release pipeline: stable for its name."""
+    return int(hashlib.sha256(model.name.encode()).hexdigest(), 16) % RELEASE_STACKS + 1
+
+
+def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings, tooling: ReleaseTooling) -> ReleasePipeline:
+    """One model's :class:`ReleasePipeline` (``Release-<model>``)."""
+    resolver_input = [{
+        "name": model.name,
+        "group": model_package_group(config, model),
+        "parameter": approved_model_parameter(config, model),
+        "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config)),
+    }]
+    deployments = []
+    for stage in STAGES:
+        tests = []
+        if stage in SMOKE_TESTED_STAGES and model.smoke_test is not None:
+            tests.append(SmokeTest(
+                endpoint_name=endpoint_name(config, stage, model),
+                role_arn=role_arn(config.accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, model)),
+                content_type=model.smoke_test.content_type, body=model.smoke_test.body,
             ))
-        with config.props_from({"pipeline_name": f"project, {config.model_path(model, 'name')}",
-                                "deployments[].smoke_tests": config.model_path(model, "smoke_test")}):
-            self.release = ReleasePipeline(
-                self,
-                "Release",
-                pipeline_name=model_release_pipeline_name(config, model),
-                tooling=tooling,
-                release_name=model.name,
-                deployments=deployments,
-                synth_environment={"RELEASE_MODELS": json.dumps(resolver_input, separators=(",", ":"))},
-            )
+        deployments.append(ReleaseDeployment(
+            name=stage.capitalize(), stacks=f"{stage.capitalize()}/{release_stage_id(model)}/*", region=config.region,
+            smoke_tests=tests, manual_approval=stage == "prod",
+        ))
+    with config.props_from({"pipeline_name": f"project, {config.model_path(model, 'name')}",
+                            "deployments[].smoke_tests": config.model_path(model, "smoke_test")}):
+        return ReleasePipeline(
+            scope,
+            f"Release-{model.name}",
+            pipeline_name=model_release_pipeline_name(config, model),
+            tooling=tooling,
+            release_name=model.name,
+            deployments=deployments,
+            synth_environment={"RELEASE_MODELS": json.dumps(resolver_input, separators=(",", ":"))},
+        )
 
 
 class ReleasesStage(Stage):
@@ -136,11 +145,16 @@ class ReleasesStage(Stage):
             self, "Tooling", stack_name=f"{config.project}-release-tooling", config=config, config_path=config_path,
             description=f"{config.project}: what the models' release pipelines share", termination_protection=True,
         )
-        self.pipelines: dict[str, ModelReleaseStack] = {}
-        """Each model's release pipeline stack, by model name."""
+        self.stacks: dict[int, Stack] = {}
+        """The stacks of the models' release pipelines, by number (:func:`release_stack_number`)."""
+        self.pipelines: dict[str, ReleasePipeline] = {}
+        """Each model's release pipeline, by model name."""
         for model in config.models:
-            self.pipelines[model.name] = ModelReleaseStack(
-                self, f"Release-{model.name}", stack_name=f"{config.project}-release-{model.name}", config=config, model=model,
-                tooling=self.tooling.tooling, description=f"{config.project}: the release pipeline of model {model.name}",
-                termination_protection=True,
-            )
+            number = release_stack_number(model)
+            if number not in self.stacks:
+                self.stacks[number] = Stack(
+                    self, f"Releases-{number}", stack_name=f"{config.project}-releases-{number}", termination_protection=True,
+                    description=f"{config.project}: release pipelines of the models whose name hashes to {number} of {RELEASE_STACKS}",
+                )
+            self.pipelines[model.name] = model_release(self.stacks[number], config, model, self.tooling.tooling)
+        self.stacks = dict(sorted(self.stacks.items()))

@@ -16,6 +16,10 @@ from stacks.names import endpoint_stack_name, network_stack_name, release_stage_
 from stacks.training_stack import TrainingStack
 
 
+MODELS_PER_STAGE = 20
+"""Models per stage of dev's model stacks: two stacks each, 40 deploy actions, 80% of CodePipeline's 50 per stage."""
+
+
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
@@ -45,6 +49,9 @@ class PlatformStage(Stage):
         """The registry stack of each model, by model name (dev only: models are trained and approved there)."""
         self.trainings: dict[str, TrainingStack] = {}
         """The training stack of each model, by model name (dev only)."""
+        self.model_stages: list[Stage] = []
+        """Dev's stages of the models' registry and training stacks, ``Models-<n>``, each deployed by the platform's
+        pipeline as a stage of its own."""
         if release is not None:
             # A model's release pipeline synthesizes that model's release stage only.
             model = next(m for m in config.models if m.name == release)
@@ -68,31 +75,38 @@ class PlatformStage(Stage):
             stage=stage,
             termination_protection=protected,
         )
-        for model in config.models if stage == "dev" else ():
+        # Dev's stages of the models' registry and training stacks, Models-<n>: at most MODELS_PER_STAGE models
+        # each, so that the platform's pipeline deploys each in a stage of its own within CodePipeline's actions
+        # per stage (tests/test_quotas.py). Which stage a model is in changes nothing deployed: the pipeline
+        # deploys stacks by name.
+        for index, model in enumerate(config.models if stage == "dev" else ()):
+            if index % MODELS_PER_STAGE == 0:
+                self.model_stages.append(Stage(self, f"Models-{index // MODELS_PER_STAGE + 1}"))
+            models = self.model_stages[-1]
             registry = RegistryStack(
-                self,
+                models,
                 f"Registry-{model.name}",
                 stack_name=f"{config.project}-{stage}-{model.name}-registry",
                 description=f"{config.project} {stage}: model registry and approval flow of model {model.name}",
                 config=config,
                 model=model,
-                vpc=self.network.network.vpc,
                 termination_protection=protected,
             )
             training = TrainingStack(
-                self,
+                models,
                 f"Training-{model.name}",
                 stack_name=f"{config.project}-{stage}-{model.name}-training",
                 description=f"{config.project} {stage}: training pipeline of model {model.name}",
                 config=config,
                 model=model,
-                vpc=self.network.network.vpc,
-                store=self.storage.store,
                 termination_protection=protected,
             )
             training.add_stack_dependency(registry, "models are registered into the registry's group")
             self.registries[model.name] = registry
             self.trainings[model.name] = training
+        for stage_ in self.model_stages:
+            Tags.of(stage_).add("mlops:project", config.project)
+            Tags.of(stage_).add("mlops:stage", stage)
         for model in config.models:
             self._release(config, stage, model, (model_package_arns or {}).get(model.name), protected)
         Tags.of(self).add("mlops:project", config.project)

@@ -18,6 +18,7 @@ from mlops_constructs import _durations as durations
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
+from stacks._references import stage_key_arn, stage_vpc
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import endpoint_name, model_package_group, storage_name_prefix
 
@@ -33,16 +34,15 @@ class TrainingStack(Stack):
         *,
         config: PlatformConfig,
         model: ModelSettings,
-        vpc: ec2.IVpc,
-        store: ArtifactStore,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         settings = config.stage("dev")
-        # The buckets are imported by their deterministic names rather than referenced across stacks:
-        # the policies then name them literally, for reviewers and for exact acknowledgements. The key
-        # stays a reference; it also orders this stack after the storage stack.
-        key = kms.Key.from_key_arn(self, "StoreKey", store.encryption_key.key_arn)
+        # The buckets are imported by their deterministic names: the policies then name them literally, for
+        # reviewers and for exact acknowledgements. The VPC and the key come from the dev network and storage
+        # stacks' outputs (this stack is in a stage of the model stacks: stacks._references).
+        vpc = stage_vpc(self, config, "dev")
+        key = kms.Key.from_key_arn(self, "StoreKey", stage_key_arn(config, "dev"))
 
         def bucket(purpose: str) -> s3.IBucket:
             name = ArtifactStore.bucket_name(storage_name_prefix(config, "dev"), purpose, self.account, self.region)

@@ -46,16 +46,21 @@ class SynthesizedPlatform:
         return Template.from_json(self.templates[path])
 
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
+        """Every stack, by its construct path (``Dev/Network``, ``Dev/Models-1/Training-churn``,
+        ``Dev/Release-churn/Endpoint``, ``Releases/Releases-7``, ``Delivery``...)."""
         if self.delivery is not None:
             yield "Delivery", self.delivery
         if self.releases is not None:
-            for stack in (self.releases.tooling, *self.releases.pipelines.values()):
-                yield f"Releases/{stack.node.id}", stack
+            for stack in (self.releases.tooling, *self.releases.stacks.values()):
+                yield stack.node.path, stack
         for stage in self.stages.values():
-            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values()):
-                yield f"{stage.node.id}/{stack.node.id}", stack
-            for model, stack in stage.endpoints.items():
-                yield f"{stage.node.id}/{stage.releases[model].node.id}/{stack.node.id}", stack
+            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values()):
+                yield stack.node.path, stack
+
+    def release_path(self, model: str) -> str:
+        """The path of the stack that holds ``model``'s release pipeline."""
+        assert self.releases is not None
+        return self.releases.pipelines[model].node.scope.node.path  # type: ignore[union-attr]
 
 
 def synthesize(config: PlatformConfig, outdir: Path) -> SynthesizedPlatform:

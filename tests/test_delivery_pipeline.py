@@ -185,7 +185,8 @@ def test_pipeline_is_v2_with_stages_in_order(platform: SynthesizedPlatform) -> N
     _, pipeline = pipeline_resource(delivery(platform))
     assert pipeline["PipelineType"] == "V2"
     # the release tooling and the models' release pipelines first, then the stages' own stacks
-    assert [s["Name"] for s in pipeline["Stages"]] == ["Source", "Build", "UpdatePipeline", "Assets", "Releases", *STAGE_NAMES]
+    # then each stage's own stacks, dev's model stacks (in stages of at most 20 models) after dev's own
+    assert [s["Name"] for s in pipeline["Stages"]] == ["Source", "Build", "UpdatePipeline", "Assets", "Releases", "Dev", "Dev-Models-1", "Staging", "Prod"]
 
 
 def test_prod_waits_for_a_manual_approval_before_anything_else(platform: SynthesizedPlatform) -> None:
@@ -213,9 +214,10 @@ def test_each_stage_deploys_its_own_stacks_through_its_own_accounts_bootstrap_ro
     template = delivery(platform)
     values = refs(platform, template, config.accounts.tooling)
     for name, actions in pipeline_stages(platform).items():
-        if name not in STAGE_NAMES:
+        models = re.fullmatch(r"(Dev)-Models-(\d+)", name)  # dev's stages of the models' stacks
+        if name not in STAGE_NAMES and not models:
             continue
-        stage = name.lower()
+        stage = (models[1] if models else name).lower()
         account = config.accounts.for_stage(stage)
         cfn = [a for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation"]
         assert cfn, name
@@ -229,7 +231,8 @@ def test_each_stage_deploys_its_own_stacks_through_its_own_accounts_bootstrap_ro
                 assert exec_role == f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{config.region}", action["Name"]
         # every stack of the stage, and nothing else, is deployed by the stage; the models' release stages
         # (their endpoints) are left to the models' release pipelines
-        expected = {s.stack_name for s in platform.stages[stage].node.children if isinstance(s, cdk.Stack)}
+        scope = platform.stages[stage].model_stages[int(models[2]) - 1] if models else platform.stages[stage]
+        expected = {s.stack_name for s in scope.node.children if isinstance(s, cdk.Stack)}
         assert {a["Configuration"]["StackName"] for a in cfn} == expected, name
 
 
@@ -334,7 +337,7 @@ def test_release_role_may_only_start_the_release_pipelines(platform: Synthesized
 def test_approval_function_starts_this_pipeline_through_the_release_role(platform: SynthesizedPlatform) -> None:
     config = platform.config
     for model in config.models:
-        template = platform.templates[f"Dev/Registry-{model.name}"]
+        template = platform.templates[f"Dev/Models-1/Registry-{model.name}"]
         (function,) = [
             f["Properties"] for f in resources(template, "AWS::Lambda::Function").values()
             if "RELEASE_ROLE_ARN" in f["Properties"].get("Environment", {}).get("Variables", {})
@@ -394,7 +397,7 @@ def test_reader_role_may_only_read_the_approved_model_parameters(platform: Synth
         assert re.fullmatch(render(resource, values).split(":parameter")[1].replace("*", "[a-z0-9-]+"),
                             f"/{config.project}/models/{model.name}/approved-model-package-arn")
     # and no registry stack has a reader of its own any more
-    assert not [r for m in config.models for r in resources(platform.templates[f"Dev/Registry-{m.name}"], "AWS::IAM::Role").values()
+    assert not [r for m in config.models for r in resources(platform.templates[f"Dev/Models-1/Registry-{m.name}"], "AWS::IAM::Role").values()
                 if r["Properties"].get("RoleName", "").endswith("-model-reader")]
 
 def test_staging_smoke_role_trusts_only_the_pipelines_smoke_test_role(platform: SynthesizedPlatform) -> None:
@@ -438,7 +441,8 @@ def test_pipeline_smoke_test_role_may_only_assume_the_staging_smoke_role(platfor
 def test_smoke_test_step_runs_as_the_smoke_test_role_against_the_staging_endpoint(platform: SynthesizedPlatform) -> None:
     config = platform.config
     template = releases(platform)
-    (pipeline,) = resources(platform.templates["Releases/Release-churn"], "AWS::CodePipeline::Pipeline").values()
+    (pipeline,) = [p for p in resources(platform.templates[platform.release_path("churn")], "AWS::CodePipeline::Pipeline").values()
+                   if p["Properties"]["Name"] == f"{config.project}-release-churn"]
     staging = next(s["Actions"] for s in pipeline["Properties"]["Stages"] if s["Name"] == "Staging")
     (smoke,) = [a for a in staging if a["Name"] == "SmokeTest-Staging"]
     (project,) = [p for p in resources(template, "AWS::CodeBuild::Project").values()

@@ -22,7 +22,7 @@ PIPELINE_ARN = "arn:aws:codepipeline:eu-west-1:111111111111:mlops-demo-release"
 
 
 def registry_template(platform: SynthesizedPlatform) -> dict[str, Any]:
-    return platform.templates["Dev/Registry-churn"]
+    return platform.templates["Dev/Models-1/Registry-churn"]
 
 
 def one(template: dict[str, Any], type_: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_constructs.config import STAGES
+from stacks.release_stack import release_stack_number
 from tests.conftest import SynthesizedPlatform, resources
 
 NO_RESOURCE_LEVEL_PERMISSIONS = {
@@ -65,9 +66,9 @@ def account_of(platform: SynthesizedPlatform, path: str) -> str:
 
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
-    expected += [f"Dev/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
+    expected += [f"Dev/Models-1/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
     expected += [f"{s.capitalize()}/Release-{m.name}/Endpoint" for s in STAGES for m in platform.config.models]
-    expected += ["Delivery", "Releases/Tooling", *(f"Releases/Release-{m.name}" for m in platform.config.models)]
+    expected += ["Delivery", "Releases/Tooling", *{platform.release_path(m.name) for m in platform.config.models}]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
         assert stage.network.stack_name == f"mlops-demo-{stage_name}-network"
@@ -228,8 +229,9 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: Synthe
 def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPlatform) -> None:
     assert [m.name for m in three_model_platform.config.models] == ["churn", "fraud", "demand-forecast"]
     # network and storage per stage, a registry and a training stack per model (none has an approved
-    # version: no endpoint), the delivery stack, the release tooling and a release pipeline per model
-    assert len(three_model_platform.templates) == 6 + 2 * 3 + 1 + 1 + 3
+    # version: no endpoint), the delivery stack, the release tooling and the stacks of the release pipelines
+    releases = {release_stack_number(m) for m in three_model_platform.config.models}
+    assert len(three_model_platform.templates) == 6 + 2 * 3 + 1 + 1 + len(releases)
     assert {p for p in three_model_platform.templates if "Registry" in p} == {
-        "Dev/Registry-churn", "Dev/Registry-fraud", "Dev/Registry-demand-forecast",
+        "Dev/Models-1/Registry-churn", "Dev/Models-1/Registry-fraud", "Dev/Models-1/Registry-demand-forecast",
     }

@@ -44,9 +44,9 @@ def example_model() -> dict[str, Any]:
     return yaml.safe_load((EXAMPLE / "model.yaml").read_text())
 
 
-def asset_key(platform: SynthesizedPlatform, stack: str = "Dev/Training-churn") -> str:
+def asset_key(platform: SynthesizedPlatform, stack: str = "Dev/Models-1/Training-churn") -> str:
     """The object key of the stack's one .gz asset (the source archive), from its asset manifest."""
-    manifest = next((platform.outdir / "assembly-Dev").glob(f"{stack.replace('/', '').replace('-', '')}*.assets.json"))
+    manifest = next(platform.outdir.rglob(f"{stack.replace('/', '').replace('-', '')}*.assets.json"))
     files = json.loads(manifest.read_text())["files"]
     (key,) = [d["objectKey"] for f in files.values() for d in f["destinations"].values() if d["objectKey"].endswith(".gz")]
     return key
@@ -63,9 +63,7 @@ def statements(template: dict[str, Any], policy: str) -> dict[str, dict[str, Any
 
 def test_the_source_directory_ships_as_a_deterministic_tar_gz_asset(three_model_platform: SynthesizedPlatform, tmp_path: Path) -> None:
     key = asset_key(three_model_platform)
-    staged = three_model_platform.outdir / "assembly-Dev" / f"asset.{key.removesuffix('.gz')}.tar.gz"
-    if not staged.exists():  # staged once per app, beside the root assembly
-        staged = three_model_platform.outdir / f"asset.{key.removesuffix('.gz')}.tar.gz"
+    (staged,) = three_model_platform.outdir.rglob(f"asset.{key.removesuffix('.gz')}.tar.gz")  # staged once, in some assembly
     with tarfile.open(staged, "r:gz") as archive:
         assert sorted(archive.getnames()) == ["common.py", "evaluate.py", "preprocess.py", "train.py"]
         assert {m.mtime for m in archive.getmembers()} == {0} and {m.uid for m in archive.getmembers()} == {0}
@@ -83,7 +81,7 @@ def test_the_source_directory_ships_as_a_deterministic_tar_gz_asset(three_model_
 
 def test_processing_steps_unpack_the_archive_and_run_the_script_with_its_arguments(three_model_platform: SynthesizedPlatform) -> None:
     key = asset_key(three_model_platform)
-    machine = states(three_model_platform.templates["Dev/Training-churn"])
+    machine = states(three_model_platform.templates["Dev/Models-1/Training-churn"])
     code_input = {"InputName": "code", "S3Input": {
         "S3Uri": f"s3://cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/{key}", "LocalPath": "/opt/ml/processing/code",
         "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None",
@@ -111,7 +109,7 @@ def test_processing_steps_unpack_the_archive_and_run_the_script_with_its_argumen
 
 def test_training_uses_the_framework_containers_script_mode(three_model_platform: SynthesizedPlatform) -> None:
     key = asset_key(three_model_platform)
-    machine = states(three_model_platform.templates["Dev/Training-churn"])
+    machine = states(three_model_platform.templates["Dev/Models-1/Training-churn"])
     train = machine["Train"]["Parameters"]
     assert train["AlgorithmSpecification"]["TrainingImage"] == SKLEARN_IMAGE
     assert train["HyperParameters"] == {
@@ -135,14 +133,14 @@ def test_training_uses_the_framework_containers_script_mode(three_model_platform
 
 def test_the_jobs_may_read_the_archive(three_model_platform: SynthesizedPlatform) -> None:
     key = asset_key(three_model_platform)
-    read = statements(three_model_platform.templates["Dev/Training-churn"], "JobPolicy")["ReadScripts"]
+    read = statements(three_model_platform.templates["Dev/Models-1/Training-churn"], "JobPolicy")["ReadScripts"]
     assert key in json.dumps(read["Resource"])
 
 
 def test_isolation_off_for_one_kind_of_job_drops_only_that_condition(
     three_model_platform: SynthesizedPlatform, platform: SynthesizedPlatform,
 ) -> None:
-    by_sid = statements(three_model_platform.templates["Dev/Training-churn"], "StateMachinePolicy")
+    by_sid = statements(three_model_platform.templates["Dev/Models-1/Training-churn"], "StateMachinePolicy")
     assert "CreateJobsInsideGuardrails" not in by_sid
     processing, training = by_sid["CreateProcessingJobsInsideGuardrails"], by_sid["CreateTrainingJobsInsideGuardrails"]
     assert processing["Action"] == "sagemaker:CreateProcessingJob" and training["Action"] == "sagemaker:CreateTrainingJob"
@@ -153,7 +151,7 @@ def test_isolation_off_for_one_kind_of_job_drops_only_that_condition(
         assert set(statement["Condition"]) == {"ForAllValues:StringEquals", "Null", "ArnEquals", "Bool"}
         assert set(statement["Condition"]["ArnEquals"]) == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"}
     # the default platform keeps its one statement requiring isolation of both
-    default = statements(platform.templates["Dev/Training-churn"], "StateMachinePolicy")["CreateJobsInsideGuardrails"]
+    default = statements(platform.templates["Dev/Models-1/Training-churn"], "StateMachinePolicy")["CreateJobsInsideGuardrails"]
     assert default["Condition"]["Bool"] == {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
 
 
@@ -504,18 +502,16 @@ DOCKER_CONTEXT = EXAMPLE / "docker"
 SKLEARN_REPOSITORY = "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn"
 
 
-def docker_asset(platform: SynthesizedPlatform, stack: str = "Dev/Training-churn") -> tuple[str, dict[str, Any]]:
+def docker_asset(platform: SynthesizedPlatform, stack: str = "Dev/Models-1/Training-churn") -> tuple[str, dict[str, Any]]:
     """The stack's one Docker image asset: its hash and its manifest entry."""
-    manifest = next((platform.outdir / "assembly-Dev").glob(f"{stack.replace('/', '').replace('-', '')}*.assets.json"))
+    manifest = next(platform.outdir.rglob(f"{stack.replace('/', '').replace('-', '')}*.assets.json"))
     (entry,) = json.loads(manifest.read_text())["dockerImages"].items()
     return entry
 
 
 def test_a_dockerfile_step_is_an_image_asset_the_job_role_may_pull(three_model_platform: SynthesizedPlatform) -> None:
     digest, asset = docker_asset(three_model_platform)
-    staged = three_model_platform.outdir / "assembly-Dev" / asset["source"]["directory"]
-    if not staged.exists():
-        staged = three_model_platform.outdir / asset["source"]["directory"]
+    (staged,) = {p for p in three_model_platform.outdir.rglob(asset["source"]["directory"]) if p.is_dir()}
     # the Dockerfile's folder is the build context, copied into the assembly: no Docker at synthesis
     assert sorted(p.name for p in staged.iterdir()) == sorted(p.name for p in DOCKER_CONTEXT.iterdir())
     assert asset["source"].get("platform") == "linux/amd64"
@@ -523,10 +519,10 @@ def test_a_dockerfile_step_is_an_image_asset_the_job_role_may_pull(three_model_p
     repository = destination["repositoryName"]
     assert repository == f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}" and destination["imageTag"] == digest
 
-    template = three_model_platform.templates["Dev/Training-churn"]
+    template = three_model_platform.templates["Dev/Models-1/Training-churn"]
     from tests.validators.state_machines import state_machines
 
-    (machine,) = [m for m in state_machines(three_model_platform) if m.template == "Dev/Training-churn"]
+    (machine,) = [m for m in state_machines(three_model_platform) if m.template == "Dev/Models-1/Training-churn"]
     images = {name: state.get("Parameters", {}).get("AppSpecification", {}).get("ImageUri") for name, state in machine.definition["States"].items()}
     assert images["Evaluate"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}:{digest}"
     assert images["Preprocess"] == SKLEARN_IMAGE  # the other steps keep their framework image
@@ -535,7 +531,7 @@ def test_a_dockerfile_step_is_an_image_asset_the_job_role_may_pull(three_model_p
     assert json.dumps(pull["Resource"]).count(repository) == 1 and "Condition" not in pull
     assert by_sid["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
     # a platform without own images grants no pull at all
-    three = three_model_platform.templates["Dev/Training-fraud"]
+    three = three_model_platform.templates["Dev/Models-1/Training-fraud"]
     assert "PullImages" not in statements(three, "JobPolicy")
 
 

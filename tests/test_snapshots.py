@@ -6,15 +6,17 @@ Asset hashes are masked: they change with the CDK version, not with this project
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from stacks.release_stack import release_stack_number
 from tests.conftest import SynthesizedPlatform
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Registry-churn", "Dev/Training-churn"] + [f"{stage}/Release-churn/Endpoint" for stage in ("Dev", "Staging", "Prod")] + ["Delivery", "Releases/Tooling", "Releases/Release-churn"]
+STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Models-1/Registry-churn", "Dev/Models-1/Training-churn"] + [f"{stage}/Release-churn/Endpoint" for stage in ("Dev", "Staging", "Prod")] + ["Delivery", "Releases/Tooling", f"Releases/Releases-{release_stack_number(SimpleNamespace(name='churn'))}"]  # type: ignore[arg-type]
 
 
 def mask(value: Any) -> Any:

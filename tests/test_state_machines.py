@@ -314,7 +314,7 @@ def test_the_renderer_fails_loudly_on_what_it_cannot_stand_in_for(value: dict[st
 
 def test_a_slip_in_the_platforms_own_definition_is_caught(platform: SynthesizedPlatform) -> None:
     """The checks bite on the real pipeline, not only on the small definitions above."""
-    machine = next(m for m in state_machines(platform) if m.template == "Dev/Training-churn")
+    machine = next(m for m in state_machines(platform) if m.template == "Dev/Models-1/Training-churn")
     definition = copy.deepcopy(machine.definition)
     train = definition["States"]["Train"]
     train["Parameters"]["ResourceConfig"]["InstanceCount"] = str(train["Parameters"]["ResourceConfig"]["InstanceCount"])

@@ -60,7 +60,7 @@ class World:
             ("AWS::IAM::Role", "Arn"): job_role,
             ("AWS::EC2::SecurityGroup", "GroupId"): SECURITY_GROUP,
         }
-        (machine,) = [m for m in state_machines(platform, overrides=stand_ins) if m.template == "Dev/Training-churn"]
+        (machine,) = [m for m in state_machines(platform, overrides=stand_ins) if m.template == "Dev/Models-1/Training-churn"]
         self.definition = machine.definition
         definition = json.dumps(self.definition)
         self.machine_arn = self.sfn.create_state_machine(name="churn-training", definition=definition, roleArn=machine_role)["stateMachineArn"]

@@ -40,7 +40,7 @@ SAGEMAKER_RETRYABLE = {"SageMaker.AmazonSageMakerException", "SageMaker.Resource
 
 
 def training_template(platform: SynthesizedPlatform) -> dict[str, Any]:
-    return platform.templates["Dev/Training-churn"]
+    return platform.templates["Dev/Models-1/Training-churn"]
 
 
 def one(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
@@ -211,7 +211,8 @@ def test_every_job_runs_in_the_vpc_with_one_security_group(platform: Synthesized
         vpc_config = network_of(found[name])
         assert vpc_config["SecurityGroupIds"] == [f"<GetAtt {group_id}.GroupId>"], name
         assert len(vpc_config["Subnets"]) == 3, name  # one isolated subnet per availability zone
-        assert all(s.startswith("<Output mlops-demo-dev-network ") and "isolatedSubnet" in s for s in vpc_config["Subnets"]), name
+        # the dev network stack's named outputs (stacks._references)
+        assert sorted(vpc_config["Subnets"]) == [f"<Output mlops-demo-dev-network IsolatedSubnet{i}>" for i in (1, 2, 3)], name
         assert len(set(vpc_config["Subnets"])) == 3, name
 
 
@@ -569,12 +570,12 @@ def test_a_schedule_alone_is_a_schedule_without_a_rule() -> None:
 def test_daily_and_weekly_in_the_configuration_start_at_the_models_own_time(three_model_platform: SynthesizedPlatform) -> None:
     """fraud is configured weekly, demand-forecast daily (without event triggers: a schedule and no rule)."""
     def schedules_of(model: str) -> list[str]:
-        template = three_model_platform.templates[f"Dev/Training-{model}"]
+        template = three_model_platform.templates[f"Dev/Models-1/Training-{model}"]
         return [s["Properties"]["ScheduleExpression"] for s in resources(template, "AWS::Scheduler::Schedule").values()]
 
     assert schedules_of("fraud") == [weekly_cron("fraud")] == ["cron(25 5 ? * MON *)"]
     assert schedules_of("demand-forecast") == [daily_cron("demand-forecast")] == ["cron(30 0 * * ? *)"]
-    assert resources(three_model_platform.templates["Dev/Training-demand-forecast"], "AWS::Events::Rule") == {}
+    assert resources(three_model_platform.templates["Dev/Models-1/Training-demand-forecast"], "AWS::Events::Rule") == {}
 
 
 @pytest.mark.parametrize(
@@ -953,7 +954,7 @@ def test_preprocessing_settings_become_the_jobs_environment_and_the_script_reads
 
 def test_the_platform_passes_a_models_preprocessing_settings(three_model_platform: SynthesizedPlatform) -> None:
     environments = {
-        model: states(three_model_platform.templates[f"Dev/Training-{model}"])["Preprocess"]["Parameters"].get("Environment")
+        model: states(three_model_platform.templates[f"Dev/Models-1/Training-{model}"])["Preprocess"]["Parameters"].get("Environment")
         for model in ("churn", "fraud", "demand-forecast")
     }
     assert environments == {

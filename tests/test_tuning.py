@@ -283,9 +283,9 @@ def test_tuning_jobs_may_only_be_created_inside_the_guardrails(tuned: dict[str, 
 
 
 def test_the_three_model_platform_tunes_only_fraud(three_model_platform: SynthesizedPlatform) -> None:
-    tuned_states = states(three_model_platform.templates["Dev/Training-fraud"])
+    tuned_states = states(three_model_platform.templates["Dev/Models-1/Training-fraud"])
     assert "Tune" in tuned_states and "Train" not in tuned_states
-    assert "Tune" not in states(three_model_platform.templates["Dev/Training-churn"])
+    assert "Tune" not in states(three_model_platform.templates["Dev/Models-1/Training-churn"])
 
 
 def test_tuning_a_script_needs_a_regex_for_its_objective() -> None:

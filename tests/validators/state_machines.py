@@ -212,7 +212,7 @@ class StateMachine:
     """One state machine of a synthesized platform."""
 
     template: str
-    """The stack path of the template, e.g. ``Dev/Training-churn``."""
+    """The stack path of the template, e.g. ``Dev/Models-1/Training-churn``."""
     logical_id: str
     definition: dict[str, Any]
 
