@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsii
-from aws_cdk import IResolvable, IResolveContext, Token
+import functools
+
+from aws_cdk import Intrinsic, Token
 
 VPC_ID_OUTPUT = "VpcId"
 VPC_CIDR_OUTPUT = "VpcCidr"
@@ -30,29 +31,13 @@ def isolated_route_table_output(index: int) -> str:
     return f"IsolatedRouteTable{index + 1}"
 
 
-@jsii.implements(IResolvable)
-class _StackOutput:
-    def __init__(self, stack_name: str, region: str, output: str) -> None:
-        self._value = {"Fn::GetStackOutput": {"StackName": stack_name, "Region": region, "OutputName": output}}
-
-    @property
-    def creation_stack(self) -> list[str]:
-        return []
-
-    @property
-    def type_hint(self) -> Any:
-        return None
-
-    def resolve(self, context: IResolveContext) -> Any:
-        return self._value
-
-    def to_string(self) -> str:
-        return f"${{StackOutput:{self._value['Fn::GetStackOutput']['StackName']}.{self._value['Fn::GetStackOutput']['OutputName']}}}"
-
-
+@functools.cache
 def stack_output(stack_name: str, region: str, output: str) -> str:
-    """A string token for output ``output`` of stack ``stack_name`` in ``region``."""
-    return Token.as_string(_StackOutput(stack_name, region, output))
+    """A string token for output ``output`` of stack ``stack_name`` in ``region``.
+
+    An ``Intrinsic``, resolved in jsii's Node process (a Python ``IResolvable`` would be called back from there
+    for every use at synthesis), made once per output: a token belongs to no scope."""
+    return Token.as_string(Intrinsic({"Fn::GetStackOutput": {"StackName": stack_name, "Region": region, "OutputName": output}}))
 
 
 def stage_vpc(scope: Any, config: Any, stage: str) -> Any:

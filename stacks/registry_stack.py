@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_codepipeline as codepipeline
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -20,7 +19,6 @@ from stacks.names import (
     model_package_group,
     model_release_pipeline_name,
     release_role_name,
-    role_arn,
 )
 
 

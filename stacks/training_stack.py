@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3

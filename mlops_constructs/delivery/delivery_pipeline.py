@@ -14,7 +14,6 @@ import jsii
 from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
-from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
