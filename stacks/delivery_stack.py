@@ -85,7 +85,7 @@ class DeliveryStack(Stack):
                 acknowledged_wildcards={
                     rf"Resource::arn:(<AWS::Partition>|aws[a-z-]*):kms:{self.region}:{self.account}:key/\*":
                         "PublishRelease: the release tooling's key is in a stack of another stage, which this one cannot "
-                        "reference; the statement allows only GenerateDataKey through S3 for the tested source's bucket "
+                        "reference; the statement allows only GenerateDataKey and Decrypt through S3 for the tested source's bucket "
                         "(kms:ViaService and the S3 encryption context).",
                     rf"Resource::arn:(<AWS::Partition>|aws[a-z-]*):codepipeline:{self.region}:{self.account}:{re.escape(model_release_pipeline_pattern(config)[:-1])}\*":
                         "PublishRelease: every model's release pipeline, named after the model, so that a platform change "
@@ -113,7 +113,8 @@ class DeliveryStack(Stack):
                 iam.PolicyStatement(sid="PublishTestedSource", actions=["s3:PutObject"], resources=[f"arn:{self.partition}:s3:::{bucket}/{SOURCE_KEY}"]),
                 # The release tooling's key, in a stack this one cannot reference: by its alias-free ARN pattern,
                 # narrowed to keys used through S3 for that bucket.
-                iam.PolicyStatement(sid="EncryptTestedSource", actions=["kms:GenerateDataKey"], resources=[key_arns],
+                # Decrypt too: a multipart upload (aws s3 cp above 8 MB) reads the data key back.
+                iam.PolicyStatement(sid="EncryptTestedSource", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key_arns],
                                     conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
                                                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"arn:{self.partition}:s3:::{bucket}",
                                                                                                    f"arn:{self.partition}:s3:::{bucket}/*"]}}),

@@ -105,6 +105,15 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
                 "Resource": ["arn:aws:s3:::cdk-*-assets-*", "arn:aws:s3:::cdk-*-assets-*/*"],
             },
+            {
+                # Fn::GetStackOutput reads another stack's outputs with the reading stack's execution role
+                # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getstackoutput.html):
+                # the platform's stacks read the network and storage stacks' (stacks._references).
+                "Sid": "ReadProjectStackOutputs",
+                "Effect": "Allow",
+                "Action": "cloudformation:DescribeStacks",
+                "Resource": f"arn:aws:cloudformation:{region}:*:stack/{project}-*/*",
+            },
             *account_wide_denials("Guardrail", only=CREATED_BY_CLOUDFORMATION),
         ],
     }

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.delivery import SmokeTest
-from mlops_constructs.delivery.release_pipeline import ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, ReleaseDeployment, ReleasePipeline, ReleaseTooling
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.endpoint_stack import SMOKE_TESTED_STAGES
 from stacks.names import (
@@ -51,7 +51,11 @@ def release_synth_commands(config: PlatformConfig, config_path: str) -> list[str
     return [
         "python3 -m pip install --quiet 'boto3>=1.40,<2'",
         f'python3 {RESOLVER} --region {config.region} --released "$MODEL_PACKAGE_ARN" --models "$RELEASE_MODELS" > model-packages.args',
-        f'make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS="-c {VALIDATE_TEMPLATES}=true -c {RELEASE_CONTEXT}=$RELEASE_NAME $(cat model-packages.args)"',
+        # A model with no approved version has nothing to release: an app without stacks would fail `cdk synth`,
+        # so the build writes a marker instead, which the deploy steps read as "nothing to deploy".
+        f'if grep -q "model_package_arn.$RELEASE_NAME=none" model-packages.args; then '
+        f'mkdir -p cdk.out && echo "no approved version of $RELEASE_NAME" > cdk.out/{NOTHING_TO_RELEASE}; '
+        f'else make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS="-c {VALIDATE_TEMPLATES}=true -c {RELEASE_CONTEXT}=$RELEASE_NAME $(cat model-packages.args)"; fi',
     ]
 
 

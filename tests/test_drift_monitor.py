@@ -166,8 +166,9 @@ def test_the_schedule_role_may_only_start_this_machine_and_write_its_dead_letter
     trusts = {t["Principal"]["Service"]: t["Condition"] for t in role["AssumeRolePolicyDocument"]["Statement"]}
     assert trusts == {
         "states.amazonaws.com": {"StringEquals": {"aws:SourceAccount": "333333333333"}},
+        # the schedule group, as Scheduler's confused-deputy guidance requires (not the schedule)
         "scheduler.amazonaws.com": {"StringEquals": {"aws:SourceAccount": "333333333333"}, "ArnEquals": {"aws:SourceArn": (
-            f"arn:aws:scheduler:eu-west-1:333333333333:schedule/default/{ENDPOINT}-drift-check")}},
+            "arn:aws:scheduler:eu-west-1:333333333333:schedule-group/default")}},
     }
     assert schedule["Name"] == f"{ENDPOINT}-drift-check"
     (policy,) = [p["Properties"] for k, p in resources(template, "AWS::IAM::ManagedPolicy").items()

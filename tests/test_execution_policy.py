@@ -73,3 +73,12 @@ def test_the_command_prints_the_policy_or_one_line_per_problem(tmp_path) -> None
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1
     assert failed.stderr.strip() == f"{bad}: accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '2222')"
+
+
+def test_stacks_may_read_the_platforms_stack_outputs_and_only_theirs(default_config) -> None:  # type: ignore[no-untyped-def]
+    # Fn::GetStackOutput reads with the reading stack's execution role (stacks._references)
+    from stacks.execution_policy import execution_policy
+
+    (found,) = [s for s in execution_policy(default_config)["Statement"] if s["Sid"] == "ReadProjectStackOutputs"]
+    assert found["Action"] == "cloudformation:DescribeStacks"
+    assert found["Resource"] == f"arn:aws:cloudformation:{default_config.region}:*:stack/{default_config.project}-*/*"

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 
 from mlops_constructs.config import STAGES, PlatformConfig
-from mlops_constructs.delivery.release_pipeline import SOURCE_KEY, ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, SOURCE_KEY, ReleaseDeployment, ReleasePipeline, ReleaseTooling
 from mlops_constructs.errors import PropsError
 from stacks.release_stack import RELEASE_CONTEXT, RELEASE_STACKS, RESOLVER, ReleasesStage, release_stack_number
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, default_config_data, resources
@@ -112,12 +112,17 @@ def test_the_release_synth_resolves_one_model_then_synthesizes_its_release_stage
     (synth,) = [p for p in projects if "Synthesizes one release" in p.get("Description", "")]
     commands = json.loads(synth["Source"]["BuildSpec"])["phases"]["build"]["commands"]
     (resolve,) = [i for i, c in enumerate(commands) if RESOLVER in c]
-    (make,) = [i for i, c in enumerate(commands) if c.startswith("make synth ")]
+    (make,) = [i for i, c in enumerate(commands) if "make synth " in c]
     assert resolve < make and '--models "$RELEASE_MODELS"' in commands[resolve]
     assert f"-c {RELEASE_CONTEXT}=$RELEASE_NAME" in commands[make] and "validate_templates=true" in commands[make]
+    # a model with no approved version: a marker instead of an app without stacks, which cdk synth refuses
+    assert commands[make].startswith('if grep -q "model_package_arn.$RELEASE_NAME=none" model-packages.args; then ')
+    assert f"> cdk.out/{NOTHING_TO_RELEASE}; else make synth " in commands[make]
     (deploy,) = [p for p in projects if "Deploys the stacks" in p.get("Description", "")]
     build = json.loads(deploy["Source"]["BuildSpec"])["phases"]["build"]["commands"]
-    assert any('cdk deploy --app . "$RELEASE_STACKS"' in c for c in build)
+    (deploy_command,) = build
+    assert deploy_command.startswith(f"if [ -f {NOTHING_TO_RELEASE} ]; then ")
+    assert 'else cdk deploy --app . "$RELEASE_STACKS" --require-approval never' in deploy_command and "2>/dev/null" not in deploy_command
     assert deploy["Environment"]["PrivilegedMode"] is True  # the drift job's image is built at deploy
 
 
@@ -206,3 +211,29 @@ def test_bad_pipeline_props_are_refused() -> None:
         SmokeTest(endpoint_name="e", role_arn="arn:aws:iam::333333333333:role/r", body="1," * 600)])
     with pytest.raises(PropsError, match=r"smoke_tests: must fit CodePipeline's 1000 characters per action configuration value"):
         ReleasePipeline(stack, "C", pipeline_name="c", tooling=shared, release_name="x", deployments=[big])
+
+
+@pytest.mark.parametrize(("resolved", "synthesized"), [("none", False), ("arn:aws:sagemaker:eu-west-1:222222222222:model-package/g/3", True)])
+def test_the_release_builds_run_as_written(platform: SynthesizedPlatform, tmp_path: Path, resolved: str, synthesized: bool) -> None:
+    # The synth build's last command and the deploy build's, run by bash with `make` and `cdk` stubbed: a model
+    # without an approved version leaves the marker and deploys nothing; one with a version is synthesized and deployed.
+    import os
+    import subprocess
+
+    template = platform.templates["Releases/Tooling"]
+    projects = [r["Properties"] for r in resources(template, "AWS::CodeBuild::Project").values()]
+    synth = next(json.loads(p["Source"]["BuildSpec"]) for p in projects if "Synthesizes one release" in p.get("Description", ""))
+    deploy = next(json.loads(p["Source"]["BuildSpec"]) for p in projects if "Deploys the stacks" in p.get("Description", ""))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "cdk"):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{tmp_path}/calls"\n[ "$1" = synth ] && mkdir -p cdk.out && touch cdk.out/manifest.json\nexit 0\n')
+        (bin_dir / tool).chmod(0o755)
+    (tmp_path / "model-packages.args").write_text(f"-c model_package_arn.churn={resolved}\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RELEASE_NAME": "churn", "RELEASE_STACKS": "Dev/Release-churn/*"}
+    subprocess.run(["bash", "-c", synth["phases"]["build"]["commands"][-1]], cwd=tmp_path, env=env, check=True)
+    marker = tmp_path / "cdk.out" / NOTHING_TO_RELEASE
+    assert marker.exists() is not synthesized
+    subprocess.run(["bash", "-c", deploy["phases"]["build"]["commands"][0]], cwd=tmp_path / "cdk.out", env=env, check=True)
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    assert [c.split()[0:2] for c in calls] == ([["make", "synth"], ["cdk", "deploy"]] if synthesized else [])

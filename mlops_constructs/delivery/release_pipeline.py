@@ -39,6 +39,8 @@ from mlops_constructs.delivery.delivery_pipeline import (
 )
 from mlops_constructs.errors import PropsError
 
+NOTHING_TO_RELEASE = "NOTHING_TO_RELEASE"
+"""The file a synth build writes, instead of a cloud assembly, when there is nothing to release."""
 SOURCE_KEY = "release-source/source.zip"
 """Where, in the source bucket, the tested source is: written by the platform's pipeline, read by every release."""
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
@@ -213,10 +215,10 @@ class ReleaseTooling(Construct):
                 "phases": {
                     "install": {"commands": [f"npm install -g aws-cdk@{cli_version}"]},
                     "build": {"commands": [
-                        # A release whose synthesis found nothing to deploy (no approved version) deploys nothing.
-                        'if cdk ls --app . "$RELEASE_STACKS" > /tmp/stacks 2>/dev/null && [ -s /tmp/stacks ]; then '
-                        'cdk deploy --app . "$RELEASE_STACKS" --require-approval never --progress events; '
-                        'else echo "no stacks match $RELEASE_STACKS: nothing to deploy"; fi',
+                        # A release whose synthesis found nothing to release (no approved version) deploys nothing;
+                        # any other failure fails the build.
+                        f'if [ -f {NOTHING_TO_RELEASE} ]; then cat {NOTHING_TO_RELEASE}; echo "nothing to deploy"; '
+                        'else cdk deploy --app . "$RELEASE_STACKS" --require-approval never --progress events; fi',
                     ]},
                 },
             }),

@@ -239,18 +239,20 @@ class DriftMonitor(Construct):
             key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
             min_rows=min_rows, topic_arn=alarm_topic.topic_arn,
         )
-        # The machine's role also starts the machine on its schedule, for that one schedule only (aws:SourceArn,
-        # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html):
-        # one role per endpoint fewer, within IAM's 1,000 roles per account at 100 models (tests/test_quotas.py).
+        # The machine's role also starts the machine on its schedule, for schedules of this account's default group
+        # only (aws:SourceArn must name the schedule group, not a schedule:
+        # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html);
+        # only a principal allowed iam:PassRole on this role can make a schedule use it. One role per endpoint
+        # fewer, within IAM's 1,000 roles per account at 100 models (tests/test_quotas.py).
         self.schedule_name = f"{endpoint_name}-drift-check"[:64]
         """The drift checks' schedule, in Scheduler's default group."""
-        schedule_arn = arn(stack, "scheduler", "schedule", f"default/{self.schedule_name}")
+        schedule_group_arn = arn(stack, "scheduler", "schedule-group", "default")
         self.state_machine_role = iam.Role(
             self, "StateMachineRole", description=f"Runs the drift checks of endpoint {endpoint_name}, and starts them on their schedule",
             assumed_by=iam.CompositePrincipal(
                 service_principal("states.amazonaws.com", account),
                 iam.ServicePrincipal("scheduler.amazonaws.com").with_conditions({
-                    "StringEquals": {"aws:SourceAccount": account}, "ArnEquals": {"aws:SourceArn": schedule_arn}}),
+                    "StringEquals": {"aws:SourceAccount": account}, "ArnEquals": {"aws:SourceArn": schedule_group_arn}}),
             ),
         )
         """Runs the state machine, and the schedule's starts of it."""
