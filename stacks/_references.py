@@ -10,11 +10,14 @@ deploy time, in the same account and region), which is what CDK itself writes fo
 
 from __future__ import annotations
 
-from typing import Any
-
 import functools
 
 from aws_cdk import Intrinsic, Token
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from mlops_constructs.config import PlatformConfig
+from stacks.names import network_stack_name, storage_stack_name
 
 VPC_ID_OUTPUT = "VpcId"
 VPC_CIDR_OUTPUT = "VpcCidr"
@@ -40,13 +43,9 @@ def stack_output(stack_name: str, region: str, output: str) -> str:
     return Token.as_string(Intrinsic({"Fn::GetStackOutput": {"StackName": stack_name, "Region": region, "OutputName": output}}))
 
 
-def stage_vpc(scope: Any, config: Any, stage: str) -> Any:
+def stage_vpc(scope: Construct, config: PlatformConfig, stage: str) -> ec2.IVpc:
     """The stage's VPC, imported from its network stack's outputs: its id, CIDR, and isolated subnets and their
     route tables (one per availability zone)."""
-    from aws_cdk import aws_ec2 as ec2
-
-    from stacks.names import network_stack_name
-
     network, zones = network_stack_name(config, stage), range(len(config.availability_zones))
     return ec2.Vpc.from_vpc_attributes(
         scope, "Vpc", vpc_id=stack_output(network, config.region, VPC_ID_OUTPUT), availability_zones=config.availability_zones,
@@ -56,8 +55,6 @@ def stage_vpc(scope: Any, config: Any, stage: str) -> Any:
     )
 
 
-def stage_key_arn(config: Any, stage: str) -> str:
+def stage_key_arn(config: PlatformConfig, stage: str) -> str:
     """The ARN of the stage's artifact store key, from its storage stack's output."""
-    from stacks.names import storage_stack_name
-
     return stack_output(storage_stack_name(config, stage), config.region, STORE_KEY_ARN_OUTPUT)

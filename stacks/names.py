@@ -3,6 +3,8 @@ every account's synth computes the same name without a lookup."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlops_constructs.config import ModelSettings, PlatformConfig
 
 VALIDATE_TEMPLATES = "validate_templates"
@@ -106,6 +108,14 @@ def model_release_pipeline_pattern(config: PlatformConfig) -> str:
     """Every model's release pipeline name: what the release role may start."""
     return f"{config.project}-release-*"
 
+
+class _AnyModel:
+    name = "*"
+
+
+ANY_MODEL: Any = _AnyModel()
+"""Stands for every model in a derived name: ``approval_role_name(config, ANY_MODEL)`` is the pattern
+``<project>-*-approval``, which a policy names once rather than once per model."""
 
 RELEASE_STAGE_PREFIX = "Release-"
 """A model's release stage within each platform stage: ``<Stage>/Release-<model>``."""

@@ -23,6 +23,7 @@ from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, Relea
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.endpoint_stack import SMOKE_TESTED_STAGES
 from stacks.names import (
+    ANY_MODEL,
     VALIDATE_TEMPLATES,
     approval_role_name,
     approved_model_parameter,
@@ -67,7 +68,7 @@ class ReleaseToolingStack(Stack):
         accounts = config.accounts
         settings = config.stage("prod")
         # Name patterns rather than one ARN per model: the policies do not grow with the models.
-        smoke_roles = [role_arn(accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, _AnyModel()))  # type: ignore[arg-type]
+        smoke_roles = [role_arn(accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, ANY_MODEL))
                        for stage in SMOKE_TESTED_STAGES]
         with config.props_from({"name_prefix": "project", "deploy_accounts": "accounts", "released_by": "accounts.dev, project",
                                 "synth_assumable_roles": "accounts.dev, project, models[].name"}):
@@ -82,17 +83,11 @@ class ReleaseToolingStack(Stack):
                 smoke_test_role_name=smoke_test_role_name(config),
                 smoke_test_roles=smoke_roles,
                 release_role_name=release_role_name(config),
-                released_by=[role_arn(accounts.dev, approval_role_name(config, _AnyModel()))],  # type: ignore[arg-type]
+                released_by=[role_arn(accounts.dev, approval_role_name(config, ANY_MODEL))],
                 releasable=[model_release_pipeline_pattern(config)],
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )
-
-
-class _AnyModel:
-    """Stands for every model in a name pattern (``<project>-*-approval``)."""
-
-    name = "*"
 
 
 RELEASE_STACKS = 8

@@ -14,7 +14,7 @@ from mlops_constructs.storage import ArtifactStore
 from stacks._references import STORE_KEY_ARN_OUTPUT
 from stacks._settings import stateful_removal_policy
 from stacks._roles import role_for_pipeline_step
-from stacks.names import approved_model_parameter, approved_model_reader_role_name, role_arn, storage_name_prefix, synth_role_name
+from stacks.names import ANY_MODEL, approved_model_parameter, approved_model_reader_role_name, role_arn, storage_name_prefix, synth_role_name
 
 
 class StorageStack(Stack):
@@ -76,7 +76,7 @@ class StorageStack(Stack):
         """The role through which the release pipelines' synth build, in the tooling account, reads which package
         of a model is approved: one for every model (one role per model would grow the account's roles with
         the models), allowed to read the approved-model parameters and nothing else."""
-        parameters = approved_model_parameter(config, _AnyModel()).lstrip("/")  # type: ignore[arg-type]
+        parameters = approved_model_parameter(config, ANY_MODEL).lstrip("/")
         role_for_pipeline_step(
             self,
             "ApprovedModelReader",
@@ -99,9 +99,3 @@ class StorageStack(Stack):
                 "Each model's approved-model parameter, /<project>/models/<model>/approved-model-package-arn: read-only, "
                 "and nothing else of the account's parameters.",
         })
-
-
-class _AnyModel:
-    """Stands for every model in a name pattern."""
-
-    name = "*"

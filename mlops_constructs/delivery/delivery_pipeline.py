@@ -22,6 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
+from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
@@ -40,10 +41,6 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*
 DEFAULT_CDK_ASSETS_VERSION = "4.7.3"
 """The cdk-assets the asset-publishing steps install (npm's latest when last checked)."""
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
-
-
-def _partition(region: str) -> str:
-    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 _INLINE_REASON = (
@@ -106,6 +103,18 @@ def _only_unscoped_actions_on_any_resource(document: dict[str, Any]) -> list[str
                     return []
                 actions.append(action)
     return actions
+
+
+def wildcard_reasons(stack: Stack, document: dict[str, Any], patterns: Sequence[tuple[re.Pattern[str], str]]) -> dict[str, str]:
+    """AwsSolutions-IAM5 acknowledgements for the wildcards of the resolved ``document`` that one of ``patterns``
+    (regular expressions over cdk-nag's finding names, with their reasons) matches; any other wildcard stays a
+    finding and fails synthesis."""
+    reasons: dict[str, str] = {}
+    for finding in _wildcard_findings(stack, document):
+        reason = next((r for pattern, r in patterns if pattern.fullmatch(finding)), None)
+        if reason is not None:
+            reasons[f"{IAM5}[{finding}]"] = reason
+    return reasons
 
 
 def _wildcard_findings(stack: Stack, document: dict[str, Any]) -> list[str]:
@@ -481,7 +490,8 @@ class DeliveryPipeline(Construct):
                 raise PropsError("DeliveryPipeline", "base_images", image,
                                  f"must be in the pipeline's region {region}: the asset build's ECR login is regional "
                                  "(copy the image to a repository there, or use the region's own SageMaker image)")
-            arn = f"arn:{_partition(match['region'])}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+            # in the pipeline's region, so in its partition
+            arn = format_arn(Stack.of(self), "ecr", "repository", match["repository"], region=match["region"], account=match["account"])
             registries += [match["registry"]] if match["registry"] not in registries else []
             repositories += [arn] if arn not in repositories else []
         if not repositories:
@@ -547,14 +557,11 @@ class DeliveryPipeline(Construct):
         """Acknowledge, on each policy CDK Pipelines wrote, exactly the wildcards listed in
         :data:`_PIPELINE_WILDCARDS`; any other wildcard stays a finding and fails synthesis."""
         for policy, document in documents.items():
-            reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON)
-            for finding in _wildcard_findings(stack, document):
-                reason = next((r for pattern, r in (*_PIPELINE_WILDCARDS, *self._extra_wildcards) if pattern.fullmatch(finding)), None)
-                unscoped = _only_unscoped_actions_on_any_resource(document) if finding == "Resource::*" else []
-                if unscoped:
-                    reason = "; ".join(f"{a}, {_UNSCOPED_ACTIONS[a]}" for a in unscoped) + ": no resource-level permissions."
-                if reason is not None:
-                    reasons[f"{IAM5}[{finding}]"] = reason
+            reasons = {**in_packs("IAMNoInlinePolicy", _INLINE_REASON),
+                       **wildcard_reasons(stack, document, (*_PIPELINE_WILDCARDS, *self._extra_wildcards))}
+            unscoped = _only_unscoped_actions_on_any_resource(document)  # statements on "*": the finding Resource::*
+            if unscoped:
+                reasons[f"{IAM5}[Resource::*]"] = "; ".join(f"{a}, {_UNSCOPED_ACTIONS[a]}" for a in unscoped) + ": no resource-level permissions."
             acknowledge_each(policy, reasons)
         ignore_cfn_lint(self.pipeline.pipeline, "E3703", "CDK Pipelines renders the target accounts' role ARNs in the "
                         "actions with Fn::Join; the values are correct, only the intrinsic differs from the one "

@@ -33,9 +33,9 @@ from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
-from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs
+from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
-    DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, _wildcard_findings, release_role,
+    DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, wildcard_reasons,
 )
 from mlops_constructs.errors import PropsError
 
@@ -254,16 +254,18 @@ class ReleaseTooling(Construct):
                 description=f"Starts the release pipelines of {name_prefix} with an approved model package, nothing else",
                 policy_description=f"Start the release pipelines of {name_prefix}",
             )
-        self._releasable_reason = (
-            "The release pipelines, one per model and named after it, are all this role may start; which one an approval "
-            "starts is the approving model's, and a release refuses, at synthesis, a package outside its model's group."
+        # The wildcards this construct's grants hold (CDK's on its buckets and key, and the name patterns it was
+        # given), as cdk-nag names them, each with why it is acceptable.
+        self._wildcards = (
+            *_ARTIFACT_WILDCARDS,
+            (re.compile(r"Resource::.*:codepipeline:.*\*"),
+             "The release pipelines, one per model and named after it, are all this role may start; which one an approval "
+             "starts is the approving model's, and a release refuses, at synthesis, a package outside its model's group."),
+            *((re.compile(re.escape(f"Resource::{arn}")), "The role of each model's approved-package reader in the registry account, "
+               "named after the model; each may read only its own model's parameter.") for arn in synth_assumable_roles if "*" in arn),
+            *((re.compile(re.escape(f"Resource::{arn}")), "The smoke-test role of each model's endpoint in a stage account, named "
+               "after the model; each may only invoke its own endpoint.") for arn in smoke_test_roles if "*" in arn),
         )
-        self._role_patterns = {
-            **{f"Resource::{arn}": "The role of each model's approved-package reader in the registry account, named after the "
-                                   "model; each may read only its own model's parameter." for arn in synth_assumable_roles if "*" in arn},
-            **{f"Resource::{arn}": "The smoke-test role of each model's endpoint in a stage account, named after the model; "
-                                   "each may only invoke its own endpoint." for arn in smoke_test_roles if "*" in arn},
-        }
         self._acknowledge_projects()
         # At synthesis: the pipelines bound to the projects add CDK's grants to the projects' roles after this.
         Aspects.of(self).add(_AcknowledgeOnce(self._acknowledge_policies))
@@ -277,14 +279,8 @@ class ReleaseTooling(Construct):
         stack = Stack.of(self)
         for policy in (c for c in self.node.find_all() if isinstance(c, (iam.Policy, iam.ManagedPolicy))):
             document = stack.resolve(policy.document.to_json())
-            reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON) if isinstance(policy, iam.Policy) else {}
-            for finding in _wildcard_findings(stack, document):
-                reason = next((r for pattern, r in _ARTIFACT_WILDCARDS if pattern.fullmatch(finding)), None)
-                if ":codepipeline:" in finding and finding.startswith("Resource::") and finding.endswith("*"):
-                    reason = self._releasable_reason
-                reason = self._role_patterns.get(finding, reason)
-                if reason is not None:
-                    reasons[f"{IAM5}[{finding}]"] = reason
+            reasons = {**(in_packs("IAMNoInlinePolicy", _INLINE_REASON) if isinstance(policy, iam.Policy) else {}),
+                       **wildcard_reasons(stack, document, self._wildcards)}
             if reasons:
                 acknowledge_each(policy, reasons)
 
@@ -410,12 +406,7 @@ class ReleasePipeline(Construct):
         stack = Stack.of(self)
         for policy in (c for c in self.node.find_all() if isinstance(c, iam.Policy)):
             document = stack.resolve(policy.document.to_json())
-            reasons = in_packs("IAMNoInlinePolicy", _INLINE_REASON)
-            for finding in _wildcard_findings(stack, document):
-                reason = next((r for pattern, r in _ARTIFACT_WILDCARDS if pattern.fullmatch(finding)), None)
-                if reason is not None:
-                    reasons[f"{IAM5}[{finding}]"] = reason
-            acknowledge_each(policy, reasons)
+            acknowledge_each(policy, {**in_packs("IAMNoInlinePolicy", _INLINE_REASON), **wildcard_reasons(stack, document, _ARTIFACT_WILDCARDS)})
 
     @staticmethod
     def _validate(pipeline_name: str, release_name: str, deployments: Sequence[ReleaseDeployment], environment: Mapping[str, str]) -> None:

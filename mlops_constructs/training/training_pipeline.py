@@ -31,6 +31,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn as format_arn
+from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
@@ -64,7 +65,6 @@ _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 # (docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
 _METADATA_VALUE = re.compile(r"[\w\s.:/=+@-]{1,256}")
 _METADATA_VALUE_MAX = 256
-_IMAGE_PARTS = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[a-z0-9]+([._/-][a-z0-9]+)*)(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
 _IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
 # Errors of the create call worth retrying: throttling and account capacity limits. The optimized
 # integration reports most SageMaker API errors, throttling included, as AmazonSageMakerException, so
@@ -1127,9 +1127,9 @@ class TrainingPipeline(Construct):
         Execution Role Permissions"); SageMaker's own framework and algorithm images need no grant."""
         repositories = [step.image.repository.repository_arn for step in steps if isinstance(step.image, ecr_assets.DockerImageAsset)]
         for image in [*images, *(step.image for step in steps if isinstance(step.image, str))]:
-            match = _IMAGE_PARTS.fullmatch(image) if isinstance(image, str) and not Token.is_unresolved(image) else None
+            match = ECR_IMAGE.fullmatch(image) if isinstance(image, str) and not Token.is_unresolved(image) else None
             if match and not Token.is_unresolved(stack.account) and match["account"] == stack.account:
-                arn = f"arn:{stack.partition if not Token.is_unresolved(stack.partition) else 'aws'}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+                arn = format_arn(stack, "ecr", "repository", match["repository"], region=match["region"])
                 if arn not in repositories:
                     repositories.append(arn)
         return repositories
