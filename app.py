@@ -20,7 +20,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from app_settings import new_bare_app
+from app_settings import new_bare_app, tune_for_one_synthesis
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
 from mlops_constructs.delivery import NO_MODEL_PACKAGE
@@ -84,6 +84,7 @@ def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
 
 
 def main() -> int:
+    tune_for_one_synthesis()
     try:
         app = new_app()
         path = app.node.try_get_context("config") or DEFAULT_CONFIG

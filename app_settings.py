@@ -6,6 +6,7 @@ A module of its own because ``app.py`` imports the whole platform: the benchmark
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import aws_cdk as cdk
@@ -25,3 +26,15 @@ def new_bare_app(**props: Any) -> cdk.App:
         post_cli_context={"aws:cdk:disable-creation-stack-traces": True},
         **props,
     )
+
+
+def tune_for_one_synthesis() -> None:
+    """Settings of the Python process for a run that synthesizes once and exits (``app.py`` as a script,
+    and the benchmark's floor): Python's cyclic garbage collector is turned off.
+
+    jsii keeps every object that crosses into aws-cdk-lib alive in its reference map until the process
+    exits, so the collector's passes scan an ever larger heap and find next to nothing: ~2,400 objects in
+    ~430 passes over a default synthesis, about 0.2 s of its ~3 s, with the same peak memory either way
+    (measured with ``gc.get_stats()`` and ``ru_maxrss`` at exit). Not for processes that live on (tests).
+    """
+    gc.disable()

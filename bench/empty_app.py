@@ -1,8 +1,8 @@
 """The benchmark's floor: the smallest CDK app, one stack with one resource.
 
 Synthesized through the same CDK CLI, Python (``python -O``, as cdk.json runs app.py) and Node as the
-platform's app (see bench/run.py), and created with the same App settings (``app_settings.new_bare_app``:
-no built-in template validation, no creation stack traces), it measures what every synthesis of the
+platform's app (see bench/run.py), and created with the same settings (``app_settings``: no built-in
+template validation, no creation stack traces, no cyclic garbage collector), it measures what every synthesis of the
 platform pays before the platform's own code runs: the CLI, the Python interpreter, importing aws_cdk and
 starting the jsii Node runtime that loads aws-cdk-lib.
 """
@@ -14,8 +14,9 @@ import aws_cdk as cdk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for app_settings
 
-from app_settings import new_bare_app  # noqa: E402  (aws_cdk only: none of the platform's code)
+from app_settings import new_bare_app, tune_for_one_synthesis  # noqa: E402  (aws_cdk only: none of the platform's code)
 
+tune_for_one_synthesis()
 app = new_bare_app()
 stack = cdk.Stack(app, "Empty")
 cdk.CfnWaitConditionHandle(stack, "Placeholder")  # a core resource type: no further module to load

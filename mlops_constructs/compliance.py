@@ -30,7 +30,6 @@ from aws_cdk import (
     Validations,
 )
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import Construct, IConstruct
 
 NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
@@ -119,7 +118,7 @@ class _GuardForTheTypesPresent:
     validation), so a resource type added later is checked by every rule that selects it."""
 
     def __init__(self) -> None:
-        self._all_rules = CfnGuardValidator(control_tower_rules_enabled=True)
+        self._all_rules = _cfn_guard_validator()
 
     @property
     def name(self) -> str:
@@ -145,12 +144,20 @@ class _GuardForTheTypesPresent:
         with tempfile.TemporaryDirectory(prefix="cfn-guard-") as workdir:
             for number, (types, selected) in enumerate(groups.items()):
                 originals = _reduced_templates(templates, types, Path(workdir, str(number)))
-                report = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=sorted(rules.keys() - set(selected))).validate(
+                report = _cfn_guard_validator(disabled_rules=sorted(rules.keys() - set(selected))).validate(
                     _Templates(context.app_construct, list(originals))
                 )
                 success = success and report.success
                 violations += [_in_templates(violation, originals) for violation in report.violations]
         return PolicyValidationPluginReportBeta1(success=success, violations=violations)
+
+
+def _cfn_guard_validator(**props: Any) -> Any:
+    """``CfnGuardValidator`` with the Control Tower rules. Imported here, when Guard runs: loading the
+    plugin's package into jsii's runtime costs every synthesis ~30 ms, and most do not run Guard."""
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+    return CfnGuardValidator(control_tower_rules_enabled=True, **props)
 
 
 def _reduced_templates(templates: Mapping[str, dict[str, Any]], types: frozenset[str], directory: Path) -> dict[str, str]:

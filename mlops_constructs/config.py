@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
@@ -36,6 +35,7 @@ from pydantic import (
 )
 
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs._sagemaker_catalog import sagemaker_instance_types, sagemaker_regions
 from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
@@ -80,35 +80,6 @@ class ConfigError(ValueError):
         self.source = source
         self.problems = problems
         super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
-
-
-# --------------------------------------------------------------------------------------------------
-# Reference data from botocore: the regions where SageMaker is offered and the instance types each
-# kind of SageMaker job accepts. botocore's service model is what the AWS API itself validates against,
-# so a name accepted here is one the CreateTrainingJob/CreateEndpointConfig call accepts.
-# --------------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def sagemaker_regions() -> frozenset[str]:
-    """Regions, across all partitions, in which botocore knows a SageMaker endpoint."""
-    from botocore.loaders import Loader
-
-    endpoints = Loader().load_data("endpoints")
-    regions: set[str] = set()
-    for partition in endpoints["partitions"]:
-        service = partition["services"].get("api.sagemaker", {})
-        regions.update(name for name in service.get("endpoints", {}) if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", name))
-    return frozenset(regions)
-
-
-@functools.cache
-def sagemaker_instance_types(shape: str) -> tuple[str, ...]:
-    """The instance type names of one SageMaker API enum shape, e.g. ``TrainingInstanceType``."""
-    from botocore.loaders import Loader
-
-    model = Loader().load_service_model("sagemaker", "service-2")
-    return tuple(model["shapes"][shape]["enum"])
 
 
 def _instance_type_validator(shape: str, job: str) -> AfterValidator:
