@@ -15,6 +15,12 @@ _RUNTIME_ROOT = Path(__file__).resolve().parent / "_lambda"
 _NOT_DEPLOYED = ["tests", "__pycache__", "*.pyc", ".pytest_cache", "requirements-dev.txt"]
 
 
+IMAGE_BUILD_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
+"""Left out of a Docker image asset's build context (Docker's ignore syntax): Python's bytecode caches,
+which a local run or test may have written beside the sources. They would change the asset's hash, and so
+the image and every job that runs it, without a change to the code."""
+
+
 def runtime_dir(name: str) -> Path:
     path = _RUNTIME_ROOT / name
     if not (path / "handler.py").is_file():

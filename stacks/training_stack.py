@@ -14,6 +14,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from mlops_constructs import _durations as durations
+from mlops_constructs._assets import IMAGE_BUILD_EXCLUDES
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
@@ -198,7 +199,7 @@ def script_steps(scope: Construct, config: PlatformConfig, model: ModelSettings)
             # The user's own image: built from the Dockerfile's folder, published by the delivery pipeline.
             dockerfile = Path(settings_.dockerfile)
             image = ecr_assets.DockerImageAsset(scope, f"{step.capitalize()}Image", directory=str(dockerfile.parent),
-                                                file=dockerfile.name, platform=ecr_assets.Platform.LINUX_AMD64)
+                                                file=dockerfile.name, platform=ecr_assets.Platform.LINUX_AMD64, exclude=IMAGE_BUILD_EXCLUDES)
         else:
             instance_type = settings_.instance_type or (training if step == "train" else processing).instance_type
             with config.props_from({"*": config.model_path(model, "code", step)}):

@@ -86,13 +86,25 @@ def test_the_job_runs_the_bundled_image_inside_the_guardrails(template: dict[str
     assert "container-assets" in params["AppSpecification"]["ImageUri"]
 
 
-def test_the_image_asset_is_the_bundled_dockerfile(tmp_path: Path) -> None:
-    app, _, _ = build(outdir=tmp_path)
-    app.synth()
+def test_the_image_asset_is_the_bundled_dockerfile_without_bytecode_caches(tmp_path: Path) -> None:
+    # A bytecode cache beside the job's sources (a local run or test of drift.py writes one) is not built
+    # into the image: it would change the asset's hash and redeploy the image with no change to the code.
+    from mlops_constructs.monitoring.drift_monitor import JOB_DIRECTORY
+
+    cache = JOB_DIRECTORY / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    probe = cache / "probe-test-drift-monitor.cpython-311.pyc"
+    probe.write_bytes(b"not deployed")
+    try:
+        app, _, _ = build(outdir=tmp_path)
+        app.synth()
+    finally:
+        probe.unlink()
     manifest = json.loads(next(tmp_path.glob("*.assets.json")).read_text())
     (image,) = manifest["dockerImages"].values()
     directory = tmp_path / image["source"]["directory"]
     assert (directory / "Dockerfile").is_file() and (directory / "drift.py").is_file()
+    assert not list(directory.rglob("*.pyc")) and not (directory / "__pycache__").exists()
     assert image["source"].get("platform") == "linux/amd64"
 
 

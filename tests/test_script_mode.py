@@ -597,3 +597,30 @@ def test_a_tensorflow_train_script_gets_model_dir_which_the_toolkit_reads_when_t
     assert _hyperparameters(config_with(model).models[0])["model_dir"] == '"/opt/ml/model"'
     sklearn = config_with(example_model()).models[0]
     assert "model_dir" not in _hyperparameters(sklearn)
+
+
+def test_a_dockerfile_steps_build_context_leaves_out_bytecode_caches(tmp_path: Path) -> None:
+    # A __pycache__ beside the image's sources (a local run of a script writes one) would change the asset's
+    # hash, and so rebuild the image and change every job that runs it, with no change to the code.
+    from stacks.training_stack import script_steps
+
+    model = _edited("code.evaluate", {"entry_point": "evaluate.py", "dockerfile": "examples/byo_regression/docker/Dockerfile"})
+    config = config_with(model)
+    cache = DOCKER_CONTEXT / "__pycache__"
+    created = not cache.exists()
+    cache.mkdir(exist_ok=True)
+    probe = cache / "probe-test-script-mode.cpython-311.pyc"
+    probe.write_bytes(b"not deployed")
+    try:
+        app = cdk.App(context=CDK_CONTEXT, outdir=str(tmp_path))
+        stack = cdk.Stack(app, "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
+        steps = script_steps(stack, config, config.models[0])
+        assert not isinstance(steps["evaluate"].image, str)
+        cdk.CfnWaitConditionHandle(stack, "Placeholder")  # a stack of only an asset has no resource
+        app.synth()
+    finally:
+        probe.unlink()
+        if created:
+            cache.rmdir()
+    (staged,) = [p for p in tmp_path.glob("asset.*") if p.is_dir()]
+    assert (staged / "Dockerfile").is_file() and not (staged / "__pycache__").exists()

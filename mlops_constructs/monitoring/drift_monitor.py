@@ -36,6 +36,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
+from mlops_constructs._assets import IMAGE_BUILD_EXCLUDES
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
@@ -168,7 +169,9 @@ class DriftMonitor(Construct):
         self.endpoint_name = endpoint_name
         self.alarm_topic = alarm_topic
 
-        self.image = ecr_assets.DockerImageAsset(self, "Image", directory=str(JOB_DIRECTORY), platform=ecr_assets.Platform.LINUX_AMD64)
+        self.image = ecr_assets.DockerImageAsset(
+            self, "Image", directory=str(JOB_DIRECTORY), platform=ecr_assets.Platform.LINUX_AMD64, exclude=IMAGE_BUILD_EXCLUDES
+        )
         """The drift job's image, built from ``drift_job/Dockerfile`` and published by CDK."""
         self.security_group = ec2.SecurityGroup(
             self, "JobSecurityGroup", vpc=vpc, description=f"Drift job of {endpoint_name}: HTTPS out only", allow_all_outbound=False,
