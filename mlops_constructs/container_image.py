@@ -24,9 +24,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs._assets import IMAGE_BUILD_EXCLUDES
-from mlops_constructs._dockerfiles import ECR_IMAGE
+from mlops_constructs._dockerfiles import ECR_IMAGE, ecr_base_images
 from mlops_constructs._validate import check_interface, check_pattern, check_type, is_token
 from mlops_constructs.errors import PropsError
+
+__all__ = ["PULL_ACTIONS", "ContainerImage", "ecr_base_images"]
 
 _TAG_OR_DIGEST = re.compile(r"[\w][\w.-]{0,127}|sha256:[0-9a-f]{64}")
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")

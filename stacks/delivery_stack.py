@@ -13,10 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from mlops_constructs._dockerfiles import ecr_base_images
 from mlops_constructs.config import STAGES, PlatformConfig
-from mlops_constructs.delivery import DeliveryPipeline, DeliveryStage
-from mlops_constructs.delivery.release_pipeline import SOURCE_KEY, ReleaseTooling
+from mlops_constructs.container_image import ecr_base_images
+from mlops_constructs.delivery import SOURCE_KEY, DeliveryPipeline, DeliveryStage, ReleaseTooling
 from stacks._settings import log_retention
 from stacks.names import VALIDATE_TEMPLATES, model_release_pipeline_pattern, platform_synth_role_name, release_pipeline_name
 from stacks.stage import PlatformStage

@@ -23,7 +23,7 @@ import json
 import sys
 from typing import Any
 
-from mlops_constructs._guardrails import account_wide_denials
+from mlops_constructs.guardrails import account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 CREATED_BY_CLOUDFORMATION = ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig")

@@ -28,7 +28,7 @@ import json
 import sys
 from typing import Any
 
-from mlops_constructs._guardrails import account_wide_denials
+from mlops_constructs.guardrails import account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 SCP_MAX_CHARACTERS = 5120

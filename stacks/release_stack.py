@@ -18,8 +18,7 @@ from aws_cdk import Environment, Stack, Stage
 from constructs import Construct
 
 from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
-from mlops_constructs.delivery import SmokeTest
-from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from mlops_constructs.delivery import NOTHING_TO_RELEASE, ReleaseDeployment, ReleasePipeline, ReleaseTooling, SmokeTest
 from stacks._settings import log_retention, stateful_removal_policy
 from stacks.endpoint_stack import SMOKE_TESTED_STAGES
 from stacks.names import (

@@ -6,7 +6,7 @@ from mlops_constructs.delivery.delivery_pipeline import (
     DeliveryStage,
     SmokeTest,
 )
-from mlops_constructs.delivery.release_pipeline import ReleaseDeployment, ReleasePipeline, ReleaseTooling
+from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, SOURCE_KEY, ReleaseDeployment, ReleasePipeline, ReleaseTooling
 
-__all__ = ["DEFAULT_CLI_VERSION", "MODEL_PACKAGE_VARIABLE", "NO_MODEL_PACKAGE", "DeliveryPipeline", "DeliveryStage", "ReleaseDeployment",
+__all__ = ["DEFAULT_CLI_VERSION", "MODEL_PACKAGE_VARIABLE", "NOTHING_TO_RELEASE", "NO_MODEL_PACKAGE", "SOURCE_KEY", "DeliveryPipeline", "DeliveryStage", "ReleaseDeployment",
            "ReleasePipeline", "ReleaseTooling", "SmokeTest"]
