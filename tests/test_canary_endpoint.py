@@ -175,7 +175,7 @@ def test_a_new_package_updates_the_same_endpoint_through_a_new_config() -> None:
     ("kwargs", "message"),
     [
         ({"model_package_arn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/acme-churn"}, r"CanaryEndpoint: model_package_arn: must be a versioned model package ARN"),
-        ({"deployment": "BLUE_GREEN"}, r"CanaryEndpoint: deployment: must be CANARY, LINEAR or ALL_AT_ONCE \(got 'BLUE_GREEN'\)"),
+        ({"deployment": "BLUE_GREEN"}, r"CanaryEndpoint: deployment: must be one of CANARY, LINEAR, ALL_AT_ONCE \(got 'BLUE_GREEN'\)"),
         ({"traffic_step_percent": 80}, r"CanaryEndpoint: traffic_step_percent: must be from 1 to 50 \(got 80\)"),
         ({"data_capture_percent": 101}, r"CanaryEndpoint: data_capture_percent: must be from 0 to 100 \(got 101\)"),
         ({"min_capacity": 5, "max_capacity": 3}, r"CanaryEndpoint: min_capacity: must be from 1 to max_capacity \(3\) \(got 5\)"),
