@@ -95,9 +95,7 @@ class EndpointBase(Construct):
         name = type(self).__name__
         check_type(name, "metric_name", metric_name, str)
         check_type(name, "namespace", namespace, str)
-        for prop, value in props.items():
-            if prop not in _METRIC_OPTIONS:
-                raise PropsError(name, prop, value, f"is not a prop of cloudwatch.Metric: use one of {', '.join(sorted(_METRIC_OPTIONS))}")
+        self._check_metric_props(props)
         options: dict[str, Any] = {
             "statistic": "Average",
             "period": durations.minutes(1),
@@ -109,35 +107,46 @@ class EndpointBase(Construct):
 
     def metric_invocations(self, **props: Any) -> cloudwatch.Metric:
         """``Invocations``: requests sent to the variant. Default: Sum over 1 minute."""
-        return self.metric("Invocations", **{"statistic": "Sum", **props})
+        return self._named("Invocations", "Sum", props)
 
     def metric_invocations_per_instance(self, **props: Any) -> cloudwatch.Metric:
         """``InvocationsPerInstance``: requests per instance, what the autoscaling target tracks. Default: Sum
         over 1 minute."""
-        return self.metric("InvocationsPerInstance", **{"statistic": "Sum", **props})
+        return self._named("InvocationsPerInstance", "Sum", props)
 
     def metric_invocation_4xx_errors(self, **props: Any) -> cloudwatch.Metric:
         """``Invocation4XXErrors``: requests the model answered with a 4xx status. Default: Sum over 1 minute."""
-        return self.metric("Invocation4XXErrors", **{"statistic": "Sum", **props})
+        return self._named("Invocation4XXErrors", "Sum", props)
 
     def metric_invocation_5xx_errors(self, **props: Any) -> cloudwatch.Metric:
         """``Invocation5XXErrors``: requests the model answered with a 5xx status. Default: Sum over 1 minute."""
-        return self.metric("Invocation5XXErrors", **{"statistic": "Sum", **props})
+        return self._named("Invocation5XXErrors", "Sum", props)
 
     def metric_model_latency(self, **props: Any) -> cloudwatch.Metric:
         """``ModelLatency``: the time the model took to answer, as SageMaker sees it, **in microseconds**
         (an alarm threshold of 1 second is 1,000,000). Default: p99 over 1 minute."""
-        return self.metric("ModelLatency", **{"statistic": "p99", **props})
+        return self._named("ModelLatency", "p99", props)
 
     def metric_cpu_utilization(self, **props: Any) -> cloudwatch.Metric:
         """``CPUUtilization`` of the variant's instances (namespace ``/aws/sagemaker/Endpoints``), in percent
         summed over the CPU cores: up to 100 times the number of cores. Default: Average over 1 minute."""
-        return self.metric("CPUUtilization", namespace=_INSTANCE_NAMESPACE, **props)
+        return self._named("CPUUtilization", "Average", props, _INSTANCE_NAMESPACE)
 
     def metric_memory_utilization(self, **props: Any) -> cloudwatch.Metric:
         """``MemoryUtilization`` of the variant's instances (namespace ``/aws/sagemaker/Endpoints``), in
         percent. Default: Average over 1 minute."""
-        return self.metric("MemoryUtilization", namespace=_INSTANCE_NAMESPACE, **props)
+        return self._named("MemoryUtilization", "Average", props, _INSTANCE_NAMESPACE)
+
+    def _named(self, metric_name: str, statistic: str, props: dict[str, Any], namespace: str = _INVOCATION_NAMESPACE) -> cloudwatch.Metric:
+        """A ``metric_xxx`` method's metric: its name, namespace and statistic; ``props`` may not change the first two."""
+        self._check_metric_props(props)
+        return self.metric(metric_name, namespace=namespace, **{"statistic": statistic, **props})
+
+    def _check_metric_props(self, props: dict[str, Any]) -> None:
+        for prop, value in props.items():
+            if prop not in _METRIC_OPTIONS:
+                raise PropsError(type(self).__name__, prop, value,
+                                 f"is not a prop of cloudwatch.Metric: use one of {', '.join(sorted(_METRIC_OPTIONS))}")
 
 
 class EndpointReference(EndpointBase):
