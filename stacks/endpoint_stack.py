@@ -7,13 +7,13 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs import _durations as durations
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.serving import CanaryEndpoint
@@ -99,22 +99,22 @@ class EndpointStack(Stack):
                 artifact_bucket=dev_artifacts,
                 artifact_prefix=f"{model.name}/",
                 artifact_key_alias=store_key_alias(config, "dev"),
-                image_repository_arn=model_repository_arn(config),
+                image_repository=ecr.Repository.from_repository_arn(self, "ModelRepository", model_repository_arn(config)),
                 instance_type=settings.instance_type,
                 instance_count=settings.instance_count,
                 data_capture_percent=settings.data_capture_percent,
                 deployment=deployment.strategy,
                 traffic_step_percent=deployment.traffic_step_percent,
-                wait_interval=durations.minutes(deployment.wait_minutes),
-                termination_wait=durations.minutes(deployment.termination_wait_minutes),
-                max_execution_timeout=durations.minutes(deployment.max_execution_timeout_minutes),
+                wait_interval=Duration.minutes(deployment.wait_minutes),
+                termination_wait=Duration.minutes(deployment.termination_wait_minutes),
+                max_execution_timeout=Duration.minutes(deployment.max_execution_timeout_minutes),
                 error_threshold=alarms.max_5xx_per_minute,
                 latency_threshold=Duration.millis(alarms.p99_latency_ms),
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
                 target_invocations_per_instance=scaling.target_invocations_per_instance,
-                scale_in_cooldown=durations.seconds(scaling.scale_in_cooldown_seconds),
-                scale_out_cooldown=durations.seconds(scaling.scale_out_cooldown_seconds),
+                scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+                scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
                 scale_down_at=appscaling.Schedule.expression(off_hours.scale_down) if off_hours else None,
                 scale_up_at=appscaling.Schedule.expression(off_hours.scale_up) if off_hours else None,
                 off_hours_capacity=off_hours.capacity if off_hours else 1,
@@ -146,7 +146,7 @@ class EndpointStack(Stack):
                     baseline_key_alias=store_key_alias(config, "dev") if config.accounts.dev != self.account else None,
                     vpc=vpc,
                     encryption_key=key,
-                    alarm_topic=self.endpoint.alarm_topic,
+                    alarm_topic=self.endpoint.notification_topic,
                     schedule=monitoring.schedule,
                     drift_threshold=monitoring.drift_threshold,
                     min_rows=monitoring.min_rows,

@@ -4,6 +4,7 @@ and a new package updating the same endpoint."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -177,3 +178,13 @@ def test_the_training_bus_admits_drift_alarms_from_the_serving_accounts_only(pla
         assert policy["Statement"]["Condition"] == {"StringEquals": {"events:source": "aws.cloudwatch", "events:detail-type": "CloudWatch Alarm State Change"}}
     for stage in ("Staging", "Prod"):
         assert resources(platform.templates[f"{stage}/Storage"], "AWS::Events::EventBusPolicy") == {}
+
+
+def test_the_endpoint_stack_uses_only_the_librarys_public_api() -> None:
+    # Stacks compose constructs as a consuming app would: no private module or name of mlops_constructs.
+    tree = ast.parse((REPO / "stacks" / "endpoint_stack.py").read_text(encoding="utf-8"))
+    imported = [(node.module or "", alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names]
+    imported += [(alias.name, "") for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    private = [f"{module}:{name}" for module, name in imported
+               if module.split(".")[0] == "mlops_constructs" and any(part.startswith("_") for part in [*module.split("."), name] if part)]
+    assert private == []

@@ -1,3 +1,3 @@
-from mlops_constructs.serving.canary_endpoint import VARIANT, CanaryEndpoint
+from mlops_constructs.serving.canary_endpoint import INVOKE_ACTIONS, VARIANT, CanaryEndpoint, EndpointBase, EndpointReference
 
-__all__ = ["VARIANT", "CanaryEndpoint"]
+__all__ = ["INVOKE_ACTIONS", "VARIANT", "CanaryEndpoint", "EndpointBase", "EndpointReference"]
