@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -17,10 +19,11 @@ def role_for_pipeline_step(
     description: str,
     policy_id: str,
     policy_description: str,
-    statement: iam.PolicyStatement,
+    statement: iam.PolicyStatement | None = None,
+    grant: Callable[[iam.IGrantable], iam.Grant] | None = None,
 ) -> iam.Role:
-    """A role that only ``step_role_arn`` may assume, allowed ``statement`` and nothing else, in one
-    customer managed policy.
+    """A role that only ``step_role_arn`` may assume, allowed ``statement`` and what ``grant`` (a construct's
+    ``grant_xxx`` method) gives, and nothing else, in one customer managed policy.
 
     The trust names the tooling account and narrows it to the one role by condition, rather than naming
     the role as principal: the trust then stays valid if that role is deleted and created again.
@@ -33,5 +36,7 @@ def role_for_pipeline_step(
         assumed_by=iam.AccountPrincipal(tooling_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": step_role_arn}}),
         max_session_duration=Duration.hours(1),
     )
-    iam.ManagedPolicy(scope, policy_id, description=policy_description, roles=[role], statements=[statement])
+    policy = iam.ManagedPolicy(scope, policy_id, description=policy_description, roles=[role], statements=[statement] if statement else None)
+    if grant is not None:
+        grant(policy)
     return role

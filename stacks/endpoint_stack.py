@@ -173,5 +173,5 @@ class EndpointStack(Stack):
             description=f"The delivery pipeline's smoke test invokes endpoint {name}",
             policy_id="SmokeTestPolicy",
             policy_description=f"Invoke endpoint {name}",
-            statement=iam.PolicyStatement(sid="InvokeThisEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint.endpoint_arn]),
+            grant=self.endpoint.grant_invoke,
         )

@@ -416,7 +416,8 @@ def test_staging_smoke_role_may_only_invoke_the_staging_endpoint(platform: Synth
     assert "Policies" not in role and "ManagedPolicyArns" not in role
     (statement,) = statements_of(template, role_id)
     assert statement["Effect"] == "Allow" and "Condition" not in statement
-    assert as_list(statement["Action"]) == ["sagemaker:InvokeEndpoint"]
+    # CanaryEndpoint.grant_invoke: the endpoint's invoke actions, on this endpoint only
+    assert as_list(statement["Action"]) == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     (endpoint_id,) = resources(template, "AWS::SageMaker::Endpoint")
     assert as_list(statement["Resource"]) == [{"Ref": endpoint_id}]
 
