@@ -44,7 +44,7 @@ from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_sto
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
-from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, renamed
+from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
 from mlops_constructs.container_image import PULL_ACTIONS, ContainerImage
@@ -482,7 +482,8 @@ class DriftMonitor(Construct):
         check_range(name, "threshold", threshold, integer=False)
         check_type(name, "comparison_operator", comparison_operator, cloudwatch.ComparisonOperator)
         check_range(name, "evaluation_periods", evaluation_periods, 1)
-        check_range(name, "datapoints_to_alarm", datapoints_to_alarm, 1, evaluation_periods) if datapoints_to_alarm is not None else None
+        if datapoints_to_alarm is not None:
+            check_range(name, "datapoints_to_alarm", datapoints_to_alarm, 1, None if is_token(evaluation_periods) else evaluation_periods)
         check_type(name, "treat_missing_data", treat_missing_data, cloudwatch.TreatMissingData)
         check_type(name, "alarm_name", alarm_name, str, optional=True)
         check_type(name, "alarm_description", alarm_description, str, optional=True)
