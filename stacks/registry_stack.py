@@ -50,7 +50,7 @@ class RegistryStack(Stack):
             "model_package_group_name": derived,
             "approved_model_parameter_name": derived,
             "function_role_name": derived,
-            "shared_with_accounts": "accounts.staging, accounts.prod",
+            "read_accounts": "accounts.staging, accounts.prod",
         }
         with config.props_from(paths):
             self.registry = ModelRegistry(
@@ -70,7 +70,7 @@ class RegistryStack(Stack):
                     self.format_arn(service="iam", region="", account=tooling, resource="role", resource_name=release_role_name(config)),
                     mutable=False,
                 ),
-                shared_with_accounts=list(dict.fromkeys(serving)),
+                read_accounts=list(dict.fromkeys(serving)),
                 approved_model_parameter_name=approved_model_parameter(config, model),
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),

@@ -84,6 +84,13 @@ def drift_template() -> dict[str, Any]:
     return app.synth().get_stack_by_name(stack.stack_name).template
 
 
+@pytest.fixture(scope="module")
+def bundled_image_uri() -> str:
+    """The URI of the bundled image's asset, as CloudFormation will fill it in (in moto's account and region)."""
+    _, stack, monitor = build()
+    return render(stack.resolve(monitor.image.image_uri), {}, {})
+
+
 class World:
     """A serving account in moto with the drift monitor's state machine created from its template."""
 
@@ -182,7 +189,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield
 
 
-def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, drift_template: dict[str, Any], tmp_path: Path) -> None:
+def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, drift_template: dict[str, Any], bundled_image_uri: str,
+                                                                   tmp_path: Path) -> None:
     world = World(drift_template, {"DriftBaselineS3Uri": f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"})
     rng = np.random.default_rng(7)
     world.put_baseline(frame(rng, 1000, shifted=False))
@@ -196,7 +204,9 @@ def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, dri
     assert job["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"
     assert job["ProcessingInputs"][1]["S3Input"]["S3Uri"].endswith(f"/AllTraffic/{world.previous_window()}/")
     assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
-    assert "container-assets" in job["AppSpecification"]["ImageUri"]
+    assert job["AppSpecification"]["ImageUri"] == bundled_image_uri
+    assert re.fullmatch(rf"{ACCOUNT}\.dkr\.ecr\.{REGION}\.amazonaws\.com/cdk-[a-z0-9]+-container-assets-{ACCOUNT}-{REGION}:[0-9a-f]{{64}}",
+                        bundled_image_uri), bundled_image_uri
     metrics = world.metrics()
     assert {"EndpointName": ENDPOINT} in metrics["DriftedShare"]
     drifted = {d["Feature"] for d in metrics["FeatureDriftScore"]}
@@ -236,4 +246,23 @@ def test_a_failed_drift_job_fails_the_check_and_notifies(aws: Any, drift_templat
     assert [kind for kind, _ in script.calls] == ["drift"]
     assert "DriftedShare" not in world.metrics()
     (message,) = world.notifications()
-    assert "failure" in message
+    assert (message["endpoint"], message["window"]) == (ENDPOINT, world.previous_window())
+    assert set(message["failure"]) == {"Error", "Cause"}
+
+
+def test_a_swapped_image_runs_the_same_check(aws: Any, tmp_path: Path) -> None:
+    """The extension point: a job image of your own is created with the same arguments and inputs, and its
+    metric_data.json is published like the bundled script's."""
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme/drift:2.1.0"
+    app, stack, _ = build(image=image)
+    world = World(app.synth().get_stack_by_name(stack.stack_name).template, {"DriftBaselineS3Uri": f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"})
+    rng = np.random.default_rng(11)
+    world.put_baseline(frame(rng, 500, shifted=False))
+    world.put_capture(frame(rng, 300, shifted=True), world.previous_window())
+    script = JobScript(drift_job=run_the_drift_script(tmp_path))
+    execution = world.run(script)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    ((_, job),) = script.calls
+    assert job["AppSpecification"]["ImageUri"] == image
+    assert job["AppSpecification"]["ContainerArguments"][-2:] == ["--endpoint", ENDPOINT]
+    assert {"EndpointName": ENDPOINT} in world.metrics()["DriftedShare"]

@@ -6,21 +6,24 @@ SageMaker Model Monitor is closed to new customers
 open-source drift statistics run by SageMaker jobs as the way on. This is that, with the platform's
 guardrails: the job is network-isolated in the isolated subnets, its volume and output encrypted with the
 stage's key, its image built from ``drift_job/Dockerfile`` by CDK (the delivery pipeline's asset stage
-builds and publishes it to each account's CDK asset repository; synthesis needs no Docker).
+builds and publishes it to each account's CDK asset repository; synthesis needs no Docker), or an image of
+your own (``image``).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -36,13 +39,15 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
-from mlops_constructs._assets import IMAGE_BUILD_EXCLUDES
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._managed_policy_role import ManagedPolicyRole
+from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
+from mlops_constructs.container_image import PULL_ACTIONS, ContainerImage
 from mlops_constructs.errors import PropsError
 from mlops_constructs.schedules import drift_cron
 
@@ -68,11 +73,16 @@ _RETRY_ATTEMPTS = 4
 """Retries of a check's start, within an hour of its scheduled time; then the start goes to the dead-letter queue."""
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
+_ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
+_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _LOCAL = "/opt/ml/processing"
 _JOB_PREFIX = 32
 """Characters of the endpoint name that start its drift jobs' names."""
+_METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
+"""What ``metric_*(**props)`` accepts: the fields of ``cloudwatch.MetricOptions``."""
 
 
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
 class DriftMonitor(Construct):
     """Compare what an endpoint receives with the training data of the version it serves, on a schedule.
 
@@ -92,15 +102,20 @@ class DriftMonitor(Construct):
     Fewer than ``min_rows`` captured rows is reported as ``insufficient-data``: only ``CapturedRows`` is
     published, which the drift alarm treats as missing, not as drift.
 
-    Creates the job's **image asset**, **role** and **security group** (HTTPS out only), the **state
-    machine** (logs and execution data encrypted with a **key** of its own, yearly rotation), the **schedule** (an
-    EventBridge Scheduler schedule, not a rule on the event bus, with its role and a **dead-letter queue** alarmed to
-    ``alarm_topic`` as ``<endpoint_name>-drift-check-not-started`` for starts that failed after 4 retries within an
-    hour), the **drift
-    alarm** ``<endpoint_name>-drift`` (``DriftedShare`` at or above ``drift_threshold``), a **failure
-    alarm** ``<endpoint_name>-drift-check-failed`` (any failed run), both to ``alarm_topic``, and, when ``retrain_event_bus`` is in another
-    account, a rule that forwards the drift alarm's ALARM event there (the training account's default
-    bus, where the training pipeline listens for it).
+    Creates the job's **image asset** (unless ``image`` is given), **role** and **security group** (HTTPS out
+    only), the **state machine** (logs and execution data encrypted with a **key** of its own, yearly rotation),
+    the **schedule** (an EventBridge Scheduler schedule, not a rule on the event bus, with its role and a
+    **dead-letter queue** alarmed to ``notification_topic`` as ``<endpoint_name>-drift-check-not-started`` for
+    starts that failed after 4 retries within an hour), the **drift alarm** :meth:`alarm_name_for`
+    (``<endpoint_name>-drift``: ``DriftedShare`` at or above ``drift_threshold``), a **failure alarm**
+    ``<endpoint_name>-drift-check-failed`` (any failed run), both to ``notification_topic``, and, when
+    ``retrain_event_bus`` is in another account, a rule that forwards the drift alarm's ALARM event there (the
+    training account's default bus, where the training pipeline listens for it).
+
+    The monitor is ``iam.IGrantable`` (its grant principal is the job's role: what is granted to the monitor,
+    the drift job may do) and ``ec2.IConnectable`` (the job's security group). Statements added with
+    :meth:`add_to_role_policy` or by grants go into the job's managed policy. :meth:`add_alarm` adds an alarm
+    on a drift metric that notifies ``notification_topic``.
 
     Example::
 
@@ -109,7 +124,7 @@ class DriftMonitor(Construct):
             model_package_arn=package_arn,
             capture_bucket=store.artifact_bucket, capture_prefix="data-capture/acme-prod-churn/",
             baseline_bucket=dev_artifacts, baseline_key_alias="alias/acme-dev/artifacts",
-            vpc=network.vpc, encryption_key=store.encryption_key, alarm_topic=topic,
+            vpc=network.vpc, encryption_key=store.encryption_key, notification_topic=topic,
         )
 
     :param endpoint_name: the endpoint whose captured data is checked.
@@ -122,7 +137,12 @@ class DriftMonitor(Construct):
         not known here). Default: the baselines are in this account.
     :param vpc: the VPC the job runs in; its endpoints must include S3, ECR, CloudWatch Logs and SageMaker.
     :param encryption_key: encrypts the job's volume and output (the capture bucket's key).
-    :param alarm_topic: receives the drift and failure alarms, and a message for every failed run.
+    :param notification_topic: receives the drift and failure alarms, and a message for every failed run. Required.
+    :param image: the drift job's image (a :class:`~mlops_constructs.container_image.ContainerImage`, an image
+        asset or an ECR image URI). It is run with the arguments ``--baseline DIR --captured DIR --output DIR
+        --min-rows N --endpoint NAME`` and must write ``metric_data.json`` (CloudWatch ``MetricData``) into the
+        output directory, as ``drift_job/drift.py`` does; the job's role may pull it when it is in an ECR
+        repository of yours. Default: the bundled ``drift_job/Dockerfile``, built and published by CDK.
     :param schedule: ``hourly`` or ``daily``. Default: ``hourly``.
     :param drift_threshold: the share of drifted features (0-1) that raises the drift alarm. Default: 0.5.
     :param min_rows: captured rows needed in a window for a verdict. Default: 100.
@@ -132,6 +152,7 @@ class DriftMonitor(Construct):
     :param vpc_subnets: Default: the isolated subnets.
     :param log_retention: of the state machine's logs. Default: one year.
     :param removal_policy: of the log group and its key. Default: ``RemovalPolicy.RETAIN``.
+    :param alarm_topic: deprecated name of ``notification_topic``.
     """
 
     def __init__(
@@ -146,7 +167,8 @@ class DriftMonitor(Construct):
         baseline_bucket: s3.IBucket,
         vpc: ec2.IVpc,
         encryption_key: kms.IKey,
-        alarm_topic: sns.ITopic,
+        notification_topic: sns.ITopic | None = None,
+        image: ContainerImage | None = None,
         baseline_key_alias: str | None = None,
         schedule: Schedule = "hourly",
         drift_threshold: float = 0.5,
@@ -157,22 +179,33 @@ class DriftMonitor(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
+        notification_topic = renamed("DriftMonitor", "notification_topic", notification_topic, "alarm_topic", alarm_topic)
         reports_prefix = reports_prefix or f"drift-reports/{endpoint_name}/"
         self._validate(endpoint_name, capture_prefix, reports_prefix, schedule, drift_threshold, min_rows, instance_type, baseline_key_alias)
+        self._check_types(model_package_arn=model_package_arn, capture_bucket=capture_bucket, baseline_bucket=baseline_bucket, vpc=vpc,
+                          encryption_key=encryption_key, notification_topic=notification_topic, retrain_event_bus=retrain_event_bus,
+                          vpc_subnets=vpc_subnets, log_retention=log_retention, removal_policy=removal_policy)
+        assert notification_topic is not None  # checked above
         stack = Stack.of(self)
         account = stack.account
         subnets = select_subnets(vpc, vpc_subnets)
         key_arn = encryption_key.key_arn
         picture, window = _WINDOWS[schedule]
         self.endpoint_name = endpoint_name
-        self.alarm_topic = alarm_topic
+        """The endpoint whose captured data is checked (the metrics' ``EndpointName``)."""
+        self.notification_topic: sns.ITopic = notification_topic
+        """Receives the drift and failure alarms (and those of :meth:`add_alarm`), and a message for every failed run."""
+        self._window = window
+        self._connections: ec2.Connections | None = None
 
-        self.image = ecr_assets.DockerImageAsset(
-            self, "Image", directory=str(JOB_DIRECTORY), platform=ecr_assets.Platform.LINUX_AMD64, exclude=IMAGE_BUILD_EXCLUDES
+        self.image: ContainerImage = (
+            ContainerImage.of(image, "DriftMonitor", "image") if image is not None
+            else ContainerImage.from_asset(self, "Image", str(JOB_DIRECTORY))
         )
-        """The drift job's image, built from ``drift_job/Dockerfile`` and published by CDK."""
+        """The drift job's image: ``image``, or the bundled ``drift_job/Dockerfile`` built and published by CDK."""
         self.security_group = ec2.SecurityGroup(
             self, "JobSecurityGroup", vpc=vpc, description=f"Drift job of {endpoint_name}: HTTPS out only", allow_all_outbound=False,
         )
@@ -181,14 +214,15 @@ class DriftMonitor(Construct):
         security_group_id = self.security_group.security_group_id
 
         # -- the job's role ------------------------------------------------------------------------------
-        self.job_role = iam.Role(self, "JobRole", assumed_by=service_principal("sagemaker.amazonaws.com", account),
-                                 description=f"Drift job of endpoint {endpoint_name}")
-        """The drift job's execution role: reads the capture and the baseline, writes the reports."""
+        self.job_role: ManagedPolicyRole = ManagedPolicyRole(
+            self, "JobRole", assumed_by=service_principal("sagemaker.amazonaws.com", account), description=f"Drift job of endpoint {endpoint_name}")
+        """The drift job's execution role: reads the capture and the baseline, writes the reports. Its only
+        permissions are in ``job_policy``, where statements added to it (grants, :meth:`add_to_role_policy`) go too."""
         interfaces = network_interfaces_arn(stack)
         capture_objects = capture_bucket.arn_for_objects(f"{capture_prefix}*")
         reports_objects = capture_bucket.arn_for_objects(f"{reports_prefix}*")
         baseline_objects = baseline_bucket.arn_for_objects("*")
-        repository_arn = self.image.repository.repository_arn
+        repository = self.image.repository
         logs_arn = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs:*", sep=":")
         statements = [
             allow("ReadCapture", ["s3:GetObject"], [capture_objects]),
@@ -198,9 +232,10 @@ class DriftMonitor(Construct):
             allow("WriteReports", ["s3:PutObject"], [reports_objects]),
             allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"], [key_arn]),
             allow("EncryptVolume", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            allow("PullImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], [repository_arn]),
-            # GetAuthorizationToken has no resource-level permissions.
-            allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+            # An image in an ECR repository of this app's (the bundled one's asset repository, or one given): SageMaker
+            # pulls it with the job's role. GetAuthorizationToken has no resource-level permissions.
+            *([allow("PullImage", list(PULL_ACTIONS), [repository.repository_arn]),
+               allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"])] if repository is not None else []),
             allow("JobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [logs_arn]),
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=interfaces),
         ]
@@ -211,7 +246,7 @@ class DriftMonitor(Construct):
                               "the bucket is the training account's artifact bucket, which holds nothing but model artifacts.",
             logs_arn: "SageMaker's own processing-job log group, with a stream per job.",
             interfaces: "Interfaces SageMaker creates for the job in its subnets and security group (named in the same statement).",
-            "*": "Only actions without resource-level permissions: ecr:GetAuthorizationToken and EC2 Describe*.",
+            "*": "Only actions without resource-level permissions: ecr:GetAuthorizationToken (with an image in ECR) and EC2 Describe*.",
         }
         baseline_account = baseline_bucket.env.account
         if baseline_key_alias is not None:
@@ -224,6 +259,8 @@ class DriftMonitor(Construct):
             reasons[baseline_keys] = "The baselines' key in their account, whose id is unknown here; limited by kms:ResourceAliases to one alias and by kms:ViaService to S3."
         self.job_policy = iam.ManagedPolicy(self, "JobPolicy", description=f"Drift job of {endpoint_name}: capture, baselines, reports",
                                             roles=[self.job_role], document=policy_document(statements))
+        """Everything the drift job may do, in one customer managed policy."""
+        self.job_role.keep_statements_in(self.job_policy, statements)
         acknowledge_policy_resources(self.job_policy, IAM5, reasons, stack=stack)
 
         # -- the state machine ------------------------------------------------------------------------------
@@ -240,7 +277,7 @@ class DriftMonitor(Construct):
             captured_prefix=f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix, picture=picture,
             window_ms=int(window.to_milliseconds()), image_uri=self.image.image_uri, role_arn=self.job_role.role_arn,
             key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
-            min_rows=min_rows, topic_arn=alarm_topic.topic_arn,
+            min_rows=min_rows, topic_arn=notification_topic.topic_arn,
         )
         # The machine's role also starts the machine on its schedule, for schedules of this account's default group
         # only (aws:SourceArn must name the schedule group, not a schedule:
@@ -260,7 +297,7 @@ class DriftMonitor(Construct):
         )
         """Runs the state machine, and the schedule's starts of it."""
         jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX]}-drift-*")
-        topic_key = getattr(alarm_topic, "master_key", None)
+        topic_key = getattr(notification_topic, "master_key", None)
         create = ["sagemaker:CreateProcessingJob"]
         machine_statements = [
             allow("CreateJobsInsideGuardrails", create, [jobs], inside_guardrails(
@@ -277,7 +314,7 @@ class DriftMonitor(Construct):
             allow("DecryptMetricData", ["kms:Decrypt"], [key_arn], {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}),
             # PutMetricData has no resource-level permissions: limited to the drift namespace.
             allow("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": DRIFT_NAMESPACE}}),
-            allow("NotifyFailures", ["sns:Publish"], [alarm_topic.topic_arn]),
+            allow("NotifyFailures", ["sns:Publish"], [notification_topic.topic_arn]),
             *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn],
                      {"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}})] if topic_key is not None else []),
             *state_machines.execution_role_statements(stack, machine_key_arn),
@@ -308,7 +345,7 @@ class DriftMonitor(Construct):
         self.schedule_expression = drift_cron(endpoint_name, schedule)
         """When the checks start: a cron expression in UTC, its minute (and hour) derived from ``endpoint_name``."""
         self.schedule_dead_letter_queue: sqs.Queue = dead_letter_queue(
-            self, "ScheduleDeadLetters", self.key, alarm_topic,
+            self, "ScheduleDeadLetters", self.key, notification_topic,
             alarm_id="ScheduleDeadLetterAlarm", alarm_name=f"{endpoint_name}-drift-check-not-started",
             alarm_description=f"The schedule could not start a drift check of endpoint {endpoint_name}",
             reason="This queue is itself the dead-letter queue of the drift checks' schedule (cdk-nag recognizes only SQS and "
@@ -336,7 +373,7 @@ class DriftMonitor(Construct):
         """Starts a check every period (EventBridge Scheduler)."""
         self.drift_alarm = cloudwatch.Alarm(
             self, "DriftAlarm",
-            alarm_name=f"{endpoint_name}-drift",
+            alarm_name=self.alarm_name_for(endpoint_name),
             alarm_description=f"Data drift on endpoint {endpoint_name}: the share of drifted features reached {drift_threshold}; starts a retraining",
             metric=self.metric_drifted_share(period=window),
             threshold=drift_threshold,
@@ -356,9 +393,9 @@ class DriftMonitor(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any failed check in a period."""
-        action = cw_actions.SnsAction(alarm_topic)
+        self._notify = cw_actions.SnsAction(notification_topic)
         for alarm in (self.drift_alarm, self.failure_alarm):
-            alarm.add_alarm_action(action)
+            alarm.add_alarm_action(self._notify)
 
         self.drift_forwarding: events.Rule | None = None
         """Forwards the drift alarm's ALARM events to ``retrain_event_bus`` (another account's), or ``None``."""
@@ -372,22 +409,130 @@ class DriftMonitor(Construct):
                 description=f"Forwards {endpoint_name}-drift alarms to the training account",
                 event_pattern=events.EventPattern(
                     source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
-                    detail={"alarmName": [f"{endpoint_name}-drift"], "state": {"value": ["ALARM"]}},
+                    detail={"alarmName": [self.alarm_name_for(endpoint_name)], "state": {"value": ["ALARM"]}},
                 ),
                 targets=[targets.EventBus(retrain_event_bus, role=forwarder.without_policy_updates())],
             )
 
     # ------------------------------------------------------------------------------------------------
+    # Names
 
-    def metric_drifted_share(self, *, period: Duration | None = None, statistic: str = "Maximum") -> cloudwatch.Metric:
-        """The share of drifted features in each window (0-1). Default: Maximum over one hour."""
-        return cloudwatch.Metric(namespace=DRIFT_NAMESPACE, metric_name="DriftedShare", statistic=statistic,
-                                 period=period or Duration.hours(1), dimensions_map={"EndpointName": self.endpoint_name})
+    @staticmethod
+    def alarm_name_for(endpoint_name: str) -> str:
+        """The name of the drift alarm of ``endpoint_name``'s monitor, ``<endpoint_name>-drift``: the one place
+        it is made, for a rule elsewhere (the training pipeline's retrain rule) that listens for it by name."""
+        check_pattern("DriftMonitor", "endpoint_name", endpoint_name, _NAME, "must be a SageMaker endpoint name: 1-63 letters, digits and hyphens")
+        return f"{endpoint_name}-drift"
 
-    def metric_captured_rows(self, *, period: Duration | None = None, statistic: str = "Sum") -> cloudwatch.Metric:
-        """Captured rows each check read. Default: Sum over one hour."""
-        return cloudwatch.Metric(namespace=DRIFT_NAMESPACE, metric_name="CapturedRows", statistic=statistic,
-                                 period=period or Duration.hours(1), dimensions_map={"EndpointName": self.endpoint_name})
+    # ------------------------------------------------------------------------------------------------
+    # Metrics and alarms
+
+    def metric_drifted_share(self, **props: Any) -> cloudwatch.Metric:
+        """``DriftedShare``: the share of drifted features (0-1) in each checked window.
+
+        Default statistic ``Maximum``, period one window of the ``schedule`` (an hour, or a day); ``props``
+        are ``cloudwatch.MetricOptions`` fields (``statistic``, ``period``, ``label``, ...), as for
+        aws-cdk-lib's ``metric_*`` methods; ``dimensions_map`` is added to ``EndpointName``."""
+        return self._metric("DriftedShare", "Maximum", {}, props)
+
+    def metric_captured_rows(self, **props: Any) -> cloudwatch.Metric:
+        """``CapturedRows``: the captured rows each check read (0 for a window with nothing captured).
+
+        Default statistic ``Sum``, period one window of the ``schedule``; ``props`` as for
+        :meth:`metric_drifted_share`."""
+        return self._metric("CapturedRows", "Sum", {}, props)
+
+    def metric_feature_drift_score(self, feature: str, **props: Any) -> cloudwatch.Metric:
+        """``FeatureDriftScore`` of one ``feature`` (a column of the baseline): the drift test's score in each
+        checked window (a p-value or a distance, as Evidently chose the test for the feature).
+
+        Default statistic ``Maximum``, period one window of the ``schedule``; ``props`` as for
+        :meth:`metric_drifted_share`."""
+        check_type("DriftMonitor", "feature", feature, str)
+        return self._metric("FeatureDriftScore", "Maximum", {"Feature": feature}, props)
+
+    def add_alarm(
+        self,
+        id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_name: str | None = None,
+        alarm_description: str | None = None,
+    ) -> cloudwatch.Alarm:
+        """Add an alarm on ``metric`` (one of the ``metric_*`` methods', or any other) that notifies
+        ``notification_topic`` like the drift and failure alarms, e.g. a feature's score or a window with too
+        few captured rows.
+
+        :param id: the alarm's construct id, under the monitor.
+        :param comparison_operator: Default: at or above ``threshold``.
+        :param evaluation_periods: Default: 1.
+        :param datapoints_to_alarm: Default: ``evaluation_periods``.
+        :param treat_missing_data: Default: not breaching (a window without a check is not an alarm).
+        :param alarm_name: Default: a generated name.
+        :param alarm_description: Default: none.
+        """
+        name = "DriftMonitor"
+        check_type(name, "id", id, str)
+        check_interface(name, "metric", metric, "to_metric_config", "must be a cloudwatch.IMetric")
+        check_range(name, "threshold", threshold, integer=False)
+        check_type(name, "comparison_operator", comparison_operator, cloudwatch.ComparisonOperator)
+        check_range(name, "evaluation_periods", evaluation_periods, 1)
+        if datapoints_to_alarm is not None:
+            check_range(name, "datapoints_to_alarm", datapoints_to_alarm, 1, None if is_token(evaluation_periods) else evaluation_periods)
+        check_type(name, "treat_missing_data", treat_missing_data, cloudwatch.TreatMissingData)
+        check_type(name, "alarm_name", alarm_name, str, optional=True)
+        check_type(name, "alarm_description", alarm_description, str, optional=True)
+        alarm = cloudwatch.Alarm(
+            self, id, metric=metric, threshold=threshold, comparison_operator=comparison_operator, evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm, treat_missing_data=treat_missing_data, alarm_name=alarm_name,
+            alarm_description=alarm_description,
+        )
+        alarm.add_alarm_action(self._notify)
+        return alarm
+
+    def _metric(self, metric_name: str, statistic: str, dimensions: dict[str, str], props: dict[str, Any]) -> cloudwatch.Metric:
+        unknown = sorted(set(props) - _METRIC_OPTIONS)
+        if unknown:
+            raise PropsError("DriftMonitor", unknown[0], props[unknown[0]], f"is not a metric option; options are {', '.join(sorted(_METRIC_OPTIONS))}")
+        options: dict[str, Any] = {"statistic": statistic, "period": self._window, **props}
+        options["dimensions_map"] = {**(props.get("dimensions_map") or {}), "EndpointName": self.endpoint_name, **dimensions}
+        return cloudwatch.Metric(namespace=DRIFT_NAMESPACE, metric_name=metric_name, **options)
+
+    # ------------------------------------------------------------------------------------------------
+    # Resource model
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The drift job's role: what is granted to the monitor, the job may do (a custom image's extra reads)."""
+        return self.job_role
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The drift job's security group."""
+        if self._connections is None:
+            self._connections = ec2.Connections(security_groups=[self.security_group])
+        return self._connections
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
+        """Add ``statement`` to the drift job's managed policy (``job_policy``), as grants to the monitor or to
+        ``job_role`` also do. cdk-nag checks it like the rest of the policy: a wildcard needs an acknowledgement
+        on ``job_policy``."""
+        check_type("DriftMonitor", "statement", statement, iam.PolicyStatement)
+        self.job_role.add_to_principal_policy(statement)
+
+    @property
+    def alarm_topic(self) -> sns.ITopic:
+        """Deprecated: ``notification_topic``."""
+        warnings.warn("DriftMonitor: alarm_topic is deprecated, use notification_topic (removed in the next minor version)",
+                      DeprecationWarning, stacklevel=2)
+        return self.notification_topic
+
+    # ------------------------------------------------------------------------------------------------
 
     @staticmethod
     def _definition(*, endpoint_name: str, model_package_arn: str, capture_bucket: str, captured_prefix: str, reports_prefix: str,
@@ -522,8 +667,7 @@ class DriftMonitor(Construct):
         for prop, value in (("capture_prefix", capture_prefix), ("reports_prefix", reports_prefix)):
             if not isinstance(value, str) or not _PREFIX.fullmatch(value):
                 raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
-        if schedule not in _WINDOWS:
-            raise PropsError(name, "schedule", schedule, f"must be one of {', '.join(_WINDOWS)}")
+        check_choice(name, "schedule", schedule, _WINDOWS)
         if isinstance(drift_threshold, bool) or not isinstance(drift_threshold, (int, float)) or not 0 < drift_threshold <= 1:
             raise PropsError(name, "drift_threshold", drift_threshold, "must be a share of drifted features, above 0 and at most 1")
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
@@ -532,5 +676,23 @@ class DriftMonitor(Construct):
             raise PropsError(name, "instance_type", instance_type, "must be a SageMaker instance type name like ml.m5.large")
         if has_local_storage(instance_type):
             raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
-        if baseline_key_alias is not None and not re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", baseline_key_alias):
-            raise PropsError(name, "baseline_key_alias", baseline_key_alias, "must be a KMS alias name, alias/<name>")
+        check_pattern(name, "baseline_key_alias", baseline_key_alias, _ALIAS, "must be a KMS alias name, alias/<name>", optional=True)
+
+    @staticmethod
+    def _check_types(*, model_package_arn: Any, capture_bucket: Any, baseline_bucket: Any, vpc: Any, encryption_key: Any,
+                     notification_topic: Any, retrain_event_bus: Any, vpc_subnets: Any, log_retention: Any, removal_policy: Any) -> None:
+        """The props that are CDK objects, or strings a token may stand for, checked with the shared validators."""
+        name = "DriftMonitor"
+        if notification_topic is None:
+            raise PropsError(name, "notification_topic", None, "is required: the sns.ITopic the alarms and failed checks notify")
+        check_interface(name, "notification_topic", notification_topic, "topic_arn", "must be an sns.ITopic")
+        check_pattern(name, "model_package_arn", model_package_arn, _PACKAGE_ARN,
+                      "must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>")
+        check_interface(name, "capture_bucket", capture_bucket, "bucket_arn", "must be an s3.IBucket")
+        check_interface(name, "baseline_bucket", baseline_bucket, "bucket_arn", "must be an s3.IBucket")
+        check_interface(name, "vpc", vpc, "vpc_id", "must be an ec2.IVpc")
+        check_interface(name, "encryption_key", encryption_key, "key_arn", "must be a kms.IKey")
+        check_interface(name, "retrain_event_bus", retrain_event_bus, "event_bus_arn", "must be an events.IEventBus", optional=True)
+        check_type(name, "vpc_subnets", vpc_subnets, ec2.SubnetSelection, optional=True)
+        check_type(name, "log_retention", log_retention, logs.RetentionDays)
+        check_type(name, "removal_policy", removal_policy, RemovalPolicy)
