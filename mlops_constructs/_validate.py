@@ -91,5 +91,17 @@ def renamed(construct: str, new: str, new_value: T | None, old: str, old_value: 
         return new_value
     if new_value is not None:
         raise PropsError(construct, old, old_value, f"is the deprecated name of {new}, which is also given: pass only {new}")
-    warnings.warn(f"{construct}: {old} is deprecated, use {new} (removed in the next minor version)", DeprecationWarning, stacklevel=3)
+    warnings.warn(f"{construct}: {old} is deprecated, use {new} (removed in the next minor version)", DeprecationWarning,
+                  stacklevel=_caller_level())
     return old_value
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this library and jsii's runtime (a construct's
+    ``__init__`` is called through jsii's metaclass), so a warning points at the user's line."""
+    import sys
+
+    frame, level = sys._getframe(2), 2  # the caller of renamed()
+    while frame is not None and any(part in frame.f_code.co_filename for part in ("/mlops_constructs/", "/jsii/")):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -146,7 +146,7 @@ class EndpointStack(Stack):
                     baseline_key_alias=store_key_alias(config, "dev") if config.accounts.dev != self.account else None,
                     vpc=vpc,
                     encryption_key=key,
-                    alarm_topic=self.endpoint.notification_topic,
+                    notification_topic=self.endpoint.notification_topic,
                     schedule=monitoring.schedule,
                     drift_threshold=monitoring.drift_threshold,
                     min_rows=monitoring.min_rows,
