@@ -122,7 +122,6 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
 
 
 def test_the_release_synth_resolves_one_model_then_synthesizes_its_release_stages(three_model_platform: SynthesizedPlatform) -> None:
-    template = three_model_platform.templates["Releases/Tooling"]
     synth, deploy = tooling_projects(three_model_platform)
     commands = json.loads(synth["Source"]["BuildSpec"])["phases"]["build"]["commands"]
     (resolve,) = [i for i, c in enumerate(commands) if RESOLVER in c]
