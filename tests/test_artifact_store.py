@@ -156,10 +156,26 @@ def test_read_accounts_get_artifact_reads_decrypt_via_s3_and_ecr_and_image_pull_
 
 def test_without_read_accounts_nothing_is_shared() -> None:
     stack = new_stack()
-    ArtifactStore(stack, "Store")
-    text = str(Template.from_stack(stack).to_json())
+    store = ArtifactStore(stack, "Store")
+    template = Template.from_stack(stack)
+    text = str(template.to_json())
     assert "ServingAccounts" not in text
     assert "RepositoryPolicyText" not in text
+    assert store.read_accounts == ()
+    # The data and artifact buckets allow nobody anything: their policies only deny requests without TLS.
+    for bucket in (store.data_bucket, store.artifact_bucket):
+        assert [(s["Effect"], s["Action"], s["Principal"]) for s in _bucket_policy(template, logical_id(stack, bucket))] == [
+            ("Deny", "s3:*", {"AWS": "*"})
+        ]
+    # The key admits its own account only (and denies grants that are not for AWS resources); the repository has no policy.
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {"KeyPolicy": {"Statement": [
+            {"Action": "kms:*", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Resource": "*"},
+            Match.object_like({"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Action": "kms:CreateGrant"}),
+        ], "Version": "2012-10-17"}},
+    )
+    template.has_resource_properties("AWS::ECR::Repository", {"RepositoryPolicyText": Match.absent()})
 
 
 def test_adopts_an_existing_data_bucket() -> None:
@@ -195,10 +211,19 @@ def test_bad_props_are_rejected_with_field_value_and_rule(kwargs: dict, message:
 
 def test_names_are_left_to_cloudformation_without_a_prefix_and_tokens_are_accepted() -> None:
     stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Agnostic")  # no env: account and region are tokens
-    ArtifactStore(stack, "Store", name_prefix="a-prefix-that-is-far-too-long")  # length unknown until deploy
+    agnostic = ArtifactStore(stack, "Store", name_prefix="a-prefix-that-is-far-too-long")  # length unknown until deploy
+    # The names are built from the prefix and the deploy-time account and region, not refused.
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    for bucket, purpose in ((agnostic.data_bucket, "data"), (agnostic.artifact_bucket, "artifacts"), (agnostic.access_log_bucket, "access-logs")):
+        assert resources[logical_id(stack, bucket)]["Properties"]["BucketName"] == {
+            "Fn::Join": ["", [f"a-prefix-that-is-far-too-long-{purpose}-", {"Ref": "AWS::AccountId"}, "-", {"Ref": "AWS::Region"}]]
+        }
+    Template.from_stack(stack).has_resource_properties("AWS::ECR::Repository", {"RepositoryName": "a-prefix-that-is-far-too-long/models"})
     other = new_stack()
     ArtifactStore(other, "Store")
-    for bucket in Template.from_stack(other).find_resources("AWS::S3::Bucket").values():
+    buckets = Template.from_stack(other).find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for bucket in buckets.values():
         assert "BucketName" not in bucket["Properties"]
 
 
@@ -224,4 +249,14 @@ def test_sharing_through_an_imported_key_is_refused_not_silently_dropped() -> No
     key = kms.Key.from_key_arn(stack, "Imported", "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     with pytest.raises(PropsError, match=r"ArtifactStore: read_accounts: cannot be shared through an imported encryption_key.* \(got \['333333333333'\]\)"):
         ArtifactStore(stack, "Store", encryption_key=key, read_accounts=["333333333333"])
-    ArtifactStore(stack, "Unshared", encryption_key=key)  # without sharing, an imported key is fine
+    unshared = ArtifactStore(stack, "Unshared", encryption_key=key)  # without sharing, an imported key is fine
+    # and it is the key that encrypts both buckets and the repository: no key of the store's own is made
+    assert unshared.encryption_key is key
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::KMS::Key", 0)
+    buckets = template.to_json()["Resources"]
+    for bucket in (unshared.data_bucket, unshared.artifact_bucket):
+        assert buckets[logical_id(stack, bucket)]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+            {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"KMSMasterKeyID": key.key_arn, "SSEAlgorithm": "aws:kms"}}
+        ]
+    template.has_resource_properties("AWS::ECR::Repository", {"EncryptionConfiguration": {"EncryptionType": "KMS", "KmsKey": key.key_arn}})

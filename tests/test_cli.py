@@ -67,5 +67,8 @@ def test_cdk_cli_selects_the_config_and_reports_errors_cleanly(tmp_path: Path) -
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode != 0
-    assert f"{path}: stages.staging.endpoint.data_capture_percent: must be less than or equal to 100 (got 101)" in result.stderr
+    # the app's one line, whole, among the CLI's own
+    assert [line for line in result.stderr.splitlines() if line.startswith(str(path))] == [
+        f"{path}: stages.staging.endpoint.data_capture_percent: must be less than or equal to 100 (got 101)"
+    ]
     assert "Traceback" not in result.stderr

@@ -446,8 +446,15 @@ def test_smoke_test_step_runs_as_the_smoke_test_role_against_the_staging_endpoin
                    if p["Properties"]["Name"] == f"{config.project}-release-churn"]
     staging = next(s["Actions"] for s in pipeline["Properties"]["Stages"] if s["Name"] == "Staging")
     (smoke,) = [a for a in staging if a["Name"] == "SmokeTest-Staging"]
-    (project,) = [p for p in resources(template, "AWS::CodeBuild::Project").values()
-                  if "smoke-test requests" in p["Properties"].get("Description", "")]
+    # the project the action runs: the release tooling's smoke-test project, named through the tooling stack's output
+    assert platform.releases is not None
+    tooling = platform.releases.tooling
+    project_id = tooling.get_logical_id(tooling.tooling.smoke_test_project.node.default_child)  # type: ignore[arg-type]
+    output = smoke["Configuration"]["ProjectName"]["Fn::GetStackOutput"]
+    assert output["StackName"] == tooling.stack_name
+    assert template["Outputs"][output["OutputName"]]["Value"] == {"Ref": project_id}
+    project = template["Resources"][project_id]
+    assert project["Type"] == "AWS::CodeBuild::Project"
     role_id, _ = role_named(template, f"{config.project}-release-smoke-test")
     assert project["Properties"]["ServiceRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
     env = {v["name"]: v["value"] for v in json.loads(smoke["Configuration"]["EnvironmentVariables"])}
@@ -488,7 +495,11 @@ def test_failures_and_approvals_are_announced_on_an_encrypted_topic(platform: Sy
     assert target["TargetType"] == "SNS"
     topic = template["Resources"][target["TargetAddress"]["Ref"]]
     assert topic["Type"] == "AWS::SNS::Topic"
-    assert topic["Properties"].get("KmsMasterKeyId")
+    # encrypted with the pipeline's own customer managed key, which rotates
+    key_id = pipeline["ArtifactStore"]["EncryptionKey"]["Id"]["Fn::GetAtt"][0]
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert template["Resources"][key_id]["Type"] == "AWS::KMS::Key"
+    assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -567,9 +578,16 @@ def test_tiny_pipeline_builds_without_release_or_smoke_roles() -> None:
     template = Template.from_stack(tiny_pipeline()).to_json()
     _, pipeline = pipeline_resource(template)
     assert [s["Name"] for s in pipeline["Stages"]][-1] == "Tiny"
-    trusts = [r["Properties"]["AssumeRolePolicyDocument"]["Statement"] for r in resources(template, "AWS::IAM::Role").values()]
+    roles = resources(template, "AWS::IAM::Role")
+    trusts = [r["Properties"]["AssumeRolePolicyDocument"]["Statement"] for r in roles.values()]
     # no release role: nothing outside the tooling account may assume any role
     assert all("222222222222" not in json.dumps(s) for s in trusts)
+    # every role is assumed by an AWS service or by another role of this stack, and none is named (no release or smoke role)
+    for statements in trusts:
+        for statement in statements:
+            principal = statement["Principal"]
+            assert set(principal) == {"Service"} or (set(principal) == {"AWS"} and principal["AWS"]["Fn::GetAtt"][0] in roles), statement
+    assert [r["Properties"]["RoleName"] for r in roles.values() if "RoleName" in r["Properties"]] == []
     assert not any("InvokeThroughStageRoles" in json.dumps(p) for p in resources(template, "AWS::IAM::Policy").values())
 
 
@@ -621,9 +639,14 @@ def test_grants_added_after_construction_reach_the_narrowed_policies() -> None:
         iam.PolicyStatement(sid="LateGrant", actions=["ssm:GetParameter"], resources=["arn:aws:ssm:eu-west-1:111111111111:parameter/late"])
     )
     template = Template.from_stack(tooling).to_json()
-    self_mutation = [p for k, p in resources(template, "AWS::IAM::Policy").items() if "SelfMutation" in k]
-    (policy,) = self_mutation
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    role = delivery.pipeline.self_mutation_project.role
+    assert role is not None
+    role_id = tooling.get_logical_id(role.node.default_child)  # type: ignore[arg-type]
+    (policy,) = policies_of(template, role_id)  # the self-mutation role's one policy
+    statements = policy["PolicyDocument"]["Statement"]
+    assert [s for s in statements if s.get("Sid") == "LateGrant"] == [
+        {"Sid": "LateGrant", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "arn:aws:ssm:eu-west-1:111111111111:parameter/late"}
+    ]
     assert any(s.get("Sid") == "LateGrant" for s in statements)
     assert not [s for s in statements if s["Resource"] == "*"]  # still narrowed
 
@@ -654,9 +677,20 @@ def test_source_role_uses_the_connection_in_the_iam_prefix_of_its_arn(connection
 
 
 def test_the_platform_pipeline_uses_its_codeconnections_arn_with_the_matching_prefix(platform: SynthesizedPlatform) -> None:
-    text = json.dumps(delivery(platform))
+    template = delivery(platform)
+    text = json.dumps(template)
     assert platform.config.delivery is not None and platform.config.delivery.connection is not None
-    assert ":codeconnections:" in platform.config.delivery.connection.connection_arn
+    connection_arn = platform.config.delivery.connection.connection_arn
+    assert ":codeconnections:" in connection_arn  # what makes this the codeconnections case
+    # the statements on the connection grant exactly codeconnections:UseConnection
+    on_connection = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if connection_arn in as_list(statement.get("Resource"))
+    ]
+    assert on_connection, "the source action's role may use the connection"
+    assert {action for statement in on_connection for action in as_list(statement["Action"])} == {"codeconnections:UseConnection"}
     assert '"codeconnections:UseConnection"' in text
     assert "codestar-connections:" not in text
 

@@ -43,9 +43,15 @@ def test_creates_isolated_vpc_with_endpoints_and_encrypted_flow_logs() -> None:
     assert [s.availability_zone for s in network.vpc.isolated_subnets] == ZONES
 
     assert endpoint_services(template, "Gateway") == {"com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.dynamodb"}
-    interface = endpoint_services(template, "Interface")
-    assert len(interface) == len(DEFAULT_INTERFACE_ENDPOINTS) == 13
-    assert {"com.amazonaws.eu-west-1.sagemaker.api", "com.amazonaws.eu-west-1.sagemaker.runtime"} <= interface
+    # The default interface endpoints, each by the AWS service name it connects to: exactly these 13.
+    assert endpoint_services(template, "Interface") == {
+        f"com.amazonaws.eu-west-1.{service}"
+        for service in (
+            "sagemaker.api", "sagemaker.runtime", "sts", "logs", "monitoring", "ecr.api", "ecr.dkr", "kms", "states", "events", "ssm", "sqs", "sns",
+        )
+    }
+    assert sorted(network.interface_endpoints) == sorted(DEFAULT_INTERFACE_ENDPOINTS)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 13 + 2)  # one resource per service: no duplicate endpoint
     for endpoint in template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}}).values():
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
         assert len(endpoint["Properties"]["SecurityGroupIds"]) == 1
@@ -59,8 +65,19 @@ def test_creates_isolated_vpc_with_endpoints_and_encrypted_flow_logs() -> None:
         },
     )
 
-    template.has_resource_properties("AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
-    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 365})
+    vpc_id = stack.get_logical_id(network.vpc.node.default_child)
+    log_group_id = stack.get_logical_id(network.flow_log_group.node.default_child)
+    key_id = stack.get_logical_id(network.encryption_key.node.default_child)
+    # The VPC's flow logs go to the construct's own log group, encrypted with its own rotated key.
+    template.resource_count_is("AWS::EC2::FlowLog", 1)
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog",
+        {"ResourceType": "VPC", "ResourceId": {"Ref": vpc_id}, "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs",
+         "LogGroupName": {"Ref": log_group_id}},
+    )
+    template.resource_count_is("AWS::Logs::LogGroup", 1)
+    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "RetentionInDays": 365})
+    template.resource_count_is("AWS::KMS::Key", 1)
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     # The default security group is stripped of its rules.
     template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
@@ -68,7 +85,7 @@ def test_creates_isolated_vpc_with_endpoints_and_encrypted_flow_logs() -> None:
     template.resource_count_is("AWS::IAM::Policy", 0)
     template.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
-        {"PolicyDocument": {"Statement": [Match.object_like({"Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"], "Resource": {"Fn::GetAtt": [Match.string_like_regexp("FlowLogGroup"), "Arn"]}})]}},
+        {"PolicyDocument": {"Statement": [Match.object_like({"Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"], "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]}})]}},
     )
 
 
@@ -86,7 +103,11 @@ def test_flow_log_key_admits_cloudwatch_logs_of_this_account_only() -> None:
                             {
                                 "Sid": "AllowCloudWatchLogsOfThisAccount",
                                 "Principal": {"Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}},
-                                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Match.any_value()}},
+                                "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                                # any log group of this account and region, and nothing else
+                                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": {"Fn::Join": ["", [
+                                    "arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":log-group:*",
+                                ]]}}},
                             }
                         )
                     ]
@@ -100,7 +121,9 @@ def test_codepipeline_endpoint_is_opt_in_and_duplicates_collapse() -> None:
     stack = new_stack()
     network = IsolatedNetwork(stack, "Network", availability_zones=ZONES, interface_endpoints=["sts", "codepipeline", "sts"])
     assert sorted(network.interface_endpoints) == ["codepipeline", "sts"]
-    Template.from_stack(stack).resource_count_is("AWS::EC2::VPCEndpoint", 4)  # + s3, dynamodb
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 4)  # + s3, dynamodb
+    assert endpoint_services(template, "Interface") == {"com.amazonaws.eu-west-1.codepipeline", "com.amazonaws.eu-west-1.sts"}
 
 
 def test_adopts_an_existing_vpc_and_skips_endpoints_it_already_has() -> None:

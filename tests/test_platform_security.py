@@ -111,7 +111,10 @@ def test_codepipeline_endpoint_only_where_used(platform: SynthesizedPlatform) ->
 
     assert ".codepipeline" in services("Dev")
     assert ".codepipeline" not in services("Staging") | services("Prod")
-    assert {".sagemaker.api", ".sagemaker.runtime", ".sts", ".logs", ".monitoring", ".ecr.api", ".ecr.dkr", ".kms", ".states", ".events", ".ssm", ".sqs", ".sns", ".s3", ".dynamodb"} <= services("Prod")
+    serving = {".sagemaker.api", ".sagemaker.runtime", ".sts", ".logs", ".monitoring", ".ecr.api", ".ecr.dkr", ".kms", ".states", ".events", ".ssm", ".sqs", ".sns", ".s3", ".dynamodb"}
+    assert services("Prod") == services("Staging") == serving
+    # dev's approval functions also start the release pipelines and send X-Ray traces from inside the VPC
+    assert services("Dev") == serving | {".codepipeline", ".xray"}
 
 
 def test_every_bucket_is_encrypted_tls_only_versioned_and_private(platform: SynthesizedPlatform) -> None:
@@ -120,25 +123,32 @@ def test_every_bucket_is_encrypted_tls_only_versioned_and_private(platform: Synt
         (key_id,) = resources(template, "AWS::KMS::Key")
         buckets = resources(template, "AWS::S3::Bucket")
         assert len(buckets) == 3
+        storage = platform.stages[stage].storage
+        access_log_id = storage.get_logical_id(storage.store.access_log_bucket.node.default_child)  # type: ignore[arg-type]
+        assert access_log_id in buckets
         policies = {p["Properties"]["Bucket"]["Ref"]: p for p in resources(template, "AWS::S3::BucketPolicy").values()}
         for logical_id, bucket in buckets.items():
             props = bucket["Properties"]
             sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-            if "AccessLog" in logical_id:
+            if logical_id == access_log_id:
                 assert sse == {"SSEAlgorithm": "AES256"}  # S3 log delivery supports SSE-S3 only
             else:
                 assert sse == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
-                assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("StoreAccessLogBucket")
+                assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": access_log_id}
             assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-            assert all(props["PublicAccessBlockConfiguration"].values())
+            assert props["PublicAccessBlockConfiguration"] == {
+                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            }
             denies = [s for s in policies[logical_id]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
             assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in denies)
 
 
 def test_every_log_group_and_key_is_encrypted_and_rotated(platform: SynthesizedPlatform) -> None:
     for path, template in platform.templates.items():
-        for log_group in resources(template, "AWS::Logs::LogGroup").values():
-            assert "KmsKeyId" in log_group["Properties"], path
+        for logical_id, log_group in resources(template, "AWS::Logs::LogGroup").items():
+            # encrypted with a customer managed key of the same stack
+            (key_id, attribute) = log_group["Properties"]["KmsKeyId"]["Fn::GetAtt"]
+            assert (template["Resources"][key_id]["Type"], attribute) == ("AWS::KMS::Key", "Arn"), (path, logical_id)
         for key in resources(template, "AWS::KMS::Key").values():
             assert key["Properties"]["EnableKeyRotation"] is True, path
 
@@ -215,8 +225,14 @@ def test_artifacts_are_shared_with_staging_and_prod_from_dev_only(platform: Synt
 @pytest.mark.parametrize("stage", STAGES)
 def test_endpoint_security_group_admits_only_https_from_the_vpc(platform: SynthesizedPlatform, stage: str) -> None:
     template = platform.templates[f"{stage.capitalize()}/Network"]
-    groups = [g for g in resources(template, "AWS::EC2::SecurityGroup").values() if "endpoints" in g["Properties"]["GroupDescription"]]
+    network = platform.stages[stage].network
+    endpoint_group_id = network.get_logical_id(network.network.endpoint_security_group.node.default_child)  # type: ignore[arg-type]
+    groups = [g for i, g in resources(template, "AWS::EC2::SecurityGroup").items() if i == endpoint_group_id]
     assert len(groups) == 1
+    assert groups[0]["Properties"]["GroupDescription"] == "VPC interface endpoints: HTTPS from inside the VPC only"
+    # and it is the group of every interface endpoint
+    interface = [e for e in resources(template, "AWS::EC2::VPCEndpoint").values() if e["Properties"]["VpcEndpointType"] == "Interface"]
+    assert interface and all(e["Properties"]["SecurityGroupIds"] == [{"Fn::GetAtt": [endpoint_group_id, "GroupId"]}] for e in interface)
     assert groups[0]["Properties"]["SecurityGroupIngress"] == [
         {"CidrIp": platform.config.stage(stage).vpc_cidr, "Description": "HTTPS from inside the VPC", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
     ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.quotas import BUDGET, BY_KEY, QUOTAS, Figure, measure, table
+from mlops_constructs.quotas import BY_KEY, QUOTAS, Figure, measure, table
 from tests.conftest import SynthesizedPlatform
 
 # Figures that grow with the number of models (one account's or one pipeline's), and those that do not.
@@ -65,12 +65,14 @@ def test_the_platform_pipelines_stages_stay_within_budget_at_a_hundred_models(pl
 
 
 def test_the_table_names_each_quota_with_its_aws_doc_and_an_eighty_percent_budget() -> None:
-    assert BUDGET == 0.8
     for quota in QUOTAS:
         assert quota.url.startswith("https://docs.aws.amazon.com/"), quota
         assert quota.budget == int(quota.default * 0.8)
-    assert {q.key: q.default for q in QUOTAS if q.key in ("pipeline_actions", "iam_trust_policy", "cfn_resources")} == {
-        "pipeline_actions": 500, "iam_trust_policy": 2048, "cfn_resources": 500}
+        # a figure is within budget up to 80% of AWS's default, and over it one above
+        assert Figure(quota, quota.budget, "here").within_budget and not Figure(quota, quota.budget + 1, "here").within_budget, quota
+    # where the budget falls for three of AWS's documented defaults (500 actions, 2,048 characters, 500 resources)
+    for key, last_within in (("pipeline_actions", 400), ("iam_trust_policy", 1638), ("cfn_resources", 400)):
+        assert Figure(BY_KEY[key], last_within, "here").within_budget and not Figure(BY_KEY[key], last_within + 1, "here").within_budget, key
 
 
 def assembly(tmp_path: Path, resources: dict[str, Any], *, account: str = "111111111111") -> Path:
@@ -95,7 +97,13 @@ def test_measure_finds_a_figure_over_budget(tmp_path: Path) -> None:
     assert found["pipeline_stage_actions"].value == 45 and not found["pipeline_stage_actions"].within_budget
     assert found["eventbridge_rules"].value == 3
     assert found["iam_roles"].value == 1 + 5  # the CDK bootstrap stack's roles are counted too
-    assert "**over budget**" in table(list(found.values()))
+    # the table marks exactly the figures over budget
+    rows = dict(zip(found, table(list(found.values())).splitlines()[2:], strict=True))
+    assert {key for key, row in rows.items() if "**over budget**" in row} == {"iam_trust_policy", "pipeline_stage_actions"}
+    stage_actions = BY_KEY["pipeline_stage_actions"]
+    assert rows["pipeline_stage_actions"] == (
+        f"| [{stage_actions.what}]({stage_actions.url}) (50) | 40 | 45 **over budget** | 90% | `Stack/Pipeline/Dev` |"
+    )
 
 
 def test_intrinsics_count_at_most_what_they_resolve_to(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from mlops_constructs.config import STAGES, PlatformConfig
 from mlops_constructs.delivery.release_pipeline import NOTHING_TO_RELEASE, SOURCE_KEY, ReleaseDeployment, ReleasePipeline, ReleaseTooling
 from mlops_constructs.errors import PropsError
+from stacks.names import VALIDATE_TEMPLATES
 from stacks.release_stack import RELEASE_CONTEXT, RELEASE_STACKS, RESOLVER, ReleasesStage, release_stack_number
 from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, default_config_data, resources
 
@@ -38,6 +39,19 @@ def release_template(platform: SynthesizedPlatform, model: str) -> dict[str, Any
     template = platform.templates[platform.release_path(model)]
     prefix = f"Release{model.replace('-', '')}"
     return {**template, "Resources": {k: v for k, v in template["Resources"].items() if k.startswith(prefix)}}
+
+
+def tooling_projects(platform: SynthesizedPlatform) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The properties of the release tooling's synth and deploy CodeBuild projects, found by their constructs."""
+    assert platform.releases is not None
+    stack = platform.releases.tooling
+    template = platform.templates[stack.node.path]
+    found = []
+    for project in (stack.tooling.synth_project, stack.tooling.deploy_project):
+        resource = template["Resources"][stack.get_logical_id(project.node.default_child)]  # type: ignore[arg-type]
+        assert resource["Type"] == "AWS::CodeBuild::Project"
+        found.append(resource["Properties"])
+    return found[0], found[1]
 
 
 def models_config(n: int) -> PlatformConfig:
@@ -69,6 +83,7 @@ def test_a_models_release_is_the_same_at_one_and_at_twenty_models(tmp_path: Path
     one = releases_only(models_config(1), tmp_path / "one")
     twenty = releases_only(models_config(20), tmp_path / "twenty")
     # m01's pipeline stack, and the tooling every release shares, do not change when 19 models are added
+    assert pipeline_of(one["Release-m01"])["Name"] == "mlops-demo-release-m01"  # the comparison below is of m01's pipeline, not of nothing
     assert json.dumps(one["Release-m01"], sort_keys=True) == json.dumps(twenty["Release-m01"], sort_keys=True)
     assert json.dumps(one["Tooling"], sort_keys=True) == json.dumps(twenty["Tooling"], sort_keys=True)
     # twenty pipelines in at most RELEASE_STACKS stacks, one model's wherever the others are
@@ -88,7 +103,7 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
         # round (https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html)
         assert pipeline["ExecutionMode"] == "SUPERSEDED"
         assert pipeline["Variables"] == [{"Name": "ModelPackageArn", "DefaultValue": "none",
-                                          "Description": pipeline["Variables"][0]["Description"]}]
+                                          "Description": "The approved model package this release deploys; 'none': the one the registry's parameter names"}]
         stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
         (source,) = stages["Source"]
         assert source["ActionTypeId"]["Provider"] == "S3" and source["Configuration"]["S3ObjectKey"] == SOURCE_KEY
@@ -98,7 +113,7 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
         assert env["RELEASE_NAME"] == model.name and env["MODEL_PACKAGE_ARN"] == "#{variables.ModelPackageArn}"
         assert [m["name"] for m in json.loads(env["RELEASE_MODELS"])] == [model.name]  # its own package only
         for stage in STAGES:
-            deploy = next(a for a in stages[stage.capitalize()] if a["Name"].startswith("Deploy-"))
+            (deploy,) = [a for a in stages[stage.capitalize()] if a["Name"] == f"Deploy-{stage.capitalize()}"]
             assert env_of(deploy) == {"RELEASE_STACKS": f"{stage.capitalize()}/Release-{model.name}/*"}
         prod = stages["Prod"]
         assert [a["Name"] for a in sorted(prod, key=lambda a: a["RunOrder"])] == ["Promote-Prod", "Deploy-Prod"]
@@ -107,18 +122,17 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
 
 
 def test_the_release_synth_resolves_one_model_then_synthesizes_its_release_stages(three_model_platform: SynthesizedPlatform) -> None:
-    template = three_model_platform.templates["Releases/Tooling"]
-    projects = [r["Properties"] for r in resources(template, "AWS::CodeBuild::Project").values()]
-    (synth,) = [p for p in projects if "Synthesizes one release" in p.get("Description", "")]
+    synth, deploy = tooling_projects(three_model_platform)
     commands = json.loads(synth["Source"]["BuildSpec"])["phases"]["build"]["commands"]
     (resolve,) = [i for i, c in enumerate(commands) if RESOLVER in c]
     (make,) = [i for i, c in enumerate(commands) if "make synth " in c]
     assert resolve < make and '--models "$RELEASE_MODELS"' in commands[resolve]
     assert f"-c {RELEASE_CONTEXT}=$RELEASE_NAME" in commands[make] and "validate_templates=true" in commands[make]
+    # the synthesis validates its templates, for this release only, with the resolved package
+    assert f' make synth CONFIG=config/default.yaml SYNTH_ARGS="-c {VALIDATE_TEMPLATES}=true -c {RELEASE_CONTEXT}=$RELEASE_NAME $(cat model-packages.args)"; fi' in commands[make]
     # a model with no approved version: a marker instead of an app without stacks, which cdk synth refuses
     assert commands[make].startswith('if grep -q "model_package_arn.$RELEASE_NAME=none" model-packages.args; then ')
     assert f"> cdk.out/{NOTHING_TO_RELEASE}; else make synth " in commands[make]
-    (deploy,) = [p for p in projects if "Deploys the stacks" in p.get("Description", "")]
     build = json.loads(deploy["Source"]["BuildSpec"])["phases"]["build"]["commands"]
     (deploy_command,) = build
     assert deploy_command.startswith(f"if [ -f {NOTHING_TO_RELEASE} ]; then ")
@@ -220,10 +234,7 @@ def test_the_release_builds_run_as_written(platform: SynthesizedPlatform, tmp_pa
     import os
     import subprocess
 
-    template = platform.templates["Releases/Tooling"]
-    projects = [r["Properties"] for r in resources(template, "AWS::CodeBuild::Project").values()]
-    synth = next(json.loads(p["Source"]["BuildSpec"]) for p in projects if "Synthesizes one release" in p.get("Description", ""))
-    deploy = next(json.loads(p["Source"]["BuildSpec"]) for p in projects if "Deploys the stacks" in p.get("Description", ""))
+    synth, deploy = (json.loads(p["Source"]["BuildSpec"]) for p in tooling_projects(platform))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("make", "cdk"):
