@@ -685,7 +685,8 @@ class TrainingPipeline(TrainingPipelineBase):
             else:  # made for the schedule alone: EventBridge may now assume it too
                 assert isinstance(self._trigger_role, iam.Role) and self._trigger_role.assume_role_policy is not None
                 self._trigger_role.assume_role_policy.add_statements(iam.PolicyStatement(
-                    actions=["sts:AssumeRole"], principals=[service_principal("events.amazonaws.com", Aws.ACCOUNT_ID)]))
+                    actions=["sts:AssumeRole"], principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}))
             self._event_rule()
         else:
             self._apply_trigger_pattern()
