@@ -241,22 +241,17 @@ def test_jobs_are_network_isolated_and_encrypted(platform: SynthesizedPlatform) 
         parameters = found[name]["Parameters"]
         assert parameters["NetworkConfig"]["EnableNetworkIsolation"] is True, name
         assert parameters["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True, name
-        assert parameters["ProcessingOutputConfig"]["KmsKeyId"], name
-        assert parameters["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"], name
     train = found["Train"]["Parameters"]
     assert train["EnableNetworkIsolation"] is True
     assert train["EnableInterContainerTrafficEncryption"] is True
-    assert train["OutputDataConfig"]["KmsKeyId"]
-    assert train["ResourceConfig"]["VolumeKmsKeyId"]
-    # All four are the store's key, exported by the storage stack.
+    # All six are the store's key, the dev storage stack's output (stacks._references).
     keys = {
         *(found[n]["Parameters"]["ProcessingOutputConfig"]["KmsKeyId"] for n in PROCESSING_JOBS),
         *(found[n]["Parameters"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for n in PROCESSING_JOBS),
         train["OutputDataConfig"]["KmsKeyId"],
         train["ResourceConfig"]["VolumeKmsKeyId"],
     }
-    (key,) = keys
-    assert key.startswith("<Output mlops-demo-dev-storage ") and "StoreKey" in key
+    assert keys == {"<Output mlops-demo-dev-storage StoreKeyArn>"}
 
 
 def test_job_names_are_unique_per_run_and_per_retry(platform: SynthesizedPlatform) -> None:
@@ -621,8 +616,7 @@ def test_on_demand_training_has_no_spot_settings(platform: SynthesizedPlatform, 
         train = states(template)["Train"]["Parameters"]
         assert "EnableManagedSpotTraining" not in train
         assert "CheckpointConfig" not in train
-        assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
-    Template.from_json(plain).has_resource_properties("AWS::StepFunctions::StateMachine", Match.object_like({"TracingConfiguration": {"Enabled": True}}))
+        assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": int(train["StoppingCondition"]["MaxRuntimeInSeconds"])}
 
 
 # -- props validation ---------------------------------------------------------------------------------
@@ -653,8 +647,11 @@ def test_metric_names_must_be_ones_the_bundled_evaluation_writes_for_the_problem
         standalone(metric_name="rmse")
     with pytest.raises(PropsError, match=r"metric_name: must be one of mae, mse, rmse, r2, .* regression; .* \(got 'auc'\)"):
         standalone(metric_name="auc", problem_type="regression")
-    standalone(metric_name="rmse", problem_type="regression", metric_direction="minimize")
-    standalone(metric_name="log_loss", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")  # an image of your own may report any metric
+    _, regression = standalone(metric_name="rmse", problem_type="regression", metric_direction="minimize")
+    assert regression.gate_conditions == (GateCondition(path="regression_metrics.rmse.value", op="<=", threshold=0.8),)
+    # an image of your own may report any metric
+    _, own = standalone(metric_name="log_loss", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")
+    assert own.gate_conditions == (GateCondition(path="metrics.log_loss.value", op=">=", threshold=0.8),)
 
 
 # -- the gate ---------------------------------------------------------------------------------------
@@ -832,10 +829,17 @@ def test_jobs_may_only_be_created_inside_the_guardrails(platform: SynthesizedPla
     assert condition["ArnEquals"]["sagemaker:OutputKmsKey"] == key
     subnets = condition["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]
     groups = condition["ForAllValues:StringEquals"]["sagemaker:VpcSecurityGroupIds"]
-    # What the state machine sends satisfies the conditions: same subnets, group and key in every job.
-    definition = json.dumps(machine["Properties"]["DefinitionString"])
-    for value in (*subnets, *groups, key):
-        assert json.dumps(value)[1:-1] in definition or json.dumps(value) in definition, value
+    # What the state machine sends satisfies the conditions: the same subnets, group and key in every job.
+    found = states(template)
+    for name in JOBS:
+        network = network_of(found[name])
+        assert sorted(network["Subnets"]) == sorted(map(placeholder, subnets)), name
+        assert network["SecurityGroupIds"] == [placeholder(group) for group in groups], name
+    train = found["Train"]["Parameters"]
+    used = {train["OutputDataConfig"]["KmsKeyId"], train["ResourceConfig"]["VolumeKmsKeyId"],
+            *(found[n]["Parameters"]["ProcessingOutputConfig"]["KmsKeyId"] for n in PROCESSING_JOBS),
+            *(found[n]["Parameters"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for n in PROCESSING_JOBS)}
+    assert used == {placeholder(key)}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -862,8 +866,11 @@ def test_preprocessing_writes_the_drift_baseline_next_to_the_run_and_registratio
     # Only the preprocessing job writes it.
     assert [o["OutputName"] for o in found["Evaluate"]["Parameters"]["ProcessingOutputConfig"]["Outputs"]] == ["evaluation"]
 
-    assert found["Register"]["Parameters"]["CustomerMetadataProperties"] == {"DriftBaselineS3Uri.$": "$.run.baseline_uri"}
-    assert DRIFT_BASELINE_KEY == "DriftBaselineS3Uri"
+    assert found["Register"]["Parameters"]["CustomerMetadataProperties"] == {f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri"}
+    # the drift monitor reads the baseline under the key the registration writes it
+    from mlops_constructs.monitoring.drift_monitor import BASELINE_METADATA_KEY
+
+    assert BASELINE_METADATA_KEY == DRIFT_BASELINE_KEY
 
 
 def test_a_custom_preprocessing_image_gets_the_baseline_output_too(plain: dict[str, Any]) -> None:
@@ -895,14 +902,17 @@ def test_artifact_prefixes_must_fit_a_model_package_metadata_value(prefix: str) 
 
 def test_the_baseline_uri_must_fit_256_characters() -> None:
     # s3://acme-artifacts/ is 20 characters, the run suffix and /baseline 41: 195 are left for the prefix.
-    standalone(artifact_prefix="a" * 194 + "/")
+    longest = "a" * 194 + "/"
+    run = states(standalone_template(artifact_prefix=longest))["Prepare"]["Parameters"]["run"]
+    assert run["baseline_uri.$"] == f"States.Format('s3://acme-artifacts/{longest}{{}}/baseline', States.Hash($$.Execution.Id, 'MD5'))"
     with pytest.raises(PropsError, match=r"artifact_prefix: must be at most 195 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
         standalone(artifact_prefix="a" * 195 + "/")
 
 
 def test_an_unresolved_bucket_name_is_assumed_63_characters_long() -> None:
     unresolved = f"artifacts-{cdk.Aws.ACCOUNT_ID}"  # a token until deployment
-    standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
+    _, pipeline = standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
+    assert pipeline.state_machine is not None
     with pytest.raises(PropsError, match=r"must be at most 146 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
         standalone(artifact_prefix="a" * 146 + "/", artifact_bucket_name=unresolved)
 
@@ -992,7 +1002,8 @@ def test_bad_preprocessing_settings_are_rejected(settings: dict[str, Any], messa
 
 
 def test_fractions_within_a_millionth_of_one_are_accepted() -> None:
-    standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.1000005)))
+    parameters = states(standalone_template(preprocessing=Preprocessing(split=(0.7, 0.2, 0.1000005))))["Preprocess"]["Parameters"]
+    assert parameters["Environment"] == {"SPLIT_FRACTIONS": "0.7,0.2,0.1000005"}
     with pytest.raises(PropsError, match=r"preprocessing\.split"):
         standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.100002)))
 
@@ -1186,7 +1197,10 @@ def passing(stack: cdk.Stack, name: str = "Audit") -> Any:
 def test_a_state_before_train_runs_between_preprocessing_and_training() -> None:
     stack, _ = standalone(extra=lambda s: {"before_step": {"train": passing(s)}})
     template = Template.from_stack(stack)
-    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"DefinitionString": {"Fn::Join": ["", Match.any_value()]}})
+    # the user's state, as written, leads to the training job
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"DefinitionString": {"Fn::Join": ["", Match.array_with([
+        Match.string_like_regexp(r'"Audit":\{"Type":"Pass","Comment":"A state of the user\'s own","ResultPath":null,"Next":"Train"\}'),
+    ])]}})
     machine = definition(template.to_json())
     assert main_path(machine) == ["Prepare", "Preprocess", "Audit", "Train", "Evaluate", "ReadEvaluation", "MetricGate"]
     assert machine["States"]["Audit"] == {"Type": "Pass", "Comment": "A state of the user's own", "ResultPath": None, "Next": "Train"}
@@ -1393,8 +1407,10 @@ def test_add_retrain_alarm_on_a_pipeline_without_event_triggers_makes_the_rule()
         (target,) = rule["Targets"]
         assert target["Arn"] == {"Ref": machine_id(template)}
         role = template["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
-        trusted = [s["Principal"]["Service"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
-        assert "events.amazonaws.com" in [service for principal in trusted for service in (principal if isinstance(principal, list) else [principal])]
+        trust = role["AssumeRolePolicyDocument"]["Statement"]
+        services = [service for s in trust for service in (s["Principal"]["Service"] if isinstance(s["Principal"]["Service"], list) else [s["Principal"]["Service"]])]
+        assert sorted(services) == ["events.amazonaws.com", *(["scheduler.amazonaws.com"] if "schedule" in kwargs else [])]
+        assert all(s["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}} for s in trust)
         (queue_id,) = resources(template, "AWS::SQS::Queue")
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
         assert (pipeline.trigger_schedule is not None) == ("schedule" in kwargs)
