@@ -6,16 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from mlops_constructs import _durations as durations
-from mlops_constructs._assets import IMAGE_BUILD_EXCLUDES
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
+from mlops_constructs.container_image import ContainerImage
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
 from stacks._references import stage_key_arn, stage_vpc
@@ -55,8 +53,9 @@ class TrainingStack(Stack):
         source_code = source_archive(self, "SourceCode", code.source_dir) if code is not None else None
         builtin = training.builtin_algorithm()
         with config.props_from({"*": config.model_path(model, "training", "algorithm")}):
+            training_image: str | ContainerImage
             if "train" in scripts:
-                training_image = scripts["train"].image_uri  # the model is served and registered with its image
+                training_image = scripts["train"].image  # the model is served and registered with its image
             else:
                 training_image = training.image or builtin_image_uri(builtin.framework, builtin.version, config.region)  # type: ignore[union-attr]
         # The bundled preprocessing runs in SageMaker's scikit-learn image unless the model names its own.
@@ -88,7 +87,7 @@ class TrainingStack(Stack):
         }
         for step in scripts:
             paths[f"{step}_script"] = config.model_path(model, "code", step)
-            for field in ("entry_point", "arguments", "environment", "instance_type", "instance_count", "network_isolation"):
+            for field in ("entry_point", "image", "arguments", "environment", "instance_type", "instance_count", "network_isolation"):
                 paths[f"{step}_script.{field}"] = config.model_path(model, "code", step, field)
         # The gate: conditions as written, or the one-metric form, which the construct maps onto its path.
         gate_props: dict[str, Any] = {"metric_name": gate.metric, "metric_threshold": gate.threshold, "metric_direction": gate.direction}
@@ -126,8 +125,8 @@ class TrainingStack(Stack):
                 training_instance_type=training.instance_type,
                 training_instance_count=training.instance_count,
                 training_volume_size_gb=training.volume_size_gb,
-                max_training_runtime=durations.hours(training.max_runtime_hours),
-                spot_max_wait=durations.hours(training.spot.max_wait_hours) if training.spot else None,
+                max_training_runtime=Duration.hours(training.max_runtime_hours),
+                spot_max_wait=Duration.hours(training.spot.max_wait_hours) if training.spot else None,
                 content_type=training.content_type,
                 tuning=model.tuning.as_tuning() if model.tuning is not None else None,
                 # The bundled script's settings; an image of the model's own does its own preprocessing.
@@ -146,13 +145,14 @@ class TrainingStack(Stack):
                 evaluate_script=scripts.get("evaluate"),
                 processing_instance_type=processing.instance_type,
                 processing_volume_size_gb=processing.volume_size_gb,
-                max_processing_runtime=durations.hours(processing.max_runtime_hours),
+                max_processing_runtime=Duration.hours(processing.max_runtime_hours),
                 problem_type=model.problem_type,
                 **gate_props,
                 schedule=scheduler.ScheduleExpression.expression(schedule) if schedule else None,
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,
-                # the drift alarms of the model's endpoints, forwarded from the serving accounts
+                # the drift alarms of the model's endpoints, forwarded from the serving accounts. The name is
+                # DriftMonitor's: DriftMonitor.alarm_name_for(endpoint) once monitoring has it (issue 17).
                 retrain_alarm_names=[f"{endpoint_name(config, stage, model)}-drift" for stage in STAGES] if model.monitoring else [],
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
@@ -194,12 +194,12 @@ def script_steps(scope: Construct, config: PlatformConfig, model: ModelSettings)
         settings_ = getattr(code, step) if code is not None else None
         if settings_ is None:
             continue
-        image: str | ecr_assets.DockerImageAsset
+        image: str | ContainerImage
         if settings_.dockerfile is not None:
-            # The user's own image: built from the Dockerfile's folder, published by the delivery pipeline.
+            # The user's own image: built from the Dockerfile's folder (for linux/amd64, without bytecode
+            # caches), published by the delivery pipeline; the job role may pull it.
             dockerfile = Path(settings_.dockerfile)
-            image = ecr_assets.DockerImageAsset(scope, f"{step.capitalize()}Image", directory=str(dockerfile.parent),
-                                                file=dockerfile.name, platform=ecr_assets.Platform.LINUX_AMD64, exclude=IMAGE_BUILD_EXCLUDES)
+            image = ContainerImage.from_asset(scope, f"{step.capitalize()}Image", str(dockerfile.parent), file=dockerfile.name)
         else:
             instance_type = settings_.instance_type or (training if step == "train" else processing).instance_type
             with config.props_from({"*": config.model_path(model, "code", step)}):

@@ -180,12 +180,13 @@ def test_jobs_get_unique_names_isolated_encrypted_settings_and_chained_locations
         assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
         assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
         assert job["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == [SECURITY_GROUP]
-        assert job["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
-        assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
     assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
     assert train["VpcConfig"]["SecurityGroupIds"] == [SECURITY_GROUP]
-    assert train["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
-    assert train["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    # volumes and outputs of every job: one key, the dev store's
+    (key,) = {train["ResourceConfig"]["VolumeKmsKeyId"], train["OutputDataConfig"]["KmsKeyId"],
+              *(job["ProcessingOutputConfig"]["KmsKeyId"] for job in (preprocess, evaluate)),
+              *(job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for job in (preprocess, evaluate))}
+    assert key.startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
     # each step reads what the previous one wrote
     splits = {o["OutputName"]: o["S3Output"]["S3Uri"] for o in preprocess["ProcessingOutputConfig"]["Outputs"]}
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
@@ -238,7 +239,8 @@ def test_a_report_without_the_metric_fails_instead_of_passing_the_gate(world: Wo
     assert world.packages() == []
     (message,) = world.notifications()
     assert message["error"] == "EvaluationReportInvalid"
-    assert "binary_classification_metrics.auc.value" in message["cause"]
+    assert message["cause"] == ("evaluation.json has no numeric value at binary_classification_metrics.auc.value "
+                                "(gate condition binary_classification_metrics.auc.value >= 0.8)")
 
 
 def test_a_report_in_the_format_of_before_is_unusable_for_the_bundled_gate(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -89,8 +90,10 @@ def network_of(state: dict[str, Any]) -> dict[str, Any]:
     return parameters["NetworkConfig"]["VpcConfig"] if "NetworkConfig" in parameters else parameters["VpcConfig"]
 
 
-def standalone(artifact_bucket_name: str = "acme-artifacts", **kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
-    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
+def standalone(artifact_bucket_name: str = "acme-artifacts", *, app: cdk.App | None = None,
+               extra: Callable[[cdk.Stack], dict[str, Any]] | None = None, **kwargs: Any) -> tuple[cdk.Stack, TrainingPipeline]:
+    """A pipeline in a stack of its own; ``extra`` makes props that need the stack (states, repositories)."""
+    stack = cdk.Stack(app or cdk.App(context=CDK_CONTEXT), "Test", env=cdk.Environment(account=ACCOUNT, region=REGION))
     vpc = ec2.Vpc.from_vpc_attributes(
         stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["eu-west-1a", "eu-west-1b"],
         vpc_cidr_block="10.10.0.0/16", isolated_subnet_ids=SUBNETS, isolated_subnet_route_table_ids=["rtb-0aaa", "rtb-0bbb"],
@@ -107,6 +110,8 @@ def standalone(artifact_bucket_name: str = "acme-artifacts", **kwargs: Any) -> t
         "model_package_group_name": "acme-churn",
     }
     props.update(kwargs)
+    if extra is not None:
+        props.update(extra(stack))
     return stack, TrainingPipeline(stack, "Pipeline", **props)
 
 
@@ -236,22 +241,17 @@ def test_jobs_are_network_isolated_and_encrypted(platform: SynthesizedPlatform) 
         parameters = found[name]["Parameters"]
         assert parameters["NetworkConfig"]["EnableNetworkIsolation"] is True, name
         assert parameters["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True, name
-        assert parameters["ProcessingOutputConfig"]["KmsKeyId"], name
-        assert parameters["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"], name
     train = found["Train"]["Parameters"]
     assert train["EnableNetworkIsolation"] is True
     assert train["EnableInterContainerTrafficEncryption"] is True
-    assert train["OutputDataConfig"]["KmsKeyId"]
-    assert train["ResourceConfig"]["VolumeKmsKeyId"]
-    # All four are the store's key, exported by the storage stack.
+    # All six are the store's key, the dev storage stack's output (stacks._references).
     keys = {
         *(found[n]["Parameters"]["ProcessingOutputConfig"]["KmsKeyId"] for n in PROCESSING_JOBS),
         *(found[n]["Parameters"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for n in PROCESSING_JOBS),
         train["OutputDataConfig"]["KmsKeyId"],
         train["ResourceConfig"]["VolumeKmsKeyId"],
     }
-    (key,) = keys
-    assert key.startswith("<Output mlops-demo-dev-storage ") and "StoreKey" in key
+    assert keys == {"<Output mlops-demo-dev-storage StoreKeyArn>"}
 
 
 def test_job_names_are_unique_per_run_and_per_retry(platform: SynthesizedPlatform) -> None:
@@ -616,8 +616,7 @@ def test_on_demand_training_has_no_spot_settings(platform: SynthesizedPlatform, 
         train = states(template)["Train"]["Parameters"]
         assert "EnableManagedSpotTraining" not in train
         assert "CheckpointConfig" not in train
-        assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
-    Template.from_json(plain).has_resource_properties("AWS::StepFunctions::StateMachine", Match.object_like({"TracingConfiguration": {"Enabled": True}}))
+        assert set(train["StoppingCondition"]) == {"MaxRuntimeInSeconds"}
 
 
 # -- props validation ---------------------------------------------------------------------------------
@@ -648,8 +647,11 @@ def test_metric_names_must_be_ones_the_bundled_evaluation_writes_for_the_problem
         standalone(metric_name="rmse")
     with pytest.raises(PropsError, match=r"metric_name: must be one of mae, mse, rmse, r2, .* regression; .* \(got 'auc'\)"):
         standalone(metric_name="auc", problem_type="regression")
-    standalone(metric_name="rmse", problem_type="regression", metric_direction="minimize")
-    standalone(metric_name="log_loss", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")  # an image of your own may report any metric
+    _, regression = standalone(metric_name="rmse", problem_type="regression", metric_direction="minimize")
+    assert regression.gate_conditions == (GateCondition(path="regression_metrics.rmse.value", op="<=", threshold=0.8),)
+    # an image of your own may report any metric
+    _, own = standalone(metric_name="log_loss", evaluate_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1")
+    assert own.gate_conditions == (GateCondition(path="metrics.log_loss.value", op=">=", threshold=0.8),)
 
 
 # -- the gate ---------------------------------------------------------------------------------------
@@ -827,10 +829,17 @@ def test_jobs_may_only_be_created_inside_the_guardrails(platform: SynthesizedPla
     assert condition["ArnEquals"]["sagemaker:OutputKmsKey"] == key
     subnets = condition["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]
     groups = condition["ForAllValues:StringEquals"]["sagemaker:VpcSecurityGroupIds"]
-    # What the state machine sends satisfies the conditions: same subnets, group and key in every job.
-    definition = json.dumps(machine["Properties"]["DefinitionString"])
-    for value in (*subnets, *groups, key):
-        assert json.dumps(value)[1:-1] in definition or json.dumps(value) in definition, value
+    # What the state machine sends satisfies the conditions: the same subnets, group and key in every job.
+    found = states(template)
+    for name in JOBS:
+        network = network_of(found[name])
+        assert sorted(network["Subnets"]) == sorted(map(placeholder, subnets)), name
+        assert network["SecurityGroupIds"] == [placeholder(group) for group in groups], name
+    train = found["Train"]["Parameters"]
+    used = {train["OutputDataConfig"]["KmsKeyId"], train["ResourceConfig"]["VolumeKmsKeyId"],
+            *(found[n]["Parameters"]["ProcessingOutputConfig"]["KmsKeyId"] for n in PROCESSING_JOBS),
+            *(found[n]["Parameters"]["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] for n in PROCESSING_JOBS)}
+    assert used == {placeholder(key)}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -857,8 +866,11 @@ def test_preprocessing_writes_the_drift_baseline_next_to_the_run_and_registratio
     # Only the preprocessing job writes it.
     assert [o["OutputName"] for o in found["Evaluate"]["Parameters"]["ProcessingOutputConfig"]["Outputs"]] == ["evaluation"]
 
-    assert found["Register"]["Parameters"]["CustomerMetadataProperties"] == {"DriftBaselineS3Uri.$": "$.run.baseline_uri"}
-    assert DRIFT_BASELINE_KEY == "DriftBaselineS3Uri"
+    assert found["Register"]["Parameters"]["CustomerMetadataProperties"] == {f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri"}
+    # the drift monitor reads the baseline under the key the registration writes it
+    from mlops_constructs.monitoring.drift_monitor import BASELINE_METADATA_KEY
+
+    assert BASELINE_METADATA_KEY == DRIFT_BASELINE_KEY
 
 
 def test_a_custom_preprocessing_image_gets_the_baseline_output_too(plain: dict[str, Any]) -> None:
@@ -890,14 +902,17 @@ def test_artifact_prefixes_must_fit_a_model_package_metadata_value(prefix: str) 
 
 def test_the_baseline_uri_must_fit_256_characters() -> None:
     # s3://acme-artifacts/ is 20 characters, the run suffix and /baseline 41: 195 are left for the prefix.
-    standalone(artifact_prefix="a" * 194 + "/")
+    longest = "a" * 194 + "/"
+    run = states(standalone_template(artifact_prefix=longest))["Prepare"]["Parameters"]["run"]
+    assert run["baseline_uri.$"] == f"States.Format('s3://acme-artifacts/{longest}{{}}/baseline', States.Hash($$.Execution.Id, 'MD5'))"
     with pytest.raises(PropsError, match=r"artifact_prefix: must be at most 195 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
         standalone(artifact_prefix="a" * 195 + "/")
 
 
 def test_an_unresolved_bucket_name_is_assumed_63_characters_long() -> None:
     unresolved = f"artifacts-{cdk.Aws.ACCOUNT_ID}"  # a token until deployment
-    standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
+    _, pipeline = standalone(artifact_prefix="a" * 145 + "/", artifact_bucket_name=unresolved)
+    assert pipeline.state_machine is not None
     with pytest.raises(PropsError, match=r"must be at most 146 characters with this artifact bucket: each run's drift baseline URI \(257 characters\)"):
         standalone(artifact_prefix="a" * 146 + "/", artifact_bucket_name=unresolved)
 
@@ -987,7 +1002,8 @@ def test_bad_preprocessing_settings_are_rejected(settings: dict[str, Any], messa
 
 
 def test_fractions_within_a_millionth_of_one_are_accepted() -> None:
-    standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.1000005)))
+    parameters = states(standalone_template(preprocessing=Preprocessing(split=(0.7, 0.2, 0.1000005))))["Preprocess"]["Parameters"]
+    assert parameters["Environment"] == {"SPLIT_FRACTIONS": "0.7,0.2,0.1000005"}
     with pytest.raises(PropsError, match=r"preprocessing\.split"):
         standalone(preprocessing=Preprocessing(split=(0.7, 0.2, 0.100002)))
 
@@ -996,3 +1012,534 @@ def test_preprocessing_settings_need_the_bundled_script() -> None:
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/preprocess:1"
     with pytest.raises(PropsError, match=r"TrainingPipeline: preprocessing: applies to the bundled preprocessing script only; preprocess_image's own entrypoint"):
         standalone(preprocess_image=image, preprocessing=Preprocessing(header=True))
+
+
+# -- the resource model (issue 17): grants, metrics, import, IGrantable, IConnectable -----------------
+
+
+def machine_id(template: dict[str, Any]) -> str:
+    (found,) = resources(template, "AWS::StepFunctions::StateMachine")
+    return found
+
+
+def key_id(template: dict[str, Any]) -> str:
+    (found,) = resources(template, "AWS::KMS::Key")
+    return found
+
+
+def inline_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
+    """The statements of the inline policies of the role whose logical id starts with ``role_prefix``."""
+    return [s for p in resources(template, "AWS::IAM::Policy").values()
+            if any(r["Ref"].startswith(role_prefix) for r in p["Properties"]["Roles"]) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def managed_statements(template: dict[str, Any], policy_prefix: str) -> list[dict[str, Any]]:
+    (policy,) = [p for logical_id, p in resources(template, "AWS::IAM::ManagedPolicy").items() if logical_id.startswith(policy_prefix)]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_grant_start_execution_lets_start_this_machine_and_encrypt_the_runs_input() -> None:
+    from aws_cdk import aws_iam as iam
+
+    holder: dict[str, Any] = {}
+    stack, pipeline = standalone(extra=lambda s: holder.update(role=iam.Role(s, "Caller", assumed_by=iam.AccountRootPrincipal())) or {})
+    grant = pipeline.grant_start_execution(holder["role"])
+    assert grant.success
+    template = Template.from_stack(stack).to_json()
+    machine = {"Ref": machine_id(template)}
+    assert inline_statements(template, "Caller") == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": machine},
+        {"Action": "kms:GenerateDataKey", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key_id(template), "Arn"]},
+         "Condition": {"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": machine}}},
+    ]
+    with pytest.raises(PropsError, match=r"^TrainingPipeline: grantee: must be an iam.IGrantable \(got 'arn:aws:iam::222222222222:role/x'\)"):
+        pipeline.grant_start_execution("arn:aws:iam::222222222222:role/x")  # type: ignore[arg-type]
+
+
+def test_metrics_are_the_state_machines_with_their_defaults_and_overrides() -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    stack, pipeline = standalone()
+    expected = {"metric_started": ("ExecutionsStarted", "Sum"), "metric_succeeded": ("ExecutionsSucceeded", "Sum"),
+                "metric_failed": ("ExecutionsFailed", "Sum"), "metric_time": ("ExecutionTime", "Average")}
+    for method, (metric_name, statistic) in expected.items():
+        metric = getattr(pipeline, method)()
+        assert (metric.namespace, metric.metric_name, metric.statistic, metric.period.to_minutes()) == ("AWS/States", metric_name, statistic, 5), method
+    hourly = pipeline.metric_failed(period=Duration.hours(1), statistic="Maximum")
+    assert (hourly.period.to_minutes(), hourly.statistic) == (60, "Maximum")
+    # an alarm on it watches this machine
+    cloudwatch.Alarm(stack, "RunsFail", metric=pipeline.metric_failed(), threshold=1, evaluation_periods=1,
+                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "AWS/States", "MetricName": "ExecutionsFailed", "Statistic": "Sum", "Period": 300,
+        "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine_id(template.to_json())}}],
+    })
+
+
+STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:333333333333:stateMachine:churn-training"
+
+
+def test_an_imported_pipeline_grants_starts_and_has_the_metrics() -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Consumer", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    other_key_arn = "arn:aws:kms:eu-west-1:333333333333:key/99999999-2222-3333-4444-555555555555"
+    by_arn = TrainingPipeline.from_state_machine_arn(stack, "ByArn", STATE_MACHINE_ARN)
+    with_key = TrainingPipeline.from_training_pipeline_attributes(stack, "WithKey", state_machine_arn=STATE_MACHINE_ARN,
+                                                                  key=kms.Key.from_key_arn(stack, "OtherKey", other_key_arn))
+    assert by_arn.key is None and by_arn.state_machine.state_machine_arn == STATE_MACHINE_ARN
+    by_arn.grant_start_execution(role)
+    with_key.grant_start_execution(role)
+    assert inline_statements(Template.from_stack(stack).to_json(), "Caller") == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": STATE_MACHINE_ARN},
+        {"Action": "kms:GenerateDataKey", "Effect": "Allow", "Resource": other_key_arn,
+         "Condition": {"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": STATE_MACHINE_ARN}}},
+    ]
+    metric = with_key.metric_failed()
+    assert (metric.metric_name, metric.dimensions) == ("ExecutionsFailed", {"StateMachineArn": STATE_MACHINE_ARN})
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"state_machine_arn": "churn-training"}, r"state_machine_arn: must be a state machine ARN, arn:<partition>:states:.* \(got 'churn-training'\)"),
+        ({"state_machine_arn": STATE_MACHINE_ARN.replace("stateMachine", "activity")}, r"state_machine_arn: must be a state machine ARN"),
+        ({"state_machine_arn": STATE_MACHINE_ARN, "key": KEY_ARN}, r"key: must be a kms.IKey \(got 'arn:aws:kms:"),
+    ],
+    ids=["name", "activity", "key-arn"],
+)
+def test_an_import_needs_a_state_machine_arn_and_a_key(attributes: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Consumer")
+    with pytest.raises(PropsError, match=f"^TrainingPipeline: {message}"):
+        TrainingPipeline.from_training_pipeline_attributes(stack, "Imported", **attributes)
+
+
+def test_an_imported_arn_may_be_a_token() -> None:
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Consumer")
+    arn = cdk.Fn.import_value("churn-training-machine")
+    imported = TrainingPipeline.from_state_machine_arn(stack, "Imported", arn)
+    assert stack.resolve(imported.state_machine.state_machine_arn) == {"Fn::ImportValue": "churn-training-machine"}
+
+
+def test_a_grant_to_the_pipeline_is_a_grant_to_its_jobs_in_the_job_policy() -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack, pipeline = standalone()
+    assert pipeline.grant_principal is pipeline.job_role
+    s3.Bucket.from_bucket_name(stack, "Reference", "acme-reference-data").grant_read(pipeline)
+    result = pipeline.add_to_role_policy(iam.PolicyStatement(sid="SendResults", actions=["sqs:SendMessage"],
+                                                             resources=[f"arn:aws:sqs:{REGION}:{ACCOUNT}:results"]))
+    assert result.statement_added and result.policy_dependable is pipeline.job_policy
+    pipeline.job_role.add_to_policy(iam.PolicyStatement(sid="ReadParameter", actions=["ssm:GetParameter"],
+                                                        resources=[f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/churn"]))
+    template = Template.from_stack(stack).to_json()
+    assert resources(template, "AWS::IAM::Policy") == {}  # no inline policy: all in the job's managed policy
+    statements = managed_statements(template, "PipelineJobPolicy")
+    by_sid = {s.get("Sid"): s for s in statements}
+    assert by_sid["SendResults"] == {"Sid": "SendResults", "Action": "sqs:SendMessage", "Effect": "Allow", "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:results"}
+    assert by_sid["ReadParameter"]["Resource"] == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/churn"
+    reads = [s for s in statements if s["Action"] == ["s3:GetBucket*", "s3:GetObject*", "s3:List*"]]
+    assert [r for s in reads for r in s["Resource"]].count("arn:aws:s3:::acme-reference-data/*") == 1
+    with pytest.raises(PropsError, match=r"^TrainingPipeline: statement: must be PolicyStatement \(got \{'Effect': 'Allow'\}\)"):
+        pipeline.add_to_role_policy({"Effect": "Allow"})  # type: ignore[arg-type]
+
+
+def test_the_pipeline_connects_through_the_jobs_security_group() -> None:
+    holder: dict[str, Any] = {}
+
+    def database(stack: cdk.Stack) -> dict[str, Any]:
+        holder["db"] = ec2.SecurityGroup.from_security_group_id(stack, "Database", "sg-0123456789abcdef1", allow_all_outbound=False)
+        return {}
+
+    stack, pipeline = standalone(extra=database)
+    assert pipeline.connections.security_groups == [pipeline.security_group]
+    pipeline.connections.allow_to(holder["db"], ec2.Port.tcp(5432), "The jobs read the feature database")
+    template = Template.from_stack(stack).to_json()
+    group_id, _ = one(template, "AWS::EC2::SecurityGroup")
+    (egress,) = (r["Properties"] for r in resources(template, "AWS::EC2::SecurityGroupEgress").values())
+    assert egress == {"GroupId": {"Fn::GetAtt": [group_id, "GroupId"]}, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                      "DestinationSecurityGroupId": "sg-0123456789abcdef1", "Description": "The jobs read the feature database"}
+
+
+def public_attributes(pipeline: TrainingPipeline) -> dict[str, Any]:
+    names = ("gate_conditions", "model_name", "model_package_group_name", "source_code", "security_group", "job_role", "job_policy",
+             "key", "notification_topic", "state_machine_role", "state_machine_policy", "execution_policy", "tuning_policy",
+             "extension_policy", "state_machine", "trigger_patterns", "trigger_dead_letter_queue", "trigger_rule", "trigger_schedule",
+             "grant_principal", "connections")
+    return {name: getattr(pipeline, name) for name in names}
+
+
+def test_every_public_attribute_exists_on_every_path() -> None:
+    from mlops_constructs.training import ContinuousRange, Tuning, TuningObjective
+
+    tuning = Tuning(objective=TuningObjective(metric="validation:auc", type="Maximize"), ranges={"eta": ContinuousRange(min=0.1, max=0.5)})
+    plain, tuned, untriggered = (public_attributes(standalone(**kwargs)[1]) for kwargs in (
+        {}, {"tuning": tuning}, {"trigger_on_retrain_event": False, "preprocess_image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p:1"}))
+    optional = {"source_code", "tuning_policy", "extension_policy", "trigger_dead_letter_queue", "trigger_rule", "trigger_schedule"}
+    for attributes in (plain, tuned, untriggered):
+        assert {name for name, value in attributes.items() if value is None} <= optional
+    assert (plain["tuning_policy"], tuned["tuning_policy"] is not None) == (None, True)
+    assert (untriggered["trigger_rule"], untriggered["trigger_dead_letter_queue"], untriggered["trigger_patterns"]) == (None, None, {})
+    assert plain["trigger_rule"] is not None and plain["trigger_schedule"] is None and plain["extension_policy"] is None
+
+
+# -- extension points: states before and after the steps ------------------------------------------------
+
+
+def passing(stack: cdk.Stack, name: str = "Audit") -> Any:
+    from aws_cdk import aws_stepfunctions as sfn
+
+    return sfn.Pass(stack, name, comment="A state of the user's own", result_path=sfn.JsonPath.DISCARD)
+
+
+def test_a_state_before_train_runs_between_preprocessing_and_training() -> None:
+    stack, _ = standalone(extra=lambda s: {"before_step": {"train": passing(s)}})
+    template = Template.from_stack(stack)
+    # the user's state, as written, leads to the training job
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"DefinitionString": {"Fn::Join": ["", Match.array_with([
+        Match.string_like_regexp(r'"Audit":\{"Type":"Pass","Comment":"A state of the user\'s own","ResultPath":null,"Next":"Train"\}'),
+    ])]}})
+    machine = definition(template.to_json())
+    assert main_path(machine) == ["Prepare", "Preprocess", "Audit", "Train", "Evaluate", "ReadEvaluation", "MetricGate"]
+    assert machine["States"]["Audit"] == {"Type": "Pass", "Comment": "A state of the user's own", "ResultPath": None, "Next": "Train"}
+    # no task: nothing to grant, the template has no extension policy
+    assert not [k for k in resources(template.to_json(), "AWS::IAM::ManagedPolicy") if k.startswith("PipelineExtensionPolicy")]
+
+
+@pytest.mark.parametrize(
+    ("where", "step", "previous", "following"),
+    [
+        ("before_step", "preprocess", "Prepare", "Preprocess"),
+        ("after_step", "preprocess", "Preprocess", "Train"),
+        ("after_step", "train", "Train", "Evaluate"),
+        ("before_step", "evaluate", "Train", "Evaluate"),
+        ("after_step", "evaluate", "Evaluate", "ReadEvaluation"),
+        ("after_step", "register", "Register", "NotifyRegistered"),
+    ],
+)
+def test_a_state_goes_where_its_step_says(where: str, step: str, previous: str, following: str) -> None:
+    stack, _ = standalone(extra=lambda s: {where: {step: passing(s)}})
+    found = states(Template.from_stack(stack).to_json())
+    assert found[previous]["Next"] == "Audit" and found["Audit"]["Next"] == following
+
+
+def test_a_state_before_register_runs_only_when_the_gate_passes() -> None:
+    stack, _ = standalone(extra=lambda s: {"before_step": {"register": passing(s)}})
+    found = states(Template.from_stack(stack).to_json())
+    _, reached = found["MetricGate"]["Choices"]
+    assert reached["Next"] == "Audit" and found["Audit"]["Next"] == "Register"
+    assert found["MetricGate"]["Default"] == "NotifyGateMissed"
+
+
+def test_with_tuning_the_step_is_tune() -> None:
+    from mlops_constructs.training import ContinuousRange, Tuning, TuningObjective
+
+    tuning = Tuning(objective=TuningObjective(metric="validation:auc", type="Maximize"), ranges={"eta": ContinuousRange(min=0.1, max=0.5)})
+    stack, _ = standalone(tuning=tuning, extra=lambda s: {"before_step": {"tune": passing(s, "Before")}, "after_step": {"tune": passing(s, "After")}})
+    path = main_path(definition(Template.from_stack(stack).to_json()))
+    assert path[1:8] == ["Preprocess", "Before", "NameTuningJob", "Tune", "DescribeBestTrainingJob", "After", "Evaluate"]
+    with pytest.raises(PropsError, match=r"^TrainingPipeline: before_step: must be one of preprocess, tune, evaluate, register: the step "
+                                         r"that trains is tune with tuning \(got 'train'\)"):
+        standalone(tuning=tuning, extra=lambda s: {"before_step": {"train": passing(s)}})
+    with pytest.raises(PropsError, match=r"after_step: must be one of preprocess, train, evaluate, register: the step that trains is "
+                                         r"train without tuning \(got 'tune'\)"):
+        standalone(extra=lambda s: {"after_step": {"tune": passing(s)}})
+
+
+def test_a_task_of_the_users_is_caught_like_the_steps_and_granted_in_its_own_policy() -> None:
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_stepfunctions as sfn
+    from aws_cdk import aws_stepfunctions_tasks as tasks
+
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-data"
+
+    def extensions(stack: cdk.Stack) -> dict[str, Any]:
+        check = lambda_.Function.from_function_arn(stack, "Check", function_arn)
+        own_catch = tasks.LambdaInvoke(stack, "Announce", lambda_function=check, result_path=sfn.JsonPath.DISCARD)
+        own_catch.add_catch(sfn.Pass(stack, "Ignore"), errors=["States.ALL"])
+        return {"before_step": {"train": tasks.LambdaInvoke(stack, "CheckData", lambda_function=check, result_path="$.check")},
+                "after_step": {"register": own_catch}}
+
+    stack, pipeline = standalone(extra=extensions)
+    template = Template.from_stack(stack).to_json()
+    found = states(template)
+    assert found["CheckData"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+    assert found["Announce"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Ignore"}]  # its own catch, kept
+    assert found["Announce"]["Next"] == "NotifyRegistered" and found["Ignore"].get("End") is True  # the user's own error path
+    assert pipeline.extension_policy is not None
+    (extension_id,) = [k for k in resources(template, "AWS::IAM::ManagedPolicy") if k.startswith("PipelineExtensionPolicy")]
+    invoke = {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": [function_arn, f"{function_arn}:*"]}
+    assert managed_statements(template, "PipelineExtensionPolicy") == [invoke]  # CDK's grant of each task, merged
+    machine = template["Resources"][machine_id(template)]
+    assert extension_id in machine["DependsOn"]
+    assert template["Resources"][extension_id]["Properties"]["Roles"] == [{"Ref": machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]}]
+
+
+def test_a_tasks_wildcard_stays_under_the_compliance_packs(tmp_path: Any) -> None:
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_stepfunctions_tasks as tasks
+
+    from mlops_constructs import acknowledge, add_compliance_checks
+    from mlops_constructs.compliance import open_findings, read_report
+
+    def extensions(stack: cdk.Stack) -> dict[str, Any]:
+        check = lambda_.Function.from_function_arn(stack, "Check", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-data")
+        return {"before_step": {"train": tasks.LambdaInvoke(stack, "CheckData", lambda_function=check, result_path="$.check")}}
+
+    def synthesized(outdir: Any, acknowledged: bool) -> list[str]:
+        app = cdk.App(context=CDK_CONTEXT, outdir=str(outdir))
+        _, pipeline = standalone(app=app, extra=extensions)
+        if acknowledged:
+            assert pipeline.extension_policy is not None
+            acknowledge(pipeline.extension_policy, f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-data:*]",
+                        "Any version of the team's own check function.")
+        add_compliance_checks(app, guard=False)
+        try:
+            app.synth()
+        except RuntimeError as err:
+            assert "ValidationFailed" in str(err)
+        return open_findings(read_report(outdir))
+
+    findings = synthesized(tmp_path / "open", acknowledged=False)
+    assert len(findings) == 1 and "AwsSolutions-IAM5" in findings[0] and findings[0].split(" at ")[1].startswith("Test/Pipeline/ExtensionPolicy")
+    assert synthesized(tmp_path / "acknowledged", acknowledged=True) == []
+
+
+def test_the_pipeline_with_every_extension_passes_every_compliance_pack(tmp_path: Any) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+    from aws_cdk import aws_iam as iam
+
+    from mlops_constructs import add_compliance_checks
+    from mlops_constructs.compliance import open_findings, read_report
+
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(tmp_path))
+    stack, pipeline = standalone(app=app, extra=lambda s: {"before_step": {"train": passing(s)}, "after_step": {"evaluate": passing(s, "After")}})
+    caller = iam.ManagedPolicy(stack, "CallerPolicy", roles=[iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())])
+    pipeline.grant_start_execution(caller)
+    pipeline.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[f"arn:aws:sqs:{REGION}:{ACCOUNT}:results"]))
+    alarm = cloudwatch.Alarm(stack, "Failures", metric=pipeline.metric_failed(), threshold=1, evaluation_periods=1)
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(pipeline.notification_topic))
+    pipeline.add_retrain_alarm(alarm)
+    add_compliance_checks(app, guard=False)
+    app.synth()
+    assert open_findings(read_report(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda s: {"before_step": {"training": passing(s)}},
+         r"before_step: must be one of preprocess, train, evaluate, register \(got 'training'\)"),
+        (lambda s: {"after_step": [passing(s)]}, r"after_step: must map step names \(preprocess, train, evaluate, register\) to states"),
+        (lambda s: {"before_step": {"train": "Audit"}}, r"before_step.train: must be a state or a chain of states \(sfn.IChainable\) \(got 'Audit'\)"),
+        (lambda s: {"after_step": {"evaluate": _sfn().Succeed(s, "Done")}},
+         r"after_step.evaluate: must end in a state the pipeline can continue from, not in Succeed or Fail .* \(got 'Done'\)"),
+        (lambda s: {"before_step": {"register": _sfn().Chain.start(passing(s)).next(_sfn().Fail(s, "Stop"))}},
+         r"before_step.register: must end in a state the pipeline can continue from"),
+        (lambda s: {"before_step": {"evaluate": _sfn().Choice(s, "Which").when(_sfn().Condition.is_present("$.x"), passing(s)).otherwise(passing(s, "B"))}},
+         r"before_step.evaluate: must end in a state the pipeline can continue from, .*\(a Choice continues after .afterwards\(\)\)"),
+        (lambda s: {"before_step": {"train": _sfn().Parallel(s, "Both").branch(passing(s))}},
+         r"before_step.train: must not hold a Parallel or Map state: .* \(got 'Both'\)"),
+        (lambda s: (lambda state: {"before_step": {"train": state}, "after_step": {"train": state}})(passing(s)),
+         r"after_step.train: is also before_step.train: a state runs in one place"),
+    ],
+    ids=["unknown-step", "not-a-mapping", "not-a-state", "succeed", "ends-in-fail", "choice-without-afterwards", "parallel", "twice"],
+)
+def test_bad_extensions_are_refused_naming_the_step(make: Callable[[cdk.Stack], dict[str, Any]], message: str) -> None:
+    with pytest.raises(PropsError, match=f"^TrainingPipeline: {message}"):
+        standalone(extra=make)
+
+
+def _sfn() -> Any:
+    from aws_cdk import aws_stepfunctions as sfn
+
+    return sfn
+
+
+def test_a_choice_continues_after_afterwards() -> None:
+    sfn = _sfn()
+
+    def extensions(stack: cdk.Stack) -> dict[str, Any]:
+        choice = sfn.Choice(stack, "Which").when(sfn.Condition.is_present("$.skip"), passing(stack, "Skip")).otherwise(passing(stack, "Go"))
+        return {"after_step": {"preprocess": choice.afterwards()}}
+
+    stack, _ = standalone(extra=extensions)
+    found = states(Template.from_stack(stack).to_json())
+    assert found["Preprocess"]["Next"] == "Which" and found["Skip"]["Next"] == found["Go"]["Next"] == "Train"
+
+
+# -- retraining on an alarm ---------------------------------------------------------------------------
+
+
+def test_add_retrain_alarm_adds_an_alternative_to_the_rule() -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    stack, pipeline = standalone()
+    alarm = cloudwatch.Alarm.from_alarm_arn(stack, "Drift", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:acme-prod-churn-drift")
+    pipeline.add_retrain_alarm(alarm)
+    template = Template.from_stack(stack).to_json()
+    rule = trigger_rule(template)
+    assert rule["EventPattern"] == {"$or": [
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+         "detail": {"alarmName": ["acme-prod-churn-drift"], "state": {"value": ["ALARM"]}}},
+        DEFAULT_PATTERNS[2],
+    ]}
+    assert rule["Description"] == "Starts a training run of churn on: DriftAlarm, RetrainRequested"
+    assert list(pipeline.trigger_patterns) == ["DriftAlarm", "RetrainRequested"]
+    with pytest.raises(PropsError, match=r"^TrainingPipeline: alarm: must be a cloudwatch.IAlarm \(got 'acme-prod-churn-drift'\)"):
+        pipeline.add_retrain_alarm("acme-prod-churn-drift")  # type: ignore[arg-type]
+
+
+def test_add_retrain_alarm_on_a_pipeline_without_event_triggers_makes_the_rule() -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    for kwargs in ({"trigger_on_retrain_event": False}, {"trigger_on_retrain_event": False, "schedule": events.Schedule.rate(Duration.days(7))}):
+        stack, pipeline = standalone(**kwargs)
+        alarm = cloudwatch.Alarm(stack, "Drift", metric=pipeline.metric_failed(), threshold=1, evaluation_periods=1)
+        pipeline.add_retrain_alarm(alarm)
+        template = Template.from_stack(stack).to_json()
+        (alarm_id,) = resources(template, "AWS::CloudWatch::Alarm").keys() - {k for k in template["Resources"] if k.startswith("Pipeline")}
+        rule = trigger_rule(template)
+        assert rule["EventPattern"]["detail"]["alarmName"] == [{"Ref": alarm_id}]
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Ref": machine_id(template)}
+        role = template["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+        trust = role["AssumeRolePolicyDocument"]["Statement"]
+        services = [service for s in trust for service in (s["Principal"]["Service"] if isinstance(s["Principal"]["Service"], list) else [s["Principal"]["Service"]])]
+        assert sorted(services) == ["events.amazonaws.com", *(["scheduler.amazonaws.com"] if "schedule" in kwargs else [])]
+        assert all(s["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}} for s in trust)
+        (queue_id,) = resources(template, "AWS::SQS::Queue")
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert (pipeline.trigger_schedule is not None) == ("schedule" in kwargs)
+
+
+# -- images: a URI, a ContainerImage or an image asset (issue 17) ----------------------------------------
+
+
+def job_pulls(template: dict[str, Any]) -> dict[str, Any] | None:
+    return {s["Sid"]: s for s in managed_statements(template, "PipelineJobPolicy") if s.get("Sid") in ("PullImages", "EcrLogin")} or None
+
+
+def test_an_image_of_a_repository_is_pulled_with_the_job_role() -> None:
+    from aws_cdk import aws_ecr as ecr
+
+    from mlops_constructs.container_image import ContainerImage
+
+    stack, _ = standalone(extra=lambda s: {"training_image": ContainerImage.from_ecr_repository(ecr.Repository(s, "Trainer"), "1.4.2")})
+    template = Template.from_stack(stack).to_json()
+    (repository_id,) = resources(template, "AWS::ECR::Repository")
+    pulls = job_pulls(template)
+    assert pulls == {
+        "PullImages": {"Sid": "PullImages", "Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                       "Resource": {"Fn::GetAtt": [repository_id, "Arn"]}},
+        "EcrLogin": {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+    }
+    found = states(template)
+    uri = found["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+    assert uri == f"<REF>.dkr.ecr.<REF>.<Ref AWS::URLSuffix>/<Ref {repository_id}>:1.4.2"
+    # the evaluation (bundled: in the training image) and the registered model use it too
+    assert found["Evaluate"]["Parameters"]["AppSpecification"]["ImageUri"] == uri
+    assert found["Register"]["Parameters"]["InferenceSpecification"]["Containers"][0]["Image"] == uri
+
+
+def test_a_repositorys_uri_token_is_accepted_as_a_uri() -> None:
+    from aws_cdk import aws_ecr as ecr
+
+    holder: dict[str, Any] = {}
+
+    def token_uri(stack: cdk.Stack) -> dict[str, Any]:
+        holder["uri"] = ecr.Repository(stack, "Trainer").repository_uri_for_tag("7")
+        return {"training_image": holder["uri"]}
+
+    stack, _ = standalone(extra=token_uri)
+    template = Template.from_stack(stack).to_json()
+    assert states(template)["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"].endswith(":7")
+    assert job_pulls(template) is None  # by URI, unknown until deployment: ContainerImage.from_ecr_repository grants the pull
+
+
+@pytest.mark.parametrize(
+    ("image", "pulled"),
+    [
+        (f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme/churn-trainer:2", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/acme/churn-trainer"),
+        (f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/churn-trainer@sha256:{'a' * 64}", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/churn-trainer"),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/churn-trainer:2", None),  # another account's: its own policy lets us pull
+    ],
+    ids=["own-account", "own-account-digest", "other-account"],
+)
+def test_an_image_by_uri_in_the_stacks_own_account_is_pulled(image: str, pulled: str | None) -> None:
+    pulls = job_pulls(standalone_template(evaluate_image=image, metric_name="auc"))
+    assert (pulls["PullImages"]["Resource"] if pulls else None) == pulled
+
+
+def test_an_image_asset_and_a_script_steps_repository_image_are_pulled_once_each(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from aws_cdk import aws_ecr as ecr
+    from aws_cdk import aws_ecr_assets as ecr_assets
+
+    from mlops_constructs.container_image import ContainerImage
+    from mlops_constructs.training import ScriptStep, source_archive
+
+    docker = Path(__file__).resolve().parent.parent / "examples" / "byo_regression" / "docker"
+
+    def images(stack: cdk.Stack) -> dict[str, Any]:
+        asset = ecr_assets.DockerImageAsset(stack, "Evaluator", directory=str(docker), platform=ecr_assets.Platform.LINUX_AMD64)
+        trainer = ContainerImage.from_ecr_repository(ecr.Repository(stack, "Trainer"), "3")
+        return {"evaluate_image": asset, "training_image": trainer, "source_code": source_archive(stack, "Code", str(tmp_path)),
+                "train_script": ScriptStep(entry_point="train.py", image=trainer)}
+
+    (tmp_path / "train.py").write_text("print('train')\n")
+    stack, _ = standalone(extra=images)
+    template = Template.from_stack(stack).to_json()
+    (repository_id,) = resources(template, "AWS::ECR::Repository")
+    pulled = job_pulls(template)["PullImages"]["Resource"]  # type: ignore[index]
+    # the training image and the train script's, one repository; and the CDK assets repository the image asset is published to
+    assert sorted(pulled, key=json.dumps) == [
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}", {"Fn::GetAtt": [repository_id, "Arn"]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"training_image": 3}, r"training_image: must be a ContainerImage, an ecr_assets.DockerImageAsset or an ECR image URI \(got 3\)"),
+        ({"processing_image": "python:3.11"}, r"processing_image: must be an ECR image URI"),
+        ({"evaluate_image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/evaluate"}, r"evaluate_image: must name a tag .* or a digest"),
+        ({"training_instance_count": "2"}, r"training_instance_count: must be an integer \(got '2'\)"),
+        ({"training_instance_count": 0}, r"training_instance_count: must be from 1 to 100 \(got 0\)"),
+        ({"training_volume_size_gb": 50.5}, r"training_volume_size_gb: must be an integer \(got 50.5\)"),
+        ({"processing_volume_size_gb": 20000}, r"processing_volume_size_gb: must be from 1 to 16384 GiB \(got 20000\)"),
+        ({"max_training_runtime": 3600}, r"max_training_runtime: must be Duration \(got 3600\)"),
+        ({"spot_max_wait": "30h"}, r"spot_max_wait: must be Duration \(or None\) \(got '30h'\)"),
+        ({"training_instance_type": None}, r"training_instance_type: must be a string \(got None\)"),
+        ({"vpc": "vpc-0123456789abcdef0"}, r"vpc: must be an ec2.IVpc \(got 'vpc-0123456789abcdef0'\)"),
+        ({"encryption_key": KEY_ARN}, r"encryption_key: must be a kms.IKey \(got 'arn:aws:kms:"),
+        ({"data_bucket": "acme-data"}, r"data_bucket: must be an s3.IBucket \(got 'acme-data'\)"),
+        ({"hyperparameters": {"num_round": 200}}, r"hyperparameters.num_round: must be a string \(got 200\)"),
+        ({"hyperparameters": [("num_round", "200")]}, r"hyperparameters: must map hyperparameter names to strings"),
+        ({"retrain_alarm_names": "acme-prod-churn-drift"}, r"retrain_alarm_names: must be a list of alarm names \(got 'acme-prod-churn-drift'\)"),
+        ({"trigger_on_new_data": "yes"}, r"trigger_on_new_data: must be true or false \(got 'yes'\)"),
+        ({"log_retention": 365}, r"log_retention: must be RetentionDays \(got 365\)"),
+    ],
+    ids=["image-number", "image-docker-hub", "image-without-tag", "count-string", "count-zero", "volume-float", "volume-too-big", "runtime-seconds",
+         "spot-string", "instance-type-none", "vpc-id", "key-arn", "bucket-name", "hyperparameter-number", "hyperparameters-list", "alarm-names-string",
+         "flag-string", "retention-days"],
+)
+def test_props_of_the_wrong_type_are_refused_naming_the_prop(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(PropsError, match=f"^TrainingPipeline: {message}"):
+        standalone(**kwargs)
+
+
+def test_a_token_instance_count_is_taken_and_lets_the_instances_talk() -> None:
+    count = cdk.Token.as_number(cdk.Fn.import_value("churn-training-instances"))
+    stack, _ = standalone(training_instance_count=count)
+    template = Template.from_stack(stack).to_json()
+    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    parts = machine["DefinitionString"]["Fn::Join"][1]
+    at = parts.index({"Fn::ImportValue": "churn-training-instances"})  # the count, known at deployment
+    assert parts[at - 1].endswith('"ResourceConfig":{"InstanceCount":')
+    (ingress,) = resources(template, "AWS::EC2::SecurityGroupIngress").values()  # it may be more than one
+    assert ingress["Properties"]["IpProtocol"] == "-1"

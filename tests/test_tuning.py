@@ -228,7 +228,7 @@ def test_the_tuning_job_name_fits_the_api(tuned: dict[str, Any]) -> None:
     name = states(tuned)["NameTuningJob"]
     assert name["QueryLanguage"] == "JSONata"
     # "churn-" + 24 hex digits + "-<retry>": 32 characters, the API's limit
-    assert "'churn-' & $substring($states.input.run.suffix, 0, 24)" in name["Output"]
+    assert name["Output"] == "{% $merge([$states.input, {'tuning': {'job_prefix': 'churn-' & $substring($states.input.run.suffix, 0, 24)}}]) %}"
     assert states(tuned)["Tune"]["Parameters"]["HyperParameterTuningJobName.$"] == "States.Format('{}-{}', $.tuning.job_prefix, $$.State.RetryCount)"
 
 

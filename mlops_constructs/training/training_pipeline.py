@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
@@ -36,10 +38,12 @@ from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import (
     IAM5, acknowledge_each, acknowledge_log_retention, in_packs, nag_resources,
 )
+from mlops_constructs.container_image import PULL_ACTIONS, ContainerImage
 from mlops_constructs.errors import PropsError
 from mlops_constructs.training.gate import (
     DIRECTION_OPS, GATE_OPS, GATE_PATH, MAX_GATE_CONDITIONS, PATH_RULE, PROBLEM_TYPES, GateCondition, ProblemType,
@@ -65,7 +69,7 @@ _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 # (docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
 _METADATA_VALUE = re.compile(r"[\w\s.:/=+@-]{1,256}")
 _METADATA_VALUE_MAX = 256
-_IMAGE = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})")
+_STATE_MACHINE_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}")
 # Errors of the create call worth retrying: throttling and account capacity limits. The optimized
 # integration reports most SageMaker API errors, throttling included, as AmazonSageMakerException, so
 # a rejected request is retried too; three attempts bound that. A job that started and then failed is
@@ -111,10 +115,11 @@ class ScriptStep:
 
     entry_point: str
     """The script, relative to the archive's root (``train.py``, ``jobs/train.py``)."""
-    image: str | ecr_assets.DockerImageAsset
+    image: str | ContainerImage | ecr_assets.DockerImageAsset
     """The image the step runs in: a framework image's URI (``builtin_image_uri("sklearn", "1.2-1", region)``),
-    or your own image built from a Dockerfile (``ecr_assets.DockerImageAsset``), which the job role may pull.
-    For the train step, an image with SageMaker's training toolkit (a framework image, or one built on it)."""
+    or your own (``ContainerImage.from_asset`` built from a Dockerfile, ``ContainerImage.from_ecr_repository``,
+    or an ``ecr_assets.DockerImageAsset``), which the job role is then allowed to pull. For the train step, an
+    image with SageMaker's training toolkit (a framework image, or one built on it)."""
     arguments: Sequence[str] = ()
     """Command-line arguments of a processing step's script; at most 256 of at most 256 characters.
     Not for the train step, whose arguments are the hyperparameters. Default: none."""
@@ -131,8 +136,8 @@ class ScriptStep:
 
     @property
     def image_uri(self) -> str:
-        """The image's URI (a token for an image asset)."""
-        return self.image.image_uri if isinstance(self.image, ecr_assets.DockerImageAsset) else self.image
+        """The image's URI (a token for an image asset or a repository's image)."""
+        return self.image.image_uri if isinstance(self.image, ContainerImage | ecr_assets.DockerImageAsset) else self.image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +182,90 @@ class Preprocessing:
         return environment
 
 
-class TrainingPipeline(Construct):
+@dataclass(frozen=True)
+class _JobSettings:
+    """What every processing job of the pipeline shares, unless a script step sets its own instance type."""
+
+    key: kms.IKey
+    network: dict[str, Any]
+    instance_type: str
+    volume_size_gb: int
+    max_runtime: Duration
+
+
+class _ManagedPolicyRole(iam.Role):
+    """A role whose permissions all live in one customer managed policy: what is added to it later
+    (``add_to_policy``, and every ``grant_*`` to it) goes into that policy, never into an inline default
+    policy, so what a reviewer reads in the managed policy is all there is."""
+
+    _managed_policy: iam.ManagedPolicy | None = None
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        if self._managed_policy is None:  # before its policy exists: nothing in this module adds then
+            return super().add_to_principal_policy(statement)
+        self._managed_policy.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._managed_policy)
+
+
+class TrainingPipelineBase(Construct):
+    """A training pipeline as another construct uses it: start runs (:meth:`grant_start_execution`) and
+    watch them (``metric_*``). A :class:`TrainingPipeline` is one; one made by another app is imported
+    with :meth:`TrainingPipeline.from_state_machine_arn` or :meth:`TrainingPipeline.from_training_pipeline_attributes`."""
+
+    state_machine: sfn.IStateMachine
+    """The state machine that runs the pipeline."""
+    key: kms.IKey | None
+    """The key the state machine encrypts its execution data with, or ``None`` for an import that was not given it."""
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start runs: ``states:StartExecution`` on the state machine and, with the pipeline's
+        ``key``, ``kms:GenerateDataKey`` on it for this machine's executions only (Step Functions encrypts the
+        run's input with it, under the encryption context ``aws:states:stateMachineArn``)."""
+        check_interface(type(self).__name__, "grantee", grantee, "grant_principal", "must be an iam.IGrantable")
+        machine_arn = self.state_machine.state_machine_arn
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["states:StartExecution"], resource_arns=[machine_arn])
+        if self.key is not None:
+            grant = grant.combine(iam.Grant.add_to_principal(
+                grantee=grantee, actions=["kms:GenerateDataKey"], resource_arns=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": machine_arn}},
+            ))
+        return grant
+
+    def metric_started(self, **props: Any) -> cloudwatch.Metric:
+        """Runs started (``AWS/States`` ``ExecutionsStarted``). Default: Sum over 5 minutes; ``period``,
+        ``statistic`` and the other ``cloudwatch.MetricOptions`` override it."""
+        return self.state_machine.metric_started(**props)
+
+    def metric_succeeded(self, **props: Any) -> cloudwatch.Metric:
+        """Runs that succeeded (``ExecutionsSucceeded``): registered, or missed the gate, which is not a
+        failure. Default: Sum over 5 minutes; ``cloudwatch.MetricOptions`` override it."""
+        return self.state_machine.metric_succeeded(**props)
+
+    def metric_failed(self, **props: Any) -> cloudwatch.Metric:
+        """Runs that failed (``ExecutionsFailed``): a job, the report or the registration failed. Default:
+        Sum over 5 minutes; ``cloudwatch.MetricOptions`` override it."""
+        return self.state_machine.metric_failed(**props)
+
+    def metric_time(self, **props: Any) -> cloudwatch.Metric:
+        """How long runs take, from start to end, in milliseconds (``ExecutionTime``). Default: Average
+        over 5 minutes; ``cloudwatch.MetricOptions`` override it."""
+        return self.state_machine.metric_time(**props)
+
+
+class _ImportedTrainingPipeline(TrainingPipelineBase):
+    """A training pipeline made by another app, known by its state machine's ARN."""
+
+    def __init__(self, scope: Construct, id: str, *, state_machine_arn: str, key: kms.IKey | None) -> None:
+        super().__init__(scope, id)
+        check_pattern("TrainingPipeline", "state_machine_arn", state_machine_arn, _STATE_MACHINE_ARN,
+                      "must be a state machine ARN, arn:<partition>:states:<region>:<account>:stateMachine:<name>")
+        check_interface("TrainingPipeline", "key", key, "key_arn", "must be a kms.IKey", optional=True)
+        self.state_machine = sfn.StateMachine.from_state_machine_arn(self, "StateMachine", state_machine_arn)
+        self.key = key
+
+
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
+class TrainingPipeline(TrainingPipelineBase):
     """Train one model end to end, every step a SageMaker job in the isolated VPC.
 
     The state machine runs::
@@ -218,6 +306,10 @@ class TrainingPipeline(Construct):
     Execution history goes to a KMS-encrypted log group (level ALL), with X-Ray tracing and an
     execution timeout.
 
+    It is ``iam.IGrantable`` (the job role: ``bucket.grant_read(pipeline)`` lets the user's scripts read it)
+    and ``ec2.IConnectable`` (the jobs' security group); ``grant_start_execution`` and ``metric_*`` are
+    :class:`TrainingPipelineBase`'s, which an imported pipeline (``from_state_machine_arn``) has too.
+
     Example::
 
         pipeline = TrainingPipeline(self, "Churn",
@@ -239,8 +331,12 @@ class TrainingPipeline(Construct):
     :param data_prefix: the model's prefix in ``data_bucket``, ending with ``/``.
     :param artifact_bucket: where splits, model, checkpoints and reports go, under ``artifact_prefix``.
     :param encryption_key: encrypts job volumes and outputs; the key of both buckets.
-    :param training_image: the training (and, by default, evaluation and serving) image URI.
-    :param processing_image: the image that runs the bundled preprocessing script (it needs Python 3).
+    :param training_image: the training (and, by default, evaluation and serving) image: an ECR image URI,
+        a ``ContainerImage`` or an ``ecr_assets.DockerImageAsset``. The job role may pull an image of a
+        repository (``ContainerImage.from_ecr_repository``, ``from_asset``, an image asset) and one given by URI
+        in the stack's own account; SageMaker's own images need no grant.
+    :param processing_image: the image that runs the bundled preprocessing script (it needs Python 3); as
+        ``training_image``.
     :param model_package_group_name: the group models are registered in.
     :param vpc_subnets: where the jobs run. Default: the VPC's isolated subnets.
     :param artifact_prefix: the model's prefix in ``artifact_bucket``; letters, digits and ``_ . -`` between
@@ -261,8 +357,8 @@ class TrainingPipeline(Construct):
     :param preprocessing: settings of the bundled script: split fractions, header row, label column,
         seed, and what to do with non-numeric features; only with the bundled script. Default:
         ``Preprocessing()``: 80/10/10, no header, the label first, seed 42, non-numeric features one-hot encoded.
-    :param preprocess_image: an image whose own entrypoint does the split. Default: the bundled script.
-    :param evaluate_image: an image whose own entrypoint writes the report. Default: the bundled script.
+    :param preprocess_image: an image (as ``training_image``) whose own entrypoint does the split. Default: the bundled script.
+    :param evaluate_image: an image (as ``training_image``) whose own entrypoint writes the report. Default: the bundled script.
     :param source_code: the user's scripts as one ``.tar.gz`` asset (``source_archive(scope, id, directory)``),
         which the ``*_script`` steps run from. Default: none.
     :param preprocess_script: run Preprocess in script mode: ``ScriptStep.entry_point`` of ``source_code`` in
@@ -312,7 +408,15 @@ class TrainingPipeline(Construct):
         triggers share one EventBridge rule, its pattern the ``$or`` of theirs, which starts the machine with
         ``{"trigger": <the event's detail-type>, "source": <its source>}``. With any trigger, what EventBridge
         or Scheduler cannot turn into a run (after 8 retries within 24 hours) goes to a KMS-encrypted
-        dead-letter queue whose alarm notifies the topic.
+        dead-letter queue whose alarm notifies the topic. ``add_retrain_alarm`` takes a ``cloudwatch.IAlarm`` instead.
+    :param before_step: states to run before a step, by step: ``preprocess``, ``train`` (``tune`` with
+        ``tuning``), ``evaluate`` or ``register`` (after the gate passed). Each is a state or chain that the
+        pipeline continues from (not ending in ``Succeed`` or ``Fail``; no ``Parallel`` or ``Map``); it gets
+        the run's state (``$.run``, ``$.preprocess``...) and must hand it on (set ``result_path``). A task
+        that catches nothing itself goes to the failure notification on any error, like the pipeline's own
+        steps, and what CDK grants a task goes into ``extension_policy``. Default: none.
+    :param after_step: states to run after a step, as ``before_step``: after ``evaluate`` comes the report's
+        reading, after ``register`` the registered notification. Default: none.
     :param log_retention: of the execution log group. Default: one year.
     :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
     """
@@ -328,8 +432,8 @@ class TrainingPipeline(Construct):
         data_prefix: str,
         artifact_bucket: s3.IBucket,
         encryption_key: kms.IKey,
-        training_image: str,
-        processing_image: str,
+        training_image: str | ContainerImage | ecr_assets.DockerImageAsset,
+        processing_image: str | ContainerImage | ecr_assets.DockerImageAsset,
         model_package_group_name: str,
         vpc_subnets: ec2.SubnetSelection | None = None,
         artifact_prefix: str | None = None,
@@ -342,8 +446,8 @@ class TrainingPipeline(Construct):
         content_type: str = "text/csv",
         tuning: Tuning | None = None,
         preprocessing: Preprocessing | None = None,
-        preprocess_image: str | None = None,
-        evaluate_image: str | None = None,
+        preprocess_image: str | ContainerImage | ecr_assets.DockerImageAsset | None = None,
+        evaluate_image: str | ContainerImage | ecr_assets.DockerImageAsset | None = None,
         source_code: s3_assets.Asset | None = None,
         preprocess_script: ScriptStep | None = None,
         train_script: ScriptStep | None = None,
@@ -361,18 +465,33 @@ class TrainingPipeline(Construct):
         trigger_on_new_data: bool = False,
         trigger_on_retrain_event: bool = True,
         retrain_alarm_names: Sequence[str] = (),
+        before_step: Mapping[str, sfn.IChainable] | None = None,
+        after_step: Mapping[str, sfn.IChainable] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
-        artifact_prefix = artifact_prefix or f"{model_name}/"
-        self._validate(
-            name, model_name, data_prefix, artifact_prefix, training_image, processing_image, preprocess_image,
-            evaluate_image, max_training_runtime, spot_max_wait, training_instance_type, processing_instance_type,
+        self._check_types(
+            name, vpc=vpc, data_bucket=data_bucket, artifact_bucket=artifact_bucket, encryption_key=encryption_key,
+            model_package_group_name=model_package_group_name, vpc_subnets=vpc_subnets, hyperparameters=hyperparameters,
+            training_instance_type=training_instance_type, training_instance_count=training_instance_count,
+            training_volume_size_gb=training_volume_size_gb, max_training_runtime=max_training_runtime, spot_max_wait=spot_max_wait,
+            content_type=content_type, source_code=source_code, processing_instance_type=processing_instance_type,
+            processing_volume_size_gb=processing_volume_size_gb, max_processing_runtime=max_processing_runtime,
+            notification_topic=notification_topic, trigger_on_new_data=trigger_on_new_data,
+            trigger_on_retrain_event=trigger_on_retrain_event, retrain_alarm_names=retrain_alarm_names,
+            log_retention=log_retention, removal_policy=removal_policy,
         )
-        self._validate_scripts(name, source_code, preprocess_script, train_script, evaluate_script, preprocessing,
-                               preprocess_image, evaluate_image, hyperparameters)
+        artifact_prefix = artifact_prefix or f"{model_name}/"
+        images = {prop: None if value is None else ContainerImage.of(value, name, prop) for prop, value in (
+            ("training_image", training_image), ("processing_image", processing_image),
+            ("preprocess_image", preprocess_image), ("evaluate_image", evaluate_image),
+        )}
+        self._validate(name, model_name, data_prefix, artifact_prefix, max_training_runtime, spot_max_wait, training_instance_type,
+                       processing_instance_type)
+        script_images = self._validate_scripts(name, source_code, preprocess_script, train_script, evaluate_script, preprocessing,
+                                               preprocess_image, evaluate_image, hyperparameters)
         self.gate_conditions: tuple[GateCondition, ...] = self._gate(
             name, problem_type, gate_conditions, metric_name, metric_threshold, metric_direction,
             evaluate_image or (evaluate_script.image_uri if evaluate_script else None),
@@ -381,72 +500,67 @@ class TrainingPipeline(Construct):
         self._validate_baseline_location(name, artifact_bucket.bucket_name, artifact_prefix)
         self._validate_preprocessing(name, preprocessing, preprocess_image)
         self._validate_tuning(name, tuning, hyperparameters or {}, spot_max_wait)
+        # "train" is "tune" when the tuning job replaces the training job.
+        steps = ("preprocess", "train" if tuning is None else "tune", "evaluate", "register")
+        before, before_states = self._extensions(name, "before_step", before_step, steps)
+        after, after_states = self._extensions(name, "after_step", after_step, steps)
+        self._check_extensions_apart(name, before, after)
+
         stack = Stack.of(self)
         self.model_name = model_name
+        """The model's name; it prefixes the jobs' names."""
         self.model_package_group_name = model_package_group_name
+        """The group models are registered in."""
+        self.source_code = source_code
+        """The user's scripts run by the ``*_script`` steps, or ``None``."""
+        self.tuning_policy: iam.ManagedPolicy | None = None
+        """The state machine's tuning permissions, when it tunes: a policy of their own, so that neither
+        policy nears IAM's 6,144 characters per managed policy (tests/test_quotas.py). ``None`` without ``tuning``."""
+        self.extension_policy: iam.ManagedPolicy | None = None
+        """What the task states of ``before_step`` and ``after_step`` need (CDK's grants of each task), on the
+        state machine's role, or ``None`` when they need nothing."""
         subnets = select_subnets(vpc, vpc_subnets)
-
-        # -- security group and job role ---------------------------------------------------------------
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "JobSecurityGroup",
-            vpc=vpc,
-            description=f"SageMaker jobs of {model_name}: HTTPS out only",
-            allow_all_outbound=False,
-        )
-        """The jobs' security group."""
-        # Isolated subnets route only to the VPC endpoints and the S3/DynamoDB gateway endpoints, whose
-        # prefix lists have no id CloudFormation could name without a lookup: HTTPS "anywhere" reaches
-        # exactly those.
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
         counts = [training_instance_count if train_script is None or train_script.instance_count is None else train_script.instance_count,
                   *(step.instance_count or 1 for step in (preprocess_script, evaluate_script) if step is not None)]
-        if max(counts) > 1:
-            # Distributed training: the instances of one job talk to each other on ports the framework
-            # chooses; only members of this group may.
-            self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
-            self.security_group.add_egress_rule(self.security_group, ec2.Port.all_traffic(), "Among the instances of one training job")
-            acknowledge_each(self.security_group, in_packs(
-                "EC2RestrictedCommonPorts", "The only ingress is from this same security group, for the "
-                "instances of one distributed training job; nothing outside the group can connect."
-            ))
+        self.security_group = self._job_security_group(model_name, vpc, distributed=any(is_token(c) or c > 1 for c in counts))
+        """The jobs' security group (``connections`` is its)."""
 
-        self.job_role = iam.Role(
+        # -- the job role ------------------------------------------------------------------------------
+        self.job_role: iam.Role = _ManagedPolicyRole(
             self,
             "JobRole",
             assumed_by=service_principal("sagemaker.amazonaws.com", Aws.ACCOUNT_ID),
             description=f"Execution role of the SageMaker jobs of {model_name}",
         )
-        """The SageMaker jobs' execution role; its permissions are all in ``job_policy``."""
+        """The SageMaker jobs' execution role, what the user's scripts run as (``grant_principal``); its
+        permissions are all in ``job_policy``, grants to it included."""
         scripts = {
             name_: s3_assets.Asset(self, f"{name_.capitalize()}Script", path=str(_SCRIPTS / f"{name_}.py"))
             for name_ in ("preprocess", "evaluate")
         }
-        self.source_code = source_code
-        """The user's scripts run by the ``*_script`` steps, or ``None``."""
         shipped = {**scripts, **({"source": source_code} if source_code is not None else {})}
+        pulled = [image for image in (*images.values(), *script_images.values()) if image is not None]
         self.job_policy = iam.ManagedPolicy(
             self,
             "JobPolicy",
             description=f"SageMaker jobs of {model_name}: data, artifacts, logs, metrics, VPC",
             roles=[self.job_role],
-            document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped, self._private_repositories(
-                stack, [training_image, processing_image, preprocess_image, evaluate_image],
-                [step for step in (preprocess_script, train_script, evaluate_script) if step is not None]))),
+            document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped, self._pull_repositories(stack, pulled))),
         )
-        """What the jobs may do."""
+        """What the jobs may do: everything ``add_to_role_policy`` and grants to the pipeline add goes here too."""
+        self.job_role._managed_policy = self.job_policy  # type: ignore[attr-defined]
         data_bucket.grant_read(self.job_policy, f"{data_prefix}*")
         artifact_bucket.grant_read_write(self.job_policy, f"{artifact_prefix}*")
 
         # -- notifications, logs and the state machine's key ------------------------------------------
-        self.key = kms.Key(
+        self.key: kms.Key = kms.Key(
             self,
             "Key",
             description=f"Encrypts the training pipeline log group and notifications of {model_name}",
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        """Encrypts the execution log group and the notification topic."""
+        """Encrypts the execution data, the execution log group and the notification topic."""
         allow_dead_letters_and_alarms(self.key)
         allow_cloudwatch_logs(self.key)
         deny_grants_except_for_aws_resources(self.key)
@@ -457,46 +571,170 @@ class TrainingPipeline(Construct):
         log_group = logs.LogGroup(self, "ExecutionLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
 
-        # -- the states -----------------------------------------------------------------------------
+        # -- the states, one method per step -----------------------------------------------------------
         locations = _Locations(artifact_bucket.bucket_name, artifact_prefix)
-        network = {
-            "VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id], "Subnets": subnets.subnet_ids},
-        }
-        prepare = sfn.Pass(
-            self,
-            "Prepare",
-            comment="Names this run: job names and artifact locations derive from the execution id",
-            parameters={"run": locations.run_parameters()},
-        )
-        preprocess = self._processing_state(
-            "Preprocess",
-            job_kind="p",
-            image=preprocess_script.image_uri if preprocess_script else preprocess_image or processing_image,
+        network = {"VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id], "Subnets": subnets.subnet_ids}}
+        job = _JobSettings(key=encryption_key, network=network, instance_type=processing_instance_type,
+                           volume_size_gb=processing_volume_size_gb, max_runtime=max_processing_runtime)
+        training_image_ = script_images.get("train_script") or images["training_image"]
+        assert training_image_ is not None  # a required prop, checked above
+        prepare = self._prepare_step(locations)
+        preprocess = self._preprocess_step(
+            data_bucket, data_prefix, job, preprocess_script, source_code,
+            image=script_images.get("preprocess_script") or images["preprocess_image"] or images["processing_image"],  # type: ignore[arg-type]
             script=None if preprocess_image or preprocess_script else scripts["preprocess"],
-            user_script=preprocess_script, source_code=source_code,
-            inputs=[
-                _s3_input("data", data_bucket.s3_url_for_object(data_prefix), "/opt/ml/processing/input"),
-            ],
-            outputs=[
-                _s3_output(split, f"$.run.{split}_uri", f"/opt/ml/processing/output/{split}") for split in ("train", "validation", "test")
-            ]
+            environment=dict(preprocess_script.environment) if preprocess_script else (preprocessing or Preprocessing()).environment(),
+        )
+        train = self._train_step(
+            model_name, training_image_.image_uri, hyperparameters, train_script, source_code, content_type, encryption_key, network,
+            instance_type=(train_script.instance_type or training_instance_type) if train_script else training_instance_type,
+            instance_count=(train_script.instance_count or training_instance_count) if train_script else training_instance_count,
+            volume_size_gb=training_volume_size_gb, max_runtime=max_training_runtime, spot_max_wait=spot_max_wait,
+        )
+        evaluate = self._evaluate_step(
+            job, evaluate_script, source_code, problem_type,
+            image=script_images.get("evaluate_script") or images["evaluate_image"] or training_image_,
+            script=None if evaluate_image or evaluate_script else scripts["evaluate"],
+        )
+        read_evaluation = self._read_evaluation_step(artifact_bucket, artifact_prefix)
+        register = self._register_step(stack, model_package_group_name, training_image_.image_uri, content_type, tuned=tuning is not None)
+        failure, gate = self._gate_step(register, before.get("register"), after.get("register"), model_name)
+
+        # With tuning, the Train state gives way to the tuning job and the look-up of its best training job.
+        tune, best = self._tuning_states(tuning, train, model_name, max_training_runtime, spot_max_wait) if tuning is not None else (None, None)
+        self._retry_and_catch(failure, preprocess, train if tune is None else tune, best, evaluate, read_evaluation, register)
+        training: sfn.IChainable = train if tune is None else sfn.Chain.start(self._tuning_job_name(model_name)).next(tune).next(best)  # type: ignore[arg-type]
+        definition = sfn.Chain.start(prepare)
+        for step, state in (("preprocess", preprocess), (steps[1], training), ("evaluate", evaluate)):
+            for part in (before.get(step), state, after.get(step)):
+                if part is not None:
+                    definition = definition.next(part)
+        definition = definition.next(read_evaluation).next(gate)
+        extension_statements = self._catch_extensions(failure, [*before_states, *after_states])
+
+        # With spot, the wait already includes the runtime; a tuning job runs its training jobs in waves.
+        training_time = (spot_max_wait or max_training_runtime) if tuning is None else Duration.seconds(self._tuning_runtime(tuning, max_training_runtime))
+        timeout = training_time.plus(max_processing_runtime).plus(max_processing_runtime).plus(durations.hours(1))
+        self._state_machine(
+            stack, definition, timeout, log_group, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key,
+            subnets, tuning, extension_statements,
+            processing_isolated=all(step.network_isolation for step in (preprocess_script, evaluate_script) if step is not None),
+            training_isolated=train_script is None or train_script.network_isolation,
+        )
+        self._triggers(model_name, data_bucket, data_prefix, _schedule_expression(name, schedule), trigger_on_new_data,
+                       trigger_on_retrain_event, retrain_alarm_names)
+        self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
+        if tuning is not None:
+            (tuning_jobs,) = nag_resources(stack, [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")])
+            acknowledge_each(self.tuning_policy, {  # type: ignore[arg-type]
+                f"{IAM5}[{tuning_jobs}]": "Tuning jobs of this model; their names are made per run.",
+            })
+
+    # ------------------------------------------------------------------------------------------------
+    # The resource model: import, grants, metrics, IGrantable, IConnectable
+    # ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def from_training_pipeline_attributes(scope: Construct, id: str, *, state_machine_arn: str,
+                                          key: kms.IKey | None = None) -> TrainingPipelineBase:
+        """A training pipeline made by another app (or stack), to start its runs and watch them.
+
+        :param state_machine_arn: its state machine's ARN (the training stack's ``StateMachineArn`` output).
+        :param key: the pipeline's own key (``TrainingPipeline.key``), which encrypts its execution data:
+            ``grant_start_execution`` then also lets the grantee encrypt a run's input with it. Default: not
+            known; a grantee can start runs only if it may use the key through other means.
+        """
+        return _ImportedTrainingPipeline(scope, id, state_machine_arn=state_machine_arn, key=key)
+
+    @staticmethod
+    def from_state_machine_arn(scope: Construct, id: str, state_machine_arn: str) -> TrainingPipelineBase:
+        """A training pipeline made by another app, by its state machine's ARN alone
+        (:meth:`from_training_pipeline_attributes` without its key)."""
+        return TrainingPipeline.from_training_pipeline_attributes(scope, id, state_machine_arn=state_machine_arn)
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The jobs' role, what the user's scripts run as: a grant to the pipeline (``bucket.grant_read(pipeline)``)
+        lands in ``job_policy``."""
+        return self.job_role
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The jobs' security group: ``pipeline.connections.allow_to(database, ec2.Port.tcp(5432))`` lets the
+        jobs reach a database in the VPC (they have HTTPS out only, otherwise)."""
+        return self.security_group.connections
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        """Let the jobs (the user's scripts) do more: ``statement`` goes into ``job_policy``, the job role's one
+        managed policy, where the compliance packs check it like the rest (a wildcard needs an acknowledgement
+        of your own, ``Validations.of(pipeline.job_policy).acknowledge(...)``)."""
+        check_type(type(self).__name__, "statement", statement, iam.PolicyStatement)
+        return self.job_role.add_to_principal_policy(statement)
+
+    def add_retrain_alarm(self, alarm: cloudwatch.IAlarm) -> None:
+        """Start a run when ``alarm`` goes into ALARM (an alarm of this account and region, whose state changes
+        reach the default event bus), as ``retrain_alarm_names`` does by name: one more alternative of the
+        trigger rule's ``DriftAlarm`` pattern. The rule, its role and dead-letter queue are created if the
+        pipeline had no event trigger."""
+        check_interface(type(self).__name__, "alarm", alarm, "alarm_arn", "must be a cloudwatch.IAlarm")
+        self._retrain_alarm_names.append(alarm.alarm_name)
+        self.trigger_patterns = self._trigger_patterns()
+        if self.trigger_rule is None:
+            if self._trigger_role is None:
+                self._trigger_plumbing(events_=True, schedule=False)
+            else:  # made for the schedule alone: EventBridge may now assume it too
+                assert isinstance(self._trigger_role, iam.Role) and self._trigger_role.assume_role_policy is not None
+                self._trigger_role.assume_role_policy.add_statements(iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}))
+            self._event_rule()
+        else:
+            self._apply_trigger_pattern()
+
+    # ------------------------------------------------------------------------------------------------
+    # One method per step
+    # ------------------------------------------------------------------------------------------------
+
+    def _job_security_group(self, model_name: str, vpc: ec2.IVpc, *, distributed: bool) -> ec2.SecurityGroup:
+        group = ec2.SecurityGroup(self, "JobSecurityGroup", vpc=vpc, description=f"SageMaker jobs of {model_name}: HTTPS out only",
+                                  allow_all_outbound=False)
+        # Isolated subnets route only to the VPC endpoints and the S3/DynamoDB gateway endpoints, whose
+        # prefix lists have no id CloudFormation could name without a lookup: HTTPS "anywhere" reaches
+        # exactly those.
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC and gateway endpoints")
+        if distributed:
+            # Distributed training: the instances of one job talk to each other on ports the framework
+            # chooses; only members of this group may.
+            group.add_ingress_rule(group, ec2.Port.all_traffic(), "Among the instances of one training job")
+            group.add_egress_rule(group, ec2.Port.all_traffic(), "Among the instances of one training job")
+            acknowledge_each(group, in_packs(
+                "EC2RestrictedCommonPorts", "The only ingress is from this same security group, for the "
+                "instances of one distributed training job; nothing outside the group can connect."
+            ))
+        return group
+
+    def _prepare_step(self, locations: _Locations) -> sfn.Pass:
+        return sfn.Pass(self, "Prepare", comment="Names this run: job names and artifact locations derive from the execution id",
+                        parameters={"run": locations.run_parameters()})
+
+    def _preprocess_step(self, data_bucket: s3.IBucket, data_prefix: str, job: _JobSettings, user_script: ScriptStep | None,
+                         source_code: s3_assets.Asset | None, *, image: ContainerImage, script: s3_assets.Asset | None,
+                         environment: dict[str, str]) -> sfn.CustomState:
+        return self._processing_state(
+            "Preprocess", job_kind="p", image=image.image_uri, script=script, user_script=user_script, source_code=source_code,
+            inputs=[_s3_input("data", data_bucket.s3_url_for_object(data_prefix), "/opt/ml/processing/input")],
+            outputs=[_s3_output(split, f"$.run.{split}_uri", f"/opt/ml/processing/output/{split}") for split in ("train", "validation", "test")]
             # Declared for a custom image too: SageMaker uploads whatever the container writes there.
             + [_s3_output("baseline", "$.run.baseline_uri", "/opt/ml/processing/output/baseline")],
-            environment=dict(preprocess_script.environment) if preprocess_script else (preprocessing or Preprocessing()).environment(),
-            instance_type=processing_instance_type,
-            volume_size_gb=processing_volume_size_gb,
-            max_runtime=max_processing_runtime,
-            key=encryption_key,
-            network=network,
-            result_path="$.preprocess",
+            environment=environment, job=job, result_path="$.preprocess",
         )
+
+    def _train_step(self, model_name: str, image_uri: str, hyperparameters: Mapping[str, str] | None, train_script: ScriptStep | None,
+                    source_code: s3_assets.Asset | None, content_type: str, key: kms.IKey, network: dict[str, Any], *, instance_type: str,
+                    instance_count: int, volume_size_gb: int, max_runtime: Duration, spot_max_wait: Duration | None) -> _TrainingJob:
         train_hyperparameters = dict(hyperparameters or {})
-        train_channels = ["train", "validation"]
         if train_script is not None:
             assert source_code is not None  # checked in _validate_scripts
-            training_image = train_script.image_uri
-            training_instance_type = train_script.instance_type or training_instance_type
-            training_instance_count = train_script.instance_count or training_instance_count
             train_hyperparameters.update({
                 "sagemaker_program": json.dumps(train_script.entry_point),
                 "sagemaker_submit_directory": json.dumps(f"{_TRAINING_CODE_DIR}/{source_code.s3_object_key}"),
@@ -511,7 +749,7 @@ class TrainingPipeline(Construct):
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             role=self.job_role.without_policy_updates(),
             algorithm_specification=tasks.AlgorithmSpecification(
-                training_image=tasks.DockerImage.from_registry(training_image),
+                training_image=tasks.DockerImage.from_registry(image_uri),
                 training_input_mode=tasks.InputMode.FILE,
             ),
             input_data_config=[
@@ -525,7 +763,7 @@ class TrainingPipeline(Construct):
                         )
                     ),
                 )
-                for channel in train_channels
+                for channel in ("train", "validation")
             ]
             + ([tasks.Channel(
                 channel_name=_CODE_CHANNEL,
@@ -535,15 +773,15 @@ class TrainingPipeline(Construct):
                 )),
             )] if train_script is not None and source_code is not None else []),
             output_data_config=tasks.OutputDataConfig(
-                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_uri"), encryption_key=encryption_key
+                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_uri"), encryption_key=key
             ),
             resource_config=tasks.ResourceConfig(
-                instance_count=training_instance_count,
-                instance_type=ec2.InstanceType(training_instance_type.removeprefix("ml.")),
-                volume_size=Size.gibibytes(training_volume_size_gb),
-                volume_encryption_key=encryption_key,
+                instance_count=instance_count,
+                instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+                volume_size=Size.gibibytes(volume_size_gb),
+                volume_encryption_key=key,
             ),
-            stopping_condition=tasks.StoppingCondition(max_runtime=max_training_runtime),
+            stopping_condition=tasks.StoppingCondition(max_runtime=max_runtime),
             enable_network_isolation=train_script.network_isolation if train_script else True,
             hyperparameters=train_hyperparameters,
             environment=dict(train_script.environment) if train_script and train_script.environment else None,
@@ -561,7 +799,7 @@ class TrainingPipeline(Construct):
                     "EnableManagedSpotTraining": True,
                     "CheckpointConfig": {"S3Uri.$": "$.run.checkpoint_uri"},
                     "StoppingCondition": {
-                        "MaxRuntimeInSeconds": int(max_training_runtime.to_seconds()),
+                        "MaxRuntimeInSeconds": int(max_runtime.to_seconds()),
                         "MaxWaitTimeInSeconds": int(spot_max_wait.to_seconds()),
                     },
                 }
@@ -569,26 +807,23 @@ class TrainingPipeline(Construct):
                 else {}
             ),
         }
-        evaluate = self._processing_state(
-            "Evaluate",
-            job_kind="e",
-            image=evaluate_script.image_uri if evaluate_script else evaluate_image or training_image,
-            script=None if evaluate_image or evaluate_script else scripts["evaluate"],
-            user_script=evaluate_script, source_code=source_code,
+        return train
+
+    def _evaluate_step(self, job: _JobSettings, user_script: ScriptStep | None, source_code: s3_assets.Asset | None, problem_type: str, *,
+                       image: ContainerImage, script: s3_assets.Asset | None) -> sfn.CustomState:
+        return self._processing_state(
+            "Evaluate", job_kind="e", image=image.image_uri, script=script, user_script=user_script, source_code=source_code,
             inputs=[
                 _s3_input("model", "$.train.ModelArtifacts", "/opt/ml/processing/model", object_=True),
                 _s3_input("test", "$.run.test_uri", "/opt/ml/processing/test"),
             ],
             outputs=[_s3_output("evaluation", "$.run.evaluation_uri", "/opt/ml/processing/evaluation")],
-            environment={"PROBLEM_TYPE": problem_type, **(evaluate_script.environment if evaluate_script else {})},
-            instance_type=processing_instance_type,
-            volume_size_gb=processing_volume_size_gb,
-            max_runtime=max_processing_runtime,
-            key=encryption_key,
-            network=network,
-            result_path="$.evaluate",
+            environment={"PROBLEM_TYPE": problem_type, **(user_script.environment if user_script else {})},
+            job=job, result_path="$.evaluate",
         )
-        read_evaluation = tasks.CallAwsService(
+
+    def _read_evaluation_step(self, artifact_bucket: s3.IBucket, artifact_prefix: str) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
             self,
             "ReadEvaluation",
             comment="Reads evaluation.json from the artifact bucket",
@@ -599,19 +834,21 @@ class TrainingPipeline(Construct):
             result_selector={"report.$": "States.StringToJson($.Body)"},
             result_path="$.evaluation",
         )
-        register = tasks.CallAwsService(
+
+    def _register_step(self, stack: Stack, group: str, image_uri: str, content_type: str, *, tuned: bool) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
             self,
             "Register",
             comment="Registers the model as PendingManualApproval, with its evaluation report",
             service="sagemaker",
             action="createModelPackage",
             parameters={
-                "ModelPackageGroupName": model_package_group_name,
+                "ModelPackageGroupName": group,
                 "ModelPackageDescription.$": "States.Format('Trained by execution {}', $$.Execution.Name)",
                 "ModelApprovalStatus": "PendingManualApproval",
                 "ClientToken.$": "$.run.suffix",  # a retried registration is the same registration
                 "InferenceSpecification": {
-                    "Containers": [{"Image": training_image, "ModelDataUrl.$": "$.train.ModelArtifacts"}],
+                    "Containers": [{"Image": image_uri, "ModelDataUrl.$": "$.train.ModelArtifacts"}],
                     "SupportedContentTypes": [content_type],
                     "SupportedResponseMIMETypes": [content_type],
                 },
@@ -623,15 +860,20 @@ class TrainingPipeline(Construct):
                 "CustomerMetadataProperties": {
                     f"{DRIFT_BASELINE_KEY}.$": "$.run.baseline_uri",
                     # The tuning job that chose the version's hyperparameters: ModelPackage has no field for it.
-                    **({f"{TUNING_JOB_KEY}.$": "$.tune.HyperParameterTuningJobArn"} if tuning is not None else {}),
+                    **({f"{TUNING_JOB_KEY}.$": "$.tune.HyperParameterTuningJobArn"} if tuned else {}),
                 },
             },
-            iam_resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*")],
+            iam_resources=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
             result_selector={"ModelPackageArn.$": "$.ModelPackageArn"},
             result_path="$.registered",
         )
 
+    def _gate_step(self, register: tasks.CallAwsService, before_register: sfn.IChainable | None, after_register: sfn.IChainable | None,
+                   model_name: str) -> tuple[tasks.SnsPublish, sfn.Choice]:
+        """The gate on the report, the registration path behind it and the notifications: ``NotifyFailure``
+        (then ``Failed``), where every failure goes, and the ``MetricGate`` choice."""
         conditions = self.gate_conditions
+
         def value_at(condition: GateCondition) -> str:
             return f"$.evaluation.report.{condition.path}"
 
@@ -680,13 +922,20 @@ class TrainingPipeline(Construct):
             sfn.Condition.number_greater_than_equals(value_at(c), c.threshold) if c.op == ">=" else sfn.Condition.number_less_than_equals(value_at(c), c.threshold)
             for c in conditions
         ]
-        gate.when(met[0] if len(met) == 1 else sfn.Condition.and_(*met), register.next(notify_registered).next(sfn.Succeed(self, "Registered")))
+        registration = sfn.Chain.start(before_register) if before_register is not None else sfn.Chain.start(register)
+        if before_register is not None:
+            registration = registration.next(register)
+        if after_register is not None:
+            registration = registration.next(after_register)
+        gate.when(met[0] if len(met) == 1 else sfn.Condition.and_(*met), registration.next(notify_registered).next(sfn.Succeed(self, "Registered")))
         gate.otherwise(notify_missed.next(sfn.Succeed(self, "NotRegistered")))
+        return notify_failure, gate
 
-        # With tuning, the Train state gives way to the tuning job and the look-up of its best training job.
-        tune, best = self._tuning_states(tuning, train, model_name, max_training_runtime, spot_max_wait) if tuning is not None else (None, None)
-        training: list[Any] = [train] if tune is None else [tune]
-        for state in (preprocess, *training, evaluate):
+    def _retry_and_catch(self, failure: tasks.SnsPublish, preprocess: sfn.CustomState, training: sfn.TaskStateBase | sfn.CustomState,
+                         best: tasks.CallAwsService | None, evaluate: sfn.CustomState, read_evaluation: tasks.CallAwsService,
+                         register: tasks.CallAwsService) -> None:
+        """SageMaker's throttling and capacity errors retried; every error of a step caught into the failure notification."""
+        for state in (preprocess, training, evaluate):
             state.add_retry(errors=_RETRYABLE, interval=durations.seconds(30), backoff_rate=2, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
         for state, errors in (
             (read_evaluation, ["S3.S3Exception", "S3.SdkClientException"]),
@@ -694,32 +943,32 @@ class TrainingPipeline(Construct):
             *([(best, ["SageMaker.SageMakerException", "SageMaker.ThrottlingException", "SageMaker.SdkClientException"])] if best else []),
         ):
             state.add_retry(errors=errors, interval=durations.seconds(5), backoff_rate=2, max_attempts=4, jitter_strategy=sfn.JitterType.FULL)
-        for state in (preprocess, *training, *([best] if best else []), evaluate, read_evaluation, register):
-            state.add_catch(notify_failure, errors=[sfn.Errors.ALL], result_path="$.failure")
+        for state in (preprocess, training, *([best] if best else []), evaluate, read_evaluation, register):
+            state.add_catch(failure, errors=[sfn.Errors.ALL], result_path="$.failure")
 
-        if tune is None:
-            definition = prepare.next(preprocess).next(train).next(evaluate).next(read_evaluation).next(gate)
-        else:
-            definition = prepare.next(preprocess).next(self._tuning_job_name(model_name)).next(tune).next(best).next(evaluate).next(read_evaluation).next(gate)
-        # With spot, the wait already includes the runtime; a tuning job runs its training jobs in waves.
-        training_time = (spot_max_wait or max_training_runtime) if tuning is None else Duration.seconds(self._tuning_runtime(tuning, max_training_runtime))
-        timeout = training_time.plus(max_processing_runtime).plus(max_processing_runtime).plus(durations.hours(1))
-
-        self.state_machine_role = iam.Role(
+    def _state_machine(self, stack: Stack, definition: sfn.Chain, timeout: Duration, log_group: logs.LogGroup, model_name: str, group: str,
+                       artifact_bucket: s3.IBucket, artifact_prefix: str, key: kms.IKey, subnets: Subnets, tuning: Tuning | None,
+                       extension_statements: Sequence[iam.PolicyStatement], *, processing_isolated: bool, training_isolated: bool) -> None:
+        """The machine's role, its policies (its own, execution, tuning and extensions') and the machine."""
+        self.state_machine_role: iam.Role = _ManagedPolicyRole(
             self,
             "StateMachineRole",
             assumed_by=service_principal("states.amazonaws.com", Aws.ACCOUNT_ID),
             description=f"Runs the training pipeline of {model_name}",
         )
+        """The state machine's role; its permissions are in ``state_machine_policy`` (what is added to the role
+        goes there), ``execution_policy``, ``tuning_policy`` and ``extension_policy``."""
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Training pipeline of {model_name}: jobs, report, registration, notifications",
             roles=[self.state_machine_role],
             document=policy_document(self._state_machine_statements(
-                stack, model_name, model_package_group_name, artifact_bucket, artifact_prefix, encryption_key, subnets,
-                processing_isolated=all(step.network_isolation for step in (preprocess_script, evaluate_script) if step is not None),
-                training_isolated=train_script is None or train_script.network_isolation,
+                stack, model_name, group, artifact_bucket, artifact_prefix, key, subnets,
+                processing_isolated=processing_isolated, training_isolated=training_isolated,
             )),
         )
+        """What the state machine's own states may do: create, follow and stop this model's jobs, read the
+        report, register, notify."""
+        self.state_machine_role._managed_policy = self.state_machine_policy  # type: ignore[attr-defined]
         # Log delivery, X-Ray and the execution data's key: a policy of their own, so that the machine's policy
         # stays well within IAM's 6,144 characters with every job kind and guardrail (tests/test_quotas.py).
         self.execution_policy = iam.ManagedPolicy(
@@ -730,18 +979,19 @@ class TrainingPipeline(Construct):
         acknowledge_each(self.execution_policy, {
             f"{IAM5}[Resource::*]": "Only actions without resource-level permissions: CloudWatch Logs delivery and X-Ray.",
         })
-        self.tuning_policy: iam.ManagedPolicy | None = None
-        """The state machine's tuning permissions, when it tunes: a policy of their own, so that neither
-        policy nears IAM's 6,144 characters per managed policy (tests/test_quotas.py)."""
         if tuning is not None:
             self.tuning_policy = iam.ManagedPolicy(
                 self, "TuningPolicy", description=f"Training pipeline of {model_name}: hyperparameter tuning jobs",
                 roles=[self.state_machine_role],
-                document=policy_document(self._tuning_statements(
-                    stack, model_name, encryption_key, subnets, network_isolation=train_script is None or train_script.network_isolation)),
+                document=policy_document(self._tuning_statements(stack, model_name, key, subnets, network_isolation=training_isolated)),
+            )
+        if extension_statements:
+            self.extension_policy = iam.ManagedPolicy(
+                self, "ExtensionPolicy", description=f"Training pipeline of {model_name}: the states added before or after its steps",
+                roles=[self.state_machine_role], statements=list(extension_statements),
             )
         state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine: sfn.StateMachine = sfn.StateMachine(
             self,
             "StateMachine",
             comment=f"Preprocess, train, evaluate, gate and register model {model_name}",
@@ -750,40 +1000,122 @@ class TrainingPipeline(Construct):
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            # The policy below is complete: CDK's per-task grants would add an inline policy.
+            # The policies above are complete: CDK's per-task grants would add an inline policy.
             role=self.state_machine_role.without_policy_updates(),
         )
         """The state machine."""
         # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key.
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
         self.state_machine.node.add_dependency(self.execution_policy)
-        if self.tuning_policy is not None:
-            self.state_machine.node.add_dependency(self.tuning_policy)
+        for policy in (self.tuning_policy, self.extension_policy):
+            if policy is not None:
+                self.state_machine.node.add_dependency(policy)
 
-        self._triggers(model_name, data_bucket, data_prefix, _schedule_expression(name, schedule), trigger_on_new_data,
-                       trigger_on_retrain_event, retrain_alarm_names)
-        self._acknowledge(stack, data_bucket, data_prefix, artifact_bucket, artifact_prefix, model_name, model_package_group_name)
-        if tuning is not None:
-            (tuning_jobs,) = nag_resources(stack, [format_arn(stack, "sagemaker", "hyper-parameter-tuning-job", f"{model_name}-*")])
-            acknowledge_each(self.tuning_policy, {  # type: ignore[arg-type]
-                f"{IAM5}[{tuning_jobs}]": "Tuning jobs of this model; their names are made per run.",
-            })
-
+    # ------------------------------------------------------------------------------------------------
+    # Extensions: states before and after the steps
     # ------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _validate(name: str, model_name: str, data_prefix: str, artifact_prefix: str, training_image: str, processing_image: str,
-                  preprocess_image: str | None, evaluate_image: str | None,
-                  max_training_runtime: Duration, spot_max_wait: Duration | None, training_instance_type: str, processing_instance_type: str) -> None:
+    def _extensions(name: str, prop: str, value: Any, steps: Sequence[str]) -> tuple[dict[str, sfn.IChainable], list[sfn.State]]:
+        """``before_step`` or ``after_step``, checked: known steps, each a chainable the pipeline can continue
+        from, without Parallel or Map states (whose inner tasks' permissions cannot be read); and their states
+        (with their error handlers), found before they are chained to the pipeline's."""
+        if value is None:
+            return {}, []
+        if not isinstance(value, Mapping):
+            raise PropsError(name, prop, value, f"must map step names ({', '.join(steps)}) to states or chains (sfn.IChainable)")
+        states: list[sfn.State] = []
+        for step, chainable in value.items():
+            if step in ("train", "tune") and step not in steps:
+                raise PropsError(name, prop, step, f"must be one of {', '.join(steps)}: the step that trains is "
+                                 f"{'tune with tuning' if 'tune' in steps else 'train without tuning'}")
+            check_choice(name, prop, step, steps)
+            check_interface(name, f"{prop}.{step}", chainable, "end_states", "must be a state or a chain of states (sfn.IChainable)")
+            if not chainable.end_states:
+                raise PropsError(name, f"{prop}.{step}", chainable.id, "must end in a state the pipeline can continue from, not in "
+                                 "Succeed or Fail (a Choice continues after .afterwards())")
+            for state in sfn.State.find_reachable_states(chainable.start_state, include_error_handlers=True):
+                states.append(state)
+                if isinstance(state, sfn.Parallel | sfn.MapBase):
+                    raise PropsError(name, f"{prop}.{step}", state.state_id, "must not hold a Parallel or Map state: the permissions "
+                                     "of the tasks in its branches cannot be granted to the pipeline's role; start a state machine of "
+                                     "your own from a task (tasks.StepFunctionsStartExecution) instead")
+        return dict(value), states
+
+    @staticmethod
+    def _check_extensions_apart(name: str, before: Mapping[str, sfn.IChainable], after: Mapping[str, sfn.IChainable]) -> None:
+        """A state can be in one place of the definition only."""
+        seen: dict[int, str] = {}
+        for prop, extensions in (("before_step", before), ("after_step", after)):
+            for step, chainable in extensions.items():
+                where = seen.setdefault(id(chainable.start_state), f"{prop}.{step}")
+                if where != f"{prop}.{step}":
+                    raise PropsError(name, f"{prop}.{step}", chainable.id, f"is also {where}: a state runs in one place; make another")
+
+    @staticmethod
+    def _catch_extensions(failure: tasks.SnsPublish, states: Sequence[sfn.State]) -> list[iam.PolicyStatement]:
+        """Each task state added before or after a step that catches nothing itself goes to the failure
+        notification on any error, like the pipeline's own; the statements CDK grants each task (and
+        ``sts:AssumeRole`` for its ``credentials``) are returned for the extension policy."""
+        statements: list[iam.PolicyStatement] = []
+        for state in states:
+            if not isinstance(state, sfn.TaskStateBase | sfn.CustomState):
+                continue
+            rendered = state.to_state_json()
+            if rendered.get("Type") == "Task" and "Catch" not in rendered:
+                state.add_catch(failure, errors=[sfn.Errors.ALL], result_path="$.failure")
+            if isinstance(state, sfn.TaskStateBase):
+                statements.extend(state._task_policies or [])  # noqa: SLF001 - what the task declares it needs
+                credentials = rendered.get("Credentials") or {}
+                if credentials:
+                    # As CDK grants it: the role, or any role when the task names it by a path of the input.
+                    statements.append(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[credentials.get("RoleArn", "*")]))
+        return statements
+
+    # ------------------------------------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_types(name: str, **props: Any) -> None:
+        """Each prop is of its type (a token where CDK takes one), before anything is made of it."""
+        for prop, member, kind in (("vpc", "vpc_id", "an ec2.IVpc"), ("data_bucket", "bucket_arn", "an s3.IBucket"),
+                                   ("artifact_bucket", "bucket_arn", "an s3.IBucket"), ("encryption_key", "key_arn", "a kms.IKey")):
+            check_interface(name, prop, props[prop], member, f"must be {kind}")
+        check_interface(name, "notification_topic", props["notification_topic"], "topic_arn", "must be an sns.ITopic", optional=True)
+        for prop in ("model_package_group_name", "content_type", "training_instance_type", "processing_instance_type"):
+            check_type(name, prop, props[prop], str)
+        check_range(name, "training_instance_count", props["training_instance_count"], 1, 100)
+        for prop in ("training_volume_size_gb", "processing_volume_size_gb"):
+            check_range(name, prop, props[prop], 1, 16384, unit="GiB")
+        for prop in ("max_training_runtime", "max_processing_runtime"):
+            check_type(name, prop, props[prop], Duration)
+        check_type(name, "spot_max_wait", props["spot_max_wait"], Duration, optional=True)
+        check_type(name, "vpc_subnets", props["vpc_subnets"], ec2.SubnetSelection, optional=True)
+        check_type(name, "source_code", props["source_code"], s3_assets.Asset, optional=True)
+        for prop in ("trigger_on_new_data", "trigger_on_retrain_event"):
+            check_type(name, prop, props[prop], bool)
+        check_type(name, "log_retention", props["log_retention"], logs.RetentionDays)
+        check_type(name, "removal_policy", props["removal_policy"], RemovalPolicy)
+        hyperparameters = props["hyperparameters"]
+        if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
+            raise PropsError(name, "hyperparameters", hyperparameters, "must map hyperparameter names to strings")
+        for key, value in (hyperparameters or {}).items():
+            check_type(name, f"hyperparameters.{key}", value, str)
+        alarm_names = props["retrain_alarm_names"]
+        if isinstance(alarm_names, str) or not isinstance(alarm_names, Sequence):
+            raise PropsError(name, "retrain_alarm_names", alarm_names, "must be a list of alarm names")
+        for index, alarm_name in enumerate(alarm_names):
+            check_type(name, f"retrain_alarm_names[{index}]", alarm_name, str)
+
+    @staticmethod
+    def _validate(name: str, model_name: str, data_prefix: str, artifact_prefix: str, max_training_runtime: Duration,
+                  spot_max_wait: Duration | None, training_instance_type: str, processing_instance_type: str) -> None:
         if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name):
             raise PropsError(name, "model_name", model_name, "must be a lowercase slug of 3 to 24 characters")
         for prop, value in (("data_prefix", data_prefix), ("artifact_prefix", artifact_prefix)):
             if not isinstance(value, str) or not _PREFIX.fullmatch(value):
                 raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
-        for prop, value in (("training_image", training_image), ("processing_image", processing_image),
-                            ("preprocess_image", preprocess_image), ("evaluate_image", evaluate_image)):
-            if value is not None and not (isinstance(value, str) and (Token.is_unresolved(value) or _IMAGE.fullmatch(value))):
-                raise PropsError(name, prop, value, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
         for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
             if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
                 raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
@@ -993,13 +1325,14 @@ class TrainingPipeline(Construct):
     @staticmethod
     def _validate_scripts(name: str, source_code: s3_assets.Asset | None, preprocess_script: ScriptStep | None,
                           train_script: ScriptStep | None, evaluate_script: ScriptStep | None, preprocessing: Preprocessing | None,
-                          preprocess_image: str | None, evaluate_image: str | None, hyperparameters: Mapping[str, str] | None) -> None:
+                          preprocess_image: Any, evaluate_image: Any, hyperparameters: Mapping[str, str] | None) -> dict[str, ContainerImage]:
+        """The script steps, checked, and the image of each, by prop (``train_script``...)."""
         steps = {"preprocess_script": preprocess_script, "train_script": train_script, "evaluate_script": evaluate_script}
         given = [prop for prop, step in steps.items() if step is not None]
         if source_code is not None and not given:
             raise PropsError(name, "source_code", source_code.node.path, "is run by the *_script steps: give at least one, or leave source_code out")
         if not given:
-            return
+            return {}
         if source_code is None:
             raise PropsError(name, given[0], steps[given[0]], "runs a script of source_code: give source_code, the scripts' archive (source_archive)")
         if not Token.is_unresolved(source_code.s3_object_key) and not source_code.s3_object_key.endswith(".gz"):
@@ -1016,6 +1349,7 @@ class TrainingPipeline(Construct):
         reserved = sorted(set(hyperparameters or {}) & set(_SCRIPT_HYPERPARAMETERS))
         if train_script is not None and reserved:
             raise PropsError(name, "hyperparameters", reserved, "must not set the script-mode hyperparameters the train_script sets itself")
+        images: dict[str, ContainerImage] = {}
         for prop, step in steps.items():
             if step is None:
                 continue
@@ -1024,9 +1358,7 @@ class TrainingPipeline(Construct):
             if not isinstance(step.entry_point, str) or not _ENTRY_POINT.fullmatch(step.entry_point):
                 raise PropsError(name, f"{prop}.entry_point", step.entry_point,
                                  "must be a .py file's path relative to the source directory, without '..' (train.py, jobs/train.py)")
-            if not isinstance(step.image, ecr_assets.DockerImageAsset) and (not isinstance(step.image, str) or not _IMAGE.fullmatch(step.image)):
-                raise PropsError(name, f"{prop}.image", step.image, "must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>, "
-                                 "or an ecr_assets.DockerImageAsset")
+            images[prop] = ContainerImage.of(step.image, name, f"{prop}.image")
             arguments = step.arguments
             if isinstance(arguments, str) or not isinstance(arguments, Sequence) or not all(isinstance(a, str) for a in arguments):
                 raise PropsError(name, f"{prop}.arguments", arguments, "must be a list of strings")
@@ -1055,12 +1387,13 @@ class TrainingPipeline(Construct):
                 raise PropsError(name, f"{prop}.instance_count", count, "must be an integer from 1 to 100")
             if not isinstance(step.network_isolation, bool):
                 raise PropsError(name, f"{prop}.network_isolation", step.network_isolation, "must be true or false")
+        return images
 
     def _processing_state(self, id: str, *, job_kind: str, image: str, script: s3_assets.Asset | None, inputs: list[dict],
-                          outputs: list[dict], environment: dict[str, str], instance_type: str, volume_size_gb: int,
-                          max_runtime: Duration, key: kms.IKey, network: dict, result_path: str,
+                          outputs: list[dict], environment: dict[str, str], job: _JobSettings, result_path: str,
                           user_script: ScriptStep | None = None, source_code: s3_assets.Asset | None = None) -> sfn.CustomState:
         app: dict[str, Any] = {"ImageUri": image}
+        instance_type, key = job.instance_type, job.key
         instance_count, isolated = 1, True
         if script is not None:
             inputs = [*inputs, _s3_input("code", script.s3_object_url, _CODE_DIR, object_=True)]
@@ -1085,10 +1418,11 @@ class TrainingPipeline(Construct):
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"KmsKeyId": key.key_arn, "Outputs": outputs},
             "ProcessingResources": {
-                "ClusterConfig": {"InstanceCount": instance_count, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn}
+                "ClusterConfig": {"InstanceCount": instance_count, "InstanceType": instance_type, "VolumeSizeInGB": job.volume_size_gb,
+                                  "VolumeKmsKeyId": key.key_arn}
             },
-            "NetworkConfig": {"EnableNetworkIsolation": isolated, "EnableInterContainerTrafficEncryption": True, **network},
-            "StoppingCondition": {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())},
+            "NetworkConfig": {"EnableNetworkIsolation": isolated, "EnableInterContainerTrafficEncryption": True, **job.network},
+            "StoppingCondition": {"MaxRuntimeInSeconds": int(job.max_runtime.to_seconds())},
         }
         if environment:
             parameters["Environment"] = environment
@@ -1120,18 +1454,23 @@ class TrainingPipeline(Construct):
         return task
 
     @staticmethod
-    def _private_repositories(stack: Stack, images: Sequence[str | None], steps: Sequence[ScriptStep]) -> list[str]:
-        """The repositories the job role must be allowed to pull from: those of the steps' image assets, and
-        of the images in this stack's own account. SageMaker pulls a job's image with the job's role
-        (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, "CreateTrainingJob API:
-        Execution Role Permissions"); SageMaker's own framework and algorithm images need no grant."""
-        repositories = [step.image.repository.repository_arn for step in steps if isinstance(step.image, ecr_assets.DockerImageAsset)]
-        for image in [*images, *(step.image for step in steps if isinstance(step.image, str))]:
-            match = ECR_IMAGE.fullmatch(image) if isinstance(image, str) and not Token.is_unresolved(image) else None
-            if match and not Token.is_unresolved(stack.account) and match["account"] == stack.account:
+    def _pull_repositories(stack: Stack, images: Sequence[ContainerImage]) -> list[str]:
+        """The repositories the job role must be allowed to pull from: each image's own (``ContainerImage.repository``:
+        a repository of yours, or an image asset's), and those of images given by URI in this stack's own account.
+        SageMaker pulls a job's image with the job's role (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html,
+        "CreateTrainingJob API: Execution Role Permissions"); SageMaker's own framework and algorithm images need no grant."""
+        repositories: list[str] = []
+        for image in images:
+            if image.repository is not None:
+                arn = image.repository.repository_arn
+            else:
+                uri = image.image_uri
+                match = ECR_IMAGE.fullmatch(uri) if not is_token(uri) else None
+                if not match or is_token(stack.account) or match["account"] != stack.account:
+                    continue
                 arn = format_arn(stack, "ecr", "repository", match["repository"], region=match["region"])
-                if arn not in repositories:
-                    repositories.append(arn)
+            if arn not in repositories:
+                repositories.append(arn)
         return repositories
 
     def _job_statements(self, stack: Stack, key: kms.IKey, subnets: Subnets, scripts: Mapping[str, s3_assets.Asset],
@@ -1139,7 +1478,7 @@ class TrainingPipeline(Construct):
         """The job policy's statements, besides the buckets' own grants."""
         key_arn = key.key_arn
         pull = [
-            allow("PullImages", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], list(repositories)),
+            allow("PullImages", list(PULL_ACTIONS), list(repositories)),
             # GetAuthorizationToken has no resource-level permissions.
             allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
         ] if repositories else []
@@ -1211,10 +1550,9 @@ class TrainingPipeline(Construct):
         # with its own source, detail-type and detail
         # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html, "Or";
         # https://github.com/aws/event-ruler#the-or-primitive, the matcher EventBridge uses).
-        self.trigger_patterns: dict[str, dict[str, Any]] = trigger_patterns(
-            model_name, data_bucket.bucket_name, data_prefix, on_new_data=on_new_data, on_retrain_event=on_retrain_event,
-            retrain_alarm_names=retrain_alarm_names,
-        )
+        self._trigger_inputs = (data_bucket.bucket_name, data_prefix, on_new_data, on_retrain_event)
+        self._retrain_alarm_names = list(retrain_alarm_names)
+        self.trigger_patterns: dict[str, dict[str, Any]] = self._trigger_patterns()
         """The event triggers' patterns by name (``DriftAlarm``, ``NewData``, ``RetrainRequested``), the
         alternatives of ``trigger_rule``'s pattern."""
         self.trigger_dead_letter_queue: sqs.Queue | None = None
@@ -1223,56 +1561,81 @@ class TrainingPipeline(Construct):
         """The rule that starts a run on any event trigger, or ``None`` without one."""
         self.trigger_schedule: scheduler.Schedule | None = None
         """The EventBridge Scheduler schedule that starts runs on ``schedule``, or ``None``."""
+        self._trigger_role: iam.Role | None = None
         if not self.trigger_patterns and schedule is None:
             return
-        dlq_reason = ("This queue is itself the dead-letter queue of the trigger rule's and schedule's targets (cdk-nag "
-                      "recognizes only SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.")
-        self.trigger_dead_letter_queue = dead_letter_queue(
-            self, "TriggerDeadLetters", self.key, self.notification_topic, alarm_id="TriggerDeadLetterAlarm",
-            alarm_description=f"A trigger could not start the training pipeline of {model_name}", reason=dlq_reason,
-        )
-        stack = Stack.of(self)
-        # One role starts the machine for both the rule (EventBridge) and the schedule (Scheduler): the same
-        # permission, and one role per model rather than two (IAM's 1,000 roles per account, tests/test_quotas.py).
-        principals = [service_principal(service, Aws.ACCOUNT_ID) for service in
-                      (("events.amazonaws.com",) if self.trigger_patterns else ()) + (("scheduler.amazonaws.com",) if schedule is not None else ())]
-        role = iam.Role(self, "TriggerRole", assumed_by=iam.CompositePrincipal(*principals) if len(principals) > 1 else principals[0],
-                        description=f"Starts the training pipeline of {model_name}")
-        statements = state_machines.start_execution_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn)
+        self._trigger_plumbing(events_=bool(self.trigger_patterns), schedule=schedule is not None)
         if schedule is not None:
-            statements = state_machines.schedule_role_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn,
-                                                                 self.trigger_dead_letter_queue, self.key.key_arn)
-        trigger_policy = iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[role],
-                                           document=policy_document(statements))
-        if schedule is not None:
+            assert self.trigger_dead_letter_queue is not None
             self.trigger_schedule = state_machines.start_on_schedule(
                 self, "Schedule", machine=self.state_machine, machine_key_arn=self.key.key_arn, expression=schedule,
                 input={"trigger": "Schedule"}, dead_letter_queue=self.trigger_dead_letter_queue, dead_letter_key_arn=self.key.key_arn,
                 retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS),
                 account=Aws.ACCOUNT_ID, description=f"Scheduled retraining of {model_name}",
                 role_description=f"Starts the scheduled training runs of {model_name}",
-                policy_description="Start the training pipeline on its schedule", role=role, role_policy=trigger_policy,
+                policy_description="Start the training pipeline on its schedule", role=self._trigger_role, role_policy=self._trigger_policy,
             )
-        if not self.trigger_patterns:
-            return
+        if self.trigger_patterns:
+            self._event_rule()
+
+    def _trigger_patterns(self) -> dict[str, dict[str, Any]]:
+        bucket_name, data_prefix, on_new_data, on_retrain_event = self._trigger_inputs
+        return trigger_patterns(self.model_name, bucket_name, data_prefix, on_new_data=on_new_data, on_retrain_event=on_retrain_event,
+                                retrain_alarm_names=self._retrain_alarm_names)
+
+    def _trigger_plumbing(self, *, events_: bool, schedule: bool) -> None:
+        """The dead-letter queue, and the one role (and its policy) that starts the machine."""
+        dlq_reason = ("This queue is itself the dead-letter queue of the trigger rule's and schedule's targets (cdk-nag "
+                      "recognizes only SQS and Lambda dead-letter queues); its alarm notifies the pipeline's topic.")
+        self.trigger_dead_letter_queue = dead_letter_queue(
+            self, "TriggerDeadLetters", self.key, self.notification_topic, alarm_id="TriggerDeadLetterAlarm",
+            alarm_description=f"A trigger could not start the training pipeline of {self.model_name}", reason=dlq_reason,
+        )
+        stack = Stack.of(self)
+        # One role starts the machine for both the rule (EventBridge) and the schedule (Scheduler): the same
+        # permission, and one role per model rather than two (IAM's 1,000 roles per account, tests/test_quotas.py).
+        principals = [service_principal(service, Aws.ACCOUNT_ID) for service in
+                      (("events.amazonaws.com",) if events_ else ()) + (("scheduler.amazonaws.com",) if schedule else ())]
+        self._trigger_role = iam.Role(self, "TriggerRole", assumed_by=iam.CompositePrincipal(*principals) if len(principals) > 1 else principals[0],
+                                      description=f"Starts the training pipeline of {self.model_name}")
+        statements = state_machines.start_execution_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn)
+        if schedule:
+            statements = state_machines.schedule_role_statements(stack, self.state_machine.state_machine_arn, self.key.key_arn,
+                                                                 self.trigger_dead_letter_queue, self.key.key_arn)
+        self._trigger_policy = iam.ManagedPolicy(self, "TriggerPolicy", description="Start the training pipeline", roles=[self._trigger_role],
+                                                 document=policy_document(statements))
+
+    def _event_rule(self) -> None:
+        """The one rule of the event triggers."""
+        assert self._trigger_role is not None
         alternatives = list(self.trigger_patterns.values())
         self.trigger_rule = events.Rule(
-            self, "TriggerRule", description=f"Starts a training run of {model_name} on: {', '.join(self.trigger_patterns)}",
+            self, "TriggerRule", description=self._trigger_rule_description(),
             # Only for the L2's check that a rule has a pattern: the override below is the pattern.
             event_pattern=events.EventPattern(source=sorted({source for pattern in alternatives for source in pattern["source"]})),
-            targets=[targets.SfnStateMachine(self.state_machine, role=role.without_policy_updates(),
+            targets=[targets.SfnStateMachine(self.state_machine, role=self._trigger_role.without_policy_updates(),
                                              # which trigger fired: an input transformer can only copy fields of the event
                                              input=events.RuleTargetInput.from_object(
                                                  {"trigger": events.EventField.detail_type, "source": events.EventField.source}),
                                              dead_letter_queue=self.trigger_dead_letter_queue,
                                              retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS))],
         )
+        self._apply_trigger_pattern()
+
+    def _trigger_rule_description(self) -> str:
+        return f"Starts a training run of {self.model_name} on: {', '.join(self.trigger_patterns)}"
+
+    def _apply_trigger_pattern(self) -> None:
+        """The rule's pattern: the one event trigger's, or the ``$or`` of theirs (which the L2 cannot express)."""
+        assert self.trigger_rule is not None
         rule = self.trigger_rule.node.default_child
         assert isinstance(rule, events.CfnRule)
+        alternatives = list(self.trigger_patterns.values())
         pattern = alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
         rule.add_property_override("EventPattern", pattern)
         if "source" not in pattern:
             rule.add_property_deletion_override("EventPattern.source")
+        rule.description = self._trigger_rule_description()
 
     def _acknowledge(self, stack: Stack, data_bucket: s3.IBucket, data_prefix: str, artifact_bucket: s3.IBucket,
                      artifact_prefix: str, model_name: str, group: str) -> None:
