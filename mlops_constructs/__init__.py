@@ -20,6 +20,7 @@ from mlops_constructs.guardrails import GUARDED_KEYS, account_wide_denials, insi
 from mlops_constructs.monitoring import *  # noqa: F403
 from mlops_constructs.network import *  # noqa: F403
 from mlops_constructs.registry import *  # noqa: F403
+from mlops_constructs.roles import ManagedPolicyRole
 from mlops_constructs.serving import *  # noqa: F403
 from mlops_constructs.storage import *  # noqa: F403
 from mlops_constructs.training import *  # noqa: F403
@@ -31,6 +32,6 @@ __all__ = sorted({
     "NAG_PACKS", "acknowledge", "add_compliance_checks", "ignore_cfn_lint", "skip_checkov",
     "ConfigError", "PlatformConfig", "load_config",
     "PULL_ACTIONS", "ContainerImage", "ecr_base_images",
-    "PropsError",
+    "PropsError", "ManagedPolicyRole",
     "GUARDED_KEYS", "account_wide_denials", "inside_guardrails",
 })

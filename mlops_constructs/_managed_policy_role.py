@@ -60,6 +60,18 @@ class ManagedPolicyRole(iam.Role):
         self._managed_policy: iam.ManagedPolicy | None = None
         self._allowed: list[_Allowed] = []
 
+    @staticmethod
+    def with_managed_policy(scope: Any, id: str, *, policy_id: str | None = None, policy_description: str | None = None,
+                            **role_props: Any) -> ManagedPolicyRole:
+        """A role (``iam.Role``'s props) with an empty customer managed policy of its own (``policy_id``,
+        default ``<id>Policy``), into which everything later added to the role goes: grants, a function's
+        dead-letter and tracing permissions, ``add_to_role_policy``. For a team's own roles under the
+        NIST 800-53, HIPAA and PCI packs, which refuse the inline ``DefaultPolicy`` CDK would otherwise write."""
+        role = ManagedPolicyRole(scope, id, **role_props)
+        policy = iam.ManagedPolicy(scope, policy_id or f"{id}Policy", description=policy_description, roles=[role])
+        role.keep_statements_in(policy, [])
+        return role
+
     @property
     def managed_policy(self) -> iam.ManagedPolicy | None:
         """The policy statements added to the role go to (``None`` before :meth:`keep_statements_in`)."""

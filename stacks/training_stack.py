@@ -14,6 +14,7 @@ from constructs import Construct
 
 from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.container_image import ContainerImage
+from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
 from stacks._references import stage_key_arn, stage_vpc
@@ -151,9 +152,9 @@ class TrainingStack(Stack):
                 schedule=scheduler.ScheduleExpression.expression(schedule) if schedule else None,
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,
-                # the drift alarms of the model's endpoints, forwarded from the serving accounts. The name is
-                # DriftMonitor's: DriftMonitor.alarm_name_for(endpoint) once monitoring has it (issue 17).
-                retrain_alarm_names=[f"{endpoint_name(config, stage, model)}-drift" for stage in STAGES] if model.monitoring else [],
+                # the drift alarms of the model's endpoints, forwarded from the serving accounts, by DriftMonitor's name
+                retrain_alarm_names=[DriftMonitor.alarm_name_for(endpoint_name(config, stage, model)) for stage in STAGES]
+                if model.monitoring else [],
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )

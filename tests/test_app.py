@@ -211,9 +211,9 @@ def _props_error(construct: str, prop: str, value: object) -> object:
     ("patch", "changes", "expected"),
     [
         # a real construct check, made stricter than the configuration's
-        (("mlops_constructs.training.training_pipeline", "_IMAGE", NEVER), {},
+        (("mlops_constructs.container_image", "ECR_IMAGE", NEVER), {},
          "models[0].training.algorithm: must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
-         "(got '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1'; TrainingPipeline's training_image)"),
+         "or @sha256:<digest> (got '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1'; TrainingPipeline's training_image)"),
         (("mlops_constructs.storage.artifact_store", "_NAME_PREFIX", NEVER), {},
          "project: must be lowercase letters, digits and hyphens, not starting or ending with a hyphen (got 'mlops-demo-dev'; ArtifactStore's name_prefix)"),
         (("mlops_constructs.registry.model_registry", "_GROUP_NAME", NEVER), {},
