@@ -39,7 +39,10 @@ class _Allowed:
     """What one ``Allow`` statement grants, for the coverage test."""
 
     def __init__(self, statement: Mapping[str, Any]) -> None:
-        self.plain = statement.get("Effect") == "Allow" and set(statement) <= _COVERABLE_KEYS
+        # Only a plain Allow with actions and resources covers or is covered: an empty one is left to CDK's own
+        # checks (which refuse it), never swallowed.
+        self.plain = statement.get("Effect") == "Allow" and set(statement) <= _COVERABLE_KEYS \
+            and bool(statement.get("Action")) and bool(statement.get("Resource"))
         self.actions = {_key(a) for a in _as_list(statement.get("Action", []))}
         self.resources = {_key(r) for r in _as_list(statement.get("Resource", []))}
         self.condition = _key(statement.get("Condition"))
@@ -63,12 +66,14 @@ class ManagedPolicyRole(iam.Role):
     @staticmethod
     def with_managed_policy(scope: Any, id: str, *, policy_id: str | None = None, policy_description: str | None = None,
                             **role_props: Any) -> ManagedPolicyRole:
-        """A role (``iam.Role``'s props) with an empty customer managed policy of its own (``policy_id``,
-        default ``<id>Policy``), into which everything later added to the role goes: grants, a function's
+        """A role (``iam.Role``'s props) with an empty customer managed policy of its own (a child of the role,
+        ``policy_id``, default ``Policy``), into which everything later added to the role goes: grants, a function's
         dead-letter and tracing permissions, ``add_to_role_policy``. For a team's own roles under the
         NIST 800-53, HIPAA and PCI packs, which refuse the inline ``DefaultPolicy`` CDK would otherwise write."""
         role = ManagedPolicyRole(scope, id, **role_props)
-        policy = iam.ManagedPolicy(scope, policy_id or f"{id}Policy", description=policy_description, roles=[role])
+        # A child of the role: whatever depends on the role (a function in a VPC, which Lambda checks for its
+        # network interface permissions when it is created) waits for its policy too.
+        policy = iam.ManagedPolicy(role, policy_id or "Policy", description=policy_description, roles=[role])
         role.keep_statements_in(policy, [])
         return role
 

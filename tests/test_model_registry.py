@@ -60,7 +60,7 @@ def standalone(context: dict[str, Any] | None = None, outdir: Path | None = None
     return stack, build_in(stack, **kwargs)
 
 
-def test_group_is_shared_for_describe_and_list_only(platform: SynthesizedPlatform) -> None:
+def test_group_is_shared_for_describe_list_and_create_model_only(platform: SynthesizedPlatform) -> None:
     group = one(registry_template(platform), "AWS::SageMaker::ModelPackageGroup")
     assert group["ModelPackageGroupName"] == GROUP
     statements = group["ModelPackageGroupPolicy"]["Statement"]
@@ -72,6 +72,9 @@ def test_group_is_shared_for_describe_and_list_only(platform: SynthesizedPlatfor
         {"Sid": "ServingAccountsReadPackages", "Effect": "Allow", "Principal": principals,
          "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
          "Resource": f"arn:aws:sagemaker:eu-west-1:222222222222:model-package/{GROUP}/*"},
+        # the serving accounts create their endpoints' models from the versions (SageMaker's cross-account deploy guide)
+        {"Sid": "ServingAccountsCreateModels", "Effect": "Allow", "Principal": principals,
+         "Action": "sagemaker:CreateModel", "Resource": f"arn:aws:sagemaker:eu-west-1:222222222222:model-package/{GROUP}/*"},
     ]
 
 
@@ -264,7 +267,7 @@ def test_bad_props_are_rejected_with_field_value_and_rule(kwargs: dict[str, Any]
 def test_a_token_passes_the_literal_checks() -> None:
     # an account id only known at deploy time (a parameter) is not refused by the 12-digit rule
     stack, registry = standalone(read_accounts=[cdk.Fn.import_value("ServingAccount")])
-    (statement, _) = one(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupPolicy"]["Statement"]
+    (statement, _, _) = one(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupPolicy"]["Statement"]
     assert statement["Principal"]["AWS"] == [{"Fn::Join": ["", ["arn:aws:iam::", {"Fn::ImportValue": "ServingAccount"}, ":root"]]}]
     assert len(registry.read_accounts) == 1
 
@@ -309,7 +312,7 @@ def test_shared_with_accounts_is_a_deprecated_name_of_read_accounts() -> None:
     assert registry.read_accounts == ("333333333333",)
     with pytest.warns(DeprecationWarning, match=r"shared_with_accounts is deprecated"):
         assert registry.shared_with_accounts == ("333333333333",)
-    (statement, _) = one(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupPolicy"]["Statement"]
+    (statement, _, _) = one(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupPolicy"]["Statement"]
     assert statement["Principal"] == {"AWS": ["arn:aws:iam::333333333333:root"]}
 
 
@@ -463,13 +466,13 @@ def test_grant_read_to_another_accounts_role_lets_it_in_through_the_groups_polic
     registry.grant_read(iam.Role.from_role_arn(stack, "Shared", "arn:aws:iam::444444444444:role/any"))  # its account is shared already
     statements = one(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupPolicy"]["Statement"]
     granted = {"AWS": ["arn:aws:iam::333333333333:role/model-reader"]}
-    assert statements[2:] == [
+    assert statements[3:] == [  # granted principals read, they do not create models (only the serving accounts do)
         {"Sid": "GrantedPrincipalsDescribeGroup", "Effect": "Allow", "Principal": granted,
          "Action": ["sagemaker:DescribeModelPackageGroup"], "Resource": GROUP_ARN},
         {"Sid": "GrantedPrincipalsReadPackages", "Effect": "Allow", "Principal": granted,
          "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"], "Resource": PACKAGES_ARN},
     ]
-    assert [s["Principal"] for s in statements[:2]] == [{"AWS": ["arn:aws:iam::444444444444:root"]}] * 2
+    assert [s["Principal"] for s in statements[:3]] == [{"AWS": ["arn:aws:iam::444444444444:root"]}] * 3
 
 
 def test_grant_read_takes_a_grantable_only() -> None:

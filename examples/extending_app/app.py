@@ -24,6 +24,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -126,9 +127,22 @@ class ChurnServingStack(FixedZonesStack):
         """The team's function, built to the same gates as the library's own: in the VPC, every permission in
         one customer managed policy (``ManagedPolicyRole``: CDK's own grants to the function land there too),
         an encrypted log group and dead-letter queue, reserved concurrency."""
-        key = self.store.encryption_key
+        # The function's own key: CloudWatch Logs may use it for this account's log groups (the store's key
+        # admits only the store's services), and the role may use it for the dead-letter queue and environment.
+        key = kms.Key(self, "CallerKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN,
+                      description="Encrypts the churn caller's logs, dead letters and environment")
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchLogs", principals=[iam.ServicePrincipal(f"logs.{REGION}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{SERVING_ACCOUNT}:log-group:*"}},
+        ))
+        # Control Tower's CT.KMS.PR.3 (Guard): nobody hands the key on by a grant, except AWS services for their resources.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="GrantsOnlyForAwsResources", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["kms:CreateGrant"],
+            resources=["*"], conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        ))
         self.caller_role = ManagedPolicyRole.with_managed_policy(
-            self, "CallerRole", policy_id="CallerPolicy", policy_description="The churn caller: invoke the endpoint, read its registry",
+            self, "CallerRole", policy_description="The churn caller: invoke the endpoint, read its registry",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="The team's function that scores with the churn endpoint",
         )
         log_group = logs.LogGroup(self, "CallerLogs", retention=logs.RetentionDays.ONE_YEAR, encryption_key=key,
@@ -159,11 +173,14 @@ class ChurnServingStack(FixedZonesStack):
             resources=[interfaces, *subnet_arns, *security_groups],
         ))
         function.add_to_role_policy(iam.PolicyStatement(sid="DescribeNetworkInterfaces", actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]))
+        # Send to the encrypted dead-letter queue (SQS asks for a data key) and read the encrypted environment.
+        function.add_to_role_policy(iam.PolicyStatement(sid="UseOwnKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
         self._acknowledge_caller_policy(interfaces)
         return function
 
     def _acknowledge_caller_policy(self, interfaces: str) -> None:
         policy = self.caller_role.managed_policy
+        assert policy is not None
         iam5 = "AwsSolutions::AwsSolutions-IAM5"
         acknowledge(policy, f"{iam5}[Resource::arn:aws:sagemaker:{REGION}:{TRAINING_ACCOUNT}:model-package/{GROUP}/*]",
                     "ModelRegistry.grant_read: the versions of the one churn package group, whose numbers are not known in advance.")

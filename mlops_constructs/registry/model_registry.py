@@ -248,6 +248,14 @@ class ModelRegistry(_ModelPackageGroupBase):
         )
         """The SageMaker model package group (L1)."""
         self.model_package_group.apply_removal_policy(removal_policy)
+        if self.read_accounts:
+            acknowledge_iam_reference(
+                self.model_package_group, f"resource-mismatch[sagemaker:CreateModel][{stack.resolve(self.model_packages_arn)}]",
+                "The Service Authorization Reference gives CreateModel only the model resource, but SageMaker's guide to deploying "
+                "a model version from another account has the group's policy allow sagemaker:CreateModel on the versions "
+                "(https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy.html). In this resource policy it lets the "
+                "serving accounts create models from the versions in their own accounts; if AWS does not evaluate it, it allows nothing.",
+            )
 
         self.encryption_key: kms.IKey = encryption_key or self._create_key(removal_policy)
         """Encrypts the function's environment and logs, the dead-letter queue and the topic."""
@@ -535,6 +543,14 @@ class ModelRegistry(_ModelPackageGroupBase):
                 {"Sid": f"{sid}ReadPackages", "Effect": "Allow", "Principal": principals,
                  "Action": [*READ_PACKAGES_ACTIONS, *LIST_PACKAGES_ACTIONS], "Resource": self.model_packages_arn},
             ]
+            if sid == "ServingAccounts":
+                # The serving accounts create their endpoints' models from these versions. SageMaker's guide to
+                # deploying a model version from another account has the group's policy allow sagemaker:CreateModel
+                # on the versions (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy.html,
+                # "Deploy a Model Version from a Different Account"); the model is created in the serving account.
+                # Not UpdateModelPackage: approval stays with this account.
+                statements.append({"Sid": f"{sid}CreateModels", "Effect": "Allow", "Principal": principals,
+                                   "Action": "sagemaker:CreateModel", "Resource": self.model_packages_arn})
         return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
     def _create_key(self, removal_policy: RemovalPolicy) -> kms.Key:
