@@ -579,3 +579,24 @@ def test_tokens_pass_the_checks_and_reach_the_template() -> None:
     assert routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": {"Fn::ImportValue": "Step"}}
     _, target = one(t, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == ({"Fn::ImportValue": "Count"}, 6)
+
+
+def test_a_rollback_alarm_of_another_account_or_region_is_refused() -> None:
+    # SageMaker's AutoRollbackConfig watches alarms of the endpoint's own account and region, by name
+    _, stack, endpoint = build()
+    elsewhere = cloudwatch.Alarm.from_alarm_arn(stack, "Elsewhere", "arn:aws:cloudwatch:eu-west-1:999999999999:alarm:team-errors")
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: rollback_alarms: must be an alarm of the endpoint's account \(333333333333\)"):
+        endpoint.add_rollback_alarm(elsewhere)
+    other_region = cloudwatch.Alarm.from_alarm_arn(stack, "OtherRegion", "arn:aws:cloudwatch:us-east-1:333333333333:alarm:team-errors")
+    with pytest.raises(PropsError, match=r"must be an alarm of the endpoint's region \(eu-west-1\)"):
+        endpoint.add_rollback_alarm(other_region)
+    same = cloudwatch.Alarm.from_alarm_arn(stack, "Same", "arn:aws:cloudwatch:eu-west-1:333333333333:alarm:team-errors")
+    endpoint.add_rollback_alarm(same)
+    assert endpoint.rollback_alarm_names[-1] == "team-errors"
+
+
+def test_an_imported_endpoints_arn_has_the_name_in_lowercase_as_sagemaker_writes_it() -> None:
+    _, stack, _ = build()
+    imported = CanaryEndpoint.from_endpoint_name(stack, "Mixed", "Team-Churn")
+    assert stack.resolve(imported.endpoint_arn) == "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/team-churn"
+    assert imported.endpoint_name == "Team-Churn"  # the name itself, for metrics and the runtime API, is as given
