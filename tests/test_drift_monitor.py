@@ -504,3 +504,20 @@ def test_a_package_arn_known_at_deploy_time_passes() -> None:
     app, stack, _ = build(model_package_arn=cdk.Fn.import_value("ServedPackage"))
     states = definition(synth(app, stack))["States"]
     assert states["DescribeServedVersion"]["Parameters"]["ModelPackageName"] == "<{Fn::ImportValue: ServedPackage}>"
+
+
+def test_what_is_granted_to_the_state_machine_lands_in_its_managed_policy() -> None:
+    from aws_cdk.assertions import Match, Template
+
+    _, stack, monitor = build()
+    monitor.state_machine.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadTeamParameter", actions=["ssm:GetParameter"], resources=["arn:aws:ssm:eu-west-1:333333333333:parameter/team/x"]))
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {
+        "Roles": [{"Ref": stack.get_logical_id(monitor.state_machine_role.node.default_child)}],
+        "Description": Match.string_like_regexp("^Drift checks of acme-staging-churn: job"),
+        "PolicyDocument": {"Statement": Match.array_with([
+            {"Sid": "ReadTeamParameter", "Action": "ssm:GetParameter", "Effect": "Allow", "Resource": "arn:aws:ssm:eu-west-1:333333333333:parameter/team/x"},
+        ])},
+    })
+    assert not [k for k, r in template.to_json()["Resources"].items() if r["Type"] == "AWS::IAM::Policy" and "Drift" in k]

@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
@@ -1543,3 +1544,22 @@ def test_a_token_instance_count_is_taken_and_lets_the_instances_talk() -> None:
     assert parts[at - 1].endswith('"ResourceConfig":{"InstanceCount":')
     (ingress,) = resources(template, "AWS::EC2::SecurityGroupIngress").values()  # it may be more than one
     assert ingress["Properties"]["IpProtocol"] == "-1"
+
+
+def test_what_is_granted_to_the_state_machine_after_construction_lands_in_its_managed_policy() -> None:
+    # The machine's role took CDK's own per-task grants out while it was built (the construct's policies are
+    # complete); what a team grants the machine afterwards must not be dropped.
+    stack, pipeline = standalone()
+    pipeline.state_machine.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadTeamParameter", actions=["ssm:GetParameter"], resources=["arn:aws:ssm:eu-west-1:111111111111:parameter/team/x"]))
+    s3.Bucket.from_bucket_name(stack, "TeamBucket", "team-bucket").grant_read(pipeline.state_machine)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Policy", 0)
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {
+        "Roles": [{"Ref": stack.get_logical_id(pipeline.state_machine_role.node.default_child)}],
+        "Description": Match.string_like_regexp("^Training pipeline of churn: jobs"),
+        "PolicyDocument": {"Statement": Match.array_with([
+            {"Sid": "ReadTeamParameter", "Action": "ssm:GetParameter", "Effect": "Allow", "Resource": "arn:aws:ssm:eu-west-1:111111111111:parameter/team/x"},
+            Match.object_like({"Action": Match.array_with(["s3:GetObject*"]), "Resource": Match.array_with(["arn:aws:s3:::team-bucket"])}),
+        ])},
+    })

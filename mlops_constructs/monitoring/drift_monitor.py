@@ -287,7 +287,7 @@ class DriftMonitor(Construct):
         self.schedule_name = f"{endpoint_name}-drift-check"[:64]
         """The drift checks' schedule, in Scheduler's default group."""
         schedule_group_arn = arn(stack, "scheduler", "schedule-group", "default")
-        self.state_machine_role = iam.Role(
+        self.state_machine_role: ManagedPolicyRole = ManagedPolicyRole(
             self, "StateMachineRole", description=f"Runs the drift checks of endpoint {endpoint_name}, and starts them on their schedule",
             assumed_by=iam.CompositePrincipal(
                 service_principal("states.amazonaws.com", account),
@@ -322,6 +322,9 @@ class DriftMonitor(Construct):
         self.state_machine_policy = iam.ManagedPolicy(
             self, "StateMachinePolicy", description=f"Drift checks of {endpoint_name}: job, baseline, metrics, notifications",
             roles=[self.state_machine_role], document=policy_document(machine_statements))
+        # What is added to the role from now on (CDK's own log and trace statements, which these already cover,
+        # or a grant to the machine) goes into this policy.
+        self.state_machine_role.keep_statements_in(self.state_machine_policy, machine_statements)
         acknowledge_policy_resources(self.state_machine_policy, IAM5, {
             jobs: "The drift jobs of this endpoint; their names are made per run.",
             reports_objects: "Reading each window's metric data under the endpoint's own reports prefix.",
@@ -336,7 +339,7 @@ class DriftMonitor(Construct):
             timeout=Duration.hours(2),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            role=self.state_machine_role.without_policy_updates(),
+            role=self.state_machine_role,
         )
         """Runs one drift check."""
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)

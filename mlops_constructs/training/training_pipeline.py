@@ -199,8 +199,14 @@ class _ManagedPolicyRole(iam.Role):
     policy, so what a reviewer reads in the managed policy is all there is."""
 
     _managed_policy: iam.ManagedPolicy | None = None
+    _own_statements_written = False
+    """True while the construct that uses the role is being built and has written its policies itself: what
+    CDK's constructs add for themselves then (a state machine's per-task grants) is left out. Everything
+    added afterwards, by you, goes into the managed policy."""
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        if self._own_statements_written:
+            return iam.AddToPrincipalPolicyResult(statement_added=True)
         if self._managed_policy is None:  # before its policy exists: nothing in this module adds then
             return super().add_to_principal_policy(statement)
         self._managed_policy.add_statements(statement)
@@ -991,6 +997,9 @@ class TrainingPipeline(TrainingPipelineBase):
                 roles=[self.state_machine_role], statements=list(extension_statements),
             )
         state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
+        # The policies above are complete: CDK's per-task grants, which the machine adds while it is built, are
+        # left out. What is granted to the machine afterwards lands in state_machine_policy.
+        self.state_machine_role._own_statements_written = True  # type: ignore[attr-defined]
         self.state_machine: sfn.StateMachine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -1000,10 +1009,10 @@ class TrainingPipeline(TrainingPipelineBase):
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            # The policies above are complete: CDK's per-task grants would add an inline policy.
-            role=self.state_machine_role.without_policy_updates(),
+            role=self.state_machine_role,
         )
         """The state machine."""
+        self.state_machine_role._own_statements_written = False  # type: ignore[attr-defined]
         # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key.
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
         self.state_machine.node.add_dependency(self.execution_policy)
