@@ -5,10 +5,13 @@ template validation on, written to a temporary cloud assembly that the gate test
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import aws_cdk as cdk
@@ -142,3 +145,15 @@ def three_model_platform(tmp_path_factory: pytest.TempPathFactory) -> Synthesize
 
 def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_}
+
+
+def load_example(name: str) -> ModuleType:
+    """``examples/<name>/app.py`` as a module of its own name (``<name>_example``): the repository's root
+    app.py is already importable as ``app``."""
+    module_name = f"{name}_example"
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "examples" / name / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -3,41 +3,28 @@ what the team brings instead of creating it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_cdk import CfnResource, Stack
 from aws_cdk.assertions import Match, Template
 
+from tests.conftest import load_example
+
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_APP = ROOT / "examples" / "consumer_app" / "app.py"
 STACK_NAME = "ChurnTraining"
 ACCOUNT, REGION = "555555555555", "eu-west-1"
 SERVING_ACCOUNT = "666666666666"
 ADOPTED_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def _load_example() -> ModuleType:
-    # Loaded under its own name: the repository's root app.py is already importable as `app`.
-    name = "consumer_app_example"
-    spec = importlib.util.spec_from_file_location(name, EXAMPLE_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Synthesize the example once. A finding that is not acknowledged makes ``synth()`` raise
     ``RuntimeError: ValidationFailed``, so getting past it is the compliance assertion."""
-    example = _load_example()
+    example = load_example("consumer_app")
     outdir = tmp_path_factory.mktemp("consumer_app_out")
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = example.build_app(outdir=str(outdir), context=context)

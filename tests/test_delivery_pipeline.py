@@ -651,6 +651,16 @@ def test_grants_added_after_construction_reach_the_narrowed_policies() -> None:
     assert not [s for s in statements if s["Resource"] == "*"]  # still narrowed
 
 
+
+def statements_on(template: dict[str, Any], resource: str) -> list[dict[str, Any]]:
+    """The statements of the template's IAM policies that name ``resource``."""
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if resource in as_list(statement.get("Resource"))
+    ]
+
 @pytest.mark.parametrize(
     ("connection_arn", "service"),
     [
@@ -665,12 +675,7 @@ def test_source_role_uses_the_connection_in_the_iam_prefix_of_its_arn(connection
     source action grants only `codestar-connections:UseConnection`."""
     source = pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=connection_arn)
     template = Template.from_stack(tiny_pipeline(source=source)).to_json()
-    on_connection = [
-        statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if connection_arn in as_list(statement.get("Resource"))
-    ]
+    on_connection = statements_on(template, connection_arn)
     assert on_connection, "the source action's role may use the connection"
     actions = {action for statement in on_connection for action in as_list(statement["Action"])}
     assert actions == {f"{service}:UseConnection"}
@@ -683,12 +688,7 @@ def test_the_platform_pipeline_uses_its_codeconnections_arn_with_the_matching_pr
     connection_arn = platform.config.delivery.connection.connection_arn
     assert ":codeconnections:" in connection_arn  # what makes this the codeconnections case
     # the statements on the connection grant exactly codeconnections:UseConnection
-    on_connection = [
-        statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if connection_arn in as_list(statement.get("Resource"))
-    ]
+    on_connection = statements_on(template, connection_arn)
     assert on_connection, "the source action's role may use the connection"
     assert {action for statement in on_connection for action in as_list(statement["Action"])} == {"codeconnections:UseConnection"}
     assert '"codeconnections:UseConnection"' in text

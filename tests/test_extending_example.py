@@ -3,34 +3,22 @@ public API (issue 17) synthesizes under every compliance pack, and each extensio
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_cdk import CfnResource, Stack
 from aws_cdk.assertions import Match, Template
 
+from tests.conftest import load_example
+
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_APP = ROOT / "examples" / "extending_app" / "app.py"
-
-
-def _load_example() -> ModuleType:
-    name = "extending_app_example"  # not `app`: the repository's own app.py is importable as that
-    spec = importlib.util.spec_from_file_location(name, EXAMPLE_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    module = _load_example()
+    module = load_example("extending_app")
     outdir = tmp_path_factory.mktemp("extending_app_out")
     app = module.build_app(outdir=str(outdir), context=json.loads((ROOT / "cdk.json").read_text())["context"])
     assembly = app.synth()
