@@ -404,6 +404,55 @@ def test_without_settings_the_script_keeps_its_historical_defaults() -> None:
     )
 
 
+# -- preprocess: the seed the split uses, output folders SageMaker created (issue 18) --------------
+
+
+def expected_split(data: list[list[str]], seed: int) -> dict[str, list[list[str]]]:
+    """The 80/10/10 split of ``data`` with ``seed``, worked out here, independently of preprocess.split."""
+    shuffled = [row[:] for row in data]
+    random.Random(seed).shuffle(shuffled)
+    n_held_out = round(len(data) * 0.1)
+    n_train = len(data) - 2 * n_held_out
+    return {"train": shuffled[:n_train], "validation": shuffled[n_train : n_train + n_held_out], "test": shuffled[n_train + n_held_out :]}
+
+
+@pytest.mark.parametrize(("environment", "seed"), [({}, 42), ({"SPLIT_SEED": "0"}, 0), ({"SPLIT_SEED": "7"}, 7), ({"SPLIT_SEED": " 1234 "}, 1234)],
+                         ids=["default-42", "zero", "seven", "padded"])
+def test_the_job_splits_and_samples_with_the_configured_seed(tmp_path: Path, environment: dict[str, str], seed: int) -> None:
+    data = rows(40)  # numeric: the output rows are the input rows, in the order the seed put them
+    result = run_script(tmp_path, data, header=None, **environment)
+    assert result.returncode == 0, result.stderr
+    expected = expected_split(data, seed)
+    assert splits_of(tmp_path / "out") == expected
+    baseline_rows = random.Random(seed).sample(expected["train"], 32)
+    assert read_csv(tmp_path / "out" / "baseline" / "baseline.csv") == [["f0", "f1"], *(row[1:] for row in baseline_rows)]
+
+
+def test_main_uses_the_seed_of_its_settings_and_of_its_argument(tmp_path: Path) -> None:
+    data = rows(40)
+    write_csv(tmp_path / "in" / "data.csv", data)
+    for seed in (0, 7, 8):
+        preprocess.main(tmp_path / "in", tmp_path / f"settings-{seed}", settings=preprocess.Settings(seed=seed))
+        preprocess.main(tmp_path / "in", tmp_path / f"argument-{seed}", seed=seed)
+        assert splits_of(tmp_path / f"settings-{seed}") == splits_of(tmp_path / f"argument-{seed}") == expected_split(data, seed)
+    assert splits_of(tmp_path / "settings-7") != splits_of(tmp_path / "settings-8")
+
+
+def test_the_job_writes_into_output_folders_sagemaker_already_created(tmp_path: Path) -> None:
+    for name in ("train", "validation", "test", "baseline"):  # SageMaker creates each output's folder before the job starts
+        (tmp_path / "out" / name).mkdir(parents=True)
+    data = rows(40)
+    result = run_script(tmp_path, data, header=None, SPLIT_SEED="3")
+    assert result.returncode == 0, result.stderr
+    assert splits_of(tmp_path / "out") == expected_split(data, 3)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
+        "baseline/baseline.csv", "baseline/baseline.json", "test/test.csv", "train/train.csv", "validation/validation.csv",
+    ]
+    assert json.loads((tmp_path / "out" / "baseline" / "baseline.json").read_text()) == {
+        "features": [{"name": "f0", "type": "numerical"}, {"name": "f1", "type": "numerical"}], "rows": 32, "label_excluded": True,
+    }
+
+
 # -- evaluate metrics ------------------------------------------------------------------------------
 
 
