@@ -723,3 +723,79 @@ def test_instance_types_without_local_storage_pass_the_local_storage_check() -> 
 
     assert [t for t in ("ml.m5.large", "ml.p3.2xlarge", "ml.c5n.xlarge", "ml.t3.medium", "ml.inf2.xlarge") if has_local_storage(t)] == []
     assert all(has_local_storage(t) for t in ("ml.m5d.large", "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.p4d.24xlarge", "ml.c6id.large", "ml.trn1.2xlarge"))
+
+
+# -- the delivery source: the bucket name and the connection ARN (issue 18) ------------------------
+
+BUCKET_RULE = "must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens"
+CONNECTION_RULE = "must be an AWS CodeConnections connection ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
+UUID = "0123abcd-4567-89ef-0123-456789abcdef"
+
+
+def shown(value: Any) -> str:
+    """A value as an error line shows it: its repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def with_source(source: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(default_config_data())
+    data["delivery"] = source
+    return data
+
+
+@pytest.mark.parametrize("bucket", ["abc", "a" * 63, "acme-source.releases-2", "1acme9", "10.0.0.1x"])
+def test_s3_source_bucket_names_that_s3_allows_load(bucket: str) -> None:
+    config = PlatformConfig.from_mapping(with_source({"s3": {"bucket": bucket, "key": "releases/platform.zip"}}))
+    assert config.delivery is not None and config.delivery.s3 is not None
+    assert config.delivery.s3.bucket == bucket
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["ab", "a" * 64, "Acme-source", "acme_source", "-acme", "acme-", ".acme", "acme.", "acme..source", "192.168.1.1", "", 123456],
+    ids=["2-chars", "64-chars", "uppercase", "underscore", "leading-hyphen", "trailing-hyphen", "leading-dot", "trailing-dot",
+         "double-dot", "ip-address", "empty", "number"],
+)
+def test_s3_source_bucket_names_that_s3_refuses_are_one_exact_line(bucket: Any) -> None:
+    data = with_source({"s3": {"bucket": bucket, "key": "releases/platform.zip"}})
+    assert problems_of(data) == [f"delivery.s3.bucket: {BUCKET_RULE} (got {bucket!r})"]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"arn:aws:codeconnections:eu-west-1:111111111111:connection/{UUID}",
+        f"arn:aws:codestar-connections:us-east-1:123456789012:connection/{UUID}",  # the service's former name
+        f"arn:aws-cn:codeconnections:cn-north-1:123456789012:connection/{UUID}",
+        f"arn:aws-us-gov:codeconnections:us-gov-west-1:123456789012:connection/{UUID}",
+    ],
+    ids=["codeconnections", "codestar-connections", "china", "govcloud"],
+)
+def test_connection_arns_load(arn: str) -> None:
+    config = PlatformConfig.from_mapping(with_source({"connection": {"connection_arn": arn, "repository": "acme/mlops-platform"}}))
+    assert config.delivery is not None and config.delivery.connection is not None
+    assert config.delivery.connection.connection_arn == arn
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"arn:aws:codeconnections:eu-west-1:11111111111:connection/{UUID}",  # 11-digit account
+        f"arn:aws:codeconnections:eu-west-1:1111111111112:connection/{UUID}",  # 13-digit account
+        f"arn:aws:codeconnections:eu-west-1:111111111111:connection/{UUID.upper()}",
+        f"arn:aws:codeconnections:eu-west-1:111111111111:connection/{UUID[:-1]}",  # uuid one digit short
+        f"arn:aws:codeconnections:eu-west-1:111111111111:connection/{UUID}/extra",
+        f"xarn:aws:codeconnections:eu-west-1:111111111111:connection/{UUID}",
+        f"arn:aws:codecommit:eu-west-1:111111111111:connection/{UUID}",
+        f"arn:aws:codeconnections:eu-west-1:111111111111:host/{UUID}",
+        f"arn:aws:codeconnections::111111111111:connection/{UUID}",  # no region
+        "arn:aws:codeconnections:eu-west-1:111:connection/x",
+        123,
+    ],
+    ids=["account-11", "account-13", "uppercase-uuid", "short-uuid", "suffix", "prefix", "other-service", "host",
+         "no-region", "malformed", "number"],
+)
+def test_malformed_connection_arns_are_one_exact_line(arn: Any) -> None:
+    data = with_source({"connection": {"connection_arn": arn, "repository": "acme/mlops-platform"}})
+    assert problems_of(data) == [f"delivery.connection.connection_arn: {CONNECTION_RULE} (got {shown(arn)})"]

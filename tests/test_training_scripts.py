@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import itertools
 import json
 import math
 import random
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -404,6 +406,55 @@ def test_without_settings_the_script_keeps_its_historical_defaults() -> None:
     )
 
 
+# -- preprocess: the seed the split uses, output folders SageMaker created (issue 18) --------------
+
+
+def expected_split(data: list[list[str]], seed: int) -> dict[str, list[list[str]]]:
+    """The 80/10/10 split of ``data`` with ``seed``, worked out here, independently of preprocess.split."""
+    shuffled = [row[:] for row in data]
+    random.Random(seed).shuffle(shuffled)
+    n_held_out = round(len(data) * 0.1)
+    n_train = len(data) - 2 * n_held_out
+    return {"train": shuffled[:n_train], "validation": shuffled[n_train : n_train + n_held_out], "test": shuffled[n_train + n_held_out :]}
+
+
+@pytest.mark.parametrize(("environment", "seed"), [({}, 42), ({"SPLIT_SEED": "0"}, 0), ({"SPLIT_SEED": "7"}, 7), ({"SPLIT_SEED": " 1234 "}, 1234)],
+                         ids=["default-42", "zero", "seven", "padded"])
+def test_the_job_splits_and_samples_with_the_configured_seed(tmp_path: Path, environment: dict[str, str], seed: int) -> None:
+    data = rows(40)  # numeric: the output rows are the input rows, in the order the seed put them
+    result = run_script(tmp_path, data, header=None, **environment)
+    assert result.returncode == 0, result.stderr
+    expected = expected_split(data, seed)
+    assert splits_of(tmp_path / "out") == expected
+    baseline_rows = random.Random(seed).sample(expected["train"], 32)
+    assert read_csv(tmp_path / "out" / "baseline" / "baseline.csv") == [["f0", "f1"], *(row[1:] for row in baseline_rows)]
+
+
+def test_main_uses_the_seed_of_its_settings_and_of_its_argument(tmp_path: Path) -> None:
+    data = rows(40)
+    write_csv(tmp_path / "in" / "data.csv", data)
+    for seed in (0, 7, 8):
+        preprocess.main(tmp_path / "in", tmp_path / f"settings-{seed}", settings=preprocess.Settings(seed=seed))
+        preprocess.main(tmp_path / "in", tmp_path / f"argument-{seed}", seed=seed)
+        assert splits_of(tmp_path / f"settings-{seed}") == splits_of(tmp_path / f"argument-{seed}") == expected_split(data, seed)
+    assert splits_of(tmp_path / "settings-7") != splits_of(tmp_path / "settings-8")
+
+
+def test_the_job_writes_into_output_folders_sagemaker_already_created(tmp_path: Path) -> None:
+    for name in ("train", "validation", "test", "baseline"):  # SageMaker creates each output's folder before the job starts
+        (tmp_path / "out" / name).mkdir(parents=True)
+    data = rows(40)
+    result = run_script(tmp_path, data, header=None, SPLIT_SEED="3")
+    assert result.returncode == 0, result.stderr
+    assert splits_of(tmp_path / "out") == expected_split(data, 3)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
+        "baseline/baseline.csv", "baseline/baseline.json", "test/test.csv", "train/train.csv", "validation/validation.csv",
+    ]
+    assert json.loads((tmp_path / "out" / "baseline" / "baseline.json").read_text()) == {
+        "features": [{"name": "f0", "type": "numerical"}, {"name": "f1", "type": "numerical"}], "rows": 32, "label_excluded": True,
+    }
+
+
 # -- evaluate metrics ------------------------------------------------------------------------------
 
 
@@ -701,3 +752,128 @@ def test_model_file_prefers_xgboost_model_and_refuses_ambiguous_archives(tmp_pat
     (ambiguous / "b").write_bytes(b"b")
     with pytest.raises(ValueError, match=r"must hold 'xgboost-model' or exactly one file, found \['a', 'b'\]"):
         evaluate.model_file(ambiguous)
+
+
+# -- evaluate: loading the XGBoost model from model.tar.gz (issue 18) ------------------------------
+
+
+@pytest.fixture
+def xgboost_stub(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
+    """Stands in for the ``xgboost`` package the training image provides (this venv has none): a model
+    file is a JSON linear model ``{"weights": [...], "bias": b}``; returns (path, content) of each file
+    a booster loaded."""
+    import numpy
+
+    loaded: list[tuple[str, bytes]] = []
+
+    class DMatrix:
+        def __init__(self, rows: list[list[float]]) -> None:
+            self.rows = rows
+
+    class Booster:
+        def load_model(self, path: str) -> None:
+            content = Path(path).read_bytes()
+            loaded.append((path, content))
+            self.model = json.loads(content)
+
+        def predict(self, matrix: DMatrix) -> Any:
+            return numpy.array([sum(w * x for w, x in zip(self.model["weights"], row)) + self.model["bias"] for row in matrix.rows])
+
+    stub = ModuleType("xgboost")
+    stub.Booster, stub.DMatrix = Booster, DMatrix  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "xgboost", stub)
+    return loaded
+
+
+def model_archive(model_dir: Path, members: dict[str, bytes]) -> Path:
+    """``model_dir/model.tar.gz`` holding ``members`` (name -> content) as plain files, names kept as given."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    with tarfile.open(path) as archive:
+        assert archive.getnames() == list(members)
+    return path
+
+
+LINEAR_MODEL = json.dumps({"weights": [2.0, 0.0], "bias": 1.0}).encode()
+"""Predicts 2 * x0 + 1."""
+
+
+@pytest.mark.parametrize(
+    ("members", "loaded_name"),
+    [
+        ({"xgboost-model": LINEAR_MODEL}, "xgboost-model"),  # as SageMaker's XGBoost container writes it
+        ({"model/xgboost-model": LINEAR_MODEL, "model/notes.txt": b"not the model"}, "xgboost-model"),
+        ({"booster.json": LINEAR_MODEL}, "booster.json"),  # any single file
+    ],
+    ids=["sagemaker", "nested-with-others", "single-file"],
+)
+def test_the_evaluator_scores_the_model_in_model_tar_gz(tmp_path: Path, xgboost_stub: list[tuple[str, bytes]], members: dict[str, bytes],
+                                                       loaded_name: str) -> None:
+    model_archive(tmp_path / "model", members)
+    # x0 = 1, 2, 3, 4 -> predictions 3, 5, 7, 9; errors 0, 0, -1, 0
+    write_csv(tmp_path / "test" / "test.csv", [["3", "1", "9"], ["5", "2", "9"], ["8", "3", "9"], ["9", "4", "9"]])
+
+    report = evaluate.main("regression", tmp_path / "model", tmp_path / "test", tmp_path / "evaluation")
+
+    metrics = report["regression_metrics"]
+    assert metrics["mae"] == {"value": 0.25, "standard_deviation": "NaN"}
+    assert metrics["mse"] == {"value": 0.25, "standard_deviation": "NaN"}
+    assert metrics["rmse"] == {"value": 0.5, "standard_deviation": "NaN"}
+    assert metrics["r2"]["value"] == pytest.approx(1 - 1 / 22.75)  # residual 1; labels 3, 5, 8, 9 spread 22.75 around their mean 6.25
+    (path, content), = xgboost_stub
+    assert Path(path).name == loaded_name and content == LINEAR_MODEL
+    assert not Path(path).exists()  # extracted into a temporary folder, gone afterwards
+    assert json.loads((tmp_path / "evaluation" / "evaluation.json").read_text(encoding="utf-8")) == report
+
+
+def test_a_pickled_model_in_model_tar_gz_is_refused_before_xgboost_loads_it(tmp_path: Path, xgboost_stub: list[tuple[str, bytes]]) -> None:
+    import pickle
+
+    model_archive(tmp_path / "model", {"xgboost-model": pickle.dumps({"booster": "SageMaker XGBoost 1.2-1"}, protocol=2)})
+    with pytest.raises(ValueError, match=r"^xgboost-model is a Python pickle \(SageMaker XGBoost before 1.3-1 saves models so\)"):
+        evaluate.xgboost_predictor(tmp_path / "model")
+    assert xgboost_stub == []
+
+
+@pytest.mark.parametrize("escaping", ["../escaped", "model/../../escaped", "ABSOLUTE"], ids=["parent", "nested-parent", "absolute"])
+def test_an_archive_with_a_path_outside_the_extraction_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         xgboost_stub: list[tuple[str, bytes]], escaping: str) -> None:
+    scratch = tmp_path / "scratch" / "inner"  # the evaluator extracts into a temporary folder under here
+    scratch.mkdir(parents=True)
+    monkeypatch.setattr(evaluate.tempfile, "tempdir", str(scratch))
+    name = str(tmp_path / "absolute" / "escaped") if escaping == "ABSOLUTE" else escaping
+    model_archive(tmp_path / "model", {"xgboost-model": LINEAR_MODEL, name: b"written outside"})
+
+    with pytest.raises(ValueError) as refused:
+        evaluate.xgboost_predictor(tmp_path / "model")
+
+    assert str(refused.value) == f"model.tar.gz holds paths outside its folder, {[name]}: refusing to extract it"
+    assert xgboost_stub == []  # no model loaded from a refused archive
+    assert sorted(p.name for p in tmp_path.rglob("escaped")) == []  # nothing written, inside or out
+    assert list(scratch.iterdir()) == []  # the temporary folder is removed
+
+
+def test_the_script_fails_with_one_line_on_an_archive_with_a_path_outside_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "xgboost.py").write_text("# the training image's xgboost, without Booster: the archive is refused before one is made\n")
+    model_archive(tmp_path / "model", {"xgboost-model": LINEAR_MODEL, "../escaped": b"x"})
+    write_csv(tmp_path / "test" / "test.csv", [["1", "0.5"]])
+    environment = {"PROBLEM_TYPE": "regression", "MODEL_DIR": str(tmp_path / "model"), "TEST_DIR": str(tmp_path / "test"),
+                   "OUTPUT_DIR": str(tmp_path / "out"), "PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, str(SCRIPTS / "evaluate.py")], env=environment, capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (1, "evaluation failed: model.tar.gz holds paths outside its folder, ['../escaped']: refusing to extract it\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_evaluation_is_written_into_the_folder_sagemaker_already_created(tmp_path: Path) -> None:
+    (tmp_path / "evaluation").mkdir()  # SageMaker creates the output's folder before the job starts
+    write_csv(tmp_path / "test" / "test.csv", [["1", "0.9"], ["0", "0.2"]])
+    report = evaluate.main("binary_classification", tmp_path / "model", tmp_path / "test", tmp_path / "evaluation", predictor=FakePredictor())
+    assert [p.name for p in (tmp_path / "evaluation").iterdir()] == ["evaluation.json"]
+    assert json.loads((tmp_path / "evaluation" / "evaluation.json").read_text(encoding="utf-8")) == report
+    assert report["binary_classification_metrics"]["auc"] == {"value": 1.0, "standard_deviation": "NaN"}

@@ -299,8 +299,11 @@ def xgboost_predictor(model_dir: Path) -> Callable[[List[List[float]]], List[Pre
 
     with tempfile.TemporaryDirectory() as extracted:
         with tarfile.open(model_dir / "model.tar.gz") as archive:
-            # Only plain files, and none that would land outside the extraction folder.
-            members = [m for m in archive.getmembers() if m.isfile() and not Path(m.name).is_absolute() and ".." not in Path(m.name).parts]
+            # None that would land outside the extraction folder (the archive is refused), and only plain files.
+            escaping = [m.name for m in archive.getmembers() if Path(m.name).is_absolute() or ".." in Path(m.name).parts]
+            if escaping:
+                raise ValueError(f"model.tar.gz holds paths outside its folder, {escaping}: refusing to extract it")
+            members = [m for m in archive.getmembers() if m.isfile()]
             archive.extractall(extracted, members=members)  # noqa: S202 - members checked above
         path = model_file(Path(extracted))
         refuse_pickles(path)
