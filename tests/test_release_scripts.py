@@ -9,7 +9,9 @@ that is otherwise moto's (``FirstClientStubbed``)."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -70,31 +73,36 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def account_session(account: str) -> boto3.Session:
+def account_session(account: str, region: str = REGION) -> boto3.Session:
     """A session in another (moto) account, for setting up what the scripts read there."""
     credentials = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")["Credentials"]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"], region_name=REGION,
+        aws_session_token=credentials["SessionToken"], region_name=region,
     )
 
 
-def approve(parameter: str, value: str) -> None:
-    account_session(DEV).client("ssm").put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
+def approve(parameter: str, value: str, region: str = REGION) -> None:
+    account_session(DEV, region).client("ssm").put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
 
 
 class FirstClientStubbed:
     """A boto3 session over moto whose first client of ``service`` answers from a botocore Stubber
-    (errors queued with ``add_client_error``); every other client, and later ones, are moto's."""
+    (errors queued with ``add_client_error``, then answers with ``add_response``); every other client,
+    and later ones, are moto's."""
 
     def __init__(self, service: str) -> None:
         self.session = boto3.Session(region_name=REGION)
         self.service = service
         self.errors: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
         self.stubber: Stubber | None = None
 
     def add_client_error(self, method: str, **kwargs: Any) -> None:
         self.errors.append({"method": method, **kwargs})
+
+    def add_response(self, method: str, service_response: dict[str, Any], **kwargs: Any) -> None:
+        self.responses.append({"method": method, "service_response": service_response, **kwargs})
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
         client = self.session.client(service_name, **kwargs)
@@ -102,12 +110,31 @@ class FirstClientStubbed:
             self.stubber = Stubber(client)
             for error in self.errors:
                 self.stubber.add_client_error(**error)
+            for response in self.responses:
+                self.stubber.add_response(**response)
             self.stubber.activate()
         return client
 
     def assert_stub_used(self) -> None:
         assert self.stubber is not None, f"no {self.service} client was created"
         self.stubber.assert_no_pending_responses()
+
+
+class RegionRecordingSession:
+    """A boto3 session over moto (default region: the environment's) that records the service and the
+    region of every client a script creates."""
+
+    def __init__(self) -> None:
+        self.session = boto3.Session()
+        self.clients: list[tuple[str, str]] = []
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        client = self.session.client(service_name, **kwargs)
+        self.clients.append((service_name, client.meta.region_name))
+        return client
+
+
+OTHER_REGION = "us-east-1"  # never the environment's default region (REGION)
 
 
 def denied_assume_role(role_arn: str, session_name: str) -> FirstClientStubbed:
@@ -260,6 +287,18 @@ def test_invalid_models_exit_2(capsys: pytest.CaptureFixture[str], models: str, 
     assert problem in err
 
 
+def test_the_parameters_are_read_in_the_region_given_not_the_default_one(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    approve(CHURN["parameter"], package("mlops-demo-churn", 3, region=OTHER_REGION), region=OTHER_REGION)
+    # Only in the default region: read there, fraud would resolve to another region's package (exit 2).
+    approve(FRAUD["parameter"], package("mlops-demo-fraud", 5))
+    session = RegionRecordingSession()
+    code = resolver.main(["--region", OTHER_REGION, "--released", "none", "--models", MODELS_JSON], session=session)
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out == f"-c model_package_arn.churn={package('mlops-demo-churn', 3, region=OTHER_REGION)} -c model_package_arn.fraud=none\n"
+    assert session.clients == [("sts", OTHER_REGION), ("ssm", OTHER_REGION), ("ssm", OTHER_REGION)]
+
+
 # -- smoke_test -------------------------------------------------------------------------------------
 
 
@@ -272,7 +311,7 @@ def smoke_test(name: str, body: str = "0.5,1,0") -> dict[str, str]:
     }
 
 
-def endpoint_answers(*bodies: str, account: str = STAGING) -> None:
+def endpoint_answers(*bodies: str, account: str = STAGING, region: str = REGION) -> None:
     """Queue moto's InvokeEndpoint answers in ``account``, through moto's documented configuration API.
 
     Moto (5.2) hands them out in call order and then repeats an answer for a repeated request; it keys
@@ -280,7 +319,7 @@ def endpoint_answers(*bodies: str, account: str = STAGING) -> None:
     different body."""
     response = requests.post(
         "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
-        json={"account_id": account, "region": REGION, "results": [{"Body": b, "ContentType": "text/csv"} for b in bodies]},
+        json={"account_id": account, "region": region, "results": [{"Body": b, "ContentType": "text/csv"} for b in bodies]},
         timeout=5,
     )
     assert response.status_code == 201
@@ -365,3 +404,73 @@ def test_invalid_tests_exit_2_naming_the_problem(capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert len(err.splitlines()) == 1 and problem in err
+
+
+def invoke_answer(body: bytes, status: int = 200) -> dict[str, Any]:
+    """An InvokeEndpoint answer for ``FirstClientStubbed.add_response``."""
+    return {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "text/csv",
+            "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+def test_a_successful_answer_other_than_200_fails_the_endpoint(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # botocore raises for 3xx and above; a 2xx other than 200 is an answer, but not the one a smoke test wants.
+    broken, healthy = smoke_test("broken", "1,1,1"), smoke_test("churn", "0.5,1,0")
+    session = FirstClientStubbed("sagemaker-runtime")
+    session.add_response(
+        "invoke_endpoint", invoke_answer(b"accepted\nlater", status=202),
+        expected_params={"EndpointName": broken["endpoint"], "ContentType": "text/csv", "Body": b"1,1,1", "Accept": "*/*"},
+    )
+    endpoint_answers("0.87")
+    code = smoke.main(["--region", REGION, "--tests", json.dumps([broken, healthy])], session=session)
+    out, err = capsys.readouterr()
+    session.assert_stub_used()
+    assert code == 1
+    assert err.splitlines() == [
+        "FAIL mlops-demo-staging-broken: HTTP 202: accepted\\nlater",
+        "1 of 2 endpoints failed: mlops-demo-staging-broken",
+    ]
+    assert re.fullmatch(r"PASS mlops-demo-staging-churn 200 in \d+ ms: 0\.87\n", out)
+
+
+def test_the_endpoints_are_invoked_in_the_region_given_not_the_default_one(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    endpoint_answers("0.42", region=OTHER_REGION)  # moto answers "body" to an invocation in any other region
+    session = RegionRecordingSession()
+    code = smoke.main(["--region", OTHER_REGION, "--tests", json.dumps([smoke_test("churn")])], session=session)
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert re.fullmatch(r"PASS mlops-demo-staging-churn 200 in \d+ ms: 0\.42\n", out)
+    assert session.clients == [("sts", OTHER_REGION), ("sagemaker-runtime", OTHER_REGION)]
+
+
+def test_a_body_that_is_not_utf8_passes_with_the_undecodable_bytes_replaced(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # A model may answer in binary (an image, a protobuf): the endpoint answered, so it passes; the excerpt
+    # shows each byte that is not UTF-8 as U+FFFD rather than failing the run with a traceback.
+    session = FirstClientStubbed("sagemaker-runtime")
+    session.add_response("invoke_endpoint", invoke_answer(b"\x89PNG\r\n\xff\xfe0.87"))
+    code = smoke.main(["--region", REGION, "--tests", json.dumps([smoke_test("churn")])], session=session)
+    out, err = capsys.readouterr()
+    session.assert_stub_used()
+    assert code == 0
+    assert re.fullmatch(r"PASS mlops-demo-staging-churn 200 in \d+ ms: \ufffdPNG\\r\\n\ufffd\ufffd0\.87\n", out)
+    assert err == "all 1 endpoints answered\n"
+
+
+# -- both scripts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "argv", "missing"),
+    [
+        (smoke, ["--tests", "[]"], "--region"),
+        (smoke, ["--region", REGION], "--tests"),
+        (resolver, ["--released", "none", "--models", "[]"], "--region"),
+        (resolver, ["--region", REGION, "--models", "[]"], "--released"),
+        (resolver, ["--region", REGION, "--released", "none"], "--models"),
+    ],
+)
+def test_a_missing_argument_exits_2_naming_it(capsys: pytest.CaptureFixture[str], script: ModuleType, argv: list[str], missing: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        script.main(argv)
+    out, err = capsys.readouterr()
+    assert (exited.value.code, out) == (2, "")
+    assert err.splitlines()[-1].endswith(f": error: the following arguments are required: {missing}")

@@ -254,3 +254,114 @@ def test_two_approvals_of_one_model_in_a_row_start_its_release_twice_the_later_l
     assert invoke(handler_module, state_change_event(second, "Approved"), lambda_context)["action"] == "released"
     assert executions(world, "acme-release") == [first, second]
     assert world.released() == second
+
+
+def invoke_logged(handler_module: Any, event: Any, context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The handler's result and the JSON log lines it wrote."""
+    stream = io.StringIO()
+    previous = handler_module.logger.registered_handler.setStream(stream)
+    try:
+        result = invoke(handler_module, event, context)
+    finally:
+        handler_module.logger.registered_handler.setStream(previous)
+    return result, [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_without_an_alert_topic_a_withdrawal_is_logged_as_a_warning(
+    world: World, handler_module, lambda_context, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ALERT_TOPIC_ARN")
+    arn = world.register("Approved")
+    world.release(arn)
+    world.set_status(arn, "Rejected")
+    result, lines = invoke_logged(handler_module, state_change_event(arn, "Rejected"), lambda_context)
+    assert (result["action"], result["previous_arn"], result["released_arn"]) == ("withdrawn", arn, None)
+    assert world.released() is None  # withdrawn all the same: the parameter is cleared
+    assert world.pipeline_starts() == []
+    assert world.alerts() == []
+    warnings = [line for line in lines if line["level"] == "WARNING"]
+    assert [(w["message"], w["model_package_arn"]) for w in warnings] == [("no ALERT_TOPIC_ARN: the withdrawal is only logged", arn)]
+
+
+@pytest.mark.parametrize(
+    ("unset", "blank", "message"),
+    [
+        (["MODEL_PACKAGE_GROUP_NAME"], [], "missing environment variables: MODEL_PACKAGE_GROUP_NAME"),
+        (["APPROVED_MODEL_PARAMETER"], [], "missing environment variables: APPROVED_MODEL_PARAMETER"),
+        (["RELEASE_PIPELINE_NAME"], [], "missing environment variables: RELEASE_PIPELINE_NAME"),
+        ([], ["APPROVED_MODEL_PARAMETER"], "missing environment variables: APPROVED_MODEL_PARAMETER"),  # empty is missing
+        (["MODEL_PACKAGE_GROUP_NAME"], ["RELEASE_PIPELINE_NAME"], "missing environment variables: MODEL_PACKAGE_GROUP_NAME, RELEASE_PIPELINE_NAME"),
+    ],
+)
+def test_a_missing_required_environment_variable_raises_naming_it_before_any_side_effect(
+    world: World, handler_module, lambda_context, monkeypatch: pytest.MonkeyPatch, unset: list[str], blank: list[str], message: str,
+) -> None:
+    arn = world.register("Approved")
+    for name in unset:
+        monkeypatch.delenv(name)
+    for name in blank:
+        monkeypatch.setenv(name, "")
+    with pytest.raises(RuntimeError) as raised:
+        invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
+    assert str(raised.value) == message
+    assert world.released() is None
+    assert world.pipeline_starts() == []
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["first-release", "newer-release", "already-released", "rolled-back", "withdrawn", "pending", "other-group",
+     "stale-approval", "rejected-other-package"],
+)
+def test_every_decision_returns_and_logs_the_previous_and_released_packages(
+    world: World, handler_module, lambda_context, scenario: str,
+) -> None:
+    older, released = world.register("Approved"), world.register("Approved")
+    event_arn, status, group, version = released, "Approved", GROUP, 2
+    if scenario == "first-release":
+        expected = ("released", None, released, "approved")
+    elif scenario == "newer-release":
+        world.release(older)
+        expected = ("released", older, released, "approved")
+    elif scenario == "already-released":
+        world.release(released)
+        expected = ("already-released", released, released, "the parameter already holds this package")
+    elif scenario == "rolled-back":
+        world.release(released)
+        world.set_status(released, "Rejected")
+        status = "Rejected"
+        expected = ("rolled-back", released, older, "released package rejected; newest other approved package released")
+    elif scenario == "withdrawn":
+        world.release(released)
+        world.set_status(released, "Rejected")
+        world.set_status(older, "Rejected")
+        status = "Rejected"
+        expected = ("withdrawn", released, None, "released package rejected and no other package is approved")
+    elif scenario == "pending":
+        world.release(older)
+        event_arn, status, version = world.register(), "PendingManualApproval", 3
+        expected = ("ignored", older, older, "status PendingManualApproval needs no action")
+    elif scenario == "other-group":
+        world.release(older)  # not read: the event is not this function's
+        event_arn = world.sagemaker.create_model_package(ModelPackageGroupName="acme-fraud", ModelApprovalStatus="Approved")["ModelPackageArn"]
+        group, version = "acme-fraud", 1
+        expected = ("ignored", None, None, "event is for group 'acme-fraud'")
+    elif scenario == "stale-approval":
+        world.release(older)
+        world.set_status(released, "Rejected")
+        expected = ("ignored", older, older, "the registry now says Rejected")
+    else:
+        world.release(older)
+        world.set_status(released, "Rejected")
+        status = "Rejected"
+        expected = ("ignored", older, older, "the rejected package is not the released one")
+    result, lines = invoke_logged(handler_module, state_change_event(event_arn, status, group=group), lambda_context)
+    action, previous_arn, released_arn, reason = expected
+    assert result == {
+        "action": action, "model_package_arn": event_arn, "model_package_group": group, "model_package_version": version,
+        "approval_status": status, "previous_arn": previous_arn, "released_arn": released_arn, "reason": reason,
+    }
+    (decision,) = [line for line in lines if line["message"] == "model approval decision"]
+    assert decision["level"] == "INFO"
+    # Every decision line carries every field; an absent ARN is logged as "none".
+    assert {k: decision[k] for k in result} == {k: "none" if v is None else v for k, v in result.items()}
