@@ -70,7 +70,7 @@ $(CDK_STAMP): package.json package-lock.json $(NODE_STAMP)
 
 synth: $(PY_STAMP) $(CDK_STAMP)
 	cdk synth --quiet --no-notices -c config=$(CONFIG) $(SYNTH_ARGS)
-	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(ls cdk.out/*.template.json cdk.out/assembly-*/*.template.json | wc -l) templates"
+	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
 # Test processes: one per CPU this make may use (pytest-xdist). Each synthesizes the session's platform
 # once; on 2 CPUs the suite still takes ~30% less time than in one process.
