@@ -18,8 +18,9 @@ like were dropped without a word. This role takes them instead, into its managed
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aws_cdk import aws_iam as iam
@@ -62,6 +63,7 @@ class ManagedPolicyRole(iam.Role):
         super().__init__(scope, id, **props)
         self._managed_policy: iam.ManagedPolicy | None = None
         self._allowed: list[_Allowed] = []
+        self._leaving_out = False
 
     @staticmethod
     def with_managed_policy(scope: Any, id: str, *, policy_id: str | None = None, policy_description: str | None = None,
@@ -87,7 +89,20 @@ class ManagedPolicyRole(iam.Role):
         self._managed_policy = policy
         self._allowed = [_Allowed(s) for s in statements]
 
+    @contextlib.contextmanager
+    def leaving_out_what_is_added(self) -> Iterator[None]:
+        """Inside: statements added to the role are left out, not written. For building a construct whose
+        policies the caller has written itself (a state machine, whose constructor adds CDK's per-task grants,
+        broader than the caller's own); what is added afterwards, by anyone, lands in the managed policy again."""
+        self._leaving_out = True
+        try:
+            yield
+        finally:
+            self._leaving_out = False
+
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        if self._leaving_out:
+            return iam.AddToPrincipalPolicyResult(statement_added=True)
         if self._managed_policy is None:
             raise RuntimeError(f"{self.node.path}: statements were added before the role's managed policy was named (keep_statements_in)")
         allowed = _Allowed(statement.to_statement_json())

@@ -38,6 +38,7 @@ from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import (
@@ -191,26 +192,6 @@ class _JobSettings:
     instance_type: str
     volume_size_gb: int
     max_runtime: Duration
-
-
-class _ManagedPolicyRole(iam.Role):
-    """A role whose permissions all live in one customer managed policy: what is added to it later
-    (``add_to_policy``, and every ``grant_*`` to it) goes into that policy, never into an inline default
-    policy, so what a reviewer reads in the managed policy is all there is."""
-
-    _managed_policy: iam.ManagedPolicy | None = None
-    _own_statements_written = False
-    """True while the construct that uses the role is being built and has written its policies itself: what
-    CDK's constructs add for themselves then (a state machine's per-task grants) is left out. Everything
-    added afterwards, by you, goes into the managed policy."""
-
-    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
-        if self._own_statements_written:
-            return iam.AddToPrincipalPolicyResult(statement_added=True)
-        if self._managed_policy is None:  # before its policy exists: nothing in this module adds then
-            return super().add_to_principal_policy(statement)
-        self._managed_policy.add_statements(statement)
-        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._managed_policy)
 
 
 class TrainingPipelineBase(Construct):
@@ -532,7 +513,7 @@ class TrainingPipeline(TrainingPipelineBase):
         """The jobs' security group (``connections`` is its)."""
 
         # -- the job role ------------------------------------------------------------------------------
-        self.job_role: iam.Role = _ManagedPolicyRole(
+        self.job_role: ManagedPolicyRole = ManagedPolicyRole(
             self,
             "JobRole",
             assumed_by=service_principal("sagemaker.amazonaws.com", Aws.ACCOUNT_ID),
@@ -554,7 +535,7 @@ class TrainingPipeline(TrainingPipelineBase):
             document=policy_document(self._job_statements(stack, encryption_key, subnets, shipped, self._pull_repositories(stack, pulled))),
         )
         """What the jobs may do: everything ``add_to_role_policy`` and grants to the pipeline add goes here too."""
-        self.job_role._managed_policy = self.job_policy  # type: ignore[attr-defined]
+        self.job_role.keep_statements_in(self.job_policy, [])
         data_bucket.grant_read(self.job_policy, f"{data_prefix}*")
         artifact_bucket.grant_read_write(self.job_policy, f"{artifact_prefix}*")
 
@@ -956,7 +937,7 @@ class TrainingPipeline(TrainingPipelineBase):
                        artifact_bucket: s3.IBucket, artifact_prefix: str, key: kms.IKey, subnets: Subnets, tuning: Tuning | None,
                        extension_statements: Sequence[iam.PolicyStatement], *, processing_isolated: bool, training_isolated: bool) -> None:
         """The machine's role, its policies (its own, execution, tuning and extensions') and the machine."""
-        self.state_machine_role: iam.Role = _ManagedPolicyRole(
+        self.state_machine_role: ManagedPolicyRole = ManagedPolicyRole(
             self,
             "StateMachineRole",
             assumed_by=service_principal("states.amazonaws.com", Aws.ACCOUNT_ID),
@@ -974,7 +955,7 @@ class TrainingPipeline(TrainingPipelineBase):
         )
         """What the state machine's own states may do: create, follow and stop this model's jobs, read the
         report, register, notify."""
-        self.state_machine_role._managed_policy = self.state_machine_policy  # type: ignore[attr-defined]
+        self.state_machine_role.keep_statements_in(self.state_machine_policy, [])
         # Log delivery, X-Ray and the execution data's key: a policy of their own, so that the machine's policy
         # stays well within IAM's 6,144 characters with every job kind and guardrail (tests/test_quotas.py).
         self.execution_policy = iam.ManagedPolicy(
@@ -999,20 +980,19 @@ class TrainingPipeline(TrainingPipelineBase):
         state_machines.allow_execution_log_delivery(self.key, Aws.ACCOUNT_ID)
         # The policies above are complete: CDK's per-task grants, which the machine adds while it is built, are
         # left out. What is granted to the machine afterwards lands in state_machine_policy.
-        self.state_machine_role._own_statements_written = True  # type: ignore[attr-defined]
-        self.state_machine: sfn.StateMachine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            comment=f"Preprocess, train, evaluate, gate and register model {model_name}",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            role=self.state_machine_role,
-        )
-        """The state machine."""
-        self.state_machine_role._own_statements_written = False  # type: ignore[attr-defined]
+        with self.state_machine_role.leaving_out_what_is_added():
+            self.state_machine: sfn.StateMachine = sfn.StateMachine(
+                self,
+                "StateMachine",
+                comment=f"Preprocess, train, evaluate, gate and register model {model_name}",
+                definition_body=sfn.DefinitionBody.from_chainable(definition),
+                state_machine_type=sfn.StateMachineType.STANDARD,
+                timeout=timeout,
+                tracing_enabled=True,
+                logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+                role=self.state_machine_role,
+            )
+            """The state machine."""
         # Execution data carries S3 locations and metrics: encrypted with the pipeline's own key.
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
         self.state_machine.node.add_dependency(self.execution_policy)
