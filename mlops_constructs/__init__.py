@@ -17,6 +17,7 @@ from mlops_constructs.container_image import PULL_ACTIONS, ContainerImage, ecr_b
 from mlops_constructs.delivery import *  # noqa: F403 - re-exported, listed in __all__ below
 from mlops_constructs.errors import PropsError
 from mlops_constructs.guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
+from mlops_constructs.keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.monitoring import *  # noqa: F403
 from mlops_constructs.network import *  # noqa: F403
 from mlops_constructs.registry import *  # noqa: F403
@@ -34,4 +35,5 @@ __all__ = sorted({
     "PULL_ACTIONS", "ContainerImage", "ecr_base_images",
     "PropsError", "ManagedPolicyRole",
     "GUARDED_KEYS", "account_wide_denials", "inside_guardrails",
+    "allow_cloudwatch_logs", "deny_grants_except_for_aws_resources",
 })

@@ -42,7 +42,9 @@ from mlops_constructs import (
     TrainingPipeline,
     acknowledge,
     add_compliance_checks,
+    allow_cloudwatch_logs,
     builtin_image_uri,
+    deny_grants_except_for_aws_resources,
 )
 
 REGION = "eu-west-1"
@@ -131,16 +133,8 @@ class ChurnServingStack(FixedZonesStack):
         # admits only the store's services), and the role may use it for the dead-letter queue and environment.
         key = kms.Key(self, "CallerKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN,
                       description="Encrypts the churn caller's logs, dead letters and environment")
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchLogs", principals=[iam.ServicePrincipal(f"logs.{REGION}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{SERVING_ACCOUNT}:log-group:*"}},
-        ))
-        # Control Tower's CT.KMS.PR.3 (Guard): nobody hands the key on by a grant, except AWS services for their resources.
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid="GrantsOnlyForAwsResources", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["kms:CreateGrant"],
-            resources=["*"], conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
-        ))
+        allow_cloudwatch_logs(key)
+        deny_grants_except_for_aws_resources(key)  # Control Tower's CT.KMS.PR.3 (Guard)
         self.caller_role = ManagedPolicyRole.with_managed_policy(
             self, "CallerRole", policy_description="The churn caller: invoke the endpoint, read its registry",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="The team's function that scores with the churn endpoint",

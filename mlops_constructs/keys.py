@@ -1,0 +1,11 @@
+"""Key policy statements the platform's keys carry, for keys of a team's own under the same packs and controls.
+
+- :func:`allow_cloudwatch_logs`: CloudWatch Logs may use the key for log groups of its account and region
+  (a KMS-encrypted log group, which the NIST 800-53, HIPAA and PCI packs ask for, needs it).
+- :func:`deny_grants_except_for_aws_resources`: nobody hands the key on by a grant, except AWS services for
+  their resources (Control Tower's CT.KMS.PR.3, checked by CloudFormation Guard).
+"""
+
+from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+
+__all__ = ["allow_cloudwatch_logs", "deny_grants_except_for_aws_resources"]
