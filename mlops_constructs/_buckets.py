@@ -25,6 +25,7 @@ def access_log_bucket(
     retention: Duration,
     incomplete_upload_expiration: Duration,
     removal_policy: RemovalPolicy,
+    auto_delete_objects: bool = False,
 ) -> s3.Bucket:
     """A private, TLS-only, versioned bucket for server access logs, expired after ``retention``."""
     bucket = s3.Bucket(
@@ -40,6 +41,7 @@ def access_log_bucket(
         # Object ownership is left to CDK: it grants log delivery with a bucket policy (owner
         # enforced) or, in apps without that feature flag, with the ACL S3 then requires.
         removal_policy=removal_policy,
+        auto_delete_objects=auto_delete_objects,
         lifecycle_rules=[
             s3.LifecycleRule(
                 id="expire-access-logs",
@@ -79,6 +81,7 @@ def encrypted_bucket(
     removal_policy: RemovalPolicy,
     replication_reason: str,
     notifies_events: bool = False,
+    auto_delete_objects: bool = False,
 ) -> s3.Bucket:
     """A private, TLS-only, versioned bucket encrypted with ``encryption_key``, logging to ``access_logs``.
 
@@ -100,6 +103,7 @@ def encrypted_bucket(
         server_access_logs_prefix=access_log_prefix,
         lifecycle_rules=list(lifecycle_rules),
         removal_policy=removal_policy,
+        auto_delete_objects=auto_delete_objects,
     )
     acknowledge_each(bucket, {
         **_no_replication(reason=replication_reason),

@@ -260,3 +260,28 @@ def test_sharing_through_an_imported_key_is_refused_not_silently_dropped() -> No
             {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"KMSMasterKeyID": key.key_arn, "SSEAlgorithm": "aws:kms"}}
         ]
     template.has_resource_properties("AWS::ECR::Repository", {"EncryptionConfiguration": {"EncryptionType": "KMS", "KmsKey": key.key_arn}})
+
+
+def test_auto_delete_objects_empties_every_bucket_and_the_repository_before_deleting_them() -> None:
+    stack = new_stack()
+    store = ArtifactStore(stack, "Store", removal_policy=cdk.RemovalPolicy.DESTROY, auto_delete_objects=True)
+    template = Template.from_stack(stack)
+    emptied = {r["Properties"]["BucketName"]["Ref"] for r in template.find_resources("Custom::S3AutoDeleteObjects").values()}
+    assert emptied == {logical_id(stack, b) for b in (store.data_bucket, store.artifact_bucket, store.access_log_bucket)}
+    template.has_resource_properties("AWS::ECR::Repository", {"EmptyOnDelete": True})
+    for bucket in template.find_resources("AWS::S3::Bucket").values():
+        assert bucket["DeletionPolicy"] == "Delete"
+
+
+def test_by_default_nothing_is_emptied_so_a_bucket_with_objects_fails_its_deletion() -> None:
+    stack = new_stack()
+    ArtifactStore(stack, "Store", removal_policy=cdk.RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+    assert "EmptyOnDelete" not in next(iter(template.find_resources("AWS::ECR::Repository").values()))["Properties"]
+
+
+@pytest.mark.parametrize("policy", [cdk.RemovalPolicy.RETAIN, cdk.RemovalPolicy.SNAPSHOT, cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE])
+def test_auto_delete_objects_is_refused_unless_the_store_is_destroyed(policy: cdk.RemovalPolicy) -> None:
+    with pytest.raises(PropsError, match=r"ArtifactStore: auto_delete_objects: may be true only with removal_policy=RemovalPolicy.DESTROY"):
+        ArtifactStore(new_stack(), "Store", removal_policy=policy, auto_delete_objects=True)

@@ -64,6 +64,11 @@ class ArtifactStore(Construct):
     :param untagged_image_retention: how long untagged images are kept. Default: 30 days.
     :param data_events_to_eventbridge: send the data bucket's object events to EventBridge, so that new
         data can start a training run. Not for an adopted bucket. Default: true.
+    :param auto_delete_objects: with ``removal_policy=DESTROY`` only: when the store leaves the stack, delete
+        every object version of its buckets and every image of its repository first, so that the deletion
+        succeeds (CDK's auto-delete custom resource, a Lambda function, does it for the buckets). For sandboxes
+        and integration tests, never for data anyone needs. Default: false (a bucket that holds objects fails
+        the deletion instead of losing them).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class ArtifactStore(Construct):
         incomplete_upload_expiration: Duration = Duration.days(7),
         untagged_image_retention: Duration = Duration.days(30),
         data_events_to_eventbridge: bool = True,
+        auto_delete_objects: bool = False,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -93,6 +99,12 @@ class ArtifactStore(Construct):
             raise PropsError(
                 name, "name_prefix", name_prefix, "must be lowercase letters, digits and hyphens, not starting or ending with a hyphen"
             )
+        if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
+            raise PropsError(
+                name, "auto_delete_objects", auto_delete_objects,
+                f"may be true only with removal_policy=RemovalPolicy.DESTROY (got {removal_policy}): a retained store keeps its objects",
+            )
+        self._auto_delete_objects = auto_delete_objects
         self._name_prefix = name_prefix
         self.read_accounts: tuple[str, ...] = tuple(dict.fromkeys(read_accounts))
         """The accounts that may read artifacts and pull images."""
@@ -121,6 +133,7 @@ class ArtifactStore(Construct):
             retention=access_log_retention,
             incomplete_upload_expiration=incomplete_upload_expiration,
             removal_policy=removal_policy,
+            auto_delete_objects=auto_delete_objects,
         )
         """Receives the server access logs of the data and artifacts buckets."""
 
@@ -157,6 +170,7 @@ class ArtifactStore(Construct):
             encryption=ecr.RepositoryEncryption.KMS,
             encryption_key=self.encryption_key,
             removal_policy=removal_policy,
+            empty_on_delete=auto_delete_objects or None,
             lifecycle_rules=[
                 ecr.LifecycleRule(
                     description="Expire untagged images; tagged images may back a registered model",
@@ -227,6 +241,7 @@ class ArtifactStore(Construct):
             lifecycle_rules=lifecycle,
             removal_policy=removal_policy,
             notifies_events=notifies_events,
+            auto_delete_objects=self._auto_delete_objects,
             replication_reason="Data stays in the one configured region (residency). Durability comes from S3's multi-AZ "
             "storage, versioning and retained buckets; a cross-region copy would need a second region and key.",
         )
