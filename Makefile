@@ -34,12 +34,13 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth test bench clean
+.PHONY: help setup synth test bench integ clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make bench   set up, then time synthesis and the tests into docs/performance.md (BENCH_ARGS=--help)"
+	@echo "make integ   deploy the integration tests to the account of your credentials, check, destroy (INTEG_ARGS=--help)"
 	@echo "make setup   install into .venv, .venv-checkov and node_modules (idempotent)"
 	@echo "make clean   remove cdk.out and caches (keeps installs)"
 
@@ -85,5 +86,14 @@ BENCH_ARGS ?=
 bench: setup
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
+# Integration tests (tests/integ) against the AWS account of the current credentials, in CONFIG's region: each
+# test's stacks are deployed, its assertions checked and everything destroyed (docs/testing.md has the cost and
+# the permissions). Refuses without credentials. INTEG_ARGS: test names, --costly, --update-on-failed, --keep.
+# `make test` verifies their snapshots offline.
+INTEG_ARGS ?=
+
+integ: $(PY_STAMP) $(CDK_STAMP)
+	INTEG_CONFIG=$(CONFIG) $(VENV)/bin/python tools/integ.py run $(INTEG_ARGS)
+
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out cdk-integ.out .pytest_cache .hypothesis

@@ -1,0 +1,149 @@
+"""The integration tests (tests/integ), offline: every app synthesizes as its committed snapshot says, each
+asserts what would fail if the behaviour were wrong, and ``make integ`` refuses to start without credentials.
+
+Deploying them is ``make integ`` (docs/testing.md); tools/integ.py says why it, not integ-runner, runs them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("integ_tool", REPO / "tools" / "integ.py")
+integ_tool = importlib.util.module_from_spec(spec)
+sys.modules["integ_tool"] = integ_tool
+spec.loader.exec_module(integ_tool)
+
+TESTS = integ_tool.discover([], costly=True)
+
+
+def test_there_are_integration_tests_and_the_cheap_ones_run_by_default() -> None:
+    names = {t.stem for t in TESTS}
+    assert {"integ_network_storage", "integ_registry_approval"} <= names
+    assert {t.stem for t in integ_tool.discover([], costly=False)} == {t.stem for t in TESTS if t.parent.name == "integ"}
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda t: t.stem)
+def test_the_app_synthesizes_as_its_snapshot_says(test: Path, tmp_path: Path) -> None:
+    integ_tool.synthesize(test, tmp_path)
+    problems = integ_tool.differences(test, tmp_path)
+    assert not problems, (
+        f"{test.stem}'s synthesis differs from its snapshot: {problems}. If the change is intended, run "
+        "`python tools/integ.py snapshot` and say why in the commit."
+    )
+    # An integration test without assertions would pass by deploying: each has at least one.
+    assert_stack = next(p for p in tmp_path.glob("*DeployAssert*.template.json"))
+    outputs = json.loads(assert_stack.read_text())["Outputs"]
+    assert any(key.startswith("AssertionResults") for key in outputs), f"{test.stem} asserts nothing"
+
+
+def test_a_changed_template_is_reported(tmp_path: Path) -> None:
+    test = next(t for t in TESTS if t.stem == "integ_network_storage")
+    integ_tool.synthesize(test, tmp_path)
+    template = next(tmp_path.glob("IntegNetworkStorage.template.json"))
+    body = json.loads(template.read_text())
+    body["Resources"]["Extra"] = {"Type": "AWS::SNS::Topic"}
+    template.write_text(json.dumps(body))
+    assert integ_tool.differences(test, tmp_path) == ["IntegNetworkStorage.template.json: differs from the snapshot"]
+
+
+def test_the_api_calls_timestamps_are_masked_and_nothing_else() -> None:
+    text = '{"salt": "1795824316418", "other": "1795824316418"}'
+    assert integ_tool.SALT.sub(r'\1"<salt>"', text) == '{"salt": "<salt>", "other": "1795824316418"}'
+
+
+def test_assertion_results_are_read_as_integ_runner_reads_them() -> None:
+    outputs = {
+        "Test": {"VpcId": "vpc-1"},
+        "Assert": {
+            "AssertionResultsAwsApiCallEC2describe": json.dumps({"status": "success"}),
+            "AssertionResultsLambdaInvoke": json.dumps({"status": "fail", "message": "Expected AccessDenied but received accepted"}),
+            "AssertionResultsBroken": "not json",
+        },
+    }
+    assert integ_tool.assertion_failures(outputs) == [
+        "Assert.AssertionResultsLambdaInvoke: Expected AccessDenied but received accepted",
+        "Assert.AssertionResultsBroken: not an assertion result: 'not json'",
+    ]
+    assert integ_tool.assertion_failures({"Assert": {"AssertionResultsA": json.dumps({"status": "success"})}}) == []
+
+
+def test_run_refuses_clearly_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    synthesized = []
+    monkeypatch.setattr(integ_tool, "synthesize", lambda *a: synthesized.append(a))
+    with pytest.raises(SystemExit, match=r"no usable credentials were found \(NoCredentialsError"):
+        integ_tool.main(["run"])
+    assert synthesized == [], "nothing is synthesized or deployed before the credentials are known"
+
+
+def test_unknown_test_names_are_refused_with_the_known_ones() -> None:
+    with pytest.raises(SystemExit, match=r"unknown integration test\(s\): integ_nope; known: .*integ_network_storage"):
+        integ_tool.main(["verify", "integ_nope"])
+
+
+# The storage probe (tests/integ/probes/storage_probe.py) reports what S3 did; the test expects AccessDenied for
+# plain HTTP, so a bucket that accepted it would fail the assertion.
+
+def _probe(monkeypatch: pytest.MonkeyPatch, plain_http_refused: bool) -> dict:
+    sys.path.insert(0, str(REPO / "tests" / "integ" / "probes"))
+    import storage_probe
+
+    monkeypatch.setenv("BUCKET", "b")
+    monkeypatch.setenv("KEY_ARN", "arn:aws:kms:eu-west-1:111111111111:key/k")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    real_client = boto3.client
+
+    def client(service: str, **kwargs):
+        c = real_client(service, aws_access_key_id="x", aws_secret_access_key="x", **kwargs)
+        stub = Stubber(c)
+        if kwargs.get("use_ssl", True):
+            stub.add_response("put_object", {})
+            body = b"written over TLS with the platform key"
+            stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body)), "SSEKMSKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k"})
+        else:
+            assert kwargs["endpoint_url"] == "http://s3.eu-west-1.amazonaws.com"
+            for method in ("get_object", "put_object"):
+                if plain_http_refused:
+                    stub.add_client_error(method, service_error_code="AccessDenied", http_status_code=403)
+                else:
+                    stub.add_response(method, {})
+        stub.activate()
+        return c
+
+    monkeypatch.setattr(storage_probe.boto3, "client", client)
+    return storage_probe.handler({}, None)
+
+
+def test_the_probe_reports_plain_http_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _probe(monkeypatch, plain_http_refused=True) == {
+        "round_trip": True, "encrypted_with": "arn:aws:kms:eu-west-1:111111111111:key/k",
+        "plain_http_get": "AccessDenied", "plain_http_put": "AccessDenied",
+    }
+
+
+def test_the_probe_reports_plain_http_accepted_so_the_assertion_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _probe(monkeypatch, plain_http_refused=False)
+    assert result["plain_http_get"] == result["plain_http_put"] == "accepted"
+
+
+def test_the_storage_assertion_expects_refusal_and_the_platform_key() -> None:
+    assert_template = next((REPO / "tests/integ/integ_network_storage.py.snapshot").glob("*DeployAssert*.template.json"))
+    expected = [r["Properties"]["expected"] for r in json.loads(assert_template.read_text())["Resources"].values()
+                if r["Type"].startswith("Custom::DeployAssert@AssertEquals") or "expected" in r.get("Properties", {})]
+    text = json.dumps(expected)
+    assert text.count("AccessDenied") == 2 and "round_trip" in text and "InternetGateways" in text and "RouteTables" in text
