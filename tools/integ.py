@@ -12,8 +12,8 @@ TEST is a test's file name without ``.py`` (``integ_network_storage``); default:
 Why not integ-runner itself: @aws-cdk/integ-runner 2.197.10, the newest on npm (2026-11-27), bundles
 toolkit-lib 1.20.1, which reads cloud assembly schema 53 at most; aws-cdk-lib 2.275 writes 55, so integ-runner
 stops with AssemblyVersionMismatch even when verifying a snapshot (its bundle does not use the CLI that
-package.json pins). This script keeps integ-runner's conventions so that switching back is a change to the
-Makefile: the apps are integ-tests-alpha ``IntegTest`` apps, snapshots live in ``<test>.py.snapshot/``, the
+package.json pins), so it is not installed. This script keeps integ-runner's conventions so that switching back
+(once a release reads schema 55: add it to package.json) is a change to the Makefile: the apps are integ-tests-alpha ``IntegTest`` apps, snapshots live in ``<test>.py.snapshot/``, the
 assertions are read from the assertion stack's ``AssertionResults`` outputs, and ``--update-on-failed``
 rewrites the snapshot of a test that deployed and passed. The snapshot holds the templates and integ.json
 (not the assets: the assertion provider alone is 6 MB); asset hashes are in the templates, so a change to a
