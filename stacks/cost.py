@@ -160,7 +160,8 @@ def render(accounts: Sequence[AccountCost], table: PriceTable, *, title: str, ro
     if unconfirmed:
         out.append("Prices marked '?' (not read on AWS's pricing page; where each figure comes from):")
         for meter, instance_type, region, seen_in in unconfirmed:
-            out.append("  - " + "\n    ".join(_wrap(f"{meter}{f' {instance_type}' if instance_type else ''} ({region}): {seen_in}", width - 4)))
+            what = f"{meter}{f' {instance_type}' if instance_type else ''} ({region})"
+            out.append("  - " + "\n    ".join(_wrap(f"{what}: {seen_in}", width - 4)))
     return "\n".join(out)
 
 
@@ -174,7 +175,8 @@ def _summary(accounts: Sequence[AccountCost], roles: Mapping[str, str]) -> str:
         role = roles.get(account.account)
         label = f"{account.account}{f' {role}' if role else ''}"
         for cost in account.stacks:
-            rows.append(f"  {label:<22} {cost.usage.path:<33} {money(cost.always_on):>12} {money(cost.scheduled):>15} {money(cost.total):>12}")
+            amounts = f"{money(cost.always_on):>12} {money(cost.scheduled):>15} {money(cost.total):>12}"
+            rows.append(f"  {label:<22} {cost.usage.path:<33} {amounts}")
         free = sum(f.monthly for f in account.free_tier)
         if free:
             rows.append(f"  {label:<22} {'CloudWatch free tier':<33} {money(free):>12} {'':>15} {money(free):>12}")
