@@ -145,23 +145,26 @@ def render(accounts: Sequence[AccountCost], table: PriceTable, *, title: str, ro
     out.append(_summary(accounts, roles))
     out.append("")
     out.append("Assumptions")
-    out.append(f"  - Idle: an endpoint variant with a scaling policy runs its minimum capacity; scheduled scaling is weighted by the "
-               f"time each capacity is in force (replayed over {REFERENCE_YEAR}, UTC). Serverless variants cost nothing idle.")
-    out.append(f"  - Schedules are counted over {REFERENCE_YEAR} and divided by 12. Each scheduled run starts every SageMaker job of "
-               f"its state machine once, billed for {_assumed(table)} (a template cannot say; "
-               "the job's stopping condition is the most a run may be billed). The drift check starts no job for a window "
-               "with no captured requests: an endpoint without traffic costs only its schedule's few transitions.")
-    out.append("  - CloudWatch free tier: per account, taken off once (10 alarm metrics, 3 dashboards).")
-    out.append("  - KMS keys at $1 a month: the first year of a rotating key (each of the first two rotations adds $1).")
+    assumptions = (
+        "Idle: an endpoint variant with a scaling policy runs its minimum capacity; scheduled scaling is weighted by the "
+        f"time each capacity is in force (replayed over {REFERENCE_YEAR}, UTC). Serverless variants cost nothing idle.",
+        f"Schedules are counted over {REFERENCE_YEAR} and divided by 12. Each scheduled run starts every SageMaker job of "
+        f"its state machine once, billed for {_assumed(table)} (a template cannot say; the job's stopping condition is "
+        "the most a run may be billed). The drift check starts no job for a window with no captured requests: an "
+        "endpoint without traffic costs only its schedule's few state transitions.",
+        "CloudWatch free tier: per account, taken off once (10 alarm metrics, 3 dashboards).",
+        "KMS keys at $1 a month: the first year of a rotating key (each of the first two rotations adds $1).",
+    )
+    out.extend(_bullet(text, width) for text in assumptions)
     out.append("Left out")
-    out.extend("  - " + line for line in EXCLUSIONS)
+    out.extend(_bullet(text, width) for text in EXCLUSIONS)
     unconfirmed = sorted({(line.usage.meter, line.usage.instance_type or "", a.region, line.price.seen_in)
                           for a in accounts for s in a.stacks for line in s.lines if not line.price.on_aws_page})
     if unconfirmed:
         out.append("Prices marked '?' (not read on AWS's pricing page; where each figure comes from):")
         for meter, instance_type, region, seen_in in unconfirmed:
             what = f"{meter}{f' {instance_type}' if instance_type else ''} ({region})"
-            out.append("  - " + "\n    ".join(_wrap(f"{what}: {seen_in}", width - 4)))
+            out.append(_bullet(f"{what}: {seen_in}", width))
     return "\n".join(out)
 
 
@@ -184,6 +187,10 @@ def _summary(accounts: Sequence[AccountCost], roles: Mapping[str, str]) -> str:
     always, scheduled = sum(a.always_on for a in accounts), sum(a.scheduled for a in accounts)
     rows.append(f"{f'All {len(accounts)} accounts':<58} {money(always):>12} {money(scheduled):>15} {money(always + scheduled):>12}")
     return "\n".join(rows)
+
+
+def _bullet(text: str, width: int) -> str:
+    return "  - " + "\n    ".join(_wrap(text, width - 4))
 
 
 def _relative(path: str) -> str:
