@@ -97,7 +97,7 @@ def _grouped(cost: StackCost) -> list[tuple[str, str, str, float]]:
             item = f"{line.usage.detail} (assumed {line.billed / line.usage.quantity * 60:g} min a run{bound})"
             quantity = f"{line.billed:,.1f} instance-hours"
         else:
-            item = f"endpoint {line.usage.resource}: {line.usage.detail}"
+            item = f"endpoint {line.usage.detail}"
             quantity = f"{line.billed:,.1f} {unit}"
         rows.append((item, quantity, _price_text(line), line.monthly))
     grouped: list[tuple[str, str, str, float]] = []

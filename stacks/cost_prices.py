@@ -117,7 +117,12 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | Path = PRICES_FILE) -> PriceTable:
-        return cls(yaml.safe_load(Path(path).read_text()), source=str(path))
+        path = Path(path)
+        try:  # named as the repository names it, where it is the repository's
+            source = str(path.resolve().relative_to(PRICES_FILE.parent.parent))
+        except ValueError:
+            source = str(path)
+        return cls(yaml.safe_load(path.read_text()), source=source)
 
     def check_region(self, region: str) -> None:
         if region not in self.regions:

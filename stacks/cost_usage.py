@@ -178,7 +178,8 @@ def _endpoint(name: str, logical_id: str, props: Mapping[str, Any], resources: M
         else:
             average, how = idle_instance_count(initial, target, has_policy=_has_scaling_policy(resources, target[0]))
             how = f"{how} x {instance_type}"
-        usages.append(Usage("hosting", average * HOURS_PER_MONTH, name, f"{how}, {HOURS_PER_MONTH} h", instance_type=instance_type))
+        usages.append(Usage("hosting", average * HOURS_PER_MONTH, name, f"{endpoint_name or name} ({variant_name}): {how}, {HOURS_PER_MONTH} h",
+                            instance_type=instance_type))
     return usages
 
 
