@@ -153,7 +153,8 @@ def render(accounts: Sequence[AccountCost], table: PriceTable, *, title: str, ro
         "the most a run may be billed). The drift check starts no job for a window with no captured requests: an "
         "endpoint without traffic costs only its schedule's few state transitions.",
         "CloudWatch free tier: per account, taken off once (10 alarm metrics, 3 dashboards).",
-        "KMS keys at $1 a month: the first year of a rotating key (each of the first two rotations adds $1).",
+        "KMS keys at $1 a month: the first year of a rotating key (each rotation adds $1 a month, at most two, "
+        "per a summary of AWS's 2024 change).",
     )
     out.extend(_bullet(text, width) for text in assumptions)
     out.append("Left out")
