@@ -22,7 +22,8 @@ import calendar
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -90,10 +91,13 @@ class StackUsage:
 # --- templates ------------------------------------------------------------------------------------------
 
 
-def template_usage(template: Mapping[str, Any], *, nested: Mapping[str, Mapping[str, Any]] | None = None,
-                   prefix: str = "") -> list[Usage]:
-    """Every billable quantity of ``template``, and of its nested stacks' templates in ``nested``
-    (by the ``AWS::CloudFormation::Stack`` resource's logical id)."""
+NestedTemplates = Callable[[str, Mapping[str, Any]], "Mapping[str, Any] | None"]
+"""Given an ``AWS::CloudFormation::Stack`` resource (logical id, resource), the nested stack's template."""
+
+
+def template_usage(template: Mapping[str, Any], *, nested: NestedTemplates | None = None, prefix: str = "") -> list[Usage]:
+    """Every billable quantity of ``template``, and of its nested stacks' templates (at any depth) that
+    ``nested`` finds."""
     resources: dict[str, dict[str, Any]] = dict(template.get("Resources") or {})
     usages: list[Usage] = []
     for logical_id, resource in resources.items():
@@ -113,10 +117,11 @@ def template_usage(template: Mapping[str, Any], *, nested: Mapping[str, Mapping[
         elif type_ == "AWS::SageMaker::Endpoint":
             usages.extend(_endpoint(name, logical_id, props, resources))
         elif type_ == "AWS::CloudFormation::Stack":
-            if nested is None or logical_id not in nested:
+            child = nested(logical_id, resource) if nested is not None else None
+            if child is None:
                 raise TemplateError(f"{name}: nested stack's template not found (looked for the AWS::CloudFormation::Stack "
                                     f"resource's aws:asset:path in the assembly)")
-            usages.extend(template_usage(nested[logical_id], nested=nested, prefix=f"{name}/"))
+            usages.extend(template_usage(child, nested=nested, prefix=f"{name}/"))
     usages.extend(_scheduled_jobs(resources, prefix))
     return usages
 
@@ -476,8 +481,6 @@ def _rendered(value: Any) -> str:
 def assembly_usage(directory: str) -> list[StackUsage]:
     """Every stack of a cloud assembly (``cdk.out``) and of the assemblies nested in it (CDK stages), in
     manifest order, with their nested stacks' templates folded into their own."""
-    from pathlib import Path
-
     root = Path(directory)
     manifest_file = root / "manifest.json"
     if not manifest_file.is_file():
@@ -496,11 +499,11 @@ def assembly_usage(directory: str) -> list[StackUsage]:
                 raise TemplateError(f"{artifact.get('displayName', artifact_id)}: environment: the report needs an explicit "
                                     f"account and region (got {environment!r})")
             template = json.loads((root / props["templateFile"]).read_text())
-            nested = {
-                logical_id: json.loads((root / resource["Metadata"]["aws:asset:path"]).read_text())
-                for logical_id, resource in (template.get("Resources") or {}).items()
-                if resource.get("Type") == "AWS::CloudFormation::Stack" and "aws:asset:path" in (resource.get("Metadata") or {})
-            }
+
+            def nested(_: str, resource: Mapping[str, Any], root: Path = root) -> Mapping[str, Any] | None:
+                asset = (resource.get("Metadata") or {}).get("aws:asset:path")  # CDK writes nested templates beside their parent
+                return json.loads((root / asset).read_text()) if asset and (root / asset).is_file() else None
+
             path = artifact.get("displayName", artifact_id)
             try:
                 usages = template_usage(template, nested=nested)

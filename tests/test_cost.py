@@ -372,23 +372,35 @@ def stack_artifact(template_file: str, account: str, name: str) -> dict[str, Any
 
 
 def test_assembly_reads_nested_assemblies_and_nested_stacks(tmp_path: Path) -> None:
-    nested_template = {"Resources": {"Api": vpc_endpoint("sagemaker.api", 2)}}
-    parent = {"Resources": {
-        "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
-        "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": {"Fn::Join": ["", ["https://", "x"]]}},
-                  "Metadata": {"aws:asset:path": "ChildStack.nested.template.json"}},
-    }}
+    def nested_stack(asset: str) -> dict[str, Any]:
+        return {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": {"Fn::Join": ["", ["https://", "x"]]}},
+                "Metadata": {"aws:asset:path": asset}}
+
+    grandchild = {"Resources": {"Board": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}}}
+    nested_template = {"Resources": {"Api": vpc_endpoint("sagemaker.api", 2), "Deeper": nested_stack("Grandchild.nested.template.json")}}
+    parent = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {}}, "Child": nested_stack("ChildStack.nested.template.json")}}
     write_assembly(tmp_path, {
         "Tooling": stack_artifact("Tooling.template.json", "111111111111", "Tooling"),
         "assembly-Dev": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Dev", "displayName": "Dev"}},
     }, {"Tooling.template.json": {"Resources": {}}})
     write_assembly(tmp_path / "assembly-Dev", {"DevNetwork": stack_artifact("DevNetwork.template.json", "222222222222", "Dev/Network")},
-                   {"DevNetwork.template.json": parent, "ChildStack.nested.template.json": nested_template})
+                   {"DevNetwork.template.json": parent, "ChildStack.nested.template.json": nested_template,
+                    "Grandchild.nested.template.json": grandchild})
     stacks = assembly_usage(str(tmp_path))
     assert [(s.path, s.account) for s in stacks] == [("Tooling", "111111111111"), ("Dev/Network", "222222222222")]
-    assert {u.resource: u.meter for u in stacks[1].usages} == {"Key": "kms_key", "Child/Api": "interface_endpoint"}
+    assert {u.resource: u.meter for u in stacks[1].usages} == {
+        "Key": "kms_key", "Child/Api": "interface_endpoint", "Child/Deeper/Board": "dashboard"}
     [tooling, dev] = price_accounts(stacks, test_table())
+    # the one dashboard is within the account's free tier
     assert (tooling.total, dev.total) == (0, pytest.approx(KEY_MONTH + 2 * ENDPOINT_HOUR * 730))
+    assert sum(s.total for s in dev.stacks) == pytest.approx(KEY_MONTH + 2 * ENDPOINT_HOUR * 730 + DASHBOARD_MONTH)
+
+
+def test_a_nested_stack_whose_template_is_missing_is_an_error(tmp_path: Path) -> None:
+    parent = {"Resources": {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://x"}}}}
+    write_assembly(tmp_path, {"S": stack_artifact("S.template.json", "111111111111", "Dev/S")}, {"S.template.json": parent})
+    with pytest.raises(TemplateError, match=r"Dev/S: Child: nested stack's template not found"):
+        assembly_usage(str(tmp_path))
 
 
 def test_command_line_reports_an_unknown_region_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
