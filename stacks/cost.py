@@ -104,9 +104,9 @@ def _grouped(cost: StackCost) -> list[tuple[str, str, str, float]]:
     for meter, lines in groups.items():
         count = len(lines)
         if meter == "interface_endpoint":
-            services = ", ".join(line.usage.detail.split(" in ")[0] for line in lines)
-            zones = sorted({line.usage.detail.split(" in ")[1].split(" zone")[0] for line in lines})
-            item = f"{_ITEM_NAMES[meter]} ({count}) in {'/'.join(zones)} zones: {services}"
+            services = ", ".join(str(line.usage.service) for line in lines)
+            zones = "/".join(str(z) for z in sorted({line.usage.zones for line in lines if line.usage.zones}))
+            item = f"{_ITEM_NAMES[meter]} ({count}) in {zones} zones: {services}"
         elif meter in ("alarm_metric", "high_resolution_alarm_metric"):
             item = f"{_ITEM_NAMES[meter]} ({count} alarm{'s' if count > 1 else ''})"
         else:

@@ -75,6 +75,10 @@ class Usage:
     """SageMaker meters only."""
     max_hours: float | None = None
     """Job meters only: the job's stopping condition, the most one run may be billed."""
+    zones: int | None = None
+    """Interface endpoints only: the zones (subnets) it is in."""
+    service: str | None = None
+    """Interface endpoints only: the service it reaches (``sagemaker.api``)."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,9 @@ def _interface_endpoint(name: str, props: Mapping[str, Any]) -> list[Usage]:
     service = _literal(props.get("ServiceName")) or "?"
     short = re.fullmatch(r"com\.amazonaws\.[a-z0-9-]+\.(.+)", service)
     zones = len(subnets)
-    return [Usage("interface_endpoint", zones * HOURS_PER_MONTH, name,
-                  f"{short.group(1) if short else service} in {zones} zone(s) x {HOURS_PER_MONTH} h")]
+    service = short.group(1) if short else service
+    return [Usage("interface_endpoint", zones * HOURS_PER_MONTH, name, f"{service} in {zones} zone(s) x {HOURS_PER_MONTH} h",
+                  zones=zones, service=service)]
 
 
 def _alarm(name: str, props: Mapping[str, Any]) -> Usage:
