@@ -32,7 +32,7 @@ def _entry(price: float) -> dict[str, Any]:
     return {"price": price, "on_aws_page": False, "seen_in": "test"}
 
 
-def test_table(regions: tuple[str, ...] = ("eu-west-1",)) -> PriceTable:
+def small_table(regions: tuple[str, ...] = ("eu-west-1",)) -> PriceTable:
     def by_region(price: float) -> dict[str, Any]:
         return {region: _entry(price) for region in regions}
 
@@ -56,9 +56,6 @@ def test_table(regions: tuple[str, ...] = ("eu-west-1",)) -> PriceTable:
         "assumptions": {"processing_minutes_per_run": PROCESSING_MINUTES, "training_minutes_per_run": TRAINING_MINUTES,
                         "transform_minutes_per_run": 30},
     }, source="the test table")
-
-
-test_table.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def stack(template: dict[str, Any], *, account: str = "222222222222", region: str = "eu-west-1", path: str = "Dev/Test") -> StackUsage:
@@ -93,7 +90,7 @@ def scheduled(name: str, schedule: str, low: int, high: int) -> dict[str, Any]:
 
 
 def monthly(template: dict[str, Any]) -> float:
-    return price_stack(stack(template), test_table()).total
+    return price_stack(stack(template), small_table()).total
 
 
 # --- always-on resources --------------------------------------------------------------------------------
@@ -144,7 +141,7 @@ def test_free_tier_is_taken_once_per_account() -> None:
     # two stacks of 7 alarms and 2 dashboards in one account: 14 alarm metrics (10 free), 4 dashboards (3 free)
     one, two = stack(template, path="Dev/One"), stack(template, path="Dev/Two")
     other = stack(template, account="333333333333", path="Staging/One")  # 7 and 2: all free
-    [dev, staging] = price_accounts([one, two, other], test_table())
+    [dev, staging] = price_accounts([one, two, other], small_table())
     assert dev.total == pytest.approx((14 - 10) * ALARM_MONTH + (4 - 3) * DASHBOARD_MONTH)
     assert staging.total == pytest.approx(0)
     assert dev.total == pytest.approx(sum(s.total for s in dev.stacks) + sum(f.monthly for f in dev.free_tier))
@@ -256,7 +253,7 @@ def test_a_weekly_rule_runs_every_job_of_its_pipeline_including_parallel_branche
     runs = mondays / 12
     expected = runs * (3 * PROCESSING_MINUTES / 60 * PROCESSING["ml.m5.large"] + 2 * TRAINING_MINUTES / 60 * TRAINING["ml.m5.xlarge"])
     assert monthly(template) == pytest.approx(expected)
-    [account] = price_accounts([stack(template)], test_table())
+    [account] = price_accounts([stack(template)], small_table())
     assert account.always_on == 0 and account.scheduled == pytest.approx(expected)
 
 
@@ -318,14 +315,14 @@ def test_a_job_instance_type_chosen_at_run_time_is_an_error() -> None:
 def test_an_unknown_region_is_an_error_naming_the_known_ones() -> None:
     template = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {}}}}
     with pytest.raises(PriceError, match=r"region: 'ap-south-1' has no prices in the test table; known regions: eu-west-1"):
-        price_stack(stack(template, region="ap-south-1"), test_table())
+        price_stack(stack(template, region="ap-south-1"), small_table())
 
 
 def test_an_unknown_instance_type_is_an_error_naming_the_known_ones() -> None:
     template = endpoint_template({"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1})
     with pytest.raises(PriceError, match=r"Dev/Test Endpoint: instance type: 'ml.g5.xlarge' has no SageMaker hosting price for "
                                          r"eu-west-1 in the test table; known: ml.m5.large, ml.m5.xlarge"):
-        price_stack(stack(template), test_table())
+        price_stack(stack(template), small_table())
 
 
 def test_a_known_type_without_a_price_for_that_use_is_an_error_too() -> None:
@@ -336,7 +333,7 @@ def test_a_known_type_without_a_price_for_that_use_is_an_error_too() -> None:
                                                                          "Target": {"Arn": {"Ref": "Machine"}}}},
     }}
     with pytest.raises(PriceError, match=r"'ml.m5.xlarge' has no SageMaker processing price .*known: ml.m5.large"):
-        price_stack(stack(template), test_table())
+        price_stack(stack(template), small_table())
 
 
 def test_the_repository_price_table_has_a_page_a_date_and_a_source_for_every_price() -> None:
@@ -390,7 +387,7 @@ def test_assembly_reads_nested_assemblies_and_nested_stacks(tmp_path: Path) -> N
     assert [(s.path, s.account) for s in stacks] == [("Tooling", "111111111111"), ("Dev/Network", "222222222222")]
     assert {u.resource: u.meter for u in stacks[1].usages} == {
         "Key": "kms_key", "Child/Api": "interface_endpoint", "Child/Deeper/Board": "dashboard"}
-    [tooling, dev] = price_accounts(stacks, test_table())
+    [tooling, dev] = price_accounts(stacks, small_table())
     # the one dashboard is within the account's free tier
     assert (tooling.total, dev.total) == (0, pytest.approx(KEY_MONTH + 2 * ENDPOINT_HOUR * 730))
     assert sum(s.total for s in dev.stacks) == pytest.approx(KEY_MONTH + 2 * ENDPOINT_HOUR * 730 + DASHBOARD_MONTH)
