@@ -227,10 +227,10 @@ def idle_instance_count(initial: int, target: tuple[str, Mapping[str, Any]] | Ma
     clamps the current capacity into the new range). Scheduled actions are replayed over ``REFERENCE_YEAR``
     (each in force from its time until the next; the year starts with the last one of the year before).
     """
-    props = target[1] if isinstance(target, tuple) else target
+    target_id, props = target if isinstance(target, tuple) else ("ScalableTarget", target)
     low, high = props.get("MinCapacity"), props.get("MaxCapacity")
     if not isinstance(low, int) or not isinstance(high, int):
-        raise TemplateError(f"ScalableTarget: MinCapacity and MaxCapacity: must be literals (got {low!r}, {high!r})")
+        raise TemplateError(f"{target_id}: MinCapacity and MaxCapacity: must be literals (got {low!r}, {high!r})")
 
     def settle(count: int, low: int, high: int) -> int:
         return low if has_policy else min(max(count, low), high)
@@ -245,7 +245,7 @@ def idle_instance_count(initial: int, target: tuple[str, Mapping[str, Any]] | Ma
         new = action.get("ScalableTargetAction") or {}
         schedule = action.get("Schedule")
         name = action.get("ScheduledActionName", "?")
-        for when in schedule_times(schedule, dt.datetime(REFERENCE_YEAR - 1, 12, 1), end, field=f"ScheduledActions[{name}].Schedule"):
+        for when in schedule_times(schedule, dt.datetime(REFERENCE_YEAR - 1, 12, 1), end, field=f"{target_id}: ScheduledActions[{name}].Schedule"):
             events.append((when, new.get("MinCapacity"), new.get("MaxCapacity"), name))
     events.sort(key=lambda e: e[0])
     count = settle(initial, low, high)
