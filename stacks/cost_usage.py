@@ -225,7 +225,7 @@ def idle_instance_count(initial: int, target: tuple[str, Mapping[str, Any]] | Ma
     With a scaling policy, an idle variant scales in to the minimum capacity in force; without one, its count
     stays where it is until a scheduled action's new minimum or maximum moves it (Application Auto Scaling
     clamps the current capacity into the new range). Scheduled actions are replayed over ``REFERENCE_YEAR``
-    (each in force from its time until the next; the year starts with the last one of the year before).
+    (each in force from its time until the next; the year starts with the last one of the year before, replayed too).
     """
     target_id, props = target if isinstance(target, tuple) else ("ScalableTarget", target)
     low, high = props.get("MinCapacity"), props.get("MaxCapacity")
@@ -245,7 +245,7 @@ def idle_instance_count(initial: int, target: tuple[str, Mapping[str, Any]] | Ma
         new = action.get("ScalableTargetAction") or {}
         schedule = action.get("Schedule")
         name = action.get("ScheduledActionName", "?")
-        for when in schedule_times(schedule, dt.datetime(REFERENCE_YEAR - 1, 12, 1), end, field=f"{target_id}: ScheduledActions[{name}].Schedule"):
+        for when in schedule_times(schedule, dt.datetime(REFERENCE_YEAR - 1, 1, 1), end, field=f"{target_id}: ScheduledActions[{name}].Schedule"):
             events.append((when, new.get("MinCapacity"), new.get("MaxCapacity"), name))
     events.sort(key=lambda e: e[0])
     count = settle(initial, low, high)
