@@ -1,6 +1,7 @@
 # Quickstart on a fresh machine (Python 3.11+, Node, npm; no AWS credentials):
 #   make synth   # set up, then synthesize every stage of $(CONFIG) into cdk.out
 #   make test    # set up, then run the whole test suite
+#   make cost    # set up, then print what $(CONFIG) costs a month while idle, per account and stack
 # Setup is idempotent: each step re-runs only when the files it installs from change.
 
 SHELL := /bin/bash
@@ -34,10 +35,11 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth test bench integ clean
+.PHONY: help setup synth cost test bench integ clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
+	@echo "make cost    set up, then print the always-on monthly cost of CONFIG per account and stack (docs/cost.md)"
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make bench   set up, then time synthesis and the tests into docs/performance.md (BENCH_ARGS=--help)"
 	@echo "make integ   deploy the integration tests to the account of your credentials, check, destroy (INTEG_ARGS=--help)"
@@ -72,6 +74,11 @@ $(CDK_STAMP): package.json package-lock.json $(NODE_STAMP)
 synth: $(PY_STAMP) $(CDK_STAMP)
 	cdk synth --quiet --no-notices -c config=$(CONFIG) $(SYNTH_ARGS)
 	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
+
+# Synthesizes CONFIG in process (no cdk.out written) and prices its templates with stacks/prices.yaml.
+# `python -m stacks.cost --assembly cdk.out` reads what `make synth` wrote instead.
+cost: $(PY_STAMP) $(CDK_STAMP)
+	$(VENV)/bin/python -m stacks.cost --config $(CONFIG)
 
 # Test processes: one per CPU this make may use (pytest-xdist). Each synthesizes the session's platform
 # once; on 2 CPUs the suite still takes ~30% less time than in one process.
