@@ -441,8 +441,8 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
     assert len(stack_names) == len(set(stack_names)) == 14, stack_names
     # Every literal physical name (roles, buckets, endpoints, aliases, alarms, schedules...) is unique in the
     # account. Not physical names: metric, VPC endpoint service and display names; a PolicyName is unique
-    # only within its role or scalable target.
-    not_physical = {"MetricName", "ServiceName", "DisplayName", "PolicyName"}
+    # only within its role or scalable target, a StageName within its REST API.
+    not_physical = {"MetricName", "ServiceName", "DisplayName", "PolicyName", "StageName"}
     seen: dict[tuple[str, str, str], str] = {}
     for path, template in platform.templates.items():
         for logical_id, resource in template.get("Resources", {}).items():

@@ -23,7 +23,7 @@ from constructs import Construct
 from mlops_constructs._iam import service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
-from mlops_constructs.compliance import acknowledge_each, acknowledge_log_retention, in_packs
+from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_log_retention, acknowledge_policy_resources, in_packs, skip_checkov
 from mlops_constructs.errors import PropsError
 from mlops_constructs.serving.canary_endpoint import EndpointBase
 
@@ -84,7 +84,7 @@ MODEL_ERROR_PATTERN = "424"
 THROTTLED_PATTERN = "429"
 
 CLIENT_ERROR_TEMPLATE = (
-    "#set($type = \"$input.path('$.__type')$input.path('$.code')\")\n"
+    "#set($type = \"$!input.path('$.__type')$!input.path('$.code')\")\n"
     "#if($type.contains(\"Throttling\"))\n"
     "#set($context.responseOverride.status = 429)\n"
     + _ERROR_BODY % "Too many requests: retry later" + "\n"
@@ -96,7 +96,7 @@ CLIENT_ERROR_TEMPLATE = (
 ThrottlingException (a 400 whose error type says so)."""
 
 MODEL_ERROR_TEMPLATE = (
-    "#set($original = \"$input.path('$.OriginalStatusCode')\")\n"
+    "#set($original = \"$!input.path('$.OriginalStatusCode')\")\n"
     "#if($original.startsWith(\"4\"))\n"
     "#set($context.responseOverride.status = 400)\n"
     + _ERROR_BODY % "The model could not process the request" + "\n"
@@ -239,8 +239,9 @@ class InferenceApi(Construct):
 
         self.encryption_key: kms.IKey = encryption_key or self._key(api_name, removal_policy)
         """Encrypts the access and WAF log groups."""
-        self.access_log_group = logs.LogGroup(self, "AccessLogs", encryption_key=self.encryption_key, retention=log_retention,
-                                              removal_policy=removal_policy)
+        # Under /aws/apigateway/, where account_logging_role() lets API Gateway write.
+        self.access_log_group = logs.LogGroup(self, "AccessLogs", log_group_name=f"/aws/apigateway/{_log_name(api_name)}/access",
+                                              encryption_key=self.encryption_key, retention=log_retention, removal_policy=removal_policy)
         """The stage's access logs: one JSON line per request (:meth:`access_log_format`)."""
         acknowledge_log_retention(self.access_log_group)
 
@@ -403,25 +404,23 @@ class InferenceApi(Construct):
         stack = Stack.of(scope)
         role = iam.Role(scope, id, assumed_by=service_principal("apigateway.amazonaws.com", stack.account),
                         description="API Gateway writes the account's REST API execution and access logs")
-        log_groups = [f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{prefix}*"
-                      for prefix in ("API-Gateway-Execution-Logs_", "/aws/apigateway/")]
+        logs_arn = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
+        execution, access, every = f"{logs_arn}API-Gateway-Execution-Logs_*", f"{logs_arn}/aws/apigateway/*", f"{logs_arn}*"
+        log_groups = [execution, f"{execution}:*", access, f"{access}:*"]
         policy = iam.ManagedPolicy(scope, f"{id}Policy", description="API Gateway's execution and access logs", roles=[role], statements=[
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html (the managed policy's actions)
             iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents",
-                                         "logs:GetLogEvents", "logs:FilterLogEvents"], resources=[*log_groups, *(f"{g}:*" for g in log_groups)]),
+                                         "logs:GetLogEvents", "logs:FilterLogEvents"], resources=log_groups),
             # DescribeLogGroups lists; it has no log group resource to narrow it to.
-            iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"]),
+            iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[every]),
         ])
-        acknowledge_each(policy, {
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{pattern}]": reason
-            for pattern, reason in (
-                ("API-Gateway-Execution-Logs_*", "API Gateway's execution log groups, which it names after each API id and stage."),
-                ("API-Gateway-Execution-Logs_*:*", "The log streams of API Gateway's execution log groups."),
-                ("/aws/apigateway/*", "Access log groups of the account's APIs, named by CDK per API."),
-                ("/aws/apigateway/*:*", "The log streams of those access log groups."),
-                ("*", "logs:DescribeLogGroups only, which lists log groups and has no narrower resource."),
-            )
-        })
+        acknowledge_policy_resources(policy, IAM5, {
+            execution: "API Gateway's execution log groups, which it names after each API id and stage.",
+            f"{execution}:*": "The log streams of API Gateway's execution log groups.",
+            access: "Access log groups named under /aws/apigateway/ (an InferenceApi's are CDK-named and given to the stage).",
+            f"{access}:*": "The log streams of those access log groups.",
+            every: "logs:DescribeLogGroups only, which lists log groups and has no narrower resource.",
+        }, stack=stack)
         apigw.CfnAccount(scope, f"{id}Account", cloud_watch_role_arn=role.role_arn).node.add_dependency(policy)
         return role
 
@@ -560,7 +559,7 @@ class InferenceApi(Construct):
         self._web_acl_name = metric_name
         # WAF logs to CloudWatch only into log groups whose names start with aws-waf-logs-
         # (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-        log_group = logs.LogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{re.sub(r'[^A-Za-z0-9_.-]', '-', api_name)}"[:512],
+        log_group = logs.LogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{_log_name(api_name)}",
                                   encryption_key=self.encryption_key, retention=retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
         wafv2.CfnLoggingConfiguration(self, "WafLogging", resource_arn=acl.attr_arn, log_destination_configs=[log_group.log_group_arn])
@@ -569,9 +568,11 @@ class InferenceApi(Construct):
     def _acknowledge(self, stack: Stack) -> None:
         stage = self.stage.node.default_child
         assert stage is not None
+        no_cache = ("Inference answers are not cached: every request is a new prediction (a POST, which API Gateway does not "
+                    "cache), and a cache would keep predictions outside the KMS-encrypted stores.")
+        skip_checkov(stage, "CKV_AWS_120", no_cache)
         acknowledge_each(stage, {
-            **in_packs("APIGWCacheEnabledAndEncrypted", "Inference answers are not cached: every request is a new prediction "
-                       "(a POST, which API Gateway does not cache), and a cache would keep predictions outside the KMS-encrypted stores."),
+            **in_packs("APIGWCacheEnabledAndEncrypted", no_cache),
             **in_packs("APIGWSSLEnabled", "A client certificate authenticates API Gateway to an HTTP backend; this API's backend is "
                        "SageMaker's runtime (an AWS service integration signed with SigV4 over TLS) or a Lambda function, which take none."),
         })
@@ -633,3 +634,8 @@ def _minute() -> Any:
     from mlops_constructs import _durations
 
     return _durations.minutes(1)
+
+
+def _log_name(api_name: str) -> str:
+    """``api_name`` in the characters a log group name may have."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", api_name)
