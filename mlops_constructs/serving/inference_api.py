@@ -288,7 +288,7 @@ class InferenceApi(Construct):
         validator = self.rest_api.add_request_validator("Validator", validate_request_body=True, validate_request_parameters=True)
         json_types = [t for t in content_types if t == "application/json" or t.endswith("+json")]
         body_model = self.rest_api.add_model(
-            "JsonBody", content_type="application/json", model_name="JsonBody",
+            "JsonBody", content_type="application/json",
             schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, title="JsonBody", type=[apigw.JsonSchemaType.OBJECT, apigw.JsonSchemaType.ARRAY]),
         ) if json_types else None
         resource = self.rest_api.root.add_resource(RESOURCE_PATH)
