@@ -279,7 +279,7 @@ class InferenceApi(Construct):
         self.stage: apigw.Stage = self.rest_api.deployment_stage
         """The stage ``v1``, which every deployment updates."""
 
-        self.method_authorization = self._authorization(user_pools, authorization_scopes, authorizer)
+        self._method_authorization = self._authorization(user_pools, authorization_scopes, authorizer)
         self.role: iam.Role | None = None
         """The direct integration's role (``None`` with a ``handler``): ``sagemaker:InvokeEndpoint`` on the
         endpoint, nothing else."""
@@ -299,7 +299,7 @@ class InferenceApi(Construct):
             request_parameters={"method.request.header.Content-Type": True},
             request_models={t: body_model for t in json_types} if body_model is not None else None,
             method_responses=self._method_responses() if handler is None else None,
-            **self.method_authorization,
+            **self._method_authorization,
         )
         """``POST /invocations``."""
 
@@ -576,7 +576,7 @@ class InferenceApi(Construct):
             **in_packs("APIGWSSLEnabled", "A client certificate authenticates API Gateway to an HTTP backend; this API's backend is "
                        "SageMaker's runtime (an AWS service integration signed with SigV4 over TLS) or a Lambda function, which take none."),
         })
-        if self.method_authorization["authorization_type"] != apigw.AuthorizationType.COGNITO:
+        if self._method_authorization["authorization_type"] != apigw.AuthorizationType.COGNITO:
             method = self.method.node.default_child
             assert method is not None
             acknowledge_each(method, {
