@@ -405,21 +405,22 @@ class InferenceApi(Construct):
         role = iam.Role(scope, id, assumed_by=service_principal("apigateway.amazonaws.com", stack.account),
                         description="API Gateway writes the account's REST API execution and access logs")
         logs_arn = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
-        execution, access, every = f"{logs_arn}API-Gateway-Execution-Logs_*", f"{logs_arn}/aws/apigateway/*", f"{logs_arn}*"
+        execution, access = f"{logs_arn}API-Gateway-Execution-Logs_*", f"{logs_arn}/aws/apigateway/*"
         log_groups = [execution, f"{execution}:*", access, f"{access}:*"]
         policy = iam.ManagedPolicy(scope, f"{id}Policy", description="API Gateway's execution and access logs", roles=[role], statements=[
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html (the managed policy's actions)
             iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents",
                                          "logs:GetLogEvents", "logs:FilterLogEvents"], resources=log_groups),
-            # DescribeLogGroups lists; it has no log group resource to narrow it to.
-            iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[every]),
+            # DescribeLogGroups lists; it supports only Resource "*"
+            # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+            iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=["*"]),
         ])
         acknowledge_policy_resources(policy, IAM5, {
             execution: "API Gateway's execution log groups, which it names after each API id and stage.",
             f"{execution}:*": "The log streams of API Gateway's execution log groups.",
             access: "Access log groups named under /aws/apigateway/ (an InferenceApi's are CDK-named and given to the stage).",
             f"{access}:*": "The log streams of those access log groups.",
-            every: "logs:DescribeLogGroups only, which lists log groups and has no narrower resource.",
+            "*": "logs:DescribeLogGroups only, which lists log groups and supports no resource but *.",
         }, stack=stack)
         apigw.CfnAccount(scope, f"{id}Account", cloud_watch_role_arn=role.role_arn).node.add_dependency(policy)
         return role
