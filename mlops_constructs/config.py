@@ -674,6 +674,117 @@ class SmokeTestSettings(_Strict):
     """The request body, e.g. one CSV row of features without the label."""
 
 
+# --------------------------------------------------------------------------------------------------
+# The inference API in front of a model's endpoints (InferenceApi)
+# --------------------------------------------------------------------------------------------------
+
+_USER_POOL_ARN = re.compile(r"arn:aws[a-z-]*:cognito-idp:(?P<region>[a-z0-9-]+):\d{12}:userpool/[a-z0-9-]+_[0-9a-zA-Z]+")
+_DOMAIN_NAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
+
+
+def _user_pool_arn(value: Any) -> Any:
+    if not isinstance(value, str) or not _USER_POOL_ARN.fullmatch(value):
+        raise ValueError("must be a Cognito user pool ARN, arn:aws:cognito-idp:<region>:<account>:userpool/<region>_<id>")
+    return value
+
+
+def _domain_name(value: Any) -> Any:
+    if not isinstance(value, str) or not _DOMAIN_NAME.fullmatch(value):
+        raise ValueError("must be a lowercase DNS name like churn.api.example.com")
+    return value
+
+
+def _certificate_arn(value: Any) -> Any:
+    if not isinstance(value, str) or not _CERTIFICATE_ARN.fullmatch(value):
+        raise ValueError("must be an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>")
+    return value
+
+
+class ApiThrottlingSettings(_Strict):
+    """The API stage's throttling (API Gateway's account default is 10,000 requests per second, burst 5,000)."""
+
+    rate_limit: float = Field(default=50, gt=0, le=10000)
+    """Requests per second, steady state. Default: 50."""
+    burst_limit: int = Field(default=100, ge=0, le=5000)
+    """Default: 100."""
+
+
+class ApiDomainSettings(_Strict):
+    """A custom domain for the API, with its ACM certificate in the platform's region."""
+
+    domain_name: Annotated[str, BeforeValidator(_domain_name)]
+    certificate_arn: Annotated[str, BeforeValidator(_certificate_arn)]
+
+
+class ApiSettings(_Strict):
+    """An API Gateway REST API in front of the model's endpoint (``InferenceApi``), deployed with it by the
+    model's release pipeline in each of ``stages``."""
+
+    stages: list[StageName] = Field(default_factory=lambda: ["staging", "prod"], min_length=1, max_length=3)
+    """The stages whose endpoint gets the API. Default: staging and prod."""
+    endpoint_type: Literal["regional", "private"] = "regional"
+    """``private``: reachable only from the stage's VPC, through an ``execute-api`` interface endpoint the
+    platform then adds to it. Default: regional."""
+    authorization: Literal["iam", "cognito"] = "iam"
+    """``iam``: callers sign with SigV4 and need ``execute-api:Invoke``; ``cognito``: callers send a token of
+    ``user_pool_arn``. Default: iam."""
+    user_pool_arn: Annotated[str, BeforeValidator(_user_pool_arn)] | None = None
+    """The Cognito user pool, with ``authorization: cognito`` only."""
+    throttling: ApiThrottlingSettings = ApiThrottlingSettings()
+    quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
+    """Requests per day per API key of the usage plan. Default: no quota."""
+    waf_rate_limit: int = Field(default=3000, ge=10, le=2_000_000_000)
+    """Requests per client IP per 5 minutes before the web ACL blocks it. Default: 3000."""
+    content_types: list[Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")]] = Field(
+        default_factory=lambda: ["text/csv", "application/json"], min_length=1, max_length=10)
+    """The request content types accepted; others are answered 415. Default: text/csv and application/json."""
+    max_body_kb: int = Field(default=16, ge=1, le=64)
+    """The largest request body in KB, enforced by the web ACL (which inspects at most 64 KB). Default: 16."""
+    custom_domain: ApiDomainSettings | None = None
+    """Default: none, the ``execute-api`` URL only."""
+
+    @model_validator(mode="after")
+    def _authorization_and_its_pool(self) -> ApiSettings:
+        problems: list[_FieldError] = []
+        if self.authorization == "cognito" and self.user_pool_arn is None:
+            problems.append(_FieldError(("user_pool_arn",), None, "is required with authorization: cognito"))
+        if self.authorization == "iam" and self.user_pool_arn is not None:
+            problems.append(_FieldError(("user_pool_arn",), self.user_pool_arn, "must not be set with authorization: iam; set authorization: cognito to use it"))
+        for index, stage in enumerate(self.stages):
+            if stage in self.stages[:index]:
+                problems.append(_FieldError(("stages", index), stage, "duplicate stage; list each stage once"))
+        for index, content_type in enumerate(self.content_types):
+            if content_type in self.content_types[:index]:
+                problems.append(_FieldError(("content_types", index), content_type, "duplicate content type; list each once"))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
+
+
+def _api_problems(config: PlatformConfig) -> list[_FieldError]:
+    """An API's smoke test must send a content type the API accepts; its user pool and certificate must be in
+    the platform's region."""
+    problems: list[_FieldError] = []
+    for index, model in enumerate(config.models):
+        api = model.api
+        if api is None:
+            continue
+        if model.smoke_test is not None and "staging" in api.stages and model.smoke_test.content_type not in api.content_types:
+            problems.append(_FieldError(
+                ("models", index, "smoke_test", "content_type"), model.smoke_test.content_type,
+                f"must be one of models[{index}].api.content_types ({', '.join(api.content_types)}): the staging smoke test also calls the API",
+            ))
+        pool = _USER_POOL_ARN.fullmatch(api.user_pool_arn or "")
+        if pool is not None and pool["region"] != config.region:
+            problems.append(_FieldError(("models", index, "api", "user_pool_arn"), api.user_pool_arn,
+                                        f"must be a user pool of region {config.region}, the API's"))
+        if api.custom_domain is not None and f":acm:{config.region}:" not in api.custom_domain.certificate_arn:
+            problems.append(_FieldError(("models", index, "api", "custom_domain", "certificate_arn"), api.custom_domain.certificate_arn,
+                                        f"must be a certificate of region {config.region}: a regional API's domain uses a certificate of its region"))
+    return problems
+
+
 # SageMaker's built-in algorithms (https://docs.aws.amazon.com/sagemaker/latest/dg/algos.html), as the SageMaker
 # SDK names their images: they report their own metrics, which a tuning objective names without a regex.
 BUILTIN_ALGORITHMS = frozenset({
@@ -914,6 +1025,8 @@ class ModelSettings(_Strict):
     response stops the release before prod. Default: the endpoint is not invoked."""
     tuning: TuningSettings | None = None
     """Hyperparameter tuning instead of one training job. Default: one training job."""
+    api: ApiSettings | None = None
+    """An API Gateway REST API in front of the model's endpoint in some stages. Default: none, the endpoint only."""
 
     @model_validator(mode="after")
     def _tuning_fits_training(self) -> ModelSettings:
@@ -1069,6 +1182,7 @@ class PlatformConfig(_Strict):
         problems += self._monitoring_problems()
         problems += self._capacity_problems()
         problems += self._gate_problems()
+        problems += _api_problems(self)
         for index, model in enumerate(self.models):
             arn = model.model_package_arn
             expected = rf"arn:aws[a-z-]*:sagemaker:{re.escape(self.region)}:{self.accounts.dev}:model-package/{re.escape(self.project)}-{re.escape(model.name)}/\d+"

@@ -22,6 +22,8 @@ from stacks.names import network_stack_name, storage_stack_name
 VPC_ID_OUTPUT = "VpcId"
 VPC_CIDR_OUTPUT = "VpcCidr"
 STORE_KEY_ARN_OUTPUT = "StoreKeyArn"
+EXECUTE_API_ENDPOINT_OUTPUT = "ExecuteApiEndpointId"
+"""The stage's execute-api interface endpoint, when a model's API in the stage is private."""
 
 
 def isolated_subnet_output(index: int) -> str:
@@ -58,3 +60,12 @@ def stage_vpc(scope: Construct, config: PlatformConfig, stage: str) -> ec2.IVpc:
 def stage_key_arn(config: PlatformConfig, stage: str) -> str:
     """The ARN of the stage's artifact store key, from its storage stack's output."""
     return stack_output(storage_stack_name(config, stage), config.region, STORE_KEY_ARN_OUTPUT)
+
+
+def stage_execute_api_endpoint(scope: Construct, config: PlatformConfig, stage: str) -> ec2.IInterfaceVpcEndpoint:
+    """The stage's ``execute-api`` interface endpoint, from its network stack's output (which exists when a
+    model's API in the stage is private)."""
+    return ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
+        scope, "ExecuteApiEndpoint", port=443,
+        vpc_endpoint_id=stack_output(network_stack_name(config, stage), config.region, EXECUTE_API_ENDPOINT_OUTPUT),
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -16,11 +18,11 @@ from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.monitoring import DriftMonitor
-from mlops_constructs.serving import CanaryEndpoint
+from mlops_constructs.serving import CanaryEndpoint, InferenceApi
 from mlops_constructs.storage import ArtifactStore
-from stacks._references import stage_key_arn, stage_vpc
+from stacks._references import stage_execute_api_endpoint, stage_key_arn, stage_vpc
 from stacks._roles import role_for_pipeline_step
-from stacks._settings import stateful_removal_policy
+from stacks._settings import log_retention, stateful_removal_policy
 from stacks.names import (
     endpoint_name,
     endpoint_smoke_test_role_name,
@@ -33,6 +35,10 @@ from stacks.names import (
 
 SMOKE_TESTED_STAGES = ("staging",)
 """The stages whose endpoints the delivery pipeline invokes after deploying them."""
+
+API_URL_OUTPUT = "InferenceApiUrl"
+"""The endpoint stack's output with its API's URL (where clients POST), when the model has an API in the stage:
+what the smoke test reads (with ``cloudformation:DescribeStacks`` on this stack only)."""
 
 
 class EndpointStack(Stack):
@@ -157,13 +163,59 @@ class EndpointStack(Stack):
                     removal_policy=stateful_removal_policy(config.stage(stage)),
                 )
 
+        self.api: InferenceApi | None = None
+        """The model's API in front of the endpoint, when its ``api`` settings name this stage."""
+        if model.api is not None and stage in model.api.stages:
+            self.api = self._api(config, stage, model)
+
         self.smoke_test_role: iam.Role | None = None
-        """The role the delivery pipeline's smoke test invokes the endpoint through, where it has one."""
+        """The role the delivery pipeline's smoke test invokes the endpoint (and its API) through, where it has one."""
         if config.delivery is not None and model.smoke_test is not None and stage in SMOKE_TESTED_STAGES:
             self.smoke_test_role = self._smoke_test_role(config, stage, model)
 
+    def _api(self, config: PlatformConfig, stage: str, model: ModelSettings) -> InferenceApi:
+        api = model.api
+        assert api is not None
+        private = api.endpoint_type == "private"
+        domain = api.custom_domain
+        base = config.model_path(model, "api")
+        with config.props_from({
+            "api_name": f"project, {config.model_path(model, 'name')}",
+            "content_types": f"{base}.content_types", "max_body_kb": f"{base}.max_body_kb", "quota_per_day": f"{base}.quota_per_day",
+            "throttling_rate_limit": f"{base}.throttling.rate_limit", "throttling_burst_limit": f"{base}.throttling.burst_limit",
+            "waf_rate_limit": f"{base}.waf_rate_limit", "domain_name": f"{base}.custom_domain.domain_name",
+        }):
+            inference_api = InferenceApi(
+                self,
+                "Api",
+                endpoint=self.endpoint,
+                endpoint_type="PRIVATE" if private else "REGIONAL",
+                vpc_endpoint=stage_execute_api_endpoint(self, config, stage) if private else None,
+                user_pools=[cognito.UserPool.from_user_pool_arn(self, "UserPool", api.user_pool_arn)] if api.user_pool_arn else (),
+                content_types=api.content_types,
+                max_body_kb=api.max_body_kb,
+                throttling_rate_limit=api.throttling.rate_limit,
+                throttling_burst_limit=api.throttling.burst_limit,
+                quota_per_day=api.quota_per_day,
+                waf_rate_limit=api.waf_rate_limit,
+                domain_name=domain.domain_name if domain else None,
+                certificate=acm.Certificate.from_certificate_arn(self, "ApiCertificate", domain.certificate_arn) if domain else None,
+                log_retention=log_retention(config.stage(stage)),
+                removal_policy=stateful_removal_policy(config.stage(stage)),
+            )
+        CfnOutput(self, API_URL_OUTPUT, value=inference_api.url, description=f"Where clients POST requests to model {model.name}")
+        return inference_api
+
     def _smoke_test_role(self, config: PlatformConfig, stage: str, model: ModelSettings) -> iam.Role:
         name = endpoint_name(config, stage, model)
+        # The pipeline's smoke test calls a regional API too; a private one it cannot reach.
+        api = self.api if self.api is not None and self.api.endpoint_type == "REGIONAL" else None
+
+        def grant(grantee: iam.IGrantable) -> iam.Grant:
+            if api is not None:
+                api.grant_invoke(grantee)  # execute-api:Invoke on POST /invocations of its stage only
+            return self.endpoint.grant_invoke(grantee)
+
         return role_for_pipeline_step(
             self,
             "SmokeTestRole",
@@ -172,6 +224,8 @@ class EndpointStack(Stack):
             step_role_arn=role_arn(config.accounts.tooling, smoke_test_role_name(config)),
             description=f"The delivery pipeline's smoke test invokes endpoint {name}",
             policy_id="SmokeTestPolicy",
-            policy_description=f"Invoke endpoint {name}",
-            grant=self.endpoint.grant_invoke,
+            policy_description=f"Invoke endpoint {name}" + (" and its API" if api is not None else ""),
+            # The smoke test reads the API's URL from this stack's output, on this stack only.
+            statement=iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]) if api is not None else None,
+            grant=grant,
         )

@@ -49,6 +49,10 @@ MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     "AWS::CodeBuild": ("codebuild",),
     "AWS::CodeStarNotifications": ("codestar-notifications",),
     "AWS::CodeConnections": ("codeconnections", "codestar-connections"),
+    # The models' inference APIs (InferenceApi): the REST API, its stage and usage plan, API Gateway's account
+    # settings; the web ACL, its association and logging.
+    "AWS::ApiGateway": ("apigateway",),
+    "AWS::WAFv2": ("wafv2",),
 }
 """Services managed in the configured region, whatever the resource's name (most are named by
 CloudFormation or SageMaker with ids a policy cannot predict)."""

@@ -6,11 +6,19 @@ from typing import Any
 
 from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, FixedZonesStack, IsolatedNetwork
-from stacks._references import VPC_CIDR_OUTPUT, VPC_ID_OUTPUT, isolated_route_table_output, isolated_subnet_output
+from mlops_constructs.serving import InferenceApi
+from stacks._references import (
+    EXECUTE_API_ENDPOINT_OUTPUT,
+    VPC_CIDR_OUTPUT,
+    VPC_ID_OUTPUT,
+    isolated_route_table_output,
+    isolated_subnet_output,
+)
 from stacks._settings import log_retention, stateful_removal_policy
 
 # The dev account's approval functions start the release pipeline through CodePipeline's API and send
@@ -27,12 +35,15 @@ class NetworkStack(FixedZonesStack):
         with config.props_from(paths):
             super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
             settings = config.stage(stage)
+            apis = [m.api for m in config.models if m.api is not None and stage in m.api.stages]
+            # A private API is reached through the stage's execute-api endpoint, made only when one needs it.
+            private_apis = ("execute-api",) if any(api.endpoint_type == "private" for api in apis) else ()
             self.network = IsolatedNetwork(
                 self,
                 "Network",
                 availability_zones=config.availability_zones,
                 cidr=settings.vpc_cidr,
-                interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ())),
+                interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ()), *private_apis),
                 flow_log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )
@@ -45,3 +56,11 @@ class NetworkStack(FixedZonesStack):
                           description=f"Isolated subnet {index + 1} of the stage's VPC, for the models' release stacks")
                 CfnOutput(self, isolated_route_table_output(index), value=subnet.route_table.route_table_id,
                           description=f"The route table of isolated subnet {index + 1}, for the models' release stacks")
+            if private_apis:
+                CfnOutput(self, EXECUTE_API_ENDPOINT_OUTPUT, value=self.network.interface_endpoints["execute-api"].vpc_endpoint_id,
+                          description="The stage's execute-api interface endpoint, through which its private APIs are reached")
+            self.api_logging_role: iam.Role | None = None
+            """API Gateway's CloudWatch role of the stage's account, when a model has an API in the stage: the APIs'
+            execution and access logging need it, and it is account-wide, so the stage sets it once, here."""
+            if apis:
+                self.api_logging_role = InferenceApi.account_logging_role(self, "ApiGatewayLogging")

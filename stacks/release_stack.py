@@ -20,7 +20,7 @@ from constructs import Construct
 from mlops_constructs.config import STAGES, ModelSettings, PlatformConfig
 from mlops_constructs.delivery import NOTHING_TO_RELEASE, ReleaseDeployment, ReleasePipeline, ReleaseTooling, SmokeTest
 from stacks._settings import log_retention, stateful_removal_policy
-from stacks.endpoint_stack import SMOKE_TESTED_STAGES
+from stacks.endpoint_stack import API_URL_OUTPUT, SMOKE_TESTED_STAGES
 from stacks.names import (
     ANY_MODEL,
     VALIDATE_TEMPLATES,
@@ -28,6 +28,7 @@ from stacks.names import (
     approved_model_parameter,
     approved_model_reader_role_name,
     endpoint_name,
+    endpoint_stack_name,
     endpoint_smoke_test_role_name,
     model_package_group,
     model_release_pipeline_name,
@@ -100,6 +101,11 @@ def release_stack_number(model: ModelSettings) -> int:
     return int(hashlib.sha256(model.name.encode()).hexdigest(), 16) % RELEASE_STACKS + 1
 
 
+def _reachable_api(model: ModelSettings, stage: str) -> bool:
+    api = model.api
+    return api is not None and stage in api.stages and api.endpoint_type == "regional"
+
+
 def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings, tooling: ReleaseTooling) -> ReleasePipeline:
     """One model's :class:`ReleasePipeline` (``Release-<model>``)."""
     resolver_input = [{
@@ -116,6 +122,9 @@ def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings
                 endpoint_name=endpoint_name(config, stage, model),
                 role_arn=role_arn(config.accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, model)),
                 content_type=model.smoke_test.content_type, body=model.smoke_test.body,
+                # The model's API too, when it has one here that the pipeline can reach (a private one it cannot).
+                api_stack=endpoint_stack_name(config, stage, model) if _reachable_api(model, stage) else None,
+                api_output=API_URL_OUTPUT,
             ))
         deployments.append(ReleaseDeployment(
             name=stage.capitalize(), stacks=f"{stage.capitalize()}/{release_stage_id(model)}/*", region=config.region,

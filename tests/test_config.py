@@ -441,8 +441,8 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
     assert len(stack_names) == len(set(stack_names)) == 14, stack_names
     # Every literal physical name (roles, buckets, endpoints, aliases, alarms, schedules...) is unique in the
     # account. Not physical names: metric, VPC endpoint service and display names; a PolicyName is unique
-    # only within its role or scalable target.
-    not_physical = {"MetricName", "ServiceName", "DisplayName", "PolicyName"}
+    # only within its role or scalable target, a StageName within its REST API.
+    not_physical = {"MetricName", "ServiceName", "DisplayName", "PolicyName", "StageName"}
     seen: dict[tuple[str, str, str], str] = {}
     for path, template in platform.templates.items():
         for logical_id, resource in template.get("Resources", {}).items():
@@ -799,3 +799,52 @@ def test_connection_arns_load(arn: str) -> None:
 def test_malformed_connection_arns_are_one_exact_line(arn: Any) -> None:
     data = with_source({"connection": {"connection_arn": arn, "repository": "acme/mlops-platform"}})
     assert problems_of(data) == [f"delivery.connection.connection_arn: {CONNECTION_RULE} (got {shown(arn)})"]
+
+
+# -- models[].api (InferenceApi) --------------------------------------------------------------------
+
+
+def test_the_default_config_gives_churn_an_iam_authorized_regional_api_in_staging_and_prod() -> None:
+    api = load_config(DEFAULT_CONFIG).models[0].api
+    assert api is not None
+    assert (api.stages, api.endpoint_type, api.authorization) == (["staging", "prod"], "regional", "iam")
+    assert (api.content_types, api.max_body_kb, api.throttling.rate_limit, api.throttling.burst_limit) == (
+        ["text/csv", "application/json"], 16, 50, 100)
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [
+        ({"authorization": "cognito"}, ["models[0].api.user_pool_arn: is required with authorization: cognito (got None)"]),
+        ({"user_pool_arn": "arn:aws:cognito-idp:eu-west-1:333333333333:userpool/eu-west-1_AbC123"},
+         ["models[0].api.user_pool_arn: must not be set with authorization: iam; set authorization: cognito to use it "
+          "(got 'arn:aws:cognito-idp:eu-west-1:333333333333:userpool/eu-west-1_AbC123')"]),
+        ({"authorization": "cognito", "user_pool_arn": "arn:aws:cognito-idp:us-east-1:333333333333:userpool/us-east-1_AbC123"},
+         ["models[0].api.user_pool_arn: must be a user pool of region eu-west-1, the API's "
+          "(got 'arn:aws:cognito-idp:us-east-1:333333333333:userpool/us-east-1_AbC123')"]),
+        ({"authorization": "jwt"}, ["models[0].api.authorization: must be 'iam' or 'cognito' (got 'jwt')"]),
+        ({"endpoint_type": "edge"}, ["models[0].api.endpoint_type: must be 'regional' or 'private' (got 'edge')"]),
+        ({"stages": ["staging", "staging"]}, ["models[0].api.stages[1]: duplicate stage; list each stage once (got 'staging')"]),
+        ({"stages": ["qa"]}, ["models[0].api.stages[0]: must be 'dev', 'staging' or 'prod' (got 'qa')"]),
+        ({"max_body_kb": 65}, ["models[0].api.max_body_kb: must be less than or equal to 64 (got 65)"]),
+        ({"waf_rate_limit": 5}, ["models[0].api.waf_rate_limit: must be greater than or equal to 10 (got 5)"]),
+        ({"content_types": ["text/csv; charset=utf-8"]},
+         ["models[0].api.content_types[0]: must match pattern '^[a-z]+/[a-z0-9.+-]+$' (got 'text/csv; charset=utf-8')"]),
+        ({"content_types": ["application/json"]},
+         ["models[0].smoke_test.content_type: must be one of models[0].api.content_types (application/json): the staging smoke "
+          "test also calls the API (got 'text/csv')"]),
+        ({"custom_domain": {"domain_name": "churn.api.example.com"}}, ["models[0].api.custom_domain.certificate_arn: required key is missing"]),
+        ({"custom_domain": {"domain_name": "churn.api.example.com",
+                            "certificate_arn": "arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-0000-0000-000000000000"}},
+         ["models[0].api.custom_domain.certificate_arn: must be a certificate of region eu-west-1: a regional API's domain uses a "
+          "certificate of its region (got 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-0000-0000-00000...)"]),
+        ({"throttle": {}}, None),
+    ],
+)
+def test_api_problems_are_one_line_each_naming_the_key(api: dict[str, Any], expected: list[str] | None) -> None:
+    got = problems_of(mutated(**{"models.0.api": api}))
+    if expected is None:  # an unknown key: named, with the allowed keys
+        assert len(got) == 1 and got[0].startswith("models[0].api.throttle: unknown key; allowed keys here: ")
+        assert "did you mean 'throttling'?" in got[0]
+        return
+    assert got == expected

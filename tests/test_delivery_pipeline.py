@@ -410,16 +410,22 @@ def test_staging_smoke_role_trusts_only_the_pipelines_smoke_test_role(platform: 
     assert arns == [f"arn:aws:iam::{tooling}:role/{config.project}-release-smoke-test"]
 
 
-def test_staging_smoke_role_may_only_invoke_the_staging_endpoint(platform: SynthesizedPlatform) -> None:
+def test_staging_smoke_role_may_only_invoke_the_staging_endpoint_and_its_api(platform: SynthesizedPlatform) -> None:
     template = platform.templates["Staging/Release-churn/Endpoint"]
     role_id, role = role_named(template, f"{platform.config.project}-staging-churn-smoke")
     assert "Policies" not in role and "ManagedPolicyArns" not in role
-    (statement,) = statements_of(template, role_id)
-    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    describe, invoke_api, invoke = statements_of(template, role_id)
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in (describe, invoke_api, invoke))
     # CanaryEndpoint.grant_invoke: the endpoint's invoke actions, on this endpoint only
-    assert as_list(statement["Action"]) == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    assert as_list(invoke["Action"]) == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     (endpoint_id,) = resources(template, "AWS::SageMaker::Endpoint")
-    assert as_list(statement["Resource"]) == [{"Ref": endpoint_id}]
+    assert as_list(invoke["Resource"]) == [{"Ref": endpoint_id}]
+    # InferenceApi.grant_invoke: POST /invocations of the API's stage only; the API's URL from this stack's outputs
+    (api_id,) = resources(template, "AWS::ApiGateway::RestApi")
+    assert as_list(invoke_api["Action"]) == ["execute-api:Invoke"]
+    (api_arn,) = as_list(invoke_api["Resource"])
+    assert {"Ref": api_id} in api_arn["Fn::Join"][1] and api_arn["Fn::Join"][1][-1] == "/v1/POST/invocations"
+    assert as_list(describe["Action"]) == ["cloudformation:DescribeStacks"] and as_list(describe["Resource"]) == [{"Ref": "AWS::StackId"}]
 
 
 def test_pipeline_smoke_test_role_may_only_assume_the_staging_smoke_role(platform: SynthesizedPlatform) -> None:
@@ -458,9 +464,13 @@ def test_smoke_test_step_runs_as_the_smoke_test_role_against_the_staging_endpoin
     role_id, _ = role_named(template, f"{config.project}-release-smoke-test")
     assert project["Properties"]["ServiceRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
     env = {v["name"]: v["value"] for v in json.loads(smoke["Configuration"]["EnvironmentVariables"])}
-    assert [(t["endpoint"], t["role_arn"]) for t in json.loads(env["SMOKE_TESTS"])] == [
-        (f"{config.project}-staging-churn", f"arn:aws:iam::{config.accounts.staging}:role/{config.project}-staging-churn-smoke")
+    assert [(t["endpoint"], t["role_arn"], t["api_stack"], t["api_output"]) for t in json.loads(env["SMOKE_TESTS"])] == [
+        (f"{config.project}-staging-churn", f"arn:aws:iam::{config.accounts.staging}:role/{config.project}-staging-churn-smoke",
+         f"{config.project}-staging-churn-endpoint", "InferenceApiUrl")
     ]
+    # the endpoint stack's output the smoke test reads: the API's URL
+    url = platform.templates["Staging/Release-churn/Endpoint"]["Outputs"]["InferenceApiUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and ".execute-api." in url[2] and url[-1] == "/invocations"
     assert env["SMOKE_TEST_REGION"] == config.region
 
 def test_dev_and_prod_endpoints_have_no_smoke_role(platform: SynthesizedPlatform) -> None:

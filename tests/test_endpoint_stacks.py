@@ -188,3 +188,50 @@ def test_the_endpoint_stack_uses_only_the_librarys_public_api() -> None:
     private = [f"{module}:{name}" for module, name in imported
                if module.split(".")[0] == "mlops_constructs" and any(part.startswith("_") for part in [*module.split("."), name] if part)]
     assert private == []
+
+
+# -- the model's API --------------------------------------------------------------------------------
+
+
+def test_the_default_configs_api_is_in_staging_and_prod_with_the_account_logging_role_and_no_vpc_endpoint(platform: SynthesizedPlatform) -> None:
+    for stage in STAGES:
+        endpoint = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
+        network = platform.templates[f"{stage.capitalize()}/Network"]
+        has_api = stage in ("staging", "prod")
+        assert len(resources(endpoint, "AWS::ApiGateway::RestApi")) == int(has_api), stage
+        assert len(resources(endpoint, "AWS::WAFv2::WebACLAssociation")) == int(has_api), stage
+        assert ("InferenceApiUrl" in endpoint.get("Outputs", {})) == has_api, stage
+        assert len(resources(network, "AWS::ApiGateway::Account")) == int(has_api), stage
+        services = json.dumps([r["Properties"]["ServiceName"] for r in resources(network, "AWS::EC2::VPCEndpoint").values()])
+        assert "execute-api" not in services, stage  # regional: no execute-api endpoint
+        if has_api:
+            api = props(endpoint, "AWS::ApiGateway::RestApi")
+            assert api["Name"] == f"mlops-demo-{stage}-churn" and api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+            # the API invokes this stage's endpoint
+            (endpoint_id,) = resources(endpoint, "AWS::SageMaker::Endpoint")
+            assert f"endpoints/mlops-demo-{stage}-churn/invocations" in json.dumps(props(endpoint, "AWS::ApiGateway::Method")["Integration"]["Uri"])
+
+
+def test_a_private_api_goes_through_the_stages_execute_api_endpoint_and_is_not_smoke_tested() -> None:
+    from stacks.stage import PlatformStage
+
+    data = default_config_data()
+    data["models"][0]["api"] = {"stages": ["staging"], "endpoint_type": "private"}
+    config = PlatformConfig.from_mapping(data, source="private-api")
+    app = cdk.App(context=CDK_CONTEXT)
+    stage = PlatformStage(app, "Staging", config=config, stage="staging", model_package_arns={"churn": PACKAGE})
+    network = stage.synth().get_stack_by_name(stage.network.stack_name).template
+    endpoint = stage.endpoints["churn"]
+    endpoint_template = cdk.Stage.of(endpoint).synth().get_stack_by_name(endpoint.stack_name).template  # type: ignore[union-attr]
+    (vpce_id,) = [i for i, r in resources(network, "AWS::EC2::VPCEndpoint").items() if "execute-api" in json.dumps(r["Properties"]["ServiceName"])]
+    assert network["Outputs"]["ExecuteApiEndpointId"]["Value"] == {"Ref": vpce_id}
+    api = props(endpoint_template, "AWS::ApiGateway::RestApi")
+    (vpce,) = api["EndpointConfiguration"]["VpcEndpointIds"]
+    assert api["EndpointConfiguration"]["Types"] == ["PRIVATE"]
+    assert vpce == {"Fn::GetStackOutput": {"StackName": "mlops-demo-staging-network", "Region": "eu-west-1", "OutputName": "ExecuteApiEndpointId"}}
+    assert api["Policy"]["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceVpce": vpce}}
+    # the pipeline cannot reach a private API: its smoke role may invoke the endpoint only
+    assert endpoint.smoke_test_role is not None
+    smoke = [r["Properties"] for r in resources(endpoint_template, "AWS::IAM::ManagedPolicy").values()
+             if r["Properties"].get("Roles") == [{"Ref": endpoint.get_logical_id(endpoint.smoke_test_role.node.default_child)}]]  # type: ignore[arg-type]
+    assert "execute-api" not in json.dumps(smoke) and "cloudformation" not in json.dumps(smoke)

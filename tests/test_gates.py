@@ -61,8 +61,8 @@ def test_guard_ran_on_every_template_and_its_key_policy_control_holds(platform: 
     assert "kms_create_grant_aws_service_check" not in {s["ruleName"] for s in suppressed}
     keys = [r for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
     # per stage: the flow logs', the store's, the endpoint's alarms' and its drift checks' keys; dev's registry and
-    # training keys; the delivery pipeline's and the release tooling's
-    assert len(keys) == 3 * 4 + 2 + 1 + 1
+    # training keys; the delivery pipeline's and the release tooling's; the inference API's log key in staging and prod
+    assert len(keys) == 3 * 4 + 2 + 1 + 1 + 2
     for key in keys:
         assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
                 "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}

@@ -169,8 +169,9 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
     # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, its drift checks'
     # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets; release tooling:
-    # key, source, artifact and access-log buckets (a model's release pipeline stack holds none)
-    assert stateful_count == 3 * 8 + 2 + 1 + 3 + 4
+    # key, source, artifact and access-log buckets (a model's release pipeline stack holds none); the inference
+    # API's log key in staging and prod
+    assert stateful_count == 3 * 8 + 2 + 1 + 3 + 4 + 2
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

@@ -23,7 +23,7 @@ def test_every_exported_name_exists_and_every_areas_api_is_exported_at_the_top()
         assert set(module.__all__) <= set(mlops_constructs.__all__), area
         assert [name for name in module.__all__ if getattr(mlops_constructs, name) is not getattr(module, name)] == []
     for construct in ("DeliveryPipeline", "ReleasePipeline", "ReleaseTooling", "ContainerImage", "CanaryEndpoint",
-                      "TrainingPipeline", "ModelRegistry", "DriftMonitor", "ArtifactStore", "IsolatedNetwork"):
+                      "TrainingPipeline", "ModelRegistry", "DriftMonitor", "ArtifactStore", "IsolatedNetwork", "InferenceApi"):
         assert construct in mlops_constructs.__all__
 
 

@@ -455,6 +455,117 @@ def test_a_body_that_is_not_utf8_passes_with_the_undecodable_bytes_replaced(aws:
     assert err == "all 1 endpoints answered\n"
 
 
+# -- smoke_test: the endpoint's API ---------------------------------------------------------------------
+
+
+API_URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1/invocations"
+
+
+STACK = "mlops-demo-staging-churn-endpoint"
+
+
+def endpoint_stack(outputs: dict[str, str]) -> FirstClientStubbed:
+    """A session over moto whose CloudFormation client answers DescribeStacks for the endpoint stack with
+    ``outputs`` (moto's CloudFormation needs openapi-spec-validator for its API Gateway models, which is not
+    installed here)."""
+    session = FirstClientStubbed("cloudformation")
+    stack = {"StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2026-11-27T00:00:00Z",
+             "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()]}
+    session.add_response("describe_stacks", {"Stacks": [stack]}, expected_params={"StackName": STACK})
+    return session
+
+
+class ApiDouble:
+    """Stands in for the API: records each signed request and answers ``status`` and ``body``."""
+
+    def __init__(self, status: int = 200, body: bytes = b"0.87") -> None:
+        self.status, self.body = status, body
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+
+    def __call__(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        self.requests.append((url, headers, body))
+        return self.status, self.body
+
+
+def with_api(name: str = "churn", body: str = "0.5,1,0", **api: str) -> dict[str, str]:
+    return {**smoke_test(name, body), "api_stack": STACK, **api}
+
+
+def test_an_endpoint_with_an_api_is_also_called_through_it_signed_with_sigv4_as_the_role(
+    aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = endpoint_stack({"InferenceApiUrl": API_URL})
+    endpoint_answers("0.87")
+    api = ApiDouble(200, b"0.91")
+    monkeypatch.setattr(smoke, "post", api)
+    code = smoke.main(["--region", REGION, "--tests", json.dumps([with_api()])], session=session)
+    session.assert_stub_used()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    endpoint_line, api_line = out.splitlines()
+    assert endpoint_line.startswith("PASS mlops-demo-staging-churn 200 in ") and endpoint_line.endswith(" ms: 0.87")
+    assert re.fullmatch(r"PASS mlops-demo-staging-churn API 200 in \d+ ms: 0\.91", api_line)
+    ((url, headers, body),) = api.requests
+    assert (url, body, headers["Content-Type"]) == (API_URL, b"0.5,1,0", "text/csv")
+    # SigV4 for execute-api in the region, with the assumed role's session credentials (moto's start with ASIA)
+    assert re.match(rf"AWS4-HMAC-SHA256 Credential=ASIA\w+/\d{{8}}/{REGION}/execute-api/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{{64}}$",
+                    headers["Authorization"])
+    assert headers["X-Amz-Security-Token"] and re.fullmatch(r"\d{8}T\d{6}Z", headers["X-Amz-Date"])
+    assert err.splitlines()[-1] == "all 2 endpoints answered"
+
+
+def test_an_api_error_fails_the_run_with_the_status_and_the_apis_answer(
+    aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = endpoint_stack({"InferenceApiUrl": API_URL})
+    endpoint_answers("0.87")
+    answer = b'{"message": "The model failed to answer", "requestId": "c0ffee00-1234"}'
+    monkeypatch.setattr(smoke, "post", ApiDouble(502, answer))
+    code = smoke.main(["--region", REGION, "--tests", json.dumps([with_api()])], session=session)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.startswith("PASS mlops-demo-staging-churn 200 in ")  # the endpoint itself answered
+    assert f"FAIL mlops-demo-staging-churn API: HTTP 502: {answer.decode()}" in err.splitlines()
+    assert err.splitlines()[-1] == "1 of 2 endpoints failed: mlops-demo-staging-churn API"
+
+
+def test_a_stack_without_the_apis_output_fails_the_api_naming_stack_and_output(
+    aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = endpoint_stack({"SomethingElse": "x"})
+    endpoint_answers("0.87")
+    api = ApiDouble()
+    monkeypatch.setattr(smoke, "post", api)
+    results = smoke.run(smoke.parse_tests(json.dumps([with_api(api_output="ChurnApiUrl")])), REGION, session)
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].line() == "FAIL mlops-demo-staging-churn API: stack mlops-demo-staging-churn-endpoint has no output ChurnApiUrl"
+    assert api.requests == []
+
+
+def test_a_missing_stack_fails_the_api_with_cloudformations_error(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = FirstClientStubbed("cloudformation")
+    session.add_client_error("describe_stacks", service_error_code="ValidationError", http_status_code=400,
+                             service_message=f"Stack with id {STACK} does not exist")
+    endpoint_answers("0.87")
+    monkeypatch.setattr(smoke, "post", ApiDouble())
+    _, result = smoke.run(smoke.parse_tests(json.dumps([with_api()])), REGION, session)
+    assert result.line() == f"FAIL mlops-demo-staging-churn API: cannot read stack {STACK}: ValidationError: Stack with id {STACK} does not exist"
+
+
+@pytest.mark.parametrize(
+    ("test", "problem"),
+    [
+        ({**smoke_test("churn"), "api_stack": ""}, "--tests[0] needs non-empty strings for api_stack"),
+        ({**smoke_test("churn"), "api_stack": "s", "api_output": 3}, "--tests[0] needs non-empty strings for api_output"),
+        ({**smoke_test("churn"), "api_url": "https://x"}, "--tests[0] has unknown keys api_url"),
+    ],
+)
+def test_invalid_api_keys_exit_2_naming_them(capsys: pytest.CaptureFixture[str], test: dict[str, Any], problem: str) -> None:
+    code = smoke.main(["--region", REGION, "--tests", json.dumps([test])])
+    _, err = capsys.readouterr()
+    assert code == 2 and problem in err
+
+
 # -- both scripts -----------------------------------------------------------------------------------
 
 

@@ -200,6 +200,19 @@ class SmokeTest:
     """A role in the endpoint's account that may invoke the endpoint and trusts the smoke-test role."""
     body: str
     content_type: str = "text/csv"
+    api_stack: str | None = None
+    """The endpoint's stack when an ``InferenceApi`` fronts the endpoint, its URL in the stack's output
+    ``api_output``: the smoke test then also calls the API, SigV4-signed as ``role_arn`` (which needs
+    ``cloudformation:DescribeStacks`` on that stack and ``execute-api:Invoke`` on the API). A private API is not
+    reachable from the pipeline: leave this out for it. Default: the endpoint only."""
+    api_output: str = "InferenceApiUrl"
+
+    def as_json(self) -> dict[str, str]:
+        """The smoke-test script's form of this test (``--tests``)."""
+        test = {"endpoint": self.endpoint_name, "role_arn": self.role_arn, "content_type": self.content_type, "body": self.body}
+        if self.api_stack is not None:
+            test.update(api_stack=self.api_stack, api_output=self.api_output)
+        return test
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -576,10 +589,7 @@ class DeliveryPipeline(Construct):
 
     def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
         region = entry.stage.region
-        tests = [
-            {"endpoint": t.endpoint_name, "role_arn": t.role_arn, "content_type": t.content_type, "body": t.body}
-            for t in entry.smoke_tests
-        ]
+        tests = [t.as_json() for t in entry.smoke_tests]
         return pipelines.CodeBuildStep(
             f"SmokeTest-{entry.stage.stage_name}",
             input=source,

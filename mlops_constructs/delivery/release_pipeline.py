@@ -373,8 +373,7 @@ class ReleasePipeline(Construct):
                 environment_variables=env({"RELEASE_STACKS": deployment.stacks}),
             ))
             if deployment.smoke_tests:
-                tests = [{"endpoint": t.endpoint_name, "role_arn": t.role_arn, "content_type": t.content_type, "body": t.body}
-                         for t in deployment.smoke_tests]
+                tests = [t.as_json() for t in deployment.smoke_tests]
                 steps.append(actions.CodeBuildAction(
                     action_name=f"SmokeTest-{deployment.name}", project=tooling.smoke_test_project, input=source, run_order=len(steps) + 1,
                     environment_variables=env({"SMOKE_TESTS": json.dumps(tests, separators=(",", ":")), "SMOKE_TEST_REGION": deployment.region}),
@@ -424,7 +423,7 @@ class ReleasePipeline(Construct):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or not isinstance(value, str) or key in ("RELEASE_NAME", "MODEL_PACKAGE_ARN"):
                 raise PropsError(name, f"synth_environment.{key}", value, "must map variable names (not RELEASE_NAME or MODEL_PACKAGE_ARN) to strings")
         for deployment in deployments:
-            tests = [{"endpoint": t.endpoint_name, "role_arn": t.role_arn, "content_type": t.content_type, "body": t.body} for t in deployment.smoke_tests]
+            tests = [t.as_json() for t in deployment.smoke_tests]
             rendered = json.dumps([{"name": "SMOKE_TESTS", "type": "PLAINTEXT", "value": json.dumps(tests, separators=(",", ":"))},
                                    {"name": "SMOKE_TEST_REGION", "type": "PLAINTEXT", "value": deployment.region}], separators=(",", ":"))
             if len(rendered) > _ACTION_CONFIGURATION_MAX:

@@ -31,11 +31,15 @@ INTERFACE_ENDPOINT_SERVICES: Mapping[str, ec2.InterfaceVpcEndpointAwsService] = 
     "sns": ec2.InterfaceVpcEndpointAwsService.SNS,
     "codepipeline": ec2.InterfaceVpcEndpointAwsService.CODEPIPELINE,
     "xray": ec2.InterfaceVpcEndpointAwsService.XRAY,
+    # Private REST APIs (InferenceApi with endpoint_type PRIVATE) are reached through it; with private DNS, every
+    # execute-api name resolves to it inside the VPC
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-apis.html).
+    "execute-api": ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
 }
 """Every interface endpoint the construct can create, by the short name used in its properties."""
 
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = tuple(
-    name for name in INTERFACE_ENDPOINT_SERVICES if name not in ("codepipeline", "xray")
+    name for name in INTERFACE_ENDPOINT_SERVICES if name not in ("codepipeline", "xray", "execute-api")
 )
 """The services SageMaker jobs, endpoints and the platform's Lambdas call in every stage."""
 

@@ -1,3 +1,4 @@
 from mlops_constructs.serving.canary_endpoint import INVOKE_ACTIONS, VARIANT, CanaryEndpoint, EndpointBase, EndpointReference
+from mlops_constructs.serving.inference_api import InferenceApi
 
-__all__ = ["INVOKE_ACTIONS", "VARIANT", "CanaryEndpoint", "EndpointBase", "EndpointReference"]
+__all__ = ["INVOKE_ACTIONS", "VARIANT", "CanaryEndpoint", "EndpointBase", "EndpointReference", "InferenceApi"]

@@ -447,6 +447,9 @@ _RESOURCE_TYPES: Mapping[str, _Type] = {
     "AWS::SageMaker::Model": _Type(ref=_MODEL_ARN, attributes={"ModelName": _MODEL_NAME}),
     "AWS::SageMaker::EndpointConfig": _Type(ref=_CONFIG_ARN, attributes={"EndpointConfigName": _CONFIG_NAME}),
     "AWS::SageMaker::Endpoint": _Type(ref=_ENDPOINT_ARN, attributes={"EndpointName": _ENDPOINT_NAME}),
+    # an API's id: 10 lowercase letters and digits; a stage's Ref is its name
+    "AWS::ApiGateway::RestApi": _Type(ref=lambda r: r.hex(10), attributes={"RootResourceId": lambda r: r.hex(10)}),
+    "AWS::ApiGateway::Stage": _Type(ref=lambda r: r.prop("StageName")),
     "AWS::SageMaker::DataQualityJobDefinition": _Type(ref=_DQ_ARN, attributes={"JobDefinitionArn": _DQ_ARN}),
     "AWS::SageMaker::MonitoringSchedule": _Type(ref=_SCHEDULE_ARN, attributes={"MonitoringScheduleArn": _SCHEDULE_ARN}),
     "AWS::ApplicationAutoScaling::ScalableTarget": _Type(
@@ -598,7 +601,9 @@ def collect_documents(template: Mapping[str, Any]) -> list[Document]:
     for logical_id, resource in template.get("Resources", {}).items():
         found = _documents_of(logical_id, resource)
         handled = {path for path, _ in found}
-        unhandled = [p for p in _statement_paths(resource.get("Properties", {})) if p not in handled]
+        # A WAF rule's "Statement" is a match condition, not a policy statement.
+        paths = [] if resource["Type"] in _WAF_RULE_TYPES else _statement_paths(resource.get("Properties", {}))
+        unhandled = [p for p in paths if p not in handled]
         if unhandled:
             raise UnhandledPolicyError(f"{logical_id} ({resource['Type']}) holds policy documents at {unhandled} that are not checked")
         if not found and resource["Type"] in POLICY_TYPES and resource["Type"] not in _OPTIONAL_POLICY_TYPES:
@@ -607,8 +612,13 @@ def collect_documents(template: Mapping[str, Any]) -> list[Document]:
     return documents
 
 
-_OPTIONAL_POLICY_TYPES = frozenset({"AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::ECR::Repository", "AWS::EC2::VPCEndpoint", "AWS::Events::EventBusPolicy"})
-"""Policy-holding types whose document is optional (``_statement_paths`` still catches one that is present)."""
+_WAF_RULE_TYPES = frozenset({"AWS::WAFv2::WebACL", "AWS::WAFv2::RuleGroup"})
+"""Types whose ``Statement`` keys are WAF rule statements (https://docs.aws.amazon.com/waf/latest/APIReference/API_Statement.html)."""
+
+_OPTIONAL_POLICY_TYPES = frozenset({"AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::ECR::Repository", "AWS::EC2::VPCEndpoint", "AWS::Events::EventBusPolicy",
+                                    "AWS::ApiGateway::RestApi"})
+"""Policy-holding types whose document is optional (``_statement_paths`` still catches one that is present: a private
+REST API's resource policy, whose ``execute-api:/*`` shorthand this validator does not read, fails loudly)."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ test passes when the endpoint answers 200; any AWS error fails it (``ModelError`
 container errs, ``ValidationError`` when the endpoint does not exist, AccessDenied on the role, ...).
 Every test runs, even after a failure, so that one run reports every broken endpoint.
 
+A test with ``api_stack`` (and ``api_output``, default ``InferenceApiUrl``) also calls the endpoint's API: the
+URL is that stack's output (``DescribeStacks`` as the role), and the same body is ``POST``-ed to it signed with
+SigV4 for ``execute-api`` (botocore's ``SigV4Auth``, as the role). It passes on 200; its result is named
+``<endpoint> API``.
+
 stdout: ``PASS <endpoint> 200 in <ms> ms: <first 200 characters of the response>`` per passing test;
 stderr: ``FAIL <endpoint>: <error code>: <message>`` per failing test and a summary.
 
@@ -26,12 +31,17 @@ import argparse
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Standard retry mode retries throttling and 5xx from the service front end; a model's own error
@@ -47,12 +57,18 @@ class InvalidTests(ValueError):
     """The ``--tests`` argument is not a list of tests; exit code 2."""
 
 
+API_OUTPUT = "InferenceApiUrl"
+API_TIMEOUT_SECONDS = 70  # API Gateway's integration timeout is 29 s by default; the endpoint's 60 s bounds it anyway
+
+
 @dataclass(frozen=True)
 class SmokeTest:
     endpoint: str
     role_arn: str
     content_type: str
     body: str
+    api_stack: str | None = None
+    api_output: str = API_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -83,9 +99,13 @@ def parse_tests(text: str) -> list[SmokeTest]:
         if not isinstance(item, dict):
             raise InvalidTests(f"--tests[{index}] must be an object with {', '.join(keys)}")
         bad = [k for k in keys if not isinstance(item.get(k), str) or not item[k]]
+        bad += [k for k in ("api_stack", "api_output") if k in item and (not isinstance(item[k], str) or not item[k])]
         if bad:
             raise InvalidTests(f"--tests[{index}] needs non-empty strings for {', '.join(bad)}")
-        tests.append(SmokeTest(**{k: item[k] for k in keys}))
+        unknown = sorted(set(item) - {*keys, "api_stack", "api_output"})
+        if unknown:
+            raise InvalidTests(f"--tests[{index}] has unknown keys {', '.join(unknown)}")
+        tests.append(SmokeTest(**{k: item[k] for k in (*keys, "api_stack", "api_output") if k in item}))
     return tests
 
 
@@ -104,21 +124,32 @@ def _describe(err: ClientError | BotoCoreError) -> str:
     return _one_line(text)
 
 
-def run_one(test: SmokeTest, region: str, session: Any) -> Result:
+def _assume(test: SmokeTest, region: str, session: Any) -> dict[str, str] | str:
+    """The role's credentials, or why they could not be had."""
     try:
-        credentials = session.client("sts", region_name=region, config=BOTO_CONFIG).assume_role(
+        return session.client("sts", region_name=region, config=BOTO_CONFIG).assume_role(  # type: ignore[no-any-return]
             RoleArn=test.role_arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS
         )["Credentials"]
     except (ClientError, BotoCoreError) as err:
-        return Result(test.endpoint, False, f"cannot assume {test.role_arn}: {_describe(err)}")
-    runtime = session.client(
-        "sagemaker-runtime",
+        return f"cannot assume {test.role_arn}: {_describe(err)}"
+
+
+def _client(session: Any, service: str, region: str, credentials: dict[str, str]) -> Any:
+    return session.client(
+        service,
         region_name=region,
         config=BOTO_CONFIG,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
+
+
+def run_one(test: SmokeTest, region: str, session: Any) -> Result:
+    credentials = _assume(test, region, session)
+    if isinstance(credentials, str):
+        return Result(test.endpoint, False, credentials)
+    runtime = _client(session, "sagemaker-runtime", region, credentials)
     started = time.monotonic()
     try:
         response = runtime.invoke_endpoint(
@@ -135,16 +166,60 @@ def run_one(test: SmokeTest, region: str, session: Any) -> Result:
     return Result(test.endpoint, True, excerpt, status, latency_ms)
 
 
+def post(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """POST ``body`` to ``url``: the status and the body of the answer, an error status included."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - an https URL from the stack
+    try:
+        with urllib.request.urlopen(request, timeout=API_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def run_api(test: SmokeTest, region: str, session: Any) -> Result:
+    """Call the endpoint's API as the role: its URL from ``api_stack``'s output, the request signed with SigV4."""
+    name = f"{test.endpoint} API"
+    credentials = _assume(test, region, session)
+    if isinstance(credentials, str):
+        return Result(name, False, credentials)
+    try:
+        stacks = _client(session, "cloudformation", region, credentials).describe_stacks(StackName=test.api_stack)["Stacks"]
+    except (ClientError, BotoCoreError) as err:
+        return Result(name, False, f"cannot read stack {test.api_stack}: {_describe(err)}")
+    url = next((o["OutputValue"] for s in stacks for o in s.get("Outputs", []) if o["OutputKey"] == test.api_output), None)
+    if url is None:
+        return Result(name, False, f"stack {test.api_stack} has no output {test.api_output}")
+    body = test.body.encode("utf-8")
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": test.content_type, "Accept": "*/*"})
+    signer = Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    SigV4Auth(signer, "execute-api", region).add_auth(request)
+    started = time.monotonic()
+    try:
+        status, answer = post(url, dict(request.headers.items()), body)
+    except OSError as err:  # no connection, a timeout
+        return Result(name, False, _one_line(f"{type(err).__name__}: {err}"))
+    latency_ms = (time.monotonic() - started) * 1000
+    excerpt = _one_line(answer.decode("utf-8", errors="replace")[:EXCERPT])
+    if status != 200:
+        return Result(name, False, f"HTTP {status}: {excerpt}", status, latency_ms)
+    return Result(name, True, excerpt, status, latency_ms)
+
+
 def run(tests: Sequence[SmokeTest], region: str, session: Any = None) -> list[Result]:
-    """Run every test, in order, and return one result each; never stops at a failure."""
+    """Run every test, in order, and return one result each (two for a test with an API); never stops at a failure."""
     session = session if session is not None else boto3.Session()
-    return [run_one(test, region, session) for test in tests]
+    results = []
+    for test in tests:
+        results.append(run_one(test, region, session))
+        if test.api_stack is not None:
+            results.append(run_api(test, region, session))
+    return results
 
 
 def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--region", required=True, help="region of the endpoints")
-    parser.add_argument("--tests", required=True, help="JSON list of {endpoint, role_arn, content_type, body}")
+    parser.add_argument("--tests", required=True, help="JSON list of {endpoint, role_arn, content_type, body[, api_stack, api_output]}")
     args = parser.parse_args(argv)  # exits 2 on missing arguments
     try:
         tests = parse_tests(args.tests)
