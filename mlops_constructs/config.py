@@ -366,6 +366,10 @@ class EndpointOverride(_Strict):
     data_capture_percent: int | None = Field(default=None, ge=0, le=100)
 
 
+DEFAULT_ENDPOINT_ZONES: dict[str, int] = {"dev": 1, "staging": 2}
+"""Zones holding the interface endpoints by default, by stage; prod (and any other) has every zone."""
+
+
 class StageSettings(_Strict):
     """Settings that apply to everything deployed in one stage."""
 
@@ -381,6 +385,9 @@ class StageSettings(_Strict):
     """How long overwritten or deleted object versions are kept before they expire."""
     endpoint: EndpointSettings = EndpointSettings()
     """Default serving settings for every model in this stage."""
+    interface_endpoint_zones: int | None = Field(default=None, ge=1, le=6)
+    """How many of the configured availability zones (the first ones) hold the stage's interface VPC endpoints,
+    each billed per zone. Default: 1 in dev, 2 in staging, every zone in prod (``endpoint_zones_for``)."""
 
 
 class Stages(_Strict):
@@ -1183,6 +1190,11 @@ class PlatformConfig(_Strict):
         problems += self._capacity_problems()
         problems += self._gate_problems()
         problems += _api_problems(self)
+        for stage in STAGES:
+            zones = self.stage(stage).interface_endpoint_zones
+            if zones is not None and zones > len(self.availability_zones):
+                problems.append(_FieldError(("stages", stage, "interface_endpoint_zones"), zones,
+                                            f"must be at most the number of availability_zones ({len(self.availability_zones)})"))
         for index, model in enumerate(self.models):
             arn = model.model_package_arn
             expected = rf"arn:aws[a-z-]*:sagemaker:{re.escape(self.region)}:{self.accounts.dev}:model-package/{re.escape(self.project)}-{re.escape(model.name)}/\d+"
@@ -1365,6 +1377,12 @@ class PlatformConfig(_Strict):
         if problems:
             raise _FieldErrors(problems)
         return models
+
+    def endpoint_zones_for(self, stage: str) -> list[str]:
+        """The zones that hold ``stage``'s interface endpoints: its ``interface_endpoint_zones`` first zones, by
+        default one in dev, two in staging and all in prod (fewer zones cost less; docs/isolated-network.md)."""
+        count = self.stage(stage).interface_endpoint_zones or DEFAULT_ENDPOINT_ZONES.get(stage, len(self.availability_zones))
+        return self.availability_zones[:count]
 
     def stage(self, name: str) -> StageSettings:
         if name not in STAGES:

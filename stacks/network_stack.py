@@ -31,7 +31,8 @@ class NetworkStack(FixedZonesStack):
     are the configured ones, so nothing in it looks them up."""
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
-        paths = {"availability_zones": "availability_zones", "cidr": f"stages.{stage}.vpc_cidr"}  # the constructs' props fed from config
+        paths = {"availability_zones": "availability_zones", "cidr": f"stages.{stage}.vpc_cidr",
+                 "interface_endpoint_zones": f"stages.{stage}.interface_endpoint_zones"}  # the constructs' props fed from config
         with config.props_from(paths):
             super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
             settings = config.stage(stage)
@@ -46,6 +47,7 @@ class NetworkStack(FixedZonesStack):
                 interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ()), *private_apis),
                 flow_log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
+                interface_endpoint_zones=config.endpoint_zones_for(stage),
             )
             # What the models' release stacks read (stacks._references): outputs with fixed names.
             vpc = self.network.vpc

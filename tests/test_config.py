@@ -848,3 +848,21 @@ def test_api_problems_are_one_line_each_naming_the_key(api: dict[str, Any], expe
         assert "did you mean 'throttling'?" in got[0]
         return
     assert got == expected
+
+
+def test_interface_endpoints_are_in_one_zone_in_dev_two_in_staging_and_all_in_prod(default_config: PlatformConfig) -> None:
+    zones = default_config.availability_zones
+    assert len(zones) == 3
+    assert [default_config.endpoint_zones_for(stage) for stage in STAGES] == [zones[:1], zones[:2], zones]
+
+
+def test_interface_endpoint_zones_can_be_set_per_stage_up_to_the_configured_zones() -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"stages.dev.interface_endpoint_zones": 3, "stages.prod.interface_endpoint_zones": 2}))
+    assert config.endpoint_zones_for("dev") == config.availability_zones
+    assert config.endpoint_zones_for("prod") == config.availability_zones[:2]
+    assert problems_of(mutated(**{"stages.staging.interface_endpoint_zones": 4})) == [
+        "stages.staging.interface_endpoint_zones: must be at most the number of availability_zones (3) (got 4)"
+    ]
+    assert problems_of(mutated(**{"stages.staging.interface_endpoint_zones": 0})) == [
+        "stages.staging.interface_endpoint_zones: must be greater than or equal to 1 (got 0)"
+    ]

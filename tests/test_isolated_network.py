@@ -228,3 +228,42 @@ def test_fixed_zones_stack_needs_zones() -> None:
 
     with pytest.raises(PropsError, match=r"FixedZonesStack: availability_zones: must be a non-empty list of zone names \(got \[\]\)"):
         FixedZonesStack(cdk.App(), "Net", availability_zones=[])
+
+
+def _endpoint_subnets(template: Template) -> dict[str, list]:
+    return {
+        resource["Properties"]["ServiceName"] if isinstance(resource["Properties"]["ServiceName"], str) else str(resource["Properties"]["ServiceName"]):
+        resource["Properties"].get("SubnetIds") or resource["Properties"].get("RouteTableIds")
+        for resource in template.find_resources("AWS::EC2::VPCEndpoint").values()
+    }
+
+
+def test_interface_endpoints_go_into_the_zones_given_and_gateway_endpoints_stay_on_every_route_table() -> None:
+    stack = new_stack()
+    network = IsolatedNetwork(stack, "Network", availability_zones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+                              interface_endpoints=("kms", "sts"), interface_endpoint_zones=["eu-west-1b"])
+    template = Template.from_stack(stack)
+    subnet_b = next(s for s in network.vpc.isolated_subnets if s.availability_zone == "eu-west-1b")
+    interface = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+    assert len(interface) == 2
+    for resource in interface.values():
+        assert resource["Properties"]["SubnetIds"] == [{"Ref": stack.get_logical_id(subnet_b.node.default_child)}]
+    for resource in template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Gateway"}}).values():
+        assert len(resource["Properties"]["RouteTableIds"]) == 3
+
+
+def test_interface_endpoints_are_in_every_zone_by_default() -> None:
+    stack = new_stack()
+    IsolatedNetwork(stack, "Network", availability_zones=ZONES, interface_endpoints=("kms",))
+    interface = Template.from_stack(stack).find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+    assert [len(r["Properties"]["SubnetIds"]) for r in interface.values()] == [2]
+
+
+@pytest.mark.parametrize(("zones", "expected"), [
+    ("eu-west-1a", r"interface_endpoint_zones: must be a non-empty list of zone names \(got 'eu-west-1a'\)"),
+    ([], r"interface_endpoint_zones: must be a non-empty list of zone names \(got \[\]\)"),
+    (["eu-west-1c"], r"interface_endpoint_zones: each entry must be one of eu-west-1a, eu-west-1b \(got 'eu-west-1c'\)"),
+])
+def test_interface_endpoint_zones_must_be_some_of_the_vpcs_zones(zones, expected: str) -> None:
+    with pytest.raises(PropsError, match=expected):
+        IsolatedNetwork(new_stack(), "Network", availability_zones=ZONES, interface_endpoint_zones=zones)

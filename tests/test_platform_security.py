@@ -252,3 +252,10 @@ def test_three_models_synthesize_every_stage(three_model_platform: SynthesizedPl
     assert {p for p in three_model_platform.templates if "Registry" in p} == {
         "Dev/Models-1/Registry-churn", "Dev/Models-1/Registry-fraud", "Dev/Models-1/Registry-demand-forecast",
     }
+
+
+def test_each_stages_interface_endpoints_are_in_its_configured_zones(platform) -> None:
+    for stage, count in (("Dev", 1), ("Staging", 2), ("Prod", 3)):
+        interface = platform.template(f"{stage}/Network").find_resources(
+            "AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+        assert interface and {len(r["Properties"]["SubnetIds"]) for r in interface.values()} == {count}, stage

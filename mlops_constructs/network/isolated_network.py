@@ -93,6 +93,12 @@ class IsolatedNetwork(Construct):
         in this region use it. Default: a key with yearly rotation is created. Not with ``existing_vpc``.
     :param removal_policy: what happens to the flow log group and its key when they leave the stack.
         Default: ``RemovalPolicy.RETAIN``. Not with ``existing_vpc``.
+    :param interface_endpoint_zones: the zones whose isolated subnets get the interface endpoints' network
+        interfaces, a subset of the VPC's. Each endpoint is billed per zone it is in, and workloads in the other
+        zones reach it across zones (private DNS answers with the interfaces that exist); if those zones fail, the
+        workloads elsewhere lose the AWS services too. Gateway endpoints are on every route table whatever this
+        says. Changing it updates the endpoints in place (their subnets), without replacing them.
+        Default: every zone of the VPC.
     """
 
     def __init__(
@@ -108,9 +114,15 @@ class IsolatedNetwork(Construct):
         flow_log_retention: logs.RetentionDays | None = None,
         encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy | None = None,
+        interface_endpoint_zones: Sequence[str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
+        if interface_endpoint_zones is not None:
+            if isinstance(interface_endpoint_zones, str) or not interface_endpoint_zones:
+                raise PropsError(name, "interface_endpoint_zones", interface_endpoint_zones, "must be a non-empty list of zone names")
+            if availability_zones is not None:
+                check_choices(name, "interface_endpoint_zones", interface_endpoint_zones, list(availability_zones))
         if existing_vpc is not None:
             for prop, value in (("availability_zones", availability_zones), ("cidr", cidr)):
                 if value is not None:
@@ -170,6 +182,8 @@ class IsolatedNetwork(Construct):
                     self, _endpoint_id(service_name), vpc=self.vpc, service=service, subnets=[self.subnets]
                 )
 
+        endpoint_subnets = self.subnets if interface_endpoint_zones is None else ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, availability_zones=list(dict.fromkeys(interface_endpoint_zones)))
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         """The interface endpoints created, by short name."""
         for service_name in dict.fromkeys(interface_endpoints):
@@ -179,7 +193,7 @@ class IsolatedNetwork(Construct):
                     _endpoint_id(service_name),
                     vpc=self.vpc,
                     service=INTERFACE_ENDPOINT_SERVICES[service_name],
-                    subnets=self.subnets,
+                    subnets=endpoint_subnets,
                     security_groups=[self.endpoint_security_group],
                     private_dns_enabled=True,
                     open=False,  # the security group above is the only ingress
