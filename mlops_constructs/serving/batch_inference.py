@@ -413,7 +413,7 @@ class BatchInference(Construct):
             ),
         )
         """The results table (partition projection over ``run_date``; the files are KMS-encrypted by the output bucket)."""
-        self.table.add_dependency(self.database)
+        self.table.add_resource_dependency(self.database)
         self.table.apply_removal_policy(removal_policy)
         self._output_bucket, self._output_prefix = output_bucket, output_prefix
 
