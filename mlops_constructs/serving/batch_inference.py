@@ -51,7 +51,7 @@ from mlops_constructs._keys import (
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import select_subnets
-from mlops_constructs.compliance import IAM5, acknowledge_policy_resources
+from mlops_constructs.compliance import IAM5, acknowledge_log_retention, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
 
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
@@ -281,6 +281,7 @@ class BatchInference(Construct):
             self, "NotificationTopic", display_name=f"Batch transform of {name}", master_key=self.key, enforce_ssl=True)
         """Receives the failure and dead-letter alarms, and a message for every failed run."""
         log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        acknowledge_log_retention(log_group)
 
         # -- the state machine ---------------------------------------------------------------------------------
         self.state_machine_arn = arn(stack, "states", "stateMachine", self.state_machine_name, sep=":")
