@@ -37,6 +37,7 @@ MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     "AWS::SNS": ("sns",),
     "AWS::SQS": ("sqs",),
     "AWS::SageMaker": ("sagemaker",),
+    "AWS::Glue": ("glue",),  # the batch results' database and table
     "AWS::StepFunctions": ("states",),
     "AWS::Events": ("events",),
     "AWS::Scheduler": ("scheduler",),

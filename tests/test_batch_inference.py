@@ -9,6 +9,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -18,7 +19,7 @@ import mlops_constructs
 from mlops_constructs import ArtifactStore, FixedZonesStack, IsolatedNetwork, PropsError, add_compliance_checks
 from mlops_constructs.compliance import open_findings, read_report
 from mlops_constructs.serving import BatchInference
-from tests.conftest import CDK_CONTEXT, resources
+from tests.conftest import CDK_CONTEXT, SynthesizedPlatform, resources
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/acme-forecast/3"
 ZONES = ["eu-west-1a", "eu-west-1b"]
@@ -287,3 +288,65 @@ def test_the_input_prefix_may_be_a_token() -> None:
     app, stack, _ = build(input_prefix=cdk.Token.as_string(cdk.Fn.select(0, ["in/"])))
     assert definition(synth(app, stack))["States"]["Transform"]
     assert isinstance(ec2.Vpc, type)
+
+
+# --------------------------------------------------------------------------------------------------
+# The platform: the default config's batch-only model, lead-scoring
+
+
+def test_a_batch_only_model_gets_batch_stacks_in_its_stages_and_no_endpoint(platform: SynthesizedPlatform) -> None:
+    for stage_name, stage in platform.stages.items():
+        assert "lead-scoring" not in stage.endpoints
+        if stage_name == "dev":
+            assert "lead-scoring" not in stage.batches and "lead-scoring" not in stage.releases
+            continue
+        batch = stage.batches["lead-scoring"]
+        assert batch.node.path == f"{stage_name.capitalize()}/Release-lead-scoring/Batch"
+        assert batch.stack_name == f"mlops-demo-{stage_name}-lead-scoring-batch"
+        assert batch.termination_protection is True
+        template = platform.templates[batch.node.path]
+        assert only(template, "AWS::SageMaker::Model")["Containers"] == [
+            {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/1"}]
+        assert {r["Type"] for r in template["Resources"].values()}.isdisjoint({"AWS::SageMaker::Endpoint", "AWS::SageMaker::EndpointConfig"})
+        params = definition(template)["States"]["Transform"]["Parameters"]
+        assert params["DataProcessing"] == {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"}
+        assert only(template, "AWS::Glue::Table")["DatabaseName"] == f"mlops_demo_{stage_name}_lead_scoring"
+        assert only(template, "AWS::Scheduler::Schedule")["ScheduleExpression"] == "cron(0 4 * * ? *)"
+        assert only(template, "AWS::StepFunctions::StateMachine")["StateMachineName"] == f"mlops-demo-{stage_name}-lead-scoring-batch"
+    # churn, served in real time, has no batch stack
+    assert all("churn" not in stage.batches for stage in platform.stages.values())
+
+
+def test_data_arriving_for_a_batch_model_reaches_eventbridge_in_its_stages(platform: SynthesizedPlatform) -> None:
+    for stage in ("dev", "staging", "prod"):  # dev for training's own trigger, staging and prod for lead-scoring's runs
+        buckets = resources(platform.templates[f"{stage.capitalize()}/Storage"], "AWS::S3::Bucket")
+        (data,) = [b["Properties"] for b in buckets.values() if b["Properties"].get("BucketName", "").startswith(f"mlops-demo-{stage}-data-")]
+        assert data["NotificationConfiguration"]["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}, stage
+
+
+def test_a_batch_only_models_release_deploys_its_stages_without_a_smoke_test(platform: SynthesizedPlatform) -> None:
+    from tests.test_release_pipelines import pipeline_of, release_template, shape
+
+    pipeline = pipeline_of(release_template(platform, "lead-scoring"))
+    stages = shape(pipeline)
+    assert [name for name, _ in stages] == ["Source", "Synth", "Staging", "Prod"]
+    # staging: the deployment is the gate (no endpoint to smoke-test); prod after a person's approval
+    assert [provider for _, provider, _ in dict(stages)["Staging"]] == ["CodeBuild"]
+    assert [provider for _, provider, _ in dict(stages)["Prod"]] == ["Manual", "CodeBuild"]
+    deploys = {s["Name"]: s["Actions"][-1] for s in pipeline["Stages"] if s["Name"] in ("Staging", "Prod")}
+    for name, action in deploys.items():
+        environment = {v["name"]: v["value"] for v in json.loads(action["Configuration"]["EnvironmentVariables"])}
+        assert environment["RELEASE_STACKS"] == f"{name}/Release-lead-scoring/*"
+
+
+def test_a_release_synthesis_of_the_batch_model_holds_its_batch_stacks_only(tmp_path: Path, default_config: Any) -> None:
+    from stacks import build_platform
+
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stages = build_platform(app, default_config, {"lead-scoring": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/2"},
+                            release="lead-scoring", validate=False)
+    assert {name: sorted(s.batches) for name, s in stages.items()} == {"dev": [], "staging": ["lead-scoring"], "prod": ["lead-scoring"]}
+    assert all(not s.endpoints for s in stages.values())
+    template = Template.from_stack(stages["prod"].batches["lead-scoring"]).to_json()
+    assert only(template, "AWS::SageMaker::Model")["Containers"] == [
+        {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/2"}]

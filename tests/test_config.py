@@ -37,10 +37,15 @@ def mutated(**changes: Any) -> dict[str, Any]:
     return data
 
 
-def test_default_config_loads_with_one_model() -> None:
+def test_default_config_loads_with_a_realtime_and_a_batch_only_model() -> None:
     config = load_config(DEFAULT_CONFIG)
     assert config.project == "mlops-demo"
-    assert [m.name for m in config.models] == ["churn"]
+    assert [m.name for m in config.models] == ["churn", "lead-scoring"]
+    churn, leads = config.models
+    assert churn.serving == ["realtime"] and churn.batch is None
+    assert leads.serving == ["batch"] and not leads.realtime
+    assert [s for s in STAGES if leads.batch_in(s)] == ["staging", "prod"]
+    assert leads.batch is not None and leads.batch.join_source == "Input" and leads.batch_input_prefix == "lead-scoring/batch-input/"
     assert config.stage("dev").retain_stateful_resources is False
     assert config.stage("prod").retain_stateful_resources is True
     assert config.accounts.for_stage("staging") == "333333333333"
@@ -263,7 +268,7 @@ def test_training_settings_are_checked(training: dict, expected: str) -> None:
 )
 def test_training_schedule_shorthands_resolve_to_the_models_own_time(schedule: str | None, expected: str | None) -> None:
     config = PlatformConfig.from_mapping(mutated(**{"models.0.triggers.schedule": schedule}))
-    (model,) = config.models
+    model = config.models[0]
     assert model.triggers.schedule == schedule  # the configuration keeps what it was given
     assert model.triggers.schedule_expression(model.name) == expected
 
@@ -432,6 +437,7 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
 
     one = "222222222222"
     data = mutated(accounts={"tooling": one, "dev": one, "staging": one, "prod": one, "allow_shared": True})
+    data["models"] = data["models"][:1]  # the realtime model: its stacks and names are the ones that could collide
     data["models"][0]["smoke_test"] = {"body": "1,2,3"}
     platform = synthesize(PlatformConfig.from_mapping(data, source="single-account.yaml"), tmp_path)
     stacks = [stack for _, stack in platform.stacks()]
@@ -640,7 +646,9 @@ def test_xgboost_versions_that_save_boosters_pass(version: str) -> None:
 
 
 def _in_region(region: str, **changes: Any) -> dict[str, Any]:
-    return mutated(region=region, availability_zones=[f"{region}a", f"{region}b"], **{"models.0.model_package_arn": None}, **changes)
+    data = mutated(region=region, availability_zones=[f"{region}a", f"{region}b"], **{"models.0.model_package_arn": None}, **changes)
+    data["models"] = data["models"][:1]  # one model is enough to find the region's images
+    return data
 
 
 def test_a_region_without_the_training_images_names_the_regions_that_have_them_and_the_image_keys() -> None:
