@@ -168,7 +168,7 @@ def test_the_machine_may_create_jobs_only_inside_the_guardrails_and_list_its_own
     create = statements["CreateJobsInsideGuardrails"]
     assert create["Action"] == "sagemaker:CreateTransformJob"
     assert set(create["Condition"]["ArnEquals"]) == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey", "sagemaker:ModelArn"}
-    assert create["Condition"]["ArnEquals"]["sagemaker:ModelArn"] == {"Ref": stack.get_logical_id(batch.model)}
+    assert create["Condition"]["ArnEquals"]["sagemaker:ModelArn"] == {"Fn::GetAtt": [stack.get_logical_id(batch.model), "ModelArn"]}
     listing = statements["ListOwnExecutions"]
     assert listing["Action"] == "states:ListExecutions"
     assert listing["Resource"] == "arn:aws:states:eu-west-1:444444444444:stateMachine:acme-prod-forecast-batch"
@@ -350,3 +350,28 @@ def test_a_release_synthesis_of_the_batch_model_holds_its_batch_stacks_only(tmp_
     template = Template.from_stack(stages["prod"].batches["lead-scoring"]).to_json()
     assert only(template, "AWS::SageMaker::Model")["Containers"] == [
         {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/2"}]
+
+
+def test_a_model_served_both_ways_in_every_stage_synthesizes_clean(tmp_path: Path) -> None:
+    """churn served in real time and in batch, dev included (a shorter log retention, stateful resources that go):
+    every pack and Guard clean, the endpoint and the batch stacks side by side in its release stage."""
+    from mlops_constructs.config import PlatformConfig
+    from tests.conftest import default_config_data, synthesize
+
+    data = default_config_data()
+    data["models"] = data["models"][:1]
+    data["models"][0]["serving"] = ["realtime", "batch"]
+    data["models"][0]["batch"] = {"stages": ["dev", "staging", "prod"], "schedule": "rate(1 day)", "accept": "application/jsonlines",
+                                  "split_type": "None", "max_concurrent_transforms": 2}
+    platform = synthesize(PlatformConfig.from_mapping(data, source="both.yaml"), tmp_path)  # fails on any open finding
+    for stage in ("dev", "staging", "prod"):
+        assert f"{stage.capitalize()}/Release-churn/Endpoint" in platform.templates
+        template = platform.templates[f"{stage.capitalize()}/Release-churn/Batch"]
+        table = only(template, "AWS::Glue::Table")["TableInput"]
+        assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+        expected = ("Delete", "Delete") if stage == "dev" else ("Retain", "Retain")
+        for type_ in ("AWS::KMS::Key", "AWS::Glue::Database", "AWS::Glue::Table"):
+            for resource in resources(template, type_).values():
+                assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == expected, (stage, type_)
+        assert resources(template, "AWS::Events::Rule") == {}  # no on_new_data: the schedule only
+    assert only(platform.templates["Dev/Release-churn/Batch"], "AWS::Logs::LogGroup")["RetentionInDays"] == 30

@@ -807,3 +807,65 @@ def test_connection_arns_load(arn: str) -> None:
 def test_malformed_connection_arns_are_one_exact_line(arn: Any) -> None:
     data = with_source({"connection": {"connection_arn": arn, "repository": "acme/mlops-platform"}})
     assert problems_of(data) == [f"delivery.connection.connection_arn: {CONNECTION_RULE} (got {shown(arn)})"]
+
+
+def _with_model(model: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(default_config_data())
+    data["models"].append({"name": "scores", **model})
+    return data
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({"serving": ["batch"]},
+     ["models[2].batch: is required with serving: [batch]: say when the runs start (schedule and/or on_new_data) (got None)"]),
+    ({"batch": {"on_new_data": True}},
+     ["models[2].serving: must include batch while a batch section is set: add it, or remove batch (got ['realtime'])"]),
+    ({"serving": ["batch", "batch"], "batch": {"on_new_data": True}},
+     ["models[2].serving: must name each of realtime and batch at most once (got ['batch', 'batch'])"]),
+    ({"serving": ["stream"]}, ["models[2].serving[0]: must be 'realtime' or 'batch' (got 'stream')"]),
+    ({"serving": []}, ["models[2].serving: must have at least 1 item after validation, not 0 (got [])"]),
+    ({"serving": ["batch"], "batch": {}},
+     ["models[2].batch.schedule: is required unless on_new_data is true: nothing would start a run (got None)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True}, "smoke_test": {"body": "1"}},
+     ["models[2].smoke_test: must not be set while serving is [batch]: a batch-only model has no endpoint to send the smoke test to; "
+      "remove it, or add realtime (got {'content_type': 'text/csv', 'body': '1'})"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True}, "endpoints": {"prod": {"instance_count": 3}}},
+     ["models[2].endpoints: must not be set while serving is [batch]: a batch-only model has no endpoint to override settings of; "
+      "remove it, or add realtime (got {'prod': {'instance_count': 3}})"]),
+    ({"serving": ["batch"], "batch": {"schedule": "daily"}},
+     ["models[2].batch.schedule: must be an EventBridge schedule expression: rate(<n> <minutes|hours|days>) or cron(<6 fields>) (got 'daily')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["qa"]}},
+     ["models[2].batch.stages[0]: must be 'dev', 'staging' or 'prod' (got 'qa')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["prod", "prod"]}},
+     ["models[2].batch.stages: must name each stage once (got ['prod', 'prod'])"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "max_concurrent_transforms": 20}},
+     ["models[2].batch.max_concurrent_transforms: times max_payload_mb (6) must be at most 100 MB (SageMaker's limit) (got 20)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "max_payload_mb": 101}},
+     ["models[2].batch.max_payload_mb: must be less than or equal to 100 (got 101)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "split_type": "line"}},
+     ["models[2].batch.split_type: must be 'None', 'Line', 'RecordIO' or 'TFRecord' (got 'line')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "accept": "application/json"}},
+     ["models[2].batch.accept: must be 'text/csv' or 'application/jsonlines' (got 'application/json')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "input_filter": "[1:]"}},
+     ["models[2].batch.input_filter: must match pattern '^\\$.{0,62}$' (got '[1:]')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "input_prefix": "/in"}},
+     ["models[2].batch.input_prefix: must be an S3 key prefix without a leading slash and ending with '/', e.g. churn/raw/ (got '/in')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "output_columns": {"score": "number", "run_date": "string"}}},
+     ["models[2].batch.output_columns.run_date: is the results table's partition column: name the column otherwise (got 'string')",
+      "models[2].batch.output_columns.score: must be an Athena type: string, double, float, bigint, int, smallint, tinyint, boolean, "
+      "date, timestamp or decimal(p,s) (got 'number')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "instance_type": "ml.m5d.large"}},
+     ["models[2].batch.instance_type: must be a SageMaker batch transform instance type name (ml.<family>.<size>); did you mean "
+      "ml.m5.large, ml.m5.xlarge, ml.m5.4xlarge? (got 'ml.m5d.large')"]),
+])
+def test_batch_settings_errors_are_one_line_each(model: dict[str, Any], expected: list[str]) -> None:
+    assert problems_of(_with_model(model)) == expected
+
+
+def test_a_model_may_serve_both_ways_and_batch_may_run_in_dev() -> None:
+    config = PlatformConfig.from_mapping(_with_model({"serving": ["realtime", "batch"], "batch": {"schedule": "rate(1 day)",
+                                                                                                  "stages": ["dev", "staging", "prod"]}}))
+    both = config.models[2]
+    assert both.realtime and [s for s in STAGES if both.batch_in(s)] == ["dev", "staging", "prod"]
+    assert both.batch_input_prefix == "scores/batch-input/"
+    assert not config.models[0].batch_in("staging")  # churn: realtime only

@@ -287,7 +287,7 @@ class BatchInference(Construct):
         self.state_machine_arn = arn(stack, "states", "stateMachine", self.state_machine_name, sep=":")
         """The state machine's ARN, known before it is created (its name is fixed)."""
         jobs = arn(stack, "sagemaker", "transform-job", f"{name[:_JOB_PREFIX]}-batch-*")
-        model_arn = self.model.ref  # CfnModel's Ref is the model's ARN
+        model_arn = self.model.attr_model_arn
         create = ["sagemaker:CreateTransformJob"]
         guardrails = inside_guardrails(create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id],
                                        kms_key_arn=key_arn)

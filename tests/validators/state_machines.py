@@ -109,6 +109,7 @@ _GETATT = {
     ("AWS::Events::EventBus", "Arn"): lambda lid, p, s, part: f"arn:{part}:events:{s.region}:{s.account}:event-bus/{_name(p, 'Name', lid)}",
     ("AWS::DynamoDB::Table", "Arn"): lambda lid, p, s, part: f"arn:{part}:dynamodb:{s.region}:{s.account}:table/{_name(p, 'TableName', lid)}",
     ("AWS::SageMaker::Model", "ModelName"): lambda lid, p, s, part: _name(p, "ModelName", lid),
+    ("AWS::SageMaker::Model", "ModelArn"): lambda lid, p, s, part: _REF["AWS::SageMaker::Model"](lid, p, s, part),
     ("AWS::Logs::LogGroup", "Arn"): lambda lid, p, s, part: f"arn:{part}:logs:{s.region}:{s.account}:log-group:{_name(p, 'LogGroupName', lid)}:*",
 }
 
