@@ -1,4 +1,4 @@
-"""BatchInference's state machine, executed in process by moto's Step Functions interpreter, with the transform job
+"""BatchInference's state machine (the construct's, and the default platform's staging one), executed in process by moto's Step Functions interpreter, with the transform job
 played by tests/sagemaker_sfn_double.py on top of moto's real CreateTransformJob (botocore validates every field the
 state computes): a run scores the input with the model of the released version and writes under a run-dated
 prefix; a failed job ends in the failure notification; a run started while another scores does nothing."""
@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import resources
+from tests.conftest import SynthesizedPlatform, resources
 from tests.sagemaker_sfn_double import JobScript, sagemaker_double
 from tests.sfn_jsonata import jsonata_in_moto
 from tests.test_batch_inference import NAME, PACKAGE, build, synth
@@ -80,15 +80,8 @@ class World:
         return self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"run-{uuid.uuid4()}",
                                         input=json.dumps({"trigger": trigger}))["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = self.sfn.describe_execution(executionArn=execution_arn)
-            if execution["status"] != "RUNNING" or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        execution["history"] = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        return execution
+    def wait(self, execution_arn: str) -> dict[str, Any]:
+        return wait(self.sfn, execution_arn)
 
     def run(self, script: JobScript) -> dict[str, Any]:
         with sagemaker_double(script), jsonata_in_moto():
@@ -112,6 +105,18 @@ def world(batch_template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "SUCCESS")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield World(batch_template)
+
+
+def wait(sfn: Any, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+    """The execution once it has ended (or after ``timeout`` seconds), with its history."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    execution["history"] = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return execution
 
 
 def entered_states(execution: dict[str, Any]) -> list[str]:
@@ -173,3 +178,46 @@ def test_a_run_started_while_another_scores_does_nothing(world: World) -> None:
     assert first_done["status"] == "SUCCEEDED"
     assert entered_states(first_done)[-2:] == ["Transform", "Scored"]
     assert len(script.calls) == 1
+
+
+def test_the_platforms_staging_run_scores_with_the_version_its_release_deployed(platform: SynthesizedPlatform,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default config's lead-scoring in staging, as the platform synthesizes it (its data and artifact buckets by
+    name, the stage key from the storage stack's output): the job runs the model of the package the release passed
+    (models[1].model_package_arn here), over lead-scoring/batch-input/, joining the input, under its run date."""
+    from tests.validators.state_machines import state_machines
+
+    account = platform.config.accounts.staging
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", account)
+    for key, value in (("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("SF_EXECUTION_HISTORY_TYPE", "SUCCESS")):
+        monkeypatch.setenv(key, value)
+    package = platform.config.models[1].model_package_arn
+    data, artifacts = f"mlops-demo-staging-data-{account}-{REGION}", f"mlops-demo-staging-artifacts-{account}-{REGION}"
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        s3, sfn, sagemaker = (boto3.client(s, region_name=REGION) for s in ("s3", "stepfunctions", "sagemaker"))
+        for bucket in (data, artifacts):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_object(Bucket=data, Key="lead-scoring/batch-input/leads.csv", Body=b"L-1,0.3,0.7\n")
+        role = f"arn:aws:iam::{account}:role/batch"
+        sagemaker.create_model(ModelName="lead-scoring-released", ExecutionRoleArn=role, Containers=[{"ModelPackageName": package}])
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name="batch")["TopicArn"]
+        (machine,) = [m for m in state_machines(platform, overrides={("AWS::SageMaker::Model", "ModelName"): "lead-scoring-released",
+                                                                     ("AWS::SNS::Topic", "Ref"): topic})
+                      if m.template == "Staging/Release-lead-scoring/Batch"]
+        arn = sfn.create_state_machine(name="mlops-demo-staging-lead-scoring-batch", definition=json.dumps(machine.definition),
+                                       roleArn=role)["stateMachineArn"]
+        script = JobScript(prediction="0.81")
+        with sagemaker_double(script), jsonata_in_moto():
+            # named, as Step Functions always names an execution (moto leaves a start without a name unnamed)
+            started = sfn.start_execution(stateMachineArn=arn, name=f"new-data-{uuid.uuid4()}", input=json.dumps({"trigger": "NewData"}))
+            execution = wait(sfn, started["executionArn"])
+        assert execution["status"] == "SUCCEEDED", execution.get("cause")
+        ((_, job),) = script.calls
+        (container,) = sagemaker.describe_model(ModelName=job["ModelName"])["Containers"]
+        assert container["ModelPackageName"] == package
+        assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{data}/lead-scoring/batch-input/"
+        prefix = f"batch-output/mlops-demo-staging-lead-scoring/run_date={execution['startDate'].strftime('%Y-%m-%d')}/{execution['name']}/"
+        assert job["TransformOutput"]["S3OutputPath"] == f"s3://{artifacts}/{prefix}"
+        body = s3.get_object(Bucket=artifacts, Key=f"{prefix}leads.csv.out")["Body"].read()
+        assert body == b"L-1,0.3,0.7,0.81\n"  # join_source: Input
