@@ -1,7 +1,8 @@
-"""BatchInference's state machine (the construct's, and the default platform's staging one), executed in process by moto's Step Functions interpreter, with the transform job
-played by tests/sagemaker_sfn_double.py on top of moto's real CreateTransformJob (botocore validates every field the
-state computes): a run scores the input with the model of the released version and writes under a run-dated
-prefix; a failed job ends in the failure notification; a run started while another scores does nothing."""
+"""BatchInference's state machine (the construct's, and the default platform's staging one), executed in process
+by moto's Step Functions interpreter, with the transform job played by tests/sagemaker_sfn_double.py on top of moto's
+real CreateTransformJob (botocore validates every field the state computes): a run scores the input with the model of
+the released version and writes under a run-dated prefix; a failed job ends in the failure notification; a run
+started while another scores does nothing."""
 
 from __future__ import annotations
 
