@@ -44,7 +44,7 @@ class PlatformStage(Stage):
         self.releases: dict[str, Stage] = {}
         """Each served model's release stage within this one, ``Release-<model>``, by model name."""
         self.endpoints: dict[str, EndpointStack] = {}
-        """The endpoint stack of each model that has an approved package, by model name. Each is in the
+        """The endpoint stack of each model served in real time that has an approved package, by model name. Each is in the
         model's release stage (``releases``), which the model's release pipeline deploys: the platform's
         pipeline deploys this stage's own stacks only."""
         self.batches: dict[str, BatchStack] = {}
