@@ -322,6 +322,23 @@ def test_data_arriving_for_a_batch_model_reaches_eventbridge_in_its_stages(platf
         assert data["NotificationConfiguration"]["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}, stage
 
 
+def test_the_catalog_of_a_stage_with_batch_runs_is_encrypted_with_the_stage_key(platform: SynthesizedPlatform) -> None:
+    for stage in ("dev", "staging", "prod"):
+        template = platform.templates[f"{stage.capitalize()}/Storage"]
+        found = [r["Properties"] for r in resources(template, "AWS::Glue::DataCatalogEncryptionSettings").values()]
+        if stage == "dev":  # no batch runs in dev: the account's catalog is left as it is
+            assert found == []
+            continue
+        ((settings),) = found
+        (key_id,) = resources(template, "AWS::KMS::Key")
+        key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+        assert settings["CatalogId"] == platform.config.accounts.for_stage(stage)
+        assert settings["DataCatalogEncryptionSettings"] == {
+            "EncryptionAtRest": {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": key_arn},
+            "ConnectionPasswordEncryption": {"ReturnConnectionPasswordEncrypted": True, "KmsKeyId": key_arn},
+        }
+
+
 def test_a_batch_only_models_release_deploys_its_stages_without_a_smoke_test(platform: SynthesizedPlatform) -> None:
     from tests.test_release_pipelines import pipeline_of, release_template, shape
 
