@@ -99,7 +99,7 @@ def main() -> int:
         if release is None and model.name not in packages:
             print(
                 f"model {model.name}: no approved model package yet (models[].model_package_arn or "
-                f"-c model_package_arn.{model.name}=<arn>): no endpoint stacks for it",
+                f"-c model_package_arn.{model.name}=<arn>): no endpoint or batch stacks for it",
                 file=sys.stderr,
             )
     try:

@@ -238,6 +238,7 @@ VpcCidr = Annotated[str, BeforeValidator(_vpc_cidr)]
 LogRetentionDays = Annotated[int, BeforeValidator(_log_retention)]
 TrainingInstanceType = Annotated[str, _instance_type_validator("TrainingInstanceType", "training")]
 InferenceInstanceType = Annotated[str, _instance_type_validator("ProductionVariantInstanceType", "real-time inference")]
+TransformInstanceType = Annotated[str, _instance_type_validator("TransformInstanceType", "batch transform")]
 
 
 class _Strict(BaseModel):
@@ -673,6 +674,65 @@ class MonitoringSettings(_Strict):
         return data
 
 
+class BatchSettings(_Strict):
+    """Batch inference of the model (``BatchInference``): in each of ``stages``, a SageMaker batch transform job
+    scores everything under the input prefix with the stage's released version, writing under a run-dated prefix
+    of the stage's artifact bucket, with an Athena table over the results. The fields are SageMaker's
+    ``CreateTransformJob`` (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html)."""
+
+    stages: list[StageName] = Field(default_factory=lambda: ["staging", "prod"], min_length=1)
+    """The stages that run it; dev is optional."""
+    input_prefix: DataPrefix | None = None
+    """What each run scores: every object under this prefix of the stage's data bucket. Default: ``<name>/batch-input/``."""
+    schedule: Schedule | None = None
+    """Start a run on this EventBridge Scheduler expression (UTC), e.g. ``cron(0 4 * * ? *)``. Default: none."""
+    on_new_data: bool = False
+    """Start a run when an object is created under the input prefix (runs never overlap: one started while
+    another scores does nothing)."""
+    instance_type: TransformInstanceType = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    max_payload_mb: int = Field(default=6, ge=0, le=100)
+    """The largest mini-batch sent to the container (``MaxPayloadInMB``; 0 streams)."""
+    max_concurrent_transforms: int | None = Field(default=None, ge=1, le=1000)
+    """Requests per instance at a time. Default: SageMaker's."""
+    batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
+    split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
+    content_type: str = Field(default="text/csv", pattern=r"^[a-z]+/[a-z0-9.+-]+$")
+    """Of the input."""
+    accept: Literal["text/csv", "application/jsonlines"] = "text/csv"
+    """Of the output: the formats the results table reads."""
+    join_source: Literal["None", "Input"] = "None"
+    """``Input`` writes each input record beside its prediction."""
+    input_filter: str = Field(default="$", pattern=r"^\$.{0,62}$")
+    """JSONPath selecting what of each record the model sees, e.g. ``$[1:]`` to drop an id column."""
+    output_filter: str = Field(default="$", pattern=r"^\$.{0,62}$")
+    """JSONPath selecting what of the joined record is written."""
+    output_columns: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,255}$")], str] = Field(
+        default_factory=lambda: {"prediction": "string"}, min_length=1)
+    """The results table's columns, name to Athena type, in the output's order."""
+
+    @model_validator(mode="after")
+    def _triggered_and_within_limits(self) -> BatchSettings:
+        problems: list[_FieldError] = []
+        if self.schedule is None and not self.on_new_data:
+            problems.append(_FieldError(("schedule",), None, "is required unless on_new_data is true: nothing would start a run"))
+        if self.max_concurrent_transforms is not None and self.max_concurrent_transforms * self.max_payload_mb > 100:
+            problems.append(_FieldError(("max_concurrent_transforms",), self.max_concurrent_transforms,
+                                        f"times max_payload_mb ({self.max_payload_mb}) must be at most 100 MB (SageMaker's limit)"))
+        if len(set(self.stages)) != len(self.stages):
+            problems.append(_FieldError(("stages",), self.stages, "must name each stage once"))
+        if "run_date" in self.output_columns:
+            problems.append(_FieldError(("output_columns", "run_date"), self.output_columns["run_date"],
+                                        "is the results table's partition column: name the column otherwise"))
+        for column, type_ in self.output_columns.items():
+            if not re.fullmatch(r"(string|double|float|bigint|int|smallint|tinyint|boolean|date|timestamp|decimal\(\d+,\s*\d+\))", type_):
+                problems.append(_FieldError(("output_columns", column), type_, "must be an Athena type: string, double, float, bigint, int, "
+                                                                              "smallint, tinyint, boolean, date, timestamp or decimal(p,s)"))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
+
+
 class SmokeTestSettings(_Strict):
     """A request the delivery pipeline sends to the model's staging endpoint after deploying it."""
 
@@ -1034,6 +1094,46 @@ class ModelSettings(_Strict):
     """Hyperparameter tuning instead of one training job. Default: one training job."""
     api: ApiSettings | None = None
     """An API Gateway REST API in front of the model's endpoint in some stages. Default: none, the endpoint only."""
+    serving: list[Literal["realtime", "batch"]] = Field(default_factory=lambda: ["realtime"], min_length=1, max_length=2)
+    """How the released version serves: ``realtime`` (an endpoint in every stage), ``batch`` (batch transform runs,
+    ``batch``), or both. A batch-only model has no endpoint, no canary, no smoke test and no drift monitoring."""
+    batch: BatchSettings | None = None
+    """The batch transform runs, required with ``serving`` including ``batch``."""
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the model is served by endpoints."""
+        return "realtime" in self.serving
+
+    def batch_in(self, stage: str) -> bool:
+        """Whether the model runs batch transforms in ``stage``."""
+        return self.batch is not None and "batch" in self.serving and stage in self.batch.stages
+
+    @property
+    def batch_input_prefix(self) -> str:
+        """What batch runs score, in the stage's data bucket."""
+        return (self.batch.input_prefix if self.batch is not None else None) or f"{self.name}/batch-input/"
+
+    @model_validator(mode="after")
+    def _serving_and_its_settings(self) -> ModelSettings:
+        problems: list[_FieldError] = []
+        if len(set(self.serving)) != len(self.serving):
+            problems.append(_FieldError(("serving",), self.serving, "must name each of realtime and batch at most once"))
+        if "batch" in self.serving and self.batch is None:
+            problems.append(_FieldError(("batch",), None, "is required with serving: [batch]: say when the runs start (schedule and/or on_new_data)"))
+        if "batch" not in self.serving and self.batch is not None:
+            problems.append(_FieldError(("serving",), self.serving, "must include batch while a batch section is set: add it, or remove batch"))
+        if "realtime" not in self.serving:
+            why = "a batch-only model has no endpoint"
+            for key, value, what in (("monitoring", self.monitoring, "whose captured requests drift checks read"),
+                                     ("smoke_test", self.smoke_test, "to send the smoke test to"),
+                                     ("endpoints", self.endpoints or None, "to override settings of")):
+                if value is not None:
+                    shown = value.model_dump() if isinstance(value, BaseModel) else {k: v.model_dump(exclude_none=True) for k, v in value.items()}
+                    problems.append(_FieldError((key,), shown, f"must not be set while serving is [batch]: {why} {what}; remove it, or add realtime"))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
 
     @model_validator(mode="after")
     def _tuning_fits_training(self) -> ModelSettings:
@@ -1247,7 +1347,7 @@ class PlatformConfig(_Strict):
         captured requests, and the model's training listens for each stage's drift alarm."""
         problems: list[_FieldError] = []
         for index, model in enumerate(self.models):
-            if model.monitoring is None:
+            if model.monitoring is None or not model.realtime:  # a batch-only model's monitoring is refused by its own checks
                 continue
             for stage in STAGES:
                 stage_endpoint = self.stage(stage).endpoint

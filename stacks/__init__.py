@@ -8,6 +8,7 @@ from aws_cdk import App, Environment
 
 from mlops_constructs.compliance import add_compliance_checks
 from mlops_constructs.config import STAGES, ConfigError, PlatformConfig
+from stacks.batch_stack import BatchStack
 from stacks.delivery_stack import DeliveryStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
@@ -67,4 +68,4 @@ def build_platform(
     return stages
 
 
-__all__ = ["STAGE_IDS", "DeliveryStack", "EndpointStack", "NetworkStack", "PlatformStage", "StorageStack", "build_platform"]
+__all__ = ["STAGE_IDS", "BatchStack", "DeliveryStack", "EndpointStack", "NetworkStack", "PlatformStage", "StorageStack", "build_platform"]

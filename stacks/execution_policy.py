@@ -27,7 +27,7 @@ from mlops_constructs.guardrails import account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 CREATED_BY_CLOUDFORMATION = ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig")
-"""The SageMaker create calls CloudFormation makes for the platform's stacks (endpoint stacks)."""
+"""The SageMaker create calls CloudFormation makes for the platform's stacks (endpoint stacks; batch stacks create models only)."""
 
 MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     # CloudFormation type prefix -> the IAM service prefix(es) whose actions manage it
@@ -37,6 +37,7 @@ MANAGED_SERVICES: dict[str, tuple[str, ...]] = {
     "AWS::SNS": ("sns",),
     "AWS::SQS": ("sqs",),
     "AWS::SageMaker": ("sagemaker",),
+    "AWS::Glue": ("glue",),  # the batch results' database and table
     "AWS::StepFunctions": ("states",),
     "AWS::Events": ("events",),
     "AWS::Scheduler": ("scheduler",),

@@ -99,6 +99,17 @@ def endpoint_stack_name(config: PlatformConfig, stage: str, model: ModelSettings
     return f"{config.project}-{stage}-{model.name}-endpoint"
 
 
+def batch_stack_name(config: PlatformConfig, stage: str, model: ModelSettings) -> str:
+    """The batch inference stack of a model in a stage, in the model's release stage beside its endpoint stack."""
+    return f"{config.project}-{stage}-{model.name}-batch"
+
+
+def batch_name(config: PlatformConfig, stage: str, model: ModelSettings) -> str:
+    """What a model's batch runs in a stage are named after (``BatchInference``'s ``name``): its state machine
+    ``<name>-batch``, its jobs, alarms and Glue database."""
+    return f"{config.project}-{stage}-{model.name}"
+
+
 def model_release_pipeline_name(config: PlatformConfig, model: ModelSettings) -> str:
     """The tooling account's release pipeline of one model: deploys its endpoint stacks, dev to prod."""
     return f"{config.project}-release-{model.name}"

@@ -115,9 +115,13 @@ def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings
         "reader_role_arn": role_arn(config.accounts.dev, approved_model_reader_role_name(config)),
     }]
     deployments = []
-    for stage in STAGES:
+    # The stages the model has stacks in: every stage when it is served in real time, else those its batch runs are
+    # in. A batch-only model's staging gate is its batch stack's deployment (CloudFormation creates the SageMaker model
+    # of the released package, or the release stops there) and the manual approval before prod; it has no endpoint to
+    # smoke-test.
+    for stage in (s for s in STAGES if model.realtime or model.batch_in(s)):
         tests = []
-        if stage in SMOKE_TESTED_STAGES and model.smoke_test is not None:
+        if stage in SMOKE_TESTED_STAGES and model.smoke_test is not None and model.realtime:
             tests.append(SmokeTest(
                 endpoint_name=endpoint_name(config, stage, model),
                 role_arn=role_arn(config.accounts.for_stage(stage), endpoint_smoke_test_role_name(config, stage, model)),

@@ -8,11 +8,12 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from mlops_constructs.config import ConfigError, ModelSettings, PlatformConfig
+from stacks.batch_stack import BatchStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.storage_stack import StorageStack
-from stacks.names import endpoint_stack_name, network_stack_name, release_stage_id, storage_stack_name
+from stacks.names import batch_stack_name, endpoint_stack_name, network_stack_name, release_stage_id, storage_stack_name
 from stacks.training_stack import TrainingStack
 
 
@@ -24,7 +25,8 @@ class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
     Stack ids (``Network``, ``Storage``, in dev ``Registry-<model>`` and ``Training-<model>``, and
-    ``Release-<model>/Endpoint`` in each served model's release stage) and
+    ``Release-<model>/Endpoint`` (models served in real time) and ``Release-<model>/Batch`` (models with batch
+    runs in the stage) in each served model's release stage) and
     stack names (``<project>-<stage>-network``, ``<project>-dev-<model>-registry``, ...) are stable:
     renaming either would replace the stacks' resources. Adding a model adds stacks and changes no
     existing one.
@@ -42,9 +44,12 @@ class PlatformStage(Stage):
         self.releases: dict[str, Stage] = {}
         """Each served model's release stage within this one, ``Release-<model>``, by model name."""
         self.endpoints: dict[str, EndpointStack] = {}
-        """The endpoint stack of each model that has an approved package, by model name. Each is in the
+        """The endpoint stack of each model served in real time that has an approved package, by model name. Each is in the
         model's release stage (``releases``), which the model's release pipeline deploys: the platform's
         pipeline deploys this stage's own stacks only."""
+        self.batches: dict[str, BatchStack] = {}
+        """The batch inference stack of each model with batch runs in this stage and an approved package, by model
+        name; in the model's release stage too, beside its endpoint stack when it has one."""
         self.registries: dict[str, RegistryStack] = {}
         """The registry stack of each model, by model name (dev only: models are trained and approved there)."""
         self.trainings: dict[str, TrainingStack] = {}
@@ -113,20 +118,24 @@ class PlatformStage(Stage):
         Tags.of(self).add("mlops:stage", stage)
 
     def _release(self, config: PlatformConfig, stage: str, model: ModelSettings, package: str | None, protected: bool) -> None:
-        """The model's release stage, with its endpoint stack, when it has an approved package."""
-        if package is not None:
-            if model.code is not None and model.code.train is not None:
-                # The serving container would need the script's inference code (model_fn) and, being
-                # network-isolated, that code inside the model archive: not done yet. Refused rather than
-                # deployed to fail its health check and roll back.
-                raise ConfigError(config.source, [
-                    f"{config.model_path(model, 'code', 'train')}: a model trained by your script cannot be served by the "
-                    f"platform's endpoints yet (no inference code is packaged with it), but version {package} would be; "
-                    f"train with the built-in algorithm to serve it, or leave the model without an approved version"
-                ])
-            # A stage of its own, so that the platform's pipeline (which deploys this stage's stacks) leaves it
-            # to the model's release pipeline; the stack name, and so the deployed stack, is the one it always had.
-            release = self.releases[model.name] = Stage(self, release_stage_id(model))
+        """The model's release stage, with its endpoint stack (served in real time) and its batch stack (batch runs
+        in this stage), when it has an approved package and one of them."""
+        endpoint, batch = model.realtime, model.batch_in(stage)
+        if package is None or not (endpoint or batch):
+            return
+        if model.code is not None and model.code.train is not None:
+            # The serving container would need the script's inference code (model_fn) and, being
+            # network-isolated, that code inside the model archive: not done yet. Refused rather than
+            # deployed to fail its health check (or every batch run) and roll back.
+            raise ConfigError(config.source, [
+                f"{config.model_path(model, 'code', 'train')}: a model trained by your script cannot be served by the "
+                f"platform's endpoints or batch runs yet (no inference code is packaged with it), but version {package} would be; "
+                f"train with the built-in algorithm to serve it, or leave the model without an approved version"
+            ])
+        # A stage of its own, so that the platform's pipeline (which deploys this stage's stacks) leaves it
+        # to the model's release pipeline; the stack names, and so the deployed stacks, are the ones they always had.
+        release = self.releases[model.name] = Stage(self, release_stage_id(model))
+        if endpoint:
             self.endpoints[model.name] = EndpointStack(
                 release,
                 "Endpoint",
@@ -138,5 +147,17 @@ class PlatformStage(Stage):
                 model_package_arn=package,
                 termination_protection=protected,
             )
-            Tags.of(release).add("mlops:project", config.project)
-            Tags.of(release).add("mlops:stage", stage)
+        if batch:
+            self.batches[model.name] = BatchStack(
+                release,
+                "Batch",
+                stack_name=batch_stack_name(config, stage, model),
+                description=f"{config.project} {stage}: batch inference of model {model.name}",
+                config=config,
+                stage=stage,
+                model=model,
+                model_package_arn=package,
+                termination_protection=protected,
+            )
+        Tags.of(release).add("mlops:project", config.project)
+        Tags.of(release).add("mlops:stage", stage)

@@ -38,8 +38,13 @@ class StorageStack(Stack):
                 removal_policy=stateful_removal_policy(settings),
                 noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
                 access_log_retention=Duration.days(settings.access_log_retention_days),
-                # Only dev trains: its new data may start a training run.
-                data_events_to_eventbridge=stage == "dev",
+                # Dev trains: its new data may start a training run; in a stage where a model's batch runs start on
+                # new data, that data's arrival starts them.
+                data_events_to_eventbridge=stage == "dev" or any(
+                    m.batch_in(stage) and m.batch is not None and m.batch.on_new_data for m in config.models),
+                # The batch results' tables (one per model with batch runs here) are in this account's Glue Data Catalog:
+                # its metadata is encrypted with the stage's key like the results themselves.
+                encrypt_data_catalog=any(m.batch_in(stage) for m in config.models),
             )
         # What the models' release stacks read (stacks._references): an output with a fixed name.
         CfnOutput(self, STORE_KEY_ARN_OUTPUT, value=self.store.encryption_key.key_arn,

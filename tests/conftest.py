@@ -50,14 +50,15 @@ class SynthesizedPlatform:
 
     def stacks(self) -> Iterator[tuple[str, cdk.Stack]]:
         """Every stack, by its construct path (``Dev/Network``, ``Dev/Models-1/Training-churn``,
-        ``Dev/Release-churn/Endpoint``, ``Releases/Releases-7``, ``Delivery``...)."""
+        ``Dev/Release-churn/Endpoint``, ``Staging/Release-lead-scoring/Batch``, ``Releases/Releases-7``, ``Delivery``...)."""
         if self.delivery is not None:
             yield "Delivery", self.delivery
         if self.releases is not None:
             for stack in (self.releases.tooling, *self.releases.stacks.values()):
                 yield stack.node.path, stack
         for stage in self.stages.values():
-            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values()):
+            for stack in (stage.network, stage.storage, *stage.registries.values(), *stage.trainings.values(), *stage.endpoints.values(),
+                          *stage.batches.values()):
                 yield stack.node.path, stack
 
     def release_path(self, model: str) -> str:

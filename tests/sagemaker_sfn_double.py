@@ -2,10 +2,10 @@
 
 moto 5 executes state machine definitions (with ``stepfunctions.execute_state_machine`` on), but it
 runs SageMaker tasks only with ``.waitForTaskToken``. This double takes over the ``sagemaker`` service
-for ``createProcessingJob.sync``, ``createTrainingJob.sync`` and ``createHyperParameterTuningJob.sync``,
-and behaves as Step Functions does:
+for ``createProcessingJob.sync``, ``createTrainingJob.sync``, ``createHyperParameterTuningJob.sync`` and
+``createTransformJob.sync``, and behaves as Step Functions does:
 
-1. it calls the real ``CreateProcessingJob`` / ``CreateTrainingJob`` API on moto with the parameters
+1. it calls the real ``CreateProcessingJob`` / ``CreateTrainingJob`` / ``CreateTransformJob`` API on moto with the parameters
    the state computed, so botocore validates them against SageMaker's API model: a misspelt or
    misplaced field fails the test, as it would fail the real call;
 2. it plays the job's part, which no container runs here: a preprocessing job writes its three splits
@@ -13,7 +13,10 @@ and behaves as Step Functions does:
    SageMaker's model-quality format (what the bundled evaluation writes), with the values the test chose;
    a tuning job creates its training jobs in moto (``<tuning job>-<nnn>-<8 hex digits>``, from its training
    job definition with the hyperparameters it tried, each writing its ``model.tar.gz``) and reports the
-   one the test chose as its ``BestTrainingJob`` (moto's own description names a fake one);
+   one the test chose as its ``BestTrainingJob`` (moto's own description names a fake one); a transform job
+   writes ``<input key>.out`` under its output path for every object under its input prefix (one line per input
+   line: ``prediction`` of :class:`JobScript`, after the input line when it joins the input), and may be held
+   running until the test releases it (``hold``);
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +77,12 @@ class JobScript:
     drift_job: Callable[[dict[str, Any], Any], None] | None = None
     """Plays a drift job (a processing job with a ``report`` output): given its parameters and an S3
     client, it writes the job's outputs."""
+    prediction: str = "0.5"
+    """What a transform job writes for each input record."""
+    hold: threading.Event | None = None
+    """When given, a transform job stays running (its ``.sync`` task waits) until the test sets it."""
+    held: threading.Event = field(default_factory=threading.Event)
+    """Set when a transform job is created, so a test knows one is running."""
 
 
 def _kind(action: str, parameters: dict[str, Any]) -> str:
@@ -80,6 +90,8 @@ def _kind(action: str, parameters: dict[str, Any]) -> str:
         return "train"
     if action == "create_hyper_parameter_tuning_job":
         return "tune"
+    if action == "create_transform_job":
+        return "transform"
     outputs = {o["OutputName"] for o in parameters.get("ProcessingOutputConfig", {}).get("Outputs", [])}
     if "report" in outputs:
         return "drift"
@@ -98,12 +110,13 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         super().__init__(supported_integration_patterns={ResourceCondition.Sync})
 
     def _validate_service_integration_is_supported(self) -> None:
-        if self.resource.api_action.lower() not in ("createprocessingjob", "createtrainingjob", "createhyperparametertuningjob"):
+        if self.resource.api_action.lower() not in ("createprocessingjob", "createtrainingjob", "createhyperparametertuningjob",
+                                                         "createtransformjob"):
             raise ValueError(f"the SageMaker double does not play {self.resource.resource_arn}")
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
         action = self._get_boto_service_action()
-        if action not in ("create_processing_job", "create_training_job", "create_hyper_parameter_tuning_job"):
+        if action not in ("create_processing_job", "create_training_job", "create_hyper_parameter_tuning_job", "create_transform_job"):
             raise NotImplementedError(f"the SageMaker double does not play {action}")
         region = resource_runtime_part.region
         sagemaker = boto_client_for(service="sagemaker", region=region, state_credentials=state_credentials)
@@ -117,6 +130,12 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                 self._tune(normalised_parameters, sagemaker, s3)
             name = normalised_parameters["HyperParameterTuningJobName"]
             env.stack.append({"kind": kind, "name": name, "action": action})
+            return
+        if kind == "transform":
+            self.script.held.set()
+            if kind not in self.script.failing_jobs:
+                self._transform(normalised_parameters, s3)
+            env.stack.append({"kind": kind, "name": normalised_parameters["TransformJobName"], "action": action})
             return
         if kind not in self.script.failing_jobs:
             self._play(kind, normalised_parameters, s3)
@@ -144,6 +163,18 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
             sagemaker.create_training_job(TrainingJobName=name, AlgorithmSpecification=algorithm, HyperParameters=hyperparameters, **same)
             self._play("train", {"TrainingJobName": name, **same}, s3)
             self.script.trials.append({"TrainingJobName": name, "HyperParameters": hyperparameters, "TunedHyperParameters": tried})
+
+    def _transform(self, parameters: dict[str, Any], s3: Any) -> None:
+        """A prediction per input line of every object under the input prefix, as ``<key relative to the prefix>.out``
+        under the output path (how batch transform names its outputs:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html)."""
+        bucket, prefix = _split_s3(parameters["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+        out_bucket, out_prefix = _split_s3(parameters["TransformOutput"]["S3OutputPath"])
+        joined = parameters.get("DataProcessing", {}).get("JoinSource") == "Input"
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            lines = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()
+            body = "".join(f"{line},{self.script.prediction}\n" if joined else f"{self.script.prediction}\n" for line in lines if line)
+            s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{item['Key'][len(prefix):]}.out", Body=body.encode())
 
     def _play(self, kind: str, parameters: dict[str, Any], s3: Any) -> None:
         if kind == "drift":
@@ -185,6 +216,10 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         def resolve() -> Any:
             if started["action"] == "create_training_job":
                 description = sagemaker.describe_training_job(TrainingJobName=started["name"])
+            elif started["action"] == "create_transform_job":
+                if self.script.hold is not None and not self.script.hold.wait(timeout=30):
+                    raise AssertionError("the test never released the held transform job")
+                description = sagemaker.describe_transform_job(TransformJobName=started["name"])
             elif started["action"] == "create_hyper_parameter_tuning_job":
                 description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=started["name"])
                 if started["kind"] not in self.script.failing_jobs:
@@ -200,7 +235,8 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
             description.pop("ResponseMetadata", None)
             description = json.loads(json.dumps(description, default=str))
             if started["kind"] in self.script.failing_jobs:
-                status_key = {"create_training_job": "TrainingJobStatus", "create_hyper_parameter_tuning_job": "HyperParameterTuningJobStatus"}.get(
+                status_key = {"create_training_job": "TrainingJobStatus", "create_hyper_parameter_tuning_job": "HyperParameterTuningJobStatus",
+                              "create_transform_job": "TransformJobStatus"}.get(
                     started["action"], "ProcessingJobStatus")
                 description[status_key] = "Failed"
                 description["FailureReason"] = f"AlgorithmError: the test made the {started['kind']} job fail"
@@ -225,11 +261,24 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
 
 
 class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
-    """moto's ``aws-sdk`` integration, returning S3 object bodies as strings as Step Functions does."""
+    """moto's ``aws-sdk`` integration, returning S3 object bodies as strings as Step Functions does, and with the
+    PascalCase names Step Functions uses for the parameters and results of camelCase APIs (``aws-sdk:sfn:listExecutions``
+    takes ``StateMachineArn`` and returns ``Executions[].ExecutionArn``:
+    https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html, "API naming conventions"),
+    which moto's integration passes to botocore unchanged."""
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
+        client = boto_client_for(service=self._get_boto_service_name(), region=resource_runtime_part.region, state_credentials=state_credentials)
+        operation = client.meta.service_model.operation_model(client.meta.method_to_api_mapping[self._get_boto_service_action()])
+        camel = operation.input_shape is not None and any(m[:1].islower() for m in operation.input_shape.members)
+        if camel:
+            self._to_boto_request(normalised_parameters, operation.input_shape)
         super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
         response = env.stack[-1]
+        if camel and operation.output_shape is not None:
+            response = json.loads(json.dumps(response, default=str))  # dates as Step Functions renders them: strings
+            self._from_boto_response(response, operation.output_shape)
+            env.stack[-1] = response
         if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
             response["Body"] = response["Body"].read().decode("utf-8")
 

@@ -38,7 +38,7 @@ def test_invalid_config_fails_with_one_line_per_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert [line.split(": ")[1] for line in lines] == [
-        "availability_zones[1]", "accounts.dev", "stages.prod.endpoint.instance_type", "models[1].name", "regin",
+        "availability_zones[1]", "accounts.dev", "stages.prod.endpoint.instance_type", "models[2].name", "regin",
     ]
     assert all(line.startswith(f"{path}: ") for line in lines)
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()

@@ -37,10 +37,15 @@ def mutated(**changes: Any) -> dict[str, Any]:
     return data
 
 
-def test_default_config_loads_with_one_model() -> None:
+def test_default_config_loads_with_a_realtime_and_a_batch_only_model() -> None:
     config = load_config(DEFAULT_CONFIG)
     assert config.project == "mlops-demo"
-    assert [m.name for m in config.models] == ["churn"]
+    assert [m.name for m in config.models] == ["churn", "lead-scoring"]
+    churn, leads = config.models
+    assert churn.serving == ["realtime"] and churn.batch is None
+    assert leads.serving == ["batch"] and not leads.realtime
+    assert [s for s in STAGES if leads.batch_in(s)] == ["staging", "prod"]
+    assert leads.batch is not None and leads.batch.join_source == "Input" and leads.batch_input_prefix == "lead-scoring/batch-input/"
     assert config.stage("dev").retain_stateful_resources is False
     assert config.stage("prod").retain_stateful_resources is True
     assert config.accounts.for_stage("staging") == "333333333333"
@@ -263,7 +268,7 @@ def test_training_settings_are_checked(training: dict, expected: str) -> None:
 )
 def test_training_schedule_shorthands_resolve_to_the_models_own_time(schedule: str | None, expected: str | None) -> None:
     config = PlatformConfig.from_mapping(mutated(**{"models.0.triggers.schedule": schedule}))
-    (model,) = config.models
+    model = config.models[0]
     assert model.triggers.schedule == schedule  # the configuration keeps what it was given
     assert model.triggers.schedule_expression(model.name) == expected
 
@@ -432,6 +437,7 @@ def test_a_single_account_platform_synthesizes_without_name_collisions(tmp_path:
 
     one = "222222222222"
     data = mutated(accounts={"tooling": one, "dev": one, "staging": one, "prod": one, "allow_shared": True})
+    data["models"] = data["models"][:1]  # the realtime model: its stacks and names are the ones that could collide
     data["models"][0]["smoke_test"] = {"body": "1,2,3"}
     platform = synthesize(PlatformConfig.from_mapping(data, source="single-account.yaml"), tmp_path)
     stacks = [stack for _, stack in platform.stacks()]
@@ -640,7 +646,9 @@ def test_xgboost_versions_that_save_boosters_pass(version: str) -> None:
 
 
 def _in_region(region: str, **changes: Any) -> dict[str, Any]:
-    return mutated(region=region, availability_zones=[f"{region}a", f"{region}b"], **{"models.0.model_package_arn": None}, **changes)
+    data = mutated(region=region, availability_zones=[f"{region}a", f"{region}b"], **{"models.0.model_package_arn": None}, **changes)
+    data["models"] = data["models"][:1]  # one model is enough to find the region's images
+    return data
 
 
 def test_a_region_without_the_training_images_names_the_regions_that_have_them_and_the_image_keys() -> None:
@@ -866,3 +874,64 @@ def test_interface_endpoint_zones_can_be_set_per_stage_up_to_the_configured_zone
     assert problems_of(mutated(**{"stages.staging.interface_endpoint_zones": 0})) == [
         "stages.staging.interface_endpoint_zones: must be greater than or equal to 1 (got 0)"
     ]
+
+def _with_model(model: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(default_config_data())
+    data["models"].append({"name": "scores", **model})
+    return data
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({"serving": ["batch"]},
+     ["models[2].batch: is required with serving: [batch]: say when the runs start (schedule and/or on_new_data) (got None)"]),
+    ({"batch": {"on_new_data": True}},
+     ["models[2].serving: must include batch while a batch section is set: add it, or remove batch (got ['realtime'])"]),
+    ({"serving": ["batch", "batch"], "batch": {"on_new_data": True}},
+     ["models[2].serving: must name each of realtime and batch at most once (got ['batch', 'batch'])"]),
+    ({"serving": ["stream"]}, ["models[2].serving[0]: must be 'realtime' or 'batch' (got 'stream')"]),
+    ({"serving": []}, ["models[2].serving: must have at least 1 item after validation, not 0 (got [])"]),
+    ({"serving": ["batch"], "batch": {}},
+     ["models[2].batch.schedule: is required unless on_new_data is true: nothing would start a run (got None)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True}, "smoke_test": {"body": "1"}},
+     ["models[2].smoke_test: must not be set while serving is [batch]: a batch-only model has no endpoint to send the smoke test to; "
+      "remove it, or add realtime (got {'content_type': 'text/csv', 'body': '1'})"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True}, "endpoints": {"prod": {"instance_count": 3}}},
+     ["models[2].endpoints: must not be set while serving is [batch]: a batch-only model has no endpoint to override settings of; "
+      "remove it, or add realtime (got {'prod': {'instance_count': 3}})"]),
+    ({"serving": ["batch"], "batch": {"schedule": "daily"}},
+     ["models[2].batch.schedule: must be an EventBridge schedule expression: rate(<n> <minutes|hours|days>) or cron(<6 fields>) (got 'daily')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["qa"]}},
+     ["models[2].batch.stages[0]: must be 'dev', 'staging' or 'prod' (got 'qa')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["prod", "prod"]}},
+     ["models[2].batch.stages: must name each stage once (got ['prod', 'prod'])"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "max_concurrent_transforms": 20}},
+     ["models[2].batch.max_concurrent_transforms: times max_payload_mb (6) must be at most 100 MB (SageMaker's limit) (got 20)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "max_payload_mb": 101}},
+     ["models[2].batch.max_payload_mb: must be less than or equal to 100 (got 101)"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "split_type": "line"}},
+     ["models[2].batch.split_type: must be 'None', 'Line', 'RecordIO' or 'TFRecord' (got 'line')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "accept": "application/json"}},
+     ["models[2].batch.accept: must be 'text/csv' or 'application/jsonlines' (got 'application/json')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "input_filter": "[1:]"}},
+     ["models[2].batch.input_filter: must match pattern '^\\$.{0,62}$' (got '[1:]')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "input_prefix": "/in"}},
+     ["models[2].batch.input_prefix: must be an S3 key prefix without a leading slash and ending with '/', e.g. churn/raw/ (got '/in')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "output_columns": {"score": "number", "run_date": "string"}}},
+     ["models[2].batch.output_columns.run_date: is the results table's partition column: name the column otherwise (got 'string')",
+      "models[2].batch.output_columns.score: must be an Athena type: string, double, float, bigint, int, smallint, tinyint, boolean, "
+      "date, timestamp or decimal(p,s) (got 'number')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "instance_type": "ml.m5d.large"}},
+     ["models[2].batch.instance_type: must be a SageMaker batch transform instance type name (ml.<family>.<size>); did you mean "
+      "ml.m5.large, ml.m5.xlarge, ml.m5.4xlarge? (got 'ml.m5d.large')"]),
+])
+def test_batch_settings_errors_are_one_line_each(model: dict[str, Any], expected: list[str]) -> None:
+    assert problems_of(_with_model(model)) == expected
+
+
+def test_a_model_may_serve_both_ways_and_batch_may_run_in_dev() -> None:
+    config = PlatformConfig.from_mapping(_with_model({"serving": ["realtime", "batch"], "batch": {"schedule": "rate(1 day)",
+                                                                                                  "stages": ["dev", "staging", "prod"]}}))
+    both = config.models[2]
+    assert both.realtime and [s for s in STAGES if both.batch_in(s)] == ["dev", "staging", "prod"]
+    assert both.batch_input_prefix == "scores/batch-input/"
+    assert not config.models[0].batch_in("staging")  # churn: realtime only

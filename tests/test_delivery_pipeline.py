@@ -151,7 +151,7 @@ def role_names_in(scope: Any) -> set[str]:
 def cross_account_role_names(config: PlatformConfig) -> set[str]:
     """The reader roles (dev) and smoke-test roles (staging) that exist only for the delivery pipeline."""
     p = config.project
-    return {f"{p}-approved-model-reader"} | {f"{p}-staging-{m.name}-smoke" for m in config.models}
+    return {f"{p}-approved-model-reader"} | {f"{p}-staging-{m.name}-smoke" for m in config.models if m.smoke_test is not None and m.realtime}
 
 
 def tiny_pipeline(**overrides: Any) -> cdk.Stack:

@@ -104,11 +104,12 @@ def test_the_package_comes_from_context_over_config_and_a_model_without_one_has_
     result = run_app(config, tmp_path / "out", {"model_package_arn.churn": newer})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [
-        "model fraud: no approved model package yet (models[].model_package_arn or -c model_package_arn.fraud=<arn>): no endpoint stacks for it"
+        "model fraud: no approved model package yet (models[].model_package_arn or -c model_package_arn.fraud=<arn>): no endpoint or batch stacks for it"
     ]
     stacks = {a["properties"]["stackName"] for manifest in (tmp_path / "out" / "assembly-Prod").rglob("manifest.json")
               for a in json.loads(manifest.read_text())["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
-    assert stacks == {"mlops-demo-prod-network", "mlops-demo-prod-storage", "mlops-demo-prod-churn-endpoint"}
+    # and the batch-only lead-scoring's batch stack, no endpoint
+    assert stacks == {"mlops-demo-prod-network", "mlops-demo-prod-storage", "mlops-demo-prod-churn-endpoint", "mlops-demo-prod-lead-scoring-batch"}
     # churn's endpoint in its release stage (Prod/Release-churn), fraud with none
     (template,) = (tmp_path / "out" / "assembly-Prod").rglob("ProdRelease*Endpoint*.template.json")
     assert template.parent.name == "assembly-Prod-Release-churn"

@@ -61,8 +61,9 @@ def test_guard_ran_on_every_template_and_its_key_policy_control_holds(platform: 
     assert "kms_create_grant_aws_service_check" not in {s["ruleName"] for s in suppressed}
     keys = [r for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
     # per stage: the flow logs', the store's, the endpoint's alarms' and its drift checks' keys; dev's registry and
-    # training keys; the delivery pipeline's and the release tooling's; the inference API's log key in staging and prod
-    assert len(keys) == 3 * 4 + 2 + 1 + 1 + 2
+    # training keys of each model; the delivery pipeline's and the release tooling's; lead-scoring's batch runs' in
+    # staging and prod; the inference API's log key in staging and prod
+    assert len(keys) == 3 * 4 + 2 * 2 + 1 + 1 + 2 + 2
     for key in keys:
         assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
                 "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}
@@ -176,9 +177,10 @@ def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
     from cfnlint.api import lint_file
 
     templates = sorted(platform.outdir.rglob("*.template.json"))
-    # 3 stages x (network, storage, the model's endpoint in its release stage) + the model's registry and
-    # training in dev + the delivery pipeline beside the stages + the release tooling and the model's release pipeline
-    assert len(templates) == len(platform.templates) == 14
+    # 3 stages x (network, storage, churn's endpoint in its release stage) + each model's registry and training
+    # in dev + lead-scoring's batch stack in staging and prod + the delivery pipeline beside the stages + the release
+    # tooling and the two stacks of the models' release pipelines
+    assert len(templates) == len(platform.templates) == 3 * 3 + 2 * 2 + 2 + 1 + 1 + 2
     findings = [f"{t.name}: {m}" for t in templates for m in lint_file(t)]
     assert findings == []
 
@@ -222,8 +224,9 @@ def test_checkov_has_no_failed_check_and_every_skip_is_explained(platform: Synth
 def test_synthesis_is_hermetic(platform: SynthesizedPlatform) -> None:
     """No context lookups (nothing 'missing' for the CLI to fetch), no error annotations."""
     manifests = list(platform.outdir.glob("**/manifest.json"))
-    # the app, its three stages, each stage's release stage of the model, dev's stage of the models' stacks, the releases stage
-    assert len(manifests) == 9
+    # the app, its three stages, each stage's release stage of churn, staging's and prod's of lead-scoring, dev's stage
+    # of the models' stacks, the releases stage
+    assert len(manifests) == 1 + 3 + 3 + 2 + 1 + 1
     for manifest in manifests:
         assert "missing" not in json.loads(manifest.read_text()), manifest
     for metadata in platform.outdir.rglob("*.metadata.json"):

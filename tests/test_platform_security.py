@@ -67,7 +67,8 @@ def account_of(platform: SynthesizedPlatform, path: str) -> str:
 def test_every_stage_has_network_and_storage_stacks_with_stable_names(platform: SynthesizedPlatform) -> None:
     expected = [f"{s.capitalize()}/{k}" for s in STAGES for k in ("Network", "Storage")]
     expected += [f"Dev/Models-1/{kind}-{m.name}" for m in platform.config.models for kind in ("Registry", "Training")]
-    expected += [f"{s.capitalize()}/Release-{m.name}/Endpoint" for s in STAGES for m in platform.config.models]
+    expected += [f"{s.capitalize()}/Release-{m.name}/Endpoint" for s in STAGES for m in platform.config.models if m.realtime]
+    expected += [f"{s.capitalize()}/Release-{m.name}/Batch" for s in STAGES for m in platform.config.models if m.batch_in(s)]
     expected += ["Delivery", "Releases/Tooling", *{platform.release_path(m.name) for m in platform.config.models}]
     assert sorted(platform.templates) == sorted(expected)
     for stage_name, stage in platform.stages.items():
@@ -169,9 +170,11 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
     # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, its drift checks'
     # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets; release tooling:
-    # key, source, artifact and access-log buckets (a model's release pipeline stack holds none); the inference
+    # key, source, artifact and access-log buckets (a model's release pipeline stack holds none); per model in dev
+    # its registry's two and training's one; lead-scoring's batch runs' key in staging and prod (its Glue database
+    # and table are retained there too, and hold no data: the results are the artifact bucket's); the inference
     # API's log key in staging and prod
-    assert stateful_count == 3 * 8 + 2 + 1 + 3 + 4 + 2
+    assert stateful_count == 3 * 8 + 2 * (2 + 1) + 3 + 4 + 2 + 2
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

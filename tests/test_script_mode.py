@@ -465,7 +465,7 @@ def test_a_script_trained_model_with_an_approved_version_is_refused_not_deployed
     with pytest.raises(ConfigError) as caught:
         build_platform(cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT), config, {"churn": package})
     (problem,) = caught.value.problems
-    assert problem.startswith("models[0].code.train: a model trained by your script cannot be served by the platform's endpoints yet")
+    assert problem.startswith("models[0].code.train: a model trained by your script cannot be served by the platform's endpoints or batch runs yet")
     assert package in problem
 
 

@@ -17,6 +17,9 @@ from tests.conftest import SynthesizedPlatform
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 STACKS = [f"{stage}/{kind}" for stage in ("Dev", "Staging", "Prod") for kind in ("Network", "Storage")] + ["Dev/Models-1/Registry-churn", "Dev/Models-1/Training-churn"] + [f"{stage}/Release-churn/Endpoint" for stage in ("Dev", "Staging", "Prod")] + ["Delivery", "Releases/Tooling", f"Releases/Releases-{release_stack_number(SimpleNamespace(name='churn'))}"]  # type: ignore[arg-type]
+# the default config's batch-only model: its dev stacks, its batch stacks in staging and prod, its release pipeline's stack
+STACKS += ["Dev/Models-1/Registry-lead-scoring", "Dev/Models-1/Training-lead-scoring", "Staging/Release-lead-scoring/Batch",
+           "Prod/Release-lead-scoring/Batch", f"Releases/Releases-{release_stack_number(SimpleNamespace(name='lead-scoring'))}"]  # type: ignore[arg-type]
 
 
 def mask(value: Any) -> Any:

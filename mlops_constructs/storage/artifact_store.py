@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -69,6 +70,10 @@ class ArtifactStore(Construct):
         succeeds (CDK's auto-delete custom resource, a Lambda function, does it for the buckets). For sandboxes
         and integration tests, never for data anyone needs. Default: false (a bucket that holds objects fails
         the deletion instead of losing them).
+    :param encrypt_data_catalog: encrypt this account's AWS Glue Data Catalog (its metadata, and connection
+        passwords) with the store's key, for tables over the store's buckets (``BatchInference``'s results). The
+        setting is the account's and region's, one per catalog: set it on one store per account. Whoever reads
+        the catalog then needs the key (``kms:Decrypt``), as whoever reads the buckets does. Default: false.
     """
 
     def __init__(
@@ -87,6 +92,7 @@ class ArtifactStore(Construct):
         untagged_image_retention: Duration = Duration.days(30),
         data_events_to_eventbridge: bool = True,
         auto_delete_objects: bool = False,
+        encrypt_data_catalog: bool = False,
     ) -> None:
         super().__init__(scope, id)
         name = type(self).__name__
@@ -183,6 +189,22 @@ class ArtifactStore(Construct):
 
         if self.read_accounts:
             self._share_with(self.read_accounts)
+
+        self.data_catalog_encryption: glue.CfnDataCatalogEncryptionSettings | None = None
+        """The account's Glue Data Catalog encryption with the store's key (``encrypt_data_catalog``), or ``None``."""
+        if encrypt_data_catalog:
+            # https://docs.aws.amazon.com/glue/latest/dg/encrypt-glue-data-catalog.html: metadata at rest (SSE-KMS with a
+            # customer managed key) and connection passwords, both with the store's key.
+            key_arn = self.encryption_key.key_arn
+            settings = glue.CfnDataCatalogEncryptionSettings
+            self.data_catalog_encryption = settings(
+                self, "DataCatalogEncryption", catalog_id=Stack.of(self).account,
+                data_catalog_encryption_settings=settings.DataCatalogEncryptionSettingsProperty(
+                    encryption_at_rest=settings.EncryptionAtRestProperty(catalog_encryption_mode="SSE-KMS", sse_aws_kms_key_id=key_arn),
+                    connection_password_encryption=settings.ConnectionPasswordEncryptionProperty(
+                        return_connection_password_encrypted=True, kms_key_id=key_arn),
+                ),
+            )
 
     # ------------------------------------------------------------------------------------------------
     # Grants

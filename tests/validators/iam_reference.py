@@ -444,7 +444,7 @@ _RESOURCE_TYPES: Mapping[str, _Type] = {
         },
     ),
     "AWS::SageMaker::ModelPackageGroup": _Type(ref=_GROUP_ARN, attributes={"ModelPackageGroupArn": _GROUP_ARN}),
-    "AWS::SageMaker::Model": _Type(ref=_MODEL_ARN, attributes={"ModelName": _MODEL_NAME}),
+    "AWS::SageMaker::Model": _Type(ref=_MODEL_ARN, attributes={"ModelName": _MODEL_NAME, "ModelArn": _MODEL_ARN}),
     "AWS::SageMaker::EndpointConfig": _Type(ref=_CONFIG_ARN, attributes={"EndpointConfigName": _CONFIG_NAME}),
     "AWS::SageMaker::Endpoint": _Type(ref=_ENDPOINT_ARN, attributes={"EndpointName": _ENDPOINT_NAME}),
     # an API's id: 10 lowercase letters and digits; a stage's Ref is its name
