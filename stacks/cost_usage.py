@@ -35,10 +35,11 @@ REFERENCE_YEAR = 2025
 
 Meter = Literal[
     "interface_endpoint", "kms_key", "alarm_metric", "high_resolution_alarm_metric", "composite_alarm", "dashboard",
-    "hosting", "processing_run", "training_run", "transform_run",
+    "hosting", "processing_run", "training_run", "transform_run", "waf_web_acl", "waf_rule",
 ]
 """What one unit of a :class:`Usage` is: an interface endpoint in one zone for one hour; a key, alarm metric,
-composite alarm or dashboard for a month; a hosting instance for an hour; one instance of one job run."""
+composite alarm, dashboard, WAF web ACL or WAF rule for a month; a hosting instance for an hour; one instance of
+one job run."""
 
 METER_UNITS: dict[str, str] = {
     "interface_endpoint": "endpoint-zone-hours",
@@ -51,6 +52,8 @@ METER_UNITS: dict[str, str] = {
     "processing_run": "instance-runs",
     "training_run": "instance-runs",
     "transform_run": "instance-runs",
+    "waf_web_acl": "web ACL-months",
+    "waf_rule": "rule-months",
 }
 JOB_METERS = ("processing_run", "training_run", "transform_run")
 
@@ -118,6 +121,8 @@ def template_usage(template: Mapping[str, Any], *, nested: NestedTemplates | Non
             usages.append(Usage("composite_alarm", 1, name, "composite alarm"))
         elif type_ == "AWS::CloudWatch::Dashboard":
             usages.append(Usage("dashboard", 1, name, "dashboard"))
+        elif type_ == "AWS::WAFv2::WebACL":
+            usages.extend(_web_acl(name, props))
         elif type_ == "AWS::SageMaker::Endpoint":
             usages.extend(_endpoint(name, logical_id, props, resources))
         elif type_ == "AWS::CloudFormation::Stack":
@@ -143,6 +148,16 @@ def _interface_endpoint(name: str, props: Mapping[str, Any]) -> list[Usage]:
     service = short.group(1) if short else service
     return [Usage("interface_endpoint", zones * HOURS_PER_MONTH, name, f"{service} in {zones} zone(s) x {HOURS_PER_MONTH} h",
                   zones=zones, service=service)]
+
+
+def _web_acl(name: str, props: Mapping[str, Any]) -> list[Usage]:
+    """A web ACL and its rules, each billed per month whatever the traffic (a managed rule group is one rule);
+    the requests it inspects are usage and not counted."""
+    rules = props.get("Rules") or []
+    if not isinstance(rules, list):
+        raise TemplateError(f"{name}: Rules: a web ACL's rules must be a list in the template, each billed monthly (got {rules!r})")
+    return [Usage("waf_web_acl", 1, name, "WAF web ACL"),
+            Usage("waf_rule", len(rules), name, f"{len(rules)} rule(s) and managed rule group(s) of the web ACL")]
 
 
 def _alarm(name: str, props: Mapping[str, Any]) -> Usage:

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Prices chosen for the tests, not AWS's: every answer below is worked out from them.
 ENDPOINT_HOUR, KEY_MONTH, ALARM_MONTH, DASHBOARD_MONTH = 0.02, 1.5, 0.2, 4.0
+WEB_ACL_MONTH, WAF_RULE_MONTH = 6.0, 1.25
 HOSTING = {"ml.m5.large": 0.1, "ml.m5.xlarge": 0.2}
 PROCESSING = {"ml.m5.large": 0.12}
 TRAINING = {"ml.m5.xlarge": 0.25}
@@ -46,6 +47,8 @@ def small_table(regions: tuple[str, ...] = ("eu-west-1",)) -> PriceTable:
             "high_resolution_alarm_metric": {"regions": by_region(3 * ALARM_MONTH)},
             "composite_alarm": {"regions": by_region(0.5)},
             "dashboard": {"regions": by_region(DASHBOARD_MONTH), "free_per_account": 3},
+            "waf_web_acl": {"regions": by_region(WEB_ACL_MONTH)},
+            "waf_rule": {"regions": by_region(WAF_RULE_MONTH)},
         },
         "sagemaker": {
             "page": "https://example.com", "read": "2026-11-27",
@@ -132,6 +135,17 @@ def test_keys_alarms_and_dashboards() -> None:
     # 2 keys; 1 + 2 standard alarm metrics (the math alarm's expression is not a metric); 1 high resolution; 1 dashboard
     expected = 2 * KEY_MONTH + 3 * ALARM_MONTH + 1 * 3 * ALARM_MONTH + DASHBOARD_MONTH
     assert monthly(template) == pytest.approx(expected)
+
+
+def test_a_web_acl_costs_its_month_and_each_rule_or_managed_group_its_own() -> None:
+    rules = [{"Name": "Rate", "Statement": {"RateBasedStatement": {}}},
+             {"Name": "Common", "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}},
+             {"Name": "Size", "Statement": {"SizeConstraintStatement": {}}}]
+    template = {"Resources": {"Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {"Scope": "REGIONAL", "Rules": rules}}}}
+    assert monthly(template) == pytest.approx(WEB_ACL_MONTH + 3 * WAF_RULE_MONTH)
+    template["Resources"]["Acl"]["Properties"]["Rules"] = {"Ref": "Rules"}
+    with pytest.raises(TemplateError, match=r"Acl: Rules: a web ACL's rules must be a list"):
+        template_usage(template)
 
 
 def test_free_tier_is_taken_once_per_account() -> None:
