@@ -221,6 +221,11 @@ _ECR_IMAGE = re.compile(
 )
 _SCHEDULE = re.compile(r"rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)")
 
+InterfaceEndpointName = Literal[
+    "sagemaker-api", "sagemaker-runtime", "sts", "logs", "monitoring", "ecr-api", "ecr-docker", "kms", "states", "events",
+    "ssm", "sqs", "sns", "codepipeline", "xray", "execute-api",
+]
+"""``IsolatedNetwork``'s interface endpoint short names (its ``INTERFACE_ENDPOINT_SERVICES``; a test keeps them equal)."""
 AccountId = Annotated[str, BeforeValidator(_account_id)]
 EcrImage = Annotated[str, BeforeValidator(_ecr_image)]
 Schedule = Annotated[str, BeforeValidator(_schedule)]
@@ -386,6 +391,9 @@ class StageSettings(_Strict):
     """How long overwritten or deleted object versions are kept before they expire."""
     endpoint: EndpointSettings = EndpointSettings()
     """Default serving settings for every model in this stage."""
+    extra_interface_endpoints: list[InterfaceEndpointName] = Field(default_factory=list, max_length=20)
+    """Interface VPC endpoints beyond those the stage's constructs call (its network makes only those), e.g.
+    ``sagemaker-runtime`` for callers of your own inside the VPC."""
     interface_endpoint_zones: int | None = Field(default=None, ge=1, le=6)
     """How many of the configured availability zones (the first ones) hold the stage's interface VPC endpoints,
     each billed per zone. Default: 1 in dev, 2 in staging, every zone in prod (``endpoint_zones_for``)."""

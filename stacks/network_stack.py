@@ -10,8 +10,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs.config import PlatformConfig
-from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS, FixedZonesStack, IsolatedNetwork
-from mlops_constructs.serving import InferenceApi
+from mlops_constructs.monitoring import DriftMonitor
+from mlops_constructs.network import FixedZonesStack, IsolatedNetwork
+from mlops_constructs.registry import ModelRegistry
+from mlops_constructs.serving import BatchInference, CanaryEndpoint, InferenceApi
+from mlops_constructs.training import TrainingPipeline
 from stacks._references import (
     EXECUTE_API_ENDPOINT_OUTPUT,
     VPC_CIDR_OUTPUT,
@@ -21,9 +24,25 @@ from stacks._references import (
 )
 from stacks._settings import log_retention, stateful_removal_policy
 
-# The dev account's approval functions start the release pipeline through CodePipeline's API and send
-# their X-Ray traces from inside the VPC.
-_EXTRA_ENDPOINTS: dict[str, tuple[str, ...]] = {"dev": ("codepipeline", "xray")}
+def stage_interface_endpoints(config: PlatformConfig, stage: str) -> tuple[str, ...]:
+    """The interface endpoints ``stage``'s VPC needs: those of every construct the stage hosts or will host when a
+    model is released (each construct's ``VPC_ENDPOINTS``), the ``execute-api`` endpoint when a model's API there is
+    private, and the stage's ``extra_interface_endpoints``. Each costs per hour and zone, so nothing else is made;
+    tests/test_vpc_endpoints.py checks that every service an in-VPC role of the stage may call has its endpoint."""
+    needed: list[str] = []
+    for model in config.models:
+        if stage == "dev":
+            needed += [*ModelRegistry.VPC_ENDPOINTS, *TrainingPipeline.VPC_ENDPOINTS]
+        if model.realtime:
+            needed += CanaryEndpoint.VPC_ENDPOINTS
+            if model.monitoring is not None:
+                needed += DriftMonitor.VPC_ENDPOINTS
+        if model.batch_in(stage):
+            needed += BatchInference.VPC_ENDPOINTS
+        if model.api is not None and stage in model.api.stages and model.api.endpoint_type == "private":
+            needed.append("execute-api")
+    needed += config.stage(stage).extra_interface_endpoints
+    return tuple(sorted(set(needed)))
 
 
 class NetworkStack(FixedZonesStack):
@@ -32,19 +51,20 @@ class NetworkStack(FixedZonesStack):
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, **kwargs: Any) -> None:
         paths = {"availability_zones": "availability_zones", "cidr": f"stages.{stage}.vpc_cidr",
-                 "interface_endpoint_zones": f"stages.{stage}.interface_endpoint_zones"}  # the constructs' props fed from config
+                 "interface_endpoint_zones": f"stages.{stage}.interface_endpoint_zones",
+                 "interface_endpoints": f"stages.{stage}.extra_interface_endpoints"}  # the constructs' props fed from config
         with config.props_from(paths):
             super().__init__(scope, id, availability_zones=config.availability_zones, **kwargs)
             settings = config.stage(stage)
             apis = [m.api for m in config.models if m.api is not None and stage in m.api.stages]
             # A private API is reached through the stage's execute-api endpoint, made only when one needs it.
-            private_apis = ("execute-api",) if any(api.endpoint_type == "private" for api in apis) else ()
+            private_apis = any(api.endpoint_type == "private" for api in apis)
             self.network = IsolatedNetwork(
                 self,
                 "Network",
                 availability_zones=config.availability_zones,
                 cidr=settings.vpc_cidr,
-                interface_endpoints=(*DEFAULT_INTERFACE_ENDPOINTS, *_EXTRA_ENDPOINTS.get(stage, ()), *private_apis),
+                interface_endpoints=stage_interface_endpoints(config, stage),
                 flow_log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
                 interface_endpoint_zones=config.endpoint_zones_for(stage),

@@ -155,6 +155,10 @@ class DriftMonitor(Construct):
     :param alarm_topic: deprecated name of ``notification_topic``.
     """
 
+    VPC_ENDPOINTS: tuple[str, ...] = ("logs", "kms", "ecr-api", "ecr-docker")
+    """The interface endpoints (``IsolatedNetwork`` short names) the drift job may call from the VPC: its logs, the
+    key and ECR for its image (S3 is a gateway endpoint). The state machine publishes the metrics, outside the VPC."""
+
     def __init__(
         self,
         scope: Construct,

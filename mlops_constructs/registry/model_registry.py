@@ -187,6 +187,11 @@ class ModelRegistry(_ModelPackageGroupBase):
     :param alert_topic: deprecated name of ``notification_topic``.
     """
 
+    VPC_ENDPOINTS: tuple[str, ...] = ("sagemaker-api", "ssm", "sns", "sts", "codepipeline", "xray", "sqs", "kms", "logs")
+    """The interface endpoints (``IsolatedNetwork`` short names) the approval function may call from its VPC: the
+    registry, the parameter, the alert topic, STS and CodePipeline (directly or through ``release_role``), X-Ray;
+    and the services of its dead-letter queue, key and logs, which its role may call. S3 is a gateway endpoint."""
+
     def __init__(
         self,
         scope: Construct,

@@ -173,6 +173,10 @@ class BatchInference(Construct):
         are the output bucket's). Default: ``RemovalPolicy.RETAIN``.
     """
 
+    VPC_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "kms", "ecr-api", "ecr-docker", "sagemaker-api")
+    """The interface endpoints (``IsolatedNetwork`` short names) the transform job's model may call from the VPC with
+    its role: logs, metrics, the key, ECR and SageMaker (S3 is a gateway endpoint). The state machine runs outside it."""
+
     def __init__(
         self,
         scope: Construct,

@@ -306,6 +306,11 @@ class CanaryEndpoint(EndpointBase):
     :param removal_policy: of the alarm topic's key. Default: ``RemovalPolicy.RETAIN``.
     """
 
+    VPC_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "kms", "ecr-api", "ecr-docker", "sagemaker-api")
+    """The interface endpoints (``IsolatedNetwork`` short names) the endpoint's model may call from the VPC with its
+    execution role: logs, metrics, the key, ECR and SageMaker (S3 is a gateway endpoint). Callers in the VPC that
+    invoke the endpoint need ``sagemaker-runtime`` as well."""
+
     def __init__(
         self,
         scope: Construct,

@@ -408,6 +408,11 @@ class TrainingPipeline(TrainingPipelineBase):
     :param removal_policy: of the pipeline's key and log group. Default: ``RemovalPolicy.RETAIN``.
     """
 
+    VPC_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "kms", "ecr-api", "ecr-docker")
+    """The interface endpoints (``IsolatedNetwork`` short names) the pipeline's jobs may call from the VPC: their
+    logs and metrics, the key, and ECR for images of your own (S3 is a gateway endpoint). The state machine itself
+    runs outside the VPC."""
+
     def __init__(
         self,
         scope: Construct,
