@@ -665,6 +665,16 @@ class MonitoringSettings(_Strict):
     """Captured rows a window needs for a verdict; fewer is ``insufficient-data``, neither drift nor failure."""
     instance_type: ProcessingInstanceType = "ml.m5.large"
     """Of the drift job."""
+    stages: list[Literal["dev", "staging", "prod"]] = Field(default_factory=lambda: ["staging", "prod"], min_length=1, max_length=3)
+    """The stages whose endpoints are checked. Default: staging and prod; dev's endpoint serves the data
+    scientists' own tests, whose traffic says little about drift and whose check would cost a job an hour."""
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_once(cls, stages: list[str]) -> list[str]:
+        if len(set(stages)) != len(stages):
+            raise ValueError("must name each stage once")
+        return stages
 
     @model_validator(mode="before")
     @classmethod
@@ -1351,13 +1361,13 @@ class PlatformConfig(_Strict):
         return problems
 
     def _monitoring_problems(self) -> list[_FieldError]:
-        """A monitored model's endpoints must capture data in every stage: the drift job reads the
-        captured requests, and the model's training listens for each stage's drift alarm."""
+        """A monitored model's endpoints must capture data in every monitored stage: the drift job reads the
+        captured requests, and the model's training listens for each such stage's drift alarm."""
         problems: list[_FieldError] = []
         for index, model in enumerate(self.models):
             if model.monitoring is None or not model.realtime:  # a batch-only model's monitoring is refused by its own checks
                 continue
-            for stage in STAGES:
+            for stage in model.monitoring.stages:
                 stage_endpoint = self.stage(stage).endpoint
                 override = model.endpoints.get(stage)  # type: ignore[call-overload]
                 if stage_endpoint.serverless is not None:

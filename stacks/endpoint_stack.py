@@ -132,7 +132,8 @@ class EndpointStack(Stack):
         self.drift_monitor: DriftMonitor | None = None
         """The drift checks of the endpoint, when the model is monitored."""
         monitoring = model.monitoring
-        if monitoring is not None and self.endpoint.capture_prefix is not None:  # the config refuses monitoring without capture
+        if monitoring is not None and stage in monitoring.stages and self.endpoint.capture_prefix is not None:
+            # (the config refuses monitoring of a stage without capture)
             with config.props_from({
                 "schedule": config.model_path(model, "monitoring", "schedule"),
                 "drift_threshold": config.model_path(model, "monitoring", "drift_threshold"),

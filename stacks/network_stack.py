@@ -35,7 +35,7 @@ def stage_interface_endpoints(config: PlatformConfig, stage: str) -> tuple[str, 
             needed += [*ModelRegistry.VPC_ENDPOINTS, *TrainingPipeline.VPC_ENDPOINTS]
         if model.realtime:
             needed += CanaryEndpoint.VPC_ENDPOINTS
-            if model.monitoring is not None:
+            if model.monitoring is not None and stage in model.monitoring.stages:
                 needed += DriftMonitor.VPC_ENDPOINTS
         if model.batch_in(stage):
             needed += BatchInference.VPC_ENDPOINTS

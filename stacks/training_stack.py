@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from mlops_constructs.config import PROCESSING_FRAMEWORK, STAGES, ModelSettings, PlatformConfig
+from mlops_constructs.config import PROCESSING_FRAMEWORK, ModelSettings, PlatformConfig
 from mlops_constructs.container_image import ContainerImage
 from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.storage import ArtifactStore
@@ -153,8 +153,8 @@ class TrainingStack(Stack):
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,
                 # the drift alarms of the model's endpoints, forwarded from the serving accounts, by DriftMonitor's name
-                retrain_alarm_names=[DriftMonitor.alarm_name_for(endpoint_name(config, stage, model)) for stage in STAGES]
-                if model.monitoring else [],
+                retrain_alarm_names=[DriftMonitor.alarm_name_for(endpoint_name(config, stage, model))
+                                     for stage in model.monitoring.stages] if model.monitoring else [],
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )

@@ -935,3 +935,16 @@ def test_a_model_may_serve_both_ways_and_batch_may_run_in_dev() -> None:
     assert both.realtime and [s for s in STAGES if both.batch_in(s)] == ["dev", "staging", "prod"]
     assert both.batch_input_prefix == "scores/batch-input/"
     assert not config.models[0].batch_in("staging")  # churn: realtime only
+
+
+def test_drift_monitoring_is_per_stage_staging_and_prod_by_default() -> None:
+    monitoring = load_config(DEFAULT_CONFIG).models[0].monitoring
+    assert monitoring is not None and monitoring.stages == ["staging", "prod"]
+    assert problems_of(mutated(**{"models.0.monitoring.stages": ["prod", "prod"]})) == [
+        "models[0].monitoring.stages: must name each stage once (got ['prod', 'prod'])"
+    ]
+    # capture is required only where the drift job reads it
+    no_dev_capture = mutated(**{"stages.dev.endpoint.data_capture_percent": 0})
+    assert PlatformConfig.from_mapping(no_dev_capture).stage("dev").endpoint.data_capture_percent == 0
+    no_dev_capture["models"][0]["monitoring"]["stages"] = ["dev", "prod"]
+    assert [p.split(":")[0] for p in problems_of(no_dev_capture)] == ["stages.dev.endpoint.data_capture_percent"]
