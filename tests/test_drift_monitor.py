@@ -273,7 +273,7 @@ def test_the_training_stack_listens_for_the_drift_alarms_the_endpoint_stacks_rai
         for stage in platform.stages.values() for stack in stage.endpoints.values()
         if (monitor := stack.drift_monitor) is not None
     }
-    assert names == {DriftMonitor.alarm_name_for(f"mlops-demo-{stage}-churn") for stage in ("dev", "staging", "prod")}
+    assert names == {DriftMonitor.alarm_name_for(f"mlops-demo-{stage}-churn") for stage in ("staging", "prod")}  # monitoring.stages
     (rule,) = [r for r in resources(platform.templates["Dev/Models-1/Training-churn"], "AWS::Events::Rule").values()
                if "alarmName" in json.dumps(r["Properties"].get("EventPattern", {}))]
     (alarms,) = [p for p in rule["Properties"]["EventPattern"]["$or"] if p["source"] == ["aws.cloudwatch"]]

@@ -46,7 +46,7 @@ def test_staging_and_prod_canary_with_rollback_alarms_dev_all_at_once_on_one_ins
         names = {i: r["Properties"]["AlarmName"] for i, r in resources(template, "AWS::CloudWatch::Alarm").items()}
         # 5XX and latency roll back; drift does not (it asks for a retraining instead)
         assert {names[i] for i in alarm_ids} == {f"mlops-demo-{stage}-churn-5xx", f"mlops-demo-{stage}-churn-p99-latency"}
-        assert f"mlops-demo-{stage}-churn-drift" in names.values()
+        assert (f"mlops-demo-{stage}-churn-drift" in names.values()) == (stage != "dev")  # monitoring.stages: staging, prod
         assert props(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == count
     staging = props(platform.templates["Staging/Release-churn/Endpoint"], "AWS::ApplicationAutoScaling::ScalableTarget")
     assert [a["ScheduledActionName"] for a in staging["ScheduledActions"]] == ["OffHours", "WorkingHours"]
@@ -125,10 +125,22 @@ def test_a_malformed_package_in_context_is_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform) -> None:
+def monitored_endpoints(platform: SynthesizedPlatform, tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Each stage's churn endpoint template with drift monitoring: staging and prod from the default platform, dev from
+    the same config with monitoring.stages naming dev too (synthesized as churn's release pipeline does)."""
+    assert platform.stages["dev"].endpoints["churn"].drift_monitor is None  # not monitored by default
+    data = default_config_data()
+    data["models"][0]["monitoring"]["stages"] = ["dev", "staging", "prod"]
+    app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
+    stages = build_platform(app, PlatformConfig.from_mapping(data), {"churn": PACKAGE}, release="churn")
+    app.synth()
+    dev = json.loads((tmp_path / "assembly-Dev" / "assembly-Dev-Release-churn" / stages["dev"].endpoints["churn"].template_file).read_text())
+    return {"dev": dev, **{s: platform.templates[f"{s.capitalize()}/Release-churn/Endpoint"] for s in ("staging", "prod")}}
+
+
+def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account(platform: SynthesizedPlatform, tmp_path: Path) -> None:
     minutes: set[str] = set()
-    for stage in STAGES:
-        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
+    for stage, template in monitored_endpoints(platform, tmp_path).items():
         types = {r["Type"] for r in template["Resources"].values()}
         # SageMaker Model Monitor is closed to new customers: none of its resources may remain
         assert not types & {"AWS::SageMaker::DataQualityJobDefinition", "AWS::SageMaker::MonitoringSchedule"}
@@ -155,12 +167,11 @@ def test_drift_monitoring_watches_captured_data_and_reaches_the_training_account
     assert len(minutes) == len(STAGES)  # the three endpoints do not check at the same minute
 
 
-def test_the_drift_job_decrypts_baselines_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform) -> None:
+def test_the_drift_job_decrypts_baselines_with_the_dev_key_in_every_stage(platform: SynthesizedPlatform, tmp_path: Path) -> None:
     # Baselines are in dev's artifact bucket, encrypted with dev's key: staging and prod drift jobs must
     # be allowed to decrypt with a key of the dev account, not of their own; dev's job uses its own key.
     dev = platform.config.accounts.dev
-    for stage in STAGES:
-        template = platform.templates[f"{stage.capitalize()}/Release-churn/Endpoint"]
+    for stage, template in monitored_endpoints(platform, tmp_path).items():
         policy = next(p["Properties"] for p in resources(template, "AWS::IAM::ManagedPolicy").values() if "DriftJobRole" in json.dumps(p["Properties"]["Roles"]))
         statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
         assert statements["ReadBaselines"]["Resource"] == "arn:aws:s3:::mlops-demo-dev-artifacts-222222222222-eu-west-1/*"

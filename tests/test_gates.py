@@ -60,10 +60,10 @@ def test_guard_ran_on_every_template_and_its_key_policy_control_holds(platform: 
     assert "Delivery.template.json" in templates and {t.split("/")[0] for t in templates} >= {"assembly-Dev", "assembly-Staging", "assembly-Prod"}
     assert "kms_create_grant_aws_service_check" not in {s["ruleName"] for s in suppressed}
     keys = [r for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
-    # per stage: the flow logs', the store's, the endpoint's alarms' and its drift checks' keys; dev's registry and
-    # training keys of each model; the delivery pipeline's and the release tooling's; lead-scoring's batch runs' in
-    # staging and prod; the inference API's log key in staging and prod
-    assert len(keys) == 3 * 4 + 2 * 2 + 1 + 1 + 2 + 2
+    # per stage: the flow logs', the store's, the endpoint's alarms' keys, and in staging and prod (monitoring.stages)
+    # its drift checks' key; dev's registry and training keys of each model; the delivery pipeline's and the release
+    # tooling's; lead-scoring's batch runs' in staging and prod; the inference API's log key in staging and prod
+    assert len(keys) == 3 * 3 + 2 + 2 * 2 + 1 + 1 + 2 + 2
     for key in keys:
         assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
                 "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}

@@ -112,10 +112,12 @@ def test_codepipeline_endpoint_only_where_used(platform: SynthesizedPlatform) ->
 
     assert ".codepipeline" in services("Dev")
     assert ".codepipeline" not in services("Staging") | services("Prod")
-    serving = {".sagemaker.api", ".sagemaker.runtime", ".sts", ".logs", ".monitoring", ".ecr.api", ".ecr.dkr", ".kms", ".states", ".events", ".ssm", ".sqs", ".sns", ".s3", ".dynamodb"}
+    # what the endpoints' models, drift jobs and batch models call from the VPC (tests/test_vpc_endpoints.py derives it)
+    serving = {".sagemaker.api", ".logs", ".monitoring", ".ecr.api", ".ecr.dkr", ".kms", ".s3", ".dynamodb"}
     assert services("Prod") == services("Staging") == serving
-    # dev's approval functions also start the release pipelines and send X-Ray traces from inside the VPC
-    assert services("Dev") == serving | {".codepipeline", ".xray"}
+    # dev's approval functions also read the registry, write the parameter, alert, assume the release role, start the
+    # release pipelines and send X-Ray traces from inside the VPC
+    assert services("Dev") == serving | {".ssm", ".sns", ".sqs", ".sts", ".codepipeline", ".xray"}
 
 
 def test_every_bucket_is_encrypted_tls_only_versioned_and_private(platform: SynthesizedPlatform) -> None:
@@ -168,13 +170,13 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
         expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
         assert set(retained.values()) == ({expected} if stateful else set()), (path, retained)
     stateful_count = len([1 for t in platform.templates.values() for v in t["Resources"].values() if v["Type"] in STATEFUL_TYPES])
-    # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, its drift checks'
-    # key; registry: key, group; training: key; delivery: key, artifact and access-log buckets; release tooling:
+    # per stage: flow-log key, store key, 3 buckets, repository, the endpoint's alarm key, and in staging and prod
+    # (monitoring.stages) its drift checks' key; registry: key, group; training: key; delivery: key, artifact and access-log buckets; release tooling:
     # key, source, artifact and access-log buckets (a model's release pipeline stack holds none); per model in dev
     # its registry's two and training's one; lead-scoring's batch runs' key in staging and prod (its Glue database
     # and table are retained there too, and hold no data: the results are the artifact bucket's); the inference
     # API's log key in staging and prod
-    assert stateful_count == 3 * 8 + 2 * (2 + 1) + 3 + 4 + 2 + 2
+    assert stateful_count == 3 * 7 + 2 + 2 * (2 + 1) + 3 + 4 + 2 + 2
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

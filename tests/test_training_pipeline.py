@@ -382,9 +382,9 @@ def test_distributed_training_lets_the_group_talk_to_itself(distributed: dict[st
 # -- triggers ----------------------------------------------------------------------------------------
 
 
-DRIFT_ALARMS = ["mlops-demo-dev-churn-drift", "mlops-demo-staging-churn-drift", "mlops-demo-prod-churn-drift"]
+DRIFT_ALARMS = ["mlops-demo-staging-churn-drift", "mlops-demo-prod-churn-drift"]  # monitoring.stages: staging and prod by default
 DEFAULT_PATTERNS = [
-    {  # the drift alarms of the model's endpoints, in dev or forwarded from staging and prod
+    {  # the drift alarms of the model's monitored endpoints, forwarded from staging and prod
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         "detail": {"alarmName": DRIFT_ALARMS, "state": {"value": ["ALARM"]}},
