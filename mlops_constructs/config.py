@@ -817,8 +817,13 @@ class ApiSettings(_Strict):
     user_pool_arn: Annotated[str, BeforeValidator(_user_pool_arn)] | None = None
     """The Cognito user pool, with ``authorization: cognito`` only."""
     throttling: ApiThrottlingSettings = ApiThrottlingSettings()
+    api_key_required: bool = False
+    """Callers must also send an API key (``x-api-key``) of the API's usage plan, which then throttles (and with
+    ``quota_per_day`` caps) each key. Default: false: the usage plan meters nothing (a plan meters only requests that
+    carry an API key, on methods that require one) and the stage's ``throttling`` is what limits IAM and Cognito
+    callers. The delivery pipeline's smoke test has no key, so with true it calls the endpoint only, not the API."""
     quota_per_day: int | None = Field(default=None, ge=1, le=2_000_000_000)
-    """Requests per day per API key of the usage plan. Default: no quota."""
+    """Requests per day per API key of the usage plan; with ``api_key_required: true`` only. Default: no quota."""
     waf_rate_limit: int = Field(default=3000, ge=10, le=2_000_000_000)
     """Requests per client IP per 5 minutes before the web ACL blocks it. Default: 3000."""
     content_types: list[Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")]] = Field(
@@ -827,7 +832,7 @@ class ApiSettings(_Strict):
     max_body_kb: int = Field(default=16, ge=1, le=64)
     """The largest request body in KB, enforced by the web ACL (which inspects at most 64 KB). Default: 16."""
     custom_domain: ApiDomainSettings | None = None
-    """Default: none, the ``execute-api`` URL only."""
+    """With ``endpoint_type: regional`` only. Default: none, the ``execute-api`` URL only."""
 
     @model_validator(mode="after")
     def _authorization_and_its_pool(self) -> ApiSettings:
@@ -836,6 +841,14 @@ class ApiSettings(_Strict):
             problems.append(_FieldError(("user_pool_arn",), None, "is required with authorization: cognito"))
         if self.authorization == "iam" and self.user_pool_arn is not None:
             problems.append(_FieldError(("user_pool_arn",), self.user_pool_arn, "must not be set with authorization: iam; set authorization: cognito to use it"))
+        if self.quota_per_day is not None and not self.api_key_required:
+            problems.append(_FieldError(("quota_per_day",), self.quota_per_day,
+                                        "must not be set without api_key_required: true: a usage plan's quota counts only requests with an API key"))
+        if self.custom_domain is not None and self.endpoint_type == "private":
+            # A private API's custom domain is AWS::ApiGateway::DomainNameV2 with more resources, not built here
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-custom-domains-cfn.html).
+            problems.append(_FieldError(("custom_domain", "domain_name"), self.custom_domain.domain_name,
+                                        "must not be set with endpoint_type: private; a custom domain is built for a regional API only"))
         for index, stage in enumerate(self.stages):
             if stage in self.stages[:index]:
                 problems.append(_FieldError(("stages", index), stage, "duplicate stage; list each stage once"))
@@ -855,7 +868,8 @@ def _api_problems(config: PlatformConfig) -> list[_FieldError]:
         api = model.api
         if api is None:
             continue
-        if model.smoke_test is not None and "staging" in api.stages and model.smoke_test.content_type not in api.content_types:
+        if (model.smoke_test is not None and "staging" in api.stages and not api.api_key_required
+                and model.smoke_test.content_type not in api.content_types):
             problems.append(_FieldError(
                 ("models", index, "smoke_test", "content_type"), model.smoke_test.content_type,
                 f"must be one of models[{index}].api.content_types ({', '.join(api.content_types)}): the staging smoke test also calls the API",

@@ -183,6 +183,7 @@ class EndpointStack(Stack):
         with config.props_from({
             "api_name": f"project, {config.model_path(model, 'name')}",
             "content_types": f"{base}.content_types", "max_body_kb": f"{base}.max_body_kb", "quota_per_day": f"{base}.quota_per_day",
+            "api_key_required": f"{base}.api_key_required",
             "throttling_rate_limit": f"{base}.throttling.rate_limit", "throttling_burst_limit": f"{base}.throttling.burst_limit",
             "waf_rate_limit": f"{base}.waf_rate_limit", "domain_name": f"{base}.custom_domain.domain_name",
         }):
@@ -198,6 +199,7 @@ class EndpointStack(Stack):
                 throttling_rate_limit=api.throttling.rate_limit,
                 throttling_burst_limit=api.throttling.burst_limit,
                 quota_per_day=api.quota_per_day,
+                api_key_required=api.api_key_required,
                 waf_rate_limit=api.waf_rate_limit,
                 domain_name=domain.domain_name if domain else None,
                 certificate=acm.Certificate.from_certificate_arn(self, "ApiCertificate", domain.certificate_arn) if domain else None,
@@ -209,8 +211,9 @@ class EndpointStack(Stack):
 
     def _smoke_test_role(self, config: PlatformConfig, stage: str, model: ModelSettings) -> iam.Role:
         name = endpoint_name(config, stage, model)
-        # The pipeline's smoke test calls a regional API too; a private one it cannot reach.
-        api = self.api if self.api is not None and self.api.endpoint_type == "REGIONAL" else None
+        # The pipeline's smoke test calls a regional API too; a private one it cannot reach, nor one that requires an
+        # API key (it has none).
+        api = self.api if self.api is not None and self.api.endpoint_type == "REGIONAL" and not self.api.api_key_required else None
 
         def grant(grantee: iam.IGrantable) -> iam.Grant:
             if api is not None:

@@ -103,7 +103,8 @@ def release_stack_number(model: ModelSettings) -> int:
 
 def _reachable_api(model: ModelSettings, stage: str) -> bool:
     api = model.api
-    return api is not None and stage in api.stages and api.endpoint_type == "regional"
+    # A private API is out of the pipeline's reach; one requiring an API key refuses the smoke test, which has none.
+    return api is not None and stage in api.stages and api.endpoint_type == "regional" and not api.api_key_required
 
 
 def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings, tooling: ReleaseTooling) -> ReleasePipeline:

@@ -846,6 +846,15 @@ def test_the_default_config_gives_churn_an_iam_authorized_regional_api_in_stagin
                             "certificate_arn": "arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-0000-0000-000000000000"}},
          ["models[0].api.custom_domain.certificate_arn: must be a certificate of region eu-west-1: a regional API's domain uses a "
           "certificate of its region (got 'arn:aws:acm:us-east-1:333333333333:certificate/00000000-0000-0000-0000-00000...)"]),
+        ({"quota_per_day": 1000},
+         ["models[0].api.quota_per_day: must not be set without api_key_required: true: a usage plan's quota counts only "
+          "requests with an API key (got 1000)"]),
+        ({"api_key_required": "sometimes"}, ["models[0].api.api_key_required: must be a valid boolean (got 'sometimes')"]),
+        ({"endpoint_type": "private", "custom_domain": {
+            "domain_name": "churn.api.example.com",
+            "certificate_arn": "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000000"}},
+         ["models[0].api.custom_domain.domain_name: must not be set with endpoint_type: private; a custom domain is built for a "
+          "regional API only (got 'churn.api.example.com')"]),
         ({"throttle": {}}, None),
     ],
 )
@@ -856,6 +865,13 @@ def test_api_problems_are_one_line_each_naming_the_key(api: dict[str, Any], expe
         assert "did you mean 'throttling'?" in got[0]
         return
     assert got == expected
+
+
+def test_a_quota_is_accepted_with_api_keys_required() -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0.api": {"api_key_required": True, "quota_per_day": 1000}}))
+    api = config.models[0].api
+    assert api is not None and (api.api_key_required, api.quota_per_day) == (True, 1000)
+    assert load_config(DEFAULT_CONFIG).models[0].api.api_key_required is False  # type: ignore[union-attr]
 
 
 def test_interface_endpoints_are_in_one_zone_in_dev_two_in_staging_and_all_in_prod(default_config: PlatformConfig) -> None:

@@ -247,3 +247,26 @@ def test_a_private_api_goes_through_the_stages_execute_api_endpoint_and_is_not_s
     smoke = [r["Properties"] for r in resources(endpoint_template, "AWS::IAM::ManagedPolicy").values()
              if r["Properties"].get("Roles") == [{"Ref": endpoint.get_logical_id(endpoint.smoke_test_role.node.default_child)}]]  # type: ignore[arg-type]
     assert "execute-api" not in json.dumps(smoke) and "cloudformation" not in json.dumps(smoke)
+
+
+def test_an_api_requiring_api_keys_meters_them_and_is_not_smoke_tested() -> None:
+    """With api_key_required the usage plan's throttle and quota apply to each key; the pipeline's smoke test has no
+    key, so it calls the endpoint only: its role gets no execute-api:Invoke and its test names no API stack."""
+    from stacks.release_stack import _reachable_api
+    from stacks.stage import PlatformStage
+
+    data = default_config_data()
+    data["models"][0]["api"] = {"stages": ["staging"], "api_key_required": True, "quota_per_day": 5000}
+    config = PlatformConfig.from_mapping(data, source="api-keys")
+    app = cdk.App(context=CDK_CONTEXT)
+    stage = PlatformStage(app, "Staging", config=config, stage="staging", model_package_arns={"churn": PACKAGE})
+    endpoint = stage.endpoints["churn"]
+    endpoint_template = cdk.Stage.of(endpoint).synth().get_stack_by_name(endpoint.stack_name).template  # type: ignore[union-attr]
+    assert props(endpoint_template, "AWS::ApiGateway::Method")["ApiKeyRequired"] is True
+    assert props(endpoint_template, "AWS::ApiGateway::UsagePlan")["Quota"] == {"Limit": 5000, "Period": "DAY"}
+    assert endpoint.smoke_test_role is not None
+    smoke = [r["Properties"] for r in resources(endpoint_template, "AWS::IAM::ManagedPolicy").values()
+             if r["Properties"].get("Roles") == [{"Ref": endpoint.get_logical_id(endpoint.smoke_test_role.node.default_child)}]]  # type: ignore[arg-type]
+    assert smoke and "execute-api" not in json.dumps(smoke) and "cloudformation" not in json.dumps(smoke)
+    assert _reachable_api(config.models[0], "staging") is False
+    assert _reachable_api(PlatformConfig.from_mapping(default_config_data()).models[0], "staging") is True

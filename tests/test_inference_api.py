@@ -142,10 +142,31 @@ def test_the_stage_logs_access_to_an_encrypted_group_errors_without_payloads_tra
 
 
 def test_throttling_and_quota_come_from_the_props() -> None:
-    t = template(throttling_rate_limit=5, throttling_burst_limit=10, quota_per_day=1000)
+    t = template(throttling_rate_limit=5, throttling_burst_limit=10, quota_per_day=1000, api_key_required=True)
     (settings,) = one(t, "AWS::ApiGateway::Stage")["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (5, 10)
     assert one(t, "AWS::ApiGateway::UsagePlan")["Quota"] == {"Limit": 1000, "Period": "DAY"}
+
+
+def test_the_usage_plan_meters_requests_only_when_the_method_requires_an_api_key(default: dict[str, Any]) -> None:
+    # a plan throttles and counts only requests carrying an API key, on methods that require one
+    assert one(default, "AWS::ApiGateway::Method").get("ApiKeyRequired", False) is False
+    assert one(template(api_key_required=True), "AWS::ApiGateway::Method")["ApiKeyRequired"] is True
+
+
+def test_log_groups_and_key_are_retained_except_when_their_first_create_rolls_back(default: dict[str, Any]) -> None:
+    """RETAIN becomes RetainExceptOnCreate: a failed first create must not leave the fixed-name log groups behind."""
+    retained = [*resources(default, "AWS::Logs::LogGroup").values(), *resources(default, "AWS::KMS::Key").values()]
+    assert len(retained) == 3
+    assert {(r["DeletionPolicy"], r["UpdateReplacePolicy"]) for r in retained} == {("RetainExceptOnCreate", "Retain")}
+    destroyed = template(removal_policy=cdk.RemovalPolicy.DESTROY)
+    gone = [*resources(destroyed, "AWS::Logs::LogGroup").values(), *resources(destroyed, "AWS::KMS::Key").values()]
+    assert {(r["DeletionPolicy"], r["UpdateReplacePolicy"]) for r in gone} == {("Delete", "Delete")}
+
+
+def test_waf_logs_redact_the_credential_headers(default: dict[str, Any]) -> None:
+    logging = one(default, "AWS::WAFv2::LoggingConfiguration")
+    assert logging["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}, {"SingleHeader": {"Name": "x-amz-security-token"}}]
 
 
 def test_requests_are_validated_content_type_required_and_only_the_configured_types_pass(default: dict[str, Any]) -> None:
@@ -185,15 +206,30 @@ def test_the_direct_integration_invokes_the_one_endpoint_through_a_role_allowed_
     policy = one(default, "AWS::IAM::ManagedPolicy")
     assert policy["Roles"] == [{"Ref": role_id}]
     assert policy["PolicyDocument"]["Statement"] == [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": ENDPOINT_ARN}]
-    trust = resources(default, "AWS::IAM::Role")[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust[0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
-    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_api_gateway_assumes_its_roles_through_a_trust_policy_without_source_account() -> None:
+    """API Gateway sets no aws:SourceAccount when it assumes an integration's credentials role: a condition on it
+    would answer every request 500. The account's CloudWatch role has none in AWS's own example either."""
+    t = template(logging_role=True)
+    (account,) = resources(t, "AWS::ApiGateway::Account").values()
+    logging_role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    integration_role_id = one(t, "AWS::ApiGateway::Method")["Integration"]["Credentials"]["Fn::GetAtt"][0]
+    roles = resources(t, "AWS::IAM::Role")
+    assert set(roles) == {logging_role_id, integration_role_id}
+    for role in roles.values():
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}}]
 
 
 def test_every_answer_carries_the_request_id(default: dict[str, Any]) -> None:
     method = one(default, "AWS::ApiGateway::Method")
     for response in method["Integration"]["IntegrationResponses"]:
         assert response["ResponseParameters"]["method.response.header.X-Request-Id"] == "context.requestId"
+        # the template is picked by the request's Accept header: every accepted type maps the error the same way
+        if "ResponseTemplates" in response:
+            templates = response["ResponseTemplates"]
+            assert set(templates) == {"application/json", "text/csv"} and len(set(templates.values())) == 1
     assert {r["StatusCode"] for r in method["MethodResponses"]} == {"200", "400", "429", "502"}
     gateway = [r["Properties"] for r in resources(default, "AWS::ApiGateway::GatewayResponse").values()]
     assert {g["ResponseType"] for g in gateway} == {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED"}
@@ -266,6 +302,12 @@ def test_passes_every_compliance_pack(tmp_path: Path, variant: str) -> None:
         ({"waf_rate_limit": 5}, "InferenceApi: waf_rate_limit: must be from 10 to 2000000000 (got 5)"),
         ({"throttling_burst_limit": -1}, "InferenceApi: throttling_burst_limit: must be at least 0 (got -1)"),
         ({"quota_per_day": 0}, "InferenceApi: quota_per_day: must be at least 1 (got 0)"),
+        ({"quota_per_day": 1000}, "InferenceApi: quota_per_day: must be given with api_key_required=True only"),
+        ({"api_key_required": "yes"}, "InferenceApi: api_key_required: "),
+        ({"endpoint_type": "PRIVATE", "vpc_endpoint": vpc_endpoint, "domain_name": "churn.api.example.com",
+          "certificate": lambda s: acm.Certificate.from_certificate_arn(
+              s, "Cert", f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/00000000-0000-0000-0000-000000000000")},
+         "InferenceApi: domain_name: must not be given with endpoint_type PRIVATE: a custom domain is built for a REGIONAL API only"),
         ({"authorization_scopes": ["a/b"]}, "InferenceApi: authorization_scopes: must be given with user_pools only"),
         ({"user_pools": user_pools, "authorizer": lambda s: cdk.aws_apigateway.TokenAuthorizer(
             s, "A", handler=lambda_.Function.from_function_arn(s, "F", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"))},
@@ -364,8 +406,12 @@ def test_the_selection_patterns_cover_every_status_once_with_the_default_last_re
 
 
 def test_the_gateway_responses_render_to_the_same_form() -> None:
+    # $context.error.messageString is the message already quoted as a JSON string, as API Gateway substitutes it
+    message = 'Unsupported Media Type: "text/xml"'
     for response in resources(template(), "AWS::ApiGateway::GatewayResponse").values():
         rendered = render(response["Properties"]["ResponseTemplates"]["application/json"],
-                          context={"requestId": REQUEST_ID, "error": {"message": "Unsupported Media Type"}})
-        assert set(json.loads(rendered.body)) == {"message", "requestId"}
-        assert json.loads(rendered.body)["requestId"] == REQUEST_ID
+                          context={"requestId": REQUEST_ID, "error": {"message": message, "messageString": json.dumps(message)}})
+        body = json.loads(rendered.body)
+        assert set(body) == {"message", "requestId"} and body["requestId"] == REQUEST_ID
+        if response["Properties"]["ResponseType"] == "DEFAULT_4XX":
+            assert body["message"] == message

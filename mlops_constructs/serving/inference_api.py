@@ -52,6 +52,10 @@ MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadI
 bad inputs (Log4j and other exploit patterns)
 (https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html)."""
 
+WAF_REDACTED_HEADERS = ("authorization", "x-amz-security-token")
+"""Request headers written as ``REDACTED`` in the WAF logs: a Cognito token or SigV4 signature, and a temporary
+credentials' session token."""
+
 # The core rule set's own body size rule blocks bodies over 8 KB (SizeRestrictions_BODY); counted instead,
 # as the body size is this API's own rule, from max_body_kb.
 _COUNTED_CORE_RULES = ("SizeRestrictions_BODY",)
@@ -108,6 +112,13 @@ MODEL_ERROR_TEMPLATE = (
 message (``OriginalMessage``) and log stream are never returned."""
 
 THROTTLED_TEMPLATE = _ERROR_BODY % "Too many requests: retry later"
+
+GATEWAY_4XX_TEMPLATE = '{"message": $context.error.messageString, "requestId": "$context.requestId"}'
+"""API Gateway's own 4xx (unauthorized, refused content type, ...): its message, which
+``$context.error.messageString`` gives already quoted as a JSON string (``$context.error.message`` inside
+quotes would break on a quote in it)
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.responseTemplates.html).
+A gateway response's template is not VTL: simple substitution only."""
 SERVER_ERROR_TEMPLATE = _ERROR_BODY % "The model endpoint failed to answer"
 
 ERROR_TEMPLATES: dict[str, tuple[str | None, str, str]] = {
@@ -120,8 +131,11 @@ ERROR_TEMPLATES: dict[str, tuple[str | None, str, str]] = {
 """The direct integration's error responses, by name: (selection pattern, status, mapping template)."""
 
 REQUEST_ID_HEADER = "X-Request-Id"
-"""Every answer of the API carries the request id (``$context.requestId``) in this header, besides API
-Gateway's own ``x-amzn-RequestId``; every error body carries it as ``requestId``."""
+"""The direct integration's answers carry the request id (``$context.requestId``) in this header, besides API
+Gateway's own ``x-amzn-RequestId``; every error body, API Gateway's own (gateway responses) included, carries it as
+``requestId``. API Gateway's own answers cannot carry this header: a gateway response's headers map from the
+request's parameters or static values only, not from ``$context``
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.gatewayResponse.html)."""
 
 _CONTENT_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 _API_NAME = re.compile(r"[A-Za-z0-9._ -]{1,128}")
@@ -151,8 +165,8 @@ class InferenceApi(Construct):
       KMS-encrypted log group;
     - the **stage** ``v1``: throttling (``throttling_rate_limit``/``throttling_burst_limit``), X-Ray tracing,
       execution logging of errors (never of payloads), access logs to a KMS-encrypted log group, and a
-      **usage plan** with the same throttling and an optional daily quota, to which API keys of your clients
-      can be added;
+      **usage plan** with the same throttling and an optional daily quota per API key, which applies only with
+      ``api_key_required`` (then add your clients' keys to it);
     - optionally a **custom domain** (``domain_name`` with ``certificate``), TLS 1.2 or later.
 
     Execution and access logging need API Gateway's CloudWatch role set once per account and region:
@@ -179,16 +193,22 @@ class InferenceApi(Construct):
     :param max_body_kb: the largest request body, 1 to 64 KB (:data:`WAF_BODY_LIMITS_KB`). Default: 16.
     :param throttling_rate_limit: requests per second, steady state, for the stage. Default: 50.
     :param throttling_burst_limit: Default: 100.
-    :param quota_per_day: requests per day per API key of the usage plan. Default: no quota.
+    :param quota_per_day: requests per day per API key of the usage plan; with ``api_key_required`` only. Default: no quota.
+    :param api_key_required: ``POST /invocations`` also requires an API key (``x-api-key``) of the usage plan, so that the
+        plan's throttling and quota apply to each key. Default: ``False``: the usage plan then meters nothing (a plan
+        meters only requests that carry an API key on methods that require one), and the stage's throttling
+        (``throttling_rate_limit``/``throttling_burst_limit``, shared by every caller) is what limits IAM and Cognito callers.
     :param waf_rate_limit: requests per client IP per 5 minutes before WAF blocks it, 10 to 2,000,000,000.
         Default: 3000.
-    :param domain_name: a custom domain for the API (``certificate`` required). Default: none, the
+    :param domain_name: a custom domain for the API (``certificate`` required), ``REGIONAL`` only. Default: none, the
         ``execute-api`` URL only.
     :param certificate: the ACM certificate of ``domain_name``, in the API's region.
     :param encryption_key: encrypts the access and WAF log groups; its key policy must let CloudWatch Logs
         use it. Default: a key with rotation is created.
     :param log_retention: of the access and WAF logs. Default: one year.
-    :param removal_policy: of the log groups and the key. Default: ``RemovalPolicy.RETAIN``.
+    :param removal_policy: of the log groups and the key. Default: ``RemovalPolicy.RETAIN``, which they take as
+        ``RETAIN_ON_UPDATE_OR_DELETE`` (CloudFormation's ``RetainExceptOnCreate``): the log groups have fixed names,
+        so, retained after a failed first create, they would make the next deploy fail.
     """
 
     def __init__(
@@ -209,6 +229,7 @@ class InferenceApi(Construct):
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
         quota_per_day: int | None = None,
+        api_key_required: bool = False,
         waf_rate_limit: int = 3000,
         domain_name: str | None = None,
         certificate: acm.ICertificate | None = None,
@@ -225,7 +246,8 @@ class InferenceApi(Construct):
         self._validate(name, api_name=api_name, endpoint_type=endpoint_type, vpc_endpoint=vpc_endpoint, user_pools=user_pools,
                        authorization_scopes=authorization_scopes, authorizer=authorizer, handler=handler, content_types=content_types,
                        max_body_kb=max_body_kb, throttling_rate_limit=throttling_rate_limit, throttling_burst_limit=throttling_burst_limit,
-                       quota_per_day=quota_per_day, waf_rate_limit=waf_rate_limit, domain_name=domain_name, certificate=certificate,
+                       quota_per_day=quota_per_day, api_key_required=api_key_required, waf_rate_limit=waf_rate_limit,
+                       domain_name=domain_name, certificate=certificate,
                        encryption_key=encryption_key, log_retention=log_retention, removal_policy=removal_policy)
         stack = Stack.of(self)
         self.endpoint = endpoint
@@ -236,12 +258,15 @@ class InferenceApi(Construct):
         """The request content types accepted."""
         self.max_body_kb = max_body_kb
         """The largest request body, in KB (1,024 bytes)."""
+        self.api_key_required = api_key_required
+        """Whether ``POST /invocations`` requires an API key (``x-api-key``) of the usage plan besides its authorization."""
 
-        self.encryption_key: kms.IKey = encryption_key or self._key(api_name, removal_policy)
+        retention_policy = _retained_except_on_create(removal_policy)
+        self.encryption_key: kms.IKey = encryption_key or self._key(api_name, retention_policy)
         """Encrypts the access and WAF log groups."""
         # Under /aws/apigateway/, where account_logging_role() lets API Gateway write.
         self.access_log_group = logs.LogGroup(self, "AccessLogs", log_group_name=f"/aws/apigateway/{_log_name(api_name)}/access",
-                                              encryption_key=self.encryption_key, retention=log_retention, removal_policy=removal_policy)
+                                              encryption_key=self.encryption_key, retention=log_retention, removal_policy=retention_policy)
         """The stage's access logs: one JSON line per request (:meth:`access_log_format`)."""
         acknowledge_log_retention(self.access_log_group)
 
@@ -299,6 +324,9 @@ class InferenceApi(Construct):
             request_parameters={"method.request.header.Content-Type": True},
             request_models={t: body_model for t in json_types} if body_model is not None else None,
             method_responses=self._method_responses() if handler is None else None,
+            # Only a method that requires an API key has its requests metered by the usage plan (throttle, quota)
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html).
+            api_key_required=api_key_required,
             **self._method_authorization,
         )
         """``POST /invocations``."""
@@ -311,11 +339,11 @@ class InferenceApi(Construct):
             quota=apigw.QuotaSettings(limit=quota_per_day, period=apigw.Period.DAY) if quota_per_day else None,
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
-        """Throttles (and with ``quota_per_day`` caps) each API key added to it (``usage_plan.add_api_key``).
-        A plan meters requests that carry an API key only; requests authorized by IAM or Cognito are throttled
-        by the stage."""
+        """Throttles (and with ``quota_per_day`` caps) each API key added to it (``usage_plan.add_api_key``), with
+        ``api_key_required`` only: a plan meters only requests that carry an API key, on methods that require one.
+        Without it the plan limits nothing, and the stage's throttling is what limits IAM and Cognito callers."""
 
-        self.web_acl, self.waf_log_group = self._web_acl(api_name, max_body_kb, waf_rate_limit, log_retention, removal_policy)
+        self.web_acl, self.waf_log_group = self._web_acl(api_name, max_body_kb, waf_rate_limit, log_retention, retention_policy)
         self.web_acl_association = wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.stage.stage_arn,
                                                               web_acl_arn=self.web_acl.attr_arn)
         """Puts the web ACL in front of the stage."""
@@ -402,7 +430,7 @@ class InferenceApi(Construct):
         set before. Its policy is the managed ``AmazonAPIGatewayPushToCloudWatchLogs``'s actions as a customer
         managed policy on API Gateway's log groups only."""
         stack = Stack.of(scope)
-        role = iam.Role(scope, id, assumed_by=service_principal("apigateway.amazonaws.com", stack.account),
+        role = iam.Role(scope, id, assumed_by=_apigateway_principal(),
                         description="API Gateway writes the account's REST API execution and access logs")
         logs_arn = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
         execution, access = f"{logs_arn}API-Gateway-Execution-Logs_*", f"{logs_arn}/aws/apigateway/*"
@@ -459,7 +487,7 @@ class InferenceApi(Construct):
         return {"authorization_type": apigw.AuthorizationType.IAM}
 
     def _direct_integration(self, endpoint: EndpointBase) -> apigw.Integration:
-        self.role = iam.Role(self, "IntegrationRole", assumed_by=service_principal("apigateway.amazonaws.com", Stack.of(self).account),
+        self.role = iam.Role(self, "IntegrationRole", assumed_by=_apigateway_principal(),
                              description=f"API Gateway invokes SageMaker endpoint {endpoint.endpoint_name}")
         policy = iam.ManagedPolicy(self, "IntegrationPolicy", description=f"Invoke endpoint {endpoint.endpoint_name}", roles=[self.role],
                                    statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint.endpoint_arn])])
@@ -469,10 +497,18 @@ class InferenceApi(Construct):
             selection_pattern=SUCCESS_PATTERN, status_code="200",
             response_parameters={**request_id, "method.response.header.Content-Type": "integration.response.header.Content-Type"},
         )]
+        # A response template is picked by the request's Accept header (application/json when it has none), so each
+        # error template is registered for JSON and for every accepted content type: a client that asks for
+        # text/csv gets the same mapped error, never SageMaker's own body. API Gateway's guide, as quoted in
+        # https://github.com/serverless/serverless/issues/2046: "The response mapping template ... is selected by the
+        # value of the "Accept" header sent in the client request"; and in https://github.com/localstack/localstack/pull/10381:
+        # "When the Accept header is not specified in the request, API Gateway assumes that its default value is
+        # application/json".
+        accepted = tuple(dict.fromkeys(("application/json", *self.content_types)))
         for pattern, status, template in ERROR_TEMPLATES.values():
             responses.append(apigw.IntegrationResponse(
                 selection_pattern=pattern, status_code=status, response_parameters=request_id,
-                response_templates={"application/json": template},
+                response_templates=dict.fromkeys(accepted, template),
             ))
         return apigw.AwsIntegration(
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-request-basic-setup.html (AWS
@@ -508,13 +544,13 @@ class InferenceApi(Construct):
         """API Gateway's own answers (unauthorized, refused content type, invalid body, WAF block, throttled,
         integration failure) in the same form as the integration's: a fixed message and the request id
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
-        for id_, type_, message in (
-            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, "$context.error.message"),
-            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, "The API failed to answer"),
-            ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "Invalid request body"),
-            ("Throttled", apigw.ResponseType.THROTTLED, "Too many requests: retry later"),
+        for id_, type_, body in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, GATEWAY_4XX_TEMPLATE),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, _ERROR_BODY % "The API failed to answer"),
+            ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, _ERROR_BODY % "Invalid request body"),
+            ("Throttled", apigw.ResponseType.THROTTLED, _ERROR_BODY % "Too many requests: retry later"),
         ):
-            self.rest_api.add_gateway_response(id_, type=type_, templates={"application/json": _ERROR_BODY % message})
+            self.rest_api.add_gateway_response(id_, type=type_, templates={"application/json": body})
 
     def _web_acl(self, api_name: str, max_body_kb: int, rate_limit: int, retention: logs.RetentionDays,
                  removal_policy: RemovalPolicy) -> tuple[wafv2.CfnWebACL, logs.LogGroup]:
@@ -563,7 +599,14 @@ class InferenceApi(Construct):
         log_group = logs.LogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{_log_name(api_name)}",
                                   encryption_key=self.encryption_key, retention=retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
-        wafv2.CfnLoggingConfiguration(self, "WafLogging", resource_arn=acl.attr_arn, log_destination_configs=[log_group.log_group_arn])
+        wafv2.CfnLoggingConfiguration(
+            self, "WafLogging", resource_arn=acl.attr_arn, log_destination_configs=[log_group.log_group_arn],
+            # WAF logs every header of a request; these carry credentials (a Cognito JWT, a session token) and are
+            # written as REDACTED instead (https://docs.aws.amazon.com/waf/latest/APIReference/API_LoggingConfiguration.html).
+            # (SingleHeader is typed as JSON here, so written as CloudFormation spells it.)
+            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                             for header in WAF_REDACTED_HEADERS],
+        )
         return acl, log_group
 
     def _acknowledge(self, stack: Stack) -> None:
@@ -588,8 +631,8 @@ class InferenceApi(Construct):
     @staticmethod
     def _validate(name: str, *, api_name: Any, endpoint_type: Any, vpc_endpoint: Any, user_pools: Any, authorization_scopes: Any,
                   authorizer: Any, handler: Any, content_types: Any, max_body_kb: Any, throttling_rate_limit: Any, throttling_burst_limit: Any,
-                  quota_per_day: Any, waf_rate_limit: Any, domain_name: Any, certificate: Any, encryption_key: Any, log_retention: Any,
-                  removal_policy: Any) -> None:
+                  quota_per_day: Any, api_key_required: Any, waf_rate_limit: Any, domain_name: Any, certificate: Any, encryption_key: Any,
+                  log_retention: Any, removal_policy: Any) -> None:
         check_pattern(name, "api_name", api_name, _API_NAME, "must be 1-128 letters, digits, spaces and . _ -")
         check_choice(name, "endpoint_type", endpoint_type, ("REGIONAL", "PRIVATE"))
         check_interface(name, "vpc_endpoint", vpc_endpoint, "vpc_endpoint_id", "must be an ec2.IVpcEndpoint (the execute-api interface endpoint)",
@@ -619,6 +662,10 @@ class InferenceApi(Construct):
         check_range(name, "throttling_burst_limit", throttling_burst_limit, 0)
         if quota_per_day is not None:
             check_range(name, "quota_per_day", quota_per_day, 1)
+        check_type(name, "api_key_required", api_key_required, bool)
+        if quota_per_day is not None and not api_key_required:
+            raise PropsError(name, "quota_per_day", quota_per_day, "must be given with api_key_required=True only: a usage plan's quota "
+                             "counts requests that carry an API key, on methods that require one")
         check_range(name, "waf_rate_limit", waf_rate_limit, _RATE_MIN, _RATE_MAX)
         check_pattern(name, "domain_name", domain_name, _DOMAIN, "must be a lowercase DNS name like api.example.com", optional=True)
         check_interface(name, "certificate", certificate, "certificate_arn", "must be an acm.ICertificate", optional=True)
@@ -626,9 +673,43 @@ class InferenceApi(Construct):
             raise PropsError(name, "certificate", None, "is required with domain_name: the ACM certificate of the domain, in the API's region")
         if certificate is not None and domain_name is None:
             raise PropsError(name, "certificate", certificate, "must be given with domain_name only")
+        if domain_name is not None and endpoint_type == "PRIVATE":
+            # A private API's custom domain is another resource (AWS::ApiGateway::DomainNameV2, with a base path
+            # mapping V2 and a domain name access association for the VPC endpoint), which this construct does not build
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-custom-domains-cfn.html).
+            raise PropsError(name, "domain_name", domain_name, "must not be given with endpoint_type PRIVATE: a custom domain is "
+                             "built for a REGIONAL API only (a private API's needs AWS::ApiGateway::DomainNameV2)")
         check_interface(name, "encryption_key", encryption_key, "key_arn", "must be a kms.IKey", optional=True)
         check_type(name, "log_retention", log_retention, logs.RetentionDays)
         check_type(name, "removal_policy", removal_policy, RemovalPolicy)
+
+
+def _apigateway_principal() -> iam.IPrincipal:
+    """API Gateway's service principal, with no ``aws:SourceAccount`` condition, for both roles it assumes here.
+
+    API Gateway does not set ``aws:SourceAccount`` when it assumes an integration's credentials role, so a trust
+    policy conditioned on it denies the AssumeRole and every request is answered 500 ("API Gateway does not have
+    permission to assume the provided role"): found and fixed in
+    https://github.com/aws-solutions-library-samples/accelerated-intelligent-document-processing-on-aws/pull/479.
+    AWS's own trust policy for the account's CloudWatch role (``AWS::ApiGateway::Account``) has no condition
+    either (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html). Either role is
+    only usable by whoever can name it to API Gateway in this account (``iam:PassRole``), and each allows one
+    narrow thing: InvokeEndpoint on one endpoint, or writing API Gateway's log groups.
+    """
+    return service_principal("apigateway.amazonaws.com")
+
+
+def _retained_except_on_create(policy: RemovalPolicy) -> RemovalPolicy:
+    """``RETAIN`` as CloudFormation's ``RetainExceptOnCreate``, any other policy as given.
+
+    The access and WAF log groups have fixed names (the WAF one must start with ``aws-waf-logs-``). Were they
+    retained when the stack's first create fails and rolls back, the next deploy would fail creating them again
+    (AlreadyExists). ``RetainExceptOnCreate`` deletes a resource when the operation that created it rolls back and
+    retains it on every other delete or replacement
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html);
+    the key that encrypts them goes with them, as it then encrypted nothing.
+    """
+    return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if policy == RemovalPolicy.RETAIN else policy
 
 
 def _minute() -> Any:
