@@ -15,8 +15,8 @@ for ``createProcessingJob.sync``, ``createTrainingJob.sync``, ``createHyperParam
    job definition with the hyperparameters it tried, each writing its ``model.tar.gz``) and reports the
    one the test chose as its ``BestTrainingJob`` (moto's own description names a fake one); a transform job
    writes ``<input key>.out`` under its output path for every object under its input prefix (one line per input
-   line: ``prediction`` of :class:`JobScript`, after the input line when it joins the input), and may be held
-   running until the test releases it (``hold``);
+   line: ``prediction`` of :class:`JobScript`, after the input line when it joins the input); a transform or drift
+   job may be held running until the test releases it (``hold``), to play a job that outlives its task's timeout;
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
 
@@ -80,9 +80,9 @@ class JobScript:
     prediction: str = "0.5"
     """What a transform job writes for each input record."""
     hold: threading.Event | None = None
-    """When given, a transform job stays running (its ``.sync`` task waits) until the test sets it."""
+    """When given, a transform or drift job stays running (its ``.sync`` task waits) until the test sets it."""
     held: threading.Event = field(default_factory=threading.Event)
-    """Set when a transform job is created, so a test knows one is running."""
+    """Set when a transform or drift job is created, so a test knows one is running."""
 
 
 def _kind(action: str, parameters: dict[str, Any]) -> str:
@@ -137,6 +137,8 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                 self._transform(normalised_parameters, s3)
             env.stack.append({"kind": kind, "name": normalised_parameters["TransformJobName"], "action": action})
             return
+        if kind == "drift":
+            self.script.held.set()
         if kind not in self.script.failing_jobs:
             self._play(kind, normalised_parameters, s3)
         name = normalised_parameters.get("ProcessingJobName") or normalised_parameters["TrainingJobName"]
@@ -231,6 +233,8 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                         "TuningJobName": started["name"], "TunedHyperParameters": best["TunedHyperParameters"],
                     }
             else:
+                if started["kind"] == "drift" and self.script.hold is not None and not self.script.hold.wait(timeout=30):
+                    raise AssertionError("the test never released the held drift job")
                 description = sagemaker.describe_processing_job(ProcessingJobName=started["name"])
             description.pop("ResponseMetadata", None)
             description = json.loads(json.dumps(description, default=str))
