@@ -222,3 +222,5 @@ def test_the_platforms_staging_run_scores_with_the_version_its_release_deployed(
         assert job["TransformOutput"]["S3OutputPath"] == f"s3://{artifacts}/{prefix}"
         body = s3.get_object(Bucket=artifacts, Key=f"{prefix}leads.csv.out")["Body"].read()
         assert body == b"L-1,0.3,0.7,0.81\n"  # join_source: Input
+        # the model sees the features, not lead_id (the double writes the whole joined row; SageMaker applies the filter)
+        assert job["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"}

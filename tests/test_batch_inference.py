@@ -307,7 +307,8 @@ def test_a_batch_only_model_gets_batch_stacks_in_its_stages_and_no_endpoint(plat
             {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/1"}]
         assert {r["Type"] for r in template["Resources"].values()}.isdisjoint({"AWS::SageMaker::Endpoint", "AWS::SageMaker::EndpointConfig"})
         params = definition(template)["States"]["Transform"]["Parameters"]
-        assert params["DataProcessing"] == {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"}
+        # rows are lead_id,f1,f2: the model sees the features only, the output keeps the whole row
+        assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"}
         assert only(template, "AWS::Glue::Table")["DatabaseName"] == f"mlops_demo_{stage_name}_lead_scoring"
         assert only(template, "AWS::Scheduler::Schedule")["ScheduleExpression"] == "cron(0 4 * * ? *)"
         assert only(template, "AWS::StepFunctions::StateMachine")["StateMachineName"] == f"mlops-demo-{stage_name}-lead-scoring-batch"
