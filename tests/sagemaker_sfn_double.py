@@ -29,6 +29,7 @@ SNS.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -264,6 +265,13 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         return resolve
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return str(value)
+
+
 class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
     """moto's ``aws-sdk`` integration, returning S3 object bodies as strings as Step Functions does, and with the
     PascalCase names Step Functions uses for the parameters and results of camelCase APIs (``aws-sdk:sfn:listExecutions``
@@ -280,7 +288,8 @@ class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
         super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
         response = env.stack[-1]
         if camel and operation.output_shape is not None:
-            response = json.loads(json.dumps(response, default=str))  # dates as Step Functions renders them: strings
+            # dates as Step Functions renders them: ISO 8601 strings in UTC with milliseconds, e.g. 2013-08-23T01:02:15.422Z
+            response = json.loads(json.dumps(response, default=_iso))
             self._from_boto_response(response, operation.output_shape)
             env.stack[-1] = response
         if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
