@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
@@ -16,7 +17,7 @@ from mlops_constructs.serving import BatchInference
 from mlops_constructs.storage import ArtifactStore
 from stacks._references import stage_key_arn, stage_vpc
 from stacks._settings import log_retention, stateful_removal_policy
-from stacks.names import batch_name, storage_name_prefix, store_key_alias
+from stacks.names import batch_name, model_repository_arn, storage_name_prefix, store_key_alias
 
 
 class BatchStack(Stack):
@@ -52,6 +53,7 @@ class BatchStack(Stack):
             "input_prefix": config.model_path(model, "batch", "input_prefix"),
             "artifact_prefix": config.model_path(model, "name"),
             "artifact_key_alias": "project",
+            "image_repository": "project (the dev ArtifactStore's model repository)",
         })
         with config.props_from(paths):
             self.batch = BatchInference(
@@ -66,6 +68,8 @@ class BatchStack(Stack):
                 artifact_bucket=dev_artifacts,
                 artifact_prefix=f"{model.name}/",
                 artifact_key_alias=store_key_alias(config, "dev"),
+                # A model with its own image pulls it from the platform's model repository, as the endpoint stack's does.
+                image_repository=ecr.Repository.from_repository_arn(self, "ModelRepository", model_repository_arn(config)),
                 instance_type=batch.instance_type,
                 instance_count=batch.instance_count,
                 max_payload_mb=batch.max_payload_mb,

@@ -15,8 +15,8 @@ for ``createProcessingJob.sync``, ``createTrainingJob.sync``, ``createHyperParam
    job definition with the hyperparameters it tried, each writing its ``model.tar.gz``) and reports the
    one the test chose as its ``BestTrainingJob`` (moto's own description names a fake one); a transform job
    writes ``<input key>.out`` under its output path for every object under its input prefix (one line per input
-   line: ``prediction`` of :class:`JobScript`, after the input line when it joins the input), and may be held
-   running until the test releases it (``hold``);
+   line: ``prediction`` of :class:`JobScript`, after the input line when it joins the input); a transform or drift
+   job may be held running until the test releases it (``hold``), to play a job that outlives its task's timeout;
 3. for ``.sync`` it returns the job's ``Describe*`` output when the job completed, or fails the task
    with ``States.TaskFailed`` (the job description as the cause) when the test made that job fail.
 
@@ -29,6 +29,7 @@ SNS.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -80,9 +81,9 @@ class JobScript:
     prediction: str = "0.5"
     """What a transform job writes for each input record."""
     hold: threading.Event | None = None
-    """When given, a transform job stays running (its ``.sync`` task waits) until the test sets it."""
+    """When given, a transform or drift job stays running (its ``.sync`` task waits) until the test sets it."""
     held: threading.Event = field(default_factory=threading.Event)
-    """Set when a transform job is created, so a test knows one is running."""
+    """Set when a transform or drift job is created, so a test knows one is running."""
 
 
 def _kind(action: str, parameters: dict[str, Any]) -> str:
@@ -137,6 +138,8 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                 self._transform(normalised_parameters, s3)
             env.stack.append({"kind": kind, "name": normalised_parameters["TransformJobName"], "action": action})
             return
+        if kind == "drift":
+            self.script.held.set()
         if kind not in self.script.failing_jobs:
             self._play(kind, normalised_parameters, s3)
         name = normalised_parameters.get("ProcessingJobName") or normalised_parameters["TrainingJobName"]
@@ -231,6 +234,8 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                         "TuningJobName": started["name"], "TunedHyperParameters": best["TunedHyperParameters"],
                     }
             else:
+                if started["kind"] == "drift" and self.script.hold is not None and not self.script.hold.wait(timeout=30):
+                    raise AssertionError("the test never released the held drift job")
                 description = sagemaker.describe_processing_job(ProcessingJobName=started["name"])
             description.pop("ResponseMetadata", None)
             description = json.loads(json.dumps(description, default=str))
@@ -260,6 +265,13 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
         return resolve
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return str(value)
+
+
 class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
     """moto's ``aws-sdk`` integration, returning S3 object bodies as strings as Step Functions does, and with the
     PascalCase names Step Functions uses for the parameters and results of camelCase APIs (``aws-sdk:sfn:listExecutions``
@@ -276,7 +288,8 @@ class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
         super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
         response = env.stack[-1]
         if camel and operation.output_shape is not None:
-            response = json.loads(json.dumps(response, default=str))  # dates as Step Functions renders them: strings
+            # dates as Step Functions renders them: ISO 8601 strings in UTC with milliseconds, e.g. 2013-08-23T01:02:15.422Z
+            response = json.loads(json.dumps(response, default=_iso))
             self._from_boto_response(response, operation.output_shape)
             env.stack[-1] = response
         if isinstance(response, dict) and hasattr(response.get("Body"), "read"):

@@ -77,9 +77,18 @@ class World:
         self.machine_arn = self.sfn.create_state_machine(name=machine["Properties"]["StateMachineName"], definition=json.dumps(self.definition),
                                                          roleArn=machine_role)["stateMachineArn"]
 
-    def start(self, trigger: str = "Schedule") -> str:
-        return self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"run-{uuid.uuid4()}",
+    def start(self, trigger: str = "Schedule", prefix: str = "run") -> str:
+        return self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"{prefix}-{uuid.uuid4()}",
                                         input=json.dumps({"trigger": trigger}))["executionArn"]
+
+    def with_timeouts(self, *, task: int | None = None, execution: int | None = None) -> None:
+        """The machine, its Transform task's and/or its own TimeoutSeconds shortened (the synthesized ones are hours)."""
+        assert "TimeoutSeconds" in self.definition and "TimeoutSeconds" in self.definition["States"]["Transform"]
+        if task is not None:
+            self.definition["States"]["Transform"]["TimeoutSeconds"] = task
+        if execution is not None:
+            self.definition["TimeoutSeconds"] = execution
+        self.sfn.update_state_machine(stateMachineArn=self.machine_arn, definition=json.dumps(self.definition))
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
         return wait(self.sfn, execution_arn)
@@ -181,6 +190,108 @@ def test_a_run_started_while_another_scores_does_nothing(world: World) -> None:
     assert len(script.calls) == 1
 
 
+def test_a_job_past_max_run_time_fails_the_run_with_a_notification(world: World) -> None:
+    """The Transform task's TimeoutSeconds (max_run_time; 1 s here) ends a job that runs on as States.Timeout, which the
+    Catch sends to the failure notification: the run fails (ExecutionsFailed), and the next run is not blocked."""
+    world.with_timeouts(task=1)
+    script = JobScript(hold=threading.Event())
+    try:
+        with sagemaker_double(script), jsonata_in_moto():
+            execution = world.wait(world.start())
+    finally:
+        script.hold.set()  # type: ignore[union-attr]
+    assert execution["status"] == "FAILED", execution["history"][-3:]
+    assert execution["error"] == "BatchTransformFailed"
+    assert entered_states(execution) == ["ListRunning", "Prepare", "OneAtATime", "Transform", "NotifyFailure", "Failed"]
+    assert any(e["type"] == "TaskTimedOut" for e in execution["history"])
+    (message,) = world.notifications()
+    assert message["failure"]["Error"] == "States.Timeout"
+    assert message["execution"] == execution["executionArn"]
+
+
+def test_an_execution_past_its_own_timeout_is_timed_out_without_a_notification(world: World) -> None:
+    """Why the timeout alarm: the definition's own TimeoutSeconds ends the execution as TIMED_OUT, and no Catch runs
+    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), so no message is sent."""
+    world.with_timeouts(execution=1)
+    script = JobScript(hold=threading.Event())
+    try:
+        with sagemaker_double(script), jsonata_in_moto():
+            execution = world.wait(world.start())
+    finally:
+        script.hold.set()  # type: ignore[union-attr]
+    assert execution["status"] == "TIMED_OUT"
+    assert "NotifyFailure" not in entered_states(execution)
+    assert world.notifications() == []
+
+
+@pytest.fixture
+def lagging_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ListExecutions as it may be right after a start ("may not reflect very recent updates", its API reference):
+    executions named unlisted-* are missing from it."""
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    original = StepFunctionBackend.list_executions
+
+    def lagging(self: Any, *args: Any, **kwargs: Any) -> Any:
+        executions, token = original(self, *args, **kwargs)
+        return [e for e in executions if not e.name.startswith("unlisted-")], token
+
+    monkeypatch.setattr(StepFunctionBackend, "list_executions", lagging)
+
+
+def test_a_run_not_yet_listed_itself_goes_ahead(world: World, lagging_listing: None) -> None:
+    """The run's own absence from the list means "go ahead", not AnotherRunInProgress (which would end it with no job
+    and no alarm)."""
+    script = JobScript(prediction="0.7")
+    with sagemaker_double(script), jsonata_in_moto():
+        execution = world.wait(world.start(prefix="unlisted"))
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    assert entered_states(execution) == ["ListRunning", "Prepare", "OneAtATime", "Transform", "Scored"]
+    assert len(script.calls) == 1
+
+
+def test_a_run_not_yet_listed_still_stops_for_an_older_running_one(world: World, lagging_listing: None) -> None:
+    script = JobScript(hold=threading.Event())
+    try:
+        with sagemaker_double(script), jsonata_in_moto():
+            first = world.start()
+            assert script.held.wait(timeout=30), "the first run never created its job"
+            second = world.wait(world.start("NewData", prefix="unlisted"))
+            assert second["status"] == "SUCCEEDED"
+            assert entered_states(second) == ["ListRunning", "Prepare", "OneAtATime", "AnotherRunInProgress"]
+            assert len(script.calls) == 1
+            script.hold.set()  # type: ignore[union-attr]
+            assert world.wait(first)["status"] == "SUCCEEDED"
+    finally:
+        script.hold.set()  # type: ignore[union-attr]
+
+
+def test_a_newer_running_execution_does_not_stop_an_older_one(world: World) -> None:
+    """The guard compares start dates, not list positions: an execution started after this one (listed first, the list
+    being newest first) is no reason to stop."""
+    script = JobScript()
+    with sagemaker_double(script), jsonata_in_moto():
+        from moto.stepfunctions.models import StepFunctionBackend
+
+        original = StepFunctionBackend.list_executions
+        newer = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{NAME}-batch:zzz-newer"
+
+        def with_a_newer_one(self: Any, *args: Any, **kwargs: Any) -> Any:
+            executions, token = original(self, *args, **kwargs)
+            fake = type("Newer", (), {"execution_arn": newer, "name": "zzz-newer", "state_machine_arn": world.machine_arn,
+                                      "status": "RUNNING", "start_date": executions[0].start_date + __import__("datetime").timedelta(seconds=5),
+                                      "stop_date": None})()
+            return [fake, *executions], token
+
+        StepFunctionBackend.list_executions = with_a_newer_one  # type: ignore[method-assign]
+        try:
+            execution = world.wait(world.start())
+        finally:
+            StepFunctionBackend.list_executions = original  # type: ignore[method-assign]
+    assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+    assert entered_states(execution)[-2:] == ["Transform", "Scored"]
+
+
 def test_the_platforms_staging_run_scores_with_the_version_its_release_deployed(platform: SynthesizedPlatform,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The default config's lead-scoring in staging, as the platform synthesizes it (its data and artifact buckets by
@@ -222,3 +333,5 @@ def test_the_platforms_staging_run_scores_with_the_version_its_release_deployed(
         assert job["TransformOutput"]["S3OutputPath"] == f"s3://{artifacts}/{prefix}"
         body = s3.get_object(Bucket=artifacts, Key=f"{prefix}leads.csv.out")["Body"].read()
         assert body == b"L-1,0.3,0.7,0.81\n"  # join_source: Input
+        # the model sees the features, not lead_id (the double writes the whole joined row; SageMaker applies the filter)
+        assert job["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"}

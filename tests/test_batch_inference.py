@@ -10,7 +10,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 
@@ -115,7 +117,12 @@ def test_the_state_machine_guards_then_transforms_with_the_configured_fields(bui
     assert definition(template)["StartAt"] == "ListRunning"
     assert states["ListRunning"]["Resource"] == "arn:aws:states:::aws-sdk:sfn:listExecutions"
     assert states["ListRunning"]["Parameters"] == {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 1000}
-    assert states["OneAtATime"]["Choices"] == [{"Variable": "$.run.oldest", "BooleanEquals": True, "Next": "Transform"}]
+    assert states["OneAtATime"]["Choices"] == [{"Variable": "$.run.go", "BooleanEquals": True, "Next": "Transform"}]
+    assert states["ListRunning"]["ResultSelector"] == {"arns.$": "$.Executions[*].ExecutionArn", "starts.$": "$.Executions[*].StartDate"}
+    throttling, other = states["ListRunning"]["Retry"]
+    assert throttling == {"ErrorEquals": ["Sfn.ThrottlingException"], "IntervalSeconds": 2, "MaxAttempts": 8, "BackoffRate": 2,
+                          "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
+    assert "Sfn.ThrottlingException" not in other["ErrorEquals"]
     assert states["OneAtATime"]["Default"] == "AnotherRunInProgress"
     transform = states["Transform"]
     assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
@@ -137,10 +144,31 @@ def test_the_state_machine_guards_then_transforms_with_the_configured_fields(bui
     assert params["TransformResources"]["VolumeKmsKeyId"] == params["TransformOutput"]["KmsKeyId"]
     assert params["DataProcessing"] == {"InputFilter": "$", "JoinSource": "None", "OutputFilter": "$"}
     assert transform["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+    # max_run_time (24 hours) bounds the job: a task timeout is States.Timeout, which States.ALL catches, and is not retried
+    assert transform["TimeoutSeconds"] == 24 * 3600
+    assert all("States.Timeout" not in r["ErrorEquals"] and "States.ALL" not in r["ErrorEquals"] for r in transform["Retry"])
     assert states["NotifyFailure"]["Next"] == "Failed"
     assert states["Failed"] == {"Type": "Fail", "Error": "BatchTransformFailed", "Cause": "See the execution's failure notification"}
     output = states["Prepare"]["Output"]["run"]["output"]
     assert "/batch-output/acme-prod-forecast/run_date=' & $fromMillis(" in output
+
+
+def test_max_run_time_is_the_jobs_timeout_and_the_execution_times_out_soon_after() -> None:
+    """CDK's StateMachine(timeout=...) applies only to definitions it builds from states, not one from a string: the
+    definition itself must carry TimeoutSeconds, at the top (the backstop) and on the Transform task (caught, notified)."""
+    for run_time, seconds in ((None, 24 * 3600), (cdk.Duration.hours(3), 3 * 3600), (cdk.Duration.minutes(1), 60)):
+        app, stack, _ = build(**({"max_run_time": run_time} if run_time else {}))
+        template = synth(app, stack)
+        machine = definition(template)
+        assert machine["States"]["Transform"]["TimeoutSeconds"] == seconds
+        assert machine["TimeoutSeconds"] == seconds + 15 * 60
+        assert "TimeoutSeconds" not in only(template, "AWS::StepFunctions::StateMachine")  # not a property of the resource
+
+
+def test_a_max_run_time_whose_execution_would_outlast_a_year_is_refused() -> None:
+    build(max_run_time=cdk.Duration.seconds(365 * 24 * 3600 - 15 * 60))
+    with pytest.raises(PropsError, match=r"^BatchInference: max_run_time: must be from 1 minute to 1 year less 15 minutes"):
+        build(max_run_time=cdk.Duration.days(365))
 
 
 def test_transform_fields_come_from_the_props() -> None:
@@ -195,6 +223,11 @@ def test_failures_alarm_and_triggers_start_the_machine(template: dict[str, Any])
     assert failed["Threshold"] == 1
     assert failed["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert len(failed["AlarmActions"]) == 1
+    # an execution the definition's own timeout ends is TIMED_OUT: counted apart, and caught by no Catch
+    timed_out = alarms[f"{NAME}-batch-timed-out"]
+    assert (timed_out["MetricName"], timed_out["Statistic"], timed_out["Period"], timed_out["Threshold"]) == ("ExecutionsTimedOut", "Sum", 3600, 1)
+    assert timed_out["Dimensions"] == failed["Dimensions"]
+    assert timed_out["AlarmActions"] == failed["AlarmActions"]
     assert f"{NAME}-batch-not-started" in alarms
     schedule = only(template, "AWS::Scheduler::Schedule")
     assert schedule["ScheduleExpression"] == "cron(0 4 * * ? *)"
@@ -237,6 +270,8 @@ def test_grants_and_metrics(built: tuple[dict[str, Any], cdk.Stack, BatchInferen
     assert len(batch.connections.security_groups) == 1
     assert stack.resolve(batch.metric_failed_runs().period.to_seconds()) == 3600
     assert batch.metric_run_time().statistic == "Maximum"
+    assert batch.metric_timed_out_runs().metric_name == "ExecutionsTimedOut"
+    assert batch.timed_out_alarm_name == f"{NAME}-batch-timed-out"
     assert batch.metric_succeeded_runs(statistic="Average").statistic == "Average"
     with pytest.raises(PropsError, match=r"^BatchInference: colour: is not a metric option"):
         batch.metric_failed_runs(colour="red")
@@ -251,10 +286,47 @@ def test_grant_read_results_covers_the_prefix_key_and_table() -> None:
     (statements,) = [p["Properties"]["PolicyDocument"]["Statement"] for p in resources(template, "AWS::IAM::Policy").values()]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"glue:GetTable", "glue:GetPartitions", "glue:GetDatabase", "states:StartExecution", "kms:Decrypt", "s3:GetObject*"} <= actions
+    assert "kms:Encrypt" not in actions  # without a catalog key, nothing for the catalog
+
+
+def test_grant_read_results_with_the_catalog_key_gives_what_athena_needs_on_an_encrypted_catalog() -> None:
+    """https://docs.aws.amazon.com/athena/latest/ug/access-encrypted-data-glue-data-catalog.html: kms:GenerateDataKey,
+    kms:Decrypt and kms:Encrypt on the catalog's key."""
+    app, stack, batch = build()
+    reader = iam.Role(stack, "Analyst", assumed_by=iam.AccountRootPrincipal())
+    catalog_key = kms.Key.from_key_arn(stack, "CatalogKey", "arn:aws:kms:eu-west-1:444444444444:key/11111111-2222-3333-4444-555555555555")
+    batch.grant_read_results(reader, catalog_key=catalog_key)
+    template = synth(app, stack)
+    (statements,) = [p["Properties"]["PolicyDocument"]["Statement"] for p in resources(template, "AWS::IAM::Policy").values()]
+    on_catalog_key = {a for s in statements if s["Resource"] == catalog_key.key_arn
+                      for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert on_catalog_key == {"kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"}
+    with pytest.raises(PropsError, match=r"^BatchInference: catalog_key: must be a kms.IKey"):
+        batch.grant_read_results(reader, catalog_key="alias/catalog")  # type: ignore[arg-type]
+
+
+def test_the_models_role_pulls_only_from_the_image_repository_given() -> None:
+    """CreateModel's ExecutionRoleArn is what SageMaker uses to access the model artifacts and docker image: a model with
+    its own image needs the pull actions on its repository and a registry login."""
+    app, stack, _ = build(image_repository=lambda stack: ecr.Repository.from_repository_arn(
+        stack, "Models", "arn:aws:ecr:eu-west-1:222222222222:repository/acme-dev/models"))
+    statements = {s["Sid"]: s for s in policy(synth(app, stack), "Batch transform of acme-prod-forecast: package") if "Sid" in s}
+    assert sorted(statements["PullImage"]["Action"]) == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert statements["PullImage"]["Resource"] == "arn:aws:ecr:eu-west-1:222222222222:repository/acme-dev/models"
+    assert statements["RegistryLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    assert statements["RegistryLogin"]["Resource"] == "*"
+
+
+def test_without_an_image_repository_the_model_may_pull_nothing(template: dict[str, Any]) -> None:
+    actions = [a for s in policy(template, "Batch transform of acme-prod-forecast: package")
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if a.startswith("ecr:")]
 
 
 @pytest.mark.parametrize(("prop", "value", "message"), [
-    ("name", "acme_prod", "BatchInference: name: must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit (got 'acme_prod')"),
+    ("name", "acme_prod", "BatchInference: name: must be 1-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit"),
+    # SageMaker job ARNs are lowercase: the job permission (<name>-batch-*) would match no job of this name
+    ("name", "Acme-prod", "BatchInference: name: must be 1-63 lowercase letters, digits and hyphens"),
     ("model_package_arn", "arn:aws:sagemaker:eu-west-1:222222222222:model-package/acme-forecast",
      "BatchInference: model_package_arn: must be a versioned model package ARN"),
     ("input_prefix", "/in", "BatchInference: input_prefix: must be an S3 key prefix without a leading slash, ending with '/' (got '/in')"),
@@ -272,6 +344,9 @@ def test_grant_read_results_covers_the_prefix_key_and_table() -> None:
     ("output_prefix", "forecast/batch-input/out/", "BatchInference: output_prefix: must not overlap input_prefix forecast/batch-input/ in the same bucket"),
     ("schedule", "cron(0 4 * * ? *)", "BatchInference: schedule: must be ScheduleExpression (or None) (got 'cron(0 4 * * ? *)')"),
     ("max_run_time", cdk.Duration.seconds(10), "BatchInference: max_run_time: must be from 1 minute to 1 year"),
+    ("max_run_time", cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("RunTime"))),
+     "BatchInference: max_run_time: must be known at synthesis: the definition carries it as TimeoutSeconds"),
+    ("image_repository", "arn:aws:ecr:eu-west-1:222222222222:repository/models", "BatchInference: image_repository: must be an ecr.IRepository"),
     ("vpc", "vpc-123", "BatchInference: vpc: must be an ec2.IVpc (got 'vpc-123')"),
 ])
 def test_invalid_props_name_the_field_the_value_and_what_is_allowed(prop: str, value: Any, message: str) -> None:
@@ -307,7 +382,10 @@ def test_a_batch_only_model_gets_batch_stacks_in_its_stages_and_no_endpoint(plat
             {"ModelPackageName": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-lead-scoring/1"}]
         assert {r["Type"] for r in template["Resources"].values()}.isdisjoint({"AWS::SageMaker::Endpoint", "AWS::SageMaker::EndpointConfig"})
         params = definition(template)["States"]["Transform"]["Parameters"]
-        assert params["DataProcessing"] == {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"}
+        # rows are lead_id,f1,f2: the model sees the features only, the output keeps the whole row
+        assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"}
+        model_policy = {s["Sid"]: s for s in policy(template, "Batch transform of mlops-demo-") if "Sid" in s}
+        assert model_policy["PullImage"]["Resource"] == "arn:aws:ecr:eu-west-1:222222222222:repository/mlops-demo-dev/models"
         assert only(template, "AWS::Glue::Table")["DatabaseName"] == f"mlops_demo_{stage_name}_lead_scoring"
         assert only(template, "AWS::Scheduler::Schedule")["ScheduleExpression"] == "cron(0 4 * * ? *)"
         assert only(template, "AWS::StepFunctions::StateMachine")["StateMachineName"] == f"mlops-demo-{stage_name}-lead-scoring-batch"

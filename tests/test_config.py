@@ -46,6 +46,9 @@ def test_default_config_loads_with_a_realtime_and_a_batch_only_model() -> None:
     assert leads.serving == ["batch"] and not leads.realtime
     assert [s for s in STAGES if leads.batch_in(s)] == ["staging", "prod"]
     assert leads.batch is not None and leads.batch.join_source == "Input" and leads.batch_input_prefix == "lead-scoring/batch-input/"
+    # its batch rows are lead_id,f1,f2 and its model was trained on the features: the id column is kept from the model
+    assert (leads.batch.input_filter, leads.batch.output_filter) == ("$[1:]", "$")
+    assert list(leads.batch.output_columns) == ["lead_id", "f1", "f2", "score"]
     assert config.stage("dev").retain_stateful_resources is False
     assert config.stage("prod").retain_stateful_resources is True
     assert config.accounts.for_stage("staging") == "333333333333"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -248,6 +249,29 @@ def test_a_failed_drift_job_fails_the_check_and_notifies(aws: Any, drift_templat
     (message,) = world.notifications()
     assert (message["endpoint"], message["window"]) == (ENDPOINT, world.previous_window())
     assert set(message["failure"]) == {"Error", "Cause"}
+
+
+def test_a_drift_job_past_its_task_timeout_fails_the_check_and_notifies(aws: Any, drift_template: dict[str, Any], tmp_path: Path) -> None:
+    """The drift task's TimeoutSeconds (90 minutes; 1 s here): a job whose .sync does not return fails the task with
+    States.Timeout, which the Catch sends to the notification, rather than the run hanging until the execution's own
+    timeout (TIMED_OUT, which no Catch sees)."""
+    world = World(drift_template, {"DriftBaselineS3Uri": f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"})
+    assert world.definition["States"]["DriftJob"]["TimeoutSeconds"] == 5400 and world.definition["TimeoutSeconds"] == 7200
+    world.definition["States"]["DriftJob"]["TimeoutSeconds"] = 1
+    world.sfn.update_state_machine(stateMachineArn=world.machine_arn, definition=json.dumps(world.definition))
+    rng = np.random.default_rng(4)
+    world.put_baseline(frame(rng, 300, shifted=False))
+    world.put_capture(frame(rng, 200, shifted=False), world.previous_window())
+    script = JobScript(drift_job=run_the_drift_script(tmp_path), hold=threading.Event())
+    try:
+        execution = world.run(script)
+    finally:
+        script.hold.set()  # type: ignore[union-attr]
+    assert execution["status"] == "FAILED" and execution["error"] == "DriftCheckFailed"
+    assert [kind for kind, _ in script.calls] == ["drift"]
+    (message,) = world.notifications()
+    assert message["failure"]["Error"] == "States.Timeout"
+    assert "DriftedShare" not in world.metrics()
 
 
 def test_a_swapped_image_runs_the_same_check(aws: Any, tmp_path: Path) -> None:

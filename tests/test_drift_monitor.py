@@ -179,6 +179,29 @@ def test_drift_alarm_keeps_the_name_training_listens_for_and_is_forwarded(built:
     assert drift["Dimensions"] == [{"Name": "EndpointName", "Value": ENDPOINT}]
     failed = [a for name, a in alarms.items() if a.get("MetricName") == "ExecutionsFailed"]
     assert len(failed) == 1 and failed[0]["Namespace"] == "AWS/States"
+    # a check the execution's own timeout ends is TIMED_OUT (ExecutionsTimedOut), which no Catch notifies
+    timed_out = alarms[f"{ENDPOINT}-drift-check-timed-out"]
+    assert (timed_out["Namespace"], timed_out["MetricName"], timed_out["Statistic"], timed_out["Threshold"]) == (
+        "AWS/States", "ExecutionsTimedOut", "Sum", 1)
+    assert timed_out["Dimensions"] == failed[0]["Dimensions"] and timed_out["AlarmActions"] == failed[0]["AlarmActions"]
+    assert monitor.timed_out_alarm.alarm_name is not None
+
+
+def test_the_definition_carries_its_timeouts(template: dict[str, Any]) -> None:
+    """CDK's StateMachine(timeout=...) is not applied to a definition from a string: the definition carries
+    TimeoutSeconds itself, on the drift task (States.Timeout, caught and notified) and on the execution (a backstop)."""
+    machine = definition(template)
+    job = machine["States"]["DriftJob"]
+    assert job["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    assert job["TimeoutSeconds"] == 5400  # the job's hour, its start-up and its upload
+    assert machine["TimeoutSeconds"] == 7200
+    assert job["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+    assert "TimeoutSeconds" not in only_machine(template)
+
+
+def only_machine(template: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    return machine["Properties"]
     rules = resources(template, "AWS::Events::Rule")
     (forward,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
     assert forward["Properties"]["EventPattern"]["detail"]["alarmName"] == [DriftMonitor.alarm_name_for(ENDPOINT)]

@@ -77,6 +77,12 @@ _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _LOCAL = "/opt/ml/processing"
 _JOB_PREFIX = 32
+_JOB_RUNTIME = 3600
+"""The drift job's ``MaxRuntimeInSeconds``: SageMaker stops it after an hour."""
+_JOB_TIMEOUT = 5400
+"""The drift task's ``TimeoutSeconds``: the job's hour plus its start-up and upload, should ``.sync`` not return."""
+_CHECK_TIMEOUT = 7200
+"""The execution's own ``TimeoutSeconds``, a backstop beyond the task's."""
 """Characters of the endpoint name that start its drift jobs' names."""
 _METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 """What ``metric_*(**props)`` accepts: the fields of ``cloudwatch.MetricOptions``."""
@@ -108,7 +114,8 @@ class DriftMonitor(Construct):
     **dead-letter queue** alarmed to ``notification_topic`` as ``<endpoint_name>-drift-check-not-started`` for
     starts that failed after 4 retries within an hour), the **drift alarm** :meth:`alarm_name_for`
     (``<endpoint_name>-drift``: ``DriftedShare`` at or above ``drift_threshold``), a **failure alarm**
-    ``<endpoint_name>-drift-check-failed`` (any failed run), both to ``notification_topic``, and, when
+    ``<endpoint_name>-drift-check-failed`` (any failed run), a **timeout alarm** ``<endpoint_name>-drift-check-timed-out``
+    (a run the execution's own two-hour timeout ended, which no notification reports), all to ``notification_topic``, and, when
     ``retrain_event_bus`` is in another account, a rule that forwards the drift alarm's ALARM event there (the
     training account's default bus, where the training pipeline listens for it).
 
@@ -340,7 +347,8 @@ class DriftMonitor(Construct):
             comment=f"Drift of the data endpoint {endpoint_name} receives against its served version's baseline",
             definition_body=sfn.DefinitionBody.from_string(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=Duration.hours(2),
+            # No timeout=: CDK applies it only to a definition it builds from states, not to one from a string; the
+            # definition carries its own TimeoutSeconds (on the drift task, and a backstop on the execution).
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             role=self.state_machine_role,
@@ -400,8 +408,22 @@ class DriftMonitor(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any failed check in a period."""
+        # A check the execution's own TimeoutSeconds ends is TIMED_OUT, counted in ExecutionsTimedOut, not
+        # ExecutionsFailed, and no Catch runs for it (catchers do not apply to a top-level execution failure:
+        # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+        self.timed_out_alarm = cloudwatch.Alarm(
+            self, "TimedOutAlarm",
+            alarm_name=f"{endpoint_name}-drift-check-timed-out",
+            alarm_description=f"A drift check of endpoint {endpoint_name} ran past its execution timeout (no failure notification was sent)",
+            metric=self.state_machine.metric_timed_out(period=window, statistic="Sum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any check in a period that the execution's own timeout ended."""
         self._notify = cw_actions.SnsAction(notification_topic)
-        for alarm in (self.drift_alarm, self.failure_alarm):
+        for alarm in (self.drift_alarm, self.failure_alarm, self.timed_out_alarm):
             alarm.add_alarm_action(self._notify)
 
         self.drift_forwarding: events.Rule | None = None
@@ -550,6 +572,8 @@ class DriftMonitor(Construct):
         have none)."""
         window_expr = f"$fromMillis($toMillis($states.context.Execution.StartTime) - {window_ms}, '{picture}')"
         stamp_expr = "$fromMillis($toMillis($states.context.Execution.StartTime), '[Y0001][M01][D01][H01][m01][s01]')"
+        # States.ALL matches every error a task reports but States.DataLimitExceeded and States.Runtime, so States.Timeout
+        # too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
         catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
         states = {
             "Window": {
@@ -624,8 +648,10 @@ class DriftMonitor(Construct):
                     "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20, "VolumeKmsKeyId": key_arn}},
                     "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
                                       "VpcConfig": {"SecurityGroupIds": [security_group_id], "Subnets": subnet_ids}},
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": _JOB_RUNTIME},
                 },
+                # Should .sync not come back after the job's hour, the task fails with States.Timeout: caught, notified.
+                "TimeoutSeconds": _JOB_TIMEOUT,
                 "ResultPath": None,
                 "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"],
                            "IntervalSeconds": 60, "MaxAttempts": 2, "BackoffRate": 2}],
@@ -663,7 +689,9 @@ class DriftMonitor(Construct):
             },
             "Failed": {"Type": "Fail", "Error": "DriftCheckFailed", "Cause": "See the execution's failure notification"},
         }
-        return json.dumps({"Comment": f"Drift check of {endpoint_name}", "StartAt": "Window", "States": states})
+        # The execution's own timeout, a backstop beyond the task's: what it ends is TIMED_OUT, uncaught (the timeout alarm).
+        return json.dumps({"Comment": f"Drift check of {endpoint_name}", "StartAt": "Window", "TimeoutSeconds": _CHECK_TIMEOUT,
+                           "States": states})
 
     @staticmethod
     def _validate(endpoint_name: str, capture_prefix: str, reports_prefix: str, schedule: str, drift_threshold: float,

@@ -22,6 +22,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
@@ -51,6 +52,7 @@ from mlops_constructs._keys import (
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import select_subnets
+from mlops_constructs.container_image import PULL_ACTIONS
 from mlops_constructs.compliance import IAM5, acknowledge_log_retention, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
 
@@ -74,7 +76,9 @@ RUN_DATE = "run_date"
 ANOTHER_RUN = "AnotherRunInProgress"
 """The state a run ends in, successfully and without a job, when an older run of the machine is still running."""
 
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# Lowercase only: SageMaker writes a job's name in lowercase in its ARN, so "<name>-batch-*" in the job permission
+# matches no job of a name with capitals.
+_NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()=-]+/)+")
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
@@ -88,6 +92,11 @@ _JOB_PREFIX = 32
 _METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 _TRIGGER_RETRY_ATTEMPTS = 4
 _TRIGGER_MAX_EVENT_AGE = durations.hours(1)
+_RUN_MARGIN = 15 * 60
+"""Seconds the execution's own timeout allows beyond the job's ``max_run_time``: the guard (with its throttling
+retries) and the failure notification."""
+_LONGEST_EXECUTION = 365 * 24 * 3600
+"""A standard workflow's longest run, one year (Step Functions' quotas)."""
 
 
 @jsii.implements(iam.IGrantable, ec2.IConnectable)
@@ -97,13 +106,16 @@ class BatchInference(Construct):
 
     Each run is one execution of a Step Functions state machine (named ``<name>-batch``), which:
 
-    1. lists the machine's running executions, and ends as ``AnotherRunInProgress`` (succeeded, no job) unless it
-       is the oldest of them: at most one run scores at a time, and of two started together the older one goes on;
+    1. lists the machine's running executions, and ends as ``AnotherRunInProgress`` (succeeded, no job) when another
+       one that started before it is still running: at most one run scores at a time, and of two started together
+       the older one goes on. ListExecutions is eventually consistent, so a run not (yet) listed itself goes on; two
+       runs started within the listing's lag of each other may both miss the other and both score;
     2. runs the transform job (``createTransformJob.sync``) with the model of ``model_package_arn`` on
        ``s3://<input_bucket>/<input_prefix>``, writing to
        ``s3://<output_bucket>/<output_prefix>run_date=<yyyy-MM-dd>/<execution name>/``, the volume and output
        encrypted with ``encryption_key``;
-    3. on any failure, publishes the execution, the job and the error to ``notification_topic`` and fails.
+    3. on any failure, including a job that runs past ``max_run_time`` (the task's timeout), publishes the
+       execution, the job and the error to ``notification_topic`` and fails.
 
     Creates the **model** (``CfnModel``: the package as its container, network-isolated in the isolated subnets
     with a **security group** of its own, HTTPS out only), its **execution role** (what the transform job reads
@@ -111,7 +123,8 @@ class BatchInference(Construct):
     execution data, logs, dead-letter queue and default topic encrypted with a **key** of its own), the
     **triggers** (an EventBridge Scheduler schedule with ``schedule``; an EventBridge rule on the input bucket's
     ``Object Created`` events under the input prefix with ``on_new_data``; both with a **dead-letter queue**
-    alarmed to the topic), a **failure alarm** ``<name>-batch-failed`` (any failed run), and a **Glue database and
+    alarmed to the topic), a **failure alarm** ``<name>-batch-failed`` (any failed run), a **timeout alarm**
+    ``<name>-batch-timed-out`` (any run the execution's own timeout ended, which no notification reports), and a **Glue database and
     table** over the output prefix, partitioned by ``run_date`` with partition projection, so Athena reads new
     runs without a crawler.
 
@@ -132,7 +145,7 @@ class BatchInference(Construct):
         )
 
     :param name: names the runs: the state machine ``<name>-batch``, the jobs ``<name[:32]>-batch-<time>-<run>``, the
-        alarms and the Glue database. 1-63 letters, digits and hyphens.
+        alarms and the Glue database. 1-63 lowercase letters, digits and hyphens.
     :param model_package_arn: the released, versioned model package the runs score with.
     :param vpc: the VPC the model runs in; its endpoints must include S3, ECR, CloudWatch Logs and SageMaker.
     :param encryption_key: encrypts the job's volume and output (the output bucket's key).
@@ -166,7 +179,10 @@ class BatchInference(Construct):
         events to EventBridge. Default: false.
     :param notification_topic: receives the failure alarm, the dead-letter alarm and a message for every failed
         run. Default: a topic encrypted with the construct's key.
-    :param max_run_time: a run longer than this fails (and is notified). Default: 24 hours.
+    :param max_run_time: a transform job running longer than this fails the run (and is notified): the Transform
+        task's ``TimeoutSeconds``; the execution itself times out 15 minutes later. Default: 24 hours.
+    :param image_repository: an ECR repository the package's image may come from (a model with its own image);
+        the model's role may pull from it. Default: none (a built-in algorithm's image needs none).
     :param vpc_subnets: Default: the isolated subnets.
     :param log_retention: of the state machine's logs. Default: one year.
     :param removal_policy: of the key, the log group and the Glue database and table (not of the results, which
@@ -209,6 +225,7 @@ class BatchInference(Construct):
         on_new_data: bool = False,
         notification_topic: sns.ITopic | None = None,
         max_run_time: Duration = Duration.hours(24),
+        image_repository: ecr.IRepository | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -223,7 +240,8 @@ class BatchInference(Construct):
             instance_count=instance_count, max_payload_mb=max_payload_mb, max_concurrent_transforms=max_concurrent_transforms,
             batch_strategy=batch_strategy, split_type=split_type, content_type=content_type, accept=accept, join_source=join_source,
             input_filter=input_filter, output_filter=output_filter, output_columns=output_columns, schedule=schedule,
-            on_new_data=on_new_data, notification_topic=notification_topic, max_run_time=max_run_time, vpc_subnets=vpc_subnets,
+            on_new_data=on_new_data, notification_topic=notification_topic, max_run_time=max_run_time, image_repository=image_repository,
+            vpc_subnets=vpc_subnets,
             log_retention=log_retention, removal_policy=removal_policy,
         )
         assert output_prefix is not None
@@ -255,7 +273,8 @@ class BatchInference(Construct):
             description=f"Model of the batch transform jobs of {name}")
         """The model's execution role, with which the transform jobs read the input and write the results."""
         statements, reasons = self._model_statements(stack, model_package_arn, input_bucket, input_prefix, output_bucket, output_prefix,
-                                                     artifact_bucket, artifact_prefix, artifact_key_alias, key_arn, subnets.subnet_ids)
+                                                     artifact_bucket, artifact_prefix, artifact_key_alias, key_arn, subnets.subnet_ids,
+                                                     image_repository)
         self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", description=f"Batch transform of {name}: package, input, results",
                                         roles=[self.role], document=policy_document(statements))
         """Everything the model and its jobs may do; grants and :meth:`add_to_role_policy` add to it."""
@@ -333,7 +352,7 @@ class BatchInference(Construct):
             output_prefix=output_prefix, key_arn=key_arn, instance_type=instance_type, instance_count=instance_count,
             max_payload_mb=max_payload_mb, max_concurrent_transforms=max_concurrent_transforms, batch_strategy=batch_strategy,
             split_type=split_type, content_type=content_type, accept=accept, join_source=join_source, input_filter=input_filter,
-            output_filter=output_filter, topic_arn=topic.topic_arn,
+            output_filter=output_filter, topic_arn=topic.topic_arn, job_timeout=int(max_run_time.to_seconds()),
         )
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
@@ -341,7 +360,8 @@ class BatchInference(Construct):
             comment=f"Batch transform of {name} with its released model version",
             definition_body=sfn.DefinitionBody.from_string(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=max_run_time,
+            # No timeout=: CDK applies it only to a definition it builds from states, not to one from a string; the
+            # definition carries its own TimeoutSeconds.
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             role=self.state_machine_role,
@@ -372,6 +392,23 @@ class BatchInference(Construct):
         )
         """Any failed run within an hour."""
         self.failure_alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        # A run the execution's own TimeoutSeconds ends is TIMED_OUT, counted in ExecutionsTimedOut, not ExecutionsFailed,
+        # and no Catch runs for it (catchers do not apply to a top-level execution failure:
+        # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), so no notification either.
+        self.timed_out_alarm_name = f"{name}-batch-timed-out"
+        """The timeout alarm's name."""
+        self.timed_out_alarm = cloudwatch.Alarm(
+            self, "TimedOutAlarm",
+            alarm_name=self.timed_out_alarm_name,
+            alarm_description=f"A batch transform run of {name} ran past its execution timeout (no failure notification was sent)",
+            metric=self.metric_timed_out_runs(),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        """Any run within an hour that the execution's own timeout ended."""
+        self.timed_out_alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
         # -- results table ----------------------------------------------------------------------------------------
         self.database_name = name.replace("-", "_").lower()
@@ -447,12 +484,21 @@ class BatchInference(Construct):
         self.key.grant(grantee, "kms:GenerateDataKey")
         return grant
 
-    def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
+    def grant_read_results(self, grantee: iam.IGrantable, catalog_key: kms.IKey | None = None) -> iam.Grant:
         """Let ``grantee`` read the results (the output prefix, and its key when the bucket names one) and the
-        results table's metadata in Glue, as Athena needs for a query."""
+        results table's metadata in Glue, as Athena needs for a query.
+
+        :param catalog_key: the key the account's Glue Data Catalog is encrypted with (``ArtifactStore(encrypt_data_catalog=True)``
+            encrypts it with the store's key): Athena needs ``kms:GenerateDataKey``, ``kms:Decrypt`` and ``kms:Encrypt`` on
+            it. Default: none (an unencrypted catalog, or a key granted otherwise).
+        """
         check_interface("BatchInference", "grantee", grantee, "grant_principal", "must be an iam.IGrantable")
+        check_interface("BatchInference", "catalog_key", catalog_key, "key_arn", "must be a kms.IKey", optional=True)
         stack = Stack.of(self)
         grant = self._output_bucket.grant_read(grantee, f"{self._output_prefix}*")
+        if catalog_key is not None:
+            # Athena with an encrypted Data Catalog (https://docs.aws.amazon.com/athena/latest/ug/access-encrypted-data-glue-data-catalog.html).
+            catalog_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt")
         iam.Grant.add_to_principal(grantee=grantee, actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"], resource_arns=[
             arn(stack, "glue", "catalog", "", sep=""),
             arn(stack, "glue", "database", self.database_name),
@@ -467,6 +513,11 @@ class BatchInference(Construct):
         """``ExecutionsFailed`` of the state machine: runs that failed. Default statistic ``Sum``, period one hour;
         ``props`` are ``cloudwatch.MetricOptions`` fields."""
         return self.state_machine.metric_failed(**self._options(props))
+
+    def metric_timed_out_runs(self, **props: Any) -> cloudwatch.Metric:
+        """``ExecutionsTimedOut``: runs the execution's own timeout ended (a job past ``max_run_time`` fails the run
+        instead, in ``ExecutionsFailed``). Default statistic ``Sum``, period one hour."""
+        return self.state_machine.metric_timed_out(**self._options(props))
 
     def metric_succeeded_runs(self, **props: Any) -> cloudwatch.Metric:
         """``ExecutionsSucceeded``: runs that ended well, including those that stopped because another ran.
@@ -487,7 +538,7 @@ class BatchInference(Construct):
 
     def _model_statements(self, stack: Stack, package_arn: str, input_bucket: s3.IBucket, input_prefix: str, output_bucket: s3.IBucket,
                           output_prefix: str, artifact_bucket: s3.IBucket, artifact_prefix: str, key_alias: str | None, key_arn: str,
-                          subnet_ids: list[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+                          subnet_ids: list[str], repository: ecr.IRepository | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """The model role's statements, and the reason for each wildcard resource in them."""
         inputs = input_bucket.arn_for_objects(f"{input_prefix}*")
         outputs = output_bucket.arn_for_objects(f"{output_prefix}*")
@@ -513,8 +564,17 @@ class BatchInference(Construct):
             outputs: "The results, written per run under the output prefix.",
             logs_arn: "SageMaker's own transform-job log group, with a stream per job.",
             interfaces: "Interfaces SageMaker creates for the jobs in their subnets and security group (named in the same statement).",
-            "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces) and EC2 Describe*.",
+            "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces), EC2 Describe* "
+                 "and ecr:GetAuthorizationToken.",
         }
+        if repository is not None:
+            # CreateModel's ExecutionRoleArn is the role SageMaker uses to access the model artifacts and docker image
+            # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html): pulling a model's own image
+            # needs the repository's pull actions, and a registry login, which has no resource-level permissions.
+            statements += [
+                allow("PullImage", list(PULL_ACTIONS), [repository.repository_arn]),
+                allow("RegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+            ]
         if key_alias is not None:
             # The artifacts' key is in the training account and its id is not known here.
             account = _PACKAGE_ARN.fullmatch(package_arn)
@@ -576,12 +636,28 @@ class BatchInference(Construct):
     @staticmethod
     def _definition(*, name: str, model_name: str, input_uri: str, output_bucket: str, output_prefix: str, key_arn: str, instance_type: str,
                     instance_count: int, max_payload_mb: int, max_concurrent_transforms: int | None, batch_strategy: str, split_type: str,
-                    content_type: str, accept: str, join_source: str, input_filter: str, output_filter: str, topic_arn: str) -> str:
+                    content_type: str, accept: str, join_source: str, input_filter: str, output_filter: str, topic_arn: str,
+                    job_timeout: int) -> str:
         """The state machine's definition (JSON text; CDK renders the tokens in it with Fn::Join): JSONPath, with one
-        JSONata state for the run's date and names (the intrinsic functions format no dates)."""
+        JSONata state for the guard, the run's date and names (the intrinsic functions compare and format no dates)."""
         start = "$toMillis($states.context.Execution.StartTime)"
         run = "$replace($substring($states.context.Execution.Name, 0, 8), /[^A-Za-z0-9]/, 'x')"
+        # States.ALL matches every error a task reports but States.DataLimitExceeded and States.Runtime, so States.Timeout
+        # too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
         catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+        # The guard: go ahead unless another running execution started before this one (or at the same time with a
+        # smaller ARN, so that two which list each other agree). ListExecutions "may not reflect very recent updates"
+        # (its API reference), so this execution may be missing from the list: that means go ahead, comparing with its
+        # start time from the context. When it is listed, its listed StartDate is compared, at the list's precision.
+        # aws-sdk results render timestamps as ISO 8601 strings; $ms takes epoch milliseconds too.
+        me = "$states.context.Execution.Id"
+        others = "$filter([0..$count($arns) - 1], function($k) { $arns[$k] != " + me + " and ($ms($starts[$k]) < $mine or " \
+                 "($ms($starts[$k]) = $mine and $arns[$k] < " + me + ")) })"
+        go_ahead = ("{% ($arns := $states.input.running.arns; $starts := $states.input.running.starts; "
+                    "$ms := function($d) { $type($d) = 'number' ? $d : $toMillis($d) }; "
+                    "$own := $filter([0..$count($arns) - 1], function($k) { $arns[$k] = " + me + " }); "
+                    "$mine := $exists($own) ? $ms($starts[$own[0]]) : $toMillis($states.context.Execution.StartTime); "
+                    "$not($exists(" + others + "))) %}")
         transform: dict[str, Any] = {
             "TransformJobName.$": "$.run.job",
             "ModelName": model_name,
@@ -608,24 +684,29 @@ class BatchInference(Construct):
         states = {
             "ListRunning": {
                 "Type": "Task",
-                "Comment": "The machine's running executions, newest first, this one among them",
+                "Comment": "The machine's running executions, newest first (this one among them, unless the list lags)",
                 "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
                 "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 1000},
-                "ResultSelector": {"arns.$": "$.Executions[*].ExecutionArn"},
+                "ResultSelector": {"arns.$": "$.Executions[*].ExecutionArn", "starts.$": "$.Executions[*].StartDate"},
                 "ResultPath": "$.running",
-                "Retry": [{"ErrorEquals": ["Sfn.SfnException", "Sfn.SdkClientException", "Sfn.ThrottlingException"],
-                           "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}],
+                # A bulk upload with on_new_data starts one execution per object, all listing at once: throttling gets a
+                # longer backoff than the other errors, capped at a minute (MaxDelaySeconds) and spread out by full jitter
+                # (a random delay up to the computed one, JitterStrategy FULL), at most 2+4+...+32+60+60+60 s = 4 minutes.
+                "Retry": [{"ErrorEquals": ["Sfn.ThrottlingException"], "IntervalSeconds": 2, "MaxAttempts": 8, "BackoffRate": 2,
+                           "MaxDelaySeconds": 60, "JitterStrategy": "FULL"},
+                          {"ErrorEquals": ["Sfn.SfnException", "Sfn.SdkClientException"], "IntervalSeconds": 2, "MaxAttempts": 3,
+                           "BackoffRate": 2}],
                 "Catch": catch,
                 "Next": "Prepare",
             },
             "Prepare": {
                 "Type": "Pass",
                 "QueryLanguage": "JSONata",
-                "Comment": "Whether this is the oldest running execution, and this run's date, job name and output location",
+                "Comment": "Whether no older run is running, and this run's date, job name and output location",
                 "Output": {
                     "trigger": "{% $exists($states.input.trigger) ? $states.input.trigger : 'Manual' %}",
                     "run": {
-                        "oldest": "{% $states.input.running.arns[-1] = $states.context.Execution.Id %}",
+                        "go": go_ahead,
                         "date": "{% $fromMillis(" + start + ", '[Y0001]-[M01]-[D01]') %}",
                         "job": "{% '" + name[:_JOB_PREFIX] + "-batch-' & $fromMillis(" + start + ", '[Y0001][M01][D01][H01][m01][s01]') & '-' & "
                                + run + " %}",
@@ -637,7 +718,7 @@ class BatchInference(Construct):
             },
             "OneAtATime": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.run.oldest", "BooleanEquals": True, "Next": "Transform"}],
+                "Choices": [{"Variable": "$.run.go", "BooleanEquals": True, "Next": "Transform"}],
                 "Default": ANOTHER_RUN,
             },
             ANOTHER_RUN: {"Type": "Succeed", "Comment": "An older run is still scoring; this one does nothing"},
@@ -645,6 +726,9 @@ class BatchInference(Construct):
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
                 "Parameters": transform,
+                # max_run_time: a transform job has no stopping condition of its own; past this the task fails with
+                # States.Timeout, which the Catch sends to the failure notification.
+                "TimeoutSeconds": job_timeout,
                 "ResultSelector": {"name.$": "$.TransformJobName", "status.$": "$.TransformJobStatus", "model.$": "$.ModelName"},
                 "ResultPath": "$.transform",
                 "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"],
@@ -666,14 +750,17 @@ class BatchInference(Construct):
             },
             "Failed": {"Type": "Fail", "Error": "BatchTransformFailed", "Cause": "See the execution's failure notification"},
         }
-        return json.dumps({"Comment": f"Batch transform of {name}", "StartAt": "ListRunning", "States": states})
+        # The execution's own timeout, a backstop beyond the job's: what it ends is TIMED_OUT, uncaught (the timeout alarm).
+        return json.dumps({"Comment": f"Batch transform of {name}", "StartAt": "ListRunning", "TimeoutSeconds": job_timeout + _RUN_MARGIN,
+                           "States": states})
 
     @staticmethod
     def _validate(**props: Any) -> None:
         name = "BatchInference"
         p = props
         if not isinstance(p["name"], str) or not _NAME.fullmatch(p["name"]):
-            raise PropsError(name, "name", p["name"], "must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit")
+            raise PropsError(name, "name", p["name"], "must be 1-63 lowercase letters, digits and hyphens, starting and ending with a letter or "
+                             "digit (SageMaker writes job names in lowercase in their ARNs, which the job permission names)")
         check_pattern(name, "model_package_arn", p["model_package_arn"], _PACKAGE_ARN,
                       "must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>")
         check_interface(name, "vpc", p["vpc"], "vpc_id", "must be an ec2.IVpc")
@@ -722,8 +809,12 @@ class BatchInference(Construct):
         check_type(name, "on_new_data", p["on_new_data"], bool)
         check_interface(name, "notification_topic", p["notification_topic"], "topic_arn", "must be an sns.ITopic", optional=True)
         check_type(name, "max_run_time", p["max_run_time"], Duration)
-        if not is_token(p["max_run_time"].to_seconds()) and not 60 <= p["max_run_time"].to_seconds() <= 365 * 24 * 3600:
-            raise PropsError(name, "max_run_time", p["max_run_time"].to_human_string(), "must be from 1 minute to 1 year (a standard workflow's longest run)")
+        if is_token(p["max_run_time"].to_seconds()):
+            raise PropsError(name, "max_run_time", p["max_run_time"].to_string(), "must be known at synthesis: the definition carries it as TimeoutSeconds")
+        if not 60 <= p["max_run_time"].to_seconds() <= _LONGEST_EXECUTION - _RUN_MARGIN:
+            raise PropsError(name, "max_run_time", p["max_run_time"].to_human_string(),
+                             "must be from 1 minute to 1 year less 15 minutes (a standard workflow's longest run, less the run's own steps)")
+        check_interface(name, "image_repository", p["image_repository"], "repository_arn", "must be an ecr.IRepository", optional=True)
         check_type(name, "vpc_subnets", p["vpc_subnets"], ec2.SubnetSelection, optional=True)
         check_type(name, "log_retention", p["log_retention"], logs.RetentionDays)
         check_type(name, "removal_policy", p["removal_policy"], RemovalPolicy)
