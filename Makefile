@@ -34,11 +34,12 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth test bench clean
+.PHONY: help setup synth test mutation bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
 	@echo "make test    set up, then run the whole test suite"
+	@echo "make mutation TARGET=approval|release|training|config|all   mutation testing of the code that runs in AWS (mutmut; slow, not in make test)"
 	@echo "make bench   set up, then time synthesis and the tests into docs/performance.md (BENCH_ARGS=--help)"
 	@echo "make setup   install into .venv, .venv-checkov and node_modules (idempotent)"
 	@echo "make clean   remove cdk.out and caches (keeps installs)"
@@ -79,6 +80,23 @@ TEST_WORKERS ?= auto
 test: setup
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
 
+# Mutation testing (docs/testing.md): mutmut mutates one target's runtime code at a time and runs its tests
+# against each mutant (tools/mutation.py, targets in pyproject.toml [tool.mutation.*]); `all` runs the four
+# one after another. At most 2 workers. Not part of `make test`: a target takes minutes.
+TARGET ?= all
+MUTATION_TARGETS := approval release training config
+MUTATION_WORKERS ?= 2
+MUTATION_STAMP := $(VENV)/.installed-mutation
+
+$(MUTATION_STAMP): $(PY_STAMP)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,mutation]'
+	@touch $@
+
+mutation: $(MUTATION_STAMP) $(CDK_STAMP)
+	@for target in $(if $(filter all,$(TARGET)),$(MUTATION_TARGETS),$(TARGET)); do \
+		$(VENV)/bin/python tools/mutation.py $$target --workers $(MUTATION_WORKERS); \
+	done
+
 # Options of bench/run.py, e.g. BENCH_ARGS="--only floor,default --runs 5".
 BENCH_ARGS ?=
 
@@ -86,4 +104,4 @@ bench: setup
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .hypothesis mutants

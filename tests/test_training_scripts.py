@@ -22,7 +22,9 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "mlops_constructs" / "trainin
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"training_script_{name}", SCRIPTS / f"{name}.py")
+    # Named after its path, as an import would name it: mutation testing (mutmut) tells which module a
+    # mutant belongs to by this name.
+    spec = importlib.util.spec_from_file_location(f"mlops_constructs.training.scripts.{name}", SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
