@@ -35,12 +35,13 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth cost test bench integ clean
+.PHONY: help setup synth cost test mutation bench integ clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
 	@echo "make cost    set up, then print the always-on monthly cost of CONFIG per account and stack (docs/cost.md)"
 	@echo "make test    set up, then run the whole test suite"
+	@echo "make mutation TARGET=approval|release|training|config|all   mutation testing of the code that runs in AWS (mutmut; slow, not in make test)"
 	@echo "make bench   set up, then time synthesis and the tests into docs/performance.md (BENCH_ARGS=--help)"
 	@echo "make integ   deploy the integration tests to the account of your credentials, check, destroy (INTEG_ARGS=--help)"
 	@echo "make setup   install into .venv, .venv-checkov and node_modules (idempotent)"
@@ -87,6 +88,23 @@ TEST_WORKERS ?= auto
 test: setup
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
 
+# Mutation testing (docs/testing.md): mutmut mutates one target's runtime code at a time and runs its tests
+# against each mutant (tools/mutation.py, targets in pyproject.toml [tool.mutation.*]); `all` runs the four
+# one after another. At most 2 workers. Not part of `make test`: a target takes minutes.
+TARGET ?= all
+MUTATION_TARGETS := approval release training config
+MUTATION_WORKERS ?= 2
+MUTATION_STAMP := $(VENV)/.installed-mutation
+
+$(MUTATION_STAMP): $(PY_STAMP)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,mutation]'
+	@touch $@
+
+mutation: $(MUTATION_STAMP) $(CDK_STAMP)
+	@for target in $(if $(filter all,$(TARGET)),$(MUTATION_TARGETS),$(TARGET)); do \
+		$(VENV)/bin/python tools/mutation.py $$target --workers $(MUTATION_WORKERS); \
+	done
+
 # Options of bench/run.py, e.g. BENCH_ARGS="--only floor,default --runs 5".
 BENCH_ARGS ?=
 
@@ -103,4 +121,4 @@ integ: $(PY_STAMP) $(CDK_STAMP)
 	INTEG_CONFIG=$(CONFIG) $(VENV)/bin/python tools/integ.py run $(INTEG_ARGS)
 
 clean:
-	rm -rf cdk.out cdk-integ.out .pytest_cache .hypothesis
+	rm -rf cdk.out cdk-integ.out .pytest_cache .hypothesis mutants

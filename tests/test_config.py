@@ -967,3 +967,92 @@ def test_drift_monitoring_is_per_stage_staging_and_prod_by_default() -> None:
     assert PlatformConfig.from_mapping(no_dev_capture).stage("dev").endpoint.data_capture_percent == 0
     no_dev_capture["models"][0]["monitoring"]["stages"] = ["dev", "prod"]
     assert [p.split(":")[0] for p in problems_of(no_dev_capture)] == ["stages.dev.endpoint.data_capture_percent"]
+
+
+def test_file_level_problems_are_one_exact_line_each(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as raised:
+        load_config(missing)
+    assert str(raised.value) == f"{missing}: cannot read the configuration file: No such file or directory"
+
+    misindented = tmp_path / "broken.yaml"
+    misindented.write_text("project: demo\n  region: eu-west-1\n")  # the colon of line 2 (column 9) cannot start a mapping there
+    with pytest.raises(ConfigError) as raised:
+        load_config(misindented)
+    assert str(raised.value) == f"{misindented}: line 2, column 9: not valid YAML: mapping values are not allowed here"
+
+    text = DEFAULT_CONFIG.read_text().replace("region: eu-west-1\n", "region: eu-west-1\nregion: us-east-1\n", 1)
+    duplicated = tmp_path / "dup.yaml"
+    duplicated.write_text(text)
+    line = text.splitlines().index("region: us-east-1") + 1
+    with pytest.raises(ConfigError) as raised:
+        load_config(duplicated)
+    assert str(raised.value) == f"{duplicated}: line {line}, column 1: not valid YAML: duplicate key 'region'; each key may appear once per mapping"
+
+
+def test_a_character_yaml_does_not_allow_is_reported_without_a_position_it_does_not_have(tmp_path: Path) -> None:
+    path = tmp_path / "bell.yaml"
+    path.write_text("project: demo\x07\n")  # PyYAML's reader refuses it before parsing: no line and column
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"{path}: not valid YAML: unacceptable character #x0007: special characters are not allowed\n"
+        '  in "<unicode string>", position 13'
+    )
+
+
+def test_a_problem_in_a_file_is_reported_with_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text(DEFAULT_CONFIG.read_text().replace("region: eu-west-1\n", "region: eu-west-9\n", 1))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert raised.value.source == str(path)
+    assert str(raised.value).startswith(f"{path}: region: must be an AWS region where SageMaker is offered")
+
+
+@pytest.mark.parametrize("label", ["x", "y" * 256])
+def test_a_label_name_of_1_to_256_characters_is_accepted(label: str) -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"models.0": {"name": "churn", "processing": {"header": True, "label": label}}}))
+    assert config.models[0].processing.label == label
+
+
+def test_a_label_name_of_257_characters_is_refused() -> None:
+    problems = problems_of(mutated(**{"models.0": {"name": "churn", "processing": {"header": True, "label": "y" * 257}}}))
+    assert len(problems) == 1
+    assert problems[0].startswith("models[0].processing.label: must be a column name of 1 to 256 characters, or a 0-based column index")
+
+
+def test_the_tuning_settings_become_the_constructs_tuning() -> None:
+    from mlops_constructs.config import TuningSettings
+    from mlops_constructs.training.tuning import CategoricalRange, ContinuousRange, IntegerRange, Tuning, TuningObjective
+
+    settings = TuningSettings.model_validate({
+        "objective": {"metric": "validation:rmse", "type": "Minimize", "regex": "rmse=([0-9.]+)"},
+        "ranges": {
+            "eta": {"type": "continuous", "min": 0.01, "max": 0.3, "scaling": "Logarithmic"},
+            "alpha": {"type": "continuous", "min": 0, "max": 2},
+            "max_depth": {"type": "integer", "min": 3, "max": 9},
+            "booster": {"type": "categorical", "values": ["gbtree", 2, 0.5]},
+        },
+        "strategy": "Random", "max_jobs": 12, "max_parallel_jobs": 3, "early_stopping": "Auto",
+    })
+    assert settings.as_tuning() == Tuning(
+        objective=TuningObjective(metric="validation:rmse", type="Minimize", regex="rmse=([0-9.]+)"),
+        ranges={
+            "eta": ContinuousRange(min=0.01, max=0.3, scaling="Logarithmic"),
+            "alpha": ContinuousRange(min=0, max=2, scaling="Auto"),
+            "max_depth": IntegerRange(min=3, max=9, scaling="Auto"),
+            "booster": CategoricalRange(values=("gbtree", "2", "0.5")),  # strings, as SageMaker passes hyperparameters
+        },
+        strategy="Random", max_jobs=12, max_parallel_jobs=3, early_stopping="Auto",
+    )
+
+
+@pytest.mark.parametrize("entry_point", ["/opt/ml/code/train.py", "../train.py", "jobs/../../train.py", "train.sh"])
+def test_an_entry_point_outside_source_dir_or_not_python_is_refused(entry_point: str) -> None:
+    from mlops_constructs.config import _entry_point
+
+    with pytest.raises(ValueError) as refused:
+        _entry_point(entry_point)
+    assert str(refused.value) == "must be a .py file's path relative to source_dir, without '..' (train.py, jobs/train.py)"
+    assert _entry_point("jobs/train.py") == "jobs/train.py"

@@ -33,7 +33,9 @@ STAGING = "333333333333"  # runs the staging endpoints
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"delivery_script_{name}", SCRIPTS / f"{name}.py")
+    # Named after its path, as an import would name it: mutation testing (mutmut) tells which module a
+    # mutant belongs to by this name.
+    spec = importlib.util.spec_from_file_location(f"mlops_constructs.delivery.scripts.{name}", SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -287,6 +289,61 @@ def test_invalid_models_exit_2(capsys: pytest.CaptureFixture[str], models: str, 
     assert problem in err
 
 
+@pytest.mark.parametrize(
+    ("models", "line"),
+    [
+        (json.dumps(CHURN), "--models must be a JSON list of models, got dict"),
+        (json.dumps(["churn"]), "--models[0] must be an object with name, group, parameter, reader_role_arn"),
+        (json.dumps([CHURN, {**FRAUD, "group": "-fraud"}]), "--models[1].group '-fraud' is not a model package group name"),
+        (json.dumps([CHURN, FRAUD, CHURN, FRAUD]), "--models has duplicate names: churn, fraud"),
+        (json.dumps([CHURN, {**FRAUD, "group": CHURN["group"]}]), "--models has duplicate groups: mlops-demo-churn"),
+    ],
+)
+def test_invalid_models_exit_2_with_one_line_naming_the_problem(capsys: pytest.CaptureFixture[str], models: str, line: str) -> None:
+    code = resolver.main(["--region", REGION, "--released", "none", "--models", models])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", f"error: {line}\n")
+
+
+@pytest.mark.parametrize(
+    ("models", "groups"),
+    [(MODELS_JSON, "mlops-demo-churn, mlops-demo-fraud"), ("[]", "(no models given)")],
+)
+def test_a_rejected_released_value_is_shown_with_the_form_expected_in_the_region_given(
+    capsys: pytest.CaptureFixture[str], models: str, groups: str,
+) -> None:
+    code = resolver.main(["--region", OTHER_REGION, "--released", "latest", "--models", models])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: --released 'latest' must be 'none', empty, or arn:aws:sagemaker:{OTHER_REGION}:<account>:model-package/<group>/<version> "
+        f"with <group> one of: {groups}\n"
+    )
+
+
+def test_each_model_logs_where_its_package_came_from(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    churn, fraud = package("mlops-demo-churn", 3), package("mlops-demo-fraud", 5)
+    approve(CHURN["parameter"], churn)
+    approve(FRAUD["parameter"], fraud)
+    assert resolver.main(["--region", REGION, "--released", "none", "--models", MODELS_JSON]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"-c model_package_arn.churn={churn} -c model_package_arn.fraud={fraud}\n"
+    assert err.splitlines() == [
+        f"churn: {churn} (parameter {CHURN['parameter']}, read as {CHURN['reader_role_arn']})",
+        f"fraud: {fraud} (parameter {FRAUD['parameter']}, read as {FRAUD['reader_role_arn']})",
+    ]
+
+
+def test_a_denied_reader_role_resolves_to_none_with_the_full_warning(aws: None) -> None:
+    session = denied_assume_role(FRAUD["reader_role_arn"], "release-synth")
+    released = package("mlops-demo-churn", 4)
+    resolutions = resolve(released, session)
+    note = f"cannot assume {FRAUD['reader_role_arn']} (AccessDenied; is the stage that creates it deployed yet?): its endpoints are left as they are"
+    assert resolutions["fraud"] == resolver.Resolution("fraud", None, "none", note, warning=True)
+    assert resolutions["fraud"].log_line() == f"WARNING: fraud: none ({note})"
+    assert resolutions["churn"] == resolver.Resolution("churn", released, "variable", "pipeline variable ModelPackageArn")
+
+
 def test_the_parameters_are_read_in_the_region_given_not_the_default_one(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     approve(CHURN["parameter"], package("mlops-demo-churn", 3, region=OTHER_REGION), region=OTHER_REGION)
     # Only in the default region: read there, fraud would resolve to another region's package (exit 2).
@@ -297,6 +354,27 @@ def test_the_parameters_are_read_in_the_region_given_not_the_default_one(aws: No
     assert code == 0
     assert out == f"-c model_package_arn.churn={package('mlops-demo-churn', 3, region=OTHER_REGION)} -c model_package_arn.fraud=none\n"
     assert session.clients == [("sts", OTHER_REGION), ("ssm", OTHER_REGION), ("ssm", OTHER_REGION)]
+
+
+class ConfigRecordingSession:
+    """A boto3 session over moto that records the service, retry settings and read timeout of every client
+    a script creates."""
+
+    def __init__(self) -> None:
+        self.session = boto3.Session()
+        self.clients: list[tuple[str, dict[str, Any], float]] = []
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        client = self.session.client(service_name, **kwargs)
+        self.clients.append((service_name, client.meta.config.retries, client.meta.config.read_timeout))
+        return client
+
+
+def test_the_resolver_retries_throttling_in_standard_mode(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    session = ConfigRecordingSession()
+    assert resolver.main(["--region", REGION, "--released", "none", "--models", json.dumps([CHURN])], session=session) == 0
+    retries = {"mode": "standard", "total_max_attempts": 5}
+    assert session.clients == [("sts", retries, 60), ("ssm", retries, 60)]  # botocore's default read timeout
 
 
 # -- smoke_test -------------------------------------------------------------------------------------
@@ -396,7 +474,7 @@ def test_a_denied_smoke_test_role_fails_that_endpoint(aws: None) -> None:
         ("[{", "--tests is not valid JSON"),
         (json.dumps(smoke_test("churn")), "--tests must be a JSON list of tests, got dict"),
         (json.dumps([smoke_test("churn"), {"endpoint": "x", "body": ""}]), "--tests[1] needs non-empty strings for role_arn, content_type, body"),
-        (json.dumps(["mlops-demo-staging-churn"]), "--tests[0] must be an object"),
+        (json.dumps(["mlops-demo-staging-churn"]), "--tests[0] must be an object with endpoint, role_arn, content_type, body"),
     ],
 )
 def test_invalid_tests_exit_2_naming_the_problem(capsys: pytest.CaptureFixture[str], tests: str, problem: str) -> None:
@@ -566,7 +644,112 @@ def test_invalid_api_keys_exit_2_naming_them(capsys: pytest.CaptureFixture[str],
     assert code == 2 and problem in err
 
 
+def test_no_endpoints_to_test_is_a_pass_that_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code = smoke.main(["--region", REGION, "--tests", "[]"])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (0, "", "no endpoints to test\n")
+
+
+def test_the_summary_names_every_failed_endpoint(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    tests = [smoke_test("churn"), smoke_test("fraud")]
+
+    class EveryRoleDenied:
+        def client(self, service_name: str, **kwargs: Any) -> Any:
+            client = boto3.Session().client(service_name, **kwargs)
+            stubber = Stubber(client)
+            stubber.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403, service_message="denied")
+            stubber.activate()
+            return client
+
+    code = smoke.main(["--region", REGION, "--tests", json.dumps(tests)], session=EveryRoleDenied())
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"FAIL mlops-demo-staging-churn: cannot assume {tests[0]['role_arn']}: AccessDenied: denied",
+        f"FAIL mlops-demo-staging-fraud: cannot assume {tests[1]['role_arn']}: AccessDenied: denied",
+        "2 of 2 endpoints failed: mlops-demo-staging-churn, mlops-demo-staging-fraud",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("response", "detail"),
+    [
+        ({"Error": {"Code": "ModelNotReadyException"}}, "ModelNotReadyException"),  # no message: no dangling ": "
+        ({"Error": {"Message": "service unavailable"}}, "Unknown: service unavailable"),
+        ({"Error": {}}, "Unknown"),
+        ({}, "Unknown"),
+    ],
+)
+def test_an_error_without_a_code_or_a_message_is_still_one_readable_line(response: dict[str, Any], detail: str) -> None:
+    err = ClientError({**response, "ResponseMetadata": {"HTTPStatusCode": 503}}, "InvokeEndpoint")
+    assert smoke._describe(err) == detail
+
+
+def test_an_endpoint_that_does_not_answer_in_time_fails_with_the_timeout(aws: None) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    class TimingOut:
+        def __init__(self) -> None:
+            self.session = boto3.Session()
+
+        def client(self, service_name: str, **kwargs: Any) -> Any:
+            client = self.session.client(service_name, **kwargs)
+            if service_name == "sagemaker-runtime":
+                def invoke_endpoint(**_: Any) -> Any:
+                    raise ReadTimeoutError(endpoint_url="https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/x/invocations")
+                client.invoke_endpoint = invoke_endpoint
+            return client
+
+    [result] = smoke.run([smoke.SmokeTest(**smoke_test("churn"))], REGION, TimingOut())
+    assert result.line() == (
+        "FAIL mlops-demo-staging-churn: ReadTimeoutError: Read timeout on endpoint URL: "
+        '"https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/x/invocations"'
+    )
+
+
+def test_the_latency_is_reported_in_milliseconds(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint_answers("0.87")
+    clock = iter([1000.0, 1002.5])  # started, answered: 2.5 s later
+    monkeypatch.setattr(smoke.time, "monotonic", lambda: next(clock))
+    [result] = smoke.run([smoke.SmokeTest(**smoke_test("churn"))], REGION)
+    assert result.line() == "PASS mlops-demo-staging-churn 200 in 2500 ms: 0.87"
+
+
+def test_the_smoke_test_retries_throttling_and_waits_as_long_as_an_endpoint_may_answer(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    endpoint_answers("0.87")
+    session = ConfigRecordingSession()
+    assert smoke.main(["--region", REGION, "--tests", json.dumps([smoke_test("churn")])], session=session) == 0
+    retries = {"mode": "standard", "total_max_attempts": 3}
+    assert session.clients == [("sts", retries, 70), ("sagemaker-runtime", retries, 70)]
+
+
 # -- both scripts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "description", "arguments"),
+    [
+        (smoke, "Invoke each endpoint once with a sample payload and fail on an error response: run after the staging deploy.",
+         [("--region REGION", "region of the endpoints"),
+          ("--tests TESTS", "JSON list of {endpoint, role_arn, content_type, body}")]),
+        (resolver, "Decide which approved model package each model's endpoints deploy: run by the delivery pipeline's synth step.",
+         [("--region REGION", "region of the model registry and the parameters"),
+          ("--released RELEASED", "the pipeline variable ModelPackageArn ('' or 'none' if unset)"),
+          ("--models MODELS", "JSON list of {name, group, parameter, reader_role_arn}")]),
+    ],
+)
+def test_help_says_what_the_script_does_and_what_each_argument_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, script: ModuleType, description: str,
+    arguments: list[tuple[str, str]],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # argparse wraps at the terminal's width
+    with pytest.raises(SystemExit) as exited:
+        script.main(["--help"])
+    out, _ = capsys.readouterr()
+    assert exited.value.code == 0
+    assert out.split("\n\n")[1] == description
+    options = dict(re.fullmatch(r"\s+(\S.*?)\s{2,}(\S.*)", line).groups() for line in out.splitlines() if line.startswith("  -"))
+    assert options == {"-h, --help": "show this help message and exit", **dict(arguments)}
 
 
 @pytest.mark.parametrize(

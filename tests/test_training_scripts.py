@@ -22,7 +22,9 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "mlops_constructs" / "trainin
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"training_script_{name}", SCRIPTS / f"{name}.py")
+    # Named after its path, as an import would name it: mutation testing (mutmut) tells which module a
+    # mutant belongs to by this name.
+    spec = importlib.util.spec_from_file_location(f"mlops_constructs.training.scripts.{name}", SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -392,6 +394,57 @@ def test_a_bad_setting_exits_2_with_one_line_naming_it(tmp_path: Path, settings:
     assert result.returncode == 2
     assert result.stderr.startswith(f"preprocessing: bad setting {message}") and result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# The job reads its settings in a process of its own (the tests above run it so); the same settings are read
+# here in this process too, where mutation testing can see which of them a change to the reading breaks.
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"HAS_HEADER": "yes"}, "HAS_HEADER='yes': must be 'true' or 'false'"),
+        ({"LABEL_INDEX": "last"}, "LABEL_INDEX='last': must be an integer"),
+        ({"LABEL_NAME": "rings"}, "LABEL_NAME='rings': needs HAS_HEADER=true; without a header give LABEL_INDEX"),
+        ({"HAS_HEADER": "true", "LABEL_NAME": "rings", "LABEL_INDEX": "-1"},
+         "LABEL_NAME='rings': must not be given together with LABEL_INDEX; choose one"),
+        ({"HAS_HEADER": "true", "LABEL_NAME": ""}, "LABEL_NAME='': must be a column name of the header"),
+        ({"SPLIT_FRACTIONS": "0.8,0.2"}, "SPLIT_FRACTIONS='0.8,0.2': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "0.5,0.5,0.5"}, "SPLIT_FRACTIONS='0.5,0.5,0.5': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "1,0,0"}, "SPLIT_FRACTIONS='1,0,0': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "1.2,-0.1,-0.1"}, "SPLIT_FRACTIONS='1.2,-0.1,-0.1': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "a,b,c"}, "SPLIT_FRACTIONS='a,b,c': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_FRACTIONS": "inf,0.5,0.5"}, "SPLIT_FRACTIONS='inf,0.5,0.5': must be three numbers <train>,<validation>,<test>, each above 0, summing to 1"),
+        ({"SPLIT_SEED": "-1"}, "SPLIT_SEED='-1': must be at least 0"),
+        ({"SPLIT_SEED": "4.2"}, "SPLIT_SEED='4.2': must be an integer"),
+        ({"CATEGORICAL": "ordinal"}, "CATEGORICAL='ordinal': must be one of one_hot, refuse"),
+        ({"BASELINE_ROWS": "0"}, "BASELINE_ROWS='0': must be at least 1"),
+        ({"BASELINE_ROWS": "many"}, "BASELINE_ROWS='many': must be an integer"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_variable_its_value_and_what_is_allowed(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(preprocess.SettingError) as refused:
+        preprocess.settings_from(settings)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"HAS_HEADER": " TRUE "}, {"has_header": True}),
+        ({"HAS_HEADER": "False"}, {}),
+        ({"HAS_HEADER": "true", "LABEL_NAME": "rings"}, {"has_header": True, "label": "rings"}),
+        ({"LABEL_INDEX": " -1 "}, {"label": -1}),
+        ({"SPLIT_FRACTIONS": "0.6,0.25,0.15"}, {"fractions": (0.6, 0.25, 0.15)}),
+        ({"SPLIT_FRACTIONS": "0.7,0.2,0.1000009"}, {"fractions": (0.7, 0.2, 0.1000009)}),  # within the tolerance
+        ({"SPLIT_SEED": "0", "BASELINE_ROWS": "1"}, {"seed": 0, "baseline_rows": 1}),  # the smallest allowed
+        ({"SPLIT_SEED": "7", "BASELINE_ROWS": "250"}, {"seed": 7, "baseline_rows": 250}),
+        ({"CATEGORICAL": "refuse"}, {"categorical": "refuse"}),
+        ({"has_header": "true", "split_seed": "7", "categorical": "refuse"}, {}),  # the names are upper case
+    ],
+)
+def test_each_setting_is_read_from_its_variable(settings: dict[str, str], expected: dict[str, Any]) -> None:
+    assert preprocess.settings_from(settings) == preprocess.Settings(**expected)
 
 
 def test_fractions_within_a_millionth_of_one_are_accepted(tmp_path: Path) -> None:
@@ -877,3 +930,111 @@ def test_the_evaluation_is_written_into_the_folder_sagemaker_already_created(tmp
     assert [p.name for p in (tmp_path / "evaluation").iterdir()] == ["evaluation.json"]
     assert json.loads((tmp_path / "evaluation" / "evaluation.json").read_text(encoding="utf-8")) == report
     assert report["binary_classification_metrics"]["auc"] == {"value": 1.0, "standard_deviation": "NaN"}
+
+
+# -- in process: what the job does with its settings and data (mutation testing sees only this process) --
+
+
+@pytest.mark.parametrize(
+    ("label", "header", "position"),
+    [
+        ("rings", ABALONE_HEADER, 5),
+        ("sex", ABALONE_HEADER, 0),
+        (5, None, 5),
+        (-1, None, 5),
+        (-6, None, 0),  # the first column, counted from the end
+        (0, ABALONE_HEADER, 0),
+    ],
+)
+def test_the_label_column_is_found_by_name_or_by_index(label: int | str, header: list[str] | None, position: int) -> None:
+    assert preprocess.label_position(label, header, 6) == position
+
+
+@pytest.mark.parametrize(
+    ("label", "header", "message"),
+    [
+        ("rings", None, "LABEL_NAME needs HAS_HEADER=true"),
+        ("age", ABALONE_HEADER, f"the label column 'age' is not in the header {ABALONE_HEADER}"),
+        ("rings", [*ABALONE_HEADER, "rings"], f"the label column 'rings' is named twice in the header {[*ABALONE_HEADER, 'rings']}"),
+        (6, None, "LABEL_INDEX 6 is outside the 6 columns (allowed: -6 to 5)"),
+        (-7, None, "LABEL_INDEX -7 is outside the 6 columns (allowed: -6 to 5)"),
+    ],
+)
+def test_a_label_column_that_is_not_there_is_refused_saying_what_is(label: int | str, header: list[str] | None, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        preprocess.label_position(label, header, 6 if header is None else len(header))
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "need at least 3 rows to split, got 0"),
+        ([["1"], ["0"], ["1"]], "rows need a label and at least one feature column"),
+    ],
+)
+def test_data_without_rows_or_features_is_refused(data: list[list[str]], message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        preprocess.prepare(data, None, preprocess.Settings())
+    assert str(refused.value) == message
+
+
+def test_one_feature_column_is_enough_and_a_named_label_comes_first() -> None:
+    data = [[f"{i}.5", str(i % 2)] for i in range(20)]
+    parts, columns = preprocess.prepare(data, ["x", "y"], preprocess.Settings(has_header=True, label="y"))
+    assert [(c.name, c.index) for c in columns] == [("x", 0)]
+    assert sorted(row for part in parts.values() for row in part) == sorted([y, x] for x, y in data)
+
+
+@pytest.mark.parametrize(
+    ("train", "columns", "max_rows", "message"),
+    [
+        ([["1", "2"]], "x", 0, "BASELINE_ROWS must be at least 1, got 0"),
+        ([], "x", 5, "no training rows to take a baseline from"),
+        ([["1"]], "", 5, "no feature columns are left after encoding"),
+    ],
+)
+def test_a_baseline_that_cannot_be_taken_is_refused(train: list[list[str]], columns: str, max_rows: int, message: str) -> None:
+    planned = [preprocess.Column(name=name, index=1, categories=None) for name in columns]
+    with pytest.raises(ValueError) as refused:
+        preprocess.baseline(train, planned, seed=1, max_rows=max_rows)
+    assert str(refused.value) == message
+
+
+def test_a_baseline_of_one_row_is_allowed() -> None:
+    table, description = preprocess.baseline([["1", "2.5"], ["0", "3.5"]], [preprocess.Column(name="x", index=1, categories=None)], seed=1, max_rows=1)
+    assert len(table) == 2 and table[0] == ["x"] and table[1] in (["2.5"], ["3.5"])
+    assert description == {"features": [{"name": "x", "type": "numerical"}], "rows": 1, "label_excluded": True}
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "line"),
+    [
+        (None, rows(40), "split 40 rows: {'train': 32, 'validation': 4, 'test': 4}; 2 features; baseline of 32 training rows"),
+        (ABALONE_HEADER, abalone_rows(40),
+         "split 40 rows: {'train': 32, 'validation': 4, 'test': 4}; 7 features (one-hot encoded: ['sex']); baseline of 32 training rows"),
+    ],
+)
+def test_the_job_logs_what_it_made_of_the_data(tmp_path: Path, capsys: pytest.CaptureFixture[str], header: list[str] | None,
+                                              data: list[list[str]], line: str) -> None:
+    write_csv(tmp_path / "in" / "data.csv", ([header] if header else []) + data)
+    settings = preprocess.Settings(has_header=header is not None, label=-1 if header else 0)
+    preprocess.main(tmp_path / "in", tmp_path / "out", settings=settings)
+    assert capsys.readouterr().out == line + "\n"
+
+
+def test_a_score_of_exactly_one_half_is_a_positive_prediction() -> None:
+    labels, scores = [0, 1, 0, 1], [0.5, 0.5, 0.2, 0.8]  # tp: 0.5 and 0.8; fp: the first 0.5; tn: 0.2
+    assert evaluate.precision(labels, scores) == pytest.approx(2 / 3)
+    assert evaluate.true_negative_rate(labels, scores) == pytest.approx(1 / 2)
+    assert evaluate.false_positive_rate(labels, scores) == pytest.approx(1 / 2)
+    report = evaluate.report_for("binary_classification", labels, scores)["binary_classification_metrics"]
+    assert report["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 0, "1": 2}}
+
+
+def test_evaluation_creates_its_output_folder_and_prints_the_report_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_csv(tmp_path / "test" / "test.csv", [["1", "0.9"], ["0", "0.2"], ["1", "0.4"], ["0", "0.6"]])
+    output = tmp_path / "processing" / "evaluation"  # neither folder exists yet
+    report = evaluate.main("binary_classification", tmp_path / "model", tmp_path / "test", output, predictor=FakePredictor())
+    assert json.loads((output / "evaluation.json").read_text(encoding="utf-8")) == report
+    assert json.loads(capsys.readouterr().out) == report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,10 +26,16 @@ PIPELINE = "acme-release"
 
 
 def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("model_approval_handler", HANDLER_PATH)
+    # Named after its path, as an import would name it: mutation testing (mutmut) tells which module a mutant
+    # belongs to by this name.
+    spec = importlib.util.spec_from_file_location("lambda.model_approval.handler", HANDLER_PATH)
+    # The function's logger (Powertools) reuses the logging module's "model-approval" logger when it exists,
+    # with the handler it got then. When pytest runs more than once in a process (mutmut does), that handler
+    # still writes to the previous run's output capture, closed by now: a fresh module gets a fresh logger.
+    logging.Logger.manager.loggerDict.pop("model-approval", None)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["model_approval_handler"] = module
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -132,9 +139,16 @@ class World:
             values.append(variables["ModelPackageArn"])
         return values
 
-    def alerts(self) -> list[str]:
+    def notifications(self) -> list[dict[str, Any]]:
+        """The notifications published to the alert topic, as its subscribed queue received them."""
         messages = self.sqs.receive_message(QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"])["Message"] for m in messages]
+        return [json.loads(m["Body"]) for m in messages]
+
+    def alerts(self) -> list[str]:
+        return [notification["Message"] for notification in self.notifications()]
+
+    def released_parameter_type(self) -> str:
+        return self.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Type"]
 
 
 @pytest.fixture

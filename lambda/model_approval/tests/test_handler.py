@@ -27,6 +27,7 @@ def test_approval_releases_the_package(world: World, handler_module, lambda_cont
     assert result["model_package_arn"] == arn
     assert result["previous_arn"] is None
     assert world.released() == arn
+    assert world.released_parameter_type() == "String"  # a plain ARN, as the release pipeline reads it
     assert world.pipeline_starts() == [arn]
 
 
@@ -100,8 +101,13 @@ def test_rejecting_the_only_approved_package_withdraws_it_and_alerts(world: Worl
     assert result["released_arn"] is None
     assert world.released() is None
     assert world.pipeline_starts() == []
-    (alert,) = world.alerts()
-    assert arn in alert and PARAMETER in alert
+    (alert,) = world.notifications()
+    assert alert["Subject"] == f"Model withdrawn: {GROUP}"
+    assert alert["Message"] == (
+        f"Model package {arn} (version 1) of group {GROUP} was rejected while released, and no other package of the "
+        f"group is approved. The approved-model parameter {PARAMETER} was cleared; the deployed endpoints keep serving "
+        "it until a new package is approved."
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,7 +160,10 @@ def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = Non
         ("not an event", "event must be an EventBridge event object, got str"),
         (None, "event must be an EventBridge event object, got NoneType"),
         (_with(top={"source": "aws.s3"}), "event source must be 'aws.sagemaker', got 'aws.s3'"),
-        (_with(top={"detail-type": "SageMaker Training Job State Change"}), "event detail-type must be 'SageMaker Model Package State Change'"),
+        (_with(top={"detail-type": "SageMaker Training Job State Change"}),
+         "event detail-type must be 'SageMaker Model Package State Change', got 'SageMaker Training Job State Change'"),
+        (_with(detail={"ModelApprovalStatus": ""}), "event detail is missing ModelApprovalStatus"),  # empty is missing
+        (_with(detail={"ModelPackageArn": None, "ModelApprovalStatus": ""}), "event detail is missing ModelPackageArn, ModelApprovalStatus"),
         (_without("ModelApprovalStatus"), "event detail is missing ModelApprovalStatus"),
         (_without("ModelPackageArn"), "event detail is missing ModelPackageArn"),
         (_with(top={"detail": "oops"}), "event detail must be an object, got str"),
@@ -193,6 +202,42 @@ def test_aws_errors_are_raised_so_the_event_is_retried(world: World, handler_mod
 
 def test_clients_use_standard_retry_mode(handler_module) -> None:
     assert handler_module.BOTO_CONFIG.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+@pytest.mark.parametrize("release_role", [True, False])
+def test_every_client_the_function_creates_retries_in_standard_mode(
+    world: World, handler_module, lambda_context, monkeypatch: pytest.MonkeyPatch, release_role: bool,
+) -> None:
+    """Throttling and transient errors are retried by every call (registry, parameter, pipeline, alert),
+    not only by some: a rollback then a withdrawal, with and without the release role."""
+    import boto3
+
+    created = []
+    real_client = boto3.client
+
+    def recording_client(*args: Any, **kwargs: Any) -> Any:
+        client = real_client(*args, **kwargs)
+        created.append(client)
+        return client
+
+    monkeypatch.setattr(boto3, "client", recording_client)
+    if not release_role:  # the pipeline is then started with the function's own credentials
+        monkeypatch.delenv("RELEASE_ROLE_ARN")
+        monkeypatch.setenv("RELEASE_PIPELINE_NAME", "acme-release-local")
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        local = copy.deepcopy(world.codepipeline.get_pipeline(name="acme-release")["pipeline"])
+        local["name"] = "acme-release-local"
+        local["roleArn"] = real_client("iam").create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        real_client("codepipeline").create_pipeline(pipeline=local)
+    older, released = world.register("Approved"), world.register("Approved")
+    world.release(released)
+    world.set_status(released, "Rejected")
+    assert invoke(handler_module, state_change_event(released, "Rejected"), lambda_context)["action"] == "rolled-back"
+    world.set_status(older, "Rejected")
+    assert invoke(handler_module, state_change_event(older, "Rejected"), lambda_context)["action"] == "withdrawn"
+    services = sorted({client.meta.service_model.service_name for client in created})
+    assert services == (["codepipeline", "sagemaker", "sns", "ssm", "sts"] if release_role else ["codepipeline", "sagemaker", "sns", "ssm"])
+    assert [client.meta.config.retries for client in created] == [{"mode": "standard", "total_max_attempts": 5}] * len(created)
 
 
 def test_each_decision_is_one_structured_log_line(world: World, handler_module, lambda_context) -> None:
@@ -311,7 +356,7 @@ def test_a_missing_required_environment_variable_raises_naming_it_before_any_sid
 @pytest.mark.parametrize(
     "scenario",
     ["first-release", "newer-release", "already-released", "rolled-back", "withdrawn", "pending", "other-group",
-     "stale-approval", "rejected-other-package"],
+     "stale-approval", "stale-rejection", "rejected-other-package"],
 )
 def test_every_decision_returns_and_logs_the_previous_and_released_packages(
     world: World, handler_module, lambda_context, scenario: str,
@@ -350,6 +395,10 @@ def test_every_decision_returns_and_logs_the_previous_and_released_packages(
         world.release(older)
         world.set_status(released, "Rejected")
         expected = ("ignored", older, older, "the registry now says Rejected")
+    elif scenario == "stale-rejection":  # a Rejected event for the released package, but the registry says Approved again
+        world.release(released)
+        status = "Rejected"
+        expected = ("ignored", released, released, "the registry now says Approved")
     else:
         world.release(older)
         world.set_status(released, "Rejected")
