@@ -731,7 +731,7 @@ def test_the_smoke_test_retries_throttling_and_waits_as_long_as_an_endpoint_may_
     [
         (smoke, "Invoke each endpoint once with a sample payload and fail on an error response: run after the staging deploy.",
          [("--region REGION", "region of the endpoints"),
-          ("--tests TESTS", "JSON list of {endpoint, role_arn, content_type, body}")]),
+          ("--tests TESTS", "JSON list of {endpoint, role_arn, content_type, body[, api_stack, api_output]}")]),
         (resolver, "Decide which approved model package each model's endpoints deploy: run by the delivery pipeline's synth step.",
          [("--region REGION", "region of the model registry and the parameters"),
           ("--released RELEASED", "the pipeline variable ModelPackageArn ('' or 'none' if unset)"),
