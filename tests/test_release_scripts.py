@@ -13,6 +13,7 @@ import io
 import json
 import re
 import sys
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -768,3 +769,97 @@ def test_a_missing_argument_exits_2_naming_it(capsys: pytest.CaptureFixture[str]
     out, err = capsys.readouterr()
     assert (exited.value.code, out) == (2, "")
     assert err.splitlines()[-1].endswith(f": error: the following arguments are required: {missing}")
+
+
+# -- smoke_test: the API path's failures, and the HTTP call itself ----------------------------------------------
+
+
+def test_the_api_is_not_called_when_its_role_cannot_be_assumed(aws: None, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    test = smoke.parse_tests(json.dumps([with_api()]))[0]
+    api = ApiDouble()
+    monkeypatch.setattr(smoke, "post", api)
+
+    class Denied:
+        def client(self, service_name: str, **kwargs: Any) -> Any:
+            client = boto3.Session().client(service_name, **kwargs)
+            stubber = Stubber(client)
+            stubber.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403, service_message="denied")
+            stubber.activate()
+            return client
+
+    result = smoke.run_api(test, REGION, Denied())
+    assert (result.endpoint, result.ok) == ("mlops-demo-staging-churn API", False)
+    assert result.line() == f"FAIL mlops-demo-staging-churn API: cannot assume {test.role_arn}: AccessDenied: denied"
+    assert api.requests == []
+
+
+def test_an_unreadable_stack_fails_the_api_naming_the_stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = FirstClientStubbed("cloudformation")
+    session.add_client_error("describe_stacks", service_error_code="ValidationError", http_status_code=400,
+                             service_message=f"Stack with id {STACK} does not exist")
+    monkeypatch.setattr(smoke, "post", ApiDouble())
+    result = smoke.run_api(smoke.parse_tests(json.dumps([with_api()]))[0], REGION, session)
+    assert result.ok is False
+    assert result.line() == f"FAIL mlops-demo-staging-churn API: cannot read stack {STACK}: ValidationError: Stack with id {STACK} does not exist"
+
+
+def test_a_stack_without_outputs_fails_the_api_naming_the_output(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = FirstClientStubbed("cloudformation")
+    session.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackStatus": "CREATE_COMPLETE",
+                                                         "CreationTime": "2026-11-27T00:00:00Z"}]})  # no Outputs key at all
+    monkeypatch.setattr(smoke, "post", ApiDouble())
+    result = smoke.run_api(smoke.parse_tests(json.dumps([with_api()]))[0], REGION, session)
+    assert result.line() == f"FAIL mlops-demo-staging-churn API: stack {STACK} has no output InferenceApiUrl"
+
+
+def test_the_api_request_carries_the_body_its_type_and_accepts_any_answer(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = ApiDouble(200, "0,91 \u00e9".encode("latin-1"))  # not UTF-8: replaced, not a traceback
+    monkeypatch.setattr(smoke, "post", api)
+    result = smoke.run_api(smoke.parse_tests(json.dumps([with_api(body="0.5,1,\u00e9")]))[0], REGION,
+                           endpoint_stack({"InferenceApiUrl": API_URL}))
+    ((url, headers, body),) = api.requests
+    assert (url, body) == (API_URL, "0.5,1,\u00e9".encode("utf-8"))
+    assert (headers["Content-Type"], headers["Accept"]) == ("text/csv", "*/*")
+    assert "host" in re.search(r"SignedHeaders=(\S+),", headers["Authorization"]).group(1).split(";")
+    assert (result.ok, result.status, result.detail) == (True, 200, "0,91 \ufffd")
+    assert result.latency_ms is not None and result.latency_ms >= 0
+
+
+def test_an_api_that_cannot_be_reached_is_one_line(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        raise urllib.error.URLError("timed out\nafter 60 s")
+
+    monkeypatch.setattr(smoke, "post", unreachable)
+    result = smoke.run_api(smoke.parse_tests(json.dumps([with_api()]))[0], REGION, endpoint_stack({"InferenceApiUrl": API_URL}))
+    assert result.ok is False and "\n" not in result.line()
+    assert result.line().startswith("FAIL mlops-demo-staging-churn API: URLError: <urlopen error timed out")
+
+
+def test_post_returns_the_status_and_body_of_any_answer_error_included() -> None:
+    import http.server
+    import threading
+
+    seen: list[tuple[str, bytes, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, body, self.headers["X-Test"]))
+            status = 200 if self.path == "/ok" else 429
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"answer" if status == 200 else b'{"message": "Too Many Requests"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert smoke.post(f"{base}/ok", {"X-Test": "1"}, b"0.5,1") == (200, b"answer")
+        assert smoke.post(f"{base}/busy", {"X-Test": "2"}, b"x") == (429, b'{"message": "Too Many Requests"}')
+    finally:
+        server.shutdown()
+    assert seen == [("/ok", b"0.5,1", "1"), ("/busy", b"x", "2")]
