@@ -863,3 +863,39 @@ def test_post_returns_the_status_and_body_of_any_answer_error_included() -> None
     finally:
         server.shutdown()
     assert seen == [("/ok", b"0.5,1", "1"), ("/busy", b"x", "2")]
+
+
+def test_the_api_request_is_signed_over_its_method_url_body_and_type_with_the_roles_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from botocore import auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    now = dt.datetime(2026, 11, 27, 12, 0, 0)
+    monkeypatch.setattr(auth, "get_current_datetime", lambda: now)
+    role = {"AccessKeyId": "ASIAEXAMPLEKEY0001", "SecretAccessKey": "secret/of+the+role", "SessionToken": "token-of-the-role",
+            "Expiration": now}
+
+    class Stubbed:  # STS gives the role's known credentials; CloudFormation the API's URL
+        def client(self, service_name: str, **kwargs: Any) -> Any:
+            client = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x").client(service_name, **kwargs)
+            stubber = Stubber(client)
+            if service_name == "sts":
+                stubber.add_response("assume_role", {"Credentials": role})
+            else:
+                stubber.add_response("describe_stacks", {"Stacks": [{
+                    "StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": now,
+                    "Outputs": [{"OutputKey": "InferenceApiUrl", "OutputValue": API_URL}]}]})
+            stubber.activate()
+            return client
+
+    api = ApiDouble()
+    monkeypatch.setattr(smoke, "post", api)
+    assert smoke.run_api(smoke.parse_tests(json.dumps([with_api(body="0.5,1,0")]))[0], REGION, Stubbed()).ok
+    ((_, headers, _),) = api.requests
+    # what botocore's own signer makes of the request as it should be
+    expected = AWSRequest(method="POST", url=API_URL, data=b"0.5,1,0", headers={"Content-Type": "text/csv", "Accept": "*/*"})
+    auth.SigV4Auth(Credentials(role["AccessKeyId"], role["SecretAccessKey"], role["SessionToken"]), "execute-api", REGION).add_auth(expected)
+    assert headers["Authorization"] == expected.headers["Authorization"]
+    assert headers["X-Amz-Security-Token"] == "token-of-the-role"
