@@ -150,3 +150,28 @@ def test_cdk_nag_finds_nothing_open(tmp_path: Path) -> None:
 def test_bad_batch_drift_props_are_refused(monitor: dict[str, Any], batch: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError, match=message):
         build(monitor=monitor, batch=batch)
+
+
+# -- in the platform (config/default.yaml: lead-scoring is batch-only and monitored) ------------------------------
+
+
+def test_lead_scorings_batch_drift_alarms_start_its_retraining(platform: Any) -> None:
+    expected = ["mlops-demo-staging-lead-scoring-drift", "mlops-demo-prod-lead-scoring-drift"]
+    for stage in ("staging", "prod"):
+        template = platform.templates[f"{stage.capitalize()}/Release-lead-scoring/Batch"]
+        names = {r["Properties"].get("AlarmName") for r in resources(template, "AWS::CloudWatch::Alarm").values()}
+        assert f"mlops-demo-{stage}-lead-scoring-drift" in names
+        # the alarm's ALARM events go to the dev account's default bus, where training listens (serving accounts differ)
+        forwarded = [r["Properties"]["EventPattern"] for r in resources(template, "AWS::Events::Rule").values()
+                     if "alarmName" in json.dumps(r["Properties"].get("EventPattern", {}))]
+        assert forwarded and forwarded[0]["detail"]["alarmName"] == [f"mlops-demo-{stage}-lead-scoring-drift"]
+    patterns = [json.dumps(r["Properties"].get("EventPattern", {})) for t in platform.templates.values()
+                for r in resources(t, "AWS::Events::Rule").values()]
+    assert any(all(name in p for name in expected) for p in patterns), "no training rule listens for lead-scoring's drift alarms"
+
+
+def test_lead_scorings_stages_have_the_drift_jobs_endpoints(platform: Any) -> None:
+    from stacks.network_stack import stage_interface_endpoints
+
+    for stage in ("staging", "prod"):
+        assert set(DriftMonitor.VPC_ENDPOINTS) <= set(stage_interface_endpoints(platform.config, stage))
