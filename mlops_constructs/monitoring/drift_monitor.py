@@ -156,7 +156,8 @@ class DriftMonitor(Construct):
         --min-rows N --endpoint NAME`` and must write ``metric_data.json`` (CloudWatch ``MetricData``) into the
         output directory, as ``drift_job/drift.py`` does; the job's role may pull it when it is in an ECR
         repository of yours. Default: the bundled ``drift_job/Dockerfile``, built and published by CDK.
-    :param schedule: ``hourly`` or ``daily``. Default: ``hourly``.
+    :param schedule: ``hourly`` or ``daily``, with source ``capture``. Default: ``hourly`` (none for ``batch-input``,
+        which refuses one).
     :param drift_threshold: the share of drifted features (0-1) that raises the drift alarm. Default: 0.5.
     :param min_rows: captured rows needed in a window for a verdict. Default: 100.
     :param instance_type: of the drift job. Default: ``ml.m5.large``.
