@@ -37,6 +37,8 @@ def build(outdir: Path | None = None, monitor: dict[str, Any] | None = None, bat
         "capture_prefix": INPUT_PREFIX, "reports_bucket": store.artifact_bucket, "drop_columns": 1, "baseline_bucket": dev,
         "baseline_key_alias": "alias/acme-dev/artifacts", "vpc": network.vpc, "encryption_key": store.encryption_key,
         "notification_topic": topic, **(monitor or {})})
+    if (batch or {}).get("input_bucket") == "artifacts":
+        batch = {**(batch or {}), "input_bucket": store.artifact_bucket, "output_prefix": "batch-output/x/"}
     inference = BatchInference(stack, "Batch", **{
         "name": NAME, "model_package_arn": PACKAGE, "vpc": network.vpc, "encryption_key": store.encryption_key,
         "input_bucket": store.data_bucket, "input_prefix": INPUT_PREFIX, "output_bucket": store.artifact_bucket,
@@ -142,6 +144,7 @@ def test_cdk_nag_finds_nothing_open(tmp_path: Path) -> None:
     ({"drop_columns": 0}, {}, r"BatchInference: drift_monitor: must drop 1 leading columns \(drop_columns=1\) to match input_filter \$\[1:\], not 0"),
     ({}, {"input_filter": "$.features"}, r"BatchInference: input_filter: must be '\$' or '\$\[k:\]' with a drift_monitor.*\(got '\$.features'\)"),
     ({"capture_prefix": "other/"}, {}, r"must check this batch's input: its capture_prefix is other/, the input_prefix forecast/batch-input/"),
+    ({}, {"input_bucket": "artifacts"}, r"BatchInference: drift_monitor: must check this batch's input: its capture_bucket is not input_bucket"),
     ({"reports_bucket": None, "reports_prefix": f"{INPUT_PREFIX}reports/"}, {},
      r"DriftMonitor: reports_prefix: must not overlap capture_prefix forecast/batch-input/ in the same bucket"),
     ({"source": "capture", "drop_columns": 2}, {}, r"DriftMonitor: drop_columns: applies only to source 'batch-input'.*\(got 2\)"),

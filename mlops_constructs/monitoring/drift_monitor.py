@@ -251,6 +251,8 @@ class DriftMonitor(Construct):
             window = _BATCH_PERIOD
         self.source: DriftSource = source
         """``capture`` or ``batch-input``: what the monitor checks."""
+        self.capture_bucket = capture_bucket
+        """The bucket of what is checked (``capture_prefix``)."""
         self.capture_prefix = capture_prefix
         """What is checked: the capture destination (``capture``), or the batch input prefix (``batch-input``)."""
         self.drop_columns = drop_columns

@@ -253,7 +253,7 @@ class BatchInference(Construct):
             vpc_subnets=vpc_subnets,
             log_retention=log_retention, removal_policy=removal_policy,
         )
-        self._check_drift_monitor(drift_monitor, input_prefix, input_filter)
+        self._check_drift_monitor(drift_monitor, input_bucket, input_prefix, input_filter)
         assert output_prefix is not None
         stack = Stack.of(self)
         account, region = stack.account, stack.region
@@ -788,13 +788,15 @@ class BatchInference(Construct):
                            "States": states})
 
     @staticmethod
-    def _check_drift_monitor(monitor: Any, input_prefix: str, input_filter: str) -> None:
+    def _check_drift_monitor(monitor: Any, input_bucket: s3.IBucket, input_prefix: str, input_filter: str) -> None:
         name = "BatchInference"
         if monitor is None:
             return
         check_type(name, "drift_monitor", monitor, DriftMonitor)
         if monitor.source != "batch-input":
             raise PropsError(name, "drift_monitor", monitor.node.path, f"must be a DriftMonitor with source 'batch-input', not {monitor.source!r}")
+        if monitor.capture_bucket is not input_bucket and monitor.capture_bucket.bucket_arn != input_bucket.bucket_arn:
+            raise PropsError(name, "drift_monitor", monitor.node.path, "must check this batch's input: its capture_bucket is not input_bucket")
         if not is_token(input_prefix) and not is_token(monitor.capture_prefix) and monitor.capture_prefix != input_prefix:
             raise PropsError(name, "drift_monitor", monitor.node.path,
                              f"must check this batch's input: its capture_prefix is {monitor.capture_prefix}, the input_prefix {input_prefix}")
