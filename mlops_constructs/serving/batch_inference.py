@@ -368,7 +368,9 @@ class BatchInference(Construct):
         self.drift_monitor = drift_monitor
         """The drift check each successful run starts, or ``None``."""
         if drift_monitor is not None:
-            # Starting the check: states:StartExecution on its machine and its execution data key, into the machine's policy.
+            # Starting the check: states:StartExecution on its machine, all a request-response start needs
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html, "Asynchronous"), and
+            # kms:GenerateDataKey on its execution data key (as grant_start above); both into the machine's policy.
             drift_monitor.grant_start(self.state_machine_role)
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
