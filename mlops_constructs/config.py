@@ -655,10 +655,11 @@ class MonitoringSettings(_Strict):
     """Drift checks of the model's endpoints (``DriftMonitor``: Evidently in a SageMaker processing job,
     against the served version's own baseline); drift starts a retraining."""
 
-    schedule: Literal["hourly", "daily"] = "hourly"
+    schedule: Literal["hourly", "daily"] | None = None
     """How often the previous window's captured requests are checked: ``hourly`` (at a minute between 5 and 55
     past) or ``daily`` (between 00:15 and 05:59 UTC), the time derived from the endpoint's name
-    (:func:`mlops_constructs.schedules.drift_cron`)."""
+    (:func:`mlops_constructs.schedules.drift_cron`). Default: ``hourly``. Endpoints only: a batch-only model's
+    check runs after each batch run, and refuses it."""
     drift_threshold: float = Field(default=0.5, gt=0, le=1)
     """The share of drifted features (0-1) that raises the drift alarm."""
     min_rows: int = Field(default=100, ge=1, le=10_000_000)
@@ -1116,7 +1117,8 @@ class ModelSettings(_Strict):
     gate: GateSettings = GateSettings()
     triggers: TriggerSettings = TriggerSettings()
     monitoring: MonitoringSettings | None = None
-    """Data-quality monitoring of the endpoints that capture data. Default: none."""
+    """Drift checks: of the endpoints' captured requests, or, for a batch-only model, of the input each batch run
+    scored (after the run; ``schedule`` does not apply). Default: none."""
     endpoints: dict[StageName, EndpointOverride] = Field(default_factory=dict)
     """Per-stage overrides of the stage's endpoint settings; keys left out keep the stage's values."""
     smoke_test: SmokeTestSettings | None = None
@@ -1128,7 +1130,8 @@ class ModelSettings(_Strict):
     """An API Gateway REST API in front of the model's endpoint in some stages. Default: none, the endpoint only."""
     serving: list[Literal["realtime", "batch"]] = Field(default_factory=lambda: ["realtime"], min_length=1, max_length=2)
     """How the released version serves: ``realtime`` (an endpoint in every stage), ``batch`` (batch transform runs,
-    ``batch``), or both. A batch-only model has no endpoint, no canary, no smoke test and no drift monitoring."""
+    ``batch``), or both. A batch-only model has no endpoint, no canary and no smoke test; its ``monitoring``, if any,
+    checks the drift of each batch run's input instead of captured requests."""
     batch: BatchSettings | None = None
     """The batch transform runs, required with ``serving`` including ``batch``."""
 
@@ -1140,6 +1143,17 @@ class ModelSettings(_Strict):
     def batch_in(self, stage: str) -> bool:
         """Whether the model runs batch transforms in ``stage``."""
         return self.batch is not None and "batch" in self.serving and stage in self.batch.stages
+
+    def batch_drift_in(self, stage: str) -> bool:
+        """Whether the model's batch runs in ``stage`` are followed by a drift check of their input: a batch-only
+        model (a model with endpoints is checked on their captured requests) monitored in ``stage``."""
+        return not self.realtime and self.monitoring is not None and stage in self.monitoring.stages and self.batch_in(stage)
+
+    @property
+    def batch_drop_columns(self) -> int:
+        """The leading input columns the batch ``input_filter`` (``$`` or ``$[k:]``) hides from the model: k."""
+        match = re.fullmatch(r"\$\[(\d+):\]", self.batch.input_filter) if self.batch is not None else None
+        return int(match.group(1)) if match else 0
 
     @property
     def batch_input_prefix(self) -> str:
@@ -1157,15 +1171,36 @@ class ModelSettings(_Strict):
             problems.append(_FieldError(("serving",), self.serving, "must include batch while a batch section is set: add it, or remove batch"))
         if "realtime" not in self.serving:
             why = "a batch-only model has no endpoint"
-            for key, value, what in (("monitoring", self.monitoring, "whose captured requests drift checks read"),
-                                     ("smoke_test", self.smoke_test, "to send the smoke test to"),
+            for key, value, what in (("smoke_test", self.smoke_test, "to send the smoke test to"),
                                      ("endpoints", self.endpoints or None, "to override settings of")):
                 if value is not None:
                     shown = value.model_dump() if isinstance(value, BaseModel) else {k: v.model_dump(exclude_none=True) for k, v in value.items()}
                     problems.append(_FieldError((key,), shown, f"must not be set while serving is [batch]: {why} {what}; remove it, or add realtime"))
+            problems += self._batch_monitoring_problems()
         if problems:
             raise _FieldErrors(problems)
         return self
+
+    def _batch_monitoring_problems(self) -> list[_FieldError]:
+        """A batch-only model's drift check runs after each batch run, on the input it scored."""
+        monitoring, batch = self.monitoring, self.batch
+        if monitoring is None or batch is None:
+            return []
+        problems: list[_FieldError] = []
+        if monitoring.schedule is not None:
+            problems.append(_FieldError(("monitoring", "schedule"), monitoring.schedule,
+                                        "must not be set while serving is [batch]: a batch-only model's drift check runs after each "
+                                        "batch run, on the input it scored; remove it"))
+        if batch.input_filter != "$" and not re.fullmatch(r"\$\[\d+:\]", batch.input_filter):
+            problems.append(_FieldError(("batch", "input_filter"), batch.input_filter,
+                                        "must be '$' or '$[k:]' while monitoring is set: the drift check reads each input row less its "
+                                        "first k columns, as the model sees it; change it, or remove monitoring"))
+        outside = [stage for stage in monitoring.stages if stage not in batch.stages]
+        if outside:
+            problems.append(_FieldError(("monitoring", "stages"), monitoring.stages,
+                                        f"must name only stages the batch runs in ({', '.join(batch.stages)}) while serving is [batch]: "
+                                        f"{', '.join(outside)} has no batch input to check; remove it, or add it to batch.stages"))
+        return problems
 
     @model_validator(mode="after")
     def _tuning_fits_training(self) -> ModelSettings:

@@ -4,8 +4,10 @@
   (a KMS-encrypted log group, which the NIST 800-53, HIPAA and PCI packs ask for, needs it).
 - :func:`deny_grants_except_for_aws_resources`: nobody hands the key on by a grant, except AWS services for
   their resources (Control Tower's CT.KMS.PR.3, checked by CloudFormation Guard).
+- :func:`allow_dead_letters_and_alarms`: EventBridge may write undeliverable events to queues, and CloudWatch alarms
+  publish to topics, encrypted with the key, on behalf of its account only.
 """
 
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 
-__all__ = ["allow_cloudwatch_logs", "deny_grants_except_for_aws_resources"]
+__all__ = ["allow_cloudwatch_logs", "allow_dead_letters_and_alarms", "deny_grants_except_for_aws_resources"]

@@ -1,5 +1,6 @@
 """The batch inference stack of one model in one stage: its BatchInference, over the stage's data and artifact
-buckets, with the model version the model's release pipeline released."""
+buckets, with the model version the model's release pipeline released, and, for a monitored batch-only model, the
+DriftMonitor each run starts on the input it scored."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelSettings, PlatformConfig
+from mlops_constructs.keys import allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
+from mlops_constructs.monitoring import DriftMonitor
 from mlops_constructs.serving import BatchInference
 from mlops_constructs.storage import ArtifactStore
 from stacks._references import stage_key_arn, stage_vpc
@@ -28,6 +33,7 @@ class BatchStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, stage: str, model: ModelSettings, model_package_arn: str,
                  **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        self._package_arn = model_package_arn
         batch = model.batch
         assert batch is not None  # the stage adds this stack only for a model with batch settings
         settings = config.stage(stage)
@@ -55,6 +61,13 @@ class BatchStack(Stack):
             "artifact_key_alias": "project",
             "image_repository": "project (the dev ArtifactStore's model repository)",
         })
+        self.notification_topic: sns.Topic | None = None
+        """With a drift check: the topic of the runs' and the checks' alarms and failures, encrypted with a key of its own
+        (``None`` otherwise: BatchInference makes its own)."""
+        self.drift_monitor: DriftMonitor | None = None
+        """The drift check each successful run starts, for a monitored batch-only model."""
+        if model.batch_drift_in(stage):
+            self._drift_monitor(config, stage, model, vpc, key, data, artifacts, dev_artifacts)
         with config.props_from(paths):
             self.batch = BatchInference(
                 self, "Batch",
@@ -85,6 +98,51 @@ class BatchStack(Stack):
                 schedule=scheduler.ScheduleExpression.expression(batch.schedule) if batch.schedule else None,
                 on_new_data=batch.on_new_data,
                 max_run_time=Duration.hours(24),
+                log_retention=log_retention(settings),
+                removal_policy=stateful_removal_policy(settings),
+                notification_topic=self.notification_topic,
+                drift_monitor=self.drift_monitor,
+            )
+
+    def _drift_monitor(self, config: PlatformConfig, stage: str, model: ModelSettings, vpc: Any, key: kms.IKey, data: s3.IBucket,
+                       artifacts: s3.IBucket, dev_artifacts: s3.IBucket) -> None:
+        monitoring = model.monitoring
+        assert monitoring is not None
+        settings = config.stage(stage)
+        # One topic for the runs and their checks, made here because both constructs notify it.
+        topic_key = kms.Key(self, "NotificationKey", enable_key_rotation=True, removal_policy=stateful_removal_policy(settings),
+                            description=f"Encrypts the batch runs' and drift checks' notifications of {model.name}")
+        allow_dead_letters_and_alarms(topic_key)
+        deny_grants_except_for_aws_resources(topic_key)
+        self.notification_topic = sns.Topic(self, "NotificationTopic", display_name=f"Batch transform and drift of {model.name}",
+                                            master_key=topic_key, enforce_ssl=True)
+        derived = "project (derived from the batch's name and input)"
+        with config.props_from({
+            "drift_threshold": config.model_path(model, "monitoring", "drift_threshold"),
+            "min_rows": config.model_path(model, "monitoring", "min_rows"),
+            "instance_type": config.model_path(model, "monitoring", "instance_type"),
+            "drop_columns": config.model_path(model, "batch", "input_filter"),
+            "endpoint_name": derived, "capture_prefix": derived,
+        }):
+            self.drift_monitor = DriftMonitor(
+                self, "Drift",
+                source="batch-input",
+                endpoint_name=batch_name(config, stage, model),
+                model_package_arn=self._package_arn,
+                capture_bucket=data,
+                capture_prefix=model.batch_input_prefix,
+                drop_columns=model.batch_drop_columns,
+                reports_bucket=artifacts,
+                baseline_bucket=dev_artifacts,
+                baseline_key_alias=store_key_alias(config, "dev") if config.accounts.dev != self.account else None,
+                vpc=vpc,
+                encryption_key=key,
+                notification_topic=self.notification_topic,
+                drift_threshold=monitoring.drift_threshold,
+                min_rows=monitoring.min_rows,
+                instance_type=monitoring.instance_type,
+                retrain_event_bus=events.EventBus.from_event_bus_arn(
+                    self, "TrainingBus", f"arn:{self.partition}:events:{config.region}:{config.accounts.dev}:event-bus/default"),
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),
             )

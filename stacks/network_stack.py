@@ -39,6 +39,8 @@ def stage_interface_endpoints(config: PlatformConfig, stage: str) -> tuple[str, 
                 needed += DriftMonitor.VPC_ENDPOINTS
         if model.batch_in(stage):
             needed += BatchInference.VPC_ENDPOINTS
+            if model.batch_drift_in(stage):
+                needed += DriftMonitor.VPC_ENDPOINTS
         if model.api is not None and stage in model.api.stages and model.api.endpoint_type == "private":
             needed.append("execute-api")
     needed += config.stage(stage).extra_interface_endpoints

@@ -19,7 +19,7 @@ from mlops_constructs.storage import ArtifactStore
 from mlops_constructs.training import GateCondition, Preprocessing, ScriptStep, TrainingPipeline, builtin_image_uri, source_archive
 from stacks._references import stage_key_arn, stage_vpc
 from stacks._settings import log_retention, stateful_removal_policy
-from stacks.names import endpoint_name, model_package_group, storage_name_prefix
+from stacks.names import batch_name, endpoint_name, model_package_group, storage_name_prefix
 
 
 class TrainingStack(Stack):
@@ -152,8 +152,10 @@ class TrainingStack(Stack):
                 schedule=scheduler.ScheduleExpression.expression(schedule) if schedule else None,
                 trigger_on_new_data=triggers.on_new_data,
                 trigger_on_retrain_event=triggers.on_retrain_event,
-                # the drift alarms of the model's endpoints, forwarded from the serving accounts, by DriftMonitor's name
-                retrain_alarm_names=[DriftMonitor.alarm_name_for(endpoint_name(config, stage, model))
+                # the drift alarms of the model's endpoints (or, batch-only, of its batch runs' input), forwarded from the
+                # serving accounts, by DriftMonitor's name
+                retrain_alarm_names=[DriftMonitor.alarm_name_for(endpoint_name(config, stage, model) if model.realtime
+                                                                 else batch_name(config, stage, model))
                                      for stage in model.monitoring.stages] if model.monitoring else [],
                 log_retention=log_retention(settings),
                 removal_policy=stateful_removal_policy(settings),

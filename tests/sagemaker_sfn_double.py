@@ -22,7 +22,8 @@ for ``createProcessingJob.sync``, ``createTrainingJob.sync``, ``createHyperParam
 
 One more gap is closed: Step Functions returns the ``Body`` of an ``aws-sdk:s3:getObject`` task as a
 string, where moto's interpreter leaves botocore's stream object; :class:`AwsSdkWithS3Body` reads it.
-Everything else runs on moto itself: the other ``aws-sdk`` tasks (SageMaker's CreateModelPackage) and
+Likewise ``states:startExecution`` (a batch run starting its drift check), whose PascalCase fields moto passes to
+botocore unchanged: :class:`SfnStartExecution` names them as the API does. Everything else runs on moto itself: the other ``aws-sdk`` tasks (SageMaker's CreateModelPackage) and
 SNS.
 """
 
@@ -32,6 +33,7 @@ import contextlib
 import datetime
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
@@ -296,6 +299,27 @@ class AwsSdkWithS3Body(StateTaskServiceAwsSdk):
             response["Body"] = response["Body"].read().decode("utf-8")
 
 
+class SfnStartExecution(StateTaskServiceSfn):
+    """moto's ``states:startExecution`` integration (fire and forget), with the request and result fields Step Functions
+    uses (``StateMachineArn``, ``Input``, ``Name``; ``ExecutionArn``, ``StartDate``:
+    https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html), which moto passes to botocore as
+    they are, where its API takes ``stateMachineArn``, ``input`` and ``name``."""
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # type: ignore[no-untyped-def]
+        if self._get_boto_service_action() != "start_execution":
+            super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
+            return
+        client = boto_client_for(service="stepfunctions", region=resource_runtime_part.region, state_credentials=state_credentials)
+        request = {"stateMachineArn": normalised_parameters["StateMachineArn"]}
+        if "Input" in normalised_parameters:
+            given = normalised_parameters["Input"]
+            request["input"] = given if isinstance(given, str) else to_json_str(given)
+        # Without a Name, Step Functions names the execution with a UUID; moto leaves it None (its context's Execution.Name).
+        request["name"] = normalised_parameters.get("Name") or str(uuid.uuid4())
+        response = client.start_execution(**request)
+        env.stack.append({"ExecutionArn": response["executionArn"], "StartDate": _iso(response["startDate"])})
+
+
 @contextlib.contextmanager
 def sagemaker_double(script: JobScript) -> Iterator[JobScript]:
     """Route the interpreter's SageMaker tasks to :class:`SageMakerSyncDouble`, and its ``aws-sdk``
@@ -309,6 +333,8 @@ def sagemaker_double(script: JobScript) -> Iterator[JobScript]:
             return double
         if service_name == "aws-sdk":
             return AwsSdkWithS3Body()
+        if service_name == "states":
+            return SfnStartExecution()
         return original(service_name=service_name)
 
     state_task_factory.state_task_service_for = factory

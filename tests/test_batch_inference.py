@@ -71,8 +71,9 @@ def template(built: tuple[dict[str, Any], cdk.Stack, BatchInference]) -> dict[st
 
 
 def definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The state machine's definition, with every reference written as ``<ref>``."""
-    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    """The batch state machine's definition, with every reference written as ``<ref>`` (a batch stack may also
+    hold its drift check's machine, which is not this one)."""
+    ((_, machine),) = [(k, m) for k, m in resources(template, "AWS::StepFunctions::StateMachine").items() if not k.startswith("Drift")]
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else f"<{json.dumps(p).replace(chr(34), '')}>" for p in parts))
 
@@ -388,7 +389,13 @@ def test_a_batch_only_model_gets_batch_stacks_in_its_stages_and_no_endpoint(plat
         assert model_policy["PullImage"]["Resource"] == "arn:aws:ecr:eu-west-1:222222222222:repository/mlops-demo-dev/models"
         assert only(template, "AWS::Glue::Table")["DatabaseName"] == f"mlops_demo_{stage_name}_lead_scoring"
         assert only(template, "AWS::Scheduler::Schedule")["ScheduleExpression"] == "cron(0 4 * * ? *)"
-        assert only(template, "AWS::StepFunctions::StateMachine")["StateMachineName"] == f"mlops-demo-{stage_name}-lead-scoring-batch"
+        names = {m["Properties"].get("StateMachineName") for m in resources(template, "AWS::StepFunctions::StateMachine").values()}
+        assert names == {f"mlops-demo-{stage_name}-lead-scoring-batch", None}  # and its drift check's (issue 19), named by CDK
+        # lead-scoring is monitored: each successful run starts the drift check of its input, less the lead_id column
+        assert definition(template)["States"]["Transform"]["Next"] == "CheckDrift"
+        assert batch.drift_monitor is not None and batch.drift_monitor.source == "batch-input" and batch.drift_monitor.drop_columns == 1
+        assert batch.drift_monitor.capture_prefix == "lead-scoring/batch-input/"
+        assert batch.drift_monitor.drift_alarm.alarm_name is not None
     # churn, served in real time, has no batch stack
     assert all("churn" not in stage.batches for stage in platform.stages.values())
 

@@ -1056,3 +1056,34 @@ def test_an_entry_point_outside_source_dir_or_not_python_is_refused(entry_point:
         _entry_point(entry_point)
     assert str(refused.value) == "must be a .py file's path relative to source_dir, without '..' (train.py, jobs/train.py)"
     assert _entry_point("jobs/train.py") == "jobs/train.py"
+
+
+# -- drift checks of a batch-only model's input (issue 19) ---------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({"serving": ["batch"], "batch": {"on_new_data": True}, "monitoring": {"schedule": "daily"}},
+     ["models[2].monitoring.schedule: must not be set while serving is [batch]: a batch-only model's drift check runs after each "
+      "batch run, on the input it scored; remove it (got 'daily')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "input_filter": "$.features"}, "monitoring": {}},
+     ["models[2].batch.input_filter: must be '$' or '$[k:]' while monitoring is set: the drift check reads each input row less its "
+      "first k columns, as the model sees it; change it, or remove monitoring (got '$.features')"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["prod"]}, "monitoring": {}},
+     ["models[2].monitoring.stages: must name only stages the batch runs in (prod) while serving is [batch]: staging has no batch "
+      "input to check; remove it, or add it to batch.stages (got ['staging', 'prod'])"]),
+])
+def test_batch_monitoring_errors_are_one_line_each(model: dict[str, Any], expected: list[str]) -> None:
+    assert problems_of(_with_model(model)) == expected
+
+
+def test_a_batch_only_model_may_be_monitored_on_its_input() -> None:
+    config = PlatformConfig.from_mapping(_with_model({
+        "serving": ["batch"], "batch": {"on_new_data": True, "input_filter": "$[2:]"},
+        "monitoring": {"drift_threshold": 0.3, "min_rows": 50, "stages": ["prod"]}}))
+    scores = config.models[2]
+    assert [s for s in STAGES if scores.batch_drift_in(s)] == ["prod"]
+    assert scores.batch_drop_columns == 2
+    # a model served both ways is checked on its endpoints' capture, not on its batch input
+    both = PlatformConfig.from_mapping(_with_model({"serving": ["realtime", "batch"], "batch": {"on_new_data": True},
+                                                    "monitoring": {}})).models[2]
+    assert not any(both.batch_drift_in(s) for s in STAGES)

@@ -484,3 +484,69 @@ def test_metric_data_is_what_cloudwatch_accepts() -> None:
     assert first["Dimensions"][1] == {"Name": "Feature", "Value": "city=Z\\xfcrich"} and first["Value"] == 0.0
     assert all(d["Value"].isascii() for item in data for d in item.get("Dimensions", []))
     assert all(item["Value"] == 0 or abs(item["Value"]) >= drift.SMALLEST_VALUE for item in data)
+
+
+# -- batch input (--captured-format csv) -------------------------------------------------------------
+
+
+def write_batch_input(directory: Path, frame: pd.DataFrame, *, ids: bool = False, extra: list[str] | None = None) -> Path:
+    """``frame``'s rows as a batch transform's input: headerless CSV in two files (one in a sub-prefix), with
+    ``ids`` a leading id column the model does not see (input_filter ``$[1:]``)."""
+    rows = [([f"id-{i}"] if ids else []) + list(row) for i, row in enumerate(frame.astype(object).values.tolist())]
+    lines = [",".join(str(v) for v in row) for row in rows] + (extra or [])
+    half = len(lines) // 2
+    (directory / "2026-11-27").mkdir(parents=True, exist_ok=True)
+    (directory / "part-1.csv").write_text("\n".join(lines[:half]) + "\n", encoding="utf-8")
+    (directory / "2026-11-27" / "part-2").write_text("\n".join(lines[half:]) + "\n", encoding="utf-8")
+    return directory
+
+
+def test_batch_input_with_a_shift_is_found_in_the_shifted_features(tmp_path: Path) -> None:
+    code, report, metrics = run(tmp_path, write_batch_input(tmp_path / "input", SHIFTED), "--captured-format", "csv", "--endpoint", "b1")
+    assert code == 0
+    assert report["status"] == "ok"
+    assert {name for name, result in report["features"].items() if result["drifted"]} == DRIFTING
+    assert (report["rows"], report["skipped_lines"]) == (500, 0)
+    assert metrics[0] == {"MetricName": "CapturedRows", "Dimensions": [{"Name": "EndpointName", "Value": "b1"}], "Value": 500, "Unit": "Count"}
+    assert metrics[1]["MetricName"] == "DriftedShare" and metrics[1]["Value"] == 0.4
+
+
+def test_batch_input_without_a_shift_does_not_drift(tmp_path: Path) -> None:
+    code, report, _ = run(tmp_path, write_batch_input(tmp_path / "input", UNSHIFTED), "--captured-format", "csv")
+    assert (code, report["status"], report["drifted_share"]) == (0, "ok", 0.0)
+
+
+def test_batch_input_drops_the_leading_columns_the_model_does_not_see(tmp_path: Path) -> None:
+    input_ = write_batch_input(tmp_path / "input", SHIFTED, ids=True, extra=["only,three,columns", "x,not-a-number,1,2,3,basic"])
+    code, report, _ = run(tmp_path, input_, "--captured-format", "csv", "--drop-columns", "1")
+    assert code == 0
+    assert {name for name, result in report["features"].items() if result["drifted"]} == DRIFTING
+    assert (report["rows"], report["skipped_lines"], report["capture_lines"]) == (500, 2, 502)
+
+
+def test_batch_input_with_the_id_column_not_dropped_is_unusable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(tmp_path, write_batch_input(tmp_path / "input", SHIFTED, ids=True), "--captured-format", "csv")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("drift.py: error: --captured ") and "no input row fits the baseline's 5 columns" in err
+    assert "6 columns after dropping 0" in err and err.count("\n") == 1
+
+
+def test_batch_input_with_too_few_rows_is_insufficient_data(tmp_path: Path) -> None:
+    code, report, metrics = run(tmp_path, write_batch_input(tmp_path / "input", SHIFTED.head(40)), "--captured-format", "csv")
+    assert (code, report["status"], report["rows"]) == (0, "insufficient-data", 40)
+    assert metrics == [{"MetricName": "CapturedRows", "Value": 40, "Unit": "Count"}]
+
+
+def test_an_empty_batch_input_is_insufficient_data(tmp_path: Path) -> None:
+    (tmp_path / "input").mkdir()
+    code, report, _ = run(tmp_path, tmp_path / "input", "--captured-format", "csv")
+    assert (code, report["status"], report["rows"]) == (0, "insufficient-data", 0)
+
+
+@pytest.mark.parametrize("argv", [["--drop-columns", "1"], ["--captured-format", "csv", "--drop-columns", "-1"],
+                                  ["--captured-format", "parquet"]])
+def test_bad_batch_arguments_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        drift.main(["--baseline", str(tmp_path), "--captured", str(tmp_path), "--output", str(tmp_path / "out"), *argv])
+    assert exit_info.value.code == 2

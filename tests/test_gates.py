@@ -62,8 +62,9 @@ def test_guard_ran_on_every_template_and_its_key_policy_control_holds(platform: 
     keys = [r for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
     # per stage: the flow logs', the store's, the endpoint's alarms' keys, and in staging and prod (monitoring.stages)
     # its drift checks' key; dev's registry and training keys of each model; the delivery pipeline's and the release
-    # tooling's; lead-scoring's batch runs' in staging and prod; the inference API's log key in staging and prod
-    assert len(keys) == 3 * 3 + 2 + 2 * 2 + 1 + 1 + 2 + 2
+    # tooling's; lead-scoring's batch runs' in staging and prod; the inference API's log key in staging and prod;
+    # lead-scoring's drift checks' and its runs' shared notification topic's keys in staging and prod
+    assert len(keys) == 3 * 3 + 2 + 2 * 2 + 1 + 1 + 2 + 2 + 2 * 2
     for key in keys:
         assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant",
                 "Resource": "*", "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}

@@ -189,8 +189,8 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
     # key, source, artifact and access-log buckets (a model's release pipeline stack holds none); per model in dev
     # its registry's two and training's one; lead-scoring's batch runs' key in staging and prod (its Glue database
     # and table are retained there too, and hold no data: the results are the artifact bucket's); the inference
-    # API's log key in staging and prod
-    assert stateful_count == 3 * 7 + 2 + 2 * (2 + 1) + 3 + 4 + 2 + 2
+    # API's log key in staging and prod; lead-scoring's drift checks' key and its notification topic's key in staging and prod
+    assert stateful_count == 3 * 7 + 2 + 2 * (2 + 1) + 3 + 4 + 2 + 2 + 2 * 2
 
 
 def test_no_action_star_and_resource_star_only_where_aws_offers_nothing_narrower(platform: SynthesizedPlatform) -> None:

@@ -61,6 +61,12 @@ JOB_DIRECTORY = Path(__file__).resolve().parent / "drift_job"
 """The drift job's image recipe (``Dockerfile``, ``requirements.txt``) and script (``drift.py``)."""
 
 Schedule = Literal["hourly", "daily"]
+DriftSource = Literal["capture", "batch-input"]
+SOURCES = ("capture", "batch-input")
+"""What a monitor checks: an endpoint's data capture on a schedule, or a batch transform's input when started."""
+_BATCH_PERIOD = Duration.hours(1)
+"""The metrics' and alarms' period of a ``batch-input`` monitor, which has no schedule: a check's metrics fall in the
+hour it ran."""
 _WINDOWS: dict[str, tuple[str, Duration]] = {
     # schedule: (JSONata picture of the capture path's window, the window's length)
     # SageMaker writes captured data under <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/
@@ -150,7 +156,8 @@ class DriftMonitor(Construct):
         --min-rows N --endpoint NAME`` and must write ``metric_data.json`` (CloudWatch ``MetricData``) into the
         output directory, as ``drift_job/drift.py`` does; the job's role may pull it when it is in an ECR
         repository of yours. Default: the bundled ``drift_job/Dockerfile``, built and published by CDK.
-    :param schedule: ``hourly`` or ``daily``. Default: ``hourly``.
+    :param schedule: ``hourly`` or ``daily``, with source ``capture``. Default: ``hourly`` (none for ``batch-input``,
+        which refuses one).
     :param drift_threshold: the share of drifted features (0-1) that raises the drift alarm. Default: 0.5.
     :param min_rows: captured rows needed in a window for a verdict. Default: 100.
     :param instance_type: of the drift job. Default: ``ml.m5.large``.
@@ -160,6 +167,23 @@ class DriftMonitor(Construct):
     :param log_retention: of the state machine's logs. Default: one year.
     :param removal_policy: of the log group and its key. Default: ``RemovalPolicy.RETAIN``.
     :param alarm_topic: deprecated name of ``notification_topic``.
+    :param source: ``capture``: the endpoint's data capture under ``capture_prefix<endpoint_name>/AllTraffic/``, a
+        window at a time, on ``schedule``. ``batch-input``: a batch transform's input, every object under
+        ``capture_prefix`` read as headerless CSV (the job's ``--captured-format csv``), checked whenever the state
+        machine is started (:meth:`grant_start`; ``BatchInference(drift_monitor=...)`` starts it after each scored
+        run), with no schedule; ``endpoint_name`` is then the batch's name, which the metrics' ``EndpointName``
+        dimension and the alarms' names carry, and the metrics' period is an hour. Default: ``capture``.
+    :param drop_columns: with ``batch-input``: the leading columns of each input row the model does not see (a
+        batch ``input_filter`` of ``$[k:]``), dropped before the comparison. Default: 0.
+    :param reports_bucket: where the reports go, under ``reports_prefix``. Default: ``capture_bucket``.
+
+    Batch input example (``BatchInference`` starts it after every successful run)::
+
+        drift = DriftMonitor(self, "Drift", source="batch-input", endpoint_name="acme-prod-forecast",
+            model_package_arn=package_arn, capture_bucket=store.data_bucket, capture_prefix="forecast/batch-input/",
+            drop_columns=1, reports_bucket=store.artifact_bucket, baseline_bucket=dev_artifacts, vpc=network.vpc,
+            encryption_key=store.encryption_key, notification_topic=topic)
+        BatchInference(self, "Batch", name="acme-prod-forecast", drift_monitor=drift, input_filter="$[1:]", ...)
     """
 
     VPC_ENDPOINTS: tuple[str, ...] = ("logs", "kms", "ecr-api", "ecr-docker")
@@ -181,7 +205,7 @@ class DriftMonitor(Construct):
         notification_topic: sns.ITopic | None = None,
         image: ContainerImage | None = None,
         baseline_key_alias: str | None = None,
-        schedule: Schedule = "hourly",
+        schedule: Schedule | None = None,
         drift_threshold: float = 0.5,
         min_rows: int = 100,
         instance_type: str = "ml.m5.large",
@@ -191,11 +215,29 @@ class DriftMonitor(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         alarm_topic: sns.ITopic | None = None,
+        source: DriftSource = "capture",
+        drop_columns: int = 0,
+        reports_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
         notification_topic = renamed("DriftMonitor", "notification_topic", notification_topic, "alarm_topic", alarm_topic)
         reports_prefix = reports_prefix or f"drift-reports/{endpoint_name}/"
+        check_choice("DriftMonitor", "source", source, SOURCES)
+        batch = source == "batch-input"
+        if batch and schedule is not None:
+            raise PropsError("DriftMonitor", "schedule", schedule, "applies only to source 'capture': a 'batch-input' monitor is started by its batch runs")
+        schedule = schedule or "hourly"
+        if batch:
+            check_range("DriftMonitor", "drop_columns", drop_columns, 0, 1000)
+        elif drop_columns != 0:
+            raise PropsError("DriftMonitor", "drop_columns", drop_columns, "applies only to source 'batch-input' (a capture holds what the model saw)")
+        check_interface("DriftMonitor", "reports_bucket", reports_bucket, "bucket_arn", "must be an s3.IBucket", optional=True)
         self._validate(endpoint_name, capture_prefix, reports_prefix, schedule, drift_threshold, min_rows, instance_type, baseline_key_alias)
+        reports_bucket = reports_bucket or capture_bucket
+        if batch and reports_bucket is capture_bucket and not is_token(capture_prefix) and not is_token(reports_prefix) and (
+                reports_prefix.startswith(capture_prefix) or capture_prefix.startswith(reports_prefix)):
+            raise PropsError("DriftMonitor", "reports_prefix", reports_prefix,
+                             f"must not overlap capture_prefix {capture_prefix} in the same bucket: a check would read earlier reports as input")
         self._check_types(model_package_arn=model_package_arn, capture_bucket=capture_bucket, baseline_bucket=baseline_bucket, vpc=vpc,
                           encryption_key=encryption_key, notification_topic=notification_topic, retrain_event_bus=retrain_event_bus,
                           vpc_subnets=vpc_subnets, log_retention=log_retention, removal_policy=removal_policy)
@@ -205,6 +247,16 @@ class DriftMonitor(Construct):
         subnets = select_subnets(vpc, vpc_subnets)
         key_arn = encryption_key.key_arn
         picture, window = _WINDOWS[schedule]
+        if batch:
+            window = _BATCH_PERIOD
+        self.source: DriftSource = source
+        """``capture`` or ``batch-input``: what the monitor checks."""
+        self.capture_bucket = capture_bucket
+        """The bucket of what is checked (``capture_prefix``)."""
+        self.capture_prefix = capture_prefix
+        """What is checked: the capture destination (``capture``), or the batch input prefix (``batch-input``)."""
+        self.drop_columns = drop_columns
+        """Leading input columns dropped before the comparison (``batch-input``)."""
         self.endpoint_name = endpoint_name
         """The endpoint whose captured data is checked (the metrics' ``EndpointName``)."""
         self.notification_topic: sns.ITopic = notification_topic
@@ -231,7 +283,7 @@ class DriftMonitor(Construct):
         permissions are in ``job_policy``, where statements added to it (grants, :meth:`add_to_role_policy`) go too."""
         interfaces = network_interfaces_arn(stack)
         capture_objects = capture_bucket.arn_for_objects(f"{capture_prefix}*")
-        reports_objects = capture_bucket.arn_for_objects(f"{reports_prefix}*")
+        reports_objects = reports_bucket.arn_for_objects(f"{reports_prefix}*")
         baseline_objects = baseline_bucket.arn_for_objects("*")
         repository = self.image.repository
         logs_arn = arn(stack, "logs", "log-group", "/aws/sagemaker/ProcessingJobs:*", sep=":")
@@ -251,8 +303,9 @@ class DriftMonitor(Construct):
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces", interfaces_arn=interfaces),
         ]
         reasons = {
-            capture_objects: "The endpoint's own captured data, named by SageMaker per hour.",
-            reports_objects: "The endpoint's own drift reports, named per window.",
+            capture_objects: ("The batch input prefix, whatever was uploaded under it to be scored." if batch
+                              else "The endpoint's own captured data, named by SageMaker per hour."),
+            reports_objects: "The monitor's own drift reports, named per window (per run for batch input).",
             baseline_objects: "Baselines are written per model version by the training pipeline, under run prefixes named per execution; "
                               "the bucket is the training account's artifact bucket, which holds nothing but model artifacts.",
             logs_arn: "SageMaker's own processing-job log group, with a stream per job.",
@@ -285,20 +338,24 @@ class DriftMonitor(Construct):
         log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
         definition = self._definition(
             endpoint_name=endpoint_name, model_package_arn=model_package_arn, capture_bucket=capture_bucket.bucket_name,
-            captured_prefix=f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix, picture=picture,
-            window_ms=int(window.to_milliseconds()), image_uri=self.image.image_uri, role_arn=self.job_role.role_arn,
+            captured_prefix=capture_prefix if batch else f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix,
+            picture=picture, window_ms=int(window.to_milliseconds()), image_uri=self.image.image_uri, role_arn=self.job_role.role_arn,
             key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
-            min_rows=min_rows, topic_arn=notification_topic.topic_arn,
+            min_rows=min_rows, topic_arn=notification_topic.topic_arn, reports_bucket=reports_bucket.bucket_name,
+            batch_input=batch, drop_columns=drop_columns,
         )
         # The machine's role also starts the machine on its schedule, for schedules of this account's default group
         # only (aws:SourceArn must name the schedule group, not a schedule:
         # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html);
         # only a principal allowed iam:PassRole on this role can make a schedule use it. One role per endpoint
         # fewer, within IAM's 1,000 roles per account at 100 models (tests/test_quotas.py).
-        self.schedule_name = f"{endpoint_name}-drift-check"[:64]
-        """The drift checks' schedule, in Scheduler's default group."""
+        self.schedule_name: str | None = None if batch else f"{endpoint_name}-drift-check"[:64]
+        """The drift checks' schedule, in Scheduler's default group (``None`` for batch input, which has none)."""
         schedule_group_arn = arn(stack, "scheduler", "schedule-group", "default")
         self.state_machine_role: ManagedPolicyRole = ManagedPolicyRole(
+            self, "StateMachineRole", description=f"Runs the drift checks of batch {endpoint_name}, started by its runs",
+            assumed_by=service_principal("states.amazonaws.com", account),
+        ) if batch else ManagedPolicyRole(
             self, "StateMachineRole", description=f"Runs the drift checks of endpoint {endpoint_name}, and starts them on their schedule",
             assumed_by=iam.CompositePrincipal(
                 service_principal("states.amazonaws.com", account),
@@ -338,7 +395,7 @@ class DriftMonitor(Construct):
         self.state_machine_role.keep_statements_in(self.state_machine_policy, machine_statements)
         acknowledge_policy_resources(self.state_machine_policy, IAM5, {
             jobs: "The drift jobs of this endpoint; their names are made per run.",
-            reports_objects: "Reading each window's metric data under the endpoint's own reports prefix.",
+            reports_objects: "Reading each window's (or run's) metric data under the monitor's own reports prefix.",
             "*": "Only actions without resource-level permissions: CloudWatch Logs delivery, X-Ray and cloudwatch:PutMetricData "
                  "(limited to the drift namespace by cloudwatch:namespace).",
         }, stack=stack)
@@ -357,16 +414,27 @@ class DriftMonitor(Construct):
         state_machines.finish(self.state_machine, self.state_machine_policy, self.key)
 
         # -- schedule and alarms ----------------------------------------------------------------------------
+        self.schedule_expression: str | None = None
+        """When the checks start: a cron expression in UTC, its minute (and hour) derived from ``endpoint_name``
+        (``None`` for batch input)."""
+        self.schedule_dead_letter_queue: sqs.Queue | None = None
+        """Starts of a check the schedule could not make, after its retries (``None`` for batch input)."""
+        self.check_schedule: scheduler.Schedule | None = None
+        """Starts a check every period (EventBridge Scheduler; ``None`` for batch input)."""
+        if not batch:
+            self._schedule(stack, endpoint_name, schedule, notification_topic, machine_key_arn, account)
+        self._alarms(endpoint_name, drift_threshold, window, notification_topic, retrain_event_bus, account, batch)
+
+    def _schedule(self, stack: Stack, endpoint_name: str, schedule: str, notification_topic: sns.ITopic, machine_key_arn: str,
+                  account: str) -> None:
         self.schedule_expression = drift_cron(endpoint_name, schedule)
-        """When the checks start: a cron expression in UTC, its minute (and hour) derived from ``endpoint_name``."""
-        self.schedule_dead_letter_queue: sqs.Queue = dead_letter_queue(
+        self.schedule_dead_letter_queue = dead_letter_queue(
             self, "ScheduleDeadLetters", self.key, notification_topic,
             alarm_id="ScheduleDeadLetterAlarm", alarm_name=f"{endpoint_name}-drift-check-not-started",
             alarm_description=f"The schedule could not start a drift check of endpoint {endpoint_name}",
             reason="This queue is itself the dead-letter queue of the drift checks' schedule (cdk-nag recognizes only SQS and "
                    "Lambda dead-letter queues); its alarm notifies the endpoint's alarm topic.",
         )
-        """Starts of a check the schedule could not make, after its retries."""
         self.check_schedule = state_machines.start_on_schedule(
             # not "Schedule": that id was the EventBridge rule this replaces, and a logical id cannot change type
             self, "CheckSchedule", machine=self.state_machine, machine_key_arn=machine_key_arn,
@@ -385,11 +453,14 @@ class DriftMonitor(Construct):
                     stack, self.state_machine.state_machine_arn, machine_key_arn, self.schedule_dead_letter_queue, machine_key_arn)),
             ),
         )
-        """Starts a check every period (EventBridge Scheduler)."""
+
+    def _alarms(self, endpoint_name: str, drift_threshold: float, window: Duration, notification_topic: sns.ITopic,
+                retrain_event_bus: events.IEventBus | None, account: str, batch: bool) -> None:
+        what = f"batch {endpoint_name}'s input" if batch else f"endpoint {endpoint_name}"
         self.drift_alarm = cloudwatch.Alarm(
             self, "DriftAlarm",
             alarm_name=self.alarm_name_for(endpoint_name),
-            alarm_description=f"Data drift on endpoint {endpoint_name}: the share of drifted features reached {drift_threshold}; starts a retraining",
+            alarm_description=f"Data drift on {what}: the share of drifted features reached {drift_threshold}; starts a retraining",
             metric=self.metric_drifted_share(period=window),
             threshold=drift_threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -400,7 +471,7 @@ class DriftMonitor(Construct):
         self.failure_alarm = cloudwatch.Alarm(
             self, "FailureAlarm",
             alarm_name=f"{endpoint_name}-drift-check-failed",
-            alarm_description=f"A drift check of endpoint {endpoint_name} failed (not drift: the check itself)",
+            alarm_description=f"A drift check of {what} failed (not drift: the check itself)",
             metric=self.state_machine.metric_failed(period=window, statistic="Sum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -414,7 +485,7 @@ class DriftMonitor(Construct):
         self.timed_out_alarm = cloudwatch.Alarm(
             self, "TimedOutAlarm",
             alarm_name=f"{endpoint_name}-drift-check-timed-out",
-            alarm_description=f"A drift check of endpoint {endpoint_name} ran past its execution timeout (no failure notification was sent)",
+            alarm_description=f"A drift check of {what} ran past its execution timeout (no failure notification was sent)",
             metric=self.state_machine.metric_timed_out(period=window, statistic="Sum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -547,6 +618,16 @@ class DriftMonitor(Construct):
             self._connections = ec2.Connections(security_groups=[self.security_group])
         return self._connections
 
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start a check (``states:StartExecution`` on the state machine, and ``kms:GenerateDataKey`` on
+        the key of its execution data), as a batch run does for a ``batch-input`` monitor. Its input may name
+        ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`` to link the check to the execution that started it; the
+        check reads nothing else of it."""
+        check_interface("DriftMonitor", "grantee", grantee, "grant_principal", "must be an iam.IGrantable")
+        grant = self.state_machine.grant_start_execution(grantee)
+        self.key.grant(grantee, "kms:GenerateDataKey")
+        return grant
+
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         """Add ``statement`` to the drift job's managed policy (``job_policy``), as grants to the monitor or to
         ``job_role`` also do. cdk-nag checks it like the rest of the policy: a wildcard needs an acknowledgement
@@ -566,11 +647,20 @@ class DriftMonitor(Construct):
     @staticmethod
     def _definition(*, endpoint_name: str, model_package_arn: str, capture_bucket: str, captured_prefix: str, reports_prefix: str,
                     picture: str, window_ms: int, image_uri: str, role_arn: str, key_arn: str, subnet_ids: list[str],
-                    security_group_id: str, instance_type: str, min_rows: int, topic_arn: str) -> str:
+                    security_group_id: str, instance_type: str, min_rows: int, topic_arn: str, reports_bucket: str | None = None,
+                    batch_input: bool = False, drop_columns: int = 0) -> str:
         """The state machine's definition (JSON text; CDK renders the tokens in it with Fn::Join):
         JSONPath, with one JSONata state for the time arithmetic of the window (the intrinsic functions
         have none)."""
+        reports_bucket = reports_bucket or capture_bucket
         window_expr = f"$fromMillis($toMillis($states.context.Execution.StartTime) - {window_ms}, '{picture}')"
+        if batch_input:
+            # No window: each check reads the whole input prefix; its reports go under <date>/<execution name>.
+            window_expr = "$fromMillis($toMillis($states.context.Execution.StartTime), '[Y0001]/[M01]/[D01]') & '/' & $states.context.Execution.Name"
+        captured_key = (f"'{captured_prefix}'" if batch_input else f"States.Format('{captured_prefix}{{}}/', $.window)")
+        captured_uri = (f"'s3://{capture_bucket}/{captured_prefix}'" if batch_input
+                        else f"States.Format('s3://{capture_bucket}/{captured_prefix}{{}}/', $.window)")
+        format_args = ["--captured-format", "csv"] + (["--drop-columns", str(drop_columns)] if drop_columns else []) if batch_input else []
         stamp_expr = "$fromMillis($toMillis($states.context.Execution.StartTime), '[Y0001][M01][D01][H01][m01][s01]')"
         # States.ALL matches every error a task reports but States.DataLimitExceeded and States.Runtime, so States.Timeout
         # too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
@@ -579,7 +669,7 @@ class DriftMonitor(Construct):
             "Window": {
                 "Type": "Pass",
                 "QueryLanguage": "JSONata",
-                "Comment": "The window just ended, and this run's job name",
+                "Comment": "This run's report location, and its job name" if batch_input else "The window just ended, and this run's job name",
                 "Output": {
                     "window": "{% " + window_expr + " %}",
                     # At most 32 + 7 + 14 + 1 + 8 = 62 characters (SageMaker allows 63); the execution's own
@@ -592,7 +682,7 @@ class DriftMonitor(Construct):
             "ListCaptured": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2",
-                "Parameters": {"Bucket": capture_bucket, "Prefix.$": f"States.Format('{captured_prefix}{{}}/', $.window)", "MaxKeys": 1},
+                "Parameters": {"Bucket": capture_bucket, **({"Prefix": captured_prefix} if batch_input else {"Prefix.$": captured_key}), "MaxKeys": 1},
                 "ResultSelector": {"count.$": "$.KeyCount"},
                 "ResultPath": "$.captured",
                 "Retry": [{"ErrorEquals": ["S3.SdkClientException", "S3.S3Exception"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
@@ -633,17 +723,19 @@ class DriftMonitor(Construct):
                     "AppSpecification": {
                         "ImageUri": image_uri,
                         "ContainerArguments": ["--baseline", f"{_LOCAL}/baseline", "--captured", f"{_LOCAL}/captured",
-                                               "--output", f"{_LOCAL}/output", "--min-rows", str(min_rows), "--endpoint", endpoint_name],
+                                               "--output", f"{_LOCAL}/output", "--min-rows", str(min_rows), "--endpoint", endpoint_name,
+                                               *format_args],
                     },
                     "ProcessingInputs": [
                         {"InputName": "baseline", "S3Input": {"S3Uri.$": "$.baseline.uri", "LocalPath": f"{_LOCAL}/baseline",
                                                               "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-                        {"InputName": "captured", "S3Input": {"S3Uri.$": f"States.Format('s3://{capture_bucket}/{captured_prefix}{{}}/', $.window)",
+                        {"InputName": "captured", "S3Input": {**({"S3Uri": f"s3://{capture_bucket}/{captured_prefix}"} if batch_input
+                                                                 else {"S3Uri.$": captured_uri}),
                                                               "LocalPath": f"{_LOCAL}/captured", "S3DataType": "S3Prefix", "S3InputMode": "File"}},
                     ],
                     "ProcessingOutputConfig": {"KmsKeyId": key_arn, "Outputs": [{
                         "OutputName": "report",
-                        "S3Output": {"S3Uri.$": f"States.Format('s3://{capture_bucket}/{reports_prefix}{{}}/', $.window)",
+                        "S3Output": {"S3Uri.$": f"States.Format('s3://{reports_bucket}/{reports_prefix}{{}}/', $.window)",
                                      "LocalPath": f"{_LOCAL}/output", "S3UploadMode": "EndOfJob"}}]},
                     "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20, "VolumeKmsKeyId": key_arn}},
                     "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
@@ -661,7 +753,7 @@ class DriftMonitor(Construct):
             "ReadMetricData": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
-                "Parameters": {"Bucket": capture_bucket, "Key.$": f"States.Format('{reports_prefix}{{}}/metric_data.json', $.window)"},
+                "Parameters": {"Bucket": reports_bucket, "Key.$": f"States.Format('{reports_prefix}{{}}/metric_data.json', $.window)"},
                 "ResultSelector": {"data.$": "States.StringToJson($.Body)"},
                 "ResultPath": "$.metrics",
                 "Catch": catch,
@@ -690,7 +782,7 @@ class DriftMonitor(Construct):
             "Failed": {"Type": "Fail", "Error": "DriftCheckFailed", "Cause": "See the execution's failure notification"},
         }
         # The execution's own timeout, a backstop beyond the task's: what it ends is TIMED_OUT, uncaught (the timeout alarm).
-        return json.dumps({"Comment": f"Drift check of {endpoint_name}", "StartAt": "Window", "TimeoutSeconds": _CHECK_TIMEOUT,
+        return json.dumps({"Comment": f"Drift check of {'the batch input of ' if batch_input else ''}{endpoint_name}", "StartAt": "Window", "TimeoutSeconds": _CHECK_TIMEOUT,
                            "States": states})
 
     @staticmethod

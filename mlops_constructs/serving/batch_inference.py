@@ -55,6 +55,7 @@ from mlops_constructs._vpc import select_subnets
 from mlops_constructs.container_image import PULL_ACTIONS
 from mlops_constructs.compliance import IAM5, acknowledge_log_retention, acknowledge_policy_resources
 from mlops_constructs.errors import PropsError
+from mlops_constructs.monitoring.drift_monitor import DriftMonitor
 
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
 SplitType = Literal["None", "Line", "RecordIO", "TFRecord"]
@@ -95,6 +96,8 @@ _TRIGGER_MAX_EVENT_AGE = durations.hours(1)
 _RUN_MARGIN = 15 * 60
 """Seconds the execution's own timeout allows beyond the job's ``max_run_time``: the guard (with its throttling
 retries) and the failure notification."""
+_DROP_FILTER = re.compile(r"\$\[(\d+):\]")
+"""The input filters a drift check can follow: ``$`` (the whole row) and ``$[k:]`` (the row less its first k columns)."""
 _LONGEST_EXECUTION = 365 * 24 * 3600
 """A standard workflow's longest run, one year (Step Functions' quotas)."""
 
@@ -114,7 +117,9 @@ class BatchInference(Construct):
        ``s3://<input_bucket>/<input_prefix>``, writing to
        ``s3://<output_bucket>/<output_prefix>run_date=<yyyy-MM-dd>/<execution name>/``, the volume and output
        encrypted with ``encryption_key``;
-    3. on any failure, including a job that runs past ``max_run_time`` (the task's timeout), publishes the
+    3. with ``drift_monitor``, after a successful job, starts its drift check (a ``batch-input`` :class:`DriftMonitor`
+       over the same input prefix: its own state machine, not waited for, which notifies its own failures);
+    4. on any failure, including a job that runs past ``max_run_time`` (the task's timeout), publishes the
        execution, the job and the error to ``notification_topic`` and fails.
 
     Creates the **model** (``CfnModel``: the package as its container, network-isolated in the isolated subnets
@@ -187,6 +192,9 @@ class BatchInference(Construct):
     :param log_retention: of the state machine's logs. Default: one year.
     :param removal_policy: of the key, the log group and the Glue database and table (not of the results, which
         are the output bucket's). Default: ``RemovalPolicy.RETAIN``.
+    :param drift_monitor: a :class:`DriftMonitor` with ``source="batch-input"`` over this construct's ``input_bucket`` and
+        ``input_prefix``, whose ``drop_columns`` matches ``input_filter`` (``$``: 0, ``$[k:]``: k; no other filter); each
+        successful run starts a check of the input it scored. Default: no drift check.
     """
 
     VPC_ENDPOINTS: tuple[str, ...] = ("logs", "monitoring", "kms", "ecr-api", "ecr-docker", "sagemaker-api")
@@ -229,6 +237,7 @@ class BatchInference(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        drift_monitor: DriftMonitor | None = None,
     ) -> None:
         super().__init__(scope, id)
         output_prefix = f"batch-output/{name}/" if output_prefix is None and isinstance(name, str) else output_prefix
@@ -244,6 +253,7 @@ class BatchInference(Construct):
             vpc_subnets=vpc_subnets,
             log_retention=log_retention, removal_policy=removal_policy,
         )
+        self._check_drift_monitor(drift_monitor, input_bucket, input_prefix, input_filter)
         assert output_prefix is not None
         stack = Stack.of(self)
         account, region = stack.account, stack.region
@@ -353,7 +363,15 @@ class BatchInference(Construct):
             max_payload_mb=max_payload_mb, max_concurrent_transforms=max_concurrent_transforms, batch_strategy=batch_strategy,
             split_type=split_type, content_type=content_type, accept=accept, join_source=join_source, input_filter=input_filter,
             output_filter=output_filter, topic_arn=topic.topic_arn, job_timeout=int(max_run_time.to_seconds()),
+            drift_machine_arn=drift_monitor.state_machine.state_machine_arn if drift_monitor is not None else None,
         )
+        self.drift_monitor = drift_monitor
+        """The drift check each successful run starts, or ``None``."""
+        if drift_monitor is not None:
+            # Starting the check: states:StartExecution on its machine, all a request-response start needs
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html, "Asynchronous"), and
+            # kms:GenerateDataKey on its execution data key (as grant_start above); both into the machine's policy.
+            drift_monitor.grant_start(self.state_machine_role)
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=self.state_machine_name,
@@ -637,7 +655,7 @@ class BatchInference(Construct):
     def _definition(*, name: str, model_name: str, input_uri: str, output_bucket: str, output_prefix: str, key_arn: str, instance_type: str,
                     instance_count: int, max_payload_mb: int, max_concurrent_transforms: int | None, batch_strategy: str, split_type: str,
                     content_type: str, accept: str, join_source: str, input_filter: str, output_filter: str, topic_arn: str,
-                    job_timeout: int) -> str:
+                    job_timeout: int, drift_machine_arn: str | None = None) -> str:
         """The state machine's definition (JSON text; CDK renders the tokens in it with Fn::Join): JSONPath, with one
         JSONata state for the guard, the run's date and names (the intrinsic functions compare and format no dates)."""
         start = "$toMillis($states.context.Execution.StartTime)"
@@ -734,7 +752,7 @@ class BatchInference(Construct):
                 "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"],
                            "IntervalSeconds": 60, "MaxAttempts": 2, "BackoffRate": 2}],
                 "Catch": catch,
-                "Next": "Scored",
+                "Next": "CheckDrift" if drift_machine_arn is not None else "Scored",
             },
             "Scored": {"Type": "Succeed"},
             "NotifyFailure": {
@@ -750,9 +768,50 @@ class BatchInference(Construct):
             },
             "Failed": {"Type": "Fail", "Error": "BatchTransformFailed", "Cause": "See the execution's failure notification"},
         }
+        if drift_machine_arn is not None:
+            # Fire and forget (the optimized integration without .sync: https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html):
+            # the check has its own failure alarm and notification, and the scored run is not held by it. The parent's id
+            # in the input links the two in the console (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html).
+            states["CheckDrift"] = {
+                "Type": "Task",
+                "Comment": "Start the drift check of the input this run scored",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": drift_machine_arn, "Input": {
+                    "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id", "batch": name, "job.$": "$.transform.name", "input": input_uri}},
+                "ResultSelector": {"execution.$": "$.ExecutionArn"},
+                "ResultPath": "$.drift",
+                "Retry": [{"ErrorEquals": ["Sfn.SfnException", "Sfn.SdkClientException", "States.TaskFailed"], "IntervalSeconds": 5,
+                           "MaxAttempts": 3, "BackoffRate": 2}],
+                "Catch": catch,
+                "Next": "Scored",
+            }
         # The execution's own timeout, a backstop beyond the job's: what it ends is TIMED_OUT, uncaught (the timeout alarm).
         return json.dumps({"Comment": f"Batch transform of {name}", "StartAt": "ListRunning", "TimeoutSeconds": job_timeout + _RUN_MARGIN,
                            "States": states})
+
+    @staticmethod
+    def _check_drift_monitor(monitor: Any, input_bucket: s3.IBucket, input_prefix: str, input_filter: str) -> None:
+        name = "BatchInference"
+        if monitor is None:
+            return
+        check_type(name, "drift_monitor", monitor, DriftMonitor)
+        if monitor.source != "batch-input":
+            raise PropsError(name, "drift_monitor", monitor.node.path, f"must be a DriftMonitor with source 'batch-input', not {monitor.source!r}")
+        if monitor.capture_bucket is not input_bucket and monitor.capture_bucket.bucket_arn != input_bucket.bucket_arn:
+            raise PropsError(name, "drift_monitor", monitor.node.path, "must check this batch's input: its capture_bucket is not input_bucket")
+        if not is_token(input_prefix) and not is_token(monitor.capture_prefix) and monitor.capture_prefix != input_prefix:
+            raise PropsError(name, "drift_monitor", monitor.node.path,
+                             f"must check this batch's input: its capture_prefix is {monitor.capture_prefix}, the input_prefix {input_prefix}")
+        if is_token(input_filter):
+            return
+        match = _DROP_FILTER.fullmatch(input_filter)
+        columns = 0 if input_filter == "$" else int(match.group(1)) if match else None
+        if columns is None:
+            raise PropsError(name, "input_filter", input_filter, "must be '$' or '$[k:]' with a drift_monitor: the drift check reads the "
+                             "input rows as the model sees them, less their first k columns")
+        if columns != monitor.drop_columns:
+            raise PropsError(name, "drift_monitor", monitor.node.path,
+                             f"must drop {columns} leading columns (drop_columns={columns}) to match input_filter {input_filter}, not {monitor.drop_columns}")
 
     @staticmethod
     def _validate(**props: Any) -> None:

@@ -4,6 +4,7 @@ Runs as a SageMaker processing job in the image built from this folder's Dockerf
 ENTRYPOINT is ``python /opt/drift/drift.py``; the job passes only the arguments::
 
     python drift.py --baseline DIR --captured DIR --output DIR [--min-rows N] [--endpoint NAME]
+                    [--captured-format capture|csv] [--drop-columns K]
 
 Inputs
 ------
@@ -46,6 +47,14 @@ Inputs
     whose column count (or feature names) does not match the baseline, or a non-number in a
     numerical feature, is skipped as a whole and counted in ``skipped_lines``. Empty values are
     missing values.
+
+``--captured DIR --captured-format csv [--drop-columns K]``
+    A batch transform's input instead of a capture: every file anywhere below DIR read as CSV without a
+    header, one row a line, the baseline's features in its order after the first ``K`` columns (default 0),
+    which are dropped: the rows the model saw through the batch ``input_filter`` ``$`` (K = 0) or ``$[K:]``.
+    A row whose column count, after the drop, is not the baseline's, or with a non-number in a numerical
+    feature, is skipped and counted in ``skipped_lines`` (each row is a "line"). A file that is not UTF-8
+    text is read with its bad bytes replaced, so its rows are skipped.
 
 Outputs (``--output DIR``, created if absent)
 ---------------------------------------------
@@ -323,6 +332,46 @@ def read_captured(directory: Path, baseline: Baseline) -> Captured:
     return captured
 
 
+def input_files(directory: Path) -> list[Path]:
+    """Every file below ``directory`` (a batch input prefix as a processing job downloads it)."""
+    if not directory.is_dir():
+        raise InputError(f"--captured {directory}: not a readable directory")
+    try:
+        return sorted(p for p in directory.rglob("*") if p.is_file())
+    except OSError as err:
+        raise InputError(f"--captured {directory}: cannot be listed ({err.strerror or err})") from None
+
+
+def read_csv_input(directory: Path, baseline: Baseline, drop_columns: int = 0) -> Captured:
+    """Rows of headerless CSV files (a batch transform's input), less their first ``drop_columns`` columns."""
+    features, types = baseline.features, baseline.types
+    captured = Captured()
+    for path in input_files(directory):
+        for line in _lines(path):
+            captured.lines += 1
+            try:
+                rows = [row for row in csv.reader(io.StringIO(line)) if row]
+                if len(rows) != 1:
+                    raise Malformed
+                row = rows[0][drop_columns:]
+                if len(row) != len(features):
+                    raise Malformed(f"{len(row)} columns after dropping {drop_columns}")
+                converted = [_cell(value, types[name]) for value, name in zip(row, features)]
+            except Malformed as malformed:
+                captured.skipped_lines += 1
+                if malformed.shape:
+                    captured.mismatches[malformed.shape] += 1
+                continue
+            captured.rows.append(converted)
+    if not captured.rows and captured.mismatches:
+        shapes = ", ".join(f"{shape} ({n} rows)" for shape, n in captured.mismatches.most_common(3))
+        raise InputError(
+            f"--captured {directory}: no input row fits the baseline's {len(features)} columns "
+            f"({', '.join(features)}); the rows had {shapes}"
+        )
+    return captured
+
+
 def _lines(path: Path) -> Iterator[str]:
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
@@ -432,6 +481,16 @@ def _min_rows(text: str) -> int:
     return value
 
 
+def _drop_columns(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of columns, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="drift.py", description="Data drift of captured endpoint requests against a training baseline (Evidently).")
     parser.add_argument("--baseline", required=True, type=Path, metavar="DIR", help="holds baseline.csv (header row, no label) and optionally baseline.json (feature types)")
@@ -439,12 +498,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="where drift.json, drift.html and metric_data.json are written")
     parser.add_argument("--min-rows", type=_min_rows, default=100, metavar="N", help="fewer captured rows than this give status insufficient-data (default: 100)")
     parser.add_argument("--endpoint", metavar="NAME", help="endpoint name, added to every metric as the EndpointName dimension (default: no such dimension)")
-    return parser.parse_args(argv)
+    parser.add_argument("--captured-format", choices=("capture", "csv"), default="capture",
+                        help="capture: SageMaker data-capture .jsonl; csv: headerless CSV files, a batch transform's input (default: capture)")
+    parser.add_argument("--drop-columns", type=_drop_columns, default=0, metavar="K",
+                        help="with --captured-format csv: leading columns of each row the model does not see, as a batch input_filter $[K:] (default: 0)")
+    args = parser.parse_args(argv)
+    if args.drop_columns and args.captured_format != "csv":
+        parser.error("--drop-columns applies only with --captured-format csv")
+    return args
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = read_baseline(args.baseline)
-    captured = read_captured(args.captured, baseline)
+    if getattr(args, "captured_format", "capture") == "csv":
+        captured = read_csv_input(args.captured, baseline, getattr(args, "drop_columns", 0))
+    else:
+        captured = read_captured(args.captured, baseline)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as err:
