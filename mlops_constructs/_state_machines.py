@@ -159,3 +159,19 @@ def finish(machine: sfn.StateMachine, policy: iam.ManagedPolicy, key: kms.IKey) 
     resource.encryption_configuration = sfn.CfnStateMachine.EncryptionConfigurationProperty(
         type="CUSTOMER_MANAGED_KMS_KEY", kms_key_id=key.key_arn, kms_data_key_reuse_period_seconds=300,
     )
+
+
+def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], error: str) -> dict[str, dict[str, Any]]:
+    """The ``NotifyFailure`` and ``Failed`` states that end a hand-written (ASL) machine's failed run: the caught
+    failure is published to ``topic_arn`` with ``subject`` (SNS allows 100 characters) and ``message``, then the run
+    fails with ``error``."""
+    return {
+        "NotifyFailure": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {"TopicArn": topic_arn, "Subject": subject[:100], "Message": dict(message)},
+            "ResultPath": None,
+            "Next": "Failed",
+        },
+        "Failed": {"Type": "Fail", "Error": error, "Cause": "See the execution's failure notification"},
+    }

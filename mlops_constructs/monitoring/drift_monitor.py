@@ -768,18 +768,9 @@ class DriftMonitor(Construct):
                 "Catch": catch,
                 "End": True,
             },
-            "NotifyFailure": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sns:publish",
-                "Parameters": {
-                    "TopicArn": topic_arn,
-                    "Subject": f"Drift check failed: {endpoint_name}"[:100],
-                    "Message": {"endpoint": endpoint_name, "execution.$": "$$.Execution.Id", "window.$": "$.window", "failure.$": "$.failure"},
-                },
-                "ResultPath": None,
-                "Next": "Failed",
-            },
-            "Failed": {"Type": "Fail", "Error": "DriftCheckFailed", "Cause": "See the execution's failure notification"},
+            **state_machines.notify_then_fail(topic_arn, f"Drift check failed: {endpoint_name}", {
+                "endpoint": endpoint_name, "execution.$": "$$.Execution.Id", "window.$": "$.window", "failure.$": "$.failure"},
+                "DriftCheckFailed"),
         }
         # The execution's own timeout, a backstop beyond the task's: what it ends is TIMED_OUT, uncaught (the timeout alarm).
         return json.dumps({"Comment": f"Drift check of {'the batch input of ' if batch_input else ''}{endpoint_name}", "StartAt": "Window", "TimeoutSeconds": _CHECK_TIMEOUT,

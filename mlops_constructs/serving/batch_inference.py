@@ -755,18 +755,9 @@ class BatchInference(Construct):
                 "Next": "CheckDrift" if drift_machine_arn is not None else "Scored",
             },
             "Scored": {"Type": "Succeed"},
-            "NotifyFailure": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sns:publish",
-                "Parameters": {
-                    "TopicArn": topic_arn,
-                    "Subject": f"Batch transform failed: {name}"[:100],
-                    "Message": {"batch": name, "execution.$": "$$.Execution.Id", "input.$": "$$.Execution.Input", "failure.$": "$.failure"},
-                },
-                "ResultPath": None,
-                "Next": "Failed",
-            },
-            "Failed": {"Type": "Fail", "Error": "BatchTransformFailed", "Cause": "See the execution's failure notification"},
+            **state_machines.notify_then_fail(topic_arn, f"Batch transform failed: {name}", {
+                "batch": name, "execution.$": "$$.Execution.Id", "input.$": "$$.Execution.Input", "failure.$": "$.failure"},
+                "BatchTransformFailed"),
         }
         if drift_machine_arn is not None:
             # Fire and forget (the optimized integration without .sync: https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html):
