@@ -107,7 +107,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,13 +213,19 @@ class Captured:
     """The shapes of the payload rows that did not fit the baseline ("4 columns", "objects without 'age'")."""
 
 
-def capture_files(directory: Path) -> list[Path]:
+def _files(directory: Path, pattern: str) -> list[Path]:
+    """The files below ``directory`` whose names match ``pattern``, in a stable order."""
     if not directory.is_dir():
         raise InputError(f"--captured {directory}: not a readable directory")
     try:
-        return sorted(p for p in directory.rglob("*.jsonl") if p.is_file())
+        return sorted(p for p in directory.rglob(pattern) if p.is_file())
     except OSError as err:
         raise InputError(f"--captured {directory}: cannot be listed ({err.strerror or err})") from None
+
+
+def capture_files(directory: Path) -> list[Path]:
+    """Every SageMaker data-capture file (``*.jsonl``) below ``directory``."""
+    return _files(directory, "*.jsonl")
 
 
 def _payload(line: str) -> tuple[str, str]:
@@ -304,19 +310,18 @@ def _cell(value: Any, kind: str) -> Any:
     return str(value).strip() if isinstance(value, str) else str(value)
 
 
-def read_captured(directory: Path, baseline: Baseline) -> Captured:
+def _read_rows(files: list[Path], rows_of: Callable[[str], list[list[Any]]], baseline: Baseline, directory: Path,
+               *, what: str, had: str, unit: str) -> Captured:
+    """Every line of ``files`` as baseline rows: ``rows_of`` gives a line's rows, each with the baseline's column count,
+    or raises :class:`Malformed`; each cell is converted to its feature's type. A skipped line is counted, with its
+    shape; when no row fits at all, one line says which shapes the ``what`` rows had instead."""
     features, types = baseline.features, baseline.types
     captured = Captured()
-    for path in capture_files(directory):
+    for path in files:
         for line in _lines(path):
             captured.lines += 1
             try:
-                kind, text = _payload(line)
-                rows = _csv_rows(text) if kind == "csv" else _json_rows(text, features)
-                for row in rows:
-                    if len(row) != len(features):
-                        raise Malformed(f"{len(row)} columns")
-                converted = [[_cell(value, types[name]) for value, name in zip(row, features)] for row in rows]
+                converted = [[_cell(value, types[name]) for value, name in zip(row, features)] for row in rows_of(line)]
             except Malformed as malformed:
                 captured.skipped_lines += 1
                 if malformed.shape:
@@ -324,52 +329,49 @@ def read_captured(directory: Path, baseline: Baseline) -> Captured:
                 continue
             captured.rows.extend(converted)
     if not captured.rows and captured.mismatches:
-        shapes = ", ".join(f"{shape} ({n} lines)" for shape, n in captured.mismatches.most_common(3))
+        shapes = ", ".join(f"{shape} ({n} {unit})" for shape, n in captured.mismatches.most_common(3))
         raise InputError(
-            f"--captured {directory}: no captured row fits the baseline's {len(features)} columns "
-            f"({', '.join(features)}); the requests had rows of {shapes}"
+            f"--captured {directory}: no {what} row fits the baseline's {len(features)} columns "
+            f"({', '.join(features)}); {had} {shapes}"
         )
     return captured
+
+
+def read_captured(directory: Path, baseline: Baseline) -> Captured:
+    """The endpoint inputs of SageMaker's capture files (CSV or JSON payloads)."""
+    features = baseline.features
+
+    def rows_of(line: str) -> list[list[Any]]:
+        kind, text = _payload(line)
+        rows = _csv_rows(text) if kind == "csv" else _json_rows(text, features)
+        for row in rows:
+            if len(row) != len(features):
+                raise Malformed(f"{len(row)} columns")
+        return rows
+
+    return _read_rows(capture_files(directory), rows_of, baseline, directory,
+                      what="captured", had="the requests had rows of", unit="lines")
 
 
 def input_files(directory: Path) -> list[Path]:
     """Every file below ``directory`` (a batch input prefix as a processing job downloads it)."""
-    if not directory.is_dir():
-        raise InputError(f"--captured {directory}: not a readable directory")
-    try:
-        return sorted(p for p in directory.rglob("*") if p.is_file())
-    except OSError as err:
-        raise InputError(f"--captured {directory}: cannot be listed ({err.strerror or err})") from None
+    return _files(directory, "*")
 
 
 def read_csv_input(directory: Path, baseline: Baseline, drop_columns: int = 0) -> Captured:
     """Rows of headerless CSV files (a batch transform's input), less their first ``drop_columns`` columns."""
-    features, types = baseline.features, baseline.types
-    captured = Captured()
-    for path in input_files(directory):
-        for line in _lines(path):
-            captured.lines += 1
-            try:
-                rows = [row for row in csv.reader(io.StringIO(line)) if row]
-                if len(rows) != 1:
-                    raise Malformed
-                row = rows[0][drop_columns:]
-                if len(row) != len(features):
-                    raise Malformed(f"{len(row)} columns after dropping {drop_columns}")
-                converted = [_cell(value, types[name]) for value, name in zip(row, features)]
-            except Malformed as malformed:
-                captured.skipped_lines += 1
-                if malformed.shape:
-                    captured.mismatches[malformed.shape] += 1
-                continue
-            captured.rows.append(converted)
-    if not captured.rows and captured.mismatches:
-        shapes = ", ".join(f"{shape} ({n} rows)" for shape, n in captured.mismatches.most_common(3))
-        raise InputError(
-            f"--captured {directory}: no input row fits the baseline's {len(features)} columns "
-            f"({', '.join(features)}); the rows had {shapes}"
-        )
-    return captured
+    features = baseline.features
+
+    def rows_of(line: str) -> list[list[Any]]:
+        rows = [row for row in csv.reader(io.StringIO(line)) if row]
+        if len(rows) != 1:
+            raise Malformed
+        row = rows[0][drop_columns:]
+        if len(row) != len(features):
+            raise Malformed(f"{len(row)} columns after dropping {drop_columns}")
+        return [row]
+
+    return _read_rows(input_files(directory), rows_of, baseline, directory, what="input", had="the rows had", unit="rows")
 
 
 def _lines(path: Path) -> Iterator[str]:
