@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
@@ -175,3 +176,17 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
         },
         "Failed": {"Type": "Fail", "Error": error, "Cause": "See the execution's failure notification"},
     }
+
+
+def any_run_alarm(scope: Construct, id: str, *, alarm_name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+    """An alarm on one run or more in ``metric``'s period (failed, timed out...); no data is no alarm."""
+    return cloudwatch.Alarm(
+        scope, id,
+        alarm_name=alarm_name,
+        alarm_description=description,
+        metric=metric,
+        threshold=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )

@@ -468,29 +468,19 @@ class DriftMonitor(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """``DriftedShare`` at or above ``drift_threshold`` in a window."""
-        self.failure_alarm = cloudwatch.Alarm(
-            self, "FailureAlarm",
-            alarm_name=f"{endpoint_name}-drift-check-failed",
-            alarm_description=f"A drift check of {what} failed (not drift: the check itself)",
+        self.failure_alarm = state_machines.any_run_alarm(
+            self, "FailureAlarm", alarm_name=f"{endpoint_name}-drift-check-failed",
+            description=f"A drift check of {what} failed (not drift: the check itself)",
             metric=self.state_machine.metric_failed(period=window, statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any failed check in a period."""
         # A check the execution's own TimeoutSeconds ends is TIMED_OUT, counted in ExecutionsTimedOut, not
         # ExecutionsFailed, and no Catch runs for it (catchers do not apply to a top-level execution failure:
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
-        self.timed_out_alarm = cloudwatch.Alarm(
-            self, "TimedOutAlarm",
-            alarm_name=f"{endpoint_name}-drift-check-timed-out",
-            alarm_description=f"A drift check of {what} ran past its execution timeout (no failure notification was sent)",
+        self.timed_out_alarm = state_machines.any_run_alarm(
+            self, "TimedOutAlarm", alarm_name=f"{endpoint_name}-drift-check-timed-out",
+            description=f"A drift check of {what} ran past its execution timeout (no failure notification was sent)",
             metric=self.state_machine.metric_timed_out(period=window, statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any check in a period that the execution's own timeout ended."""
         self._notify = cw_actions.SnsAction(notification_topic)

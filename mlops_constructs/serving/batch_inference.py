@@ -398,15 +398,10 @@ class BatchInference(Construct):
             self._triggers(stack, name, schedule, on_new_data, input_bucket, input_prefix, machine_key_arn)
 
         # -- alarm ------------------------------------------------------------------------------------------------
-        self.failure_alarm = cloudwatch.Alarm(
-            self, "FailureAlarm",
-            alarm_name=self.failure_alarm_name,
-            alarm_description=f"A batch transform run of {name} failed (the execution's notification names the job and the error)",
+        self.failure_alarm = state_machines.any_run_alarm(
+            self, "FailureAlarm", alarm_name=self.failure_alarm_name,
+            description=f"A batch transform run of {name} failed (the execution's notification names the job and the error)",
             metric=self.metric_failed_runs(),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any failed run within an hour."""
         self.failure_alarm.add_alarm_action(cw_actions.SnsAction(topic))
@@ -415,15 +410,10 @@ class BatchInference(Construct):
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), so no notification either.
         self.timed_out_alarm_name = f"{name}-batch-timed-out"
         """The timeout alarm's name."""
-        self.timed_out_alarm = cloudwatch.Alarm(
-            self, "TimedOutAlarm",
-            alarm_name=self.timed_out_alarm_name,
-            alarm_description=f"A batch transform run of {name} ran past its execution timeout (no failure notification was sent)",
+        self.timed_out_alarm = state_machines.any_run_alarm(
+            self, "TimedOutAlarm", alarm_name=self.timed_out_alarm_name,
+            description=f"A batch transform run of {name} ran past its execution timeout (no failure notification was sent)",
             metric=self.metric_timed_out_runs(),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """Any run within an hour that the execution's own timeout ended."""
         self.timed_out_alarm.add_alarm_action(cw_actions.SnsAction(topic))
