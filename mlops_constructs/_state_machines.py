@@ -190,3 +190,12 @@ def any_run_alarm(scope: Construct, id: str, *, alarm_name: str, description: st
         evaluation_periods=1,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+
+
+def notify_statements(topic_arn: str, topic_key_arn: str | None, region: str) -> list[Statement]:
+    """What a state machine needs to publish its failure notifications: the topic, and its key through SNS only."""
+    return [
+        allow("NotifyFailures", ["sns:Publish"], [topic_arn]),
+        *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn],
+                 {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}})] if topic_key_arn is not None else []),
+    ]

@@ -382,9 +382,8 @@ class DriftMonitor(Construct):
             allow("DecryptMetricData", ["kms:Decrypt"], [key_arn], {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}),
             # PutMetricData has no resource-level permissions: limited to the drift namespace.
             allow("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": DRIFT_NAMESPACE}}),
-            allow("NotifyFailures", ["sns:Publish"], [notification_topic.topic_arn]),
-            *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn],
-                     {"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}})] if topic_key is not None else []),
+            *state_machines.notify_statements(notification_topic.topic_arn, topic_key.key_arn if topic_key is not None else None,
+                                              stack.region),
             *state_machines.execution_role_statements(stack, machine_key_arn),
         ]
         self.state_machine_policy = iam.ManagedPolicy(

@@ -343,9 +343,7 @@ class BatchInference(Construct):
             # The one-at-a-time guard: ListExecutions is authorized on the state machine's ARN
             # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html).
             allow("ListOwnExecutions", ["states:ListExecutions"], [self.state_machine_arn]),
-            allow("NotifyFailures", ["sns:Publish"], [topic.topic_arn]),
-            *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn],
-                     {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}})] if topic_key is not None else []),
+            *state_machines.notify_statements(topic.topic_arn, topic_key.key_arn if topic_key is not None else None, region),
             *state_machines.execution_role_statements(stack, machine_key_arn),
         ]
         self.state_machine_policy = iam.ManagedPolicy(
