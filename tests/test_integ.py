@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -149,3 +150,43 @@ def test_the_storage_assertion_expects_refusal_and_the_platform_key() -> None:
                 if r["Type"].startswith("Custom::DeployAssert@AssertEquals") or "expected" in r.get("Properties", {})]
     text = json.dumps(expected)
     assert text.count("AccessDenied") == 2 and "round_trip" in text and "InternetGateways" in text and "RouteTables" in text
+
+
+# The capture probe of the drift test (tests/integ/probes/drift_capture.py) writes where a check of the next hour reads.
+
+def _drift_probe():
+    sys.path.insert(0, str(REPO / "tests" / "integ" / "probes"))
+    import drift_capture
+
+    return drift_capture
+
+
+def test_the_capture_probe_writes_the_hour_just_ended_and_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check reads the hour before it started: whichever of the two hours it starts in, it finds the requests."""
+    probe = _drift_probe()
+    now = datetime(2026, 11, 28, 0, 5, 7, 250_000, tzinfo=timezone.utc)
+    keys = probe.hour_keys("data-capture/e/AllTraffic/", now)
+    assert [k.rsplit("/", 1)[0] for k in keys] == ["data-capture/e/AllTraffic/2026/11/27/23", "data-capture/e/AllTraffic/2026/11/28/00"]
+    assert keys[0].rsplit("/", 1)[1] == keys[1].rsplit("/", 1)[1] and keys[0].endswith(".jsonl") and "/05-07-250-" in keys[0]
+    lines = probe.capture_lines(["1,2,a", "3,4,b", "5,6,c", "7,8,d"], now)
+    assert [json.loads(line)["captureData"]["endpointInput"]["data"] for line in lines] == ["1,2,a\n3,4,b\n5,6,c", "7,8,d"]
+
+    monkeypatch.setenv("BUCKET", "b")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    real_client = boto3.client
+    written = []
+
+    def client(service: str, **kwargs):
+        c = real_client(service, aws_access_key_id="x", aws_secret_access_key="x", **kwargs)
+        stub = Stubber(c)
+        for _ in range(2):
+            stub.add_response("put_object", {})
+        stub.activate()
+        c.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: written.append(dict(params)))
+        return c
+
+    monkeypatch.setattr(probe.boto3, "client", client)
+    result = probe.handler({"prefix": "data-capture/e/AllTraffic/", "rows": "1,2,a\n3,4,b\n5,6,c\n7,8,d\n"}, None)
+    assert (result["requests"], result["rows"], len(result["keys"])) == (2, 4, 2)
+    assert [(p["Bucket"], p["Key"]) for p in written] == [("b", key) for key in result["keys"]]
+    assert written[0]["Body"] == written[1]["Body"] and written[0]["Body"].decode().count("\n") == 2
