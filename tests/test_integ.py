@@ -152,13 +152,77 @@ def test_the_storage_assertion_expects_refusal_and_the_platform_key() -> None:
     assert text.count("AccessDenied") == 2 and "round_trip" in text and "InternetGateways" in text and "RouteTables" in text
 
 
-# The capture probe of the drift test (tests/integ/probes/drift_capture.py) writes where a check of the next hour reads.
+# The drift test (tests/integ/costly/integ_drift.py) expects the job to find a drifted share of 1/3 in the shifted
+# capture and 0 in the other. The data is in its snapshot; here the job's own script reads it, written as the capture
+# probe (tests/integ/probes/drift_capture.py) writes it, so an expectation the job would not meet fails offline.
+
+DRIFT_SNAPSHOT = REPO / "tests/integ/costly/integ_drift.py.snapshot"
+
 
 def _drift_probe():
     sys.path.insert(0, str(REPO / "tests" / "integ" / "probes"))
     import drift_capture
 
     return drift_capture
+
+
+def _drift_script():
+    path = REPO / "mlops_constructs" / "monitoring" / "drift_job" / "drift.py"
+    spec = importlib.util.spec_from_file_location("integ_drift_job_script", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _drift_assertions() -> dict[str, dict]:
+    """The drift test's assertion resources, by logical id."""
+    template = next(DRIFT_SNAPSHOT.glob("*DeployAssert*.template.json"))
+    return {k: r for k, r in json.loads(template.read_text())["Resources"].items() if r["Type"].startswith("Custom::DeployAssert")}
+
+
+def _expected_shares(assertions: dict[str, dict]) -> dict[str, float]:
+    """The DriftedShare each monitor's execution is expected to report, by monitor (``Shifted``, ``Steady``)."""
+    shares = {}
+    for resource in assertions.values():
+        props = resource["Properties"]
+        if props["api"] != "describeExecution":
+            continue
+        started_by = props["parameters"]["executionArn"]["Fn::Join"][1][1]["Fn::GetAtt"][0]
+        machine = json.dumps(assertions[started_by]["Properties"]["parameters"]["stateMachineArn"])
+        monitor = next(name for name in ("Shifted", "Steady") if f"PublishOutputRef{name}StateMachine" in machine)
+        data = json.loads(props["expected"])["$ObjectLike"]["output"]["$SerializedJson"]["$ObjectLike"]["metrics"]["data"]["$ArrayWith"]
+        shares[monitor] = next(item["$ObjectLike"]["Value"] for item in data if item["$ObjectLike"]["MetricName"] == "DriftedShare")
+    return shares
+
+
+def test_the_drift_tests_data_gives_the_shares_its_assertions_expect(tmp_path: Path) -> None:
+    assertions = _drift_assertions()
+    shares = _expected_shares(assertions)
+    assert shares == {"Shifted": 1 / 3, "Steady": 0}
+    baseline = next(json.loads(r["Properties"]["parameters"]["Body"]) for r in assertions.values() if r["Properties"]["api"] == "putObject")
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "baseline.csv").write_text(baseline)
+    probe, drift = _drift_probe(), _drift_script()
+    payloads = [json.loads(json.loads(r["Properties"]["parameters"]["Payload"])) for r in assertions.values() if r["Properties"]["api"] == "invoke"]
+    assert len(payloads) == 2
+    for payload in payloads:
+        monitor = "Shifted" if payload["prefix"] == "data-capture/mlops-integ-drift-shifted/AllTraffic/" else "Steady"
+        [key, _] = probe.hour_keys(payload["prefix"], datetime(2026, 11, 28, 0, 5, tzinfo=timezone.utc))
+        captured = tmp_path / monitor / "captured"  # as the job gets the window's prefix: its files below it
+        file = captured / key.rsplit("/", 1)[1]
+        file.parent.mkdir(parents=True)
+        file.write_text("\n".join(probe.capture_lines(payload["rows"].splitlines(), datetime.now(timezone.utc))) + "\n")
+        output = tmp_path / monitor / "output"
+        args = ["--baseline", str(tmp_path / "baseline"), "--captured", str(captured), "--output", str(output), "--endpoint", "e"]
+        assert drift.main(args) == 0
+        report = json.loads((output / "drift.json").read_text())
+        assert (report["status"], report["rows"], report["skipped_lines"], report["baseline_rows"]) == ("ok", 500, 0, 1000)
+        assert report["drifted_share"] == shares[monitor], report["features"]
+        drifted = {name for name, result in report["features"].items() if result["drifted"]}
+        assert drifted == ({"spend"} if monitor == "Shifted" else set())
+        metrics = json.loads((output / "metric_data.json").read_text())
+        assert [m["Value"] for m in metrics[:2]] == [500, shares[monitor]]  # what the execution's output carries
 
 
 def test_the_capture_probe_writes_the_hour_just_ended_and_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
