@@ -18,16 +18,20 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import aws_cdk as cdk
+import jsii_launcher
 
-from app_settings import new_bare_app, tune_for_one_synthesis
-from mlops_constructs.compliance import open_findings, read_report
-from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config
-from mlops_constructs.delivery import NO_MODEL_PACKAGE
-from mlops_constructs.errors import PropsError
-from stacks import build_platform
-from stacks.names import VALIDATE_TEMPLATES
-from stacks.release_stack import RELEASE_CONTEXT
+jsii_launcher.configure()  # before aws_cdk's import starts jsii's kernel
+
+import aws_cdk as cdk  # noqa: E402
+
+from app_settings import new_bare_app, tune_for_one_synthesis  # noqa: E402
+from mlops_constructs.compliance import open_findings, read_report  # noqa: E402
+from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config  # noqa: E402
+from mlops_constructs.delivery import NO_MODEL_PACKAGE  # noqa: E402
+from mlops_constructs.errors import PropsError  # noqa: E402
+from stacks import build_platform  # noqa: E402
+from stacks.names import VALIDATE_TEMPLATES  # noqa: E402
+from stacks.release_stack import RELEASE_CONTEXT  # noqa: E402
 
 DEFAULT_CONFIG = "config/default.yaml"
 

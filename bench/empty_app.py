@@ -10,9 +10,13 @@ starting the jsii Node runtime that loads aws-cdk-lib.
 import sys
 from pathlib import Path
 
-import aws_cdk as cdk
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for app_settings
+
+import jsii_launcher  # noqa: E402
+
+jsii_launcher.configure()  # the kernel started as the platform's app starts it
+
+import aws_cdk as cdk  # noqa: E402
 
 from app_settings import new_bare_app, tune_for_one_synthesis  # noqa: E402  (aws_cdk only: none of the platform's code)
 

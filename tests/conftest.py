@@ -14,16 +14,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import aws_cdk as cdk
-import pytest
-import yaml
-from aws_cdk.assertions import Template
+import jsii_launcher
 
-from mlops_constructs.compliance import open_findings, read_report
-from mlops_constructs.config import PlatformConfig, load_config
-from stacks import DeliveryStack, build_platform
-from stacks.release_stack import ReleasesStage
-from stacks.stage import PlatformStage
+jsii_launcher.configure()  # as the app starts jsii's kernel, before aws_cdk's import starts it
+
+import aws_cdk as cdk  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from mlops_constructs.compliance import open_findings, read_report  # noqa: E402
+from mlops_constructs.config import PlatformConfig, load_config  # noqa: E402
+from stacks import DeliveryStack, build_platform  # noqa: E402
+from stacks.release_stack import ReleasesStage  # noqa: E402
+from stacks.stage import PlatformStage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "config" / "default.yaml"

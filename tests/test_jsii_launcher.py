@@ -1,0 +1,127 @@
+"""jsii's kernel started directly (jsii_launcher.py, tools/jsii/): when it is used, that a synthesis through it
+writes what one through jsii's own launcher writes, that what the kernel prints still arrives as text, that no
+relay process runs, and that Node's compile cache is keyed so that a second run finds the first run's entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import jsii_launcher
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A small app that also reports how its kernel was started: the command line of jsii's Node process and the
+# processes that one started (jsii's own launcher starts the kernel as a second Node process).
+APP = """
+import json, os, sys
+sys.path.insert(0, {repo!r})
+import jsii_launcher
+configured = jsii_launcher.configure()
+import aws_cdk as cdk
+from aws_cdk import aws_sqs as sqs
+import jsii._runtime as runtime
+app = cdk.App(outdir=sys.argv[1])
+stack = cdk.Stack(app, "Queues")
+sqs.Queue(stack, "Queue", encryption=sqs.QueueEncryption.KMS_MANAGED, enforce_ssl=True)
+app.synth()
+pid = runtime.kernel.provider._process._process.pid  # jsii internals: ProcessProvider, then its Popen
+with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+    cmdline = f.read().split(b"\\0")
+children = []
+for task in os.listdir(f"/proc/{{pid}}/task"):
+    with open(f"/proc/{{pid}}/task/{{task}}/children") as f:
+        children += f.read().split()
+print(json.dumps({{"configured": configured, "cmdline": [c.decode() for c in cmdline if c], "children": children}}))
+"""
+
+
+def run_app(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[dict, str, Path]:
+    script = tmp_path / "app.py"
+    script.write_text(APP.format(repo=str(REPO)))
+    outdir = tmp_path / name
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_"))}
+    result = subprocess.run([sys.executable, str(script), str(outdir)], env={**environ, **env},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr, outdir
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the kernel's processes from /proc")
+
+
+@needs_proc
+def test_the_kernel_runs_directly_and_synthesizes_what_jsiis_launcher_does(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    direct, _, direct_out = run_app(tmp_path, "direct", {"XDG_CACHE_HOME": str(cache)})
+    relayed, _, relayed_out = run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii"})
+
+    assert direct["configured"] is True and relayed["configured"] is False
+    assert direct["cmdline"][-1] == str(jsii_launcher.HERE / "kernel.js")  # launch.sh exec'd Node on kernel.js
+    assert direct["children"] == []  # nothing relays: the kernel is this Node process
+    assert relayed["cmdline"][-1].endswith("jsii-runtime.js") and len(relayed["children"]) == 1
+    assert (cache / "mlops-constructs" / f"jsii-{jsii_launcher.JSII_VERSION}" / "lib" / "runtime-index-worker.js").exists()
+
+    name = "Queues.template.json"
+    assert json.loads((direct_out / name).read_text()) == json.loads((relayed_out / name).read_text())
+
+
+def test_what_the_kernel_prints_arrives_as_text(tmp_path: Path) -> None:
+    # JSII_DEBUG has the kernel print every request it handles, to its stderr.
+    _, direct, _ = run_app(tmp_path, "direct", {"XDG_CACHE_HOME": str(tmp_path / "cache"), "JSII_DEBUG": "1"})
+    _, relayed, _ = run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii", "JSII_DEBUG": "1"})
+    line = "[@jsii/kernel] load {"
+    assert line in direct.splitlines() and line in relayed.splitlines()
+    # not the repr of a line jsii could not decode (what it prints for a line that is not its JSON)
+    assert not [line for line in direct.splitlines() if line.startswith(("b'", 'b"'))]
+
+
+def test_a_second_run_finds_the_first_runs_compiled_modules(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    compiled = tmp_path / "cache" / "mlops-constructs" / "node-compile-cache"
+    run_app(tmp_path, "first", env)
+    first = sorted(p.relative_to(compiled) for p in compiled.rglob("*") if p.is_file())
+    run_app(tmp_path, "second", env)
+    second = sorted(p.relative_to(compiled) for p in compiled.rglob("*") if p.is_file())
+    # Keys are paths relative to the kernel's work directory, which is new each run: were they absolute, the
+    # second run would add as many entries again.
+    assert len(first) > 100 and second == first
+
+
+@pytest.mark.parametrize(
+    ("environ", "why"),
+    [
+        ({jsii_launcher.OFF: "jsii"}, "asked for jsii's launcher"),
+        ({"JSII_NODE": "/opt/node"}, "JSII_NODE given"),
+        ({"JSII_RUNTIME": "/opt/jsii-runtime.js"}, "JSII_RUNTIME given"),
+    ],
+)
+def test_jsiis_launcher_is_kept_when_asked_or_configured(environ: dict[str, str], why: str, tmp_path: Path) -> None:
+    environ = {**environ, "XDG_CACHE_HOME": str(tmp_path)}
+    before = dict(environ)
+    assert jsii_launcher.configure(environ) is False, why
+    assert environ == before
+
+
+def test_jsiis_launcher_is_kept_for_a_jsii_version_not_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import jsii
+
+    monkeypatch.setattr(jsii, "__version__", "1.999.0")
+    environ = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert jsii_launcher.configure(environ) is False
+    assert environ == {"XDG_CACHE_HOME": str(tmp_path)}
+
+
+def test_jsiis_launcher_is_kept_off_posix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(jsii_launcher.os, "name", "nt")
+    assert jsii_launcher.configure({"XDG_CACHE_HOME": str(tmp_path)}) is False
+
+
+def test_the_checked_version_is_the_pinned_one() -> None:
+    pins = (REPO / "constraints.txt").read_text().splitlines()
+    assert f"jsii=={jsii_launcher.JSII_VERSION}" in pins
