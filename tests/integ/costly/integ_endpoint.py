@@ -251,6 +251,11 @@ def described(expected: dict, timeout: cdk.Duration) -> integ.IApiCall:
 update = calls.aws_api_call("SageMaker", "updateEndpoint", {
     "EndpointName": canary.endpoint_name, "EndpointConfigName": next_config.attr_endpoint_config_name, "DeploymentConfig": deployment_config,
 })
+# The caller of UpdateEndpoint is who the volume key must allow ("The KMS key policy must grant permission to the IAM
+# role that you specify in your CreateEndpoint, UpdateEndpoint requests", KmsKeyId in
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html); CloudFormation's
+# deployment role has it, the assertions' function is given it here (the key's policy defers to IAM).
+update.provider.add_to_role_policy({"Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": [key.key_arn]})
 # Version 2's canary has traffic and SageMaker is watching the alarms ("Baking").
 baking = described({"EndpointStatus": "Updating", "PendingDeploymentSummary": integ.Match.object_like({
     "EndpointConfigName": next_config.attr_endpoint_config_name,
