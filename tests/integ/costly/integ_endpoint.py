@@ -8,7 +8,8 @@ versions 1 and 2 of a package group and serves them with the built-in XGBoost im
 
 1. **Serverless** (``serverless_memory_mb=1024``, the least memory: the cheapest endpoint) from version 1: an
    InvokeEndpoint with the CSV row ``0.9,0.1`` must answer ``0.75``.
-2. **Instances** (two ml.t2.medium, the cheapest hosting type the construct allows; ``CANARY`` at 50 %, i.e. one
+2. **Instances** (two ml.t2.medium, the cheapest hosting type in stacks/prices.yaml, which the construct allows:
+   it has no local storage, mlops_constructs/_instance_types.py; ``CANARY`` at 50 %, i.e. one
    of the two green instances, within the documented "canary size ... less than or equal to 50% of the new
    fleet's capacity", https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html)
    from version 1, with one rollback alarm of the test's own (``rollback_alarms``). It answers ``0.75``; then it
@@ -30,7 +31,8 @@ specified monitoring period" (https://docs.aws.amazon.com/sagemaker/latest/dg/de
 and SetAlarmState only sets a metric alarm's state "temporarily ... Metric alarms return to their actual state
 quickly, often within seconds" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html):
 the 5XX alarm, with no errors and missing data not breaching, would be OK again before SageMaker looked. The test's
-alarm watches a metric nobody publishes, with missing data ignored, which "maintains the current alarm state":
+alarm watches a metric nobody publishes, with missing data ignored ("The current alarm state is maintained",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data):
 forced into ALARM it stays there, as a failing business metric would.
 
 What the test cannot settle offline: the guardrails page says "Ensure that your IAM execution role has permission
@@ -42,7 +44,8 @@ test to loosen.
 Cost per run (eu-west-1 list prices as stacks/prices.yaml assumes them): ml.t2.medium at $0.0623 an hour, two
 instances for about 40 minutes and two more (the green fleet) for about 15, about $0.12; the serverless endpoint
 runs a few seconds at 1 GB (under $0.01); six interface endpoints in one zone for about an hour at $0.0101, about
-$0.06; one KMS key (the alarm topic's), billed until its deletion is scheduled. About $0.20 in all and 45 minutes.
+$0.06; two KMS keys (volumes and capture, the alarm topic's), billed until their deletion is scheduled. About $0.20
+in all and 45 minutes.
 """
 
 from __future__ import annotations
