@@ -581,6 +581,20 @@ def test_tokens_pass_the_checks_and_reach_the_template() -> None:
     assert (target["MinCapacity"], target["MaxCapacity"]) == ({"Fn::ImportValue": "Count"}, 6)
 
 
+def test_a_package_registered_in_the_same_stack_can_be_served_by_its_token_arn() -> None:
+    # Its account is needed only for the artifacts' key (artifact_key_alias): without one, a token ARN (a package
+    # the stack registers, as the endpoint integration test does) reaches the model and the execution policy.
+    package = lambda ctx: cdk.Token.as_string(cdk.Fn.import_value("PackageArn"))  # noqa: E731
+    t = template(model_package_arn=package, artifact_key_alias=None)
+    assert one(t, "AWS::SageMaker::Model")[1]["Containers"] == [{"ModelPackageName": {"Fn::ImportValue": "PackageArn"}}]
+    policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources(t, "AWS::IAM::ManagedPolicy").values()]
+    assert {"Sid": "DescribePackage", "Effect": "Allow", "Action": "sagemaker:DescribeModelPackage",
+            "Resource": {"Fn::ImportValue": "PackageArn"}} in [s for statements in policies for s in statements]
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: model_package_arn: must be a versioned model package ARN.* known at synthesis, "
+                                         r"not a token, with artifact_key_alias"):
+        build(model_package_arn=package)
+
+
 def test_a_rollback_alarm_of_another_account_or_region_is_refused() -> None:
     # SageMaker's AutoRollbackConfig watches alarms of the endpoint's own account and region, by name
     _, stack, endpoint = build()

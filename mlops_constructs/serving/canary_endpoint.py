@@ -260,7 +260,9 @@ class CanaryEndpoint(EndpointBase):
         endpoint.grant_invoke(client_function)
 
     :param endpoint_name: stable name of the endpoint (its identity across model versions).
-    :param model_package_arn: the approved model package to serve (a literal ARN: its account is read from it).
+    :param model_package_arn: the approved model package to serve. A literal ARN when ``artifact_key_alias`` is
+        given (the key's account is read from it); otherwise it may be a token, e.g. a package registered in
+        the same stack.
     :param vpc: the VPC the model runs in. Its endpoints must include S3 and ECR.
     :param encryption_key: encrypts the instances' volumes and the captured data.
     :param capture_bucket: where captured requests and responses go, under ``capture_prefix``.
@@ -615,8 +617,9 @@ class CanaryEndpoint(EndpointBase):
         check_pattern(name, "endpoint_name", endpoint_name, _ENDPOINT_NAME, _ENDPOINT_NAME_RULE)
         package_rule = "must be a versioned model package ARN, arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
         check_pattern(name, "model_package_arn", model_package_arn, _PACKAGE_ARN, package_rule)
-        if is_token(model_package_arn):  # its account is read from it, for the artifacts' key
-            raise PropsError(name, "model_package_arn", model_package_arn, package_rule + " known at synthesis, not a token")
+        if is_token(model_package_arn) and artifact_key_alias is not None:  # its account is read from it, for the artifacts' key
+            raise PropsError(name, "model_package_arn", model_package_arn,
+                             package_rule + " known at synthesis, not a token, with artifact_key_alias (the key's account is read from it)")
         check_interface(name, "vpc", vpc, "vpc_id", "must be an ec2.IVpc")
         check_interface(name, "encryption_key", encryption_key, "key_arn", "must be a kms.IKey")
         check_interface(name, "capture_bucket", capture_bucket, "bucket_arn", "must be an s3.IBucket")
@@ -666,7 +669,6 @@ class CanaryEndpoint(EndpointBase):
                      repository: ecr.IRepository | None, capture_bucket: s3.IBucket, capture_prefix: str,
                      subnets: Subnets) -> tuple[list[Statement], dict[str, str]]:
         """The execution policy's statements, and the reason for each wildcard resource in them."""
-        artifacts_account = _PACKAGE_ARN.fullmatch(package_arn)["account"]  # type: ignore[index]
         artifacts = artifact_bucket.arn_for_objects(f"{artifact_prefix}*")
         capture = capture_bucket.arn_for_objects(f"{capture_prefix}*")
         logs = arn(stack, "logs", "log-group", "/aws/sagemaker/Endpoints/*", sep=":")
@@ -689,8 +691,9 @@ class CanaryEndpoint(EndpointBase):
             "*": "Only actions without resource-level permissions: cloudwatch:PutMetricData (SageMaker's namespaces), EC2 Describe* and ecr:GetAuthorizationToken.",
         }
         if key_alias is not None:
-            # The artifacts' key lives in their account and its id is not known here: any key there
-            # that carries this alias, used through S3 only.
+            # The artifacts' key lives in their account (read from the package ARN, a literal then) and its
+            # id is not known here: any key there that carries this alias, used through S3 only.
+            artifacts_account = _PACKAGE_ARN.fullmatch(package_arn)["account"]  # type: ignore[index]
             artifacts_keys = arn(stack, "kms", "key", "*", account=artifacts_account)
             statements.append(allow(
                 "DecryptArtifacts", ["kms:Decrypt"], [artifacts_keys],
