@@ -453,6 +453,24 @@ def test_a_rollback_alarm_added_after_construction_joins_the_deployment_policy()
     assert [stack.resolve(name) for name in endpoint.rollback_alarm_names] == expected
 
 
+def test_the_execution_role_may_describe_exactly_the_rollback_alarms() -> None:
+    """SageMaker reads the rollback alarms with the model's execution role (deployment guardrails' auto-rollback
+    page): the policy names each of them, a late one too, and no other alarm."""
+    app, stack, endpoint = build()
+    kpi = cloudwatch.Alarm(stack, "Kpi", alarm_name="acme-kpi", metric=endpoint.metric_invocation_4xx_errors(), threshold=50, evaluation_periods=3)
+    cloudwatch.Alarm(stack, "Unrelated", alarm_name="acme-other", metric=endpoint.metric_invocation_4xx_errors(), threshold=1, evaluation_periods=1)
+    endpoint.add_rollback_alarm(kpi)
+    t = Template.from_stack(stack).to_json()
+    ids = alarm_ids_by_name(t)
+    (statement,) = [s for s in execution_policy(t, endpoint)["PolicyDocument"]["Statement"] if s.get("Sid") == "DescribeRollbackAlarms"]
+    assert statement["Action"] == "cloudwatch:DescribeAlarms"
+    assert statement["Resource"] == [{"Fn::GetAtt": [ids[name], "Arn"]} for name in ("acme-staging-churn-5xx", "acme-staging-churn-p99-latency", "acme-kpi")]
+
+    _, serverless_stack, serverless = build(serverless_memory_mb=2048)
+    serverless_t = Template.from_stack(serverless_stack).to_json()
+    assert not [s for s in execution_policy(serverless_t, serverless)["PolicyDocument"]["Statement"] if s.get("Sid") == "DescribeRollbackAlarms"]
+
+
 def test_rollback_alarms_stop_at_sagemakers_ten_and_serverless_has_none() -> None:
     app, stack, endpoint = build()
     for index in range(8):

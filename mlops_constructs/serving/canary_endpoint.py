@@ -487,6 +487,16 @@ class CanaryEndpoint(EndpointBase):
         """p99 model latency at or above the threshold in three of five minutes."""
         self._serverless = serverless
         self._rollback_alarms: list[cloudwatch.IAlarm] = [] if serverless else [self.error_alarm, self.latency_alarm]
+        # SageMaker reads the rollback alarms with the model's execution role: "Ensure that your IAM execution role
+        # has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        self._describe_alarms: iam.PolicyStatement | None = None
+        if not serverless:
+            self._describe_alarms = iam.PolicyStatement(
+                sid="DescribeRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
+                resources=[self.error_alarm.alarm_arn, self.latency_alarm.alarm_arn],
+            )
+            self.policy.add_statements(self._describe_alarms)
         for alarm in rollback_alarms:
             self.add_rollback_alarm(alarm)
 
@@ -596,6 +606,8 @@ class CanaryEndpoint(EndpointBase):
             raise PropsError(name, "rollback_alarms", alarm.alarm_name,
                              f"must be at most {_MAX_ROLLBACK_ALARMS - 2} besides the endpoint's own two: SageMaker watches up to {_MAX_ROLLBACK_ALARMS}")
         self._rollback_alarms.append(alarm)
+        if self._describe_alarms is not None:
+            self._describe_alarms.add_resources(alarm.alarm_arn)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         """Allow the model ``statement`` too: it is written into ``policy``, which the model waits for.
