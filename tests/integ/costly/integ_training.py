@@ -73,6 +73,15 @@ start = calls.aws_api_call("SFN", "startExecution", {"stateMachineArn": pipeline
 finished = calls.aws_api_call("SFN", "describeExecution", {"executionArn": start.get_att_string("executionArn")})
 finished.expect(integ.ExpectedResult.object_like({"status": "SUCCEEDED"}))
 finished.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.hours(1))
+# The assertion functions' own roles: the upload and the start encrypt with a customer managed key (S3 with the
+# store's, https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html; Step Functions execution
+# input with the pipeline's, and reading an execution decrypts it,
+# https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html), as in costly/integ_drift.py.
+upload.provider.add_to_role_policy({"Effect": "Allow", "Action": ["kms:GenerateDataKey"],
+                                    "Resource": [store.encryption_key.key_arn, pipeline.key.key_arn]})
+# describeExecution runs in the waiter's function, which has a role of its own.
+assert isinstance(finished, integ.AwsApiCall) and finished.waiter_provider is not None
+finished.waiter_provider.add_to_role_policy({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [pipeline.key.key_arn]})
 version = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:model-package/{group}/1"
 registered = calls.aws_api_call("SageMaker", "describeModelPackage", {"ModelPackageName": version})
 registered.expect(integ.ExpectedResult.object_like({
