@@ -73,7 +73,7 @@ def register(version: int) -> integ.IApiCall:
                             "ModelDataUrl": f"s3://{bucket.bucket_name}/model/model.tar.gz"}],
             "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"],
         },
-    }, output_paths=["ModelPackageArn"])
+    })
 
 
 def decide(arn: str, status: str) -> integ.IApiCall:
@@ -89,7 +89,10 @@ def released(arn: str) -> integ.IApiCall:
 
 
 first, second = register(1), register(2)
-first_arn, second_arn = (v.get_att_string("apiCallResponse.ModelPackageArn") for v in (first, second))
+# get_att_string adds the ``apiCallResponse.`` prefix (and the output path) itself: the path is the response's own
+# (integ-tests-alpha lib/assertions/api-call-base.ts; "apiCallResponse.ModelPackageArn" would ask CloudFormation for
+# the attribute apiCallResponse.apiCallResponse.ModelPackageArn, which the response does not have, and fail the deploy).
+first_arn, second_arn = (v.get_att_string("ModelPackageArn") for v in (first, second))
 started_by_function = calls.aws_api_call("CodePipeline", "listPipelineExecutions", {"pipelineName": pipeline.pipeline_name})
 started_by_function.expect(integ.ExpectedResult.object_like({"pipelineExecutionSummaries": integ.Match.array_with([
     integ.Match.object_like({"trigger": integ.Match.object_like({"triggerType": "StartPipelineExecution"})}),
