@@ -72,7 +72,12 @@ upload = calls.aws_api_call("S3", "putObject", {"Bucket": store.data_bucket.buck
 start = calls.aws_api_call("SFN", "startExecution", {"stateMachineArn": pipeline.state_machine.state_machine_arn})
 finished = calls.aws_api_call("SFN", "describeExecution", {"executionArn": start.get_att_string("executionArn")})
 finished.expect(integ.ExpectedResult.object_like({"status": "SUCCEEDED"}))
-finished.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.hours(1))
+# At most 55 minutes: the waiter answers CloudFormation only when it gives up, and CloudFormation stops waiting for a
+# custom resource after an hour (ServiceTimeout, default and maximum 3600 s,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html);
+# an hour of retries (60 x 60 s plus each attempt's own time) would fail the deploy with "did not receive a response"
+# instead of the assertion's message.
+finished.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.minutes(55))
 # The assertion functions' own roles: the upload and the start encrypt with a customer managed key (S3 with the
 # store's, https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html; Step Functions execution
 # input with the pipeline's, and reading an execution decrypts it,
