@@ -62,9 +62,11 @@ def integ_stack(app: cdk.App, name: str, config: PlatformConfig) -> FixedZonesSt
 
 
 def probe_function(scope: Construct, id: str, module: str, **environment: str) -> lambda_.Function:
-    """A probe (``probes/<module>.py``, ``handler``), outside any VPC, with the environment given."""
+    """A probe (``probes/<module>.py``, ``handler``), outside any VPC, with the environment given, and a log group
+    deleted with the stack (the one CDK makes for a function is retained)."""
     return lambda_.Function(
         scope, id,
+        log_group=logs.LogGroup(scope, f"{id}Logs", retention=logs.RetentionDays.ONE_DAY, removal_policy=cdk.RemovalPolicy.DESTROY),
         runtime=lambda_.Runtime.PYTHON_3_13,
         handler=f"{module}.handler",
         code=lambda_.Code.from_asset(str(PROBES), exclude=["__pycache__", "*.pyc"]),
