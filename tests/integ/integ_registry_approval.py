@@ -7,8 +7,9 @@ Two versions of a model are registered (a tiny placeholder archive: nothing is s
 2. approving version 2 releases version 2;
 3. rejecting version 2, the released one, rolls back: the parameter holds version 1 again.
 
-The versions and the parameter are deleted with the stack, passed or failed, so that the group can be. Costs cents per run (five
-interface endpoints in one zone for well under an hour, one KMS key pending deletion); about 15 minutes.
+The versions and the parameter are deleted with the stack, passed or failed, so that the group can be. Costs
+cents per run (five interface endpoints in one zone for well under an hour, one KMS key pending deletion); about
+15 minutes.
 """
 
 from __future__ import annotations
