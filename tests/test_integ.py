@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -254,3 +255,33 @@ def test_the_capture_probe_writes_the_hour_just_ended_and_this_one(monkeypatch: 
     assert (result["requests"], result["rows"], len(result["keys"])) == (2, 4, 2)
     assert [(p["Bucket"], p["Key"]) for p in written] == [("b", key) for key in result["keys"]]
     assert written[0]["Body"] == written[1]["Body"] and written[0]["Body"].decode().count("\n") == 2
+
+
+# What a first deploy would have failed on, read from the committed snapshots (tests/integ/*.snapshot).
+
+def _assertion_templates() -> dict[str, dict]:
+    return {
+        f"{test.stem}/{path.name}": json.loads(path.read_text())
+        for test in TESTS for path in integ_tool.snapshot_dir(test).glob("*DeployAssert*.template.json")
+    }
+
+
+def test_every_waiter_gives_up_before_cloudformation_does() -> None:
+    """A waiting assertion answers CloudFormation only when it gives up; a custom resource times out after 3600 s
+    (ServiceTimeout's maximum), so retries summing to an hour end in 'did not receive a response' instead."""
+    waiters = 0
+    for name, template in _assertion_templates().items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::StepFunctions::StateMachine":
+                continue
+            definition = "".join(part for part in resource["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(part, str))
+            interval, attempts = (int(re.search(rf'"{key}":(\d+)', definition).group(1)) for key in ("IntervalSeconds", "MaxAttempts"))
+            assert interval * attempts <= 3300, f"{name} {logical_id}: {attempts} attempts {interval} s apart"
+            waiters += 1
+    assert waiters >= 4
+
+
+def test_attributes_are_read_without_a_second_apicallresponse_prefix() -> None:
+    """``get_att_string(path)`` prefixes ``apiCallResponse.`` itself: no call response has the doubled path."""
+    for name, template in _assertion_templates().items():
+        assert "apiCallResponse.apiCallResponse." not in json.dumps(template), name

@@ -173,8 +173,11 @@ def finished(execution: integ.IApiCall, drifted_share: float) -> integ.IApiCall:
             integ.Match.object_like({"MetricName": "DriftedShare", "Value": drifted_share}),
         ])}})),
     }))
-    # The job's image pull and Evidently's import take minutes; the job stops itself after an hour.
-    check.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.hours(1))
+    # The job's image pull and Evidently's import take minutes. At most 55 minutes: the waiter answers CloudFormation
+    # only when it gives up, and CloudFormation stops waiting for a custom resource after an hour (ServiceTimeout,
+    # default and maximum 3600 s, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html);
+    # an hour of retries (60 x 60 s plus each attempt's time) would fail with "did not receive a response" instead.
+    check.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.minutes(55))
     return check
 
 

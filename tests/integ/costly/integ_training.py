@@ -7,7 +7,7 @@ succeed and leave version 1 in the model's package group, with the evaluation re
 
 Cost per run: three processing jobs and one training job on ml.m5.large (~15 minutes of instance time, about
 $0.10 at eu-west-1 list prices) plus nine interface endpoints in one zone for about an hour (~$0.10). About 30
-minutes. The registered version is deleted afterwards so that the group can be.
+minutes. The registered version is deleted with the stack (passed or failed) so that the group can be.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/integ, for _support
 
-from _support import integ_app, integ_config, integ_stack  # noqa: E402
+from _support import delete_versions_on_destroy, integ_app, integ_config, integ_stack  # noqa: E402
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_logs as logs  # noqa: E402
@@ -59,6 +59,8 @@ pipeline = TrainingPipeline(
     trigger_on_retrain_event=False, log_retention=logs.RetentionDays.ONE_DAY, removal_policy=cdk.RemovalPolicy.DESTROY,
 )
 pipeline.node.add_dependency(package_group)
+# The version the run registers is deleted with the stack, passed or failed, so that the group can be.
+delete_versions_on_destroy(stack, group, 1, before=package_group)
 
 # label, then two features: the label is 1 exactly when the first feature is above 0.5 (deterministic data).
 rows = random.Random(18)
@@ -71,8 +73,26 @@ calls = test.assertions
 upload = calls.aws_api_call("S3", "putObject", {"Bucket": store.data_bucket.bucket_name, "Key": "integ/raw/data.csv", "Body": data})
 start = calls.aws_api_call("SFN", "startExecution", {"stateMachineArn": pipeline.state_machine.state_machine_arn})
 finished = calls.aws_api_call("SFN", "describeExecution", {"executionArn": start.get_att_string("executionArn")})
-finished.expect(integ.ExpectedResult.object_like({"status": "SUCCEEDED"}))
-finished.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.hours(1))
+# Only the status, not the whole response: expect() returns all of DescribeExecution's answer to CloudFormation,
+# and with the run's output (its URIs, job names and evaluation report) that passes the 4,096 bytes a custom
+# resource's response may have (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
+# assert_at_path returns only the path asked for.
+finished.assert_at_path("status", integ.ExpectedResult.exact("SUCCEEDED"))
+# At most 55 minutes: the waiter answers CloudFormation only when it gives up, and CloudFormation stops waiting for a
+# custom resource after an hour (ServiceTimeout, default and maximum 3600 s,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html);
+# an hour of retries (60 x 60 s plus each attempt's own time) would fail the deploy with "did not receive a response"
+# instead of the assertion's message.
+finished.wait_for_assertions(interval=cdk.Duration.minutes(1), total_timeout=cdk.Duration.minutes(55))
+# The assertion functions' own roles: the upload and the start encrypt with a customer managed key (S3 with the
+# store's, https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html; Step Functions execution
+# input with the pipeline's, and reading an execution decrypts it,
+# https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html), as in costly/integ_drift.py.
+upload.provider.add_to_role_policy({"Effect": "Allow", "Action": ["kms:GenerateDataKey"],
+                                    "Resource": [store.encryption_key.key_arn, pipeline.key.key_arn]})
+# describeExecution runs in the waiter's function, which has a role of its own.
+assert isinstance(finished, integ.AwsApiCall) and finished.waiter_provider is not None
+finished.waiter_provider.add_to_role_policy({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [pipeline.key.key_arn]})
 version = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:model-package/{group}/1"
 registered = calls.aws_api_call("SageMaker", "describeModelPackage", {"ModelPackageName": version})
 registered.expect(integ.ExpectedResult.object_like({
@@ -80,7 +100,6 @@ registered.expect(integ.ExpectedResult.object_like({
     "ModelMetrics": integ.Match.object_like({"ModelQuality": integ.Match.object_like({"Statistics": integ.Match.object_like({
         "ContentType": "application/json"})})}),
 }))
-(upload.next(start).next(finished).next(registered)
- .next(calls.aws_api_call("SageMaker", "deleteModelPackage", {"ModelPackageName": version})))
+upload.next(start).next(finished).next(registered)
 
 app.synth()
