@@ -35,7 +35,7 @@ PY_STAMP := $(VENV)/.installed
 CDK_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help setup synth cost test mutation bench integ clean
+.PHONY: help setup bytecode synth cost test mutation bench integ clean
 
 help:
 	@echo "make synth   set up, then synthesize every stage of CONFIG (default $(CONFIG)) into cdk.out"
@@ -72,7 +72,12 @@ $(CDK_STAMP): package.json package-lock.json $(NODE_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-synth: $(PY_STAMP) $(CDK_STAMP)
+# The app's own optimized bytecode, compiled when its source changed: Python writes it by itself unless
+# PYTHONDONTWRITEBYTECODE is set (as on the CI machines), where every synth would compile ~60 modules again.
+bytecode: $(PY_STAMP)
+	@$(VENV)/bin/python -O -m compileall -q app.py app_settings.py jsii_launcher.py mlops_constructs stacks >/dev/null
+
+synth: $(PY_STAMP) $(CDK_STAMP) bytecode
 	cdk synth --quiet --no-notices -c config=$(CONFIG) $(SYNTH_ARGS)
 	@echo "Synthesized every stage of $(CONFIG) into cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
@@ -108,7 +113,7 @@ mutation: $(MUTATION_STAMP) $(CDK_STAMP)
 # Options of bench/run.py, e.g. BENCH_ARGS="--only floor,default --runs 5".
 BENCH_ARGS ?=
 
-bench: setup
+bench: setup bytecode
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 # Integration tests (tests/integ) against the AWS account of the current credentials, in CONFIG's region: each

@@ -174,16 +174,34 @@ def test_guard_findings_are_acknowledged_per_construct_through_cdk(tmp_path: Pat
     ]
 
 
-def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
-    from cfnlint.api import lint_file
+def cfn_lint(templates: list[Path]) -> list[str]:
+    """cfn-lint's findings for ``templates``, each ``<file name>: <finding>``: one run over all of them, as
+    ``cfn-lint t1 t2 ...`` does, which loads its rules once (``lint_file`` loads them again for every template)."""
+    from cfnlint.api import ManualArgs, lint_by_config
 
+    return [f"{Path(m.filename).name}: {m}" for m in lint_by_config(ManualArgs(templates=[str(t) for t in templates]))]
+
+
+def test_cfn_lint_reports_nothing(platform: SynthesizedPlatform) -> None:
     templates = sorted(platform.outdir.rglob("*.template.json"))
     # 3 stages x (network, storage, churn's endpoint in its release stage) + each model's registry and training
     # in dev + lead-scoring's batch stack in staging and prod + the delivery pipeline beside the stages + the release
     # tooling and the two stacks of the models' release pipelines
     assert len(templates) == len(platform.templates) == 3 * 3 + 2 * 2 + 2 + 1 + 1 + 2
-    findings = [f"{t.name}: {m}" for t in templates for m in lint_file(t)]
-    assert findings == []
+    assert cfn_lint(templates) == []
+
+
+def test_cfn_lint_reports_each_templates_findings(tmp_path: Path) -> None:
+    """The same run over several templates reports a finding in any of them, with its file."""
+    good = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    bad = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "forever"}}}}
+    paths = []
+    for name, template in (("a", good), ("b", bad), ("c", good)):
+        paths.append(tmp_path / f"{name}.template.json")
+        paths[-1].write_text(json.dumps(template))
+    findings = cfn_lint(paths)
+    assert findings and all(f.startswith("b.template.json: ") for f in findings), findings
+    assert any("forever" in f for f in findings), findings
 
 
 def test_every_cfn_lint_ignore_has_a_reason(platform: SynthesizedPlatform) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,42 +56,52 @@ def run_app(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[dict, str, 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the kernel's processes from /proc")
 
 
-@needs_proc
-def test_the_kernel_runs_directly_and_synthesizes_what_jsiis_launcher_does(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    direct, _, direct_out = run_app(tmp_path, "direct", {"XDG_CACHE_HOME": str(cache)})
-    relayed, _, relayed_out = run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii"})
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The app run three times, with JSII_DEBUG (the kernel prints every request it handles to its stderr):
+    directly with an empty cache, directly again, and through jsii's own launcher."""
+    tmp_path = tmp_path_factory.mktemp("launcher")
+    cache = tmp_path / "cache" / "mlops-constructs"
+    direct = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "JSII_DEBUG": "1"}
 
+    def compiled() -> list[Path]:
+        return sorted(p.relative_to(cache) for p in (cache / "node-compile-cache").rglob("*") if p.is_file())
+
+    first = run_app(tmp_path, "first", direct)
+    after_first = compiled()
+    second = run_app(tmp_path, "second", direct)
+    return {
+        "first": first, "second": second, "compiled": (after_first, compiled()), "cache": cache,
+        "relayed": run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii", "JSII_DEBUG": "1"}),
+    }
+
+
+@needs_proc
+def test_the_kernel_runs_directly_and_synthesizes_what_jsiis_launcher_does(runs: dict) -> None:
+    (direct, _, direct_out), (relayed, _, relayed_out), cache = runs["first"], runs["relayed"], runs["cache"]
     assert direct["configured"] is True and relayed["configured"] is False
     assert direct["cmdline"][-1] == str(jsii_launcher.HERE / "kernel.js")  # launch.sh exec'd Node on kernel.js
     assert direct["children"] == []  # nothing relays: the kernel is this Node process
     assert relayed["cmdline"][-1].endswith("jsii-runtime.js") and len(relayed["children"]) == 1
-    assert (cache / "mlops-constructs" / f"jsii-{jsii_launcher.JSII_VERSION}" / "lib" / "runtime-index-worker.js").exists()
+    assert (cache / f"jsii-{jsii_launcher.JSII_VERSION}" / "lib" / "runtime-index-worker.js").exists()
 
     name = "Queues.template.json"
     assert json.loads((direct_out / name).read_text()) == json.loads((relayed_out / name).read_text())
 
 
-def test_what_the_kernel_prints_arrives_as_text(tmp_path: Path) -> None:
-    # JSII_DEBUG has the kernel print every request it handles, to its stderr.
-    _, direct, _ = run_app(tmp_path, "direct", {"XDG_CACHE_HOME": str(tmp_path / "cache"), "JSII_DEBUG": "1"})
-    _, relayed, _ = run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii", "JSII_DEBUG": "1"})
+def test_what_the_kernel_prints_arrives_as_text(runs: dict) -> None:
+    direct, relayed = runs["first"][1], runs["relayed"][1]
     line = "[@jsii/kernel] load {"
     assert line in direct.splitlines() and line in relayed.splitlines()
     # not the repr of a line jsii could not decode (what it prints for a line that is not its JSON)
     assert not [line for line in direct.splitlines() if line.startswith(("b'", 'b"'))]
 
 
-def test_a_second_run_finds_the_first_runs_compiled_modules(tmp_path: Path) -> None:
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    compiled = tmp_path / "cache" / "mlops-constructs" / "node-compile-cache"
-    run_app(tmp_path, "first", env)
-    first = sorted(p.relative_to(compiled) for p in compiled.rglob("*") if p.is_file())
-    run_app(tmp_path, "second", env)
-    second = sorted(p.relative_to(compiled) for p in compiled.rglob("*") if p.is_file())
+def test_a_second_run_finds_the_first_runs_compiled_modules(runs: dict) -> None:
+    after_first, after_second = runs["compiled"]
     # Keys are paths relative to the kernel's work directory, which is new each run: were they absolute, the
-    # second run would add as many entries again.
-    assert len(first) > 100 and second == first
+    # second run would have added as many entries again.
+    assert len(after_first) > 100 and after_second == after_first
 
 
 @pytest.mark.parametrize(
