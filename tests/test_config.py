@@ -923,6 +923,13 @@ def test_a_value_is_shown_whole_up_to_80_characters_and_cut_beyond() -> None:
     assert problems_of(mutated(**{"models.0.api": {"content_types": ["a" * 79]}})) == [f"{rule} (got '{'a' * 76}...)"]
 
 
+def test_a_mapping_validated_without_a_source_is_reported_as_config() -> None:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(["region: eu-west-1"])
+    assert caught.value.source == "<config>"
+    assert str(caught.value) == "<config>: the file must hold a mapping of settings (got ['region: eu-west-1'])"
+
+
 def test_the_api_of_a_model_after_one_without_an_api_is_checked_too() -> None:
     data = copy.deepcopy(default_config_data())
     assert "api" not in data["models"][1]  # lead-scoring: batch only, no API
