@@ -877,6 +877,73 @@ def test_a_quota_is_accepted_with_api_keys_required() -> None:
     assert load_config(DEFAULT_CONFIG).models[0].api.api_key_required is False  # type: ignore[union-attr]
 
 
+POOL_RULE = "must be a Cognito user pool ARN, arn:aws:cognito-idp:<region>:<account>:userpool/<region>_<id>"
+DOMAIN_RULE = "must be a lowercase DNS name like churn.api.example.com"
+CERTIFICATE_RULE = "must be an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>"
+POOL = "arn:aws:cognito-idp:eu-west-1:333333333333:userpool/eu-west-1_AbC123"
+CERTIFICATE = "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [
+        ({"authorization": "cognito", "user_pool_arn": "arn:aws:cognito-idp:eu-west-1:333333333333:userpool/AbC123"},
+         f"models[0].api.user_pool_arn: {POOL_RULE} (got 'arn:aws:cognito-idp:eu-west-1:333333333333:userpool/AbC123')"),
+        ({"authorization": "cognito", "user_pool_arn": 333333333333},
+         f"models[0].api.user_pool_arn: {POOL_RULE} (got 333333333333)"),
+        ({"custom_domain": {"domain_name": "Churn.api.example.com", "certificate_arn": CERTIFICATE}},
+         f"models[0].api.custom_domain.domain_name: {DOMAIN_RULE} (got 'Churn.api.example.com')"),
+        ({"custom_domain": {"domain_name": "churn", "certificate_arn": CERTIFICATE}},
+         f"models[0].api.custom_domain.domain_name: {DOMAIN_RULE} (got 'churn')"),
+        ({"custom_domain": {"domain_name": "churn.api.example.com",
+                            "certificate_arn": "arn:aws:acm:eu-west-1:333333333333:certificate/not-a-uuid"}},
+         f"models[0].api.custom_domain.certificate_arn: {CERTIFICATE_RULE} "
+         "(got 'arn:aws:acm:eu-west-1:333333333333:certificate/not-a-uuid')"),
+        ({"custom_domain": {"domain_name": "churn.api.example.com", "certificate_arn": ["arn"]}},
+         f"models[0].api.custom_domain.certificate_arn: {CERTIFICATE_RULE} (got ['arn'])"),
+    ],
+    ids=["pool-without-region", "pool-number", "domain-uppercase", "domain-one-label", "certificate-not-uuid", "certificate-list"],
+)
+def test_a_malformed_user_pool_domain_or_certificate_is_one_exact_line(api: dict[str, Any], expected: str) -> None:
+    assert problems_of(mutated(**{"models.0.api": api})) == [expected]
+
+
+def test_a_user_pool_and_a_custom_domain_of_the_region_are_accepted() -> None:
+    api = PlatformConfig.from_mapping(mutated(**{"models.0.api": {
+        "authorization": "cognito", "user_pool_arn": POOL,
+        "custom_domain": {"domain_name": "churn.api.example.com", "certificate_arn": CERTIFICATE}}})).models[0].api
+    assert api is not None and api.custom_domain is not None
+    assert (api.user_pool_arn, api.custom_domain.domain_name, api.custom_domain.certificate_arn) == (
+        POOL, "churn.api.example.com", CERTIFICATE)
+
+
+def test_a_value_is_shown_whole_up_to_80_characters_and_cut_beyond() -> None:
+    rule = "models[0].api.content_types[0]: must match pattern '^[a-z]+/[a-z0-9.+-]+$'"
+    assert problems_of(mutated(**{"models.0.api": {"content_types": ["a" * 78]}})) == [f"{rule} (got '{'a' * 78}')"]  # 80 with quotes
+    assert problems_of(mutated(**{"models.0.api": {"content_types": ["a" * 79]}})) == [f"{rule} (got '{'a' * 76}...)"]
+
+
+def test_a_mapping_validated_without_a_source_is_reported_as_config() -> None:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping(["region: eu-west-1"])
+    assert caught.value.source == "<config>"
+    assert str(caught.value) == "<config>: the file must hold a mapping of settings (got ['region: eu-west-1'])"
+
+
+def test_the_api_of_a_model_after_one_without_an_api_is_checked_too() -> None:
+    data = copy.deepcopy(default_config_data())
+    assert "api" not in data["models"][1]  # lead-scoring: batch only, no API
+    data["models"].append({"name": "scores", "smoke_test": {"body": "1,2"}, "api": {
+        "content_types": ["application/json"], "authorization": "cognito",
+        "user_pool_arn": "arn:aws:cognito-idp:us-east-1:333333333333:userpool/us-east-1_AbC123"}})
+    assert problems_of(data) == [
+        "models[2].smoke_test.content_type: must be one of models[2].api.content_types (application/json): the staging smoke "
+        "test also calls the API (got 'text/csv')",
+        "models[2].api.user_pool_arn: must be a user pool of region eu-west-1, the API's "
+        "(got 'arn:aws:cognito-idp:us-east-1:333333333333:userpool/us-east-1_AbC123')",
+    ]
+
+
 def test_interface_endpoints_are_in_one_zone_in_dev_two_in_staging_and_all_in_prod(default_config: PlatformConfig) -> None:
     zones = default_config.availability_zones
     assert len(zones) == 3
@@ -1071,6 +1138,12 @@ def test_an_entry_point_outside_source_dir_or_not_python_is_refused(entry_point:
     ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["prod"]}, "monitoring": {}},
      ["models[2].monitoring.stages: must name only stages the batch runs in (prod) while serving is [batch]: staging has no batch "
       "input to check; remove it, or add it to batch.stages (got ['staging', 'prod'])"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["dev"]}, "monitoring": {}},
+     ["models[2].monitoring.stages: must name only stages the batch runs in (dev) while serving is [batch]: staging, prod has no "
+      "batch input to check; remove it, or add it to batch.stages (got ['staging', 'prod'])"]),
+    ({"serving": ["batch"], "batch": {"on_new_data": True, "stages": ["dev", "staging"]}, "monitoring": {}},
+     ["models[2].monitoring.stages: must name only stages the batch runs in (dev, staging) while serving is [batch]: prod has no "
+      "batch input to check; remove it, or add it to batch.stages (got ['staging', 'prod'])"]),
 ])
 def test_batch_monitoring_errors_are_one_line_each(model: dict[str, Any], expected: list[str]) -> None:
     assert problems_of(_with_model(model)) == expected
