@@ -91,7 +91,7 @@ cost: $(PY_STAMP) $(CDK_STAMP)
 TEST_WORKERS ?= auto
 
 test: setup
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Mutation testing (docs/testing.md): mutmut mutates one target's runtime code at a time and runs its tests
 # against each mutant (tools/mutation.py, targets in pyproject.toml [tool.mutation.*]); `all` runs the four

@@ -1,4 +1,5 @@
-"""For every test in the repository (tests/ and lambda/*/tests/): botocore sessions share one data loader.
+"""For every test in the repository (tests/ and lambda/*/tests/): botocore sessions share one data loader, and
+the slowest modules run first.
 
 Each botocore session parses the JSON service models of the clients it creates, once per session. moto
 starts every test with a new default session (so that the test's credentials are read), and the runtime code
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import botocore.loaders
 import botocore.session
+import pytest
 
 _loaders: dict[object, botocore.loaders.Loader] = {}
 
@@ -28,3 +30,14 @@ def _register_data_loader(self: botocore.session.Session) -> None:
 
 
 botocore.session.Session._register_data_loader = _register_data_loader  # type: ignore[method-assign]
+
+
+SLOWEST_FIRST = ("test_gates.py", "test_integ.py", "test_docs_examples.py", "test_script_mode.py", "test_drift_script.py")
+"""Modules whose tests each take seconds (external scanners, apps synthesized in their own processes): run first.
+With ``-n 2`` (pytest-xdist) a long test collected last keeps one worker busy after the other has finished; run
+first, the other tests fill in around it. On 2 CPUs, ``make test`` took ~123 s this way and ~143 s in collection
+order (same CPU time)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOWEST_FIRST)  # stable: the order within each group stays
