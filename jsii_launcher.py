@@ -10,10 +10,12 @@ kernel program (``lib/program.js``, unchanged, copied from the installed jsii pa
 also turns on Node's compile cache for the modules the kernel loads (aws-cdk-lib's and cdk-nag's), which the
 launcher's random work directory otherwise defeats. What each saves is in docs/performance.md.
 
-Only where it was checked: a POSIX system with jsii |JSII_VERSION| (constraints.txt pins it;
+Only where it was checked: a POSIX system with jsii ``JSII_VERSION`` (constraints.txt pins it;
 ``tests/test_jsii_launcher.py`` checks the kernel's protocol through it), and not when ``JSII_NODE`` or
 ``JSII_RUNTIME`` is set already. Anything else keeps jsii's own launcher. Set ``MLOPS_JSII_LAUNCHER=jsii`` to keep
 it anyway. The library's constructs do not depend on any of this: it is how this repository's processes start.
+What jsii's launcher did besides relaying is not done: it warned about end-of-life Node versions (``make setup``
+provides a supported one).
 
 Call ``configure()`` before the first ``import aws_cdk`` (which starts the kernel).
 """
@@ -29,6 +31,8 @@ JSII_VERSION = "1.142.0"
 HERE = Path(__file__).resolve().parent / "tools" / "jsii"
 OFF = "MLOPS_JSII_LAUNCHER"
 """``jsii`` here keeps jsii's own launcher."""
+_VERSION = "MLOPS_JSII_VERSION"
+"""The jsii version the settings were made for, for the processes that inherit them."""
 
 
 def cache_dir(environ: MutableMapping[str, str]) -> Path:
@@ -37,25 +41,48 @@ def cache_dir(environ: MutableMapping[str, str]) -> Path:
     return Path(root) / "mlops-constructs"
 
 
-def _kernel_program(directory: Path) -> Path:
+def _private_directory(path: Path) -> bool:
+    """Whether ``path`` is a directory of this user that no one else may write to: what runs from it is trusted."""
+    info = path.stat()
+    return path.is_dir() and info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _kernel_program(base: Path, version: str) -> Path:
     """jsii's kernel program and its worker, copied from the installed jsii package (which embeds them as
-    resources, as jsii's own runtime copies them on every start) once per version."""
+    resources, as jsii's own runtime copies them on every start) into ``base/jsii-<version>-<digest>/``.
+
+    The directory is written whole, under another name, then renamed into place, so a process never sees part
+    of it; its name carries the digest of what it holds. Raises ``OSError`` when ``base`` cannot be written or is
+    not private to this user."""
+    import hashlib
     import importlib.resources
+    import tempfile
 
     import jsii._embedded.jsii as embedded
 
-    program = directory / "lib" / "program.js"
-    if program.exists():
-        return program
-    for resource, relative in embedded.EMBEDDED_FILES.items():
-        if not relative.startswith("lib/"):
-            continue
-        target = directory / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}")
-        partial.write_bytes(importlib.resources.files(embedded).joinpath(resource).read_bytes())
-        os.replace(partial, target)  # whole or absent, when several processes start at once
-    return program
+    files = {
+        relative: importlib.resources.files(embedded).joinpath(resource).read_bytes()
+        for resource, relative in sorted(embedded.EMBEDDED_FILES.items()) if relative.startswith("lib/")
+    }
+    digest = hashlib.sha256(b"".join(relative.encode() + b"\0" + body for relative, body in files.items())).hexdigest()[:16]
+    directory = base / f"jsii-{version}-{digest}"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not _private_directory(base):
+        raise PermissionError(f"{base} is not private to this user")
+    if not directory.exists():
+        partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=base))
+        for relative, body in files.items():
+            (partial / relative).parent.mkdir(parents=True, exist_ok=True)
+            (partial / relative).write_bytes(body)
+        try:
+            partial.rename(directory)
+        except OSError:  # another process renamed its copy first: the same files
+            import shutil
+
+            shutil.rmtree(partial, ignore_errors=True)
+    if not _private_directory(directory):
+        raise PermissionError(f"{directory} is not private to this user")
+    return directory / "lib" / "program.js"
 
 
 def configure(environ: MutableMapping[str, str] | None = None) -> bool:
@@ -63,18 +90,25 @@ def configure(environ: MutableMapping[str, str] | None = None) -> bool:
 
     ``environ``: the environment to set (default ``os.environ``, which jsii reads when it starts the kernel)."""
     environ = os.environ if environ is None else environ
-    if environ.get(OFF) == "jsii" or "JSII_NODE" in environ or "JSII_RUNTIME" in environ or os.name != "posix":
-        return False
     import jsii  # the package only: its kernel starts with the first assembly loaded (aws_cdk's import)
 
     installed = jsii.__version__
-    if installed != JSII_VERSION:
+    if environ.get("JSII_RUNTIME") == str(HERE / "kernel.js"):
+        # Inherited from a parent process that configured it: kept for the same jsii, dropped for another.
+        if environ.get(_VERSION) == installed:
+            return True
+        for name in ("JSII_NODE", "JSII_RUNTIME", _VERSION, "MLOPS_JSII_PROGRAM", "MLOPS_JSII_COMPILE_CACHE"):
+            environ.pop(name, None)
+    if environ.get(OFF) == "jsii" or "JSII_NODE" in environ or "JSII_RUNTIME" in environ or os.name != "posix":
+        return False
+    if installed != JSII_VERSION or not os.access(HERE / "launch.sh", os.X_OK):  # a copy that lost the mode: jsii's
         return False
     base = cache_dir(environ)
     try:
-        program = _kernel_program(base / f"jsii-{installed}")
+        program = _kernel_program(base, installed)
     except OSError:
         return False
+    environ[_VERSION] = installed
     environ["MLOPS_JSII_PROGRAM"] = str(program)
     environ["MLOPS_JSII_COMPILE_CACHE"] = str(base / "node-compile-cache")
     environ["JSII_NODE"] = str(HERE / "launch.sh")

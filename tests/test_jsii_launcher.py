@@ -4,10 +4,12 @@ relay process runs, and that Node's compile cache is keyed so that a second run 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,9 @@ def test_the_kernel_runs_directly_and_synthesizes_what_jsiis_launcher_does(runs:
     assert direct["cmdline"][-1] == str(jsii_launcher.HERE / "kernel.js")  # launch.sh exec'd Node on kernel.js
     assert direct["children"] == []  # nothing relays: the kernel is this Node process
     assert relayed["cmdline"][-1].endswith("jsii-runtime.js") and len(relayed["children"]) == 1
-    assert (cache / f"jsii-{jsii_launcher.JSII_VERSION}" / "lib" / "runtime-index-worker.js").exists()
+    (copied,) = cache.glob(f"jsii-{jsii_launcher.JSII_VERSION}-*")  # one copy, named by its digest
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*.js")) == ["lib/program.js", "lib/runtime-index-worker.js"]
+    assert direct["cmdline"] and not list(cache.glob(".jsii-*"))  # no partial copy left behind
 
     name = "Queues.template.json"
     assert json.loads((direct_out / name).read_text()) == json.loads((relayed_out / name).read_text())
@@ -97,7 +101,10 @@ def test_what_the_kernel_prints_arrives_as_text(runs: dict) -> None:
     assert not [line for line in direct.splitlines() if line.startswith(("b'", 'b"'))]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX only")
 def test_a_second_run_finds_the_first_runs_compiled_modules(runs: dict) -> None:
+    if node_version() < (24, 12):  # kernel.js enables the cache from Node 24.12 ("portable" keys): nothing to find
+        pytest.skip("Node's portable compile cache needs Node 24.12 or later")
     after_first, after_second = runs["compiled"]
     # Keys are paths relative to the kernel's work directory, which is new each run: were they absolute, the
     # second run would have added as many entries again.
@@ -136,3 +143,73 @@ def test_jsiis_launcher_is_kept_off_posix(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_the_checked_version_is_the_pinned_one() -> None:
     pins = (REPO / "constraints.txt").read_text().splitlines()
     assert f"jsii=={jsii_launcher.JSII_VERSION}" in pins
+
+
+def node_version() -> tuple[int, ...]:
+    out = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return tuple(int(part) for part in out.lstrip("v").split(".")[:2])
+
+
+def wrapped(tmp_path: Path, program: str) -> tuple[int, dict[str, bytes]]:
+    """Run ``program`` (JavaScript) as the kernel behind launch.sh and kernel.js, reading its stderr only after
+    a pause (so that a large write fills the pipe first), and decode what it printed by stream."""
+    script = tmp_path / "program.js"
+    script.write_text(program)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_"))}
+    process = subprocess.Popen(
+        [str(jsii_launcher.HERE / "launch.sh"), "--max-old-space-size=512", str(jsii_launcher.HERE / "kernel.js")],
+        env={**environ, "MLOPS_JSII_PROGRAM": str(script)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    time.sleep(1)
+    _, err = process.communicate(timeout=60)
+    streams: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+    for line in err.splitlines():
+        ((key, value),) = json.loads(line).items()  # every line is jsii's wrapping, nothing raw
+        streams[key] += base64.b64decode(value)
+    return process.returncode, streams
+
+
+def test_what_the_kernel_prints_is_wrapped_whole_however_large(tmp_path: Path) -> None:
+    code, streams = wrapped(tmp_path, """
+        console.error('x'.repeat(2000000));
+        process.stdout.write('to stdout\\n');
+        require('fs').writeSync(2, Buffer.from('direct write\\n'), { offset: 0, length: 13 });
+        require('fs').writeSync(1, 'as a string\\n');
+    """)
+    assert code == 0
+    assert streams["stderr"] == b"x" * 2_000_000 + b"\n" + b"direct write\n"
+    assert streams["stdout"] == b"to stdout\n" + b"as a string\n"
+
+
+def test_an_uncaught_exception_is_reported_wrapped(tmp_path: Path) -> None:
+    code, streams = wrapped(tmp_path, "setTimeout(() => { throw new Error('kernel broke'); }, 0);")
+    assert code == 1
+    assert b"Error: kernel broke" in streams["stderr"]
+
+
+def test_an_inherited_configuration_is_kept_for_the_same_jsii_and_dropped_for_another(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    environ = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert jsii_launcher.configure(environ) is True
+    inherited = dict(environ)
+    assert jsii_launcher.configure(inherited) is True and inherited == environ
+    # A child process with another jsii: the inherited settings are removed and jsii's own launcher is used.
+    import jsii
+
+    monkeypatch.setattr(jsii, "__version__", "1.999.0")
+    other = dict(environ)
+    assert jsii_launcher.configure(other) is False
+    assert other == {"XDG_CACHE_HOME": str(tmp_path)}
+
+
+def test_jsiis_launcher_is_kept_when_the_launch_script_is_not_executable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(jsii_launcher.os, "access", lambda path, mode: False)
+    assert jsii_launcher.configure({"XDG_CACHE_HOME": str(tmp_path)}) is False
+
+
+def test_jsiis_launcher_is_kept_when_the_cache_is_not_private(tmp_path: Path) -> None:
+    shared = tmp_path / "mlops-constructs"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # others may write: nothing is run from it
+    environ = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert jsii_launcher.configure(environ) is False
+    assert environ == {"XDG_CACHE_HOME": str(tmp_path)}

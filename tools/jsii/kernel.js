@@ -25,8 +25,22 @@ fs.readSync = function (fd, ...rest) {
   return readSync.call(this, fd === 3 ? 0 : fd, ...rest);
 };
 
+// The whole line or nothing lost: stderr is a pipe, which Node may have made non-blocking, so a write can be
+// partial or refused (EAGAIN) while jsii's reader is behind; jsii's own SyncStdio retries the same way.
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(fd, buffer) {
+  for (let offset = 0; offset < buffer.length;) {
+    try {
+      offset += writeSync(fd, buffer, offset, buffer.length - offset);
+    } catch (error) {
+      if (error.code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+}
+
 function emit(key, bytes) {
-  writeSync(2, `${JSON.stringify({ [key]: Buffer.from(bytes).toString('base64') })}\n`);
+  writeAll(2, Buffer.from(`${JSON.stringify({ [key]: Buffer.from(bytes).toString('base64') })}\n`));
 }
 
 // What the kernel's code prints, through the console or the streams...
@@ -42,6 +56,7 @@ for (const [key, stream] of [['stdout', process.stdout], ['stderr', process.stde
   };
 }
 // ...or written to fd 1 or 2 directly.
+// Forms: (fd, string[, position[, encoding]]), (fd, buffer[, offset[, length[, position]]]), (fd, buffer, {offset, length}).
 fs.writeSync = function (fd, data, ...rest) {
   if (fd !== 1 && fd !== 2) return writeSync.call(this, fd, data, ...rest);
   let bytes;
@@ -49,12 +64,21 @@ fs.writeSync = function (fd, data, ...rest) {
     bytes = Buffer.from(data, typeof rest[1] === 'string' ? rest[1] : undefined);
   } else {
     const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const offset = rest[0] ?? 0;
-    bytes = view.subarray(offset, offset + (rest[1] ?? view.length - offset));
+    const options = rest[0] !== null && typeof rest[0] === 'object' ? rest[0] : { offset: rest[0], length: rest[1] };
+    const offset = options.offset ?? 0;
+    bytes = view.subarray(offset, offset + (options.length ?? view.length - offset));
   }
   emit(fd === 1 ? 'stdout' : 'stderr', bytes);
   return bytes.length;
 };
+
+// An exception nothing catches is reported through the same wrapping before the kernel exits (Node would write
+// it to fd 2 itself, past the wrappers above). Fatal errors Node reports from C++ (running out of heap) still
+// arrive unwrapped: jsii's Python runtime prints such lines as they are.
+process.on('uncaughtException', (error) => {
+  emit('stderr', Buffer.from(`${(error && error.stack) || String(error)}\n`));
+  process.exit(1);
+});
 
 // Node's compile cache for the modules the kernel loads (aws-cdk-lib's, cdk-nag's): they are loaded from the
 // kernel's work directory, a new temporary directory each run, so the cache is keyed by paths relative to a
