@@ -471,6 +471,16 @@ def test_the_execution_role_may_describe_exactly_the_rollback_alarms() -> None:
     assert not [s for s in execution_policy(serverless_t, serverless)["PolicyDocument"]["Statement"] if s.get("Sid") == "DescribeRollbackAlarms"]
 
 
+def test_a_composite_rollback_alarm_is_refused() -> None:
+    _, stack, endpoint = build()
+    composite = cloudwatch.CompositeAlarm(stack, "Both", composite_alarm_name="acme-both",
+                                          alarm_rule=cloudwatch.AlarmRule.any_of(endpoint.error_alarm, endpoint.latency_alarm))
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: rollback_alarms: must be a metric alarm: the model's role may describe "
+                                         r"alarms by ARN only, and a composite alarm can only be described with "
+                                         r"cloudwatch:DescribeAlarms on every alarm \(got 'Serve/Both'\)"):
+        endpoint.add_rollback_alarm(composite)
+
+
 def test_rollback_alarms_stop_at_sagemakers_ten_and_serverless_has_none() -> None:
     app, stack, endpoint = build()
     for index in range(8):

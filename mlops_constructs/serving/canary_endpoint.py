@@ -592,6 +592,13 @@ class CanaryEndpoint(EndpointBase):
             raise PropsError(name, "rollback_alarms", alarm.alarm_name, "cannot be used with serverless_memory_mb: serverless updates all at once, nothing rolls back")
         if alarm in self._rollback_alarms:
             return
+        if isinstance(alarm, cloudwatch.CompositeAlarm):
+            # SageMaker reads the alarms with the model's role, which may describe alarms by ARN; a composite alarm can
+            # only be described with cloudwatch:DescribeAlarms on "*"
+            # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+            raise PropsError(name, "rollback_alarms", alarm.node.path,
+                             "must be a metric alarm: the model's role may describe alarms by ARN only, and a composite alarm "
+                             "can only be described with cloudwatch:DescribeAlarms on every alarm")
         # SageMaker watches alarms of the endpoint's own account and region, by name
         # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html).
         stack = Stack.of(self)
