@@ -285,3 +285,32 @@ def test_attributes_are_read_without_a_second_apicallresponse_prefix() -> None:
     """``get_att_string(path)`` prefixes ``apiCallResponse.`` itself: no call response has the doubled path."""
     for name, template in _assertion_templates().items():
         assert "apiCallResponse.apiCallResponse." not in json.dumps(template), name
+
+
+def test_the_endpoint_tests_models_answer_what_its_assertions_expect(tmp_path: Path) -> None:
+    """The two tiny models costly/integ_endpoint.py serves, loaded by XGBoost itself from the archive the container
+    receives (``xgboost-model.json``), answer its row with the numbers its assertions expect. XGBoost 2.1 here,
+    1.7 in the container: 2.x reads 1.x's JSON model format."""
+    import tarfile
+
+    import numpy as np
+    import xgboost
+
+    sys.path.insert(0, str(REPO / "tests" / "integ"))
+    from _models import ANSWERS, ROW, archive, tiny_model
+
+    for version, leaf in ((1, 0.25), (2, 0.125)):
+        packed = tmp_path / f"v{version}.tar.gz"
+        packed.write_bytes(archive(tiny_model(leaf)))
+        with tarfile.open(packed) as tar:
+            assert tar.getnames() == ["xgboost-model.json"]
+            tar.extractall(tmp_path / f"v{version}", filter="data")
+        booster = xgboost.Booster()
+        booster.load_model(str(tmp_path / f"v{version}" / "xgboost-model.json"))
+        row = np.array([[float(x) for x in ROW.split(",")]])
+        (answer,) = booster.predict(xgboost.DMatrix(row))
+        assert f"{answer}" == ANSWERS[version]
+    # the other side of the split answers differently: the row decides, not a constant
+    booster.load_model(str(tmp_path / "v1" / "xgboost-model.json"))
+    (low,) = booster.predict(xgboost.DMatrix(np.array([[0.1, 0.1]])))
+    assert low == 0.25
