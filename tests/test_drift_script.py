@@ -549,3 +549,21 @@ def test_bad_batch_arguments_exit_2(tmp_path: Path, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         drift.main(["--baseline", str(tmp_path), "--captured", str(tmp_path), "--output", str(tmp_path / "out"), *argv])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "error"),
+    [
+        ("--min-rows", "ten", "argument --min-rows: must be a whole number of rows, got 'ten'"),
+        ("--min-rows", "0", "argument --min-rows: must be at least 1, got 0"),
+        ("--drop-columns", "two", "argument --drop-columns: must be a whole number of columns, got 'two'"),
+        ("--drop-columns", "-1", "argument --drop-columns: must be 0 or more, got -1"),
+    ],
+)
+def test_counts_out_of_range_are_one_line_naming_the_flag(flag: str, value: str, error: str, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["--baseline", "b", "--captured", "c", "--output", "o", "--captured-format", "csv"]
+    with pytest.raises(SystemExit) as exit_:
+        drift.parse_args([*arguments, f"{flag}={value}"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"drift.py: error: {error}"
+    assert getattr(drift.parse_args([*arguments, f"{flag}=3"]), flag[2:].replace("-", "_")) == 3

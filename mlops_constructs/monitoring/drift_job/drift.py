@@ -473,24 +473,23 @@ def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_s
 # -- main ----------------------------------------------------------------------------------------
 
 
-def _min_rows(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of rows, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(unit: str, minimum: int, bound: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``unit`` of at least ``minimum`` (``bound`` words it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
 
 
-def _drop_columns(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of columns, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_min_rows = _whole_number("rows", 1, "at least 1")
+_drop_columns = _whole_number("columns", 0, "0 or more")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
