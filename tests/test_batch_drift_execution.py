@@ -22,7 +22,7 @@ from tests.conftest import resources
 from tests.sagemaker_sfn_double import JobScript, sagemaker_double
 from tests.sfn_jsonata import jsonata_in_moto
 from tests.test_batch_drift import INPUT_PREFIX, NAME, PACKAGE, build
-from tests.test_drift_execution import run_the_drift_script
+from tests.test_drift_execution import drift_metrics, run_the_drift_script
 
 REGION, ACCOUNT = "eu-west-1", "444444444444"
 DATA_BUCKET = f"acme-prod-data-{ACCOUNT}-{REGION}"
@@ -115,10 +115,7 @@ class World:
             time.sleep(0.2)
 
     def metrics(self) -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {}
-        for metric in self.cloudwatch.list_metrics(Namespace=DRIFT_NAMESPACE)["Metrics"]:
-            found.setdefault(metric["MetricName"], []).append({d["Name"]: d["Value"] for d in metric["Dimensions"]})
-        return found
+        return drift_metrics(self.cloudwatch)
 
 
 @pytest.fixture

@@ -147,14 +147,19 @@ class World:
                 time.sleep(0.2)
 
     def metrics(self) -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {}
-        for metric in self.cloudwatch.list_metrics(Namespace=DRIFT_NAMESPACE)["Metrics"]:
-            found.setdefault(metric["MetricName"], []).append({d["Name"]: d["Value"] for d in metric["Dimensions"]})
-        return found
+        return drift_metrics(self.cloudwatch)
 
     def notifications(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
+
+
+def drift_metrics(cloudwatch: Any) -> dict[str, list[dict[str, Any]]]:
+    """The drift namespace's metrics in moto's CloudWatch: the dimensions of each, by metric name."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for metric in cloudwatch.list_metrics(Namespace=DRIFT_NAMESPACE)["Metrics"]:
+        found.setdefault(metric["MetricName"], []).append({d["Name"]: d["Value"] for d in metric["Dimensions"]})
+    return found
 
 
 def run_the_drift_script(tmp: Path) -> Any:

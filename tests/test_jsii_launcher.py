@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,16 @@ print(json.dumps({{"configured": configured, "cmdline": [c.decode() for c in cmd
 """
 
 
+def without_launcher_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without jsii's or the launcher's settings: a process that configures its own."""
+    return {k: v for k, v in environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_"))}
+
+
 def run_app(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[dict, str, Path]:
     script = tmp_path / "app.py"
     script.write_text(APP.format(repo=str(REPO)))
     outdir = tmp_path / name
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_"))}
+    environ = without_launcher_settings(os.environ)
     result = subprocess.run([sys.executable, str(script), str(outdir)], env={**environ, **env},
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
@@ -155,7 +161,7 @@ def wrapped(tmp_path: Path, program: str) -> tuple[int, dict[str, bytes]]:
     a pause (so that a large write fills the pipe first), and decode what it printed by stream."""
     script = tmp_path / "program.js"
     script.write_text(program)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_"))}
+    environ = without_launcher_settings(os.environ)
     process = subprocess.Popen(
         [str(jsii_launcher.HERE / "launch.sh"), "--max-old-space-size=512", str(jsii_launcher.HERE / "kernel.js")],
         env={**environ, "MLOPS_JSII_PROGRAM": str(script)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

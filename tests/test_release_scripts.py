@@ -651,18 +651,21 @@ def test_no_endpoints_to_test_is_a_pass_that_says_so(capsys: pytest.CaptureFixtu
     assert (code, out, err) == (0, "", "no endpoints to test\n")
 
 
+class RoleDenied:
+    """A session whose clients are refused every role they try to assume (AccessDenied)."""
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        client = boto3.Session().client(service_name, **kwargs)
+        stubber = Stubber(client)
+        stubber.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403, service_message="denied")
+        stubber.activate()
+        return client
+
+
 def test_the_summary_names_every_failed_endpoint(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     tests = [smoke_test("churn"), smoke_test("fraud")]
 
-    class EveryRoleDenied:
-        def client(self, service_name: str, **kwargs: Any) -> Any:
-            client = boto3.Session().client(service_name, **kwargs)
-            stubber = Stubber(client)
-            stubber.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403, service_message="denied")
-            stubber.activate()
-            return client
-
-    code = smoke.main(["--region", REGION, "--tests", json.dumps(tests)], session=EveryRoleDenied())
+    code = smoke.main(["--region", REGION, "--tests", json.dumps(tests)], session=RoleDenied())
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")
     assert err.splitlines() == [
@@ -780,15 +783,7 @@ def test_the_api_is_not_called_when_its_role_cannot_be_assumed(aws: None, capsys
     api = ApiDouble()
     monkeypatch.setattr(smoke, "post", api)
 
-    class Denied:
-        def client(self, service_name: str, **kwargs: Any) -> Any:
-            client = boto3.Session().client(service_name, **kwargs)
-            stubber = Stubber(client)
-            stubber.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403, service_message="denied")
-            stubber.activate()
-            return client
-
-    result = smoke.run_api(test, REGION, Denied())
+    result = smoke.run_api(test, REGION, RoleDenied())
     assert (result.endpoint, result.ok) == ("mlops-demo-staging-churn API", False)
     assert result.line() == f"FAIL mlops-demo-staging-churn API: cannot assume {test.role_arn}: AccessDenied: denied"
     assert api.requests == []
