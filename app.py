@@ -20,7 +20,7 @@ from typing import Any
 
 import jsii_launcher
 
-jsii_launcher.configure()  # before aws_cdk's import starts jsii's kernel
+jsii_launcher.configure(preload="app")  # before aws_cdk's import starts jsii's kernel
 
 import aws_cdk as cdk  # noqa: E402
 

@@ -8,7 +8,9 @@ synthesis's thousands of requests. ``configure`` has jsii's Python runtime start
 kernel program (``lib/program.js``, unchanged, copied from the installed jsii package) through
 ``tools/jsii/kernel.js``, which connects it to stdin and stdout and wraps what it prints as the launcher did. It
 also turns on Node's compile cache for the modules the kernel loads (aws-cdk-lib's and cdk-nag's), which the
-launcher's random work directory otherwise defeats. What each saves is in docs/performance.md.
+launcher's random work directory otherwise defeats, and, for a program that names itself (``preload``), has the
+kernel load the modules that program's previous run loaded while it waits for Python: Python and Node then work
+at the same time on a machine's two CPUs instead of taking turns. What each saves is in docs/performance.md.
 
 Only where it was checked: a POSIX system with jsii ``JSII_VERSION`` (constraints.txt pins it;
 ``tests/test_jsii_launcher.py`` checks the kernel's protocol through it), and not when ``JSII_NODE`` or
@@ -23,6 +25,7 @@ Call ``configure()`` before the first ``import aws_cdk`` (which starts the kerne
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -31,6 +34,9 @@ JSII_VERSION = "1.142.0"
 HERE = Path(__file__).resolve().parent / "tools" / "jsii"
 OFF = "MLOPS_JSII_LAUNCHER"
 """``jsii`` here keeps jsii's own launcher."""
+_PRELOAD = "MLOPS_JSII_PRELOAD"
+"""Where the kernel remembers, and finds, the modules a program loaded (``configure``'s ``preload``)."""
+_PRELOAD_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _VERSION = "MLOPS_JSII_VERSION"
 """The jsii version the settings were made for, for the processes that inherit them."""
 
@@ -85,17 +91,25 @@ def _kernel_program(base: Path, version: str) -> Path:
     return directory / "lib" / "program.js"
 
 
-def configure(environ: MutableMapping[str, str] | None = None) -> bool:
+def configure(environ: MutableMapping[str, str] | None = None, *, preload: str | None = None) -> bool:
     """Have jsii start its kernel directly (see the module's docstring); ``True`` if it will.
 
-    ``environ``: the environment to set (default ``os.environ``, which jsii reads when it starts the kernel)."""
+    ``environ``: the environment to set (default ``os.environ``, which jsii reads when it starts the kernel).
+    ``preload``: a name for the program that calls this, for a process that synthesizes once and exits (``app.py``,
+    the benchmark's floor). While the kernel waits for Python, it loads the modules the program's previous run
+    loaded, remembered under this name in the cache directory (``tools/jsii/kernel.js``); ``None``: nothing is
+    preloaded or remembered (a process that lives on, such as the tests', loads every module it needs early)."""
+    if preload is not None and not _PRELOAD_NAME.fullmatch(preload):
+        raise ValueError(f"preload: {preload!r} is not a name of letters, digits, '-' and '_' (at most 64)")
     environ = os.environ if environ is None else environ
     import jsii  # the package only: its kernel starts with the first assembly loaded (aws_cdk's import)
 
     installed = jsii.__version__
+    environ.pop(_PRELOAD, None)  # a parent's program is not this one
     if environ.get("JSII_RUNTIME") == str(HERE / "kernel.js"):
         # Inherited from a parent process that configured it: kept for the same jsii, dropped for another.
         if environ.get(_VERSION) == installed:
+            _set_preload(environ, preload)
             return True
         for name in ("JSII_NODE", "JSII_RUNTIME", _VERSION, "MLOPS_JSII_PROGRAM", "MLOPS_JSII_COMPILE_CACHE"):
             environ.pop(name, None)
@@ -113,4 +127,10 @@ def configure(environ: MutableMapping[str, str] | None = None) -> bool:
     environ["MLOPS_JSII_COMPILE_CACHE"] = str(base / "node-compile-cache")
     environ["JSII_NODE"] = str(HERE / "launch.sh")
     environ["JSII_RUNTIME"] = str(HERE / "kernel.js")
+    _set_preload(environ, preload)
     return True
+
+
+def _set_preload(environ: MutableMapping[str, str], preload: str | None) -> None:
+    if preload is not None:
+        environ[_PRELOAD] = str(cache_dir(environ) / f"preload-{preload}.json")

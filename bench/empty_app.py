@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 import jsii_launcher  # noqa: E402
 
-jsii_launcher.configure()  # the kernel started as the platform's app starts it
+jsii_launcher.configure(preload="floor")  # the kernel started as the platform's app starts it, with its own memory
 
 import aws_cdk as cdk  # noqa: E402
 

@@ -26,7 +26,7 @@ APP = """
 import json, os, sys
 sys.path.insert(0, {repo!r})
 import jsii_launcher
-configured = jsii_launcher.configure()
+configured = jsii_launcher.configure(preload=os.environ.get("TEST_PRELOAD"))
 import aws_cdk as cdk
 from aws_cdk import aws_sqs as sqs
 import jsii._runtime as runtime
@@ -67,19 +67,21 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="re
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The app run three times, with JSII_DEBUG (the kernel prints every request it handles to its stderr):
-    directly with an empty cache, directly again, and through jsii's own launcher."""
+    directly with an empty cache, directly again (preloading what the first run remembered), and through jsii's
+    own launcher."""
     tmp_path = tmp_path_factory.mktemp("launcher")
     cache = tmp_path / "cache" / "mlops-constructs"
-    direct = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "JSII_DEBUG": "1"}
+    direct = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "JSII_DEBUG": "1", "TEST_PRELOAD": "queues"}
 
     def compiled() -> list[Path]:
         return sorted(p.relative_to(cache) for p in (cache / "node-compile-cache").rglob("*") if p.is_file())
 
     first = run_app(tmp_path, "first", direct)
     after_first = compiled()
+    remembered = json.loads((cache / "preload-queues.json").read_text())
     second = run_app(tmp_path, "second", direct)
     return {
-        "first": first, "second": second, "compiled": (after_first, compiled()), "cache": cache,
+        "first": first, "second": second, "compiled": (after_first, compiled()), "cache": cache, "remembered": remembered,
         "relayed": run_app(tmp_path, "relayed", {jsii_launcher.OFF: "jsii", "JSII_DEBUG": "1"}),
     }
 
@@ -97,6 +99,21 @@ def test_the_kernel_runs_directly_and_synthesizes_what_jsiis_launcher_does(runs:
 
     name = "Queues.template.json"
     assert json.loads((direct_out / name).read_text()) == json.loads((relayed_out / name).read_text())
+    # the second run preloaded what the first remembered, and wrote the same template
+    second_out = runs["second"][2]
+    assert json.loads((second_out / name).read_text()) == json.loads((relayed_out / name).read_text())
+
+
+def test_a_run_remembers_the_modules_it_loaded_with_their_versions(runs: dict) -> None:
+    from aws_cdk._jsii import __jsii_assembly__ as assembly
+
+    remembered = runs["remembered"]
+    assert remembered["packages"]["aws-cdk-lib"] == assembly.version
+    modules = remembered["modules"]
+    assert len(modules) == len(set(modules)) and all(not Path(m).is_absolute() for m in modules)
+    queue = next(m for m in modules if m.startswith("aws-cdk-lib/aws-sqs/"))  # loaded when the app made its queue
+    assert modules.index("aws-cdk-lib/index.js") < modules.index(queue)  # in the order they were loaded
+    assert set(remembered["packages"]) == {m.split("/")[0] if not m.startswith("@") else "/".join(m.split("/")[:2]) for m in modules}
 
 
 def test_what_the_kernel_prints_arrives_as_text(runs: dict) -> None:
@@ -219,3 +236,90 @@ def test_jsiis_launcher_is_kept_when_the_cache_is_not_private(tmp_path: Path) ->
     environ = {"XDG_CACHE_HOME": str(tmp_path)}
     assert jsii_launcher.configure(environ) is False
     assert environ == {"XDG_CACHE_HOME": str(tmp_path)}
+
+
+# A stand-in for jsii's kernel: it makes its work directory as jsii's does, "loads" a package of two modules by
+# loading the first, and answers what Python sends on stdin, saying each time whether the second module is loaded.
+# The first message asks Python for a callback (Python's answer is part of the same request); the second answers.
+FAKE_KERNEL = """
+const fs = require('fs'), os = require('os'), path = require('path');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jsii-kernel-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+const pkg = path.join(dir, 'node_modules', 'pkg');
+fs.mkdirSync(pkg, { recursive: true });
+fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'pkg', version: '1.0.0' }));
+fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1;');
+fs.writeFileSync(path.join(pkg, 'later.js'), 'module.exports = 2;');
+require(path.join(pkg, 'index.js'));
+if (process.env.LOAD_LATER) require(path.join(pkg, 'later.js'));
+const loaded = () => path.join(pkg, 'later.js') in require.cache;
+const buffer = Buffer.alloc(64);
+fs.writeSync(3, JSON.stringify({ callback: { loaded: loaded() } }) + '\\n');
+fs.readSync(3, buffer, 0, buffer.length, null);
+fs.writeSync(3, JSON.stringify({ ok: { loaded: loaded() } }) + '\\n');
+fs.readSync(3, buffer, 0, buffer.length, null);
+fs.writeSync(3, JSON.stringify({ ok: { loaded: loaded() } }) + '\\n');
+"""
+
+
+def fake_kernel(tmp_path: Path, remembered: dict | None, **env: str) -> tuple[list[bool], dict | None]:
+    """What the stand-in said in each of its three messages, Python answering the first two after a pause (so
+    that the kernel waits), and what it remembered at exit."""
+    script, memory = tmp_path / "kernel.js", tmp_path / "preload-fake.json"
+    script.write_text(FAKE_KERNEL)
+    memory.unlink(missing_ok=True)
+    if remembered is not None:
+        memory.write_text(json.dumps(remembered))
+    environ = {**without_launcher_settings(os.environ), "MLOPS_JSII_PROGRAM": str(script), "MLOPS_JSII_PRELOAD": str(memory), **env}
+    process = subprocess.Popen(
+        [str(jsii_launcher.HERE / "launch.sh"), str(jsii_launcher.HERE / "kernel.js")],
+        env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    said = []
+    for answer in (True, True, False):
+        said.append(json.loads(process.stdout.readline()))
+        if answer:
+            time.sleep(0.3)
+            process.stdin.write(b"{}\n")
+            process.stdin.flush()
+    process.stdin.close()
+    assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+    assert [next(iter(message)) for message in said] == ["callback", "ok", "ok"]
+    return [next(iter(message.values()))["loaded"] for message in said], (json.loads(memory.read_text()) if memory.exists() else None)
+
+
+REMEMBERED = {"packages": {"pkg": "1.0.0"}, "modules": ["pkg/index.js", "pkg/later.js"]}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd/0").exists(), reason="preloading reopens stdin through /proc")
+def test_the_kernel_preloads_remembered_modules_while_it_waits_for_a_request_only(tmp_path: Path) -> None:
+    loaded, remembered = fake_kernel(tmp_path, REMEMBERED)
+    # Not while Python answers a callback (the kernel is in the middle of a request); while it waits for the next.
+    assert loaded == [False, False, True]
+    assert remembered == REMEMBERED  # unchanged: the run loaded the same modules
+
+
+def test_the_kernel_does_not_preload_a_package_remembered_in_another_version(tmp_path: Path) -> None:
+    loaded, remembered = fake_kernel(tmp_path, {**REMEMBERED, "packages": {"pkg": "0.9.0"}})
+    assert loaded == [False, False, False]
+    assert remembered == {"packages": {"pkg": "1.0.0"}, "modules": ["pkg/index.js"]}  # what this run loaded
+
+
+def test_the_kernel_remembers_what_it_loaded_for_the_next_run(tmp_path: Path) -> None:
+    loaded, remembered = fake_kernel(tmp_path, None, LOAD_LATER="1")
+    assert loaded == [True, True, True]
+    assert remembered == REMEMBERED
+
+
+def test_preloading_is_named_by_the_program_and_not_inherited(tmp_path: Path) -> None:
+    environ = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert jsii_launcher.configure(environ, preload="app") is True
+    assert environ["MLOPS_JSII_PRELOAD"] == str(tmp_path / "mlops-constructs" / "preload-app.json")
+    child = dict(environ)
+    assert jsii_launcher.configure(child) is True and "MLOPS_JSII_PRELOAD" not in child  # a process that lives on
+    child = dict(environ)
+    assert jsii_launcher.configure(child, preload="floor") is True
+    assert child["MLOPS_JSII_PRELOAD"] == str(tmp_path / "mlops-constructs" / "preload-floor.json")
+    with pytest.raises(ValueError, match=r"preload: '\.\./x' is not a name"):
+        jsii_launcher.configure(dict(environ), preload="../x")

@@ -57,17 +57,34 @@ for (const [key, stream] of [['stdout', process.stdout], ['stderr', process.stde
 }
 // ...or written to fd 1 or 2 directly.
 // Forms: (fd, string[, position[, encoding]]), (fd, buffer[, offset[, length[, position]]]), (fd, buffer, {offset, length}).
+function bytesOf(data, rest) {
+  if (typeof data === 'string') return Buffer.from(data, typeof rest[1] === 'string' ? rest[1] : undefined);
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const options = rest[0] !== null && typeof rest[0] === 'object' ? rest[0] : { offset: rest[0], length: rest[1] };
+  const offset = options.offset ?? 0;
+  return view.subarray(offset, offset + (options.length ?? view.length - offset));
+}
+
+// The kernel's messages to Python (fd 3). One that starts with {"callback" asks Python to run its code in the
+// middle of a request: the kernel's next read is then the callback's answer, not the next request (see the
+// preloading below, which waits for the next request only).
+const CALLBACK = Buffer.from('{"callback"');
+let lineStart = true;
+let inCallback = false;
+function noteMessage(bytes) {
+  if (bytes.length === 0) return;
+  if (lineStart) inCallback = bytes.subarray(0, CALLBACK.length).equals(CALLBACK);
+  lineStart = bytes[bytes.length - 1] === 0x0a;
+}
+
 fs.writeSync = function (fd, data, ...rest) {
-  if (fd !== 1 && fd !== 2) return writeSync.call(this, fd, data, ...rest);
-  let bytes;
-  if (typeof data === 'string') {
-    bytes = Buffer.from(data, typeof rest[1] === 'string' ? rest[1] : undefined);
-  } else {
-    const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const options = rest[0] !== null && typeof rest[0] === 'object' ? rest[0] : { offset: rest[0], length: rest[1] };
-    const offset = options.offset ?? 0;
-    bytes = view.subarray(offset, offset + (options.length ?? view.length - offset));
+  if (fd === 3) {
+    const written = writeSync.call(this, fd, data, ...rest);
+    noteMessage(bytesOf(data, rest).subarray(0, written));
+    return written;
   }
+  if (fd !== 1 && fd !== 2) return writeSync.call(this, fd, data, ...rest);
+  const bytes = bytesOf(data, rest);
   emit(fd === 1 ? 'stdout' : 'stderr', bytes);
   return bytes.length;
 };
@@ -80,22 +97,26 @@ process.on('uncaughtException', (error) => {
   process.exit(1);
 });
 
-// Node's compile cache for the modules the kernel loads (aws-cdk-lib's, cdk-nag's): they are loaded from the
-// kernel's work directory, a new temporary directory each run, so the cache is keyed by paths relative to a
-// link inside that directory (Node's "portable" mode), the same every run. Only for the directory jsii creates
-// for its modules: if jsii stops creating it this way, nothing is cached.
+// jsii's work directory: the kernel loads each package (aws-cdk-lib, cdk-nag...) from its node_modules, a new
+// temporary directory each run. Two things need it: Node's compile cache and the preloading below.
+//
+// Node's compile cache for the modules the kernel loads is keyed by paths relative to a link inside that
+// directory (Node's "portable" mode), the same every run. Only for the directory jsii creates for its modules:
+// if jsii stops creating it this way, nothing is cached or preloaded.
 // The "portable" option arrived in Node 24.12 (https://nodejs.org/api/module.html#moduleenablecompilecacheoptions):
 // without it, keys would be the work directory's absolute paths, new each run, and the cache would only grow.
 const cache = process.env.MLOPS_JSII_COMPILE_CACHE;
 const mod = require('module');
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (cache && typeof mod.enableCompileCache === 'function' && (major > 24 || (major === 24 && minor >= 12))) {
-  const mkdtempSync = fs.mkdtempSync;
-  let done = false;
-  fs.mkdtempSync = function (prefix, ...rest) {
-    const dir = mkdtempSync.call(this, prefix, ...rest);
-    if (!done && path.basename(prefix) === 'jsii-kernel-' && path.dirname(prefix) === os.tmpdir()) {
-      done = true;
+const portableCache = cache && typeof mod.enableCompileCache === 'function' && (major > 24 || (major === 24 && minor >= 12));
+const preloadList = process.env.MLOPS_JSII_PRELOAD;
+const mkdtempSync = fs.mkdtempSync;
+let workDirFound = false;
+fs.mkdtempSync = function (prefix, ...rest) {
+  const dir = mkdtempSync.call(this, prefix, ...rest);
+  if (!workDirFound && path.basename(prefix) === 'jsii-kernel-' && path.dirname(prefix) === os.tmpdir()) {
+    workDirFound = true;
+    if (portableCache) {
       try {
         fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
         fs.symlinkSync(cache, path.join(dir, '.compile-cache'));
@@ -106,8 +127,134 @@ if (cache && typeof mod.enableCompileCache === 'function' && (major > 24 || (maj
         // no cache: only slower
       }
     }
-    return dir;
-  };
+    if (preloadList) startPreloading(path.join(dir, 'node_modules'));
+  }
+  return dir;
+};
+
+// Preloading: while the kernel waits for Python's next request (Python importing aws-cdk-lib's Python
+// bindings, or converting the arguments of its next call), it loads the modules the same program loaded in
+// its previous run, so that requests later find them loaded. Python and Node each run on their own CPU:
+// module loading moves from the time Python waits for Node to the time Node waits for Python. What was
+// loaded is remembered at exit in MLOPS_JSII_PRELOAD (jsii_launcher.configure's ``preload``).
+//
+// A package's modules are loaded only once the kernel has loaded that package itself (its first module is in
+// Node's module cache), only in the version remembered, and only when the kernel waits for a request: never
+// while Python answers a callback, when the kernel is in the middle of a request. A module that fails to load
+// is left for the kernel, which loads it again when a request needs it and reports the error then.
+function startPreloading(nodeModules) {
+  let learned = {};
+  try {
+    learned = JSON.parse(fs.readFileSync(preloadList, 'utf8'));
+  } catch {
+    // nothing remembered yet (or unreadable): only learned this time
+  }
+  const queues = new Map(); // package -> {first, version, modules, next, checked}
+  for (const relative of Array.isArray(learned.modules) ? learned.modules : []) {
+    const pkg = packageOf(relative);
+    if (!queues.has(pkg)) {
+      const version = learned.packages && learned.packages[pkg];
+      queues.set(pkg, { first: path.join(nodeModules, relative), version, modules: [], next: 0, checked: false });
+    }
+    queues.get(pkg).modules.push(relative);
+  }
+
+  function loadOne() {
+    for (const [pkg, queue] of queues) {
+      if (!(queue.first in require.cache)) continue; // the kernel has not loaded the package yet
+      if (!queue.checked) {
+        queue.checked = true;
+        if (installedVersion(nodeModules, pkg) !== queue.version) queue.modules = [];
+      }
+      while (queue.next < queue.modules.length) {
+        const file = path.join(nodeModules, queue.modules[queue.next++]);
+        if (file in require.cache) continue;
+        try {
+          require(file);
+        } catch {
+          // left for the kernel
+        }
+        return true;
+      }
+      queues.delete(pkg);
+    }
+    return false;
+  }
+
+  let probe = null; // stdin again, non-blocking: is a request there?
+  try {
+    if (queues.size > 0 && fs.fstatSync(0).isFIFO()) {
+      probe = fs.openSync(`/proc/self/fd/0`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    }
+  } catch {
+    probe = null; // no preloading
+  }
+  if (probe !== null) {
+    const blockingRead = fs.readSync;
+    fs.readSync = function (fd, ...rest) {
+      if (fd === 3 && !inCallback && probe !== null) {
+        for (;;) {
+          try {
+            return readSync.call(this, probe, ...rest);
+          } catch (error) {
+            if (error.code !== 'EAGAIN') throw error;
+          }
+          if (!loadOne()) {
+            if (queues.size === 0) {
+              fs.closeSync(probe);
+              probe = null;
+            }
+            break;
+          }
+        }
+      }
+      return blockingRead.call(this, fd, ...rest);
+    };
+  }
+
+  process.on('exit', () => remember(nodeModules));
+}
+
+function installedVersion(nodeModules, pkg) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(nodeModules, pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+}
+
+// What this run loaded from jsii's packages, in the order it loaded them, with each package's version.
+// Written whole under another name, then renamed, and only when it changed.
+function remember(nodeModules) {
+  const prefix = nodeModules + path.sep;
+  const modules = Object.keys(require.cache).filter((file) => file.startsWith(prefix)).map((file) => file.slice(prefix.length));
+  const packages = {};
+  for (const relative of modules) {
+    const pkg = packageOf(relative);
+    if (!(pkg in packages)) packages[pkg] = installedVersion(nodeModules, pkg);
+  }
+  const text = JSON.stringify({ packages, modules });
+  try {
+    if (fs.readFileSync(preloadList, 'utf8') === text) return;
+  } catch {
+    // not written yet
+  }
+  const partial = `${preloadList}.${process.pid}`;
+  try {
+    fs.writeFileSync(partial, text, { mode: 0o600 });
+    fs.renameSync(partial, preloadList);
+  } catch {
+    try {
+      fs.unlinkSync(partial);
+    } catch {
+      // nothing written
+    }
+  }
+}
+
+function packageOf(relative) {
+  const parts = relative.split(path.sep);
+  return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
 }
 
 require(program);
