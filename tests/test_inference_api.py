@@ -113,7 +113,7 @@ def test_the_web_acl_is_associated_with_the_stage_and_has_a_rate_rule_the_body_s
     logging = one(default, "AWS::WAFv2::LoggingConfiguration")
     assert logging["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     waf_logs = [r["Properties"] for r in resources(default, "AWS::Logs::LogGroup").values()
-                if str(r["Properties"].get("LogGroupName", "")).startswith("aws-waf-logs-")]
+                if r["Properties"].get("LogGroupName", "").startswith("aws-waf-logs-")]
     assert len(waf_logs) == 1 and "KmsKeyId" in waf_logs[0]
 
 
@@ -141,20 +141,6 @@ def test_the_stage_logs_access_to_an_encrypted_group_errors_without_payloads_tra
     assert plan["ApiStages"][0]["Stage"] == {"Ref": next(iter(resources(default, "AWS::ApiGateway::Stage")))}
 
 
-def test_execution_logs_go_to_a_group_of_ours_encrypted_and_expiring_created_before_the_stage(default: dict[str, Any]) -> None:
-    # API Gateway writes them to API-Gateway-Execution-Logs_{rest-api-id}/{stage}, which it would otherwise create
-    # itself: unencrypted, never expiring.
-    (api_id,) = resources(default, "AWS::ApiGateway::RestApi")
-    groups = resources(default, "AWS::Logs::LogGroup")
-    (execution_id,) = [i for i, r in groups.items()
-                       if r["Properties"]["LogGroupName"] == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, "/v1"]]}]
-    execution, access = groups[execution_id], next(r for r in groups.values() if r["Properties"]["LogGroupName"] == f"/aws/apigateway/{ENDPOINT}/access")
-    assert execution["Properties"]["KmsKeyId"] == access["Properties"]["KmsKeyId"]
-    assert execution["Properties"]["RetentionInDays"] == access["Properties"]["RetentionInDays"]
-    (stage_id,) = resources(default, "AWS::ApiGateway::Stage")
-    assert execution_id in default["Resources"][stage_id]["DependsOn"]
-
-
 def test_throttling_and_quota_come_from_the_props() -> None:
     t = template(throttling_rate_limit=5, throttling_burst_limit=10, quota_per_day=1000, api_key_required=True)
     (settings,) = one(t, "AWS::ApiGateway::Stage")["MethodSettings"]
@@ -171,7 +157,7 @@ def test_the_usage_plan_meters_requests_only_when_the_method_requires_an_api_key
 def test_log_groups_and_key_are_retained_except_when_their_first_create_rolls_back(default: dict[str, Any]) -> None:
     """RETAIN becomes RetainExceptOnCreate: a failed first create must not leave the fixed-name log groups behind."""
     retained = [*resources(default, "AWS::Logs::LogGroup").values(), *resources(default, "AWS::KMS::Key").values()]
-    assert len(retained) == 4  # the access, execution and WAF log groups, and their key
+    assert len(retained) == 3
     assert {(r["DeletionPolicy"], r["UpdateReplacePolicy"]) for r in retained} == {("RetainExceptOnCreate", "Retain")}
     destroyed = template(removal_policy=cdk.RemovalPolicy.DESTROY)
     gone = [*resources(destroyed, "AWS::Logs::LogGroup").values(), *resources(destroyed, "AWS::KMS::Key").values()]

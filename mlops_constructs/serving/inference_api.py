@@ -164,9 +164,9 @@ class InferenceApi(Construct):
       rule, and AWS's managed common and known-bad-inputs rules (:data:`MANAGED_RULE_GROUPS`), logged to a
       KMS-encrypted log group;
     - the **stage** ``v1``: throttling (``throttling_rate_limit``/``throttling_burst_limit``), X-Ray tracing,
-      execution logging of errors (never of payloads) and access logs, each to a KMS-encrypted log group that
-      expires, and a **usage plan** with the same throttling and an optional daily quota per API key, which
-      applies only with ``api_key_required`` (then add your clients' keys to it);
+      execution logging of errors (never of payloads), access logs to a KMS-encrypted log group, and a
+      **usage plan** with the same throttling and an optional daily quota per API key, which applies only with
+      ``api_key_required`` (then add your clients' keys to it);
     - optionally a **custom domain** (``domain_name`` with ``certificate``), TLS 1.2 or later.
 
     Execution and access logging need API Gateway's CloudWatch role set once per account and region:
@@ -263,7 +263,7 @@ class InferenceApi(Construct):
 
         retention_policy = _retained_except_on_create(removal_policy)
         self.encryption_key: kms.IKey = encryption_key or self._key(api_name, retention_policy)
-        """Encrypts the access, execution and WAF log groups."""
+        """Encrypts the access and WAF log groups."""
         # Under /aws/apigateway/, where account_logging_role() lets API Gateway write.
         self.access_log_group = logs.LogGroup(self, "AccessLogs", log_group_name=f"/aws/apigateway/{_log_name(api_name)}/access",
                                               encryption_key=self.encryption_key, retention=log_retention, removal_policy=retention_policy)
@@ -303,17 +303,6 @@ class InferenceApi(Construct):
         cfn_api.endpoint_access_mode = "STRICT"
         self.stage: apigw.Stage = self.rest_api.deployment_stage
         """The stage ``v1``, which every deployment updates."""
-        # API Gateway writes a stage's execution logs to a group it names after the API and stage, and creates that
-        # group itself, unencrypted and kept forever, unless it exists
-        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-execution-logging.html). Created
-        # here, before the stage, it is encrypted with the access logs' key and expires with them.
-        self.execution_log_group = logs.LogGroup(
-            self, "ExecutionLogs", log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE_NAME}",
-            encryption_key=self.encryption_key, retention=log_retention, removal_policy=retention_policy,
-        )
-        """The stage's execution logs (errors only, never payloads), in the group API Gateway writes them to."""
-        acknowledge_log_retention(self.execution_log_group)
-        self.stage.node.add_dependency(self.execution_log_group)
 
         self._method_authorization = self._authorization(user_pools, authorization_scopes, authorizer)
         self.role: iam.Role | None = None
