@@ -254,15 +254,15 @@ require(path.join(pkg, 'index.js'));
 if (process.env.LOAD_LATER) require(path.join(pkg, 'later.js'));
 const loaded = () => path.join(pkg, 'later.js') in require.cache;
 const buffer = Buffer.alloc(64);
-fs.writeSync(3, JSON.stringify({ callback: { loaded: loaded() } }) + '\\n');
-fs.readSync(3, buffer, 0, buffer.length, null);
-fs.writeSync(3, JSON.stringify({ ok: { loaded: loaded() } }) + '\\n');
-fs.readSync(3, buffer, 0, buffer.length, null);
-fs.writeSync(3, JSON.stringify({ ok: { loaded: loaded() } }) + '\\n');
+const kinds = process.env.MESSAGES.split(',');
+kinds.forEach((kind, i) => {
+  fs.writeSync(3, JSON.stringify({ [kind]: { loaded: loaded() } }) + '\\n');
+  if (i < kinds.length - 1) fs.readSync(3, buffer, 0, buffer.length, null);
+});
 """
 
 
-def fake_kernel(tmp_path: Path, remembered: dict | None, **env: str) -> tuple[list[bool], dict | None]:
+def fake_kernel(tmp_path: Path, remembered: dict | None, messages: str = "ok,ok", **env: str) -> tuple[list[bool], dict | None]:
     """What the stand-in said in each of its three messages, Python answering the first two after a pause (so
     that the kernel waits), and what it remembered at exit."""
     script, memory = tmp_path / "kernel.js", tmp_path / "preload-fake.json"
@@ -270,22 +270,24 @@ def fake_kernel(tmp_path: Path, remembered: dict | None, **env: str) -> tuple[li
     memory.unlink(missing_ok=True)
     if remembered is not None:
         memory.write_text(json.dumps(remembered))
-    environ = {**without_launcher_settings(os.environ), "MLOPS_JSII_PROGRAM": str(script), "MLOPS_JSII_PRELOAD": str(memory), **env}
+    environ = {**without_launcher_settings(os.environ), "MLOPS_JSII_PROGRAM": str(script), "MLOPS_JSII_PRELOAD": str(memory),
+               "MESSAGES": messages, **env}
     process = subprocess.Popen(
         [str(jsii_launcher.HERE / "launch.sh"), str(jsii_launcher.HERE / "kernel.js")],
         env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None
     said = []
-    for answer in (True, True, False):
+    kinds = messages.split(",")
+    for i in range(len(kinds)):
         said.append(json.loads(process.stdout.readline()))
-        if answer:
+        if i < len(kinds) - 1:
             time.sleep(0.3)
             process.stdin.write(b"{}\n")
             process.stdin.flush()
     process.stdin.close()
     assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
-    assert [next(iter(message)) for message in said] == ["callback", "ok", "ok"]
+    assert [next(iter(message)) for message in said] == kinds
     return [next(iter(message.values()))["loaded"] for message in said], (json.loads(memory.read_text()) if memory.exists() else None)
 
 
@@ -293,22 +295,29 @@ REMEMBERED = {"packages": {"pkg": "1.0.0"}, "modules": ["pkg/index.js", "pkg/lat
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd/0").exists(), reason="preloading reopens stdin through /proc")
-def test_the_kernel_preloads_remembered_modules_while_it_waits_for_a_request_only(tmp_path: Path) -> None:
+def test_the_kernel_preloads_remembered_modules_while_it_waits_for_a_request(tmp_path: Path) -> None:
     loaded, remembered = fake_kernel(tmp_path, REMEMBERED)
-    # Not while Python answers a callback (the kernel is in the middle of a request); while it waits for the next.
-    assert loaded == [False, False, True]
+    assert loaded == [False, True]
     assert remembered == REMEMBERED  # unchanged: the run loaded the same modules
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd/0").exists(), reason="preloading reopens stdin through /proc")
+def test_the_kernel_preloads_nothing_once_it_has_called_back(tmp_path: Path) -> None:
+    # Python may send requests while it answers a callback (the kernel is inside a request then): after the first
+    # callback, nothing more is preloaded, even while the kernel waits for a request.
+    loaded, _ = fake_kernel(tmp_path, REMEMBERED, messages="callback,ok,ok")
+    assert loaded == [False, False, False]
 
 
 def test_the_kernel_does_not_preload_a_package_remembered_in_another_version(tmp_path: Path) -> None:
     loaded, remembered = fake_kernel(tmp_path, {**REMEMBERED, "packages": {"pkg": "0.9.0"}})
-    assert loaded == [False, False, False]
+    assert loaded == [False, False]
     assert remembered == {"packages": {"pkg": "1.0.0"}, "modules": ["pkg/index.js"]}  # what this run loaded
 
 
 def test_the_kernel_remembers_what_it_loaded_for_the_next_run(tmp_path: Path) -> None:
     loaded, remembered = fake_kernel(tmp_path, None, LOAD_LATER="1")
-    assert loaded == [True, True, True]
+    assert loaded == [True, True]
     assert remembered == REMEMBERED
 
 

@@ -66,14 +66,14 @@ function bytesOf(data, rest) {
 }
 
 // The kernel's messages to Python (fd 3). One that starts with {"callback" asks Python to run its code in the
-// middle of a request: the kernel's next read is then the callback's answer, not the next request (see the
-// preloading below, which waits for the next request only).
+// middle of a request, and Python may send requests of its own before it answers: the preloading below stops for
+// good at the first callback, so that no module is ever loaded while the kernel is inside a request.
 const CALLBACK = Buffer.from('{"callback"');
 let lineStart = true;
-let inCallback = false;
+let calledBack = false;
 function noteMessage(bytes) {
   if (bytes.length === 0) return;
-  if (lineStart) inCallback = bytes.subarray(0, CALLBACK.length).equals(CALLBACK);
+  if (lineStart && bytes.subarray(0, CALLBACK.length).equals(CALLBACK)) calledBack = true;
   lineStart = bytes[bytes.length - 1] === 0x0a;
 }
 
@@ -139,8 +139,8 @@ fs.mkdtempSync = function (prefix, ...rest) {
 // loaded is remembered at exit in MLOPS_JSII_PRELOAD (jsii_launcher.configure's ``preload``).
 //
 // A package's modules are loaded only once the kernel has loaded that package itself (its first module is in
-// Node's module cache), only in the version remembered, and only when the kernel waits for a request: never
-// while Python answers a callback, when the kernel is in the middle of a request. A module that fails to load
+// Node's module cache), only in the version remembered, and only when the kernel waits for a request, before
+// its first callback (Python may send requests while it answers one: the kernel is then inside a request). A module that fails to load
 // is left for the kernel, which loads it again when a request needs it and reports the error then.
 function startPreloading(nodeModules) {
   let learned = {};
@@ -192,7 +192,7 @@ function startPreloading(nodeModules) {
   if (probe !== null) {
     const blockingRead = fs.readSync;
     fs.readSync = function (fd, ...rest) {
-      if (fd === 3 && !inCallback && probe !== null) {
+      if (fd === 3 && !calledBack && probe !== null) {
         for (;;) {
           try {
             return readSync.call(this, probe, ...rest);
