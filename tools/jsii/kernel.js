@@ -71,6 +71,7 @@ function bytesOf(data, rest) {
 const CALLBACK = Buffer.from('{"callback"');
 let lineStart = true;
 let calledBack = false;
+let watchingForCallback = false; // only while preloading can still happen: nothing is added to other writes
 function noteMessage(bytes) {
   if (bytes.length === 0) return;
   if (lineStart && bytes.subarray(0, CALLBACK.length).equals(CALLBACK)) calledBack = true;
@@ -80,7 +81,7 @@ function noteMessage(bytes) {
 fs.writeSync = function (fd, data, ...rest) {
   if (fd === 3) {
     const written = writeSync.call(this, fd, data, ...rest);
-    noteMessage(bytesOf(data, rest).subarray(0, written));
+    if (watchingForCallback && !calledBack) noteMessage(bytesOf(data, rest).subarray(0, written));
     return written;
   }
   if (fd !== 1 && fd !== 2) return writeSync.call(this, fd, data, ...rest);
@@ -190,6 +191,7 @@ function startPreloading(nodeModules) {
     probe = null; // no preloading
   }
   if (probe !== null) {
+    watchingForCallback = true;
     const blockingRead = fs.readSync;
     fs.readSync = function (fd, ...rest) {
       if (fd === 3 && !calledBack && probe !== null) {
