@@ -397,6 +397,11 @@ class StageSettings(_Strict):
     interface_endpoint_zones: int | None = Field(default=None, ge=1, le=6)
     """How many of the configured availability zones (the first ones) hold the stage's interface VPC endpoints,
     each billed per zone. Default: 1 in dev, 2 in staging, every zone in prod (``endpoint_zones_for``)."""
+    api_gateway_logging_role: Literal["create", "existing"] = "create"
+    """API Gateway's CloudWatch role of the stage's account, which the models' APIs need for their logs and which is
+    one per account and region (``AWS::ApiGateway::Account``): ``create``, the stage's network stack creates it and
+    sets it when a model has an API in the stage; ``existing``, the account has one already (a landing zone's, say)
+    and the platform leaves it alone."""
 
 
 class Stages(_Strict):

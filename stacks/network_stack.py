@@ -86,5 +86,5 @@ class NetworkStack(FixedZonesStack):
             self.api_logging_role: iam.Role | None = None
             """API Gateway's CloudWatch role of the stage's account, when a model has an API in the stage: the APIs'
             execution and access logging need it, and it is account-wide, so the stage sets it once, here."""
-            if apis:
+            if apis and settings.api_gateway_logging_role == "create":
                 self.api_logging_role = InferenceApi.account_logging_role(self, "ApiGatewayLogging")

@@ -961,6 +961,14 @@ def test_interface_endpoint_zones_can_be_set_per_stage_up_to_the_configured_zone
         "stages.staging.interface_endpoint_zones: must be greater than or equal to 1 (got 0)"
     ]
 
+def test_api_gateway_logging_role_is_created_unless_the_account_has_one() -> None:
+    config = PlatformConfig.from_mapping(mutated(**{"stages.prod.api_gateway_logging_role": "existing"}))
+    assert [config.stage(stage).api_gateway_logging_role for stage in STAGES] == ["create", "create", "existing"]
+    assert problems_of(mutated(**{"stages.staging.api_gateway_logging_role": "none"})) == [
+        "stages.staging.api_gateway_logging_role: must be 'create' or 'existing' (got 'none')"
+    ]
+
+
 def _with_model(model: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(default_config_data())
     data["models"].append({"name": "scores", **model})

@@ -18,6 +18,7 @@ import yaml
 from mlops_constructs.config import STAGES, PlatformConfig
 from mlops_constructs.schedules import drift_cron
 from stacks import build_platform
+from stacks.network_stack import NetworkStack
 from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/1"
@@ -222,6 +223,25 @@ def test_the_default_configs_api_is_in_staging_and_prod_with_the_account_logging
             # the API invokes this stage's endpoint
             (endpoint_id,) = resources(endpoint, "AWS::SageMaker::Endpoint")
             assert f"endpoints/mlops-demo-{stage}-churn/invocations" in json.dumps(props(endpoint, "AWS::ApiGateway::Method")["Integration"]["Uri"])
+
+
+def test_a_stage_whose_account_has_api_gateways_logging_role_leaves_it_alone() -> None:
+    """``api_gateway_logging_role: existing`` (a landing zone's role, say): the stage's network stack neither creates
+    the role nor sets the account's, which would replace the one there; the other stages still do."""
+    data = default_config_data()
+    data["stages"]["staging"]["api_gateway_logging_role"] = "existing"
+    config = PlatformConfig.from_mapping(data, source="existing-role")
+    app = cdk.App(context=CDK_CONTEXT)
+    networks = {stage: NetworkStack(app, stage, config=config, stage=stage,
+                                    env=cdk.Environment(account=getattr(config.accounts, stage), region=config.region))
+                for stage in ("staging", "prod")}
+    assembly = app.synth()
+    for stage, expected in (("staging", 0), ("prod", 1)):
+        template = assembly.get_stack_by_name(networks[stage].stack_name).template
+        assert len(resources(template, "AWS::ApiGateway::Account")) == expected, stage
+        api_gateway_roles = [r for r in resources(template, "AWS::IAM::Role").values()
+                             if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}]
+        assert len(api_gateway_roles) == expected, stage
 
 
 def test_a_private_api_goes_through_the_stages_execute_api_endpoint_and_is_not_smoke_tested() -> None:

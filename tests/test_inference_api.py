@@ -222,6 +222,18 @@ def test_api_gateway_assumes_its_roles_through_a_trust_policy_without_source_acc
             {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}}]
 
 
+def test_the_accounts_logging_role_and_its_policy_outlive_the_stack() -> None:
+    """The account keeps pointing at the role after its stack is gone (or a stage switches to a role of its own):
+    deleted, every REST API of the account would log through a role that no longer exists."""
+    t = template(logging_role=True)
+    (account,) = resources(t, "AWS::ApiGateway::Account").values()
+    logging_role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    (policy,) = [r for r in resources(t, "AWS::IAM::ManagedPolicy").values() if r["Properties"].get("Roles") == [{"Ref": logging_role_id}]]
+    for resource in (t["Resources"][logging_role_id], policy):
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+    assert "DeletionPolicy" not in account
+
+
 def test_every_answer_carries_the_request_id(default: dict[str, Any]) -> None:
     method = one(default, "AWS::ApiGateway::Method")
     for response in method["Integration"]["IntegrationResponses"]:

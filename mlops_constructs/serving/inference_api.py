@@ -428,7 +428,13 @@ class InferenceApi(Construct):
         """API Gateway's CloudWatch role of the stack's account and region (``AWS::ApiGateway::Account``), which
         execution and access logging need: set once per account and region, by one stack, replacing any role
         set before. Its policy is the managed ``AmazonAPIGatewayPushToCloudWatchLogs``'s actions as a customer
-        managed policy on API Gateway's log groups only."""
+        managed policy on API Gateway's log groups only.
+
+        The role and its policy are kept when they leave the stack: the account's setting outlives the stack
+        ("When you delete a stack containing this resource, API Gateway can still assume the provided IAM role",
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html),
+        so deleting them would leave every REST API of the account and region logging through a role that no longer
+        exists, until someone sets another."""
         stack = Stack.of(scope)
         role = iam.Role(scope, id, assumed_by=_apigateway_principal(),
                         description="API Gateway writes the account's REST API execution and access logs")
@@ -451,6 +457,8 @@ class InferenceApi(Construct):
             "*": "logs:DescribeLogGroups only, which lists log groups and supports no resource but *.",
         }, stack=stack)
         apigw.CfnAccount(scope, f"{id}Account", cloud_watch_role_arn=role.role_arn).node.add_dependency(policy)
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        policy.apply_removal_policy(RemovalPolicy.RETAIN)
         return role
 
     # ------------------------------------------------------------------------------------------------
