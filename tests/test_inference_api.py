@@ -141,6 +141,39 @@ def test_the_stage_logs_access_to_an_encrypted_group_errors_without_payloads_tra
     assert plan["ApiStages"][0]["Stage"] == {"Ref": next(iter(resources(default, "AWS::ApiGateway::Stage")))}
 
 
+def test_execution_logs_are_delivered_to_an_encrypted_expiring_group_of_the_apis_own(default: dict[str, Any]) -> None:
+    """Not to API-Gateway-Execution-Logs_<id>/v1, which API Gateway would create unencrypted and keep forever: a
+    CloudWatch Logs delivery from the stage (created after it: the source needs execution logging on) to a group
+    under /aws/vendedlogs/, encrypted with the API's log key and kept as long as its access logs."""
+    groups = resources(default, "AWS::Logs::LogGroup")
+    (execution_id,) = [i for i, r in groups.items() if r["Properties"]["LogGroupName"] == f"/aws/vendedlogs/apigateway/{ENDPOINT}/execution"]
+    (access,) = [r["Properties"] for r in groups.values() if r["Properties"]["LogGroupName"].endswith("/access")]
+    execution = groups[execution_id]["Properties"]
+    assert execution["KmsKeyId"] == access["KmsKeyId"] and execution["RetentionInDays"] == access["RetentionInDays"] == 365
+    (source_id, source), = resources(default, "AWS::Logs::DeliverySource").items()
+    (stage_id,) = resources(default, "AWS::ApiGateway::Stage")
+    (api_id,) = resources(default, "AWS::ApiGateway::RestApi")
+    assert source["Properties"]["LogType"] == "EXECUTION_LOGS"
+    assert source["Properties"]["ResourceArn"] == {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, f":apigateway:{REGION}:{ACCOUNT}:/restapis/", {"Ref": api_id}, "/stages/v1"]]}
+    assert stage_id in source["DependsOn"]
+    (destination_id, destination), = resources(default, "AWS::Logs::DeliveryDestination").items()
+    assert destination["Properties"]["DestinationResourceArn"] == {"Fn::GetAtt": [execution_id, "Arn"]}
+    assert destination["Properties"]["DeliveryDestinationType"] == "CWL"
+    assert one(default, "AWS::Logs::Delivery") == {"DeliverySourceName": {"Ref": source_id},
+                                                   "DeliveryDestinationArn": {"Fn::GetAtt": [destination_id, "Arn"]}}
+    assert source["Properties"]["Name"] == destination["Properties"]["Name"] == f"{ENDPOINT}-execution-logs"
+
+
+def test_delivery_names_fit_cloudwatch_logs_whatever_the_api_name() -> None:
+    """Delivery sources and destinations are named with 1 to 60 of [A-Za-z0-9_-], unique in the account and region."""
+    long_a, long_b = "Churn model " + "x" * 60 + " A", "Churn model " + "x" * 60 + " B"
+    names = {api_name: one(template(api_name=api_name), "AWS::Logs::DeliverySource")["Name"] for api_name in (long_a, long_b, "churn.v2")}
+    assert names["churn.v2"] == "churn-v2-execution-logs"
+    assert names[long_a] != names[long_b]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) for name in names.values()), names
+
+
 def test_throttling_and_quota_come_from_the_props() -> None:
     t = template(throttling_rate_limit=5, throttling_burst_limit=10, quota_per_day=1000, api_key_required=True)
     (settings,) = one(t, "AWS::ApiGateway::Stage")["MethodSettings"]
@@ -157,7 +190,7 @@ def test_the_usage_plan_meters_requests_only_when_the_method_requires_an_api_key
 def test_log_groups_and_key_are_retained_except_when_their_first_create_rolls_back(default: dict[str, Any]) -> None:
     """RETAIN becomes RetainExceptOnCreate: a failed first create must not leave the fixed-name log groups behind."""
     retained = [*resources(default, "AWS::Logs::LogGroup").values(), *resources(default, "AWS::KMS::Key").values()]
-    assert len(retained) == 3
+    assert len(retained) == 4  # access, execution and WAF logs, and their key
     assert {(r["DeletionPolicy"], r["UpdateReplacePolicy"]) for r in retained} == {("RetainExceptOnCreate", "Retain")}
     destroyed = template(removal_policy=cdk.RemovalPolicy.DESTROY)
     gone = [*resources(destroyed, "AWS::Logs::LogGroup").values(), *resources(destroyed, "AWS::KMS::Key").values()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -164,7 +165,8 @@ class InferenceApi(Construct):
       rule, and AWS's managed common and known-bad-inputs rules (:data:`MANAGED_RULE_GROUPS`), logged to a
       KMS-encrypted log group;
     - the **stage** ``v1``: throttling (``throttling_rate_limit``/``throttling_burst_limit``), X-Ray tracing,
-      execution logging of errors (never of payloads), access logs to a KMS-encrypted log group, and a
+      execution logging of errors (never of payloads) delivered to a KMS-encrypted log group of its own (not API
+      Gateway's own unencrypted, never-expiring one), access logs to another, and a
       **usage plan** with the same throttling and an optional daily quota per API key, which applies only with
       ``api_key_required`` (then add your clients' keys to it);
     - optionally a **custom domain** (``domain_name`` with ``certificate``), TLS 1.2 or later.
@@ -203,9 +205,9 @@ class InferenceApi(Construct):
     :param domain_name: a custom domain for the API (``certificate`` required), ``REGIONAL`` only. Default: none, the
         ``execute-api`` URL only.
     :param certificate: the ACM certificate of ``domain_name``, in the API's region.
-    :param encryption_key: encrypts the access and WAF log groups; its key policy must let CloudWatch Logs
+    :param encryption_key: encrypts the access, execution and WAF log groups; its key policy must let CloudWatch Logs
         use it. Default: a key with rotation is created.
-    :param log_retention: of the access and WAF logs. Default: one year.
+    :param log_retention: of the access, execution and WAF logs. Default: one year.
     :param removal_policy: of the log groups and the key. Default: ``RemovalPolicy.RETAIN``, which they take as
         ``RETAIN_ON_UPDATE_OR_DELETE`` (CloudFormation's ``RetainExceptOnCreate``): the log groups have fixed names,
         so, retained after a failed first create, they would make the next deploy fail.
@@ -263,7 +265,7 @@ class InferenceApi(Construct):
 
         retention_policy = _retained_except_on_create(removal_policy)
         self.encryption_key: kms.IKey = encryption_key or self._key(api_name, retention_policy)
-        """Encrypts the access and WAF log groups."""
+        """Encrypts the access, execution and WAF log groups."""
         # Under /aws/apigateway/, where account_logging_role() lets API Gateway write.
         self.access_log_group = logs.LogGroup(self, "AccessLogs", log_group_name=f"/aws/apigateway/{_log_name(api_name)}/access",
                                               encryption_key=self.encryption_key, retention=log_retention, removal_policy=retention_policy)
@@ -342,6 +344,10 @@ class InferenceApi(Construct):
         """Throttles (and with ``quota_per_day`` caps) each API key added to it (``usage_plan.add_api_key``), with
         ``api_key_required`` only: a plan meters only requests that carry an API key, on methods that require one.
         Without it the plan limits nothing, and the stage's throttling is what limits IAM and Cognito callers."""
+
+        self.execution_log_group = self._execution_logs(api_name, log_retention, retention_policy)
+        """The stage's execution logs (errors only, never payloads), delivered here instead of the group API Gateway would
+        otherwise create, unencrypted and kept forever (:meth:`_execution_logs`)."""
 
         self.web_acl, self.waf_log_group = self._web_acl(api_name, max_body_kb, waf_rate_limit, log_retention, retention_policy)
         self.web_acl_association = wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.stage.stage_arn,
@@ -464,7 +470,7 @@ class InferenceApi(Construct):
     # ------------------------------------------------------------------------------------------------
 
     def _key(self, api_name: str, removal_policy: RemovalPolicy) -> kms.Key:
-        key = kms.Key(self, "LogKey", description=f"Encrypts the access and WAF logs of API {api_name}", enable_key_rotation=True,
+        key = kms.Key(self, "LogKey", description=f"Encrypts the access, execution and WAF logs of API {api_name}", enable_key_rotation=True,
                       removal_policy=removal_policy)
         allow_cloudwatch_logs(key)
         deny_grants_except_for_aws_resources(key)
@@ -617,6 +623,36 @@ class InferenceApi(Construct):
         )
         return acl, log_group
 
+    def _execution_logs(self, api_name: str, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> logs.LogGroup:
+        """A CloudWatch Logs delivery of the stage's execution logs to a log group of the API's own, encrypted with its
+        key and kept as long as its access logs.
+
+        Without one, API Gateway writes execution logs to a group it creates and manages itself,
+        ``API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}``: not encrypted with a key of the account and never
+        expiring. While a delivery exists, it writes them to the delivery's destination instead
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-create-log-delivery.html, and
+        rest-api-delete-log-delivery.html: deleting the delivery resumes the managed group). The source is the stage,
+        with log type ``EXECUTION_LOGS``, and needs execution logging on (the stage's ``loggingLevel``), so it is created
+        after the stage. The group is under ``/aws/vendedlogs/``: CloudWatch Logs then lets the log delivery service write
+        to it through one wildcard statement of its account-wide resource policy, which would otherwise grow by one
+        log group per API towards its 5,120 characters
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html)."""
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(self, "ExecutionLogs", log_group_name=f"/aws/vendedlogs/apigateway/{_log_name(api_name)}/execution",
+                                  encryption_key=self.encryption_key, retention=retention, removal_policy=removal_policy)
+        acknowledge_log_retention(log_group)
+        name = _delivery_name(api_name)
+        source = logs.CfnDeliverySource(
+            self, "ExecutionLogsSource", name=name, log_type="EXECUTION_LOGS",
+            # The stage's ARN as the log delivery documentation spells it, with the account (API Gateway's own ARNs have none).
+            resource_arn=f"arn:{stack.partition}:apigateway:{stack.region}:{stack.account}:/restapis/{self.rest_api.rest_api_id}/stages/{STAGE_NAME}",
+        )
+        source.node.add_dependency(self.stage)
+        destination = logs.CfnDeliveryDestination(self, "ExecutionLogsDestination", name=name, delivery_destination_type="CWL",
+                                                  destination_resource_arn=log_group.log_group_arn)
+        logs.CfnDelivery(self, "ExecutionLogsDelivery", delivery_source_name=source.ref, delivery_destination_arn=destination.attr_arn)
+        return log_group
+
     def _acknowledge(self, stack: Stack) -> None:
         stage = self.stage.node.default_child
         assert stage is not None
@@ -724,6 +760,15 @@ def _minute() -> Any:
     from mlops_constructs import _durations
 
     return _durations.minutes(1)
+
+
+def _delivery_name(api_name: str) -> str:
+    """The name of the execution logs' delivery source and destination: 1 to 60 letters, digits, ``_`` and ``-``
+    (CloudWatch Logs' ``PutDeliverySource``/``PutDeliveryDestination``), unique per API name."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", api_name) + "-execution-logs"
+    if len(name) <= 60:
+        return name
+    return f"{name[:51]}-{hashlib.sha256(api_name.encode()).hexdigest()[:8]}"
 
 
 def _log_name(api_name: str) -> str:
