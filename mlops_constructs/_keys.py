@@ -38,6 +38,30 @@ def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount"
     )
 
 
+def allow_log_delivery(key: kms.Key) -> None:
+    """Let the log delivery service (``delivery.logs.amazonaws.com``) use ``key`` for this account's log deliveries,
+    into log groups encrypted with it.
+
+    AWS's documentation does not say whether a CloudWatch Logs destination encrypted with a customer managed key needs
+    this, and AWS's own code differs: aws-cdk-lib grants nothing for log group destinations, while AWS's Modern Data
+    Architecture Accelerator grants ``kms:GenerateDataKey`` and ``kms:Decrypt`` to this principal and reports that
+    without them "delivery fails at deploy with AccessDenied". Granted, limited to this account
+    (``aws:SourceAccount``, ``aws:SourceArn``): a delivery that fails would leave the logs nowhere."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LogDeliveryOfThisAccount",
+            principals=[service_principal("delivery.logs.amazonaws.com")],
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "StringEquals": {"aws:SourceAccount": _ACCOUNT_ID},
+                # what aws-cdk-lib puts in a log delivery resource policy: any CloudWatch Logs resource of this account
+                "ArnLike": {"aws:SourceArn": f"arn:{_PARTITION}:logs:{_REGION}:{_ACCOUNT_ID}:*"},
+            },
+        )
+    )
+
+
 def deny_grants_except_for_aws_resources(key: kms.Key) -> None:
     """Deny ``kms:CreateGrant`` on ``key`` unless an AWS service asks for it, for one of its resources
     (Control Tower's CT.KMS.PR.3). SageMaker, Lambda, CloudWatch Logs and the other integrated services

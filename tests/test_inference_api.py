@@ -165,12 +165,24 @@ def test_execution_logs_are_delivered_to_an_encrypted_expiring_group_of_the_apis
     assert source["Properties"]["Name"] == destination["Properties"]["Name"] == f"{ENDPOINT}-execution-logs"
 
 
+def test_the_log_key_lets_cloudwatch_logs_and_this_accounts_log_deliveries_use_it(default: dict[str, Any]) -> None:
+    statements = {s.get("Sid"): s for s in one(default, "AWS::KMS::Key")["KeyPolicy"]["Statement"]}
+    delivery = statements["LogDeliveryOfThisAccount"]
+    assert delivery["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert sorted(delivery["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"] and delivery["Resource"] == "*"
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert delivery["Condition"]["ArnLike"] == {"aws:SourceArn": {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":*"]]}}
+    assert "CloudWatchLogsOfThisAccount" in statements
+
+
 def test_delivery_names_fit_cloudwatch_logs_whatever_the_api_name() -> None:
     """Delivery sources and destinations are named with 1 to 60 of [A-Za-z0-9_-], unique in the account and region."""
-    long_a, long_b = "Churn model " + "x" * 60 + " A", "Churn model " + "x" * 60 + " B"
-    names = {api_name: one(template(api_name=api_name), "AWS::Logs::DeliverySource")["Name"] for api_name in (long_a, long_b, "churn.v2")}
-    assert names["churn.v2"] == "churn-v2-execution-logs"
-    assert names[long_a] != names[long_b]
+    long_a, long_b = "churn-model-" + "x" * 60 + "-a", "churn-model-" + "x" * 60 + "-b"
+    api_names = (long_a, long_b, "churn.v2", "churn v2", "churn-v2")
+    names = {api_name: one(template(api_name=api_name), "AWS::Logs::DeliverySource")["Name"] for api_name in api_names}
+    assert names["churn-v2"] == "churn-v2-execution-logs"  # a name that fits is kept as it is
+    assert len(set(names.values())) == len(api_names), names
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) for name in names.values()), names
 
 

@@ -22,7 +22,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from mlops_constructs._iam import service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_log_delivery, deny_grants_except_for_aws_resources
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_log_retention, acknowledge_policy_resources, in_packs, skip_checkov
 from mlops_constructs.errors import PropsError
@@ -206,7 +206,8 @@ class InferenceApi(Construct):
         ``execute-api`` URL only.
     :param certificate: the ACM certificate of ``domain_name``, in the API's region.
     :param encryption_key: encrypts the access, execution and WAF log groups; its key policy must let CloudWatch Logs
-        use it. Default: a key with rotation is created.
+        use it, and the log delivery service (``delivery.logs.amazonaws.com``: ``kms:GenerateDataKey*`` and ``kms:Decrypt``
+        for the account's own log deliveries) for the execution logs. Default: a key with rotation is created.
     :param log_retention: of the access, execution and WAF logs. Default: one year.
     :param removal_policy: of the log groups and the key. Default: ``RemovalPolicy.RETAIN``, which they take as
         ``RETAIN_ON_UPDATE_OR_DELETE`` (CloudFormation's ``RetainExceptOnCreate``): the log groups have fixed names,
@@ -473,6 +474,7 @@ class InferenceApi(Construct):
         key = kms.Key(self, "LogKey", description=f"Encrypts the access, execution and WAF logs of API {api_name}", enable_key_rotation=True,
                       removal_policy=removal_policy)
         allow_cloudwatch_logs(key)
+        allow_log_delivery(key)  # the execution logs arrive through a delivery (_execution_logs)
         deny_grants_except_for_aws_resources(key)
         return key
 
@@ -633,10 +635,12 @@ class InferenceApi(Construct):
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-create-log-delivery.html, and
         rest-api-delete-log-delivery.html: deleting the delivery resumes the managed group). The source is the stage,
         with log type ``EXECUTION_LOGS``, and needs execution logging on (the stage's ``loggingLevel``), so it is created
-        after the stage. The group is under ``/aws/vendedlogs/``: CloudWatch Logs then lets the log delivery service write
-        to it through one wildcard statement of its account-wide resource policy, which would otherwise grow by one
-        log group per API towards its 5,120 characters
-        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html)."""
+        after the stage. When the delivery is created, CloudWatch Logs gives the log delivery service write access to
+        the group with a resource policy of the group's own, which the deploying role creates (the CloudFormation
+        execution policy allows ``logs:*`` in the region;
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-V2-CloudWatchLogs.html). The
+        group is under ``/aws/vendedlogs/``, the prefix AWS suggests for groups that receive vended logs
+        (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html)."""
         stack = Stack.of(self)
         log_group = logs.LogGroup(self, "ExecutionLogs", log_group_name=f"/aws/vendedlogs/apigateway/{_log_name(api_name)}/execution",
                                   encryption_key=self.encryption_key, retention=retention, removal_policy=removal_policy)
@@ -764,9 +768,11 @@ def _minute() -> Any:
 
 def _delivery_name(api_name: str) -> str:
     """The name of the execution logs' delivery source and destination: 1 to 60 letters, digits, ``_`` and ``-``
-    (CloudWatch Logs' ``PutDeliverySource``/``PutDeliveryDestination``), unique per API name."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", api_name) + "-execution-logs"
-    if len(name) <= 60:
+    (CloudWatch Logs' ``PutDeliverySource``/``PutDeliveryDestination``), unique in the account and region for each API
+    name: an API name that had to be changed or shortened to fit (``a.b``, ``a b``) gets a digest of itself."""
+    readable = re.sub(r"[^A-Za-z0-9_-]", "-", api_name)
+    name = f"{readable}-execution-logs"
+    if readable == api_name and len(name) <= 60:
         return name
     return f"{name[:51]}-{hashlib.sha256(api_name.encode()).hexdigest()[:8]}"
 
