@@ -112,9 +112,16 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
         env = env_of(synth)
         assert env["RELEASE_NAME"] == model.name and env["MODEL_PACKAGE_ARN"] == "#{variables.ModelPackageArn}"
         assert [m["name"] for m in json.loads(env["RELEASE_MODELS"])] == [model.name]  # its own package only
+        assert synth["Namespace"] == "Synth"
+        entry = {s["Name"]: s.get("BeforeEntry") for s in pipeline["Stages"]}
+        assert entry["Source"] is None and entry["Synth"] is None
         for stage in STAGES:
             (deploy,) = [a for a in stages[stage.capitalize()] if a["Name"] == f"Deploy-{stage.capitalize()}"]
             assert env_of(deploy) == {"RELEASE_STACKS": f"{stage.capitalize()}/Release-{model.name}/*"}
+            # entered only when the synthesis released something; skipped, not failed, when it found nothing to release
+            assert entry[stage.capitalize()] == {"Conditions": [{"Result": "SKIP", "Rules": [{
+                "Name": "SomethingToRelease", "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"},
+                "Configuration": {"Variable": "#{Synth.RELEASE}", "Operator": "EQ", "Value": "yes"}}]}]}
         prod = stages["Prod"]
         assert [a["Name"] for a in sorted(prod, key=lambda a: a["RunOrder"])] == ["Promote-Prod", "Deploy-Prod"]
         staging = [a["Name"] for a in sorted(stages["Staging"], key=lambda a: a["RunOrder"])]
@@ -242,9 +249,13 @@ def test_the_release_builds_run_as_written(platform: SynthesizedPlatform, tmp_pa
         (bin_dir / tool).chmod(0o755)
     (tmp_path / "model-packages.args").write_text(f"-c model_package_arn.churn={resolved}\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RELEASE_NAME": "churn", "RELEASE_STACKS": "Dev/Release-churn/*"}
-    subprocess.run(["bash", "-c", synth["phases"]["build"]["commands"][-1]], cwd=tmp_path, env=env, check=True)
+    # the release-or-marker command, then the tooling's own last command, which sets the variable the build exports
+    assert synth["env"]["exported-variables"] == ["RELEASE"]
+    script = "\n".join([*synth["phases"]["build"]["commands"][-2:], 'echo "RELEASE=$RELEASE"'])
+    exported = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
     marker = tmp_path / "cdk.out" / NOTHING_TO_RELEASE
     assert marker.exists() is not synthesized
+    assert exported.splitlines()[-1] == ("RELEASE=yes" if synthesized else "RELEASE=none")
     subprocess.run(["bash", "-c", deploy["phases"]["build"]["commands"][0]], cwd=tmp_path / "cdk.out", env=env, check=True)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     assert [c.split()[0:2] for c in calls] == ([["make", "synth"], ["cdk", "deploy"]] if synthesized else [])

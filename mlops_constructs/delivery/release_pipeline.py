@@ -41,6 +41,13 @@ from mlops_constructs.errors import PropsError
 
 NOTHING_TO_RELEASE = "NOTHING_TO_RELEASE"
 """The file a synth build writes, instead of a cloud assembly, when there is nothing to release."""
+SYNTH_NAMESPACE = "Synth"
+"""The variables namespace of a release pipeline's synth action."""
+RELEASE_VARIABLE = "RELEASE"
+"""Exported by a release's synth build (``#{Synth.RELEASE}``): ``yes`` when it synthesized a release, ``none`` when it
+wrote :data:`NOTHING_TO_RELEASE` instead. The deployment stages are skipped on ``none``: a model without an approved
+version, started with every other model's release by the platform's pipeline, asks nobody to approve nothing and
+smoke-tests no endpoint that does not exist yet."""
 SOURCE_KEY = "release-source/source.zip"
 """Where, in the source bucket, the tested source is: written by the platform's pipeline, read by every release."""
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
@@ -194,11 +201,16 @@ class ReleaseTooling(Construct):
             timeout=Duration.minutes(60),
             build_spec=codebuild.BuildSpec.from_object({
                 "version": "0.2",
-                "phases": {"build": {"commands": list(synth_commands)}},
+                # https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.env.exported-variables
+                "env": {"exported-variables": [RELEASE_VARIABLE]},
+                "phases": {"build": {"commands": [
+                    *synth_commands,
+                    f"if [ -f cdk.out/{NOTHING_TO_RELEASE} ]; then export {RELEASE_VARIABLE}=none; else export {RELEASE_VARIABLE}=yes; fi",
+                ]}},
                 "artifacts": {"base-directory": "cdk.out", "files": ["**/*"]},
             }),
         )
-        """Synthesizes one release (``synth_commands``) from the tested source."""
+        """Synthesizes one release (``synth_commands``) from the tested source, and exports :data:`RELEASE_VARIABLE`."""
 
         self.deploy_role = iam.Role(self, "DeployRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
                                     description=f"Deploys releases of {name_prefix} through the stage accounts' CDK bootstrap roles")
@@ -356,11 +368,20 @@ class ReleasePipeline(Construct):
                 trigger=actions.S3Trigger.NONE,
             )]),
             codepipeline.StageProps(stage_name="Synth", actions=[actions.CodeBuildAction(
-                action_name="Synth", project=tooling.synth_project, input=source, outputs=[assembly],
+                action_name="Synth", project=tooling.synth_project, input=source, outputs=[assembly], variables_namespace=SYNTH_NAMESPACE,
                 environment_variables=env({"RELEASE_NAME": release_name, "MODEL_PACKAGE_ARN": f"#{{variables.{MODEL_PACKAGE_VARIABLE}}}",
                                            **(synth_environment or {})}),
             )]),
         ]
+        # Each deployment stage is entered only when the synthesis released something, and skipped otherwise: an entry
+        # condition whose VariableCheck rule fails engages its result, SKIP
+        # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html,
+        # https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html).
+        something_to_release = codepipeline.Conditions(conditions=[codepipeline.Condition(
+            result=codepipeline.Result.SKIP,
+            rules=[codepipeline.Rule(name="SomethingToRelease", provider="VariableCheck", version="1", configuration={
+                "Variable": f"#{{{SYNTH_NAMESPACE}.{RELEASE_VARIABLE}}}", "Operator": "EQ", "Value": "yes"})],
+        )])
         for deployment in deployments:
             steps: list[codepipeline.IAction] = []
             if deployment.manual_approval:
@@ -378,7 +399,7 @@ class ReleasePipeline(Construct):
                     action_name=f"SmokeTest-{deployment.name}", project=tooling.smoke_test_project, input=source, run_order=len(steps) + 1,
                     environment_variables=env({"SMOKE_TESTS": json.dumps(tests, separators=(",", ":")), "SMOKE_TEST_REGION": deployment.region}),
                 ))
-            stages.append(codepipeline.StageProps(stage_name=deployment.name, actions=steps))
+            stages.append(codepipeline.StageProps(stage_name=deployment.name, actions=steps, before_entry=something_to_release))
         # The shared artifact bucket by its name (a reference would be a CloudFormation export, which ties the stacks).
         artifact_bucket = s3.Bucket.from_bucket_attributes(self, "Artifacts", bucket_name=tooling.artifact_bucket_name,
                                                            encryption_key=tooling.encryption_key)
