@@ -125,6 +125,11 @@ def test_the_state_machine_guards_then_transforms_with_the_configured_fields(bui
                           "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
     assert "Sfn.ThrottlingException" not in other["ErrorEquals"]
     assert states["OneAtATime"]["Default"] == "AnotherRunInProgress"
+    # a listing past 256 KiB (~750 running executions) is caught by name (States.ALL does not match it), first
+    too_many, everything_else = states["ListRunning"]["Catch"]
+    assert too_many == {"ErrorEquals": ["States.DataLimitExceeded"], "Next": "AnotherRunInProgress"}
+    assert everything_else["ErrorEquals"] == ["States.ALL"] and everything_else["Next"] == "NotifyFailure"
+    assert states["AnotherRunInProgress"]["Type"] == "Succeed"
     transform = states["Transform"]
     assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
     params = transform["Parameters"]

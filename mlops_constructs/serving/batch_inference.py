@@ -702,7 +702,12 @@ class BatchInference(Construct):
                            "MaxDelaySeconds": 60, "JitterStrategy": "FULL"},
                           {"ErrorEquals": ["Sfn.SfnException", "Sfn.SdkClientException"], "IntervalSeconds": 2, "MaxAttempts": 3,
                            "BackoffRate": 2}],
-                "Catch": catch,
+                # The listing is the task's whole result, before ResultSelector trims it: ~350 bytes an execution, so past
+                # ~750 running executions (a bulk upload with on_new_data) it exceeds the 256 KiB a state's result may be, a
+                # States.DataLimitExceeded error, which States.ALL does not catch
+                # (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Named here: so many
+                # running executions mean an older run is in progress, so this one ends as the guard would end it.
+                "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": ANOTHER_RUN}, *catch],
                 "Next": "Prepare",
             },
             "Prepare": {
