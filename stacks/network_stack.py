@@ -84,7 +84,8 @@ class NetworkStack(FixedZonesStack):
                 CfnOutput(self, EXECUTE_API_ENDPOINT_OUTPUT, value=self.network.interface_endpoints["execute-api"].vpc_endpoint_id,
                           description="The stage's execute-api interface endpoint, through which its private APIs are reached")
             self.api_logging_role: iam.Role | None = None
-            """API Gateway's CloudWatch role of the stage's account, when a model has an API in the stage: the APIs'
-            execution and access logging need it, and it is account-wide, so the stage sets it once, here."""
+            """API Gateway's CloudWatch role of the stage's account, when a model has an API in the stage and the stage's
+            ``api_gateway_logging_role`` is ``create``: the APIs' execution and access logging need it, and it is
+            account-wide, so the stage sets it once, here (``existing``: the account's own is used)."""
             if apis and settings.api_gateway_logging_role == "create":
                 self.api_logging_role = InferenceApi.account_logging_role(self, "ApiGatewayLogging")
