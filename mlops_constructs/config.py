@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._sagemaker_catalog import sagemaker_instance_types, sagemaker_regions
 from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
@@ -305,6 +306,27 @@ class DeploymentSettings(_Strict):
     """Between traffic steps, watching the rollback alarms."""
     termination_wait_minutes: int = Field(default=5, ge=0, le=60)
     max_execution_timeout_minutes: int = Field(default=60, ge=10, le=480)
+
+    @model_validator(mode="after")
+    def _sagemaker_rules(self) -> DeploymentSettings:
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html and
+        # API_BlueGreenUpdatePolicy.html: a linear step is 10-50% of the fleet; the timeout exceeds the total waiting.
+        problems: list[_FieldError] = []
+        low = min_traffic_step_percent(self.strategy)
+        if self.traffic_step_percent < low:
+            problems.append(_FieldError(("traffic_step_percent",), self.traffic_step_percent,
+                                        f"must be from {low} to 50 with strategy {self.strategy}: SageMaker shifts a linear step of 10-50% of the fleet"))
+        else:
+            waits = deployment_waits(self.strategy, self.traffic_step_percent)
+            waiting = self.termination_wait_minutes + self.wait_minutes * waits
+            if self.max_execution_timeout_minutes <= waiting:
+                problems.append(_FieldError(("max_execution_timeout_minutes",), self.max_execution_timeout_minutes,
+                                            f"must be more than the deployment's waiting, {waiting} minutes (termination_wait_minutes plus "
+                                            f"wait_minutes for each of the {waits} waits of a {self.strategy} deployment by "
+                                            f"{self.traffic_step_percent}%)"))
+        if problems:
+            raise _FieldErrors(problems)
+        return self
 
 
 class RollbackAlarmSettings(_Strict):

@@ -132,7 +132,8 @@ def test_model_serves_the_package_isolated_in_the_vpc(canary: dict[str, Any]) ->
     [
         ("CANARY", {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300}),
         ("LINEAR", {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300}),
-        ("ALL_AT_ONCE", {"Type": "ALL_AT_ONCE"}),
+        # SageMaker's API requires the wait interval whatever the type (CloudFormation's schema does not)
+        ("ALL_AT_ONCE", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}),
     ],
 )
 def test_deployment_policy_shifts_traffic_and_rolls_back_on_the_alarms_it_creates(deployment: str, routing: dict[str, Any]) -> None:
@@ -575,6 +576,14 @@ def test_notification_topic_receives_the_alarms_and_alarm_topic_is_its_deprecate
         ({"model_package_arn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/acme-churn"}, r"CanaryEndpoint: model_package_arn: must be a versioned model package ARN"),
         ({"deployment": "BLUE_GREEN"}, r"CanaryEndpoint: deployment: must be one of CANARY, LINEAR, ALL_AT_ONCE \(got 'BLUE_GREEN'\)"),
         ({"traffic_step_percent": 80}, r"CanaryEndpoint: traffic_step_percent: must be from 1 to 50 \(got 80\)"),
+        ({"deployment": "LINEAR", "traffic_step_percent": 5}, r"CanaryEndpoint: traffic_step_percent: must be from 10 to 50 \(got 5\)"),
+        ({"wait_interval": cdk.Duration.minutes(61)},
+         r"CanaryEndpoint: wait_interval: must be from 0 to 3600 seconds \(SageMaker's blue/green update policy\) \(got '3660 seconds'\)"),
+        ({"max_execution_timeout": cdk.Duration.minutes(5)}, r"CanaryEndpoint: max_execution_timeout: must be from 600 to 28800 seconds"),
+        # LINEAR by 10%: nine waits of 5 minutes and a 5-minute termination wait, 50 minutes, against a 30-minute timeout
+        ({"deployment": "LINEAR", "max_execution_timeout": cdk.Duration.minutes(30)},
+         r"CanaryEndpoint: max_execution_timeout: must be more than the deployment's waiting, 3000 seconds \(termination_wait plus "
+         r"wait_interval for each of the 9 waits of a LINEAR deployment by 10%\) \(got '1800 seconds'\)"),
         ({"data_capture_percent": 101}, r"CanaryEndpoint: data_capture_percent: must be from 0 to 100 \(got 101\)"),
         ({"min_capacity": 5, "max_capacity": 3}, r"CanaryEndpoint: min_capacity: must be from 1 to max_capacity \(3\) \(got 5\)"),
         ({"scale_down_at": appscaling.Schedule.cron(hour="20")}, r"CanaryEndpoint: scale_up_at: must be given together with scale_down_at"),

@@ -961,6 +961,21 @@ def test_interface_endpoint_zones_can_be_set_per_stage_up_to_the_configured_zone
         "stages.staging.interface_endpoint_zones: must be greater than or equal to 1 (got 0)"
     ]
 
+def test_deployments_keep_to_sagemakers_step_and_timeout_rules() -> None:
+    linear = {"strategy": "LINEAR", "traffic_step_percent": 5}
+    assert problems_of(mutated(**{"stages.prod.endpoint.deployment": linear})) == [
+        "stages.prod.endpoint.deployment.traffic_step_percent: must be from 10 to 50 with strategy LINEAR: SageMaker shifts a linear "
+        "step of 10-50% of the fleet (got 5)"
+    ]
+    slow = {"strategy": "LINEAR", "traffic_step_percent": 10, "wait_minutes": 10, "max_execution_timeout_minutes": 60}
+    assert problems_of(mutated(**{"stages.prod.endpoint.deployment": slow})) == [
+        "stages.prod.endpoint.deployment.max_execution_timeout_minutes: must be more than the deployment's waiting, 95 minutes "
+        "(termination_wait_minutes plus wait_minutes for each of the 9 waits of a LINEAR deployment by 10%) (got 60)"
+    ]
+    config = PlatformConfig.from_mapping(mutated(**{"stages.prod.endpoint.deployment": {**slow, "max_execution_timeout_minutes": 120}}))
+    assert config.stage("prod").endpoint.deployment is not None
+
+
 def test_api_gateway_logging_role_is_created_unless_the_account_has_one() -> None:
     config = PlatformConfig.from_mapping(mutated(**{"stages.prod.api_gateway_logging_role": "existing"}))
     assert [config.stage(stage).api_gateway_logging_role for stage in STAGES] == ["create", "create", "existing"]

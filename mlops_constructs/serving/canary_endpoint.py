@@ -28,6 +28,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
+from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import Subnets, select_subnets
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_policy_resources, in_packs
@@ -512,7 +513,9 @@ class CanaryEndpoint(EndpointBase):
                         type=deployment,
                         canary_size=step if deployment == "CANARY" else None,
                         linear_step_size=step if deployment == "LINEAR" else None,
-                        wait_interval_in_seconds=int(wait_interval.to_seconds()) if deployment != "ALL_AT_ONCE" else None,
+                        # Required by SageMaker's API whatever the type, although CloudFormation's schema marks it optional
+                        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html).
+                        wait_interval_in_seconds=int(wait_interval.to_seconds()),
                     ),
                     termination_wait_in_seconds=int(termination_wait.to_seconds()),
                     maximum_execution_timeout_in_seconds=int(max_execution_timeout.to_seconds()),
@@ -652,9 +655,11 @@ class CanaryEndpoint(EndpointBase):
             raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
         check_range(name, "data_capture_percent", data_capture_percent, 0, 100)
         check_choice(name, "deployment", deployment, ("CANARY", "LINEAR", "ALL_AT_ONCE"))
-        check_range(name, "traffic_step_percent", traffic_step_percent, 1, 50)
+        check_range(name, "traffic_step_percent", traffic_step_percent, min_traffic_step_percent(deployment), 50)
         for prop, value in durations_.items():
             check_type(name, prop, value, Duration)
+        _check_deployment_timing(name, deployment, traffic_step_percent, durations_["wait_interval"], durations_["termination_wait"],
+                                 durations_["max_execution_timeout"])
         check_range(name, "error_threshold", error_threshold, 1)
         check_type(name, "rollback_alarms", rollback_alarms, list, tuple)
         for index, alarm in enumerate(rollback_alarms):
@@ -802,4 +807,24 @@ class CanaryEndpoint(EndpointBase):
                 ],
             ],
         )
+
+
+def _check_deployment_timing(name: str, deployment: str, traffic_step_percent: int, wait_interval: Duration, termination_wait: Duration,
+                             max_execution_timeout: Duration) -> None:
+    """SageMaker's bounds of a blue/green update policy: the wait interval and the termination wait 0 to 3,600 s, the
+    timeout 600 to 28,800 s and "larger than the total waiting time specified in TerminationWaitInSeconds and
+    WaitIntervalInSeconds" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html):
+    here, more than the termination wait and every wait interval of the deployment's steps (:func:`deployment_waits`)."""
+    seconds = {prop: value.to_seconds() for prop, value in
+               (("wait_interval", wait_interval), ("termination_wait", termination_wait), ("max_execution_timeout", max_execution_timeout))}
+    for prop, low, high in (("wait_interval", 0, 3600), ("termination_wait", 0, 3600), ("max_execution_timeout", 600, 28800)):
+        if not low <= seconds[prop] <= high:
+            raise PropsError(name, prop, f"{seconds[prop]:g} seconds", f"must be from {low} to {high} seconds (SageMaker's blue/green update policy)")
+    if is_token(traffic_step_percent) or is_token(deployment):
+        return
+    waiting = seconds["termination_wait"] + seconds["wait_interval"] * deployment_waits(deployment, traffic_step_percent)
+    if seconds["max_execution_timeout"] <= waiting:
+        raise PropsError(name, "max_execution_timeout", f"{seconds['max_execution_timeout']:g} seconds",
+                         f"must be more than the deployment's waiting, {waiting:g} seconds (termination_wait plus wait_interval for each of "
+                         f"the {deployment_waits(deployment, traffic_step_percent)} waits of a {deployment} deployment by {traffic_step_percent}%)")
 
