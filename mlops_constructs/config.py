@@ -348,6 +348,10 @@ class OffHoursSettings(_Strict):
 class AutoscalingSettings(_Strict):
     """Target tracking on invocations per instance."""
 
+    enabled: bool = True
+    """``false`` for one release while an endpoint's instance type changes: SageMaker refuses to change the instance
+    type of a variant registered for autoscaling (docs/canary-endpoint.md, "Changing the instance type")."""
+
     min_capacity: int | None = Field(default=None, ge=1, le=100)
     """Default: the initial instance count."""
     max_capacity: int | None = Field(default=None, ge=1, le=100)

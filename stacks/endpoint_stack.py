@@ -119,6 +119,7 @@ class EndpointStack(Stack):
                 max_execution_timeout=Duration.minutes(deployment.max_execution_timeout_minutes),
                 error_threshold=alarms.max_5xx_per_minute,
                 latency_threshold=Duration.millis(alarms.p99_latency_ms),
+                autoscaling=scaling.enabled,
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
                 target_invocations_per_instance=scaling.target_invocations_per_instance,

@@ -499,6 +499,17 @@ def test_rollback_alarms_stop_at_sagemakers_ten_and_serverless_has_none() -> Non
         build(serverless_memory_mb=2048, rollback_alarms=[cloudwatch.Alarm.from_alarm_arn(cdk.Stack(), "K", "arn:aws:cloudwatch:eu-west-1:333333333333:alarm:k")])
 
 
+def test_without_autoscaling_the_variant_is_not_registered_so_its_instance_type_can_change() -> None:
+    """SageMaker refuses to change the instance type of a variant registered for autoscaling: for that one release the
+    endpoint has no scalable target, no scaling policy and no scheduled actions; the deployment policy stays."""
+    t = template(autoscaling=False, scale_down_at=appscaling.Schedule.cron(hour="20", minute="0"),
+                 scale_up_at=appscaling.Schedule.cron(hour="6", minute="0"))
+    assert not resources(t, "AWS::ApplicationAutoScaling::ScalableTarget") and not resources(t, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    assert "BlueGreenUpdatePolicy" in one(t, "AWS::SageMaker::Endpoint")[1]["DeploymentConfig"]
+    with pytest.raises(PropsError, match=r"CanaryEndpoint: autoscaling: must be true or false \(got 'off'\)"):
+        build(autoscaling="off")
+
+
 def test_a_user_adds_scaling_policies_to_the_scalable_target(tmp_path: Path) -> None:
     app, stack, endpoint = build(outdir=tmp_path)
     assert endpoint.scalable_target is not None
@@ -523,7 +534,8 @@ ATTRIBUTES = ("endpoint_name", "endpoint_arn", "variant_name", "security_group",
               "dashboard", "capture_prefix")
 
 
-@pytest.mark.parametrize(("kwargs", "absent"), [({}, set()), ({"serverless_memory_mb": 2048}, {"scalable_target", "capture_prefix"})])
+@pytest.mark.parametrize(("kwargs", "absent"), [({}, set()), ({"serverless_memory_mb": 2048}, {"scalable_target", "capture_prefix"}),
+                                                 ({"autoscaling": False}, {"scalable_target"})])
 def test_every_public_attribute_exists_on_every_path(kwargs: dict[str, Any], absent: set[str]) -> None:
     endpoint = build(**kwargs)[2]
     assert {a for a in ATTRIBUTES if getattr(endpoint, a) is None} == absent

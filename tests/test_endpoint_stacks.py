@@ -70,13 +70,25 @@ def test_serving_roles_read_dev_artifacts_no_wider_than_the_model(platform: Synt
     assert props(dev_store, "AWS::KMS::Alias")["AliasName"] == "alias/mlops-demo-dev/artifacts"
 
 
-def synth_endpoint(tmp_path: Path, package: str) -> dict[str, Any]:
-    config = PlatformConfig.from_mapping(default_config_data())
+def synth_endpoint(tmp_path: Path, package: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    config = PlatformConfig.from_mapping(data or default_config_data())
     app = cdk.App(outdir=str(tmp_path), context=CDK_CONTEXT)
     stages = build_platform(app, config, {"churn": package}, release="churn")  # as churn's release pipeline synthesizes it
     app.synth()
     stack = stages["prod"].endpoints["churn"]
     return json.loads((tmp_path / "assembly-Prod" / "assembly-Prod-Release-churn" / stack.template_file).read_text())
+
+
+def test_a_stage_can_release_without_autoscaling_while_an_instance_type_changes(tmp_path: Path) -> None:
+    # SageMaker refuses to change the instance type of a variant registered for autoscaling
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)
+    data = default_config_data()
+    data["stages"]["prod"]["endpoint"]["autoscaling"] = {"enabled": False}
+    data["stages"]["prod"]["endpoint"]["instance_type"] = "ml.m5.2xlarge"
+    template = synth_endpoint(tmp_path, PACKAGE, data)
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::ApplicationAutoScaling::")]
+    (config,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.2xlarge"
 
 
 def test_a_new_package_keeps_the_endpoint_and_replaces_model_and_config(tmp_path: Path) -> None:

@@ -290,6 +290,11 @@ class CanaryEndpoint(EndpointBase):
     :param rollback_alarms: more alarms (``cloudwatch.IAlarm``, of the endpoint's account) that roll a
         deployment back, at most 8 (SageMaker watches up to 10); ``add_rollback_alarm`` adds one later.
         Not with serverless, which has no deployment to roll back. Default: none.
+    :param autoscaling: register the variant with Application Auto Scaling (the settings below). ``False`` for one
+        release while the instance type changes: SageMaker refuses an update that changes the instance type of a
+        variant registered for autoscaling ("Before you update the endpoint, delete any scaling policies... and
+        deregister the variant as a scalable target",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). Default: ``True``.
     :param min_capacity: Default: ``instance_count``.
     :param max_capacity: Default: twice ``instance_count`` (give it when ``instance_count`` is a token).
     :param target_invocations_per_instance: per minute. Default: 100.
@@ -341,6 +346,7 @@ class CanaryEndpoint(EndpointBase):
         error_threshold: int = 1,
         latency_threshold: Duration = Duration.seconds(1),
         rollback_alarms: Sequence[cloudwatch.IAlarm] = (),
+        autoscaling: bool = True,
         min_capacity: int | None = None,
         max_capacity: int | None = None,
         target_invocations_per_instance: int = 100,
@@ -379,7 +385,7 @@ class CanaryEndpoint(EndpointBase):
             deployment=deployment, traffic_step_percent=traffic_step_percent, durations_=dict(
                 wait_interval=wait_interval, termination_wait=termination_wait, max_execution_timeout=max_execution_timeout,
                 latency_threshold=latency_threshold, scale_in_cooldown=scale_in_cooldown, scale_out_cooldown=scale_out_cooldown),
-            error_threshold=error_threshold, rollback_alarms=rollback_alarms, min_capacity=min_capacity, max_capacity=max_capacity,
+            error_threshold=error_threshold, rollback_alarms=rollback_alarms, autoscaling=autoscaling, min_capacity=min_capacity, max_capacity=max_capacity,
             target_invocations_per_instance=target_invocations_per_instance, scale_down_at=scale_down_at, scale_up_at=scale_up_at,
             off_hours_capacity=off_hours_capacity, notification_topic=notification_topic, serverless_memory_mb=serverless_memory_mb,
             serverless_max_concurrency=serverless_max_concurrency, removal_policy=removal_policy,
@@ -529,11 +535,11 @@ class CanaryEndpoint(EndpointBase):
         self.endpoint_arn = self.endpoint.ref
         """The endpoint's ARN."""
 
-        self.scalable_target: appscaling.ScalableTarget | None = None if serverless else self._autoscaling(
+        self.scalable_target: appscaling.ScalableTarget | None = None if serverless or not autoscaling else self._autoscaling(
             stack, min_capacity, max_capacity, target_invocations_per_instance, scale_in_cooldown, scale_out_cooldown,
             scale_down_at, scale_up_at, off_hours_capacity,
         )
-        """The variant's autoscaling target (``None`` for serverless): add policies to it
+        """The variant's autoscaling target (``None`` for serverless or without ``autoscaling``): add policies to it
         (``scale_on_metric``, ``scale_on_schedule``, ``scale_to_track_metric``)."""
         self.dashboard = self._dashboard()
         """Invocations, errors, latency, utilization and invocations per instance."""
@@ -631,7 +637,7 @@ class CanaryEndpoint(EndpointBase):
     def _validate(name: str, *, endpoint_name: str, model_package_arn: str, vpc: Any, encryption_key: Any, capture_bucket: Any,
                   artifact_bucket: Any, artifact_prefix: str, capture_prefix: str, artifact_key_alias: str | None, instance_type: str,
                   data_capture_percent: int, deployment: str, traffic_step_percent: int, durations_: dict[str, Any], error_threshold: int,
-                  rollback_alarms: Any, min_capacity: int, max_capacity: int, target_invocations_per_instance: int, scale_down_at: Any,
+                  rollback_alarms: Any, autoscaling: Any, min_capacity: int, max_capacity: int, target_invocations_per_instance: int, scale_down_at: Any,
                   scale_up_at: Any, off_hours_capacity: int, notification_topic: Any, serverless_memory_mb: int | None,
                   serverless_max_concurrency: int, removal_policy: Any) -> None:
         """Every prop, with the shared validators: a wrong type or value is a PropsError naming the prop, the
@@ -666,6 +672,7 @@ class CanaryEndpoint(EndpointBase):
             check_interface(name, f"rollback_alarms[{index}]", alarm, "alarm_name", "must be a cloudwatch.IAlarm")
         if rollback_alarms and serverless_memory_mb is not None:
             raise PropsError(name, "rollback_alarms", rollback_alarms, "cannot be used with serverless_memory_mb: serverless updates all at once, nothing rolls back")
+        check_type(name, "autoscaling", autoscaling, bool)
         check_range(name, "max_capacity", max_capacity, 1)
         for prop, value in (("min_capacity", min_capacity), ("off_hours_capacity", off_hours_capacity)):
             check_range(name, prop, value, 1)
