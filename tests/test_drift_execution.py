@@ -135,10 +135,11 @@ class World:
     def put_baseline(self, data: pd.DataFrame) -> None:
         self.s3.put_object(Bucket=BASELINE_BUCKET, Key=f"{BASELINE_PREFIX}baseline.csv", Body=data.to_csv(index=False).encode())
 
-    def run(self, script: JobScript, timeout: float = 120) -> dict[str, Any]:
+    def run(self, script: JobScript, timeout: float = 120, execution_input: dict[str, Any] | None = None) -> dict[str, Any]:
         with sagemaker_double(script), jsonata_in_moto():
             # a name a person might give a manual run: '_' is allowed there, not in a SageMaker job name
-            execution = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"re_run_{uuid.uuid4()}")["executionArn"]
+            execution = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"re_run_{uuid.uuid4()}",
+                                                 input=json.dumps(execution_input or {}))["executionArn"]
             deadline = time.monotonic() + timeout
             while True:
                 described = self.sfn.describe_execution(executionArn=execution)
@@ -220,6 +221,23 @@ def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, dri
     report = json.loads(world.s3.get_object(Bucket=CAPTURE_BUCKET, Key=f"drift-reports/{ENDPOINT}/{world.previous_window()}/drift.json")["Body"].read())
     assert {name for name, f in report["features"].items() if f["drifted"]} == {"tenure", "charges"}
     assert report["drifted_share"] == pytest.approx(0.4)
+
+
+def test_a_scheduled_run_checks_the_hour_before_its_scheduled_time_however_late_it_starts(aws: Any, drift_template: dict[str, Any],
+                                                                                         tmp_path: Path) -> None:
+    # as EventBridge Scheduler starts it, with <aws.scheduler.scheduled-time>, here three hours ago (a retry that ran late)
+    scheduled = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    window = (scheduled - timedelta(hours=1)).strftime("%Y/%m/%d/%H")
+    world = World(drift_template, {"DriftBaselineS3Uri": f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"})
+    rng = np.random.default_rng(11)
+    world.put_baseline(frame(rng, 500, shifted=False))
+    world.put_capture(frame(rng, 200, shifted=False), window)
+    world.put_capture(frame(rng, 200, shifted=True), world.previous_window())  # the hour before the start: not this run's
+    script = JobScript(drift_job=run_the_drift_script(tmp_path))
+    execution = world.run(script, execution_input={"time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": {}})
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    ((_, job),) = script.calls
+    assert job["ProcessingInputs"][1]["S3Input"]["S3Uri"].endswith(f"/AllTraffic/{window}/")
 
 
 def test_a_window_without_capture_reports_zero_rows_and_runs_no_job(aws: Any, drift_template: dict[str, Any], tmp_path: Path) -> None:

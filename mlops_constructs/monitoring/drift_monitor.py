@@ -642,7 +642,11 @@ class DriftMonitor(Construct):
         JSONPath, with one JSONata state for the time arithmetic of the window (the intrinsic functions
         have none)."""
         reports_bucket = reports_bucket or capture_bucket
-        window_expr = f"$fromMillis($toMillis($states.context.Execution.StartTime) - {window_ms}, '{picture}')"
+        # The window before the schedule's time (the input's "time", <aws.scheduler.scheduled-time>), not before the
+        # execution's start: EventBridge Scheduler retries a start for up to an hour, and a retry that starts past the
+        # hour would check the hour still being captured and never the one that ended. A manual run has no "time".
+        window_expr = (f"$fromMillis(($exists($states.input.time) ? $toMillis($states.input.time) "
+                       f": $toMillis($states.context.Execution.StartTime)) - {window_ms}, '{picture}')")
         if batch_input:
             # No window: each check reads the whole input prefix; its reports go under <date>/<execution name>.
             window_expr = "$fromMillis($toMillis($states.context.Execution.StartTime), '[Y0001]/[M01]/[D01]') & '/' & $states.context.Execution.Name"
