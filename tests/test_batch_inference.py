@@ -125,11 +125,13 @@ def test_the_state_machine_guards_then_transforms_with_the_configured_fields(bui
                           "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
     assert "Sfn.ThrottlingException" not in other["ErrorEquals"]
     assert states["OneAtATime"]["Default"] == "AnotherRunInProgress"
-    # a listing past 256 KiB (~750 running executions) is caught by name (States.ALL does not match it), first
+    # a listing past 256 KiB (~750 running executions) is caught by name (States.ALL does not match it), first, and
+    # fails the run with a readable cause, without a message each (the failed-runs alarm tells once)
     too_many, everything_else = states["ListRunning"]["Catch"]
-    assert too_many == {"ErrorEquals": ["States.DataLimitExceeded"], "Next": "AnotherRunInProgress"}
+    assert too_many == {"ErrorEquals": ["States.DataLimitExceeded"], "Next": "TooManyRunning"}
     assert everything_else["ErrorEquals"] == ["States.ALL"] and everything_else["Next"] == "NotifyFailure"
-    assert states["AnotherRunInProgress"]["Type"] == "Succeed"
+    assert states["TooManyRunning"]["Type"] == "Fail" and states["TooManyRunning"]["Error"] == "TooManyRunning"
+    assert "scores nothing" in states["TooManyRunning"]["Cause"]
     transform = states["Transform"]
     assert transform["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
     params = transform["Parameters"]

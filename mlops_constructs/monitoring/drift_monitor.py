@@ -438,8 +438,8 @@ class DriftMonitor(Construct):
             # not "Schedule": that id was the EventBridge rule this replaces, and a logical id cannot change type
             self, "CheckSchedule", machine=self.state_machine, machine_key_arn=machine_key_arn,
             expression=scheduler.ScheduleExpression.expression(self.schedule_expression),
-            # The fields of the scheduled event the rule this replaces passed; the machine reads none of them
-            # (its window comes from the execution's start time).
+            # The fields of the scheduled event the rule this replaces passed. The machine reads "time" (the schedule's
+            # time: its Window state's end), so it must stay; it reads none of the others.
             input={"source": "aws.scheduler", "detail-type": "Scheduled Event", "id": scheduler.ContextAttribute.execution_id,
                    "time": scheduler.ContextAttribute.scheduled_time, "resources": [scheduler.ContextAttribute.schedule_arn], "detail": {}},
             dead_letter_queue=self.schedule_dead_letter_queue, dead_letter_key_arn=machine_key_arn,

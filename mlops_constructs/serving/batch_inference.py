@@ -76,6 +76,8 @@ RUN_DATE = "run_date"
 """The results table's partition column: the run's start date (UTC), ``yyyy-MM-dd``."""
 ANOTHER_RUN = "AnotherRunInProgress"
 """The state a run ends in, successfully and without a job, when an older run of the machine is still running."""
+TOO_MANY_RUNNING = "TooManyRunning"
+"""The state (and error) a run fails in when the machine's running executions are too many to list in one result."""
 
 # Lowercase only: SageMaker writes a job's name in lowercase in its ARN, so "<name>-batch-*" in the job permission
 # matches no job of a name with capitals.
@@ -705,9 +707,11 @@ class BatchInference(Construct):
                 # The listing is the task's whole result, before ResultSelector trims it: ~350 bytes an execution, so past
                 # ~750 running executions (a bulk upload with on_new_data) it exceeds the 256 KiB a state's result may be, a
                 # States.DataLimitExceeded error, which States.ALL does not catch
-                # (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Named here: so many
-                # running executions mean an older run is in progress, so this one ends as the guard would end it.
-                "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": ANOTHER_RUN}, *catch],
+                # (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Named here, to fail
+                # with a cause an operator can read: the oldest run may be among those that cannot list, so no run can be
+                # sure another one scores. Not through NotifyFailure (a message per execution, hundreds at once): the
+                # failed-runs alarm reports it once, and the next run scores the input.
+                "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": TOO_MANY_RUNNING}, *catch],
                 "Next": "Prepare",
             },
             "Prepare": {
@@ -748,6 +752,10 @@ class BatchInference(Construct):
                 "Next": "CheckDrift" if drift_machine_arn is not None else "Scored",
             },
             "Scored": {"Type": "Succeed"},
+            TOO_MANY_RUNNING: {"Type": "Fail", "Error": TOO_MANY_RUNNING,
+                               "Cause": "More executions are running than one ListExecutions result can hold (256 KiB, ~750): "
+                                        "this run cannot tell whether an older one scores, and scores nothing. The next run "
+                                        "scores the input prefix."},
             **state_machines.notify_then_fail(topic_arn, f"Batch transform failed: {name}", {
                 "batch": name, "execution.$": "$$.Execution.Id", "input.$": "$$.Execution.Input", "failure.$": "$.failure"},
                 "BatchTransformFailed"),

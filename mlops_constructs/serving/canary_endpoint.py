@@ -661,7 +661,11 @@ class CanaryEndpoint(EndpointBase):
             raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
         check_range(name, "data_capture_percent", data_capture_percent, 0, 100)
         check_choice(name, "deployment", deployment, ("CANARY", "LINEAR", "ALL_AT_ONCE"))
-        check_range(name, "traffic_step_percent", traffic_step_percent, min_traffic_step_percent(deployment), 50)
+        check_range(name, "traffic_step_percent", traffic_step_percent, 1, 50)
+        if not is_token(traffic_step_percent) and traffic_step_percent < min_traffic_step_percent(deployment):
+            raise PropsError(name, "traffic_step_percent", traffic_step_percent,
+                             f"must be from {min_traffic_step_percent(deployment)} to 50 with deployment {deployment}: SageMaker's linear "
+                             "steps are 10-50% of the fleet")
         for prop, value in durations_.items():
             check_type(name, prop, value, Duration)
         _check_deployment_timing(name, deployment, traffic_step_percent, durations_["wait_interval"], durations_["termination_wait"],
