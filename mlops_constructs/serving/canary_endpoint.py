@@ -833,9 +833,10 @@ def _check_deployment_timing(name: str, deployment: str, traffic_step_percent: i
             raise PropsError(name, prop, f"{seconds[prop]:g} seconds", f"must be from {low} to {high} seconds (SageMaker's blue/green update policy)")
     if is_token(traffic_step_percent) or is_token(deployment):
         return
-    waiting = seconds["termination_wait"] + seconds["wait_interval"] * deployment_waits(deployment, traffic_step_percent)
+    waits = deployment_waits(deployment, traffic_step_percent)
+    waiting = seconds["termination_wait"] + seconds["wait_interval"] * waits
     if seconds["max_execution_timeout"] <= waiting:
         raise PropsError(name, "max_execution_timeout", f"{seconds['max_execution_timeout']:g} seconds",
                          f"must be more than the deployment's waiting, {waiting:g} seconds (termination_wait plus wait_interval for each of "
-                         f"the {deployment_waits(deployment, traffic_step_percent)} waits of a {deployment} deployment by {traffic_step_percent}%)")
+                         f"the {waits} waits of a {deployment} deployment by {traffic_step_percent}%)")
 
