@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import re
 
-_LOCAL_STORAGE = re.compile(r"ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6e?|p5[a-z]*|trn\d+[a-z]*|dl1)\.[a-z0-9]+")
+# The GPU and accelerator families with instance store volumes, besides the "d" families: ml.g5, ml.g6 and
+# ml.g6e, ml.g7e, ml.p5*, ml.p6-b200, ml.p6-b300 and ml.p6e-gb200, ml.trn1 and ml.trn2, ml.dl1 (EC2's
+# "Instance store specifications" of accelerated computing instances,
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html#ac_instance-store).
+_LOCAL_STORAGE = re.compile(r"ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6e?|g7e|p5[a-z]*|p6[a-z]*-[a-z0-9]+|trn\d+[a-z]*|dl1)\.[a-z0-9]+")
 
 LOCAL_STORAGE_REASON = (
     "must be an instance type without local (NVMe) instance storage: the platform encrypts every volume with its "
     "own key, and SageMaker refuses a volume key for instance types with local storage (ml.*d.*, ml.g4dn, ml.g5, "
-    "ml.g6, ml.p3dn, ml.p4d, ml.p5, ml.trn1 ...)"
+    "ml.g6, ml.g7e, ml.p3dn, ml.p4d, ml.p5, ml.p6, ml.trn1 ...)"
 )
 """What an instance type with local storage is refused with (VolumeKmsKeyId in
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html)."""
@@ -26,7 +30,7 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.htm
 def has_local_storage(instance_type: str) -> bool:
     """Whether a SageMaker instance type has local NVMe instance storage, on which SageMaker refuses a volume
     KMS key (it encrypts those volumes with a hardware module): the ``d`` families (``ml.m5d``, ``ml.c6id``,
-    ``ml.g4dn``, ``ml.p3dn``, ``ml.p4d``...), ``ml.g5``, ``ml.g6``, ``ml.p5``, ``ml.trn1``, ``ml.dl1``."""
+    ``ml.g4dn``, ``ml.p3dn``, ``ml.p4d``...), ``ml.g5``, ``ml.g6``, ``ml.g7e``, ``ml.p5``, ``ml.p6``, ``ml.trn1``, ``ml.dl1``."""
     return bool(_LOCAL_STORAGE.fullmatch(instance_type))
 
 

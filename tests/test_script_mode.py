@@ -140,6 +140,39 @@ def test_the_jobs_may_read_the_archive(three_model_platform: SynthesizedPlatform
     assert f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/{key}" in objects
 
 
+def s3_prefix_inputs(machine: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
+    """(bucket, key) of every S3Prefix input with a fixed URI, of the processing and training jobs the machine creates."""
+    found = set()
+    for state in machine.values():
+        parameters = state.get("Parameters") or {}
+        sources = [i["S3Input"] for i in parameters.get("ProcessingInputs", []) if "S3Input" in i]
+        sources += [c["DataSource"]["S3DataSource"] for c in parameters.get("InputDataConfig", []) if "S3DataSource" in c.get("DataSource", {})]
+        for source in sources:
+            if source["S3DataType"] == "S3Prefix" and "S3Uri" in source:
+                bucket, _, key = source["S3Uri"].removeprefix("s3://").partition("/")
+                found.add((bucket, key))
+    return found
+
+
+@pytest.mark.parametrize("stack", ["Dev/Models-1/Training-churn", "Dev/Models-1/Training-fraud"])  # scripts in script mode; bundled
+def test_the_jobs_may_list_each_code_input_they_download(three_model_platform: SynthesizedPlatform, stack: str) -> None:
+    # SageMaker lists an S3Prefix input before it downloads it, so the job role needs s3:ListBucket on its bucket
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html): without it every job fails to start
+    # ("ListObjectsV2 failed"). The bundled scripts and the user's archive are such inputs, in the assets bucket.
+    template = three_model_platform.templates[stack]
+    inputs = s3_prefix_inputs(states(template))
+    assert len(inputs) >= 2  # the preprocessing and evaluation scripts at least
+    listed = set()
+    for statement in statements(template, "JobPolicy").values():
+        if statement["Effect"] == "Allow" and "s3:ListBucket" in [statement["Action"]] + list(statement["Action"]):
+            (bucket,) = [statement["Resource"]] if isinstance(statement["Resource"], (str, dict)) else statement["Resource"]
+            prefixes = statement.get("Condition", {}).get("StringEquals", {}).get("s3:prefix", [])
+            name = bucket if isinstance(bucket, str) else "".join(p if isinstance(p, str) else "aws" for p in bucket["Fn::Join"][1])
+            listed |= {(name.removeprefix("arn:aws:s3:::"), prefix) for prefix in prefixes}
+    missing = {(b, k) for b, k in inputs if b.startswith("cdk-") and (b, k) not in listed}
+    assert not missing, f"code inputs the job role may not list: {sorted(missing)}"
+
+
 def test_isolation_off_for_one_kind_of_job_drops_only_that_condition(
     three_model_platform: SynthesizedPlatform, platform: SynthesizedPlatform,
 ) -> None:
@@ -222,6 +255,9 @@ def test_all_steps_isolated_keep_one_statement() -> None:
         ({"evaluate_script": step("evaluate.py", environment={"1A": "x"})}, r"evaluate_script\.environment: must name variables"),
         ({"evaluate_script": step("evaluate.py", environment={"PROBLEM_TYPE": "x"})}, r"evaluate_script\.environment: is set by the pipeline"),
         ({"evaluate_script": step("evaluate.py", instance_type="m5.large")}, r"evaluate_script\.instance_type: must be a SageMaker instance type"),
+        # SageMaker refuses the pipeline's volume key on instance storage: caught here, not at the job's start
+        ({"preprocess_script": step("prep.py", instance_type="ml.g7e.2xlarge")},
+         r"preprocess_script\.instance_type: must be an instance type without local \(NVMe\) instance storage.* \(got 'ml\.g7e\.2xlarge'\)"),
         ({"evaluate_script": step("evaluate.py", instance_count=0)}, r"evaluate_script\.instance_count: must be an integer from 1 to 100 \(got 0\)"),
         ({"train_script": step(), "evaluate_script": step("evaluate.py"), "hyperparameters": {"sagemaker_program": "x.py"}},
          r"hyperparameters: must not set the script-mode hyperparameters"),

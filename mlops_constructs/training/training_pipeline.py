@@ -99,6 +99,10 @@ _ARGUMENTS_MAX, _ARGUMENT_MAX = 256, 256
 # Environment of both job kinds: at most 100 entries; names [a-zA-Z_][a-zA-Z0-9_]*; a processing job's
 # names and values at most 256 characters (a training job's 512: the lower limit holds for every step).
 _ENVIRONMENT_MAX = 100
+_MAX_TRAINING_SECONDS = 28 * 24 * 3600
+"""SageMaker's limit on a training job's run time, and on its wait for spot capacity (28 days)."""
+_MAX_PROCESSING_SECONDS = 777_600
+"""SageMaker's limit on a processing job's run time (9 days)."""
 _ENVIRONMENT_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,255}")
 _ENTRY_POINT = re.compile(r"(?!/)(?!.*(^|/)\.\.(/|$))[\w./-]{1,200}\.py")
 
@@ -1082,9 +1086,14 @@ class TrainingPipeline(TrainingPipelineBase):
         check_range(name, "training_instance_count", props["training_instance_count"], 1, 100)
         for prop in ("training_volume_size_gb", "processing_volume_size_gb"):
             check_range(name, prop, props[prop], 1, 16384, unit="GiB")
-        for prop in ("max_training_runtime", "max_processing_runtime"):
-            check_type(name, prop, props[prop], Duration)
-        check_type(name, "spot_max_wait", props["spot_max_wait"], Duration, optional=True)
+        # SageMaker's limits: a training job runs (and waits for spot capacity) at most 28 days
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html), a processing
+        # job at most 777,600 s, 9 days (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingStoppingCondition.html).
+        for prop, most in (("max_training_runtime", _MAX_TRAINING_SECONDS), ("max_processing_runtime", _MAX_PROCESSING_SECONDS),
+                           ("spot_max_wait", _MAX_TRAINING_SECONDS)):
+            check_type(name, prop, props[prop], Duration, optional=prop == "spot_max_wait")
+            if props[prop] is not None and not 1 <= props[prop].to_seconds() <= most:
+                raise PropsError(name, prop, props[prop].to_human_string(), f"must be from 1 second to {Duration.seconds(most).to_human_string()}")
         check_type(name, "vpc_subnets", props["vpc_subnets"], ec2.SubnetSelection, optional=True)
         check_type(name, "source_code", props["source_code"], s3_assets.Asset, optional=True)
         for prop in ("trigger_on_new_data", "trigger_on_retrain_event"):
@@ -1376,6 +1385,8 @@ class TrainingPipeline(TrainingPipelineBase):
                 raise PropsError(name, f"{prop}.environment", "PROBLEM_TYPE", "is set by the pipeline from problem_type")
             if step.instance_type is not None and not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", str(step.instance_type)):
                 raise PropsError(name, f"{prop}.instance_type", step.instance_type, "must be a SageMaker instance type name like ml.m5.xlarge")
+            if step.instance_type is not None and has_local_storage(step.instance_type):
+                raise PropsError(name, f"{prop}.instance_type", step.instance_type, LOCAL_STORAGE_REASON)
             count = step.instance_count
             if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100):
                 raise PropsError(name, f"{prop}.instance_count", count, "must be an integer from 1 to 100")
@@ -1480,6 +1491,11 @@ class TrainingPipeline(TrainingPipelineBase):
             *pull,
             # The two bundled scripts (and the user's source archive), each one object of the CDK assets bucket.
             allow("ReadScripts", ["s3:GetObject"], [asset.bucket.arn_for_objects(asset.s3_object_key) for asset in scripts.values()]),
+            # Each reaches its job as an S3Prefix input (S3Object is not a data type of a job's input), which
+            # SageMaker lists before it downloads: the execution role needs s3:ListBucket on an input's bucket
+            # ("CreateProcessingJob API: Execution Role Permissions",
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). Only those keys as prefixes.
+            *self._list_scripts(stack, scripts),
             # Volume encryption: SageMaker creates grants on the key for the job's instances.
             allow("EncryptJobVolumes", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             allow("UseKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], [key_arn]),
@@ -1489,6 +1505,18 @@ class TrainingPipeline(TrainingPipelineBase):
             allow("JobMetrics", ["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
             # SageMaker attaches the jobs to the VPC through interfaces it creates with this role.
             *sagemaker_vpc_statements(stack, subnets.subnet_ids, self.security_group, "JobNetworkInterfaces"),
+        ]
+
+    @staticmethod
+    def _list_scripts(stack: Stack, scripts: Mapping[str, s3_assets.Asset]) -> list[Statement]:
+        """``s3:ListBucket`` on each bucket holding ``scripts``, for their own keys as the listing's prefix only."""
+        keys: dict[str, tuple[str, list[str]]] = {}  # the bucket, resolved -> its ARN and the keys in it
+        for asset in scripts.values():
+            bucket = json.dumps(stack.resolve(asset.bucket.bucket_arn), sort_keys=True)
+            keys.setdefault(bucket, (asset.bucket.bucket_arn, []))[1].append(asset.s3_object_key)
+        return [
+            allow(f"ListScripts{number or ''}", ["s3:ListBucket"], [bucket_arn], {"StringEquals": {"s3:prefix": sorted(set(object_keys))}})
+            for number, (bucket_arn, object_keys) in enumerate(keys.values())
         ]
 
     def _state_machine_statements(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
