@@ -150,9 +150,11 @@ def test_function_runs_isolated_encrypted_traced_and_serialized(platform: Synthe
     assert len(function["VpcConfig"]["SecurityGroupIds"]) == 1
     assert set(function["Environment"]["Variables"]) == {
         "MODEL_PACKAGE_GROUP_NAME", "APPROVED_MODEL_PARAMETER", "RELEASE_PIPELINE_NAME", "RELEASE_ROLE_ARN",
-        "ALERT_TOPIC_ARN", "POWERTOOLS_SERVICE_NAME",
+        "ALERT_TOPIC_ARN", "POWERTOOLS_SERVICE_NAME", "AWS_STS_REGIONAL_ENDPOINTS",
     }
     variables = function["Environment"]["Variables"]
+    # its AssumeRole goes to the VPC's regional STS endpoint, never the global one the isolated subnets cannot reach
+    assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
     assert variables["APPROVED_MODEL_PARAMETER"] == "/mlops-demo/models/churn/approved-model-package-arn"
     assert variables["RELEASE_PIPELINE_NAME"] == "mlops-demo-release-churn"  # the model's own release pipeline
     assert variables["RELEASE_ROLE_ARN"] == "arn:aws:iam::111111111111:role/mlops-demo-model-release"

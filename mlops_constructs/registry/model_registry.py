@@ -349,6 +349,10 @@ class ModelRegistry(_ModelPackageGroupBase):
                 "RELEASE_PIPELINE_NAME": release_pipeline.pipeline_name,
                 "ALERT_TOPIC_ARN": self.notification_topic.topic_arn,
                 "POWERTOOLS_SERVICE_NAME": "model-approval",
+                # STS through the VPC's regional endpoint: an SDK on the older "legacy" default would call the
+                # global sts.amazonaws.com, which the isolated subnets cannot reach, and never start a release
+                # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-sts-regionalized-endpoints.html).
+                "AWS_STS_REGIONAL_ENDPOINTS": "regional",
                 **({"RELEASE_ROLE_ARN": release_role.role_arn} if release_role is not None else {}),
             },
             environment_encryption=self.encryption_key,
