@@ -14,7 +14,16 @@ Decisions (the ``action`` returned and logged):
 - ``withdrawn``: the released package was rejected and no other is approved; the parameter is cleared,
   no pipeline starts and an alert is published.
 - ``ignored``: anything else (another group, PendingManualApproval, a rejection of a package that is
-  not released, or an event the registry no longer agrees with).
+  not released, an event the registry no longer agrees with, an update of an Approved package that did
+  not change its approval, or an approval older than the last release decision).
+
+SageMaker sends the event for every change of a package, with its current status (an edit of an approved
+package's metadata or lifecycle arrives as ``Approved`` with ``UpdatedModelPackageFields`` naming what
+changed), possibly several per change, and EventBridge does not keep them in order
+(https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html). So an
+``Approved`` event releases its package only if its approval changed (``ModelApprovalStatus`` among the
+updated fields, or none listed, as when the package is registered approved) and it happened after the
+parameter was last written: the later of two approvals stays released whatever order their events arrive in.
 
 Ordering keeps every step retryable: the parameter is written only after the package is verified and
 the pipeline start succeeded, so a failed start leaves the parameter as it was and the retried event
@@ -27,6 +36,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -79,6 +89,10 @@ class StateChange:
     arn: str
     version: int
     status: str
+    updated_fields: tuple[str, ...] | None = None
+    """``UpdatedModelPackageFields``: what the change updated (``None``: not listed, as when a package is created)."""
+    time: datetime | None = None
+    """When the change happened (the event's ``time``, whole seconds)."""
 
 
 def parse_event(event: Any) -> StateChange:
@@ -112,7 +126,18 @@ def parse_event(event: Any) -> StateChange:
         raise ValueError(
             f"detail.ModelPackageArn {arn!r} does not belong to group {detail['ModelPackageGroupName']!r} version {version}"
         )
-    return StateChange(group=detail["ModelPackageGroupName"], arn=arn, version=version, status=detail["ModelApprovalStatus"])
+    updated = detail.get("UpdatedModelPackageFields")
+    if updated is not None and (not isinstance(updated, list) or not all(isinstance(f, str) for f in updated)):
+        raise ValueError(f"detail.UpdatedModelPackageFields must be a list of field names, got {updated!r}")
+    time = event.get("time")
+    try:
+        when = datetime.fromisoformat(time.replace("Z", "+00:00")) if isinstance(time, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ValueError(f"event time must be an ISO 8601 time with a zone, got {time!r}")
+    return StateChange(group=detail["ModelPackageGroupName"], arn=arn, version=version, status=detail["ModelApprovalStatus"],
+                       updated_fields=None if updated is None else tuple(updated), time=when)
 
 
 class Releaser:
@@ -126,19 +151,26 @@ class Releaser:
     def decide(self, change: StateChange) -> dict[str, Any]:
         if change.group != self.settings.group:
             return self._result("ignored", change, None, None, f"event is for group {change.group!r}")
-        released = self._released_arn()
+        released, decided = self._released()
         if change.status == APPROVED:
-            return self._on_approved(change, released)
+            return self._on_approved(change, released, decided)
         if change.status == REJECTED:
             return self._on_rejected(change, released)
         return self._result("ignored", change, released, released, f"status {change.status} needs no action")
 
-    def _on_approved(self, change: StateChange, released: str | None) -> dict[str, Any]:
+    def _on_approved(self, change: StateChange, released: str | None, decided: datetime | None) -> dict[str, Any]:
+        if change.updated_fields is not None and "ModelApprovalStatus" not in change.updated_fields:
+            fields = ", ".join(change.updated_fields) or "nothing"
+            return self._result("ignored", change, released, released, f"an update of {fields}, not of the approval")
         current = self._registry_status(change.arn)
         if current != APPROVED:
             return self._result("ignored", change, released, released, f"the registry now says {current}")
         if released == change.arn:
             return self._result("already-released", change, released, released, "the parameter already holds this package")
+        # The event's time has whole seconds: an approval within the same second as the last decision counts as later.
+        if released is not None and decided is not None and change.time is not None and change.time + timedelta(seconds=1) <= decided:
+            return self._result("ignored", change, released, released,
+                                f"approved before the last release decision ({decided.isoformat()}): a later one stands")
         self._release(change.arn)
         return self._result("released", change, released, change.arn, "approved")
 
@@ -158,13 +190,15 @@ class Releaser:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def _released_arn(self) -> str | None:
+    def _released(self) -> tuple[str | None, datetime | None]:
+        """The released package and when that was decided (the parameter's last write); ``None`` for neither."""
         try:
-            return self.ssm.get_parameter(Name=self.settings.parameter)["Parameter"]["Value"]
+            parameter = self.ssm.get_parameter(Name=self.settings.parameter)["Parameter"]
         except ClientError as err:
             if err.response["Error"]["Code"] == "ParameterNotFound":
-                return None
+                return None, None
             raise
+        return parameter["Value"], parameter.get("LastModifiedDate")
 
     def _registry_status(self, arn: str) -> str:
         return self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
@@ -172,6 +206,7 @@ class Releaser:
     def _newest_other_approved(self, excluded: str) -> str | None:
         pages = self.sagemaker.get_paginator("list_model_packages").paginate(
             ModelPackageGroupName=self.settings.group,
+            ModelPackageType="Versioned",  # the versions of the group (the API's documented default is Unversioned)
             ModelApprovalStatus=APPROVED,
             SortBy="CreationTime",
             SortOrder="Descending",

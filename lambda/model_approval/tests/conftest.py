@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -54,16 +55,22 @@ def lambda_context() -> SimpleNamespace:
     )
 
 
-def state_change_event(arn: str, status: str, *, group: str = GROUP, version: int | None = None) -> dict[str, Any]:
-    """An event shaped as SageMaker sends it: every detail field, times in epoch milliseconds."""
+def state_change_event(
+    arn: str, status: str, *, group: str = GROUP, version: int | None = None, updated: list[str] | None = ["ModelApprovalStatus"],  # noqa: B006
+    time: datetime | None = None,
+) -> dict[str, Any]:
+    """An event shaped as SageMaker sends it: every detail field, times in epoch milliseconds. ``updated``: the
+    ``UpdatedModelPackageFields`` of a change to an existing package (``None``: left out, as for a package created);
+    ``time``: when the change happened (default: now), in whole seconds as EventBridge writes it."""
     version = version if version is not None else int(arn.rsplit("/", 1)[1])
+    when = (time or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "version": "0",
         "id": "b1a3c9d2-5f1e-4c7e-9d2a-7e0f3b9a1c55",
         "detail-type": "SageMaker Model Package State Change",
         "source": "aws.sagemaker",
         "account": DEV_ACCOUNT,
-        "time": "2026-11-21T10:15:42Z",
+        "time": when,
         "region": REGION,
         "resources": [arn],
         "detail": {
@@ -89,6 +96,7 @@ def state_change_event(arn: str, status: str, *, group: str = GROUP, version: in
             "LastModifiedTime": 1795600123456,
             "CreatedBy": {"IamIdentity": {"Arn": f"arn:aws:sts::{DEV_ACCOUNT}:assumed-role/training/session", "PrincipalId": "AROAEXAMPLE:session"}},
             "LastModifiedBy": {"IamIdentity": {"Arn": f"arn:aws:sts::{DEV_ACCOUNT}:assumed-role/reviewer/jane", "PrincipalId": "AROAEXAMPLE:jane"}},
+            **({"UpdatedModelPackageFields": updated} if updated is not None else {}),
         },
     }
 

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -77,6 +78,40 @@ def test_a_newer_approval_replaces_the_released_package(world: World, handler_mo
     result = invoke(handler_module, state_change_event(second, "Approved"), lambda_context)
     assert (result["action"], result["previous_arn"], result["released_arn"]) == ("released", first, second)
     assert world.released() == second
+
+
+def test_an_edit_of_an_older_approved_package_does_not_release_it_again(world: World, handler_module, lambda_context) -> None:
+    # SageMaker sends the state change event for any field of a package, with its current status: a metadata or
+    # lifecycle edit of an approved version arrives as "Approved", naming the fields it updated.
+    older, newer = world.register("Approved"), world.register("Approved")
+    world.release(newer)
+    for fields in (["ModelLifeCycle"], ["CustomerMetadataProperties", "ApprovalDescription"], []):
+        result = invoke(handler_module, state_change_event(older, "Approved", updated=fields), lambda_context)
+        assert result["action"] == "ignored" and "not of the approval" in result["reason"]
+    assert world.released() == newer
+    assert world.pipeline_starts() == []
+
+
+def test_a_package_registered_approved_is_released(world: World, handler_module, lambda_context) -> None:
+    # a package created with its approval lists no updated fields
+    arn = world.register("Approved")
+    assert invoke(handler_module, state_change_event(arn, "Approved", updated=None), lambda_context)["action"] == "released"
+    assert world.released() == arn
+
+
+def test_two_approvals_delivered_out_of_order_leave_the_later_released(world: World, handler_module, lambda_context) -> None:
+    # EventBridge does not keep events in order: the earlier approval's event may arrive last.
+    first, second = world.register("Approved"), world.register("Approved")
+    approved_first = datetime.now(timezone.utc) - timedelta(minutes=2)
+    assert invoke(handler_module, state_change_event(second, "Approved"), lambda_context)["action"] == "released"
+    late = invoke(handler_module, state_change_event(first, "Approved", time=approved_first), lambda_context)
+    assert late["action"] == "ignored" and "before the last release decision" in late["reason"]
+    assert world.released() == second
+    assert world.pipeline_starts() == [second]
+    # an approval after the last decision is a new decision: an older version approved again is released
+    assert invoke(handler_module, state_change_event(first, "Approved", time=datetime.now(timezone.utc) + timedelta(seconds=1)),
+                  lambda_context)["action"] == "released"
+    assert world.released() == first
 
 
 def test_rejecting_the_released_package_rolls_back_to_the_newest_other_approved(world: World, handler_module, lambda_context) -> None:
@@ -180,6 +215,11 @@ def _with(top: dict[str, Any] | None = None, detail: dict[str, Any] | None = Non
         (_with(detail={"ModelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model/acme-churn"}), "detail.ModelPackageArn is not a model package ARN"),
         (_with(detail={"ModelPackageVersion": "1"}), "detail.ModelPackageVersion must be an integer, got '1'"),
         (_with(detail={"ModelPackageGroupName": "acme-fraud"}), "does not belong to group 'acme-fraud' version 1"),
+        (_with(detail={"UpdatedModelPackageFields": "ModelApprovalStatus"}),
+         "detail.UpdatedModelPackageFields must be a list of field names, got 'ModelApprovalStatus'"),
+        (_without_top("time"), "event time must be an ISO 8601 time with a zone, got None"),
+        (_with(top={"time": "yesterday"}), "event time must be an ISO 8601 time with a zone, got 'yesterday'"),
+        (_with(top={"time": "2026-11-28T10:00:00"}), "event time must be an ISO 8601 time with a zone, got '2026-11-28T10:00:00'"),
     ],
 )
 def test_malformed_events_raise_before_any_side_effect(world: World, handler_module, lambda_context, event: Any, message: str) -> None:
