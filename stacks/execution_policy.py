@@ -62,6 +62,13 @@ SERVICE_LINKED_ROLES = (
     "sagemaker.application-autoscaling.amazonaws.com",
     "autoscaling.amazonaws.com",
     "ecr.amazonaws.com",
+    # Created by the service the first time an account creates a notification rule (the pipelines' failure
+    # notifications), with the caller's permission to create it
+    # (https://docs.aws.amazon.com/dtconsole/latest/userguide/using-service-linked-roles.html).
+    "codestar-notifications.amazonaws.com",
+    # Created by API Gateway when an account creates its first API (the models' InferenceApi)
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/using-service-linked-roles.html).
+    "ops.apigateway.amazonaws.com",
 )
 
 

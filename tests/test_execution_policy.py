@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from stacks.execution_policy import MANAGED_SERVICES, execution_policy
+from stacks.execution_policy import MANAGED_SERVICES, SERVICE_LINKED_ROLES, execution_policy
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform
 
 
@@ -32,6 +32,25 @@ def test_every_synthesized_resource_type_is_covered(platform: SynthesizedPlatfor
         elif service != "AWS::CDK":
             assert service in MANAGED_SERVICES, f"{type_}: add its service to stacks/execution_policy.py"
             assert {f"{p}:*" for p in MANAGED_SERVICES[service]} <= regional, type_
+
+
+# Resource types whose service creates a service-linked role the first time an account uses it, with the
+# permission of the caller (CloudFormation's execution role): without iam:CreateServiceLinkedRole for it, the first
+# deploy in a new account fails with AccessDenied.
+SERVICE_LINKED_ROLE_OF = {
+    "AWS::ApplicationAutoScaling::ScalableTarget": "sagemaker.application-autoscaling.amazonaws.com",
+    "AWS::CodeStarNotifications::NotificationRule": "codestar-notifications.amazonaws.com",
+    "AWS::ApiGateway::RestApi": "ops.apigateway.amazonaws.com",
+    "AWS::ECR::Repository": "ecr.amazonaws.com",
+}
+
+
+def test_every_service_linked_role_a_resource_needs_may_be_created(platform: SynthesizedPlatform) -> None:
+    types = {r["Type"] for t in platform.templates.values() for r in t["Resources"].values()}
+    needed = {role for type_, role in SERVICE_LINKED_ROLE_OF.items() if type_ in types}
+    assert len(needed) == len(SERVICE_LINKED_ROLE_OF)  # the default platform has every one of these types
+    allowed = statement(execution_policy(platform.config), "ServiceLinkedRolesThePlatformUses")
+    assert needed <= set(allowed["Condition"]["StringEquals"]["iam:AWSServiceName"]) == set(SERVICE_LINKED_ROLES)
 
 
 def test_iam_and_s3_names_the_stacks_create_start_with_the_project(platform: SynthesizedPlatform) -> None:
