@@ -1515,9 +1515,8 @@ def test_an_image_asset_and_a_script_steps_repository_image_are_pulled_once_each
         ({"processing_volume_size_gb": 20000}, r"processing_volume_size_gb: must be from 1 to 16384 GiB \(got 20000\)"),
         ({"max_training_runtime": 3600}, r"max_training_runtime: must be Duration \(got 3600\)"),
         ({"spot_max_wait": "30h"}, r"spot_max_wait: must be Duration \(or None\) \(got '30h'\)"),
-        # SageMaker's limits: 28 days of training (and of spot waiting), 777,600 s (9 days) of processing
+        # SageMaker's limits: 28 days of training, 777,600 s (9 days) of processing
         ({"max_training_runtime": Duration.days(29)}, r"max_training_runtime: must be from 1 second to 28 days \(got '29 days'\)"),
-        ({"spot_max_wait": Duration.days(30)}, r"spot_max_wait: must be from 1 second to 28 days \(got '30 days'\)"),
         ({"max_processing_runtime": Duration.seconds(777_601)}, r"max_processing_runtime: must be from 1 second to 9 days \(got '9 days 1 second'\)"),
         ({"training_instance_type": "ml.p6-b200.48xlarge"}, r"training_instance_type: must be an instance type without local \(NVMe\) instance storage"),
         ({"training_instance_type": None}, r"training_instance_type: must be a string \(got None\)"),
@@ -1531,7 +1530,7 @@ def test_an_image_asset_and_a_script_steps_repository_image_are_pulled_once_each
         ({"log_retention": 365}, r"log_retention: must be RetentionDays \(got 365\)"),
     ],
     ids=["image-number", "image-docker-hub", "image-without-tag", "count-string", "count-zero", "volume-float", "volume-too-big", "runtime-seconds",
-         "spot-string", "training-runtime-over-28-days", "spot-wait-over-28-days", "processing-runtime-over-9-days", "instance-type-with-nvme", "instance-type-none", "vpc-id", "key-arn", "bucket-name", "hyperparameter-number", "hyperparameters-list", "alarm-names-string",
+         "spot-string", "training-runtime-over-28-days", "processing-runtime-over-9-days", "instance-type-with-nvme", "instance-type-none", "vpc-id", "key-arn", "bucket-name", "hyperparameter-number", "hyperparameters-list", "alarm-names-string",
          "flag-string", "retention-days"],
 )
 def test_props_of_the_wrong_type_are_refused_naming_the_prop(kwargs: dict[str, Any], message: str) -> None:

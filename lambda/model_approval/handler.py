@@ -22,8 +22,9 @@ package's metadata or lifecycle arrives as ``Approved`` with ``UpdatedModelPacka
 changed), possibly several per change, and EventBridge does not keep them in order
 (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html). So an
 ``Approved`` event releases its package only if its approval changed (``ModelApprovalStatus`` among the
-updated fields, or none listed, as when the package is registered approved) and it happened after the
-parameter was last written: the later of two approvals stays released whatever order their events arrive in.
+updated fields, or none listed, as when the package is registered approved) and it happened no earlier than
+the event behind the last decision, whose time the parameter's description keeps: the later of two approvals
+stays released whatever order their events arrive in.
 
 Ordering keeps every step retryable: the parameter is written only after the package is verified and
 the pipeline start succeeded, so a failed start leaves the parameter as it was and the retried event
@@ -36,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -57,6 +58,9 @@ MODEL_PACKAGE_ARN = re.compile(
 # Standard retry mode: exponential backoff with jitter on throttling and transient errors. What still
 # fails is raised, so that Lambda retries the event and finally sends it to the dead-letter queue.
 BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
+# The parameter's description names the time of the event behind the decision that wrote it.
+DECIDED_BY = "Released by the model approval function for the event of {time}"
+DECIDED_AT = re.compile(r"for the event of (\S+)$")
 
 
 @dataclass(frozen=True)
@@ -159,19 +163,19 @@ class Releaser:
         return self._result("ignored", change, released, released, f"status {change.status} needs no action")
 
     def _on_approved(self, change: StateChange, released: str | None, decided: datetime | None) -> dict[str, Any]:
-        if change.updated_fields is not None and "ModelApprovalStatus" not in change.updated_fields:
-            fields = ", ".join(change.updated_fields) or "nothing"
+        if change.updated_fields and "ModelApprovalStatus" not in change.updated_fields:
+            fields = ", ".join(change.updated_fields)
             return self._result("ignored", change, released, released, f"an update of {fields}, not of the approval")
         current = self._registry_status(change.arn)
         if current != APPROVED:
             return self._result("ignored", change, released, released, f"the registry now says {current}")
         if released == change.arn:
             return self._result("already-released", change, released, released, "the parameter already holds this package")
-        # The event's time has whole seconds: an approval within the same second as the last decision counts as later.
-        if released is not None and decided is not None and change.time is not None and change.time + timedelta(seconds=1) <= decided:
+        # Event times have whole seconds: an approval in the same second as the decision's event counts as later.
+        if released is not None and decided is not None and change.time is not None and change.time < decided:
             return self._result("ignored", change, released, released,
-                                f"approved before the last release decision ({decided.isoformat()}): a later one stands")
-        self._release(change.arn)
+                                f"approved before the event of the last decision ({decided.isoformat()}): that decision stands")
+        self._release(change.arn, change)
         return self._result("released", change, released, change.arn, "approved")
 
     def _on_rejected(self, change: StateChange, released: str | None) -> dict[str, Any]:
@@ -182,7 +186,7 @@ class Releaser:
             return self._result("ignored", change, released, released, f"the registry now says {current}")
         replacement = self._newest_other_approved(change.arn)
         if replacement is not None:
-            self._release(replacement)
+            self._release(replacement, change)
             return self._result("rolled-back", change, released, replacement, "released package rejected; newest other approved package released")
         self._alert(change)
         self.ssm.delete_parameter(Name=self.settings.parameter)
@@ -191,14 +195,25 @@ class Releaser:
     # -- reads ---------------------------------------------------------------------------------------
 
     def _released(self) -> tuple[str | None, datetime | None]:
-        """The released package and when that was decided (the parameter's last write); ``None`` for neither."""
+        """The released package and the time of the event behind that decision, from the parameter's latest
+        version and its description (``None`` when not released, or not written by this function)."""
+        latest: dict[str, Any] | None = None
         try:
-            parameter = self.ssm.get_parameter(Name=self.settings.parameter)["Parameter"]
+            # GetParameter leaves the description out; the history's last entry is the current version.
+            for page in self.ssm.get_paginator("get_parameter_history").paginate(Name=self.settings.parameter):
+                latest = (page.get("Parameters") or [latest])[-1]
         except ClientError as err:
             if err.response["Error"]["Code"] == "ParameterNotFound":
                 return None, None
             raise
-        return parameter["Value"], parameter.get("LastModifiedDate")
+        if latest is None:
+            return None, None
+        match = DECIDED_AT.search(latest.get("Description") or "")
+        try:
+            decided = datetime.fromisoformat(match[1]) if match else None
+        except ValueError:
+            decided = None
+        return latest["Value"], decided if decided is not None and decided.tzinfo is not None else None
 
     def _registry_status(self, arn: str) -> str:
         return self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
@@ -219,12 +234,14 @@ class Releaser:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _release(self, arn: str) -> None:
+    def _release(self, arn: str, change: StateChange) -> None:
         self._pipeline_client().start_pipeline_execution(
             name=self.settings.pipeline,
             variables=[{"name": PIPELINE_VARIABLE, "value": arn}],
         )
-        self.ssm.put_parameter(Name=self.settings.parameter, Value=arn, Type="String", Overwrite=True)
+        when = change.time.isoformat() if change.time is not None else "unknown"
+        self.ssm.put_parameter(Name=self.settings.parameter, Value=arn, Type="String", Overwrite=True,
+                               Description=DECIDED_BY.format(time=when))
 
     def _pipeline_client(self) -> Any:
         if self.settings.release_role_arn is None:

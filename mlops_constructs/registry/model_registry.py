@@ -595,7 +595,7 @@ class ModelRegistry(_ModelPackageGroupBase):
             allow("ReadThisGroupsPackages", ["sagemaker:DescribeModelPackage"], [model_packages_arn]),
             # The function lists only its own group (see _acknowledge for why "*").
             allow("ListPackages", ["sagemaker:ListModelPackages"], ["*"]),
-            allow("ApprovedModelParameter", ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"], [parameter_arn]),
+            allow("ApprovedModelParameter", ["ssm:GetParameterHistory", "ssm:PutParameter", "ssm:DeleteParameter"], [parameter_arn]),
             release,
             allow("Alert", ["sns:Publish"], [self.notification_topic.topic_arn]),
             allow("DeadLetters", ["sqs:SendMessage"], [self.dead_letter_queue.queue_arn]),

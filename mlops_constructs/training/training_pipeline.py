@@ -100,7 +100,7 @@ _ARGUMENTS_MAX, _ARGUMENT_MAX = 256, 256
 # names and values at most 256 characters (a training job's 512: the lower limit holds for every step).
 _ENVIRONMENT_MAX = 100
 _MAX_TRAINING_SECONDS = 28 * 24 * 3600
-"""SageMaker's limit on a training job's run time, and on its wait for spot capacity (28 days)."""
+"""SageMaker's limit on a training job's run time (28 days)."""
 _MAX_PROCESSING_SECONDS = 777_600
 """SageMaker's limit on a processing job's run time (9 days)."""
 _ENVIRONMENT_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,255}")
@@ -1086,14 +1086,15 @@ class TrainingPipeline(TrainingPipelineBase):
         check_range(name, "training_instance_count", props["training_instance_count"], 1, 100)
         for prop in ("training_volume_size_gb", "processing_volume_size_gb"):
             check_range(name, prop, props[prop], 1, 16384, unit="GiB")
-        # SageMaker's limits: a training job runs (and waits for spot capacity) at most 28 days
-        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html), a processing
-        # job at most 777,600 s, 9 days (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingStoppingCondition.html).
-        for prop, most in (("max_training_runtime", _MAX_TRAINING_SECONDS), ("max_processing_runtime", _MAX_PROCESSING_SECONDS),
-                           ("spot_max_wait", _MAX_TRAINING_SECONDS)):
-            check_type(name, prop, props[prop], Duration, optional=prop == "spot_max_wait")
-            if props[prop] is not None and not 1 <= props[prop].to_seconds() <= most:
+        # SageMaker's limits: a training job runs at most 28 days (MaxRuntimeInSeconds,
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html), a processing job
+        # at most 777,600 s, 9 days (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingStoppingCondition.html).
+        # The spot wait (MaxWaitTimeInSeconds) has no documented maximum: only its lower bound is checked.
+        for prop, most in (("max_training_runtime", _MAX_TRAINING_SECONDS), ("max_processing_runtime", _MAX_PROCESSING_SECONDS)):
+            check_type(name, prop, props[prop], Duration)
+            if not 1 <= props[prop].to_seconds() <= most:
                 raise PropsError(name, prop, props[prop].to_human_string(), f"must be from 1 second to {Duration.seconds(most).to_human_string()}")
+        check_type(name, "spot_max_wait", props["spot_max_wait"], Duration, optional=True)
         check_type(name, "vpc_subnets", props["vpc_subnets"], ec2.SubnetSelection, optional=True)
         check_type(name, "source_code", props["source_code"], s3_assets.Asset, optional=True)
         for prop in ("trigger_on_new_data", "trigger_on_retrain_event"):
@@ -1494,7 +1495,9 @@ class TrainingPipeline(TrainingPipelineBase):
             # Each reaches its job as an S3Prefix input (S3Object is not a data type of a job's input), which
             # SageMaker lists before it downloads: the execution role needs s3:ListBucket on an input's bucket
             # ("CreateProcessingJob API: Execution Role Permissions",
-            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). Only those keys as prefixes.
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html), as AWS's example grants it: without
+            # an s3:prefix condition, since AWS does not document the request SageMaker lists with. The bucket is CDK's
+            # assets bucket: listing shows the names (content hashes) of the account's deployment assets, no content.
             *self._list_scripts(stack, scripts),
             # Volume encryption: SageMaker creates grants on the key for the job's instances.
             allow("EncryptJobVolumes", ["kms:CreateGrant"], [key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
@@ -1509,15 +1512,11 @@ class TrainingPipeline(TrainingPipelineBase):
 
     @staticmethod
     def _list_scripts(stack: Stack, scripts: Mapping[str, s3_assets.Asset]) -> list[Statement]:
-        """``s3:ListBucket`` on each bucket holding ``scripts``, for their own keys as the listing's prefix only."""
-        keys: dict[str, tuple[str, list[str]]] = {}  # the bucket, resolved -> its ARN and the keys in it
+        """``s3:ListBucket`` on each bucket holding ``scripts`` (CDK's assets bucket: one statement, one bucket)."""
+        buckets: dict[str, str] = {}  # the bucket, resolved -> its ARN
         for asset in scripts.values():
-            bucket = json.dumps(stack.resolve(asset.bucket.bucket_arn), sort_keys=True)
-            keys.setdefault(bucket, (asset.bucket.bucket_arn, []))[1].append(asset.s3_object_key)
-        return [
-            allow(f"ListScripts{number or ''}", ["s3:ListBucket"], [bucket_arn], {"StringEquals": {"s3:prefix": sorted(set(object_keys))}})
-            for number, (bucket_arn, object_keys) in enumerate(keys.values())
-        ]
+            buckets.setdefault(json.dumps(stack.resolve(asset.bucket.bucket_arn), sort_keys=True), asset.bucket.bucket_arn)
+        return [allow("ListScripts", ["s3:ListBucket"], list(buckets.values()))] if buckets else []
 
     def _state_machine_statements(self, stack: Stack, model_name: str, group: str, artifact_bucket: s3.IBucket,
                                   artifact_prefix: str, key: kms.IKey, subnets: Subnets, *,
