@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnDeletionPolicy, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
@@ -139,6 +140,26 @@ def schedule_role_statements(stack: Stack, machine_arn: str, machine_key_arn: st
         allow("EncryptDeadLetters", ["kms:GenerateDataKey", "kms:Decrypt"], [dead_letter_key_arn],
               {"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}}),
     ]
+
+
+def execution_log_group(scope: Construct, id: str, *, key: kms.IKey, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> logs.LogGroup:
+    """A state machine's execution log group, encrypted with ``key``, named ``/aws/vendedlogs/states/<unique name>``.
+
+    When a state machine logs to a group, CloudWatch Logs adds the group to the account's log delivery resource
+    policy, which holds 5,120 characters per region: ~35 machines with groups named elsewhere fill it, and the next
+    machine fails to create ("The CloudWatch Logs Resource Policy size was exceeded"). For groups under
+    ``/aws/vendedlogs/`` it grants the prefix once instead (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html).
+
+    A group created before it had this name is replaced when the name comes; the old group is kept (its logs expire
+    by its own retention) rather than deleted with its logs, whatever ``removal_policy`` says for deleting the stack."""
+    group = logs.LogGroup(
+        scope, id, log_group_name=f"/aws/vendedlogs/states/{Names.unique_resource_name(scope, max_length=200, separator='-')}-{id}",
+        encryption_key=key, retention=retention, removal_policy=removal_policy,
+    )
+    resource = group.node.default_child
+    assert isinstance(resource, logs.CfnLogGroup)
+    resource.cfn_options.update_replace_policy = CfnDeletionPolicy.RETAIN
+    return group
 
 
 def allow_execution_log_delivery(key: kms.Key, account: str) -> None:

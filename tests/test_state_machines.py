@@ -48,6 +48,27 @@ def test_every_state_machine_is_found_and_rendered(synthesized: SynthesizedPlatf
         assert machine.definition["StartAt"] in machine.definition["States"]
 
 
+def test_every_state_machine_logs_to_a_vended_logs_group_kept_when_replaced(synthesized: SynthesizedPlatform) -> None:
+    # CloudWatch Logs adds each machine's log group to the account's log delivery resource policy (5,120 characters
+    # per region, ~35 groups named elsewhere); groups under /aws/vendedlogs/ are granted once by that prefix
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html). Existing groups renamed by the upgrade are
+    # replaced: their logs are kept, not deleted.
+    checked = 0
+    for template in synthesized.templates.values():
+        groups = resources(template, "AWS::Logs::LogGroup")
+        for machine in resources(template, STATE_MACHINE).values():
+            (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+            logical_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+            group = groups[logical_id]
+            assert group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/"), logical_id
+            assert group["UpdateReplacePolicy"] == "Retain", logical_id
+            checked += 1
+    assert checked >= len(synthesized.config.models)
+    names = [g["Properties"].get("LogGroupName") for t in synthesized.templates.values() for g in resources(t, "AWS::Logs::LogGroup").values()]
+    vended = [n for n in names if isinstance(n, str) and n.startswith("/aws/vendedlogs/states/")]
+    assert len(vended) == len(set(vended)) == checked  # one group per machine, each its own name
+
+
 def test_every_state_machine_passes_asl_validator(synthesized: SynthesizedPlatform) -> None:
     machines = state_machines(synthesized)
     errors = asl_validate({m.name: m.definition for m in machines})

@@ -335,7 +335,7 @@ class DriftMonitor(Construct):
         deny_grants_except_for_aws_resources(self.key)
         state_machines.allow_execution_log_delivery(self.key, account)
         machine_key_arn = self.key.key_arn
-        log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        log_group = state_machines.execution_log_group(self, "Logs", key=self.key, retention=log_retention, removal_policy=removal_policy)
         definition = self._definition(
             endpoint_name=endpoint_name, model_package_arn=model_package_arn, capture_bucket=capture_bucket.bucket_name,
             captured_prefix=capture_prefix if batch else f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix,

@@ -315,7 +315,7 @@ class BatchInference(Construct):
         self.notification_topic: sns.ITopic = notification_topic or sns.Topic(
             self, "NotificationTopic", display_name=f"Batch transform of {name}", master_key=self.key, enforce_ssl=True)
         """Receives the failure and dead-letter alarms, and a message for every failed run."""
-        log_group = logs.LogGroup(self, "Logs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        log_group = state_machines.execution_log_group(self, "Logs", key=self.key, retention=log_retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
 
         # -- the state machine ---------------------------------------------------------------------------------

@@ -564,7 +564,7 @@ class TrainingPipeline(TrainingPipelineBase):
             self, "Notifications", display_name=f"Training pipeline of {model_name}", master_key=self.key, enforce_ssl=True
         )
         """Registered, gate-missed and failure messages."""
-        log_group = logs.LogGroup(self, "ExecutionLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy)
+        log_group = state_machines.execution_log_group(self, "ExecutionLogs", key=self.key, retention=log_retention, removal_policy=removal_policy)
         acknowledge_log_retention(log_group)
 
         # -- the states, one method per step -----------------------------------------------------------
