@@ -79,11 +79,42 @@ QUOTAS: tuple[Quota, ...] = (
           "https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html"),
     Quota("buildspec_characters", "characters of a CodeBuild project's buildspec", 25_500, "project",
           "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codebuild-project-source.html"),
+    # Step Functions logs through CloudWatch Logs' log delivery, which names each destination group in one
+    # account-wide resource policy per Region, except groups under /aws/vendedlogs/, granted once by prefix
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html).
+    Quota("log_delivery_policy", "characters of the account's CloudWatch Logs resource policy for log deliveries (per Region)",
+          5_120, "account", "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html"),
 )
 BY_KEY = {quota.key: quota for quota in QUOTAS}
 
 # The longest value of each pseudo parameter (the partition aws-us-gov, a region name, the URL suffix amazonaws.com.cn).
 _PSEUDO = {"AWS::Partition": 10, "AWS::AccountId": 12, "AWS::Region": 16, "AWS::URLSuffix": 16, "AWS::NoValue": 0, "AWS::StackName": 128}
+
+# The log delivery policy: its statement without resources, one resource per named group, one for the /aws/vendedlogs/ prefix.
+_LOG_POLICY_BASE = len('{"Version":"2012-10-17","Statement":[{"Sid":"AWSLogDeliveryWrite20150319","Effect":"Allow","Principal":'
+                       '{"Service":["delivery.logs.amazonaws.com"]},"Action":["logs:CreateLogStream","logs:PutLogEvents"],'
+                       '"Resource":[],"Condition":{"StringEquals":{"aws:SourceAccount":["123456789012"]},"ArnLike":'
+                       '{"aws:SourceArn":["arn:aws:logs:us-east-1:123456789012:*"]}}}]}')
+_VENDED = "/aws/vendedlogs/"
+
+
+def _log_resource(group_name: str) -> int:
+    """Characters of one group's entry: ``"arn:<partition>:logs:<region>:<account>:log-group:<name>:log-stream:*",``."""
+    return len('"arn::logs:::log-group::log-stream:*",') + _PSEUDO["AWS::Partition"] + _PSEUDO["AWS::Region"] + 12 + len(group_name)
+
+
+def _log_group_name(stack: _Stack, resources: dict[str, Any], machine: dict[str, Any]) -> str | None:
+    """The name of the group a state machine logs to: its literal name, or the longest CloudFormation generates
+    (``<stack name>-<logical id>-<12 characters>``); ``None`` when it does not log to a group of its stack."""
+    for destination in ((machine.get("LoggingConfiguration") or {}).get("Destinations") or []):
+        arn = (destination.get("CloudWatchLogsLogGroup") or {}).get("LogGroupArn")
+        logical_id = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else None
+        group = resources.get(logical_id) if logical_id else None
+        if group is not None:
+            name = (group.get("Properties") or {}).get("LogGroupName")
+            return name if isinstance(name, str) else f"{stack.name}-{logical_id}-{'x' * 12}"
+    return None
+
 
 # Step Functions' optimized integrations that run a job to completion (.sync) follow it through one
 # managed rule per job kind and account, on the default bus (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
@@ -190,6 +221,7 @@ def measure(outdir: str | Path) -> list[Figure]:
     managed: dict[str, int] = defaultdict(lambda: BOOTSTRAP_MANAGED_POLICIES)
     rules: dict[str, int] = defaultdict(int)
     sync_rules: dict[str, set[str]] = defaultdict(set)
+    log_groups: dict[str, set[str]] = defaultdict(set)  # account -> the groups its state machines log to
     for stack in _stacks(Path(outdir)):
         resources = stack.template.get("Resources", {}) or {}
         see("cfn_resources", len(resources), stack.name)
@@ -215,6 +247,9 @@ def measure(outdir: str | Path) -> list[Figure]:
                 rules[stack.account] += 1
             elif kind == "AWS::StepFunctions::StateMachine":
                 sync_rules[stack.account] |= {f"{m['service']}:{m['api']}" for m in _SYNC.finditer(json.dumps(props.get("DefinitionString", "")))}
+                group_name = _log_group_name(stack, resources, props)
+                if group_name is not None:
+                    log_groups[stack.account].add(group_name)
             elif kind == "AWS::CodePipeline::Pipeline":
                 stages = props.get("Stages", []) or []
                 see("pipeline_stages", len(stages), where)
@@ -232,6 +267,10 @@ def measure(outdir: str | Path) -> list[Figure]:
     for account in set(rules) | set(sync_rules):
         see("eventbridge_rules", rules[account] + len(sync_rules[account]),
             f"account {account} ({len(sync_rules[account])} managed by Step Functions)")
+    for account, names in log_groups.items():
+        named = [n for n in names if not n.startswith(_VENDED)]
+        size = _LOG_POLICY_BASE + sum(_log_resource(n) for n in named) + (_log_resource(_VENDED + "*") if len(named) < len(names) else 0)
+        see("log_delivery_policy", size, f"account {account} ({len(names)} state machine log groups, {len(named)} outside {_VENDED})")
     return [best[q.key] if q.key in best else Figure(q, 0, "none") for q in QUOTAS]
 
 

@@ -106,6 +106,27 @@ def test_measure_finds_a_figure_over_budget(tmp_path: Path) -> None:
     )
 
 
+def test_state_machine_log_groups_outside_vended_logs_fill_the_log_delivery_policy(tmp_path: Path) -> None:
+    def machines(count: int, name: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for i in range(count):
+            found[f"Logs{i}"] = {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"{name}{i}"} if name else {}}
+            found[f"Machine{i}"] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"LoggingConfiguration": {
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [f"Logs{i}", "Arn"]}}}]}}}
+        return found
+
+    def figure(resources: dict[str, Any], directory: str) -> Any:
+        (tmp_path / directory).mkdir()
+        (found,) = [f for f in measure(assembly(tmp_path / directory, resources)) if f.quota.key == "log_delivery_policy"]
+        return found
+
+    generated = figure(machines(45, None), "generated")  # CloudFormation's names: one entry each
+    assert not generated.within_budget and "45 state machine log groups, 45 outside" in generated.where
+    vended = figure(machines(200, "/aws/vendedlogs/states/machine-"), "vended")  # one entry for the prefix
+    assert vended.within_budget and vended.value < figure(machines(2, None), "two").value
+    assert figure({}, "none").value == 0
+
+
 def test_intrinsics_count_at_most_what_they_resolve_to(tmp_path: Path) -> None:
     document = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "Bucket"}, "/*"]]}}]}
