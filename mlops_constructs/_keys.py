@@ -81,16 +81,25 @@ def deny_grants_except_for_aws_resources(key: kms.Key) -> None:
 def allow_dead_letters_and_alarms(key: kms.Key) -> None:
     """Let EventBridge write undeliverable events to queues encrypted with ``key``, and CloudWatch alarms
     publish to topics encrypted with it; both only on behalf of this account."""
-    for sid, service in (("EventBridgeDeadLetters", "events.amazonaws.com"), ("CloudWatchAlarms", "cloudwatch.amazonaws.com")):
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=sid,
-                principals=[service_principal(service)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},
-            )
+    allow_event_dead_letters(key)
+    _allow_for_this_account(key, "CloudWatchAlarms", "cloudwatch.amazonaws.com")
+
+
+def allow_event_dead_letters(key: kms.Key) -> None:
+    """Let EventBridge write undeliverable events to queues encrypted with ``key``, on behalf of this account."""
+    _allow_for_this_account(key, "EventBridgeDeadLetters", "events.amazonaws.com")
+
+
+def _allow_for_this_account(key: kms.Key, sid: str, service: str) -> None:
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[service_principal(service)],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={"StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},
         )
+    )
 
 
 def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.ITopic, description: str,

@@ -189,6 +189,30 @@ def test_drift_alarm_keeps_the_name_training_listens_for_and_is_forwarded(built:
     assert monitor.timed_out_alarm.alarm_name is not None
 
 
+def test_a_drift_event_the_training_account_refuses_is_kept_and_alarmed(built: tuple[dict[str, Any], cdk.Stack, DriftMonitor]) -> None:
+    # without a dead-letter queue EventBridge drops an event the other account's bus refuses: drift detected, no retraining
+    template, stack, monitor = built
+    assert monitor.drift_forwarding is not None and monitor.forward_dead_letter_queue is not None
+    queue_id = stack.get_logical_id(monitor.forward_dead_letter_queue.node.default_child)
+    rule_id = stack.get_logical_id(monitor.drift_forwarding.node.default_child)
+    (target,) = template["Resources"][rule_id]["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    # EventBridge may write it, for this rule only, and encrypt with the monitor's key
+    (policy,) = [r["Properties"]["PolicyDocument"] for r in resources(template, "AWS::SQS::QueuePolicy").values()
+                 if r["Properties"]["Queues"] == [{"Ref": queue_id}]]
+    (send,) = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+    assert send["Principal"] == {"Service": "events.amazonaws.com"} and send["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    queue = template["Resources"][queue_id]["Properties"]
+    key_id = queue["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    statements = template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(st.get("Sid") == "EventBridgeDeadLetters" and st["Principal"] == {"Service": "events.amazonaws.com"} for st in statements)
+    # and anything in it raises an alarm to the endpoint's topic
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("AlarmName") == f"{ENDPOINT}-drift-not-forwarded"]
+    assert len(alarms) == 1 and alarms[0]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert alarms[0]["AlarmActions"]
+
+
 def test_the_definition_carries_its_timeouts(template: dict[str, Any]) -> None:
     """CDK's StateMachine(timeout=...) is not applied to a definition from a string: the definition carries
     TimeoutSeconds itself, on the drift task (States.Timeout, caught and notified) and on the execution (a backstop)."""
@@ -240,9 +264,9 @@ def test_the_schedule_role_may_only_start_this_machine_and_write_its_dead_letter
     schedule = schedule_of(template)
     ((machine_id, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
     key_id = machine["Properties"]["EncryptionConfiguration"]["KmsKeyId"]["Fn::GetAtt"][0]
-    ((queue_id, queue),) = resources(template, "AWS::SQS::Queue").items()
-    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    queue_id = schedule["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]  # the schedule's own (the forwarding rule has another)
+    assert queue_id.startswith("DriftScheduleDeadLetters")
+    assert template["Resources"][queue_id]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
     # the machine's own role, which Scheduler may assume for this one schedule only
     assert machine["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
@@ -502,7 +526,7 @@ def test_the_extension_points_keep_every_compliance_pack_clean(tmp_path: Path) -
 
 def test_without_a_retrain_bus_nothing_is_forwarded_and_the_attribute_is_none() -> None:
     app, stack, monitor = build(retrain_event_bus=REMOVE)
-    assert monitor.drift_forwarding is None
+    assert monitor.drift_forwarding is None and monitor.forward_dead_letter_queue is None
     assert [r for r in resources(synth(app, stack), "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]] == []
 
 

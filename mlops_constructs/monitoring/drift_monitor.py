@@ -42,7 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -488,6 +488,8 @@ class DriftMonitor(Construct):
 
         self.drift_forwarding: events.Rule | None = None
         """Forwards the drift alarm's ALARM events to ``retrain_event_bus`` (another account's), or ``None``."""
+        self.forward_dead_letter_queue: sqs.Queue | None = None
+        """Drift events the forwarding could not deliver, alarmed (``None`` without forwarding)."""
         if retrain_event_bus is not None and retrain_event_bus.env.account != account:
             forwarder = iam.Role(self, "ForwardDriftRole", assumed_by=service_principal("events.amazonaws.com", account),
                                  description=f"Forwards drift alarms of {endpoint_name}")
@@ -500,8 +502,22 @@ class DriftMonitor(Construct):
                     source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
                     detail={"alarmName": [self.alarm_name_for(endpoint_name)], "state": {"value": ["ALARM"]}},
                 ),
-                targets=[targets.EventBus(retrain_event_bus, role=forwarder.without_policy_updates())],
+                targets=[targets.EventBus(retrain_event_bus, role=forwarder.without_policy_updates(),
+                                          dead_letter_queue=self._forward_dead_letters(endpoint_name, notification_topic))],
             )
+
+    def _forward_dead_letters(self, endpoint_name: str, notification_topic: sns.ITopic) -> sqs.Queue:
+        """Where EventBridge puts a drift event the training account's bus refused (its policy, a deleted bus), after its
+        retries, with an alarm: without one, drift would be detected and no retraining start, unnoticed."""
+        allow_event_dead_letters(self.key)
+        self.forward_dead_letter_queue = dead_letter_queue(
+            self, "ForwardDeadLetters", self.key, notification_topic,
+            alarm_id="ForwardDeadLetterAlarm", alarm_name=f"{endpoint_name}-drift-not-forwarded",
+            alarm_description=f"A drift alarm of {endpoint_name} could not be forwarded to the training account: no retraining started",
+            reason="This queue is itself the dead-letter queue of the rule forwarding drift alarms to the training account; its "
+                   "alarm notifies the endpoint's alarm topic.",
+        )
+        return self.forward_dead_letter_queue
 
     # ------------------------------------------------------------------------------------------------
     # Names
