@@ -71,7 +71,10 @@ class DeliveryStack(Stack):
                     )),
                 ],
                 synth_commands=[
-                    "make test",
+                    # Two test processes, as make test is measured with (~5 GiB together, docs/performance.md): with
+                    # pytest-xdist's "auto", one per CPU the build container shows (4 or more on MEDIUM, 7 GB), the
+                    # suite could run out of memory (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html).
+                    "make test TEST_WORKERS=2",
                     # The configuration this pipeline deploys, with CDK's template validation on (see app.new_app).
                     f"make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS=\"-c {VALIDATE_TEMPLATES}=true\"",
                 ],

@@ -286,7 +286,9 @@ def test_synth_tests_then_synthesizes_the_platform(platform: SynthesizedPlatform
     template = delivery(platform)
     (synth,) = [a for a in pipeline_stages(platform)["Build"] if a["Name"] == "Synth"]
     commands = buildspec_commands(project_of_action(template, synth), "build")
-    test = commands.index("make test")
+    # two test processes, as the suite is measured with: "auto" would start one per CPU of the build container and
+    # could exceed its memory
+    test = commands.index("make test TEST_WORKERS=2")
     (make_synth,) = [i for i, c in enumerate(commands) if c.startswith("make synth ") and "SYNTH_ARGS=" in c]
     assert test < make_synth
     # the platform's synthesis needs no approved package: it deploys no endpoint (the releases do)
