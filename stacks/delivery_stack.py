@@ -108,8 +108,9 @@ class DeliveryStack(Stack):
                 f"aws s3 cp /tmp/source.zip s3://{bucket}/{SOURCE_KEY}",
                 # Every model's release pipeline (by name, so the buildspec does not grow with the models): each
                 # redeploys its model's endpoints from this source, with the version its registry's parameter names.
-                f"for p in $(aws codepipeline list-pipelines --query \"pipelines[?starts_with(name, '{pattern.rstrip('*')}')].name\" --output text); "
-                "do aws codepipeline start-pipeline-execution --name \"$p\"; done",
+                # Every start is tried; any that failed fails the step (a loop's status is only its last command's).
+                f"failed=0; for p in $(aws codepipeline list-pipelines --query \"pipelines[?starts_with(name, '{pattern.rstrip('*')}')].name\" --output text); "
+                "do aws codepipeline start-pipeline-execution --name \"$p\" || failed=1; done; test \"$failed\" = 0",
             ],
             role_policy_statements=[
                 iam.PolicyStatement(sid="PublishTestedSource", actions=["s3:PutObject"], resources=[f"arn:{self.partition}:s3:::{bucket}/{SOURCE_KEY}"]),

@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,28 @@ def test_synth_tests_then_synthesizes_the_platform(platform: SynthesizedPlatform
     assert test < make_synth
     # the platform's synthesis needs no approved package: it deploys no endpoint (the releases do)
     assert not [c for c in commands if RESOLVER in c]
+
+@pytest.mark.parametrize("failing", [None, "acme-release-b"])
+def test_publish_release_starts_every_release_pipeline_and_fails_if_one_start_failed(
+    platform: SynthesizedPlatform, tmp_path: Path, failing: str | None,
+) -> None:
+    # The step's command, run by sh (CodeBuild's default shell) with `aws` stubbed: every pipeline is started even
+    # when one start fails, and then the step fails (a for loop's status is only its last command's).
+    (publish,) = [a for a in pipeline_stages(platform)["Prod"] if a["Name"] == "PublishRelease"]
+    (command,) = [c for c in buildspec_commands(project_of_action(delivery(platform), publish), "build") if "start-pipeline-execution" in c]
+    stub = tmp_path / "aws"
+    stub.write_text(
+        "#!/bin/sh\n"
+        'if [ "$2" = list-pipelines ]; then echo "acme-release-a acme-release-b acme-release-c"; exit 0; fi\n'
+        'echo "$4" >> "$STARTED"\n'
+        f'[ "$4" != "{failing}" ]\n'
+    )
+    stub.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "STARTED": str(tmp_path / "started")}
+    result = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    assert (tmp_path / "started").read_text().split() == ["acme-release-a", "acme-release-b", "acme-release-c"]
+    assert (result.returncode == 0) is (failing is None)
+
 
 def test_synth_validates_the_templates_it_deploys(platform: SynthesizedPlatform) -> None:
     # The app skips CDK's template validation unless asked (app.new_app); the pipeline asks, for the
