@@ -10,7 +10,10 @@ would fail at its first job or deployment. The configuration and the constructs 
 
 from __future__ import annotations
 
+import difflib
 import re
+
+from mlops_constructs._sagemaker_catalog import sagemaker_instance_types
 
 # The GPU and accelerator families with instance store volumes, besides the "d" families: ml.g5, ml.g6 and
 # ml.g6e, ml.g7e, ml.p5*, ml.p6-b200, ml.p6-b300 and ml.p6e-gb200, ml.trn1 and ml.trn2, ml.dl1 (EC2's
@@ -34,3 +37,28 @@ def has_local_storage(instance_type: str) -> bool:
     return bool(_LOCAL_STORAGE.fullmatch(instance_type))
 
 
+
+
+def instance_type_problem(value: object, shape: str, job: str) -> str | None:
+    """Why ``value`` is not an instance type the platform can run a ``job`` on (``None`` when it is): one of the
+    names SageMaker's API accepts for the enum ``shape`` (``TrainingInstanceType``, ``ProcessingInstanceType``,
+    ``ProductionVariantInstanceType``, ``TransformInstanceType``; botocore's model, which SageMaker validates the
+    same way), and without local storage. Each kind of job has its own list: batch transform takes no ``ml.t3``,
+    ``ml.r5`` or Graviton types, for instance, so a name SageMaker refuses fails here, not at the first job."""
+    allowed = sagemaker_instance_types(shape)
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), [t for t in allowed if not has_local_storage(t)], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f", e.g. {allowed[0]}"
+        return f"must be a SageMaker {job} instance type name (ml.<family>.<size>){hint}"
+    if has_local_storage(str(value)):
+        return LOCAL_STORAGE_REASON
+    return None
+
+
+def check_instance_type(construct: str, prop: str, value: object, shape: str, job: str) -> None:
+    """:func:`instance_type_problem` as a construct's property check: a ``PropsError`` naming the property."""
+    from mlops_constructs.errors import PropsError
+
+    problem = instance_type_problem(value, shape, job)
+    if problem:
+        raise PropsError(construct, prop, value, problem)

@@ -86,18 +86,69 @@ def allow_dead_letters_and_alarms(key: kms.Key) -> None:
 
 
 def allow_event_dead_letters(key: kms.Key) -> None:
-    """Let EventBridge write undeliverable events to queues encrypted with ``key``, on behalf of this account."""
-    _allow_for_this_account(key, "EventBridgeDeadLetters", "events.amazonaws.com")
+    """Let EventBridge write undeliverable events to queues encrypted with ``key``, on behalf of this account.
+
+    ``aws:SourceAccount`` is checked only when the request carries it (``IfExists``): AWS documents the key
+    statement for this without a condition (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html,
+    service principals writing to an encrypted queue), nowhere that EventBridge's KMS request through SQS carries
+    the key, and IAM's reference has it only on requests a service principal makes directly. Were it absent, a plain
+    ``StringEquals`` would refuse the write, and the event would be dropped, the queue's alarm never firing. The
+    queue's own policy is what admits only this account's rules (``aws:SourceArn``)."""
+    _allow_for_this_account(key, "EventBridgeDeadLetters", "events.amazonaws.com", if_exists=True)
 
 
-def _allow_for_this_account(key: kms.Key, sid: str, service: str) -> None:
+def allow_scheduler_dead_letters(key: kms.IKey) -> None:
+    """Let EventBridge Scheduler write the invocations it could not make to queues encrypted with ``key``.
+
+    AWS's pages differ: the dead-letter queue page asks only for the schedule role's ``sqs:SendMessage``
+    (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html; the role also may use the
+    key through SQS), the troubleshooting page for this key statement as well
+    (https://docs.aws.amazon.com/scheduler/latest/UserGuide/troubleshooting.html). Both are given; ``IfExists`` as for
+    EventBridge (:func:`allow_event_dead_letters`). A key imported from elsewhere is not changed."""
+    if isinstance(key, kms.Key):
+        _allow_for_this_account(key, "SchedulerDeadLetters", "scheduler.amazonaws.com", if_exists=True)
+
+
+def _allow_for_this_account(key: kms.Key, sid: str, service: str, *, if_exists: bool = False) -> None:
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid=sid,
             principals=[service_principal(service)],
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=["*"],  # in a key policy, "*" means this key
-            conditions={"StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},
+            conditions={"StringEqualsIfExists" if if_exists else "StringEquals": {"aws:SourceAccount": _ACCOUNT_ID}},
+        )
+    )
+
+
+def alarm_action(topic: sns.ITopic) -> cloudwatch_actions.SnsAction:
+    """The action that sends an alarm's state changes to ``topic``, once the topic's policy lets CloudWatch alarms of
+    this account publish to it (see :func:`allow_alarms_to_publish`)."""
+    allow_alarms_to_publish(topic)
+    return cloudwatch_actions.SnsAction(topic)
+
+
+def allow_alarms_to_publish(topic: sns.ITopic) -> None:
+    """Let CloudWatch alarms of this account and region publish to ``topic``.
+
+    Every topic of the platform has a policy (``enforce_ssl``: publishing over TLS only), and a topic policy replaces
+    the default one SNS gives a new topic, whose statement was what let this account's alarms publish. Without this
+    statement an alarm changes state but its notification is refused ("... is not authorized to perform: SNS:Publish
+    ... because no resource-based policy allows the SNS:Publish action", in the alarm's history), silently for whoever
+    watches the topic (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger: allow the
+    principal cloudwatch.amazonaws.com sns:Publish, optionally for the alarms' aws:SourceArn). The key side is
+    :func:`allow_dead_letters_and_alarms`. A topic imported from elsewhere is not changed (its owner grants this); CDK
+    keeps one copy of a statement added twice."""
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsOfThisAccount",
+            principals=[service_principal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": _ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": f"arn:{_PARTITION}:cloudwatch:{_REGION}:{_ACCOUNT_ID}:alarm:*"},
+            },
         )
     )
 
@@ -117,7 +168,7 @@ def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.I
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    alarm.add_alarm_action(alarm_action(topic))
     return alarm
 
 

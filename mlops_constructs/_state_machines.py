@@ -26,6 +26,7 @@ from constructs import Construct
 
 from mlops_constructs._arns import arn
 from mlops_constructs._iam import Statement, allow, policy_document, service_principal
+from mlops_constructs._keys import allow_scheduler_dead_letters
 from mlops_constructs.compliance import ignore_cfn_lint
 
 
@@ -112,6 +113,8 @@ def start_on_schedule(
     send to that queue and use its key through SQS, besides starting this one machine.
     """
     stack = Stack.of(scope)
+    if isinstance(dead_letter_queue, sqs.Queue) and dead_letter_queue.encryption_master_key is not None:
+        allow_scheduler_dead_letters(dead_letter_queue.encryption_master_key)
     if role is None or role_policy is None:
         role = iam.Role(scope, "ScheduleRole", assumed_by=service_principal("scheduler.amazonaws.com", account), description=role_description)
         role_policy = iam.ManagedPolicy(scope, "SchedulePolicy", description=policy_description, roles=[role],  # type: ignore[list-item]

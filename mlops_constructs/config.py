@@ -35,8 +35,8 @@ from pydantic import (
 )
 
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
-from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
-from mlops_constructs._sagemaker_catalog import sagemaker_instance_types, sagemaker_regions
+from mlops_constructs._instance_types import instance_type_problem
+from mlops_constructs._sagemaker_catalog import sagemaker_regions
 from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
@@ -85,13 +85,9 @@ class ConfigError(ValueError):
 
 def _instance_type_validator(shape: str, job: str) -> AfterValidator:
     def check(value: str) -> str:
-        allowed = sagemaker_instance_types(shape)
-        if value not in allowed:
-            close = difflib.get_close_matches(value, [t for t in allowed if not has_local_storage(t)], n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f", e.g. {allowed[0]}"
-            raise ValueError(f"must be a SageMaker {job} instance type name (ml.<family>.<size>){hint}")
-        if has_local_storage(value):
-            raise ValueError(LOCAL_STORAGE_REASON)
+        problem = instance_type_problem(value, shape, job)
+        if problem:
+            raise ValueError(problem)
         return value
 
     return AfterValidator(check)

@@ -51,7 +51,7 @@ def release_synth_commands(config: PlatformConfig, config_path: str) -> list[str
     parameter in dev), then that model's release stages, with CDK's template validation on."""
     return [
         "python3 -m pip install --quiet 'boto3>=1.40,<2'",
-        f'python3 {RESOLVER} --region {config.region} --released "$MODEL_PACKAGE_ARN" --models "$RELEASE_MODELS" > model-packages.args',
+        f'python3 {RESOLVER} --region {config.region} --released "$MODEL_PACKAGE_ARN" --models "$RELEASE_MODELS" --readers-exist > model-packages.args',
         # A model with no approved version has nothing to release: an app without stacks would fail `cdk synth`,
         # so the build writes a marker instead, which the deploy steps read as "nothing to deploy".
         f'if grep -q "model_package_arn.$RELEASE_NAME=none" model-packages.args; then '

@@ -338,7 +338,10 @@ def test_without_an_image_repository_the_model_may_pull_nothing(template: dict[s
     ("model_package_arn", "arn:aws:sagemaker:eu-west-1:222222222222:model-package/acme-forecast",
      "BatchInference: model_package_arn: must be a versioned model package ARN"),
     ("input_prefix", "/in", "BatchInference: input_prefix: must be an S3 key prefix without a leading slash, ending with '/' (got '/in')"),
-    ("instance_type", "ml.m5d.large", "BatchInference: instance_type: must be an instance type without local (NVMe) instance storage"),
+    ("instance_type", "ml.g4dn.xlarge", "BatchInference: instance_type: must be an instance type without local (NVMe) instance storage"),
+    # real-time and training types that batch transform's API refuses (its TransformInstanceType enum has no t, r5 or g types)
+    ("instance_type", "ml.t3.medium", "BatchInference: instance_type: must be a SageMaker batch transform instance type name (ml.<family>.<size>)"),
+    ("instance_type", "ml.m7g.large", "BatchInference: instance_type: must be a SageMaker batch transform instance type name (ml.<family>.<size>)"),
     ("instance_count", 0, "BatchInference: instance_count: must be from 1 to 100 (got 0)"),
     ("max_payload_mb", 101, "BatchInference: max_payload_mb: must be from 0 to 100 MB (got 101)"),
     ("max_concurrent_transforms", 20, "BatchInference: max_concurrent_transforms: times max_payload_mb (6) must be at most 100 MB"),
@@ -346,6 +349,9 @@ def test_without_an_image_repository_the_model_may_pull_nothing(template: dict[s
     ("split_type", "line", "BatchInference: split_type: must be one of None, Line, RecordIO, TFRecord (got 'line')"),
     ("join_source", "Output", "BatchInference: join_source: must be one of None, Input (got 'Output')"),
     ("accept", "application/x-parquet", "BatchInference: accept: must be one of text/csv, application/jsonlines (got 'application/x-parquet')"),
+    # joined with CSV input the output is CSV, which a JSON table would read as nulls
+    ("accept", "application/jsonlines", "BatchInference: accept: must be text/csv with join_source Input and content_type text/csv"),
+    ("content_type", "application/x-npy", "BatchInference: content_type: must be text/csv, application/json or application/jsonlines with join_source Input"),
     ("input_filter", "[1:]", "BatchInference: input_filter: must be a JSONPath expression of at most 63 characters starting with '$'"),
     ("output_columns", {"Score": "double"}, "BatchInference: output_columns: each column name must be lowercase letters"),
     ("output_columns", {"score": "number"}, "BatchInference: output_columns.score: must be an Athena type"),
@@ -361,6 +367,8 @@ def test_invalid_props_name_the_field_the_value_and_what_is_allowed(prop: str, v
     kwargs: dict[str, Any] = {prop: value}
     if prop == "output_prefix":
         kwargs["output_bucket"] = lambda stack: stack.node.find_child("Store").data_bucket
+    if "with join_source Input" in message:
+        kwargs["join_source"] = "Input"
     with pytest.raises(PropsError) as caught:
         build(**kwargs)
     assert str(caught.value).startswith(message)

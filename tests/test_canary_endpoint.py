@@ -586,6 +586,8 @@ def test_notification_topic_receives_the_alarms_and_alarm_topic_is_its_deprecate
     ("kwargs", "message"),
     [
         ({"model_package_arn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/acme-churn"}, r"CanaryEndpoint: model_package_arn: must be a versioned model package ARN"),
+        ({"instance_type": "ml.m5.lrge"}, r"CanaryEndpoint: instance_type: must be a SageMaker real-time inference instance type name .*did you mean ml\.m5\.large"),
+        ({"instance_type": "ml.inf1.xlarge"}, r"CanaryEndpoint: instance_type: cannot be used with deployment CANARY: SageMaker deploys to ml\.inf1 instances all at once"),
         ({"deployment": "BLUE_GREEN"}, r"CanaryEndpoint: deployment: must be one of CANARY, LINEAR, ALL_AT_ONCE \(got 'BLUE_GREEN'\)"),
         ({"traffic_step_percent": 80}, r"CanaryEndpoint: traffic_step_percent: must be from 1 to 50 \(got 80\)"),
         ({"deployment": "LINEAR", "traffic_step_percent": 5},

@@ -259,6 +259,11 @@ def test_a_version_without_a_baseline_fails_the_check_and_notifies(aws: Any, dri
     assert script.calls == []
     (message,) = world.notifications()
     assert message["endpoint"] == ENDPOINT and message["window"] == world.previous_window()
+    # through the Choice, not a caught error: in AWS, a ResultSelector path the result lacks is States.Runtime, which no
+    # Catch handles (moto's interpreter lets States.ALL catch it), and the run would end without this notification
+    assert message["failure"]["Error"] == "NoBaseline" and "DriftBaselineS3Uri" in message["failure"]["Cause"]
+    states = world.definition["States"]
+    assert states["DescribeServedVersion"]["ResultSelector"] == {"package.$": "$"}
 
 
 def test_a_failed_drift_job_fails_the_check_and_notifies(aws: Any, drift_template: dict[str, Any], tmp_path: Path) -> None:

@@ -160,6 +160,25 @@ def test_the_window_is_the_previous_hour_of_the_capture_path(template: dict[str,
     assert states["ListCaptured"]["Parameters"]["Prefix.$"] == f"States.Format('data-capture/{ENDPOINT}/{ENDPOINT}/AllTraffic/{{}}/', $.window)"
 
 
+def test_the_capture_of_another_variant_is_read_from_its_own_path() -> None:
+    # SageMaker writes a variant's capture under <prefix><endpoint>/<variant>/: a fixed AllTraffic read nothing of another
+    app, stack, _ = build(variant_name="Blue")
+    states = definition(synth(app, stack))["States"]
+    assert states["ListCaptured"]["Parameters"]["Prefix.$"] == f"States.Format('data-capture/{ENDPOINT}/{ENDPOINT}/Blue/{{}}/', $.window)"
+    with pytest.raises(PropsError, match=r"DriftMonitor: variant_name: must be a SageMaker variant name: 1-63 letters, digits and hyphens \(got 'all_traffic'\)"):
+        build(variant_name="all_traffic")
+
+
+def test_long_endpoint_names_get_distinct_schedule_names_within_64_characters() -> None:
+    from mlops_constructs.monitoring.drift_monitor import _schedule_name
+
+    first, second = "a" * 50 + "-one", "a" * 50 + "-two"  # 54 characters: "-drift-check" no longer fits whole
+    names = {_schedule_name(first), _schedule_name(second)}
+    assert len(names) == 2 and all(len(n) <= 64 and n.endswith("-drift-check") for n in names)
+    assert _schedule_name("acme-prod-churn") == "acme-prod-churn-drift-check"  # short names keep theirs: nothing is replaced
+    assert _schedule_name("b" * 52) == "b" * 52 + "-drift-check"
+
+
 def test_nothing_captured_publishes_zero_rows_and_no_drift(template: dict[str, Any]) -> None:
     states = definition(template)["States"]
     (choice,) = states["AnythingCaptured"]["Choices"]
@@ -311,9 +330,14 @@ def test_bad_props_name_field_and_value(overrides: dict[str, Any], message: str)
     assert str(caught.value) == message
 
 
+def test_an_instance_type_processing_jobs_do_not_take_is_refused() -> None:
+    with pytest.raises(PropsError, match=r"^DriftMonitor: instance_type: must be a SageMaker processing instance type name .*did you mean ml\.m5\.large"):
+        build(instance_type="ml.m5.lrge")
+
+
 def test_an_instance_type_with_local_storage_is_refused() -> None:
     with pytest.raises(PropsError, match=r"^DriftMonitor: instance_type: must be an instance type without local \(NVMe\) instance storage"):
-        build(instance_type="ml.m5d.large")
+        build(instance_type="ml.g4dn.xlarge")
 
 
 def test_the_training_stack_listens_for_the_drift_alarms_the_endpoint_stacks_raise(platform: SynthesizedPlatform) -> None:

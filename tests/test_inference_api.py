@@ -324,6 +324,18 @@ def test_a_handler_is_a_lambda_proxy_integration_granted_invoke_on_the_endpoint(
     assert api.role is None
     statements = [s for r in resources(t, "AWS::IAM::Policy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]]
     assert {"Action": ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"], "Effect": "Allow", "Resource": ENDPOINT_ARN} in statements
+    # the function's base64 answers of these types reach clients as bytes (and requests of them reach it as base64)
+    assert one(t, "AWS::ApiGateway::RestApi")["BinaryMediaTypes"] == ["application/octet-stream", "application/x-npy", "application/x-recordio-protobuf"]
+
+
+def test_binary_media_types_are_the_handlers_only() -> None:
+    app, stack, _ = build()
+    assert "BinaryMediaTypes" not in one(app.synth().get_stack_by_name(stack.stack_name).template, "AWS::ApiGateway::RestApi")
+    with pytest.raises(PropsError, match=r"InferenceApi: binary_media_types: must be given with a handler only: the direct integration maps text"):
+        build(binary_media_types=["application/x-npy"])
+    with pytest.raises(PropsError, match=r"InferenceApi: binary_media_types\[0\]: must be a media type like application/x-npy \(got 'npy'\)"):
+        build(binary_media_types=["npy"], handler=lambda s: lambda_.Function(
+            s, "Pre", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler", code=lambda_.Code.from_inline("def handler(e, c): pass")))
 
 
 def test_metrics_are_the_stages(default: dict[str, Any]) -> None:

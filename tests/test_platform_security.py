@@ -278,3 +278,69 @@ def test_each_stages_interface_endpoints_are_in_its_configured_zones(platform) -
         interface = platform.template(f"{stage}/Network").find_resources(
             "AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
         assert interface and {len(r["Properties"]["SubnetIds"]) for r in interface.values()} == {count}, stage
+
+
+def _publishers_allowed(template: dict[str, Any], topic_id: str, service: str) -> list[dict[str, Any]]:
+    """The Allow statements of the topic policies of ``topic_id`` that let ``service`` publish to it."""
+    found = []
+    for policy in resources(template, "AWS::SNS::TopicPolicy").values():
+        if {"Ref": topic_id} not in policy["Properties"]["Topics"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow" and statement.get("Principal") == {"Service": service} \
+                    and "sns:Publish" in as_list(statement["Action"]):
+                found.append(statement)
+    return found
+
+
+@pytest.mark.parametrize("which", ["platform", "three_model_platform"])
+def test_every_alarm_can_notify_its_topic(which: str, request: pytest.FixtureRequest) -> None:
+    """Each alarm action's topic lets this account's alarms publish (its policy replaced SNS's default one, which
+    did), and its key lets CloudWatch use it; no alarm notifies a topic of another stack, which could not be checked."""
+    platform: SynthesizedPlatform = request.getfixturevalue(which)
+    checked = 0
+    for path, template in platform.templates.items():
+        topics = resources(template, "AWS::SNS::Topic")
+        keys = resources(template, "AWS::KMS::Key")
+        for alarm_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+            for action in alarm["Properties"].get("AlarmActions", []) + alarm["Properties"].get("OKActions", []):
+                assert isinstance(action, dict) and set(action) == {"Ref"} and action["Ref"] in topics, (path, alarm_id, action)
+                statements = _publishers_allowed(template, action["Ref"], "cloudwatch.amazonaws.com")
+                assert statements, f"{path}: alarm {alarm_id} notifies {action['Ref']}, whose policy does not let CloudWatch publish"
+                assert all(s["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}} for s in statements)
+                key = topics[action["Ref"]]["Properties"]["KmsMasterKeyId"]
+                key_id = key["Fn::GetAtt"][0] if "Fn::GetAtt" in key else key["Ref"]
+                key_users = [s for s in keys[key_id]["Properties"]["KeyPolicy"]["Statement"]
+                             if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Effect"] == "Allow"]
+                assert key_users and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(as_list(key_users[0]["Action"])), (path, key_id)
+                checked += 1
+    # the endpoints', drift monitors', batch runs' and dead-letter queues' alarms (not a vacuous pass)
+    assert checked >= {"platform": 20, "three_model_platform": 6}[which]
+
+
+def _key_of_queue(template: dict[str, Any], queue_arn: Any) -> dict[str, Any]:
+    (queue_id, _), = [(q, r) for q, r in resources(template, "AWS::SQS::Queue").items() if queue_arn == {"Fn::GetAtt": [q, "Arn"]}]
+    key = resources(template, "AWS::SQS::Queue")[queue_id]["Properties"]["KmsMasterKeyId"]
+    return resources(template, "AWS::KMS::Key")[key["Fn::GetAtt"][0]]
+
+
+@pytest.mark.parametrize("which", ["platform", "three_model_platform"])
+def test_every_dead_letter_queue_key_admits_the_service_that_writes_it(which: str, request: pytest.FixtureRequest) -> None:
+    """A rule's dead-letter queue is written by EventBridge, a schedule's by Scheduler: each queue's key lets that service
+    use it, with aws:SourceAccount checked only if the request carries it (AWS documents no such key on these requests;
+    a plain StringEquals would then drop every dead letter, silently)."""
+    platform: SynthesizedPlatform = request.getfixturevalue(which)
+    checked = 0
+    for path, template in platform.templates.items():
+        writers = [("events.amazonaws.com", t["DeadLetterConfig"]["Arn"]) for rule in resources(template, "AWS::Events::Rule").values()
+                   for t in rule["Properties"].get("Targets", []) if "DeadLetterConfig" in t]
+        writers += [("scheduler.amazonaws.com", s["Properties"]["Target"]["DeadLetterConfig"]["Arn"])
+                    for s in resources(template, "AWS::Scheduler::Schedule").values() if "DeadLetterConfig" in s["Properties"]["Target"]]
+        for service, queue_arn in writers:
+            statements = [s for s in _key_of_queue(template, queue_arn)["Properties"]["KeyPolicy"]["Statement"]
+                          if s.get("Principal") == {"Service": service} and s["Effect"] == "Allow"]
+            assert statements, f"{path}: the key of {queue_arn} does not admit {service}"
+            assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(as_list(statements[0]["Action"]))
+            assert statements[0]["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}, path
+            checked += 1
+    assert checked >= {"platform": 8, "three_model_platform": 3}[which]

@@ -232,6 +232,12 @@ def test_bad_pipeline_props_are_refused() -> None:
         SmokeTest(endpoint_name="e", role_arn="arn:aws:iam::333333333333:role/r", body="1," * 600)])
     with pytest.raises(PropsError, match=r"smoke_tests: must fit CodePipeline's 1000 characters per action configuration value"):
         ReleasePipeline(stack, "C", pipeline_name="c", tooling=shared, release_name="x", deployments=[big])
+    # 793 characters of environment passed the old check (at most 1,000 less 200 for the pipeline's own two), but with a
+    # 100-character release name the action's value is 1,034: CodePipeline refuses it at deployment.
+    environment = {"CONFIG": "c" * 744}
+    with pytest.raises(PropsError, match=r"ReleasePipeline: synth_environment: must fit, with RELEASE_NAME and MODEL_PACKAGE_ARN, CodePipeline's 1000 characters .*\(got 1034\)"):
+        ReleasePipeline(stack, "D", pipeline_name="d", tooling=shared, release_name="r" * 100, deployments=[dev], synth_environment=environment)
+    ReleasePipeline(stack, "E", pipeline_name="e", tooling=shared, release_name="r", deployments=[dev], synth_environment=environment)
 
 
 @pytest.mark.parametrize(("resolved", "synthesized"), [("none", False), ("arn:aws:sagemaker:eu-west-1:222222222222:model-package/g/3", True)])

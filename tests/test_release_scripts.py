@@ -261,6 +261,27 @@ def test_access_denied_on_the_reader_role_means_none_with_a_warning(aws: None, c
     assert FRAUD["reader_role_arn"] in warning and "AccessDenied" in warning and "left as they are" in warning
 
 
+def test_in_a_release_access_denied_on_the_reader_role_fails_the_step(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # A release pipeline runs after dev was deployed: a role it cannot assume is a broken trust or an SCP, not "no
+    # version"; read as none it would skip every stage and end green.
+    approve(FRAUD["parameter"], package("mlops-demo-fraud", 5))
+    session = denied_assume_role(FRAUD["reader_role_arn"], "release-synth")
+    code = resolver.main(["--region", REGION, "--released", package("mlops-demo-churn", 4), "--models", MODELS_JSON, "--readers-exist"],
+                         session=session)
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ") and "AccessDenied" in err and FRAUD["reader_role_arn"] in err
+
+
+def test_each_release_synthesis_requires_the_reader_roles() -> None:
+    from mlops_constructs.config import load_config
+    from stacks.release_stack import RESOLVER, release_synth_commands
+    from tests.conftest import DEFAULT_CONFIG
+
+    (command,) = [c for c in release_synth_commands(load_config(DEFAULT_CONFIG), "config/default.yaml") if RESOLVER in c]
+    assert " --readers-exist " in command
+
+
 def test_other_aws_errors_fail_the_step(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     session = FirstClientStubbed("sts")
     session.add_client_error("assume_role", service_error_code="RegionDisabledException", http_status_code=403,
@@ -739,7 +760,8 @@ def test_the_smoke_test_retries_throttling_and_waits_as_long_as_an_endpoint_may_
         (resolver, "Decide which approved model package each model's endpoints deploy: run by the delivery pipeline's synth step.",
          [("--region REGION", "region of the model registry and the parameters"),
           ("--released RELEASED", "the pipeline variable ModelPackageArn ('' or 'none' if unset)"),
-          ("--models MODELS", "JSON list of {name, group, parameter, reader_role_arn}")]),
+          ("--models MODELS", "JSON list of {name, group, parameter, reader_role_arn}"),
+          ("--readers-exist", "fail when a reader role cannot be assumed (a release pipeline's synthesis), instead of reading it as no version")]),
     ],
 )
 def test_help_says_what_the_script_does_and_what_each_argument_is(

@@ -253,7 +253,7 @@ def test_all_steps_isolated_keep_one_statement() -> None:
         ({"evaluate_script": step("evaluate.py", environment={"A": 1})}, r"evaluate_script\.environment\.A: must be a string"),
         ({"evaluate_script": step("evaluate.py", environment={"1A": "x"})}, r"evaluate_script\.environment: must name variables"),
         ({"evaluate_script": step("evaluate.py", environment={"PROBLEM_TYPE": "x"})}, r"evaluate_script\.environment: is set by the pipeline"),
-        ({"evaluate_script": step("evaluate.py", instance_type="m5.large")}, r"evaluate_script\.instance_type: must be a SageMaker instance type"),
+        ({"evaluate_script": step("evaluate.py", instance_type="m5.large")}, r"evaluate_script\.instance_type: must be a SageMaker processing instance type name"),
         # SageMaker refuses the pipeline's volume key on instance storage: caught here, not at the job's start
         ({"preprocess_script": step("prep.py", instance_type="ml.g7e.2xlarge")},
          r"preprocess_script\.instance_type: must be an instance type without local \(NVMe\) instance storage.* \(got 'ml\.g7e\.2xlarge'\)"),

@@ -451,6 +451,11 @@ class ReleasePipeline(Construct):
                 raise PropsError(name, f"deployments[{deployment.name}].smoke_tests", len(rendered),
                                  f"must fit CodePipeline's {_ACTION_CONFIGURATION_MAX} characters per action configuration value "
                                  "(https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html): shorten the request bodies")
-        rendered = json.dumps([{"name": k, "type": "PLAINTEXT", "value": v} for k, v in environment.items()], separators=(",", ":"))
-        if len(rendered) > _ACTION_CONFIGURATION_MAX - 200:
-            raise PropsError(name, "synth_environment", len(rendered), "must fit, with the pipeline's own variables, CodePipeline's 1,000 characters per action configuration value")
+        # The value as the Synth action's configuration holds it, the pipeline's own two variables included (a 100-character
+        # release name takes ~240 characters with them), checked whole as the smoke tests' above.
+        variables = {"RELEASE_NAME": release_name, "MODEL_PACKAGE_ARN": f"#{{variables.{MODEL_PACKAGE_VARIABLE}}}", **environment}
+        rendered = json.dumps([{"name": k, "type": "PLAINTEXT", "value": v} for k, v in variables.items()], separators=(",", ":"))
+        if len(rendered) > _ACTION_CONFIGURATION_MAX:
+            raise PropsError(name, "synth_environment", len(rendered),
+                             f"must fit, with RELEASE_NAME and MODEL_PACKAGE_ARN, CodePipeline's {_ACTION_CONFIGURATION_MAX} characters per action "
+                             "configuration value (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html)")

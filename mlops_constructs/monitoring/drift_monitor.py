@@ -12,6 +12,7 @@ your own (``image``).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import re
@@ -22,7 +23,6 @@ from typing import Any, Literal
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -40,9 +40,9 @@ from mlops_constructs import _durations as durations
 from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
-from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -148,7 +148,7 @@ class DriftMonitor(Construct):
         imported with its ``account`` when another account's).
     :param baseline_key_alias: the alias of that bucket's key, when it is another account's (its key id is
         not known here). Default: the baselines are in this account.
-    :param vpc: the VPC the job runs in; its endpoints must include S3, ECR, CloudWatch Logs and SageMaker.
+    :param vpc: the VPC the job runs in; its endpoints must include S3 (gateway) and :attr:`VPC_ENDPOINTS`.
     :param encryption_key: encrypts the job's volume and output (the capture bucket's key).
     :param notification_topic: receives the drift and failure alarms, and a message for every failed run. Required.
     :param image: the drift job's image (a :class:`~mlops_constructs.container_image.ContainerImage`, an image
@@ -167,7 +167,7 @@ class DriftMonitor(Construct):
     :param log_retention: of the state machine's logs. Default: one year.
     :param removal_policy: of the log group and its key. Default: ``RemovalPolicy.RETAIN``.
     :param alarm_topic: deprecated name of ``notification_topic``.
-    :param source: ``capture``: the endpoint's data capture under ``capture_prefix<endpoint_name>/AllTraffic/``, a
+    :param source: ``capture``: the endpoint's data capture under ``capture_prefix<endpoint_name>/<variant_name>/``, a
         window at a time, on ``schedule``. ``batch-input``: a batch transform's input, every object under
         ``capture_prefix`` read as headerless CSV (the job's ``--captured-format csv``), checked whenever the state
         machine is started (:meth:`grant_start`; ``BatchInference(drift_monitor=...)`` starts it after each scored
@@ -176,6 +176,10 @@ class DriftMonitor(Construct):
     :param drop_columns: with ``batch-input``: the leading columns of each input row the model does not see (a
         batch ``input_filter`` of ``$[k:]``), dropped before the comparison. Default: 0.
     :param reports_bucket: where the reports go, under ``reports_prefix``. Default: ``capture_bucket``.
+    :param variant_name: with ``capture``: the production variant whose capture is checked; SageMaker writes it under
+        ``<capture_prefix><endpoint_name>/<variant_name>/``
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html). Default: ``AllTraffic``,
+        the variant of ``CanaryEndpoint``; another name would otherwise find nothing and report 0 rows, run after run.
 
     Batch input example (``BatchInference`` starts it after every successful run)::
 
@@ -218,8 +222,10 @@ class DriftMonitor(Construct):
         source: DriftSource = "capture",
         drop_columns: int = 0,
         reports_bucket: s3.IBucket | None = None,
+        variant_name: str = "AllTraffic",
     ) -> None:
         super().__init__(scope, id)
+        check_pattern("DriftMonitor", "variant_name", variant_name, _NAME, "must be a SageMaker variant name: 1-63 letters, digits and hyphens")
         notification_topic = renamed("DriftMonitor", "notification_topic", notification_topic, "alarm_topic", alarm_topic)
         reports_prefix = reports_prefix or f"drift-reports/{endpoint_name}/"
         check_choice("DriftMonitor", "source", source, SOURCES)
@@ -338,7 +344,7 @@ class DriftMonitor(Construct):
         log_group = state_machines.execution_log_group(self, "Logs", key=self.key, retention=log_retention, removal_policy=removal_policy)
         definition = self._definition(
             endpoint_name=endpoint_name, model_package_arn=model_package_arn, capture_bucket=capture_bucket.bucket_name,
-            captured_prefix=capture_prefix if batch else f"{capture_prefix}{endpoint_name}/AllTraffic/", reports_prefix=reports_prefix,
+            captured_prefix=capture_prefix if batch else f"{capture_prefix}{endpoint_name}/{variant_name}/", reports_prefix=reports_prefix,
             picture=picture, window_ms=int(window.to_milliseconds()), image_uri=self.image.image_uri, role_arn=self.job_role.role_arn,
             key_arn=key_arn, subnet_ids=subnets.subnet_ids, security_group_id=security_group_id, instance_type=instance_type,
             min_rows=min_rows, topic_arn=notification_topic.topic_arn, reports_bucket=reports_bucket.bucket_name,
@@ -349,7 +355,7 @@ class DriftMonitor(Construct):
         # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html);
         # only a principal allowed iam:PassRole on this role can make a schedule use it. One role per endpoint
         # fewer, within IAM's 1,000 roles per account at 100 models (tests/test_quotas.py).
-        self.schedule_name: str | None = None if batch else f"{endpoint_name}-drift-check"[:64]
+        self.schedule_name: str | None = None if batch else _schedule_name(endpoint_name)
         """The drift checks' schedule, in Scheduler's default group (``None`` for batch input, which has none)."""
         schedule_group_arn = arn(stack, "scheduler", "schedule-group", "default")
         self.state_machine_role: ManagedPolicyRole = ManagedPolicyRole(
@@ -482,7 +488,7 @@ class DriftMonitor(Construct):
             metric=self.state_machine.metric_timed_out(period=window, statistic="Sum"),
         )
         """Any check in a period that the execution's own timeout ended."""
-        self._notify = cw_actions.SnsAction(notification_topic)
+        self._notify = alarm_action(notification_topic)
         for alarm in (self.drift_alarm, self.failure_alarm, self.timed_out_alarm):
             alarm.add_alarm_action(self._notify)
 
@@ -717,11 +723,35 @@ class DriftMonitor(Construct):
                 "Comment": "The served version's baseline, as the training pipeline registered it",
                 "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
                 "Parameters": {"ModelPackageName": model_package_arn},
-                "ResultSelector": {"uri.$": f"$.CustomerMetadataProperties.{BASELINE_METADATA_KEY}"},
+                # The whole description (a few KB), checked by HasBaseline: a ResultSelector path that the result lacks (a
+                # version registered without a baseline, or without any metadata) is a States.Runtime error, which no Catch
+                # handles, not even States.ALL (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
+                # the run would fail without its notification.
+                "ResultSelector": {"package.$": "$"},
                 "ResultPath": "$.baseline",
                 "Retry": [{"ErrorEquals": ["SageMaker.SageMakerException", "SageMaker.SdkClientException"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
                 "Catch": catch,
+                "Next": "HasBaseline",
+            },
+            "HasBaseline": {
+                "Type": "Choice",
+                "Choices": [{"Variable": f"$.baseline.package.CustomerMetadataProperties.{BASELINE_METADATA_KEY}", "IsPresent": True,
+                             "Next": "BaselineUri"}],
+                "Default": "NoBaseline",
+            },
+            "BaselineUri": {
+                "Type": "Pass",
+                "Parameters": {"uri.$": f"$.baseline.package.CustomerMetadataProperties.{BASELINE_METADATA_KEY}"},
+                "ResultPath": "$.baseline",
                 "Next": "DriftJob",
+            },
+            "NoBaseline": {
+                "Type": "Pass",
+                "Comment": "A version registered without a drift baseline: notified and failed like any failure",
+                "Result": {"Error": "NoBaseline", "Cause": f"The served model package has no {BASELINE_METADATA_KEY} in its CustomerMetadataProperties "
+                                                            "(the training pipeline writes it): there is nothing to compare the capture with."},
+                "ResultPath": "$.failure",
+                "Next": "NotifyFailure",
             },
             "DriftJob": {
                 "Type": "Task",
@@ -799,10 +829,7 @@ class DriftMonitor(Construct):
             raise PropsError(name, "drift_threshold", drift_threshold, "must be a share of drifted features, above 0 and at most 1")
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
             raise PropsError(name, "min_rows", min_rows, "must be a whole number of rows, at least 1")
-        if not isinstance(instance_type, str) or not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", instance_type):
-            raise PropsError(name, "instance_type", instance_type, "must be a SageMaker instance type name like ml.m5.large")
-        if has_local_storage(instance_type):
-            raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
+        check_instance_type(name, "instance_type", instance_type, "ProcessingInstanceType", "processing")
         check_pattern(name, "baseline_key_alias", baseline_key_alias, _ALIAS, "must be a KMS alias name, alias/<name>", optional=True)
 
     @staticmethod
@@ -823,3 +850,13 @@ class DriftMonitor(Construct):
         check_type(name, "vpc_subnets", vpc_subnets, ec2.SubnetSelection, optional=True)
         check_type(name, "log_retention", log_retention, logs.RetentionDays)
         check_type(name, "removal_policy", removal_policy, RemovalPolicy)
+
+
+def _schedule_name(endpoint_name: str) -> str:
+    """``<endpoint_name>-drift-check``, within Scheduler's 64 characters: past them, the endpoint name's first 43 and a
+    hash of all of it, so two long endpoint names that share their start do not get the same schedule (the second
+    stack would fail to create it in the account's default group)."""
+    name = f"{endpoint_name}-drift-check"
+    if len(name) <= 64:
+        return name
+    return f"{endpoint_name[:43]}-{hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]}-drift-check"

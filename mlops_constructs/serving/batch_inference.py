@@ -20,7 +20,6 @@ from typing import Any, Literal
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
@@ -42,8 +41,9 @@ from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._keys import (
+    alarm_action,
     allow_cloudwatch_logs,
     allow_dead_letters_and_alarms,
     dead_letter_queue,
@@ -85,7 +85,6 @@ _NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
 _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()=-]+/)+")
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
-_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[a-z0-9]+")
 _CONTENT_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 _FILTER = re.compile(r"\$.{0,62}", re.DOTALL)  # DataProcessing's InputFilter/OutputFilter: JSONPath, 0-63 characters
 _GLUE_NAME = re.compile(r"[a-z0-9_]{1,255}")
@@ -404,7 +403,7 @@ class BatchInference(Construct):
             metric=self.metric_failed_runs(),
         )
         """Any failed run within an hour."""
-        self.failure_alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        self.failure_alarm.add_alarm_action(notify := alarm_action(topic))
         # A run the execution's own TimeoutSeconds ends is TIMED_OUT, counted in ExecutionsTimedOut, not ExecutionsFailed,
         # and no Catch runs for it (catchers do not apply to a top-level execution failure:
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), so no notification either.
@@ -416,7 +415,7 @@ class BatchInference(Construct):
             metric=self.metric_timed_out_runs(),
         )
         """Any run within an hour that the execution's own timeout ended."""
-        self.timed_out_alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        self.timed_out_alarm.add_alarm_action(notify)
 
         # -- results table ----------------------------------------------------------------------------------------
         self.database_name = name.replace("-", "_").lower()
@@ -828,9 +827,8 @@ class BatchInference(Construct):
             raise PropsError(name, "output_prefix", p["output_prefix"],
                              f"must not overlap input_prefix {p['input_prefix']} in the same bucket: a run would score its own results")
         instance_type = p["instance_type"]
-        check_pattern(name, "instance_type", instance_type, _INSTANCE_TYPE, "must be a SageMaker instance type name like ml.m5.large")
-        if not is_token(instance_type) and has_local_storage(instance_type):
-            raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
+        if not is_token(instance_type):
+            check_instance_type(name, "instance_type", instance_type, "TransformInstanceType", "batch transform")
         check_range(name, "instance_count", p["instance_count"], 1, 100)
         # CreateTransformJob: MaxPayloadInMB 0-100 (0 streams), and MaxPayloadInMB * MaxConcurrentTransforms <= 100.
         check_range(name, "max_payload_mb", p["max_payload_mb"], 0, 100, unit="MB")
@@ -845,6 +843,19 @@ class BatchInference(Construct):
         check_choice(name, "join_source", p["join_source"], JOIN_SOURCES)
         check_pattern(name, "content_type", p["content_type"], _CONTENT_TYPE, "must be a MIME type like text/csv")
         check_choice(name, "accept", p["accept"], TABLE_FORMATS)
+        if p["join_source"] == "Input" and not is_token(p["content_type"]):
+            # Joined with its input, a record keeps the input's format: a CSV row followed by the prediction is CSV, a JSON
+            # record gains a SageMakerOutput attribute; other input cannot be joined
+            # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html, JoinSource).
+            joined = "text/csv" if p["content_type"] == "text/csv" else (
+                "application/jsonlines" if p["content_type"] in ("application/json", "application/jsonlines") else None)
+            if joined is None:
+                raise PropsError(name, "content_type", p["content_type"],
+                                 "must be text/csv, application/json or application/jsonlines with join_source Input: SageMaker joins CSV and JSON input only")
+            if p["accept"] != joined:
+                raise PropsError(name, "accept", p["accept"],
+                                 f"must be {joined} with join_source Input and content_type {p['content_type']}: the joined output keeps the "
+                                 "input's format, which the results table reads")
         for filter_ in ("input_filter", "output_filter"):
             check_pattern(name, filter_, p[filter_], _FILTER, "must be a JSONPath expression of at most 63 characters starting with '$', e.g. '$[1:]'")
         columns = p["output_columns"]

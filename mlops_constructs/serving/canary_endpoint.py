@@ -13,7 +13,6 @@ import jsii
 from aws_cdk import Duration, Fn, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -25,9 +24,9 @@ from constructs import Construct
 
 from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
-from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import alarm_action, allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -479,7 +478,7 @@ class CanaryEndpoint(EndpointBase):
 
         self.notification_topic: sns.ITopic = notification_topic or self._topic(endpoint_name, removal_policy)
         """Receives every alarm of the endpoint (ALARM and OK)."""
-        self._alarm_action = cloudwatch_actions.SnsAction(self.notification_topic)
+        self._alarm_action = alarm_action(self.notification_topic)
         self.error_alarm = self._alarm(
             "ErrorAlarm", f"{endpoint_name}-5xx", f"5XX errors of {endpoint_name}: rolls a deployment back",
             self.metric_invocation_5xx_errors(), threshold=error_threshold, evaluation_periods=1, datapoints=1,
@@ -656,11 +655,15 @@ class CanaryEndpoint(EndpointBase):
         check_pattern(name, "capture_prefix", capture_prefix, _PREFIX, _PREFIX_RULE)
         check_pattern(name, "artifact_key_alias", artifact_key_alias, re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}"), "must be a KMS alias name, alias/<name>",
                       optional=True)
-        check_pattern(name, "instance_type", instance_type, re.compile(r"ml\.[a-z0-9-]+\.[a-z0-9]+"), "must be a SageMaker instance type name like ml.m5.large")
-        if not is_token(instance_type) and has_local_storage(instance_type):
-            raise PropsError(name, "instance_type", instance_type, LOCAL_STORAGE_REASON)
+        if not is_token(instance_type):
+            check_instance_type(name, "instance_type", instance_type, "ProductionVariantInstanceType", "real-time inference")
         check_range(name, "data_capture_percent", data_capture_percent, 0, 100)
         check_choice(name, "deployment", deployment, ("CANARY", "LINEAR", "ALL_AT_ONCE"))
+        if deployment != "ALL_AT_ONCE" and not is_token(instance_type) and instance_type.startswith("ml.inf1."):
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html
+            raise PropsError(name, "instance_type", instance_type,
+                             f"cannot be used with deployment {deployment}: SageMaker deploys to ml.inf1 instances all at once, without a "
+                             "canary or linear steps and without a final baking period; use ml.inf2, or deployment ALL_AT_ONCE knowingly")
         check_range(name, "traffic_step_percent", traffic_step_percent, 1, 50)
         if not is_token(traffic_step_percent) and traffic_step_percent < min_traffic_step_percent(deployment):
             raise PropsError(name, "traffic_step_percent", traffic_step_percent,

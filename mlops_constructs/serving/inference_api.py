@@ -36,6 +36,12 @@ RESOURCE_PATH = "invocations"
 STAGE_NAME = "v1"
 
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
+HANDLER_BINARY_MEDIA_TYPES = ("application/octet-stream", "application/x-npy", "application/x-recordio-protobuf")
+"""The API's binary media types with a ``handler``, by default: requests of these types reach the function, and its
+base64 answers reach a client that accepts one of them, as bytes. Without them API Gateway passes a binary answer on
+as the base64 text the function returned
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html: a Lambda proxy
+integration's binary payloads need the API's binaryMediaTypes)."""
 """TLS 1.3 and 1.2 only, forward-secret ciphers. A regional REST API's default endpoint otherwise accepts
 TLS 1.0 (its default policy is ``TLS_1_0``); an enhanced policy (``SecurityPolicy_...``) needs an endpoint
 access mode, ``STRICT`` here
@@ -192,6 +198,10 @@ class InferenceApi(Construct):
     :param handler: a Lambda function between the API and the endpoint (pre/post-processing), invoked as a
         proxy integration; it is granted invoke on the endpoint and maps its own errors. Default: the direct integration.
     :param content_types: the request content types accepted. Default: ``text/csv`` and ``application/json``.
+    :param binary_media_types: with a ``handler``: the media types API Gateway passes as bytes (base64 to and from the
+        function; an answer is converted when the request's ``Accept`` is one of them). Not text types: a JSON body
+        would reach the function base64-encoded too. Default: :data:`HANDLER_BINARY_MEDIA_TYPES`. The direct
+        integration's mapping is text only: a model that answers in bytes needs a handler.
     :param max_body_kb: the largest request body, 1 to 64 KB (:data:`WAF_BODY_LIMITS_KB`). Default: 16.
     :param throttling_rate_limit: requests per second, steady state, for the stage. Default: 50.
     :param throttling_burst_limit: Default: 100.
@@ -228,6 +238,7 @@ class InferenceApi(Construct):
         authorizer: apigw.IAuthorizer | None = None,
         handler: lambda_.IFunction | None = None,
         content_types: Sequence[str] = ("text/csv", "application/json"),
+        binary_media_types: Sequence[str] | None = None,
         max_body_kb: int = 16,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -252,6 +263,12 @@ class InferenceApi(Construct):
                        quota_per_day=quota_per_day, api_key_required=api_key_required, waf_rate_limit=waf_rate_limit,
                        domain_name=domain_name, certificate=certificate,
                        encryption_key=encryption_key, log_retention=log_retention, removal_policy=removal_policy)
+        if binary_media_types is not None and handler is None:
+            raise PropsError(name, "binary_media_types", binary_media_types, "must be given with a handler only: the direct integration maps text")
+        if binary_media_types is None and handler is not None:
+            binary_media_types = HANDLER_BINARY_MEDIA_TYPES
+        for index, media_type in enumerate(binary_media_types or ()):
+            check_pattern(name, f"binary_media_types[{index}]", media_type, _CONTENT_TYPE, "must be a media type like application/x-npy")
         stack = Stack.of(self)
         self.endpoint = endpoint
         """The endpoint the API invokes."""
@@ -299,6 +316,7 @@ class InferenceApi(Construct):
             ),
             # A custom domain only: the execute-api URL stays, so that SigV4 callers and the smoke test reach it.
             disable_execute_api_endpoint=False,
+            binary_media_types=list(binary_media_types) if binary_media_types else None,
         )
         """The REST API."""
         cfn_api: apigw.CfnRestApi = self.rest_api.node.default_child  # type: ignore[assignment]

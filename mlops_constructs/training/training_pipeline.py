@@ -35,7 +35,7 @@ from mlops_constructs import _state_machines as state_machines
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import inside_guardrails
-from mlops_constructs._instance_types import LOCAL_STORAGE_REASON, has_local_storage
+from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
@@ -1120,11 +1120,8 @@ class TrainingPipeline(TrainingPipelineBase):
         for prop, value in (("data_prefix", data_prefix), ("artifact_prefix", artifact_prefix)):
             if not isinstance(value, str) or not _PREFIX.fullmatch(value):
                 raise PropsError(name, prop, value, "must be an S3 key prefix without a leading slash, ending with '/'")
-        for prop, value in (("training_instance_type", training_instance_type), ("processing_instance_type", processing_instance_type)):
-            if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
-                raise PropsError(name, prop, value, "must be a SageMaker instance type name like ml.m5.xlarge")
-            if has_local_storage(value):
-                raise PropsError(name, prop, value, LOCAL_STORAGE_REASON)
+        check_instance_type(name, "training_instance_type", training_instance_type, "TrainingInstanceType", "training")
+        check_instance_type(name, "processing_instance_type", processing_instance_type, "ProcessingInstanceType", "processing")
         if spot_max_wait is not None and spot_max_wait.to_seconds() < max_training_runtime.to_seconds():
             raise PropsError(name, "spot_max_wait", spot_max_wait.to_human_string(), f"must be at least max_training_runtime ({max_training_runtime.to_human_string()})")
 
@@ -1384,10 +1381,10 @@ class TrainingPipeline(TrainingPipelineBase):
                     raise PropsError(name, f"{prop}.environment.{key}", value, f"must be a string of at most {_ENVIRONMENT_VALUE_MAX} characters")
             if prop == "evaluate_script" and "PROBLEM_TYPE" in environment:
                 raise PropsError(name, f"{prop}.environment", "PROBLEM_TYPE", "is set by the pipeline from problem_type")
-            if step.instance_type is not None and not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", str(step.instance_type)):
-                raise PropsError(name, f"{prop}.instance_type", step.instance_type, "must be a SageMaker instance type name like ml.m5.xlarge")
-            if step.instance_type is not None and has_local_storage(step.instance_type):
-                raise PropsError(name, f"{prop}.instance_type", step.instance_type, LOCAL_STORAGE_REASON)
+            if step.instance_type is not None:
+                training = prop == "train_script"
+                check_instance_type(name, f"{prop}.instance_type", step.instance_type, "TrainingInstanceType" if training else "ProcessingInstanceType",
+                                    "training" if training else "processing")
             count = step.instance_count
             if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100):
                 raise PropsError(name, f"{prop}.instance_count", count, "must be an integer from 1 to 100")

@@ -157,13 +157,16 @@ def _client(session: Any, service: str, region: str, credentials: dict[str, Any]
     return session.client(service, region_name=region, config=BOTO_CONFIG, **keys)
 
 
-def _from_parameter(model: Model, region: str, session: Any, sts: Any) -> Resolution:
+def _from_parameter(model: Model, region: str, session: Any, sts: Any, *, readers_exist: bool = False) -> Resolution:
     try:
         credentials = sts.assume_role(
             RoleArn=model.reader_role_arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS
         )["Credentials"]
     except ClientError as err:
-        if err.response["Error"]["Code"] != "AccessDenied":
+        # Before dev's first deployment the role does not exist: the platform pipeline's first synthesis deploys no
+        # endpoints. A release pipeline runs after that (its own first run stops at Source): there AccessDenied means a
+        # broken trust, a renamed role or an SCP, and reading it as "no approved version" would skip every stage green.
+        if err.response["Error"]["Code"] != "AccessDenied" or readers_exist:
             raise
         return Resolution(
             model.name, None, SOURCE_NONE,
@@ -185,9 +188,10 @@ def _from_parameter(model: Model, region: str, session: Any, sts: Any) -> Resolu
     return Resolution(model.name, value, SOURCE_PARAMETER, f"parameter {model.parameter}, read as {model.reader_role_arn}")
 
 
-def resolve(models: Sequence[Model], released: str, region: str, session: Any = None) -> list[Resolution]:
+def resolve(models: Sequence[Model], released: str, region: str, session: Any = None, *, readers_exist: bool = False) -> list[Resolution]:
     """One resolution per model, in order. Raises InvalidInput for a bad ``released`` or parameter value,
-    and ClientError for AWS errors other than the ones that mean ``none``."""
+    and ClientError for AWS errors other than the ones that mean ``none``. ``readers_exist``: the reader roles
+    must exist (a release pipeline's synthesis), so AccessDenied on one is an error, not ``none``."""
     package = released_package(released, models, region)
     session = session if session is not None else boto3.Session()
     sts = None  # created only when some model reads its parameter
@@ -197,7 +201,7 @@ def resolve(models: Sequence[Model], released: str, region: str, session: Any = 
             resolutions.append(Resolution(model.name, package, SOURCE_VARIABLE, "pipeline variable ModelPackageArn"))
             continue
         sts = sts or _client(session, "sts", region)
-        resolutions.append(_from_parameter(model, region, session, sts))
+        resolutions.append(_from_parameter(model, region, session, sts, readers_exist=readers_exist))
     return resolutions
 
 
@@ -206,9 +210,11 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
     parser.add_argument("--region", required=True, help="region of the model registry and the parameters")
     parser.add_argument("--released", required=True, help="the pipeline variable ModelPackageArn ('' or 'none' if unset)")
     parser.add_argument("--models", required=True, help="JSON list of {name, group, parameter, reader_role_arn}")
+    parser.add_argument("--readers-exist", action="store_true",
+                        help="fail when a reader role cannot be assumed (a release pipeline's synthesis), instead of reading it as no version")
     args = parser.parse_args(argv)  # exits 2 on missing arguments
     try:
-        resolutions = resolve(parse_models(args.models), args.released, args.region, session)
+        resolutions = resolve(parse_models(args.models), args.released, args.region, session, readers_exist=args.readers_exist)
     except InvalidInput as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
