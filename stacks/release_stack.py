@@ -57,6 +57,8 @@ def release_synth_commands(config: PlatformConfig, config_path: str) -> list[str
         f'if grep -q "model_package_arn.$RELEASE_NAME=none" model-packages.args; then '
         f'mkdir -p cdk.out && echo "no approved version of $RELEASE_NAME" > cdk.out/{NOTHING_TO_RELEASE}; '
         f'else make synth CONFIG={shlex.quote(config_path)} SYNTH_ARGS="-c {VALIDATE_TEMPLATES}=true -c {RELEASE_CONTEXT}=$RELEASE_NAME $(cat model-packages.args)"; fi',
+        # what the run's manual approval shows: the model package it releases
+        'export RELEASE_DETAIL="model package $(tr " " "\\n" < model-packages.args | sed -n "s/^model_package_arn.$RELEASE_NAME=//p")"',
     ]
 
 

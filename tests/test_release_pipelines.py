@@ -124,6 +124,9 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
                 "Configuration": {"Variable": "#{Synth.RELEASE}", "Operator": "EQ", "Value": "yes"}}]}]}
         prod = stages["Prod"]
         assert [a["Name"] for a in sorted(prod, key=lambda a: a["RunOrder"])] == ["Promote-Prod", "Deploy-Prod"]
+        # the approver sees the version this run releases (an older run of another version may be waiting)
+        (promote,) = [a for a in prod if a["Name"] == "Promote-Prod"]
+        assert promote["Configuration"]["CustomData"].startswith(f"Release {model.name} (#{{Synth.RELEASE_DETAIL}}) to Prod?")
         staging = [a["Name"] for a in sorted(stages["Staging"], key=lambda a: a["RunOrder"])]
         assert staging == (["Deploy-Staging", "SmokeTest-Staging"] if model.smoke_test else ["Deploy-Staging"])
 
@@ -253,15 +256,16 @@ def test_the_release_builds_run_as_written(platform: SynthesizedPlatform, tmp_pa
     for tool in ("make", "cdk"):
         (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{tmp_path}/calls"\n[ "$1" = synth ] && mkdir -p cdk.out && touch cdk.out/manifest.json\nexit 0\n')
         (bin_dir / tool).chmod(0o755)
-    (tmp_path / "model-packages.args").write_text(f"-c model_package_arn.churn={resolved}\n")
+    (tmp_path / "model-packages.args").write_text(f"-c model_package_arn.churn={resolved} -c model_package_arn.lead-scoring=none\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RELEASE_NAME": "churn", "RELEASE_STACKS": "Dev/Release-churn/*"}
-    # the release-or-marker command, then the tooling's own last command, which sets the variable the build exports
-    assert synth["env"]["exported-variables"] == ["RELEASE"]
-    script = "\n".join([*synth["phases"]["build"]["commands"][-2:], 'echo "RELEASE=$RELEASE"'])
+    # the release-or-marker command, what the approval shows, then the tooling's own last command, which sets the
+    # variable the stages' entry conditions read
+    assert synth["env"]["exported-variables"] == ["RELEASE", "RELEASE_DETAIL"]
+    script = "\n".join([*synth["phases"]["build"]["commands"][-3:], 'echo "RELEASE_DETAIL=$RELEASE_DETAIL"', 'echo "RELEASE=$RELEASE"'])
     exported = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout
     marker = tmp_path / "cdk.out" / NOTHING_TO_RELEASE
     assert marker.exists() is not synthesized
-    assert exported.splitlines()[-1] == ("RELEASE=yes" if synthesized else "RELEASE=none")
+    assert exported.splitlines()[-2:] == [f"RELEASE_DETAIL=model package {resolved}", "RELEASE=yes" if synthesized else "RELEASE=none"]
     subprocess.run(["bash", "-c", deploy["phases"]["build"]["commands"][0]], cwd=tmp_path / "cdk.out", env=env, check=True)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     assert [c.split()[0:2] for c in calls] == ([["make", "synth"], ["cdk", "deploy"]] if synthesized else [])

@@ -48,6 +48,10 @@ RELEASE_VARIABLE = "RELEASE"
 wrote :data:`NOTHING_TO_RELEASE` instead. The deployment stages are skipped on ``none``: a model without an approved
 version, started with every other model's release by the platform's pipeline, asks nobody to approve nothing and
 smoke-tests no endpoint that does not exist yet."""
+RELEASE_DETAIL_VARIABLE = "RELEASE_DETAIL"
+"""Exported by a release's synth build (``#{Synth.RELEASE_DETAIL}``): what this run releases, as the synth commands
+set it (the platform's: the model package), shown in every manual approval of the run, so that whoever approves
+sees which version goes on; ``(not set by the synth commands)`` when they do not set it."""
 SOURCE_KEY = "release-source/source.zip"
 """Where, in the source bucket, the tested source is: written by the platform's pipeline, read by every release."""
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
@@ -202,7 +206,8 @@ class ReleaseTooling(Construct):
             build_spec=codebuild.BuildSpec.from_object({
                 "version": "0.2",
                 # https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.env.exported-variables
-                "env": {"exported-variables": [RELEASE_VARIABLE]},
+                "env": {"variables": {RELEASE_DETAIL_VARIABLE: "(not set by the synth commands)"},
+                        "exported-variables": [RELEASE_VARIABLE, RELEASE_DETAIL_VARIABLE]},
                 "phases": {"build": {"commands": [
                     *synth_commands,
                     f"if [ -f cdk.out/{NOTHING_TO_RELEASE} ]; then export {RELEASE_VARIABLE}=none; else export {RELEASE_VARIABLE}=yes; fi",
@@ -387,7 +392,11 @@ class ReleasePipeline(Construct):
             if deployment.manual_approval:
                 steps.append(actions.ManualApprovalAction(
                     action_name=f"Promote-{deployment.name}", run_order=1,
-                    additional_information=f"Release {release_name} to {deployment.name}? The earlier stages are deployed and their smoke tests passed.",
+                    # Variables are resolved in an approval's custom data
+                    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html): the approver sees
+                    # which version this run releases, not only which model (an older run may still wait here).
+                    additional_information=f"Release {release_name} (#{{{SYNTH_NAMESPACE}.{RELEASE_DETAIL_VARIABLE}}}) to {deployment.name}? "
+                                           "The earlier stages are deployed and their smoke tests passed.",
                 ))
             steps.append(actions.CodeBuildAction(
                 action_name=f"Deploy-{deployment.name}", project=tooling.deploy_project, input=assembly, run_order=len(steps) + 1,
