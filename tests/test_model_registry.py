@@ -213,7 +213,7 @@ def test_role_is_least_privilege_in_one_managed_policy(platform: SynthesizedPlat
     assert statements["ReadThisGroupsPackages"]["Resource"] == f"arn:aws:sagemaker:eu-west-1:222222222222:model-package/{GROUP}/*"
     assert statements["ApprovedModelParameter"] == {
         "Sid": "ApprovedModelParameter", "Effect": "Allow",
-        "Action": ["ssm:DeleteParameter", "ssm:GetParameterHistory", "ssm:PutParameter"],
+        "Action": ["ssm:GetParameterHistory", "ssm:PutParameter"],
         "Resource": "arn:aws:ssm:eu-west-1:222222222222:parameter/mlops-demo/models/churn/approved-model-package-arn",
     }
     assert statements["AssumeReleaseRole"]["Action"] == "sts:AssumeRole"

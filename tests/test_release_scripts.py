@@ -189,6 +189,14 @@ def test_a_missing_parameter_means_no_approved_version_yet(aws: None) -> None:
     assert fraud.context_argument() == "-c model_package_arn.fraud=none"
 
 
+def test_a_withdrawn_model_resolves_to_none(aws: None) -> None:
+    # the approval function sets the parameter to none when it withdraws the released version (it no longer deletes it)
+    approve(FRAUD["parameter"], "none")
+    fraud = resolve(package("mlops-demo-churn", 4))["fraud"]
+    assert (fraud.arn, fraud.context_argument()) == (None, "-c model_package_arn.fraud=none")
+    assert "is none: the released version was rejected and no other is approved" in fraud.note
+
+
 def test_main_prints_the_context_arguments_on_one_line_and_the_reasons_on_stderr(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     released = package("mlops-demo-churn", 4)
     code = resolver.main(["--region", REGION, "--released", released, "--models", MODELS_JSON])

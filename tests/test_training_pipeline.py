@@ -1520,6 +1520,8 @@ def test_an_image_asset_and_a_script_steps_repository_image_are_pulled_once_each
         ({"max_processing_runtime": Duration.seconds(777_601)}, r"max_processing_runtime: must be from 1 second to 9 days \(got '9 days 1 second'\)"),
         ({"training_instance_type": "ml.p6-b200.48xlarge"}, r"training_instance_type: must be an instance type without local \(NVMe\) instance storage"),
         ({"training_instance_type": None}, r"training_instance_type: must be a string \(got None\)"),
+        # it is the registered package's SupportedResponseMIMETypes too: CreateModelPackage refuses one without a slash
+        ({"content_type": "csv"}, r"content_type: must be a media type like text/csv, at most 256 characters \(got 'csv'\)"),
         ({"vpc": "vpc-0123456789abcdef0"}, r"vpc: must be an ec2.IVpc \(got 'vpc-0123456789abcdef0'\)"),
         ({"encryption_key": KEY_ARN}, r"encryption_key: must be a kms.IKey \(got 'arn:aws:kms:"),
         ({"data_bucket": "acme-data"}, r"data_bucket: must be an s3.IBucket \(got 'acme-data'\)"),
@@ -1530,7 +1532,7 @@ def test_an_image_asset_and_a_script_steps_repository_image_are_pulled_once_each
         ({"log_retention": 365}, r"log_retention: must be RetentionDays \(got 365\)"),
     ],
     ids=["image-number", "image-docker-hub", "image-without-tag", "count-string", "count-zero", "volume-float", "volume-too-big", "runtime-seconds",
-         "spot-string", "training-runtime-over-28-days", "processing-runtime-over-9-days", "instance-type-with-nvme", "instance-type-none", "vpc-id", "key-arn", "bucket-name", "hyperparameter-number", "hyperparameters-list", "alarm-names-string",
+         "spot-string", "training-runtime-over-28-days", "processing-runtime-over-9-days", "instance-type-with-nvme", "instance-type-none", "content-type-not-a-media-type", "vpc-id", "key-arn", "bucket-name", "hyperparameter-number", "hyperparameters-list", "alarm-names-string",
          "flag-string", "retention-days"],
 )
 def test_props_of_the_wrong_type_are_refused_naming_the_prop(kwargs: dict[str, Any], message: str) -> None:

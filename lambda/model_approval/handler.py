@@ -11,8 +11,8 @@ Decisions (the ``action`` returned and logged):
 - ``already-released``: the same approval again (EventBridge delivers at least once and SageMaker may
   send several events per change): the parameter already holds it, so no second pipeline start.
 - ``rolled-back``: the released package was rejected; the newest other Approved package is released.
-- ``withdrawn``: the released package was rejected and no other is approved; the parameter is cleared,
-  no pipeline starts and an alert is published.
+- ``withdrawn``: the released package was rejected and no other is approved; the parameter is set to
+  ``none`` (:data:`WITHDRAWN`), no pipeline starts and an alert is published.
 - ``ignored``: anything else (another group, PendingManualApproval, a rejection of a package that is
   not released, an event the registry no longer agrees with, an update of an Approved package that did
   not change its approval, or an approval older than the last release decision).
@@ -59,7 +59,13 @@ MODEL_PACKAGE_ARN = re.compile(
 # fails is raised, so that Lambda retries the event and finally sends it to the dead-letter queue.
 BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
 # The parameter's description names the time of the event behind the decision that wrote it.
-DECIDED_BY = "Released by the model approval function for the event of {time}"
+DECIDED_BY = "Written by the model approval function for the event of {time}"
+WITHDRAWN = "none"
+"""The parameter's value once the released package was rejected and no other is approved. The parameter is not
+deleted: SSM asks to wait 30 seconds before creating a parameter of a deleted one's name
+(https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DeleteParameter.html), so an approval just after
+a withdrawal could fail its write after starting the pipeline, and start it again on retry; and the withdrawal's
+event time stays in the description, so an older approval delivered late does not release after it."""
 DECIDED_AT = re.compile(r"for the event of (\S+)$")
 
 
@@ -171,8 +177,9 @@ class Releaser:
             return self._result("ignored", change, released, released, f"the registry now says {current}")
         if released == change.arn:
             return self._result("already-released", change, released, released, "the parameter already holds this package")
-        # Event times have whole seconds: an approval in the same second as the decision's event counts as later.
-        if released is not None and decided is not None and change.time is not None and change.time < decided:
+        # Event times have whole seconds: an approval in the same second as the decision's event counts as later. A
+        # withdrawal is a decision too (released is then None).
+        if decided is not None and change.time is not None and change.time < decided:
             return self._result("ignored", change, released, released,
                                 f"approved before the event of the last decision ({decided.isoformat()}): that decision stands")
         self._release(change.arn, change)
@@ -189,19 +196,22 @@ class Releaser:
             self._release(replacement, change)
             return self._result("rolled-back", change, released, replacement, "released package rejected; newest other approved package released")
         self._alert(change)
-        self.ssm.delete_parameter(Name=self.settings.parameter)
+        self._record(WITHDRAWN, change)
         return self._result("withdrawn", change, released, None, "released package rejected and no other package is approved")
 
     # -- reads ---------------------------------------------------------------------------------------
 
     def _released(self) -> tuple[str | None, datetime | None]:
         """The released package and the time of the event behind that decision, from the parameter's latest
-        version and its description (``None`` when not released, or not written by this function)."""
+        version and its description (``None`` when not released, withdrawn, or not written by this function)."""
         latest: dict[str, Any] | None = None
         try:
-            # GetParameter leaves the description out; the history's last entry is the current version.
+            # GetParameter leaves the description out; the current version is the history's highest (AWS documents
+            # no order of the entries: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameterHistory.html).
             for page in self.ssm.get_paginator("get_parameter_history").paginate(Name=self.settings.parameter):
-                latest = (page.get("Parameters") or [latest])[-1]
+                for entry in page.get("Parameters") or []:
+                    if latest is None or entry["Version"] > latest["Version"]:
+                        latest = entry
         except ClientError as err:
             if err.response["Error"]["Code"] == "ParameterNotFound":
                 return None, None
@@ -213,7 +223,8 @@ class Releaser:
             decided = datetime.fromisoformat(match[1]) if match else None
         except ValueError:
             decided = None
-        return latest["Value"], decided if decided is not None and decided.tzinfo is not None else None
+        value = None if latest["Value"] == WITHDRAWN else latest["Value"]
+        return value, decided if decided is not None and decided.tzinfo is not None else None
 
     def _registry_status(self, arn: str) -> str:
         return self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
@@ -239,8 +250,11 @@ class Releaser:
             name=self.settings.pipeline,
             variables=[{"name": PIPELINE_VARIABLE, "value": arn}],
         )
+        self._record(arn, change)
+
+    def _record(self, value: str, change: StateChange) -> None:
         when = change.time.isoformat() if change.time is not None else "unknown"
-        self.ssm.put_parameter(Name=self.settings.parameter, Value=arn, Type="String", Overwrite=True,
+        self.ssm.put_parameter(Name=self.settings.parameter, Value=value, Type="String", Overwrite=True,
                                Description=DECIDED_BY.format(time=when))
 
     def _pipeline_client(self) -> Any:
@@ -267,7 +281,7 @@ class Releaser:
             Message=(
                 f"Model package {change.arn} (version {change.version}) of group {change.group} was rejected "
                 "while released, and no other package of the group is approved. The approved-model parameter "
-                f"{self.settings.parameter} was cleared; the deployed endpoints keep serving it until a new "
+                f"{self.settings.parameter} was set to {WITHDRAWN}; the deployed endpoints keep serving it until a new "
                 "package is approved."
             ),
         )

@@ -173,7 +173,7 @@ class ModelRegistry(_ModelPackageGroupBase):
     :param read_accounts: accounts allowed to describe the group and describe and list its packages.
         Default: no other account.
     :param approved_model_parameter_name: the SSM parameter holding the ARN of the package to deploy;
-        the function creates, overwrites and deletes it. Default: ``/mlops/<group>/approved-model-package-arn``.
+        the function creates and overwrites it (``none`` once it withdraws a version). Default: ``/mlops/<group>/approved-model-package-arn``.
     :param encryption_key: key for the function's environment and logs, the queue and the topic.
         Default: a key with yearly rotation is created.
     :param notification_topic: where the dead-letter alarm and withdrawal alerts go; its key must let
@@ -595,7 +595,7 @@ class ModelRegistry(_ModelPackageGroupBase):
             allow("ReadThisGroupsPackages", ["sagemaker:DescribeModelPackage"], [model_packages_arn]),
             # The function lists only its own group (see _acknowledge for why "*").
             allow("ListPackages", ["sagemaker:ListModelPackages"], ["*"]),
-            allow("ApprovedModelParameter", ["ssm:GetParameterHistory", "ssm:PutParameter", "ssm:DeleteParameter"], [parameter_arn]),
+            allow("ApprovedModelParameter", ["ssm:GetParameterHistory", "ssm:PutParameter"], [parameter_arn]),
             release,
             allow("Alert", ["sns:Publish"], [self.notification_topic.topic_arn]),
             allow("DeadLetters", ["sqs:SendMessage"], [self.dead_letter_queue.queue_arn]),

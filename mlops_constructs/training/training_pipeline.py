@@ -1083,6 +1083,10 @@ class TrainingPipeline(TrainingPipelineBase):
         check_interface(name, "notification_topic", props["notification_topic"], "topic_arn", "must be an sns.ITopic", optional=True)
         for prop in ("model_package_group_name", "content_type", "training_instance_type", "processing_instance_type"):
             check_type(name, prop, props[prop], str)
+        # It is also the package's SupportedResponseMIMETypes, [-\w]+/.+ in SageMaker's API (botocore's ResponseMIMEType),
+        # and its SupportedContentTypes, at most 256 characters: a bad one would fail the registration after training.
+        if not re.fullmatch(r"[-\w]+/.+", props["content_type"]) or len(props["content_type"]) > 256:
+            raise PropsError(name, "content_type", props["content_type"], "must be a media type like text/csv, at most 256 characters")
         check_range(name, "training_instance_count", props["training_instance_count"], 1, 100)
         for prop in ("training_volume_size_gb", "processing_volume_size_gb"):
             check_range(name, prop, props[prop], 1, 16384, unit="GiB")

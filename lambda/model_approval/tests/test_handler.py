@@ -159,6 +159,41 @@ def test_rejecting_the_released_package_rolls_back_to_the_newest_other_approved(
     assert older != newer and pending not in world.pipeline_starts()
 
 
+def test_after_a_withdrawal_a_late_older_approval_stays_ignored_and_a_new_one_releases(
+        world: World, handler_module, lambda_context) -> None:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    first, second = world.register("Approved"), world.register("Approved")
+    assert invoke(handler_module, state_change_event(second, "Approved", time=now - timedelta(minutes=3)), lambda_context)["action"] == "released"
+    world.set_status(second, "Rejected")
+    world.set_status(first, "Rejected")
+    assert invoke(handler_module, state_change_event(second, "Rejected", time=now - timedelta(minutes=1)), lambda_context)["action"] == "withdrawn"
+    # first's approval happened before the withdrawal and arrives after it, with the registry approving it again meanwhile
+    world.set_status(first, "Approved")
+    late = invoke(handler_module, state_change_event(first, "Approved", time=now - timedelta(minutes=2)), lambda_context)
+    assert (late["action"], late["released_arn"]) == ("ignored", None)
+    assert world.pipeline_starts() == [second]
+    # an approval after the withdrawal releases, the parameter being overwritten, not created again
+    assert invoke(handler_module, state_change_event(first, "Approved", time=now), lambda_context)["action"] == "released"
+    assert world.released() == first and world.pipeline_starts() == [second, first]
+
+
+def test_the_current_decision_is_the_highest_parameter_version_whatever_the_history_order(
+        world: World, handler_module, lambda_context, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = world.register("Approved"), world.register("Approved")
+    world.release(first)
+    world.release(second)
+    releaser = handler_module.Releaser(handler_module.Settings.from_environment())
+    history = [p for page in releaser.ssm.get_paginator("get_parameter_history").paginate(Name=PARAMETER) for p in page["Parameters"]]
+    assert [p["Value"] for p in history] == [first, second]
+
+    class Reversed:  # AWS documents no order of the entries
+        def paginate(self, **_: Any) -> list[dict[str, Any]]:
+            return [{"Parameters": [history[1]]}, {"Parameters": [history[0]]}]
+
+    monkeypatch.setattr(releaser.ssm, "get_paginator", lambda name: Reversed())
+    assert releaser._released()[0] == second
+
+
 def test_rejecting_the_only_approved_package_withdraws_it_and_alerts(world: World, handler_module, lambda_context) -> None:
     arn = world.register("Approved")
     world.release(arn)
@@ -166,13 +201,14 @@ def test_rejecting_the_only_approved_package_withdraws_it_and_alerts(world: Worl
     result = invoke(handler_module, state_change_event(arn, "Rejected"), lambda_context)
     assert result["action"] == "withdrawn"
     assert result["released_arn"] is None
-    assert world.released() is None
+    # kept, set to none: deleting it would make an approval within 30 s recreate its name (SSM asks to wait)
+    assert world.released() == "none"
     assert world.pipeline_starts() == []
     (alert,) = world.notifications()
     assert alert["Subject"] == f"Model withdrawn: {GROUP}"
     assert alert["Message"] == (
         f"Model package {arn} (version 1) of group {GROUP} was rejected while released, and no other package of the "
-        f"group is approved. The approved-model parameter {PARAMETER} was cleared; the deployed endpoints keep serving "
+        f"group is approved. The approved-model parameter {PARAMETER} was set to none; the deployed endpoints keep serving "
         "it until a new package is approved."
     )
 
@@ -393,7 +429,7 @@ def test_without_an_alert_topic_a_withdrawal_is_logged_as_a_warning(
     world.set_status(arn, "Rejected")
     result, lines = invoke_logged(handler_module, state_change_event(arn, "Rejected"), lambda_context)
     assert (result["action"], result["previous_arn"], result["released_arn"]) == ("withdrawn", arn, None)
-    assert world.released() is None  # withdrawn all the same: the parameter is cleared
+    assert world.released() == "none"  # withdrawn all the same
     assert world.pipeline_starts() == []
     assert world.alerts() == []
     warnings = [line for line in lines if line["level"] == "WARNING"]

@@ -51,6 +51,7 @@ BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
 SESSION_NAME = "release-synth"
 SESSION_SECONDS = 900  # the shortest STS allows: the script reads one parameter per model
 NONE = "none"
+WITHDRAWN = "none"  # the parameter's value after the model approval function withdrew the released version (its WITHDRAWN)
 GROUP = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a CDK context key and a shell word
 SOURCE_VARIABLE, SOURCE_PARAMETER, SOURCE_NONE = "variable", "parameter", "none"
@@ -181,6 +182,9 @@ def _from_parameter(model: Model, region: str, session: Any, sts: Any, *, reader
         if err.response["Error"]["Code"] != "ParameterNotFound":
             raise
         return Resolution(model.name, None, SOURCE_NONE, f"parameter {model.parameter} does not exist: no approved version yet")
+    if value == WITHDRAWN:
+        return Resolution(model.name, None, SOURCE_NONE,
+                          f"parameter {model.parameter} is {WITHDRAWN}: the released version was rejected and no other is approved")
     if package_group(value, region) != model.group:
         raise InvalidInput(
             f"parameter {model.parameter} holds {value!r}, expected {expected_form(region, model.group)}"
