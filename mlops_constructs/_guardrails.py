@@ -31,6 +31,20 @@ GUARDED_KEYS: dict[str, tuple[str, ...]] = {
 """For each SageMaker create action the platform's roles call, the condition keys that pin it inside
 the platform: ``sagemaker:<key>``."""
 
+OTHER_COMPUTE: dict[str, tuple[str, ...]] = {
+    # Other ways to run compute or keep data in SageMaker, which the platform does not use: the account-wide denials
+    # hold them to a VPC and the account's keys too (the keys each has in the Service Authorization Reference; a
+    # pattern stands for every action it matches, all of which have the keys). Not the Update actions: an update
+    # that leaves the network or keys unchanged may not carry them, and would be refused.
+    "Create*JobDefinition": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),  # Model Monitor's four kinds
+    "CreateMonitoringSchedule": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),
+    "CreateAutoMLJob*": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),
+    "CreateCluster": ("VpcSubnets", "VpcSecurityGroupIds"),  # HyperPod
+    "CreateLabelingJob": ("VolumeKmsKey", "OutputKmsKey"),
+}
+"""SageMaker create actions (or patterns of them) the account-wide denials also cover, with the keys they carry;
+:data:`GUARDED_KEYS`' own conditions (an allow's) do not take them. Kept short: an SCP holds 5,120 characters."""
+
 _NETWORK_KEYS = ("VpcSubnets", "VpcSecurityGroupIds")
 _KEY_KEYS = ("VolumeKmsKey", "OutputKmsKey")
 _FLAG_KEYS = ("NetworkIsolation", "InterContainerTrafficEncryption")
@@ -98,18 +112,24 @@ def _account_wide_denials(sid_prefix: str, isolation_optional: frozenset[str] = 
     in_vpc = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VpcSubnets" in keys]
     with_volume_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "VolumeKmsKey" in keys and a != "CreateEndpointConfig"]
     with_output_key = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "OutputKmsKey" in keys]
+    other_in_vpc = [f"{sagemaker}{a}" for a, keys in OTHER_COMPUTE.items() if "VpcSubnets" in keys]
+    other_volume_key = [f"{sagemaker}{a}" for a, keys in OTHER_COMPUTE.items() if "VolumeKmsKey" in keys]
+    other_output_key = [f"{sagemaker}{a}" for a, keys in OTHER_COMPUTE.items() if "OutputKmsKey" in keys]
     isolated = [f"{sagemaker}{a}" for a, keys in GUARDED_KEYS.items() if "NetworkIsolation" in keys and f"{sagemaker}{a}" not in isolation_optional]
     return [
-        _deny(f"{sid_prefix}SageMakerOnlyInAVpc", in_vpc, {"Null": {"sagemaker:VpcSubnets": "true"}}),
-        _deny(f"{sid_prefix}SageMakerOnlyWithSecurityGroups", in_vpc, {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}),
-        _deny(f"{sid_prefix}SageMakerVolumesEncrypted", with_volume_key, {"Null": {"sagemaker:VolumeKmsKey": "true"}}),
+        _deny(f"{sid_prefix}SageMakerOnlyInAVpc", in_vpc + other_in_vpc, {"Null": {"sagemaker:VpcSubnets": "true"}}),
+        _deny(f"{sid_prefix}SageMakerOnlyWithSecurityGroups", in_vpc + other_in_vpc, {"Null": {"sagemaker:VpcSecurityGroupIds": "true"}}),
+        _deny(f"{sid_prefix}SageMakerVolumesEncrypted", with_volume_key + other_volume_key, {"Null": {"sagemaker:VolumeKmsKey": "true"}}),
         # A serverless endpoint has no volume to encrypt: an endpoint configuration needs a volume key
         # unless it is serverless.
         _deny(f"{sid_prefix}EndpointVolumesEncrypted", [f"{sagemaker}CreateEndpointConfig"],
               {"Null": {"sagemaker:VolumeKmsKey": "true", "sagemaker:ServerlessMemorySize": "true"}}),
-        _deny(f"{sid_prefix}SageMakerOutputsEncrypted", with_output_key, {"Null": {"sagemaker:OutputKmsKey": "true"}}),
-        _deny(f"{sid_prefix}SageMakerKeysOfThisAccount", with_volume_key + [f"{sagemaker}CreateEndpointConfig"],
-              {"ArnNotLikeIfExists": {"sagemaker:VolumeKmsKey": own_keys}}),
+        _deny(f"{sid_prefix}SageMakerOutputsEncrypted", with_output_key + other_output_key, {"Null": {"sagemaker:OutputKmsKey": "true"}}),
+        _deny(f"{sid_prefix}SageMakerKeysOfThisAccount", with_volume_key, {"ArnNotLikeIfExists": {"sagemaker:VolumeKmsKey": own_keys}}),
+        # Only a key that is there: a serverless endpoint configuration has none (EndpointVolumesEncrypted lets it
+        # through), and ...IfExists, like a plain ArnNotLike, would deny a request without the key.
+        _deny(f"{sid_prefix}EndpointKeysOfThisAccount", [f"{sagemaker}CreateEndpointConfig"],
+              {"ArnNotLike": {"sagemaker:VolumeKmsKey": own_keys}, "Null": {"sagemaker:VolumeKmsKey": "false"}}),
         _deny(f"{sid_prefix}SageMakerOutputKeysOfThisAccount", with_output_key, {"ArnNotLikeIfExists": {"sagemaker:OutputKmsKey": own_keys}}),
         _deny(f"{sid_prefix}SageMakerNetworkIsolation", isolated, {"BoolIfExists": {"sagemaker:NetworkIsolation": "false"}}),
         _deny(f"{sid_prefix}NotebooksWithoutInternet", [f"{sagemaker}CreateNotebookInstance"],
@@ -117,6 +137,9 @@ def _account_wide_denials(sid_prefix: str, isolation_optional: frozenset[str] = 
         _deny(f"{sid_prefix}NotebooksInAVpc", [f"{sagemaker}CreateNotebookInstance"], {"Null": {"sagemaker:VpcSubnets": "true"}}),
         _deny(f"{sid_prefix}StudioWithoutInternet", [f"{sagemaker}CreateDomain"],
               {"StringNotEqualsIfExists": {"sagemaker:AppNetworkAccessType": "VpcOnly"}}),
+        # A VpcOnly domain switched to the internet afterwards (an update that leaves it out is not refused).
+        _deny(f"{sid_prefix}StudioStaysWithoutInternet", [f"{sagemaker}UpdateDomain"],
+              {"StringEquals": {"sagemaker:AppNetworkAccessType": "PublicInternetOnly"}}),
     ]
 
 

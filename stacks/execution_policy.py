@@ -96,7 +96,7 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                     "iam:TagPolicy", "iam:TagRole", "iam:UntagPolicy", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
                     "iam:UpdateRole", "iam:UpdateRoleDescription",
                 ],
-                "Resource": ["arn:aws:iam::*:role/" + project + "-*", "arn:aws:iam::*:policy/" + project + "-*"],
+                "Resource": ["arn:*:iam::*:role/" + project + "-*", "arn:*:iam::*:policy/" + project + "-*"],
             },
             {
                 "Sid": "ServiceLinkedRolesThePlatformUses",
@@ -109,13 +109,13 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Sid": "ProjectBuckets",
                 "Effect": "Allow",
                 "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{project}-*", f"arn:aws:s3:::{project}-*/*"],
+                "Resource": [f"arn:*:s3:::{project}-*", f"arn:*:s3:::{project}-*/*"],
             },
             {
                 "Sid": "ReadCdkAssets",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::cdk-*-assets-*", "arn:aws:s3:::cdk-*-assets-*/*"],
+                "Resource": ["arn:*:s3:::cdk-*-assets-*", "arn:*:s3:::cdk-*-assets-*/*"],
             },
             {
                 # Fn::GetStackOutput reads another stack's outputs with the reading stack's execution role
@@ -124,7 +124,7 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Sid": "ReadProjectStackOutputs",
                 "Effect": "Allow",
                 "Action": "cloudformation:DescribeStacks",
-                "Resource": f"arn:aws:cloudformation:{region}:*:stack/{project}-*/*",
+                "Resource": f"arn:*:cloudformation:{region}:*:stack/{project}-*/*",
             },
             *account_wide_denials("Guardrail", only=CREATED_BY_CLOUDFORMATION),
         ],

@@ -80,11 +80,15 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Condition": {**tagged, **not_cloudformation},
             },
             {
+                # Any tag change of a protected resource, not only removing the tag: changing its value, or deleting all
+                # of a resource's tags at once (EC2 DeleteTags without keys carries no aws:TagKeys), lifts the protection
+                # as well; and the log groups' legacy Tag/UntagLogGroup take no aws:TagKeys condition.
                 "Sid": "KeepTheProjectTag",
                 "Effect": "Deny",
-                "Action": ["ec2:DeleteTags", "logs:UntagResource", "kms:UntagResource"],
+                "Action": ["ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
+                           "logs:UntagLogGroup", "kms:TagResource", "kms:UntagResource"],
                 "Resource": "*",
-                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [PROJECT_TAG]}, **not_cloudformation},
+                "Condition": {**tagged, **not_cloudformation},
             },
         ],
     }
@@ -106,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     policy = guardrail_policy(config)
-    print(json.dumps(policy, indent=args.indent) if args.indent else compact(policy))
+    text = json.dumps(policy, indent=args.indent) if args.indent else compact(policy)
+    print(text)
+    if len(text) > SCP_MAX_CHARACTERS:  # AWS Organizations stores the policy as sent, white space included
+        print(f"note: {len(text)} characters, over an SCP's {SCP_MAX_CHARACTERS}: for reading only; attach the compact form "
+              "(without --indent)", file=sys.stderr)
     return 0
 
 

@@ -100,4 +100,4 @@ def test_stacks_may_read_the_platforms_stack_outputs_and_only_theirs(default_con
 
     (found,) = [s for s in execution_policy(default_config)["Statement"] if s["Sid"] == "ReadProjectStackOutputs"]
     assert found["Action"] == "cloudformation:DescribeStacks"
-    assert found["Resource"] == f"arn:aws:cloudformation:{default_config.region}:*:stack/{default_config.project}-*/*"
+    assert found["Resource"] == f"arn:*:cloudformation:{default_config.region}:*:stack/{default_config.project}-*/*"

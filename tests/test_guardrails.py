@@ -5,13 +5,14 @@ key in the Service Authorization Reference, the SCP size limit), against the pla
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from policy_sentry.querying.actions import get_action_data
+from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 
 from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
 from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
@@ -28,7 +29,13 @@ def as_list(value: Any) -> list[Any]:
 
 
 def condition_keys(action: str) -> set[str]:
+    """The keys AWS evaluates for ``action``; for a pattern (``sagemaker:Create*JobDefinition``), the keys every action it
+    matches has (a key one of them lacks would deny that one outright in a Null test)."""
     service, name = action.split(":")
+    if "*" in name:
+        matched = [a.split(":", 1)[1] for a in get_actions_for_service(service) if fnmatch.fnmatchcase(a.split(":", 1)[1], name)]
+        assert matched, f"{action} matches no action of the Service Authorization Reference"
+        return set.intersection(*(condition_keys(f"{service}:{m}") for m in matched))
     rows = get_action_data(service, name)
     assert rows and rows.get(service), f"{action} is not in the Service Authorization Reference"
     return {key for row in rows[service] for key in row["condition_keys"]}
@@ -88,13 +95,39 @@ def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete
         assert must <= set(statements[sid]["Action"])
         assert statements[sid]["Condition"]["StringEquals"] == {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project}
         assert statements[sid]["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}
-    assert statements["KeepTheProjectTag"]["Condition"]["ForAnyValue:StringEquals"] == {"aws:TagKeys": [PROJECT_TAG]}
+    # every way to change the tag of a protected resource (its value too, or all tags at once), not only removing it
+    tag = statements["KeepTheProjectTag"]
+    assert set(tag["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
+                                  "logs:UntagLogGroup", "kms:TagResource", "kms:UntagResource"}
+    assert tag["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project},
+                                "ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
     # the tag the SCP relies on is on the resources it protects
     network = platform.templates["Dev/Network"]
     for type_ in ("AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::KMS::Key"):
         for logical_id, resource in resources(network, type_).items():
             tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
             assert tags.get(PROJECT_TAG) == platform.config.project, (type_, logical_id)
+
+
+def test_scp_holds_sagemakers_other_compute_to_a_vpc_and_keys_too() -> None:
+    statements = {s["Sid"]: s for s in account_wide_denials()}
+    for sid in ("SageMakerOnlyInAVpc", "SageMakerOnlyWithSecurityGroups"):
+        assert {"sagemaker:Create*JobDefinition", "sagemaker:CreateMonitoringSchedule", "sagemaker:CreateAutoMLJob*",
+                "sagemaker:CreateCluster"} <= set(statements[sid]["Action"])
+    for sid in ("SageMakerVolumesEncrypted", "SageMakerOutputsEncrypted"):
+        assert {"sagemaker:CreateLabelingJob", "sagemaker:CreateAutoMLJob*"} <= set(statements[sid]["Action"])
+    assert statements["StudioStaysWithoutInternet"] == {
+        "Sid": "StudioStaysWithoutInternet", "Effect": "Deny", "Action": ["sagemaker:UpdateDomain"], "Resource": "*",
+        "Condition": {"StringEquals": {"sagemaker:AppNetworkAccessType": "PublicInternetOnly"}}}
+    # a serverless endpoint configuration (no volume key) is not denied by the key-account statement
+    endpoint = statements["EndpointKeysOfThisAccount"]
+    assert endpoint["Condition"]["Null"] == {"sagemaker:VolumeKmsKey": "false"}
+    assert "sagemaker:CreateEndpointConfig" not in statements["SageMakerKeysOfThisAccount"]["Action"]
+
+
+def test_a_pattern_counts_only_the_keys_all_its_actions_have() -> None:
+    assert "sagemaker:VpcSubnets" in condition_keys("sagemaker:Create*JobDefinition")
+    assert "sagemaker:NetworkIsolation" not in condition_keys("sagemaker:CreateAutoMLJob*")
 
 
 def test_scp_refuses_notebooks_and_studio_with_internet_access() -> None:
@@ -152,3 +185,8 @@ def test_the_command_prints_the_compact_policy(tmp_path) -> None:  # type: ignor
     failed = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(bad)],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1 and failed.stderr.strip().splitlines()[-1].startswith(f"{bad}: project:")
+    # pretty-printed, it is over the limit (AWS stores the white space): said, on stderr
+    indented = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG), "--indent", "2"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert indented.returncode == 0 and len(indented.stdout.strip()) > SCP_MAX_CHARACTERS
+    assert "over an SCP's 5120: for reading only; attach the compact form" in indented.stderr
