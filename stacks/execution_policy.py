@@ -87,6 +87,18 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Condition": in_region,
             },
             {
+                # Reads that resource handlers of other services list among their permissions (the resource schemas AWS
+                # publishes for CloudFormation; tests/test_execution_policy.py checks every handler's list): AWS::Glue::
+                # Database and ::Table ask Lake Formation whether a location or database is registered with it,
+                # AWS::EC2::FlowLog reads tags. Not lakeformation:CreateTable, which only governed tables use.
+                "Sid": "ResourceHandlersLookups",
+                "Effect": "Allow",
+                "Action": ["autoscaling:DescribeTags", "lakeformation:DescribeLakeFormationIdentityCenterConfiguration",
+                           "lakeformation:DescribeResource", "lakeformation:GetDataAccess", "lakeformation:ListResources"],
+                "Resource": "*",
+                "Condition": in_region,
+            },
+            {
                 "Sid": "ProjectRolesAndPolicies",
                 "Effect": "Allow",
                 "Action": [

@@ -34,6 +34,56 @@ def test_every_synthesized_resource_type_is_covered(platform: SynthesizedPlatfor
             assert {f"{p}:*" for p in MANAGED_SERVICES[service]} <= regional, type_
 
 
+# Permissions the resource schemas' create, update and delete handlers list that the policy does not grant, each for a
+# feature of the resource the platform does not use (or, last group, not known to be used by these resources).
+UNGRANTED_HANDLER_PERMISSIONS = {
+    # WAF associations with other kinds of resource (the platform associates web ACLs with API Gateway stages)
+    **{f"{p}:{a}": "another kind of resource" for p in ("amplify", "appsync", "cognito-idp", "bedrock-agentcore", "elasticloadbalancing", "apprunner")
+       for a in ("AssociateWebACL", "DisassociateWebACL", "GetWebACLForResource", "SetWebACL", "CreateWebACLAssociation",
+                 "DeleteWebACLAssociation", "GetLoadBalancerWebACL", "AssociateWebAcl", "DisassociateWebAcl", "DescribeWebAclForService",
+                 "GatewayAssociateWebACL", "GatewayDisassociateWebACL", "GatewayGetWebACLForResource")},
+    **{f"{p}:AllowVendedLogDeliveryForResource": "vended logs of another service" for p in ("autoloop", "codewhisperer", "workmail")},
+    "firehose:ListDeliveryStreams": "a Firehose log destination (WAF logs go to CloudWatch Logs)",
+    "firehose:TagDeliveryStream": "a Firehose destination",
+    "s3tables:CreateNamespace": "S3 table buckets", "s3tables:CreateTable": "S3 table buckets", "s3tables:CreateTableBucket": "S3 table buckets",
+    "s3tables:GetTable": "S3 table buckets", "s3tables:GetTableMetadataLocation": "S3 table buckets", "s3tables:PutTableBucketPolicy": "S3 table buckets",
+    "s3tables:PutTableEncryption": "S3 table buckets", "s3tables:PutTablePolicy": "S3 table buckets", "s3tables:UpdateTableMetadataLocation": "S3 table buckets",
+    "vpc-lattice:CreateServiceNetworkVpcEndpointAssociation": "service network endpoints",
+    "vpc-lattice:DescribeServiceNetworkVpcEndpointAssociation": "service network endpoints",
+    "vpce:AllowMultiRegion": "cross-region VPC endpoints",
+    "elasticfilesystem:DescribeMountTargets": "a Lambda file system", "s3files:ListMountTargets": "a Lambda file system",
+    "lakeformation:CreateTable": "governed (Lake Formation) tables",
+    "iam:AttachGroupPolicy": "IAM groups", "iam:DetachGroupPolicy": "IAM groups", "iam:PutGroupPolicy": "IAM groups", "iam:DeleteGroupPolicy": "IAM groups",
+    "iam:AttachUserPolicy": "IAM users", "iam:DetachUserPolicy": "IAM users", "iam:PutUserPolicy": "IAM users", "iam:DeleteUserPolicy": "IAM users",
+    "iam:PutRolePermissionsBoundary": "permissions boundaries", "iam:DeleteRolePermissionsBoundary": "permissions boundaries",
+    # listed without a documented use for these resources; an AccessDenied would name them
+    "payments:GetConnectedAccount": "unknown (AWS::WAFv2::WebACL)", "iam:DescribeOrganization": "unknown (AWS::WAFv2::LoggingConfiguration)",
+}
+
+
+def test_every_handler_permission_of_the_synthesized_resources_is_granted(platform: SynthesizedPlatform) -> None:
+    """What CloudFormation's handler for each resource type may call with the execution role (the schemas AWS publishes,
+    as cfn-lint ships them): granted by the policy, or listed above with the feature it belongs to."""
+    import fnmatch
+    from pathlib import Path
+
+    import cfnlint
+
+    schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((schemas / "providers" / f"{platform.config.region}.json").read_text())
+    policy = execution_policy(platform.config)
+    granted = [a for s in policy["Statement"] if s["Effect"] == "Allow" for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    types = {r["Type"] for t in platform.templates.values() for r in t["Resources"].values() if r["Type"] in providers}
+    missing: dict[str, set[str]] = {}
+    for type_ in types:
+        handlers = json.loads((schemas / "resources" / f"{providers[type_]}.json").read_text()).get("handlers", {})
+        for permission in {p for h in ("create", "update", "delete") for p in handlers.get(h, {}).get("permissions", [])}:
+            if not any(fnmatch.fnmatchcase(permission.lower(), a.lower()) for a in granted) and permission not in UNGRANTED_HANDLER_PERMISSIONS:
+                missing.setdefault(permission, set()).add(type_)
+    assert missing == {}
+    assert "lakeformation:ListResources" in granted  # the Glue catalog's Lake Formation lookups (the batch results' table)
+
+
 # Resource types whose service creates a service-linked role the first time an account uses it, with the
 # permission of the caller (CloudFormation's execution role): without iam:CreateServiceLinkedRole for it, the first
 # deploy in a new account fails with AccessDenied.
