@@ -31,9 +31,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 logger = Logger(service="inference-proxy")
 
-# Standard retries: throttling and transient errors; a model's own error (ModelError) is not retried. The read
-# timeout leaves a real-time endpoint its 60 s; API Gateway gives the integration 29 s by default.
-BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, read_timeout=65)
+# One attempt, answered within API Gateway's 29 s for an integration (its default): past that the client has its 504
+# already, and a retry (of a read timeout, or of throttling) would invoke the model again for nobody, billed. The
+# client retries a 429 or 502 itself. ENDPOINT_TIMEOUT_SECONDS: for an API whose integration timeout was raised.
+BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3,
+                     read_timeout=int(os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "25")))
 REQUEST_ID_HEADER = "X-Request-Id"
 
 THROTTLED = ("ThrottlingException", "ModelNotReadyException")

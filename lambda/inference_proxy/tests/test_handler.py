@@ -112,3 +112,10 @@ def test_sagemaker_errors_map_like_the_direct_integration_with_nothing_leaked(
     assert answer["headers"]["X-Request-Id"] == REQUEST_ID
     assert json.loads(answer["body"]) == {"message": expected_message, "requestId": REQUEST_ID}
     assert SECRET not in answer["body"] and LOG_STREAM not in answer["body"]
+
+
+def test_one_attempt_answered_within_api_gateways_integration_timeout(proxy: ModuleType) -> None:
+    # past API Gateway's 29 s the client has its 504: a retry would invoke the model again for nobody
+    config = proxy.BOTO_CONFIG
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert config.connect_timeout + config.read_timeout < 29
