@@ -34,13 +34,14 @@ the platform: ``sagemaker:<key>``."""
 OTHER_COMPUTE: dict[str, tuple[str, ...]] = {
     # Other ways to run compute or keep data in SageMaker, which the platform does not use: the account-wide denials
     # hold them to a VPC and the account's keys too (the keys each has in the Service Authorization Reference; a
-    # pattern stands for every action it matches, all of which have the keys). Not the Update actions: an update
-    # that leaves the network or keys unchanged may not carry them, and would be refused.
+    # pattern stands for every action it matches, all of which have the keys). Only settings every request of the
+    # action carries when it is made safely: not the Update actions (an update that leaves the network or keys
+    # unchanged may not carry them), not CreateMonitoringSchedule (one that names a job definition carries none; the
+    # definitions are held here), not a labeling job's volume key (only automated labeling has a volume).
     "Create*JobDefinition": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),  # Model Monitor's four kinds
-    "CreateMonitoringSchedule": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),
     "CreateAutoMLJob*": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey"),
     "CreateCluster": ("VpcSubnets", "VpcSecurityGroupIds"),  # HyperPod
-    "CreateLabelingJob": ("VolumeKmsKey", "OutputKmsKey"),
+    "CreateLabelingJob": ("OutputKmsKey",),
 }
 """SageMaker create actions (or patterns of them) the account-wide denials also cover, with the keys they carry;
 :data:`GUARDED_KEYS`' own conditions (an allow's) do not take them. Kept short: an SCP holds 5,120 characters."""
@@ -89,8 +90,8 @@ def inside_guardrails(
 def account_wide_denials(sid_prefix: str = "", *, only: Iterable[str] | None = None, isolation_optional: Iterable[str] = ()) -> list[Statement]:
     """``Deny`` statements that hold for every principal of an account, whatever its other permissions:
     no SageMaker job, model or endpoint configuration outside a VPC or without a KMS key of the
-    account itself (``${aws:PrincipalAccount}``), no notebook instance or Studio domain with direct
-    internet access.
+    account itself (``${aws:PrincipalAccount}``), nor the other compute of :data:`OTHER_COMPUTE` outside a VPC or
+    without keys, no notebook instance or Studio domain with direct internet access, no domain switched to it.
 
     They name no resource of the platform (they go where those are not known: the CloudFormation
     execution policy, an organization's SCP), so they check that a setting is there, and that a key

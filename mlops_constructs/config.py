@@ -36,6 +36,7 @@ from pydantic import (
 
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._instance_types import instance_type_problem
+from mlops_constructs._serving_rules import gradual_deployment_problem, joined_output_problem
 from mlops_constructs._sagemaker_catalog import sagemaker_regions
 from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
 
@@ -767,6 +768,8 @@ class BatchSettings(_Strict):
                                         f"times max_payload_mb ({self.max_payload_mb}) must be at most 100 MB (SageMaker's limit)"))
         if len(set(self.stages)) != len(self.stages):
             problems.append(_FieldError(("stages",), self.stages, "must name each stage once"))
+        if (joined := joined_output_problem(self.join_source, self.content_type, self.accept)) is not None:
+            problems.append(_FieldError((joined[0],), joined[1], joined[2]))
         if "run_date" in self.output_columns:
             problems.append(_FieldError(("output_columns", "run_date"), self.output_columns["run_date"],
                                         "is the results table's partition column: name the column otherwise"))
@@ -1382,6 +1385,7 @@ class PlatformConfig(_Strict):
         problems += self._image_problems()
         problems += self._monitoring_problems()
         problems += self._capacity_problems()
+        problems += self._deployment_problems()
         problems += self._gate_problems()
         problems += _api_problems(self)
         for stage in STAGES:
@@ -1503,6 +1507,25 @@ class PlatformConfig(_Strict):
                     loc = base + ("autoscaling", "off_hours", "capacity")
                     problems.setdefault(loc, _FieldError(loc, off_hours.capacity, f"must be at most {max_text}"))
         return list(problems.values())
+
+    def _deployment_problems(self) -> list[_FieldError]:
+        """Instance types a stage's deployment cannot shift gradually to (ml.inf1 with CANARY or LINEAR), the stage's
+        own and each model's override."""
+        problems: list[_FieldError] = []
+        for stage in STAGES:
+            defaults = self.stage(stage).endpoint
+            if defaults.serverless is not None:
+                continue
+            strategy = defaults.deployment_for(stage).strategy
+            types = {("stages", stage, "endpoint", "instance_type"): defaults.instance_type}
+            for index, model in enumerate(self.models):
+                override = model.endpoints.get(stage)  # type: ignore[call-overload]
+                if override is not None and override.instance_type is not None:
+                    types[("models", index, "endpoints", stage, "instance_type")] = override.instance_type
+            for loc, instance_type in types.items():
+                if (problem := gradual_deployment_problem(instance_type, strategy)) is not None:
+                    problems.append(_FieldError(loc, instance_type, f"{problem} (stages.{stage}.endpoint.deployment.strategy)"))
+        return problems
 
     def _gate_problems(self) -> list[_FieldError]:
         """With the bundled evaluation script, the gate may only read values it writes for the model's

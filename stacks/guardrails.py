@@ -11,9 +11,11 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
   ``network_isolation: false``);
 - notebook instances with direct internet access or outside a VPC, and Studio domains that are not
   ``VpcOnly``;
+- SageMaker's other compute (Model Monitor job definitions, AutoML, HyperPod clusters, labeling jobs) outside a VPC or
+  without keys, and switching a Studio domain to the internet;
 - deleting the platform's flow logs and log groups, shortening their retention or removing their key,
-  disabling or scheduling the deletion of its KMS keys, and removing the ``mlops:project`` tag that marks
-  them (which would lift the protection), except by CloudFormation through the CDK bootstrap's execution
+  disabling or scheduling the deletion of its KMS keys, and removing or changing the ``mlops:project`` tag that
+  marks them (which would lift the protection), except by CloudFormation through the CDK bootstrap's execution
   role, which deletes them only with a stack whose resources are not retained (dev, when asked).
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
@@ -67,8 +69,10 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
             {
                 "Sid": "KeepThePlatformsLogs",
                 "Effect": "Deny",
+                # and the log groups' legacy Tag/UntagLogGroup, which no aws:TagKeys condition restricts
+                # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_UntagLogGroup.html)
                 "Action": ["ec2:DeleteFlowLogs", "logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:DisassociateKmsKey",
-                           "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"],
+                           "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagLogGroup", "logs:UntagLogGroup"],
                 "Resource": "*",
                 "Condition": {**tagged, **not_cloudformation},
             },
@@ -80,15 +84,22 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Condition": {**tagged, **not_cloudformation},
             },
             {
-                # Any tag change of a protected resource, not only removing the tag: changing its value, or deleting all
-                # of a resource's tags at once (EC2 DeleteTags without keys carries no aws:TagKeys), lifts the protection
-                # as well; and the log groups' legacy Tag/UntagLogGroup take no aws:TagKeys condition.
+                # Removing the tag, or changing its value (tagging it again), lifts the protection: any request naming it.
                 "Sid": "KeepTheProjectTag",
                 "Effect": "Deny",
-                "Action": ["ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
-                           "logs:UntagLogGroup", "kms:TagResource", "kms:UntagResource"],
+                "Action": ["ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "kms:TagResource", "kms:UntagResource"],
                 "Resource": "*",
-                "Condition": {**tagged, **not_cloudformation},
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [PROJECT_TAG]}, **not_cloudformation},
+            },
+            {
+                # EC2's DeleteTags without keys deletes every tag of the resource and names none
+                # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteTags.html): refused on the platform's
+                # resources. Other tags of those resources stay free to change.
+                "Sid": "KeepTheProjectTagWhole",
+                "Effect": "Deny",
+                "Action": ["ec2:DeleteTags"],
+                "Resource": "*",
+                "Condition": {**tagged, "Null": {"aws:TagKeys": "true"}, **not_cloudformation},
             },
         ],
     }

@@ -79,6 +79,10 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"stages.dev.endpoint.instance_type": "ml.m5.huge"}, "stages.dev.endpoint.instance_type: must be a SageMaker real-time inference instance type name (ml.<family>.<size>); did you mean"),
         ({"stages.prod.endpoint.instance_type": "m5.large"}, "stages.prod.endpoint.instance_type: must be a SageMaker real-time inference instance type name"),
         ({"models.0.training.instance_type": "ml.t2.medium"}, "models[0].training.instance_type: must be a SageMaker training instance type name"),
+        # the staging endpoint deploys by CANARY (its default): SageMaker deploys to ml.inf1 all at once
+        ({"stages.staging.endpoint.instance_type": "ml.inf1.xlarge"}, "stages.staging.endpoint.instance_type: cannot be used with deployment CANARY"),
+        # lead-scoring's batch joins CSV input: the joined output is CSV, which a JSON results table would read as nulls
+        ({"models.1.batch.accept": "application/jsonlines"}, "models[1].batch.accept: must be text/csv with join_source Input and content_type text/csv"),
         ({"models.0.training.instance_count": 0}, "models[0].training.instance_count: must be greater than or equal to 1 (got 0)"),
         ({"models.0.training.instance_count": 101}, "models[0].training.instance_count: must be less than or equal to 100 (got 101)"),
         ({"stages.staging.endpoint.instance_count": 21}, "stages.staging.endpoint.instance_count: must be less than or equal to 20 (got 21)"),

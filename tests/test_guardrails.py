@@ -90,17 +90,20 @@ def test_scp_fits_the_organizations_limit_and_denies_only() -> None:
 
 def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete_stacks(platform: SynthesizedPlatform) -> None:
     statements = {s["Sid"]: s for s in guardrail_policy(platform.config)["Statement"]}
-    for sid, must in (("KeepThePlatformsLogs", {"ec2:DeleteFlowLogs", "logs:DeleteLogGroup"}),
+    for sid, must in (("KeepThePlatformsLogs", {"ec2:DeleteFlowLogs", "logs:DeleteLogGroup", "logs:TagLogGroup", "logs:UntagLogGroup"}),
                       ("KeepThePlatformsKeys", {"kms:ScheduleKeyDeletion", "kms:DisableKey"})):
         assert must <= set(statements[sid]["Action"])
         assert statements[sid]["Condition"]["StringEquals"] == {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project}
         assert statements[sid]["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}
-    # every way to change the tag of a protected resource (its value too, or all tags at once), not only removing it
-    tag = statements["KeepTheProjectTag"]
-    assert set(tag["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
-                                  "logs:UntagLogGroup", "kms:TagResource", "kms:UntagResource"}
-    assert tag["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project},
+    # every way to change the tag (its value too), not only removing it; EC2's delete-all-tags, which names no key, on the
+    # platform's resources (the legacy log group tag calls are in KeepThePlatformsLogs)
+    tag, whole = statements["KeepTheProjectTag"], statements["KeepTheProjectTagWhole"]
+    assert set(tag["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "logs:TagResource", "logs:UntagResource", "kms:TagResource", "kms:UntagResource"}
+    assert tag["Condition"] == {"ForAnyValue:StringEquals": {"aws:TagKeys": [PROJECT_TAG]},
                                 "ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
+    assert whole["Action"] == ["ec2:DeleteTags"]
+    assert whole["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": platform.config.project},
+                                  "Null": {"aws:TagKeys": "true"}, "ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
     # the tag the SCP relies on is on the resources it protects
     network = platform.templates["Dev/Network"]
     for type_ in ("AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::KMS::Key"):
@@ -112,10 +115,13 @@ def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete
 def test_scp_holds_sagemakers_other_compute_to_a_vpc_and_keys_too() -> None:
     statements = {s["Sid"]: s for s in account_wide_denials()}
     for sid in ("SageMakerOnlyInAVpc", "SageMakerOnlyWithSecurityGroups"):
-        assert {"sagemaker:Create*JobDefinition", "sagemaker:CreateMonitoringSchedule", "sagemaker:CreateAutoMLJob*",
-                "sagemaker:CreateCluster"} <= set(statements[sid]["Action"])
-    for sid in ("SageMakerVolumesEncrypted", "SageMakerOutputsEncrypted"):
-        assert {"sagemaker:CreateLabelingJob", "sagemaker:CreateAutoMLJob*"} <= set(statements[sid]["Action"])
+        assert {"sagemaker:Create*JobDefinition", "sagemaker:CreateAutoMLJob*", "sagemaker:CreateCluster"} <= set(statements[sid]["Action"])
+    assert {"sagemaker:CreateAutoMLJob*", "sagemaker:Create*JobDefinition"} <= set(statements["SageMakerVolumesEncrypted"]["Action"])
+    assert {"sagemaker:CreateLabelingJob", "sagemaker:CreateAutoMLJob*"} <= set(statements["SageMakerOutputsEncrypted"]["Action"])
+    # a schedule that names a job definition carries no network or keys, nor a manual labeling job a volume key: a Null
+    # denial would forbid them outright
+    assert not {"sagemaker:CreateMonitoringSchedule", "sagemaker:CreateLabelingJob"} & set(statements["SageMakerOnlyInAVpc"]["Action"]
+                                                                                         + statements["SageMakerVolumesEncrypted"]["Action"])
     assert statements["StudioStaysWithoutInternet"] == {
         "Sid": "StudioStaysWithoutInternet", "Effect": "Deny", "Action": ["sagemaker:UpdateDomain"], "Resource": "*",
         "Condition": {"StringEquals": {"sagemaker:AppNetworkAccessType": "PublicInternetOnly"}}}

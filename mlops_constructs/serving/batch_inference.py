@@ -42,6 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._instance_types import check_instance_type
+from mlops_constructs._serving_rules import joined_output_problem
 from mlops_constructs._keys import (
     alarm_action,
     allow_cloudwatch_logs,
@@ -843,19 +844,8 @@ class BatchInference(Construct):
         check_choice(name, "join_source", p["join_source"], JOIN_SOURCES)
         check_pattern(name, "content_type", p["content_type"], _CONTENT_TYPE, "must be a MIME type like text/csv")
         check_choice(name, "accept", p["accept"], TABLE_FORMATS)
-        if p["join_source"] == "Input" and not is_token(p["content_type"]):
-            # Joined with its input, a record keeps the input's format: a CSV row followed by the prediction is CSV, a JSON
-            # record gains a SageMakerOutput attribute; other input cannot be joined
-            # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html, JoinSource).
-            joined = "text/csv" if p["content_type"] == "text/csv" else (
-                "application/jsonlines" if p["content_type"] in ("application/json", "application/jsonlines") else None)
-            if joined is None:
-                raise PropsError(name, "content_type", p["content_type"],
-                                 "must be text/csv, application/json or application/jsonlines with join_source Input: SageMaker joins CSV and JSON input only")
-            if p["accept"] != joined:
-                raise PropsError(name, "accept", p["accept"],
-                                 f"must be {joined} with join_source Input and content_type {p['content_type']}: the joined output keeps the "
-                                 "input's format, which the results table reads")
+        if not is_token(p["content_type"]) and (problem := joined_output_problem(p["join_source"], p["content_type"], p["accept"])):
+            raise PropsError(name, *problem)
         for filter_ in ("input_filter", "output_filter"):
             check_pattern(name, filter_, p[filter_], _FILTER, "must be a JSONPath expression of at most 63 characters starting with '$', e.g. '$[1:]'")
         columns = p["output_columns"]

@@ -26,6 +26,7 @@ from mlops_constructs import _durations as durations
 from mlops_constructs._arns import arn
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
+from mlops_constructs._serving_rules import gradual_deployment_problem
 from mlops_constructs._keys import alarm_action, allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
@@ -659,11 +660,8 @@ class CanaryEndpoint(EndpointBase):
             check_instance_type(name, "instance_type", instance_type, "ProductionVariantInstanceType", "real-time inference")
         check_range(name, "data_capture_percent", data_capture_percent, 0, 100)
         check_choice(name, "deployment", deployment, ("CANARY", "LINEAR", "ALL_AT_ONCE"))
-        if deployment != "ALL_AT_ONCE" and not is_token(instance_type) and instance_type.startswith("ml.inf1."):
-            # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html
-            raise PropsError(name, "instance_type", instance_type,
-                             f"cannot be used with deployment {deployment}: SageMaker deploys to ml.inf1 instances all at once, without a "
-                             "canary or linear steps and without a final baking period; use ml.inf2, or deployment ALL_AT_ONCE knowingly")
+        if not is_token(instance_type) and (problem := gradual_deployment_problem(instance_type, deployment)):
+            raise PropsError(name, "instance_type", instance_type, problem)
         check_range(name, "traffic_step_percent", traffic_step_percent, 1, 50)
         if not is_token(traffic_step_percent) and traffic_step_percent < min_traffic_step_percent(deployment):
             raise PropsError(name, "traffic_step_percent", traffic_step_percent,

@@ -36,18 +36,19 @@ RESOURCE_PATH = "invocations"
 STAGE_NAME = "v1"
 
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
-HANDLER_BINARY_MEDIA_TYPES = ("application/octet-stream", "application/x-npy", "application/x-recordio-protobuf")
-"""The API's binary media types with a ``handler``, by default: requests of these types reach the function, and its
-base64 answers reach a client that accepts one of them, as bytes. Without them API Gateway passes a binary answer on
-as the base64 text the function returned
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html: a Lambda proxy
-integration's binary payloads need the API's binaryMediaTypes)."""
 """TLS 1.3 and 1.2 only, forward-secret ciphers. A regional REST API's default endpoint otherwise accepts
 TLS 1.0 (its default policy is ``TLS_1_0``); an enhanced policy (``SecurityPolicy_...``) needs an endpoint
 access mode, ``STRICT`` here
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html,
 https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies-list.html).
 aws-cdk-lib's ``RestApi`` has no prop for it: it is set on its ``CfnRestApi``."""
+
+HANDLER_BINARY_MEDIA_TYPES = ("application/octet-stream", "application/x-npy", "application/x-recordio-protobuf")
+"""The API's binary media types with a ``handler``, by default: requests of these types reach the function, and its
+base64 answers reach a client that accepts one of them, as bytes. Without them API Gateway passes a binary answer on
+as the base64 text the function returned
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html: a Lambda proxy
+integration's binary payloads need the API's binaryMediaTypes)."""
 
 WAF_BODY_LIMITS_KB = (16, 32, 48, 64)
 """How much of a body API Gateway forwards to AWS WAF: 16 KB by default, 32, 48 or 64 KB at an extra charge

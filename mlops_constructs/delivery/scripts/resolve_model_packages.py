@@ -16,9 +16,11 @@ one of the models' groups. For each model, in order:
 - otherwise the SSM String parameter ``parameter`` in ``--region``, read with the credentials of
   ``reader_role_arn`` (it lives in the account that owns the registry), which must hold a package
   of that model's group (source ``parameter``);
-- otherwise ``none``: the parameter does not exist (no version approved yet), or the reader role
-  cannot be assumed (AccessDenied: the stage that creates it is not deployed yet, e.g. on a first
-  release; a WARNING says so). ``none`` leaves that model's endpoints as they are.
+- otherwise ``none``: the parameter does not exist (no version approved yet) or is ``none`` (the released
+  version was withdrawn), or, without ``--readers-exist``, the reader role cannot be assumed (AccessDenied:
+  the stage that creates it is not deployed yet; a WARNING says so). ``none`` leaves that model's endpoints
+  as they are. Every release's synth build passes ``--readers-exist``: it runs after dev was deployed, so
+  AccessDenied there is an error.
 
 stdout is one line of CDK context arguments, one per model in input order::
 
@@ -164,9 +166,9 @@ def _from_parameter(model: Model, region: str, session: Any, sts: Any, *, reader
             RoleArn=model.reader_role_arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS
         )["Credentials"]
     except ClientError as err:
-        # Before dev's first deployment the role does not exist: the platform pipeline's first synthesis deploys no
-        # endpoints. A release pipeline runs after that (its own first run stops at Source): there AccessDenied means a
-        # broken trust, a renamed role or an SCP, and reading it as "no approved version" would skip every stage green.
+        # Before dev's first deployment the role does not exist (a run by hand then). A release pipeline runs after it
+        # (readers_exist): there AccessDenied means a broken trust, a renamed role or an SCP, and reading it as "no
+        # approved version" would skip every stage green.
         if err.response["Error"]["Code"] != "AccessDenied" or readers_exist:
             raise
         return Resolution(
