@@ -316,8 +316,8 @@ class TrainingPipeline(TrainingPipelineBase):
         )
 
     :param model_name: lowercase slug of 3-24 characters; prefixes job names.
-    :param vpc: the VPC the jobs run in; it needs the S3 gateway endpoint and SageMaker, ECR, CloudWatch
-        Logs and Monitoring, STS and KMS interface endpoints (``IsolatedNetwork`` has them).
+    :param vpc: the VPC the jobs run in; it needs the S3 gateway endpoint and :attr:`VPC_ENDPOINTS` (CloudWatch
+        Logs and Monitoring, KMS, ECR API and Docker; ``IsolatedNetwork`` has them).
     :param data_bucket: where the raw data lives.
     :param data_prefix: the model's prefix in ``data_bucket``, ending with ``/``.
     :param artifact_bucket: where splits, model, checkpoints and reports go, under ``artifact_prefix``.
