@@ -14,6 +14,7 @@ import difflib
 import re
 
 from mlops_constructs._sagemaker_catalog import sagemaker_instance_types
+from mlops_constructs.errors import PropsError
 
 # The GPU and accelerator families with instance store volumes, besides the "d" families: ml.g5, ml.g6 and
 # ml.g6e, ml.g7e, ml.p5*, ml.p6-b200, ml.p6-b300 and ml.p6e-gb200, ml.trn1 and ml.trn2, ml.dl1 (EC2's
@@ -37,8 +38,6 @@ def has_local_storage(instance_type: str) -> bool:
     return bool(_LOCAL_STORAGE.fullmatch(instance_type))
 
 
-
-
 def instance_type_problem(value: object, shape: str, job: str) -> str | None:
     """Why ``value`` is not an instance type the platform can run a ``job`` on (``None`` when it is): one of the
     names SageMaker's API accepts for the enum ``shape`` (``TrainingInstanceType``, ``ProcessingInstanceType``,
@@ -57,8 +56,6 @@ def instance_type_problem(value: object, shape: str, job: str) -> str | None:
 
 def check_instance_type(construct: str, prop: str, value: object, shape: str, job: str) -> None:
     """:func:`instance_type_problem` as a construct's property check: a ``PropsError`` naming the property."""
-    from mlops_constructs.errors import PropsError
-
     problem = instance_type_problem(value, shape, job)
     if problem:
         raise PropsError(construct, prop, value, problem)
