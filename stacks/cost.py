@@ -40,11 +40,11 @@ EXCLUSIONS = (
     "Storage and logs that grow: S3 (artifacts, captured requests, drift reports, access logs), ECR images, "
     "CloudWatch Logs ingestion and retention, VPC flow logs, endpoint and job volumes (EBS).",
     "Data processing and transfer: interface endpoint GB processed, cross-zone and cross-account transfer.",
-    "Training started by new data or a drift alarm, and any run beyond the schedules.",
+    "Training started by new data or a drift alarm, batch runs started by new data (and their drift checks), and "
+    "any run beyond the schedules.",
     "The doubled fleet during a canary or blue/green deployment (the old and the new variant run together "
     "until the deployment ends), and scaling out under load.",
-    "Alarms that Application Auto Scaling creates for target tracking policies (two per policy, outside the "
-    "templates), KMS key rotation beyond the first year, taxes, support plans, savings plans and credits.",
+    "KMS key rotation beyond the first year, taxes, support plans, savings plans and credits.",
 )
 
 
@@ -108,7 +108,10 @@ def _grouped(cost: StackCost) -> list[tuple[str, str, str, float]]:
             zones = "/".join(str(z) for z in sorted({line.usage.zones for line in lines if line.usage.zones}))
             item = f"{_ITEM_NAMES[meter]} ({count}) in {zones} zones: {services}"
         elif meter in ("alarm_metric", "high_resolution_alarm_metric"):
-            item = f"{_ITEM_NAMES[meter]} ({count} alarm{'s' if count > 1 else ''})"
+            outside = sorted({str(line.usage.created_by) for line in lines if line.usage.created_by})
+            created = sum(1 for line in lines if line.usage.created_by)
+            by = f", {created} by {' and '.join(outside)}" if created else ""  # made outside the template
+            item = f"{_ITEM_NAMES[meter]} ({count} alarm{'s' if count > 1 else ''}{by})"
         else:
             item = f"{_ITEM_NAMES[meter]} ({count})"
         quantity = sum(line.billed for line in lines)
@@ -150,9 +153,11 @@ def render(accounts: Sequence[AccountCost], table: PriceTable, *, title: str, ro
         f"time each capacity is in force (replayed over {REFERENCE_YEAR}, UTC). Serverless variants cost nothing idle.",
         f"Schedules are counted over {REFERENCE_YEAR} and divided by 12. Each scheduled run starts every SageMaker job of "
         f"its state machine once, billed for {_assumed(table)} (a template cannot say; the job's stopping condition is "
-        "the most a run may be billed). The drift check starts no job for a window with no captured requests: an "
-        "endpoint without traffic costs only its schedule's few state transitions.",
-        "CloudWatch free tier: per account, taken off once (10 alarm metrics, 3 dashboards).",
+        "the most a run may be billed), and those of the state machines it starts: a scheduled batch run's drift check. "
+        "The drift check starts no job for a window with no captured requests: an endpoint without traffic costs only "
+        "its schedule's few state transitions.",
+        "CloudWatch alarms include the two Application Auto Scaling creates for each target tracking policy, outside "
+        "the templates. Free tier: per account, taken off once (10 alarm metrics, 3 dashboards).",
         "KMS keys at $1 a month: the first year of a rotating key (each rotation adds $1 a month, at most two, "
         "per a summary of AWS's 2024 change).",
     )

@@ -8,12 +8,15 @@ endpoints, fewer zones, a serverless variant, another drift schedule) shows in t
 - ``AWS::KMS::Key``: one key-month;
 - ``AWS::CloudWatch::Alarm``: its metrics (one, or each ``MetricStat`` of a metric math alarm), standard or
   high resolution (a period under 60 s); ``AWS::CloudWatch::CompositeAlarm``; ``AWS::CloudWatch::Dashboard``;
+- ``AWS::ApplicationAutoScaling::ScalingPolicy`` of type ``TargetTrackingScaling``: the two CloudWatch alarms
+  Application Auto Scaling creates for it outside the template, counted as the alarms above;
 - ``AWS::SageMaker::Endpoint``: the instances of its endpoint configuration's production variants, weighted
   by the time each count is in force when an ``AWS::ApplicationAutoScaling::ScalableTarget`` with scheduled
   actions scales it; serverless variants run nothing while idle;
 - ``AWS::Scheduler::Schedule`` and scheduled ``AWS::Events::Rule`` that start a Step Functions state
   machine: every SageMaker processing, training, tuning or transform job in that machine's definition,
-  once per run, as instance-runs (the price table's assumptions say how long a run is billed).
+  once per run, as instance-runs (the price table's assumptions say how long a run is billed), and those of
+  every state machine of the template it starts (``states:startExecution``: a batch run's drift check).
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class Usage:
     """Interface endpoints only: the zones (subnets) it is in."""
     service: str | None = None
     """Interface endpoints only: the service it reaches (``sagemaker.api``)."""
+    created_by: str | None = None
+    """Alarm meters only: the service that creates the alarm outside the template (``Application Auto Scaling``)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ def template_usage(template: Mapping[str, Any], *, nested: NestedTemplates | Non
             usages.append(Usage("kms_key", 1, name, "customer managed key"))
         elif type_ == "AWS::CloudWatch::Alarm":
             usages.append(_alarm(name, props))
+        elif type_ == "AWS::ApplicationAutoScaling::ScalingPolicy":
+            usages.extend(_target_tracking_alarms(name, props))
         elif type_ == "AWS::CloudWatch::CompositeAlarm":
             usages.append(Usage("composite_alarm", 1, name, "composite alarm"))
         elif type_ == "AWS::CloudWatch::Dashboard":
@@ -171,6 +178,40 @@ def _alarm(name: str, props: Mapping[str, Any]) -> Usage:
     high = any(isinstance(p, int) and p < 60 for p in periods)
     return Usage("high_resolution_alarm_metric" if high else "alarm_metric", count, name,
                  f"{detail}{', high resolution' if high else ''}")
+
+
+TARGET_TRACKING_ALARMS = ("AlarmHigh", "AlarmLow")
+"""The CloudWatch alarms Application Auto Scaling creates for each target tracking scaling policy, outside the
+template: one that scales out (``TargetTracking-<resource>-AlarmHigh-<id>``) and one that scales in (``-AlarmLow-``).
+It "creates and manages the CloudWatch alarms" of the policy
+(https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html), and they
+are billed as any alarm (https://aws.amazon.com/cloudwatch/pricing/), within the account's free tier like the rest.
+The number two is not stated on AWS's pages: it is the pair of alarms a policy with scale-in enabled lists in
+``DescribeScalingPolicies``; a policy with scale-in disabled is still counted as two (an overestimate of $0.10)."""
+
+
+def _target_tracking_alarms(name: str, props: Mapping[str, Any]) -> list[Usage]:
+    """The alarms of a target tracking policy, each counted as an alarm of the template would be: one metric, or
+    each ``MetricStat`` of a customized metric math specification; high resolution on a high-resolution predefined
+    metric (SageMaker's ``...HighResolution`` types, published every 10 s) or a customized metric's period under 60 s.
+    Step scaling policies create no alarm (they are attached to the template's own)."""
+    if props.get("PolicyType") != "TargetTrackingScaling":
+        return []
+    config = props.get("TargetTrackingScalingPolicyConfiguration") or {}
+    predefined = (config.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
+    customized = config.get("CustomizedMetricSpecification") or {}
+    if predefined:
+        count, high, metric = 1, str(predefined).endswith("HighResolution"), str(predefined)
+    elif customized.get("Metrics"):
+        stats = [m["MetricStat"] for m in customized["Metrics"] if "MetricStat" in m]
+        count, metric = len(stats), f"metric math, {len(stats)} metric(s)"
+        high = any(isinstance(s.get("Period"), int) and s["Period"] < 60 for s in stats)
+    else:
+        count, metric = 1, str(customized.get("MetricName", "?"))
+        high = isinstance(customized.get("Period"), int) and customized["Period"] < 60
+    meter: Meter = "high_resolution_alarm_metric" if high else "alarm_metric"
+    return [Usage(meter, count, f"{name} ({alarm})", f"target tracking alarm {alarm} on {metric}{', high resolution' if high else ''}",
+                  created_by="Application Auto Scaling") for alarm in TARGET_TRACKING_ALARMS]
 
 
 # --- SageMaker endpoints --------------------------------------------------------------------------------
@@ -305,16 +346,28 @@ def _scheduled_jobs(resources: Mapping[str, Mapping[str, Any]], prefix: str) -> 
             machine = resources.get(machine_id or "")
             if machine is None or machine.get("Type") != "AWS::StepFunctions::StateMachine":
                 continue  # not a state machine of this template: starts no SageMaker job we can see
-            for job in state_machine_jobs(machine.get("Properties") or {}, f"{prefix}{machine_id}"):
+            for job in state_machine_jobs(machine.get("Properties") or {}, f"{prefix}{machine_id}", resources=resources,
+                                          prefix=prefix, started=(machine_id,)):
                 meter, instance_type, count, max_seconds, state = job
                 yield Usage(meter, runs * count, f"{prefix}{machine_id}",
                             f"{state}: {count} x {instance_type} x {runs:.1f} runs ({expression})",
                             instance_type=instance_type, max_hours=max_seconds / 3600 if max_seconds else None)
 
 
-def state_machine_jobs(props: Mapping[str, Any], name: str) -> list[tuple[Meter, str, int, int | None, str]]:
+_START_EXECUTION = re.compile(r":states:::states:startExecution(?:\.sync(?::2)?|\.waitForTaskToken)?$")
+_TOKEN_REF = re.compile(r"TOKEN\[(?:Ref:([^\]]+)|GetAtt:([^\].]+)\.Arn)\]")
+
+
+def state_machine_jobs(props: Mapping[str, Any], name: str, *, resources: Mapping[str, Mapping[str, Any]] | None = None,
+                       prefix: str = "", started: tuple[str, ...] = ()) -> list[tuple[Meter, str, int, int | None, str]]:
     """The SageMaker jobs a run of the state machine starts: (meter, instance type, instances per run,
-    maximum runtime in seconds, state name)."""
+    maximum runtime in seconds, state name).
+
+    With ``resources`` (the machine's template), a ``states:startExecution`` state (with or without ``.sync``)
+    adds the jobs of the machine it starts, which must be one of that template, once per run, named
+    ``<state> > <started machine's state>``: a batch run's drift check. Its ARN from the execution's input,
+    or a machine the template does not hold, is an error, as a job's run-time instance type is. A machine
+    already in ``started`` (one that starts itself, directly or not) is counted once."""
     definition = props.get("Definition") or _rendered(props.get("DefinitionString"))
     if isinstance(definition, str):
         try:
@@ -323,6 +376,9 @@ def state_machine_jobs(props: Mapping[str, Any], name: str) -> list[tuple[Meter,
             raise TemplateError(f"{name}: DefinitionString: not JSON once its tokens are replaced ({err})") from err
     jobs: list[tuple[Meter, str, int, int | None, str]] = []
     for state_name, state in _states(definition):
+        if resources is not None and _START_EXECUTION.search(str(state.get("Resource", ""))):
+            jobs.extend(_started_machine_jobs(state_name, state, name, resources, prefix, started))
+            continue
         match = _JOB_RESOURCE.search(str(state.get("Resource", "")))
         if not match:
             continue
@@ -346,9 +402,30 @@ def state_machine_jobs(props: Mapping[str, Any], name: str) -> list[tuple[Meter,
             instance_type, count = _instances(definition_.get("ResourceConfig") or {}, where, "TrainingJobDefinition.ResourceConfig")
             jobs.append(("training_run", instance_type, count * jobs_per_run, _max_runtime(definition_), state_name))
         else:
-            resources = args.get("TransformResources") or {}
-            jobs.append(("transform_run", *_instances(resources, where, "TransformResources"), None, state_name))
+            jobs.append(("transform_run", *_instances(args.get("TransformResources") or {}, where, "TransformResources"), None, state_name))
     return jobs
+
+
+def _started_machine_jobs(state_name: str, state: Mapping[str, Any], name: str, resources: Mapping[str, Mapping[str, Any]],
+                          prefix: str, started: tuple[str, ...]) -> list[tuple[Meter, str, int, int | None, str]]:
+    """The jobs of the state machine a ``states:startExecution`` state starts (see :func:`state_machine_jobs`)."""
+    args = state.get("Arguments") or state.get("Parameters") or {}
+    where = f"{name} state {state_name!r}"
+    arn = args.get("StateMachineArn")
+    match = _TOKEN_REF.fullmatch(arn) if isinstance(arn, str) else None
+    machine_id = (match.group(1) or match.group(2)) if match else None
+    machine = resources.get(machine_id or "")
+    if machine is None or machine.get("Type") != "AWS::StepFunctions::StateMachine":
+        given = arn if arn is not None else f"StateMachineArn.$ {args.get('StateMachineArn.$')!r}"
+        raise TemplateError(f"{where}: StateMachineArn: the machine a scheduled run starts must be a state machine of the same "
+                            f"template (a Ref or its Arn), for its SageMaker jobs to be counted (got {given!r})")
+    assert machine_id is not None
+    if machine_id in started:
+        return []
+    jobs = state_machine_jobs(machine.get("Properties") or {}, f"{prefix}{machine_id}", resources=resources, prefix=prefix,
+                              started=(*started, machine_id))
+    return [(meter, instance_type, count, max_seconds, f"{state_name} > {job_state}")
+            for meter, instance_type, count, max_seconds, job_state in jobs]
 
 
 def _instances(config: Mapping[str, Any], where: str, field: str) -> tuple[str, int]:
@@ -486,12 +563,21 @@ def _literal(value: Any, refs: Mapping[str, str] | None = None) -> str | None:
 
 
 def _rendered(value: Any) -> str:
-    """A ``DefinitionString``: a string, or an ``Fn::Join`` whose tokens (ARNs, partitions...) become ``TOKEN``."""
+    """A ``DefinitionString``: a string, or an ``Fn::Join`` whose tokens (ARNs, partitions...) become ``TOKEN``:
+    ``TOKEN[Ref:<id>]`` and ``TOKEN[GetAtt:<id>.<attribute>]`` for references, which name the resource they
+    point at (a started state machine), ``TOKEN`` for anything else."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(_rendered(part) for part in parts)
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        return f"TOKEN[Ref:{value['Ref']}]"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        attribute = value["Fn::GetAtt"]
+        parts_ = attribute if isinstance(attribute, list) else str(attribute).split(".", 1)
+        if len(parts_) == 2 and all(isinstance(p, str) for p in parts_):
+            return f"TOKEN[GetAtt:{parts_[0]}.{parts_[1]}]"
     return "TOKEN"
 
 

@@ -18,6 +18,9 @@ from stacks.cost_usage import (
     HOURS_PER_MONTH, REFERENCE_YEAR, StackUsage, TemplateError, assembly_usage, runs_per_month, schedule_times, template_usage,
 )
 
+AUTO_SCALING = "Application Auto Scaling"
+
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Prices chosen for the tests, not AWS's: every answer below is worked out from them.
@@ -26,6 +29,7 @@ WEB_ACL_MONTH, WAF_RULE_MONTH = 6.0, 1.25
 HOSTING = {"ml.m5.large": 0.1, "ml.m5.xlarge": 0.2}
 PROCESSING = {"ml.m5.large": 0.12}
 TRAINING = {"ml.m5.xlarge": 0.25}
+TRANSFORM = {"ml.m5.large": 0.11}
 PROCESSING_MINUTES, TRAINING_MINUTES = 12, 90
 
 
@@ -55,6 +59,7 @@ def small_table(regions: tuple[str, ...] = ("eu-west-1",)) -> PriceTable:
             "hosting": {t: by_region(p) for t, p in HOSTING.items()},
             "processing": {t: by_region(p) for t, p in PROCESSING.items()},
             "training": {t: by_region(p) for t, p in TRAINING.items()},
+            "transform": {t: by_region(p) for t, p in TRANSFORM.items()},
         },
         "assumptions": {"processing_minutes_per_run": PROCESSING_MINUTES, "training_minutes_per_run": TRAINING_MINUTES,
                         "transform_minutes_per_run": 30},
@@ -94,6 +99,11 @@ def scheduled(name: str, schedule: str, low: int, high: int) -> dict[str, Any]:
 
 def monthly(template: dict[str, Any]) -> float:
     return price_stack(stack(template), small_table()).total
+
+
+def hosting(template: dict[str, Any]) -> float:
+    """The endpoint instances' part of ``monthly`` (without the alarms of a scaling policy)."""
+    return sum(line.monthly for line in price_stack(stack(template), small_table()).lines if line.usage.meter == "hosting")
 
 
 # --- always-on resources --------------------------------------------------------------------------------
@@ -161,6 +171,33 @@ def test_free_tier_is_taken_once_per_account() -> None:
     assert dev.total == pytest.approx(sum(s.total for s in dev.stacks) + sum(f.monthly for f in dev.free_tier))
 
 
+def test_a_target_tracking_policy_adds_the_two_alarms_application_auto_scaling_creates() -> None:
+    template = endpoint_template({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}, {"MinCapacity": 1, "MaxCapacity": 4})
+    alarms = [u for u in template_usage(template) if u.meter == "alarm_metric"]
+    # outside the template: one alarm that scales out, one that scales in, each one standard alarm metric
+    assert [(u.resource, u.quantity, u.created_by) for u in alarms] == [
+        ("Policy (AlarmHigh)", 1, AUTO_SCALING), ("Policy (AlarmLow)", 1, AUTO_SCALING)]
+    assert monthly(template) == pytest.approx(1 * HOSTING["ml.m5.large"] * 730 + 2 * ALARM_MONTH)
+    # a high-resolution predefined metric makes high-resolution alarms; a step scaling policy makes none
+    policy = template["Resources"]["Policy"]["Properties"]
+    policy["TargetTrackingScalingPolicyConfiguration"] = {
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantConcurrentRequestsPerModelHighResolution"}}
+    assert [u.meter for u in template_usage(template) if u.created_by] == ["high_resolution_alarm_metric"] * 2
+    policy["PolicyType"] = "StepScaling"
+    assert [u for u in template_usage(template) if u.created_by] == []
+
+
+def test_target_tracking_alarms_count_against_the_accounts_free_tier() -> None:
+    # 9 alarms of the template and a target tracking policy's 2: 11 alarm metrics, 10 free, 1 billed
+    template = endpoint_template({"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}, {"MinCapacity": 1, "MaxCapacity": 4})
+    template["Resources"] |= {f"A{i}": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "M", "Period": 60}} for i in range(9)}
+    [account] = price_accounts([stack(template)], small_table())
+    assert account.total == pytest.approx(1 * HOSTING["ml.m5.large"] * 730 + (9 + 2 - 10) * ALARM_MONTH)
+    report = cost.render([account], small_table(), title="test")
+    assert "CloudWatch alarm metrics (11 alarms, 2 by Application Auto Scaling)" in report
+    assert "CloudWatch free tier of the account: 10 CloudWatch alarm metrics" in report
+
+
 # --- SageMaker endpoints --------------------------------------------------------------------------------
 
 
@@ -171,7 +208,7 @@ def test_endpoint_without_scaling_runs_its_initial_count_all_month() -> None:
 
 def test_idle_endpoint_with_a_scaling_policy_runs_its_minimum_capacity() -> None:
     template = endpoint_template({"InstanceType": "ml.m5.large", "InitialInstanceCount": 3}, {"MinCapacity": 1, "MaxCapacity": 4})
-    assert monthly(template) == pytest.approx(1 * HOSTING["ml.m5.large"] * 730)
+    assert hosting(template) == pytest.approx(1 * HOSTING["ml.m5.large"] * 730)
 
 
 def test_scheduled_scaling_is_weighted_by_the_time_each_capacity_is_in_force() -> None:
@@ -179,7 +216,7 @@ def test_scheduled_scaling_is_weighted_by_the_time_each_capacity_is_in_force() -
     target = {"MinCapacity": 3, "MaxCapacity": 6, "ScheduledActions": [
         scheduled("Night", "cron(0 0 * * ? *)", 1, 1), scheduled("Day", "cron(0 12 * * ? *)", 3, 6)]}
     template = endpoint_template({"InstanceType": "ml.m5.large", "InitialInstanceCount": 3}, target)
-    assert monthly(template) == pytest.approx(2 * HOSTING["ml.m5.large"] * 730)
+    assert hosting(template) == pytest.approx(2 * HOSTING["ml.m5.large"] * 730)
 
 
 def test_off_hours_on_weekdays_are_weighted_over_the_reference_year() -> None:
@@ -194,7 +231,7 @@ def test_off_hours_on_weekdays_are_weighted_over_the_reference_year() -> None:
         hour += dt.timedelta(hours=1)
     average = instance_hours / hours
     assert 1 < average < 2
-    assert monthly(template) == pytest.approx(average * HOSTING["ml.m5.large"] * 730)
+    assert hosting(template) == pytest.approx(average * HOSTING["ml.m5.large"] * 730)
 
 
 def test_without_a_scaling_policy_scheduled_actions_clamp_the_current_count() -> None:
@@ -280,6 +317,52 @@ def test_a_disabled_schedule_or_one_that_starts_no_state_machine_costs_nothing()
                                                                    "Targets": [{"Arn": "arn:aws:lambda:eu-west-1:1:function:f", "Id": "T"}]}},
     }}
     assert template_usage(template) == []
+
+
+def started_by(machine: str, arn: Any) -> dict[str, Any]:
+    """A state machine that runs a transform job, then starts ``arn`` (fire and forget), as a batch run starts its
+    drift check; the ARN inside its Fn::Join as CDK writes a reference."""
+    transform = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync", "Next": "CheckDrift",
+                 "Parameters": {"TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}}
+    check = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "End": True,
+             "Parameters": {"StateMachineArn": "ARN_SPLIT", "Input": {"job.$": "$.transform.name"}}}
+    text = json.dumps({"StartAt": "Transform", "States": {"Transform": transform, "CheckDrift": check}})
+    head, tail = text.split("ARN_SPLIT")
+    return {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionString": {"Fn::Join": ["", [head, arn, tail]]}},
+            "Metadata": {"machine": machine}}
+
+
+def test_a_scheduled_run_counts_the_jobs_of_the_state_machine_it_starts() -> None:
+    # a daily batch run (365 / 12 runs a month) starts the drift check's machine, whose processing job runs once a run
+    template = {"Resources": {
+        "Drift": state_machine({"DriftJob": processing_state("ml.m5.large", 2)}),
+        "Batch": started_by("Batch", {"Ref": "Drift"}),
+        "Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {"ScheduleExpression": "cron(0 4 * * ? *)",
+                                                                         "Target": {"Arn": {"Ref": "Batch"}}}},
+    }}
+    runs = 365 / 12
+    usages = {u.detail.split(":")[0]: u for u in template_usage(template)}
+    assert set(usages) == {"Transform", "CheckDrift > DriftJob"}
+    drift = usages["CheckDrift > DriftJob"]
+    assert (drift.meter, drift.instance_type, drift.max_hours) == ("processing_run", "ml.m5.large", 1)
+    assert drift.quantity == pytest.approx(2 * runs)
+    [line] = [line for line in price_stack(stack(template), small_table()).lines if line.usage == drift]
+    assert line.monthly == pytest.approx(2 * runs * PROCESSING_MINUTES / 60 * PROCESSING["ml.m5.large"])
+    # referenced by its Arn attribute: the same
+    template["Resources"]["Batch"] = started_by("Batch", {"Fn::GetAtt": ["Drift", "Arn"]})
+    assert any(u.detail.startswith("CheckDrift > DriftJob") for u in template_usage(template))
+    # the drift machine alone, started by nothing, costs nothing
+    del template["Resources"]["Schedule"]
+    assert template_usage(template) == []
+
+
+def test_a_started_machine_the_template_does_not_hold_is_an_error_and_a_cycle_is_counted_once() -> None:
+    schedule = {"Type": "AWS::Scheduler::Schedule", "Properties": {"ScheduleExpression": "rate(1 day)", "Target": {"Arn": {"Ref": "Batch"}}}}
+    elsewhere = {"Resources": {"Batch": started_by("Batch", "arn:aws:states:eu-west-1:1:stateMachine:other"), "Schedule": schedule}}
+    with pytest.raises(TemplateError, match=r"Batch state 'CheckDrift': StateMachineArn: .*same template.*stateMachine:other"):
+        template_usage(elsewhere)
+    itself = {"Resources": {"Batch": started_by("Batch", {"Ref": "Batch"}), "Schedule": schedule}}
+    assert [u.detail.split(":")[0] for u in template_usage(itself)] == ["Transform"]
 
 
 @pytest.mark.parametrize(("expression", "expected"), [
@@ -493,6 +576,16 @@ def test_default_config_report_prints_accounts_totals_assumptions_and_exclusions
         assert heading in out
 
 
+def test_the_report_in_docs_cost_md_is_what_the_reader_prints_now(default_assembly: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/cost.md quotes `make cost` of the default configuration: a change to the templates, the prices or the
+    reader that changes the report must regenerate it (``python -m stacks.cost``), or the doc states a stale figure."""
+    assert cost.main(["--assembly", str(default_assembly), "--config", str(REPO / "config" / "default.yaml")]) == 0
+    printed = capsys.readouterr().out.replace(str(default_assembly), "config/default.yaml").rstrip("\n")
+    doc = (REPO / "docs" / "cost.md").read_text()
+    quoted = doc.split("## The default configuration's report", 1)[1].split("```\n", 2)[1].rstrip("\n")
+    assert quoted == printed
+
+
 def test_a_cheaper_table_changes_the_report(default_assembly: Path) -> None:
     """The report prices what the table says: halve the interface endpoint price, the network stacks halve."""
     table = PriceTable.load(PRICES_FILE)
@@ -503,3 +596,54 @@ def test_a_cheaper_table_changes_the_report(default_assembly: Path) -> None:
     for network in stacks:
         endpoints = lambda t: sum(l.monthly for l in price_stack(network, t).lines if l.usage.meter == "interface_endpoint")  # noqa: E731
         assert endpoints(cheaper) == pytest.approx(endpoints(table) / 2)
+
+
+def test_default_config_counts_every_alarm_and_two_per_target_tracking_policy(default_assembly: Path) -> None:
+    """Each stack's alarm metrics are its template's alarms and two per target tracking policy, counted here from the
+    templates; the endpoints of every stage have such a policy."""
+    stacks = assembly_usage(str(default_assembly))
+    templates = templates_by_stack(default_assembly)
+    for usage in stacks:
+        resources = templates[usage.path]["Resources"].values()
+        own = sum(sum(1 for m in r["Properties"]["Metrics"] if "MetricStat" in m) if r["Properties"].get("Metrics") else 1
+                  for r in resources if r["Type"] == "AWS::CloudWatch::Alarm")
+        policies = sum(1 for r in resources if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+                       and r["Properties"]["PolicyType"] == "TargetTrackingScaling")
+        alarms = [u for u in usage.usages if u.meter in ("alarm_metric", "high_resolution_alarm_metric")]
+        assert sum(u.quantity for u in alarms) == own + 2 * policies, usage.path
+        assert sum(1 for u in alarms if u.created_by == AUTO_SCALING) == 2 * policies, usage.path
+        if usage.path.endswith("/Endpoint"):
+            assert policies == 1, usage.path
+    # billed where the account's alarms exceed its free tier: the free tier takes off at most 10 alarm metrics
+    table = PriceTable.load(PRICES_FILE)
+    for account in price_accounts(stacks, table):
+        used = sum(line.usage.quantity for s in account.stacks for line in s.lines if line.usage.meter == "alarm_metric")
+        free = sum(f.units for f in account.free_tier if f.meter == "alarm_metric")
+        assert free == min(used, table.free_per_account("alarm_metric")), account.account
+
+
+def test_default_config_batch_runs_count_the_drift_check_each_starts(default_assembly: Path, default_config: Any) -> None:
+    """A monitored batch-only model's drift job is priced once per run of the batch schedule of the config, in each
+    stage its batch runs in; nowhere else."""
+    stacks = {s.path: s for s in assembly_usage(str(default_assembly))}
+    table = PriceTable.load(PRICES_FILE)
+    checked = 0
+    for model in default_config.models:
+        if model.batch is None:
+            continue
+        for stage in model.batch.stages:
+            batch = stacks[f"{stage.capitalize()}/Release-{model.name}/Batch"]
+            drift = [u for u in batch.usages if u.meter == "processing_run" and "DriftJob" in u.detail]
+            if not model.batch_drift_in(stage):
+                assert drift == [], batch.path
+                continue
+            assert model.batch.schedule and model.monitoring is not None
+            [usage] = drift
+            assert usage.quantity == pytest.approx(runs_per_month(model.batch.schedule)), batch.path
+            assert usage.instance_type == model.monitoring.instance_type
+            [line] = [line for line in price_stack(batch, table).lines if line.usage is usage]
+            price = table.price("processing_run", batch.region, usage.instance_type).value
+            assert line.monthly == pytest.approx(usage.quantity * table.hours_per_run("processing_run") * price) and line.monthly > 0
+            assert not line.always_on
+            checked += 1
+    assert checked == 2  # lead-scoring in staging and prod
