@@ -39,5 +39,16 @@ def log_retention(settings: StageSettings) -> logs.RetentionDays:
 
 
 def stateful_removal_policy(settings: StageSettings) -> RemovalPolicy:
-    """RETAIN unless the stage's config explicitly lets stateful resources go (dev only)."""
+    """RETAIN unless the stage's config explicitly lets stateful resources go (dev only).
+
+    Not for what staging and prod serve from (:data:`SERVED_FROM_REMOVAL_POLICY`)."""
     return RemovalPolicy.RETAIN if settings.retain_stateful_resources else RemovalPolicy.DESTROY
+
+
+SERVED_FROM_REMOVAL_POLICY = RemovalPolicy.RETAIN
+"""Every stage's artifact store and dev's model registries are kept when they leave their stack, whatever
+``retain_stateful_resources`` says: staging and prod serve the models dev trained, from dev's artifacts bucket,
+image repository and key, and release the versions dev's registry holds. Deleting dev's store key would make every
+model artifact encrypted under it unreadable once the key's waiting period ends (and unusable during it: "All calls to
+use the key for cryptographic operations will fail", https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html),
+so the serving stages' endpoints could no longer add an instance, update or roll back."""

@@ -12,7 +12,7 @@ from constructs import Construct
 from mlops_constructs.config import ModelSettings, PlatformConfig
 from mlops_constructs.registry import ModelRegistry
 from stacks._references import stage_vpc
-from stacks._settings import log_retention, stateful_removal_policy
+from stacks._settings import SERVED_FROM_REMOVAL_POLICY, log_retention
 from stacks.names import (
     approval_role_name,
     approved_model_parameter,
@@ -73,5 +73,5 @@ class RegistryStack(Stack):
                 read_accounts=list(dict.fromkeys(serving)),
                 approved_model_parameter_name=approved_model_parameter(config, model),
                 log_retention=log_retention(settings),
-                removal_policy=stateful_removal_policy(settings),
+                removal_policy=SERVED_FROM_REMOVAL_POLICY,  # what staging and prod serve from (stacks._settings)
             )

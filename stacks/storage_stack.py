@@ -12,7 +12,7 @@ from mlops_constructs.compliance import IAM5, acknowledge_each, nag_resources
 from mlops_constructs.config import PlatformConfig
 from mlops_constructs.storage import ArtifactStore
 from stacks._references import STORE_KEY_ARN_OUTPUT
-from stacks._settings import stateful_removal_policy
+from stacks._settings import SERVED_FROM_REMOVAL_POLICY
 from stacks._roles import role_for_pipeline_step
 from stacks.names import ANY_MODEL, approved_model_parameter, approved_model_reader_role_name, role_arn, storage_name_prefix, synth_role_name
 
@@ -35,7 +35,7 @@ class StorageStack(Stack):
                 "Store",
                 name_prefix=storage_name_prefix(config, stage),
                 read_accounts=[account for account in serving_accounts if account != config.accounts.dev],
-                removal_policy=stateful_removal_policy(settings),
+                removal_policy=SERVED_FROM_REMOVAL_POLICY,  # what staging and prod serve from (stacks._settings)
                 noncurrent_version_retention=Duration.days(settings.noncurrent_version_retention_days),
                 access_log_retention=Duration.days(settings.access_log_retention_days),
                 # Dev trains: its new data may start a training run; in a stage where a model's batch runs start on

@@ -84,9 +84,12 @@ def test_unshared_group_has_no_policy() -> None:
     assert "ModelPackageGroupPolicy" not in group
 
 
-def test_group_is_retained_outside_dev(platform: SynthesizedPlatform) -> None:
+def test_group_is_retained_even_where_dev_lets_its_stateful_resources_go(platform: SynthesizedPlatform) -> None:
+    # the default config lets dev go (retain_stateful_resources: false), but staging and prod release the versions
+    # dev's registry holds (stacks._settings.SERVED_FROM_REMOVAL_POLICY)
+    assert platform.config.stage("dev").retain_stateful_resources is False
     (group,) = resources(registry_template(platform), "AWS::SageMaker::ModelPackageGroup").values()
-    assert group["DeletionPolicy"] == "Delete"  # the default config lets dev go
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
     stack, _ = standalone()
     (kept,) = resources(Template.from_stack(stack).to_json(), "AWS::SageMaker::ModelPackageGroup").values()
     assert kept["DeletionPolicy"] == "Retain"

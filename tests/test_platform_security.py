@@ -176,8 +176,10 @@ def test_stateful_resources_are_retained_outside_dev(platform: SynthesizedPlatfo
     for path, template in platform.templates.items():
         stateful = {k: v for k, v in template["Resources"].items() if v["Type"] in STATEFUL_TYPES}
         retained = {k: (v.get("DeletionPolicy"), v.get("UpdateReplacePolicy")) for k, v in stateful.items()}
-        # the default config lets dev go (retain_stateful_resources: false); nothing else may
-        expected = ("Delete", "Delete") if path.startswith("Dev/") else ("Retain", "Retain")
+        # the default config lets dev go (retain_stateful_resources: false), except what staging and prod serve from:
+        # dev's artifact store (key, buckets, repository) and its model registries; nothing else may go
+        served_from = path == "Dev/Storage" or path.startswith("Dev/Models-") and "/Registry-" in path
+        expected = ("Delete", "Delete") if path.startswith("Dev/") and not served_from else ("Retain", "Retain")
         for logical_id, policies in retained.items():
             if (path, logical_id) in retained_except_on_create:
                 assert policies == ("RetainExceptOnCreate", "Retain"), (path, logical_id, policies)
