@@ -215,7 +215,8 @@ def _props_error(construct: str, prop: str, value: object) -> object:
          "models[0].training.algorithm: must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> "
          "or @sha256:<digest> (got '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1'; TrainingPipeline's training_image)"),
         (("mlops_constructs.storage.artifact_store", "_NAME_PREFIX", NEVER), {},
-         "project: must be lowercase letters, digits and hyphens, not starting or ending with a hyphen (got 'mlops-demo-dev'; ArtifactStore's name_prefix)"),
+         "project: must be lowercase letters, digits and single hyphens (the repository is named after it), not starting or ending with a hyphen "
+         "(got 'mlops-demo-dev'; ArtifactStore's name_prefix)"),
         (("mlops_constructs.registry.model_registry", "_GROUP_NAME", NEVER), {},
          "project, models[0].name: must be 1-63 letters, digits and single or repeated hyphens, starting and ending with a letter "
          "or digit (got 'mlops-demo-churn'; ModelRegistry's model_package_group_name)"),

@@ -76,6 +76,8 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"availability_zones": ["eu-west-1a"]}, "availability_zones: must have at least 2 items"),
         ({"project": "MLOps"}, "project: must be a lowercase slug of 3 to 16 characters"),
         ({"project": "a-very-long-project-name"}, "project: must be a lowercase slug of 3 to 16 characters"),
+        ({"project": "sthree"}, "project: must not make bucket names start with 'sthree-' (the platform's start with '<project>-<stage>-'), which S3 reserves (got 'sthree')"),
+        ({"project": "amzn-s3-demo"}, "project: must not make bucket names start with 'amzn-s3-demo-'"),
         ({"stages.dev.endpoint.instance_type": "ml.m5.huge"}, "stages.dev.endpoint.instance_type: must be a SageMaker real-time inference instance type name (ml.<family>.<size>); did you mean"),
         ({"stages.prod.endpoint.instance_type": "m5.large"}, "stages.prod.endpoint.instance_type: must be a SageMaker real-time inference instance type name"),
         ({"models.0.training.instance_type": "ml.t2.medium"}, "models[0].training.instance_type: must be a SageMaker training instance type name"),

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import deny_grants_except_for_aws_resources
+from mlops_constructs._s3_names import RESERVED_BUCKET_PREFIXES
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -101,10 +102,14 @@ class ArtifactStore(Construct):
         for account in read_accounts:
             if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account):
                 raise PropsError(name, "read_accounts", account, "each entry must be a 12-digit AWS account id")
-        if name_prefix is not None and not _NAME_PREFIX.fullmatch(name_prefix):
+        if name_prefix is not None and (not _NAME_PREFIX.fullmatch(name_prefix) or "--" in name_prefix):
             raise PropsError(
-                name, "name_prefix", name_prefix, "must be lowercase letters, digits and hyphens, not starting or ending with a hyphen"
+                name, "name_prefix", name_prefix,
+                "must be lowercase letters, digits and single hyphens (the repository is named after it), not starting or ending with a hyphen",
             )
+        reserved = [p for p in RESERVED_BUCKET_PREFIXES if name_prefix is not None and name_prefix.startswith(p)]
+        if reserved:
+            raise PropsError(name, "name_prefix", name_prefix, f"must not start with {reserved[0]!r}: S3 reserves it at the start of bucket names")
         if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
             raise PropsError(
                 name, "auto_delete_objects", auto_delete_objects,
