@@ -196,6 +196,9 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
             "Resource": "arn:aws:states:::sns:publish",
             "Parameters": {"TopicArn": topic_arn, "Subject": subject[:100], "Message": dict(message)},
             "ResultPath": None,
+            # As the training pipeline's notifications: a throttled or unreachable SNS must not lose the notice.
+            "Retry": [{"ErrorEquals": ["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"],
+                       "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
             "Next": "Failed",
         },
         "Failed": {"Type": "Fail", "Error": error, "Cause": "See the execution's failure notification"},

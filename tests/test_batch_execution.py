@@ -145,7 +145,8 @@ def test_a_run_scores_the_input_with_the_released_version_under_a_run_dated_pref
     assert container["ModelPackageName"] == PACKAGE
     start = execution["startDate"]
     run_date, run = start.strftime("%Y-%m-%d"), execution["name"]
-    assert job["TransformJobName"] == f"{NAME}-batch-{start.strftime('%Y%m%d%H%M%S')}-{run[:8].replace('-', 'x')}"
+    # the first attempt's name: a retry adds its own count, never reusing a name SageMaker may already hold
+    assert job["TransformJobName"] == f"{NAME}-batch-{start.strftime('%Y%m%d%H%M%S')}-{run[:8].replace('-', 'x')}-0"
     assert len(job["TransformJobName"]) <= 63
     prefix = f"batch-output/{NAME}/run_date={run_date}/{run}/"
     assert job["TransformOutput"]["S3OutputPath"] == f"s3://{OUTPUT_BUCKET}/{prefix}"

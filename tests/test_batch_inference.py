@@ -490,3 +490,15 @@ def test_a_model_served_both_ways_in_every_stage_synthesizes_clean(tmp_path: Pat
                 assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == expected, (stage, type_)
         assert resources(template, "AWS::Events::Rule") == {}  # no on_new_data: the schedule only
     assert only(platform.templates["Dev/Release-churn/Batch"], "AWS::Logs::LogGroup")["RetentionInDays"] == 30
+
+
+def test_a_retried_transform_gets_a_name_of_its_own_within_63_characters() -> None:
+    """A Transform retry must not reuse the name SageMaker may already hold (a create whose answer was lost); with
+    the longest name, the 14-digit stamp, 8 characters of the execution's name and the retry count it fits 63."""
+    app, stack, _ = build(name="b" * 63)
+    states = definition(synth(app, stack))["States"]
+    literal = states["Prepare"]["Output"]["run"]["job"].split("'")[1]  # "{% '<prefix>-batch-' & <stamp> & '-' & <8> %}"
+    assert literal.endswith("-batch-")
+    retries = max(r["MaxAttempts"] for r in states["Transform"]["Retry"])
+    assert states["Transform"]["Parameters"]["TransformJobName.$"] == "States.Format('{}-{}', $.run.job, $$.State.RetryCount)"
+    assert len(literal) + 14 + 1 + 8 + len(f"-{retries}") <= 63

@@ -207,7 +207,7 @@ def test_a_shifted_window_publishes_drift_for_the_shifted_features(aws: Any, dri
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     ((kind, job),) = script.calls
     assert kind == "drift"
-    assert re.fullmatch(rf"{ENDPOINT}-drift-\d{{14}}-rexrunx[0-9a-f]", job["ProcessingJobName"]), job["ProcessingJobName"]
+    assert re.fullmatch(rf"{ENDPOINT}-drift-\d{{14}}-rexrunx[0-9a-f]-0", job["ProcessingJobName"]), job["ProcessingJobName"]
     assert job["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"s3://{BASELINE_BUCKET}/{BASELINE_PREFIX}"
     assert job["ProcessingInputs"][1]["S3Input"]["S3Uri"].endswith(f"/AllTraffic/{world.previous_window()}/")
     assert job["NetworkConfig"]["EnableNetworkIsolation"] is True

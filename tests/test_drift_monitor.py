@@ -594,3 +594,19 @@ def test_what_is_granted_to_the_state_machine_lands_in_its_managed_policy() -> N
         ])},
     })
     assert not [k for k, r in template.to_json()["Resources"].items() if r["Type"] == "AWS::IAM::Policy" and "Drift" in k]
+
+
+def test_a_retried_drift_job_gets_a_name_of_its_own_within_63_characters() -> None:
+    """A DriftJob retry (a create whose answer was lost) must not reuse the name SageMaker may already hold; with the
+    longest endpoint name, the first 14-digit stamp, 8 characters of the execution's name and the retry count, the
+    name still fits SageMaker's 63 characters."""
+    longest = "e" * 63
+    app, stack, _ = build(endpoint_name=longest, capture_prefix=f"data-capture/{longest}/")
+    states = definition(synth(app, stack))["States"]
+    job = states["Window"]["Output"]["job"]
+    literal = job.split("'")[1]  # "{% '<prefix>-drift-' & <stamp> & '-' & <8 characters> %}"
+    assert literal.endswith("-drift-")
+    retries = max(r["MaxAttempts"] for r in states["DriftJob"]["Retry"])
+    longest_name = len(literal) + 14 + 1 + 8 + len(f"-{retries}")
+    assert states["DriftJob"]["Parameters"]["ProcessingJobName.$"] == "States.Format('{}-{}', $.job, $$.State.RetryCount)"
+    assert longest_name <= 63

@@ -82,7 +82,9 @@ _PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)+")
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+")
 _LOCAL = "/opt/ml/processing"
-_JOB_PREFIX = 32
+_JOB_PREFIX = 30
+"""The endpoint name's first characters in a drift job's name: ``<30>-drift-<yyyyMMddHHmmss>-<8>-<retry>`` is at most
+30 + 7 + 14 + 1 + 8 + 2 = 62 characters (SageMaker allows 63)."""
 _JOB_RUNTIME = 3600
 """The drift job's ``MaxRuntimeInSeconds``: SageMaker stops it after an hour."""
 _JOB_TIMEOUT = 5400
@@ -687,8 +689,8 @@ class DriftMonitor(Construct):
                 "Comment": "This run's report location, and its job name" if batch_input else "The window just ended, and this run's job name",
                 "Output": {
                     "window": "{% " + window_expr + " %}",
-                    # At most 32 + 7 + 14 + 1 + 8 = 62 characters (SageMaker allows 63); the execution's own
-                    # name keeps two runs started in the same second (EventBridge delivers at least once) apart.
+                    # The execution's own name keeps two runs started in the same second (EventBridge delivers at
+                    # least once) apart; DriftJob adds its retry count (_JOB_PREFIX says how long it can be).
                     "job": "{% '" + endpoint_name[:_JOB_PREFIX] + "-drift-' & " + stamp_expr
                            + " & '-' & $replace($substring($states.context.Execution.Name, 0, 8), /[^A-Za-z0-9]/, 'x') %}",
                 },
@@ -757,7 +759,10 @@ class DriftMonitor(Construct):
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
                 "Parameters": {
-                    "ProcessingJobName.$": "$.job",
+                    # A retry must not reuse the name: if a create succeeded but its answer was lost, SageMaker refuses
+                    # the same name again ("must be unique within an AWS account and region") and the first job would
+                    # run unwatched.
+                    "ProcessingJobName.$": "States.Format('{}-{}', $.job, $$.State.RetryCount)",
                     "RoleArn": role_arn,
                     "AppSpecification": {
                         "ImageUri": image_uri,
@@ -795,6 +800,7 @@ class DriftMonitor(Construct):
                 "Parameters": {"Bucket": reports_bucket, "Key.$": f"States.Format('{reports_prefix}{{}}/metric_data.json', $.window)"},
                 "ResultSelector": {"data.$": "States.StringToJson($.Body)"},
                 "ResultPath": "$.metrics",
+                "Retry": [{"ErrorEquals": ["S3.SdkClientException", "S3.S3Exception"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
                 "Catch": catch,
                 "Next": "PublishMetrics",
             },

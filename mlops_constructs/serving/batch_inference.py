@@ -90,8 +90,9 @@ _CONTENT_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 _FILTER = re.compile(r"\$.{0,62}", re.DOTALL)  # DataProcessing's InputFilter/OutputFilter: JSONPath, 0-63 characters
 _GLUE_NAME = re.compile(r"[a-z0-9_]{1,255}")
 _COLUMN_TYPE = re.compile(r"(string|double|float|bigint|int|smallint|tinyint|boolean|date|timestamp|decimal\(\d+,\s*\d+\))")
-_JOB_PREFIX = 32
-"""Characters of ``name`` that start the transform jobs' names: 32 + 7 + 14 + 1 + 8 = 62 of SageMaker's 63."""
+_JOB_PREFIX = 30
+"""Characters of ``name`` that start the transform jobs' names, ``<30>-batch-<yyyyMMddHHmmss>-<8>-<retry>``:
+30 + 7 + 14 + 1 + 8 + 2 = 62 of SageMaker's 63."""
 _METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 _TRIGGER_RETRY_ATTEMPTS = 4
 _TRIGGER_MAX_EVENT_AGE = durations.hours(1)
@@ -667,7 +668,8 @@ class BatchInference(Construct):
                     "$mine := $exists($own) ? $ms($starts[$own[0]]) : $toMillis($states.context.Execution.StartTime); "
                     "$not($exists(" + others + "))) %}")
         transform: dict[str, Any] = {
-            "TransformJobName.$": "$.run.job",
+            # A retry must not reuse the name (a create whose answer was lost would fail the retry as a duplicate).
+            "TransformJobName.$": "States.Format('{}-{}', $.run.job, $$.State.RetryCount)",
             "ModelName": model_name,
             "BatchStrategy": batch_strategy,
             "MaxPayloadInMB": max_payload_mb,
