@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -52,6 +52,14 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
 PIPELINE_VARIABLE = "ModelPackageArn"
 APPROVED, REJECTED = "Approved", "Rejected"
+_TOKEN = re.compile(r"[a-zA-Z0-9-]{1,126}")
+"""An event id that can make the release's ``clientRequestToken`` (1-128 of ``[a-zA-Z0-9-]``, with ``-r`` appended):
+https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StartPipelineExecution.html."""
+REGISTRATION_WINDOW = timedelta(minutes=15)
+"""How close to a package's creation an approved event without ``UpdatedModelPackageFields`` must be to count as its
+registration (a package created approved) when another package is released. AWS does not document when the field is
+left out (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html): should an edit
+of an older approved package ever arrive without it, that package must not replace the released one."""
 MODEL_PACKAGE_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>\d+)"
 )
@@ -103,6 +111,8 @@ class StateChange:
     """``UpdatedModelPackageFields``: what the change updated (``None``: not listed, as when a package is created)."""
     time: datetime | None = None
     """When the change happened (the event's ``time``, whole seconds)."""
+    event_id: str | None = None
+    """The event's ``id``: the same for every delivery and retry of one event."""
 
 
 def parse_event(event: Any) -> StateChange:
@@ -147,7 +157,8 @@ def parse_event(event: Any) -> StateChange:
     if when is None or when.tzinfo is None:
         raise ValueError(f"event time must be an ISO 8601 time with a zone, got {time!r}")
     return StateChange(group=detail["ModelPackageGroupName"], arn=arn, version=version, status=detail["ModelApprovalStatus"],
-                       updated_fields=None if updated is None else tuple(updated), time=when)
+                       updated_fields=None if updated is None else tuple(updated), time=when,
+                       event_id=event["id"] if isinstance(event.get("id"), str) and _TOKEN.fullmatch(event["id"]) else None)
 
 
 class Releaser:
@@ -172,9 +183,16 @@ class Releaser:
         if change.updated_fields and "ModelApprovalStatus" not in change.updated_fields:
             fields = ", ".join(change.updated_fields)
             return self._result("ignored", change, released, released, f"an update of {fields}, not of the approval")
-        current = self._registry_status(change.arn)
+        package = self._describe(change.arn)
+        current = package["ModelApprovalStatus"]
         if current != APPROVED:
             return self._result("ignored", change, released, released, f"the registry now says {current}")
+        if not change.updated_fields and released not in (None, change.arn) and change.time is not None:
+            created = package.get("CreationTime")
+            if isinstance(created, datetime) and abs(change.time - created) > REGISTRATION_WINDOW:
+                return self._result("ignored", change, released, released,
+                                    f"an event that names no updated field, {change.time - created} after the package's creation: "
+                                    "not its registration, and an approval names ModelApprovalStatus")
         if released == change.arn:
             return self._result("already-released", change, released, released, "the parameter already holds this package")
         # Event times have whole seconds: an approval in the same second as the decision's event counts as later. A
@@ -226,8 +244,11 @@ class Releaser:
         value = None if latest["Value"] == WITHDRAWN else latest["Value"]
         return value, decided if decided is not None and decided.tzinfo is not None else None
 
+    def _describe(self, arn: str) -> dict[str, Any]:
+        return self.sagemaker.describe_model_package(ModelPackageName=arn)
+
     def _registry_status(self, arn: str) -> str:
-        return self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+        return self._describe(arn)["ModelApprovalStatus"]
 
     def _newest_other_approved(self, excluded: str) -> str | None:
         pages = self.sagemaker.get_paginator("list_model_packages").paginate(
@@ -246,9 +267,13 @@ class Releaser:
     # -- writes --------------------------------------------------------------------------------------
 
     def _release(self, arn: str, change: StateChange) -> None:
+        # The event's id as the request token: a retry of the same event (the SDK's after a lost answer, or Lambda's
+        # after a failed write of the parameter) starts no second execution.
+        token = {"clientRequestToken": f"{change.event_id}-r"} if change.event_id else {}
         self._pipeline_client().start_pipeline_execution(
             name=self.settings.pipeline,
             variables=[{"name": PIPELINE_VARIABLE, "value": arn}],
+            **token,
         )
         self._record(arn, change)
 

@@ -32,6 +32,27 @@ def test_approval_releases_the_package(world: World, handler_module, lambda_cont
     assert world.pipeline_starts() == [arn]
 
 
+def test_every_delivery_of_one_event_starts_the_release_with_the_same_request_token(world: World, handler_module, lambda_context) -> None:
+    # Lambda retries an event whose invocation failed (after the start, say, the parameter's write): CodePipeline
+    # answers a repeated clientRequestToken with the execution it started, instead of starting another
+    import boto3
+
+    tokens: list[str | None] = []
+    record = lambda params, **_: tokens.append(params.get("clientRequestToken"))  # noqa: E731
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build.codepipeline.StartPipelineExecution", record)
+    try:
+        previous, arn = world.register("Approved"), world.register("Approved")
+        event = state_change_event(arn, "Approved")
+        other = state_change_event(arn, "Approved") | {"id": "5c7a0e1f-0000-4000-8000-000000000001"}
+        for delivery in (event, copy.deepcopy(event), other):
+            world.release(previous)  # as if the last invocation's write of the parameter had failed
+            assert invoke(handler_module, delivery, lambda_context)["action"] == "released"
+    finally:
+        events.unregister("before-parameter-build.codepipeline.StartPipelineExecution", record)
+    assert tokens == [f"{event['id']}-r", f"{event['id']}-r", f"{other['id']}-r"]
+
+
 def test_pipeline_is_started_in_the_tooling_account_through_the_release_role(world: World, handler_module, lambda_context) -> None:
     arn = world.register("Approved")
     invoke(handler_module, state_change_event(arn, "Approved"), lambda_context)
@@ -90,6 +111,23 @@ def test_an_edit_of_an_older_approved_package_does_not_release_it_again(world: W
         assert result["action"] == "ignored" and "not of the approval" in result["reason"]
     assert world.released() == newer
     assert world.pipeline_starts() == []
+
+
+@pytest.mark.parametrize("updated", [None, []], ids=["fields-left-out", "no-fields"])
+def test_an_event_naming_no_field_long_after_an_older_packages_creation_does_not_replace_the_released_one(
+        world: World, handler_module, lambda_context, updated: list[str] | None) -> None:
+    # AWS does not say when UpdatedModelPackageFields is left out: should an edit of an older approved package arrive
+    # without it, it is not that package's registration, and the released newer package stays
+    older, newer = world.register("Approved"), world.register("Approved")
+    world.release(newer)
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    result = invoke(handler_module, state_change_event(older, "Approved", updated=updated, time=later), lambda_context)
+    assert result["action"] == "ignored" and "not its registration" in result["reason"], result
+    assert world.released() == newer and world.pipeline_starts() == []
+    # a package registered approved just now is released over the other, as its registration
+    newest = world.register("Approved")
+    assert invoke(handler_module, state_change_event(newest, "Approved", updated=updated), lambda_context)["action"] == "released"
+    assert world.released() == newest
 
 
 @pytest.mark.parametrize("updated", [None, []], ids=["fields-left-out", "no-fields"])
