@@ -73,7 +73,7 @@ class JobScript:
     tuning_trials: int = 3
     """How many training jobs a tuning job runs (each with the next value of every range)."""
     best_trial: int = 2
-    """Which of them (1-based) the tuning job reports as its best."""
+    """Which of them (1-based) the tuning job reports as its best; 0: none (its description has no ``BestTrainingJob``)."""
     trials: list[dict[str, Any]] = field(default_factory=list)
     """The training jobs a tuning job ran: each one's ``TrainingJobName`` and ``HyperParameters``."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -228,7 +228,9 @@ class SageMakerSyncDouble(StateTaskServiceCallback):
                 description = sagemaker.describe_transform_job(TransformJobName=started["name"])
             elif started["action"] == "create_hyper_parameter_tuning_job":
                 description = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=started["name"])
-                if started["kind"] not in self.script.failing_jobs:
+                if self.script.best_trial == 0:
+                    description.pop("BestTrainingJob", None)
+                elif started["kind"] not in self.script.failing_jobs:
                     best = self.script.trials[self.script.best_trial - 1]
                     job = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
                     description["BestTrainingJob"] = {

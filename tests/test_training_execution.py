@@ -386,7 +386,8 @@ def test_tuning_registers_the_best_training_jobs_model(tuned: World) -> None:
     execution = tuned_run(tuned, script)
     assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
     assert entered_states(execution) == [
-        "Prepare", "Preprocess", "NameTuningJob", "Tune", "DescribeBestTrainingJob", "Evaluate", "ReadEvaluation", "MetricGate",
+        "Prepare", "Preprocess", "NameTuningJob", "Tune", "HasBestTrainingJob", "BestTrainingJob", "DescribeBestTrainingJob", "Evaluate",
+        "ReadEvaluation", "MetricGate",
         "Register", "NotifyRegistered", "Registered",
     ]
     assert [kind for kind, _ in script.calls] == ["preprocess", "tune", "evaluate"]
@@ -429,6 +430,15 @@ def test_the_tuning_jobs_training_jobs_keep_the_guardrails(tuned: World) -> None
     assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
     assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6 and config["ResourceLimits"]["MaxParallelTrainingJobs"] == 2
     assert config["ParameterRanges"]["ContinuousParameterRanges"] == [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5", "ScalingType": "Logarithmic"}]
+
+
+def test_a_tuning_job_without_a_best_training_job_ends_in_the_failure_notification(tuned: World) -> None:
+    execution = tuned_run(tuned, JobScript(metric_value=0.91, best_trial=0))
+    assert execution["status"] == "FAILED"
+    assert entered_states(execution)[-5:] == ["Tune", "HasBestTrainingJob", "NoBestTrainingJob", "NotifyFailure", "Failed"]
+    assert tuned.packages() == []
+    (message,) = tuned.notifications()
+    assert message["error"] == "NoBestTrainingJob"
 
 
 def test_a_failed_tuning_job_ends_in_the_failure_notification(tuned: World) -> None:

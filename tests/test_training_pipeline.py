@@ -77,12 +77,14 @@ def states(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return definition(template)["States"]
 
 
-def main_path(machine: dict[str, Any]) -> list[str]:
-    """State names from StartAt, following Next until a state without one."""
+def main_path(machine: dict[str, Any], through: tuple[str, ...] = ("HasBestTrainingJob",)) -> list[str]:
+    """State names from StartAt, following Next until a state without one, and a Choice of ``through`` into its
+    first choice."""
     path, name = [], machine["StartAt"]
     while name is not None:
         path.append(name)
-        name = machine["States"][name].get("Next")
+        state = machine["States"][name]
+        name = state["Choices"][0]["Next"] if name in through else state.get("Next")
     return path
 
 
@@ -1240,7 +1242,8 @@ def test_with_tuning_the_step_is_tune() -> None:
     tuning = Tuning(objective=TuningObjective(metric="validation:auc", type="Maximize"), ranges={"eta": ContinuousRange(min=0.1, max=0.5)})
     stack, _ = standalone(tuning=tuning, extra=lambda s: {"before_step": {"tune": passing(s, "Before")}, "after_step": {"tune": passing(s, "After")}})
     path = main_path(definition(Template.from_stack(stack).to_json()))
-    assert path[1:8] == ["Preprocess", "Before", "NameTuningJob", "Tune", "DescribeBestTrainingJob", "After", "Evaluate"]
+    assert path[1:10] == ["Preprocess", "Before", "NameTuningJob", "Tune", "HasBestTrainingJob", "BestTrainingJob", "DescribeBestTrainingJob",
+                          "After", "Evaluate"]
     with pytest.raises(PropsError, match=r"^TrainingPipeline: before_step: must be one of preprocess, tune, evaluate, register: the step "
                                          r"that trains is tune with tuning \(got 'train'\)"):
         standalone(tuning=tuning, extra=lambda s: {"before_step": {"train": passing(s)}})
@@ -1569,3 +1572,19 @@ def test_what_is_granted_to_the_state_machine_after_construction_lands_in_its_ma
             Match.object_like({"Action": Match.array_with(["s3:GetObject*"]), "Resource": Match.array_with(["arn:aws:s3:::team-bucket"])}),
         ])},
     })
+
+
+def test_a_tuning_job_without_a_best_training_job_is_notified_not_a_runtime_error() -> None:
+    # BestTrainingJob is optional in DescribeHyperParameterTuningJob's output: a path to it in Tune's ResultSelector
+    # would be a States.Runtime error, which no Catch handles; a Choice sends it to the failure notification instead
+    from mlops_constructs.training import ContinuousRange, Tuning, TuningObjective
+
+    tuning = Tuning(objective=TuningObjective(metric="validation:auc", type="Maximize"), ranges={"eta": ContinuousRange(min=0.1, max=0.5)})
+    stack, _ = standalone(tuning=tuning)
+    states = definition(Template.from_stack(stack).to_json())["States"]
+    assert states["Tune"]["ResultSelector"] == {"job.$": "$"}
+    choice = states["HasBestTrainingJob"]
+    assert choice["Choices"] == [{"Variable": "$.tune.job.BestTrainingJob.TrainingJobName", "IsPresent": True, "Next": "BestTrainingJob"}]
+    assert states[choice["Default"]]["Next"] == "NotifyFailure"
+    assert states[choice["Default"]]["Parameters"]["Error"] == "NoBestTrainingJob"
+    assert states["BestTrainingJob"]["Next"] == "DescribeBestTrainingJob"

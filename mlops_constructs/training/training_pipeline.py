@@ -599,7 +599,7 @@ class TrainingPipeline(TrainingPipelineBase):
         # With tuning, the Train state gives way to the tuning job and the look-up of its best training job.
         tune, best = self._tuning_states(tuning, train, model_name, max_training_runtime, spot_max_wait) if tuning is not None else (None, None)
         self._retry_and_catch(failure, preprocess, train if tune is None else tune, best, evaluate, read_evaluation, register)
-        training: sfn.IChainable = train if tune is None else sfn.Chain.start(self._tuning_job_name(model_name)).next(tune).next(best)  # type: ignore[arg-type]
+        training: sfn.IChainable = train if tune is None else self._tuning_chain(model_name, tune, best, failure)  # type: ignore[arg-type]
         definition = sfn.Chain.start(prepare)
         for step, state in (("preprocess", preprocess), (steps[1], training), ("evaluate", evaluate)):
             for part in (before.get(step), state, after.get(step)):
@@ -1285,14 +1285,20 @@ class TrainingPipeline(TrainingPipelineBase):
                 "HyperParameterTuningJobConfig": tuning.job_config(self._tuning_runtime(tuning, max_training_runtime)),
                 "TrainingJobDefinition": definition,
             },
-            "ResultSelector": {
-                "HyperParameterTuningJobName.$": "$.HyperParameterTuningJobName",
-                "HyperParameterTuningJobArn.$": "$.HyperParameterTuningJobArn",
-                "BestTrainingJobName.$": "$.BestTrainingJob.TrainingJobName",
-                "TunedHyperParameters.$": "$.BestTrainingJob.TunedHyperParameters",
-            },
+            # The whole description, checked by HasBestTrainingJob: BestTrainingJob is optional in
+            # DescribeHyperParameterTuningJob's output, and a ResultSelector path the result lacks is a States.Runtime
+            # error, which no Catch handles (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+            "ResultSelector": {"job.$": "$"},
             "ResultPath": "$.tune",
         })
+        self._tune_found_best = sfn.Pass(
+            self, "BestTrainingJob",
+            comment="The tuning job and its best training job, without the rest of its description",
+            parameters={"HyperParameterTuningJobName.$": "$.tune.job.HyperParameterTuningJobName",
+                        "HyperParameterTuningJobArn.$": "$.tune.job.HyperParameterTuningJobArn",
+                        "BestTrainingJobName.$": "$.tune.job.BestTrainingJob.TrainingJobName"},
+            result_path="$.tune",
+        )
         best = tasks.CallAwsService(
             self,
             "DescribeBestTrainingJob",
@@ -1305,6 +1311,21 @@ class TrainingPipeline(TrainingPipelineBase):
             result_path="$.train",
         )
         return tune, best
+
+    def _tuning_chain(self, model_name: str, tune: sfn.State, best: sfn.State, failure: sfn.IChainable) -> sfn.Chain:
+        """NameTuningJob -> Tune -> HasBestTrainingJob -> BestTrainingJob -> DescribeBestTrainingJob; a completed tuning
+        job without a best training job goes to NoBestTrainingJob and the failure notification."""
+        none = sfn.Pass(
+            self, "NoBestTrainingJob",
+            comment="A completed tuning job that names no best training job: notified and failed like any failure",
+            parameters={"Error": "NoBestTrainingJob", "Cause": "The tuning job completed without a best training job (no training job "
+                        "reported the objective metric): there is no model to evaluate."},
+            result_path="$.failure",
+        )
+        found = sfn.Choice(self, "HasBestTrainingJob").when(
+            sfn.Condition.is_present("$.tune.job.BestTrainingJob.TrainingJobName"), self._tune_found_best.next(best),
+        ).otherwise(none.next(failure))
+        return sfn.Chain.start(self._tuning_job_name(model_name)).next(tune).next(found.afterwards())
 
     def _tuning_statements(self, stack: Stack, model_name: str, key: kms.IKey, subnets: Subnets, *, network_isolation: bool = True) -> list[Statement]:
         """What the tuning states need besides the pipeline's own statements
