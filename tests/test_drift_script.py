@@ -485,6 +485,21 @@ def test_metric_data_is_what_cloudwatch_accepts() -> None:
     assert all(item["Value"] == 0 or abs(item["Value"]) >= drift.SMALLEST_VALUE for item in data)
 
 
+
+def test_metric_data_fits_the_state_machines_read_however_long_the_feature_names() -> None:
+    """The drift machine reads metric_data.json whole into a getObject result (256 KiB, escaped as a string): with
+    500 one-hot features of 1,000-character names, only as many as fit MAX_METRIC_DATA_BYTES are published, drifted first."""
+    features = {f"{'c' * 990}={i:05d}": {"drifted": i % 7 == 0, "score": 0.01, "test": "chi-square p_value"} for i in range(500)}
+    data = drift.metric_data(5000, features, 72 / 500, "acme-prod-churn")
+    body = json.dumps(data, separators=(",", ":"))
+    assert len(body) <= drift.MAX_METRIC_DATA_BYTES
+    assert len(json.dumps(body)) < 256 * 1024 - 4096  # escaped as getObject's Body, with room for the rest of the result
+    scores = data[2:]
+    assert 100 < len(scores) < 500  # cut by size, not by count
+    published = [d["Dimensions"][1]["Value"] for d in scores]
+    drifted = [name for name, r in features.items() if r["drifted"]]
+    assert published[: len(drifted)] == drifted  # the drifted ones all made it, first
+
 # -- batch input (--captured-format csv) -------------------------------------------------------------
 
 

@@ -429,7 +429,13 @@ def compute_drift(baseline: Baseline, current: pd.DataFrame, html: Path) -> dict
 
 MAX_FEATURE_METRICS = 500
 """Per-feature scores published per run at most (drifted features first): with CapturedRows and DriftedShare
-they stay within PutMetricData's 1,000 entries and Step Functions' 256 KiB of state data."""
+they stay within PutMetricData's 1,000 entries."""
+MAX_METRIC_DATA_BYTES = 150_000
+"""The most ``metric_data.json`` may hold (compact JSON, bytes): the state machine's ``getObject`` returns it as an
+escaped string in a result that must fit Step Functions' 256 KiB, or the run fails with
+``States.DataLimitExceeded``, which no Catch handles
+(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Escaping its quotes adds about
+a fifth; long feature names (one-hot columns, up to 1,024 characters each) reach it before 500 features do."""
 SMALLEST_VALUE = 1e-100
 """CloudWatch rejects values too close to zero (documented as 8.515920e-109); a p-value of strong drift can
 be smaller, so scores below this magnitude are published as 0."""
@@ -447,7 +453,8 @@ def _value(number: float) -> float:
 
 def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_share: float, endpoint: str | None) -> list[dict[str, Any]]:
     """The run's metrics, shaped as CloudWatch PutMetricData's ``MetricData``: ``CapturedRows``, and with a
-    verdict ``DriftedShare`` and up to :data:`MAX_FEATURE_METRICS` ``FeatureDriftScore`` (drifted first)."""
+    verdict ``DriftedShare`` and up to :data:`MAX_FEATURE_METRICS` ``FeatureDriftScore`` (drifted first), as many
+    as fit :data:`MAX_METRIC_DATA_BYTES`."""
     base = [{"Name": "EndpointName", "Value": _ascii(endpoint)}] if endpoint else []
 
     def entry(name: str, value: float, unit: str, extra: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -463,10 +470,13 @@ def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_s
         data.append(entry("DriftedShare", drifted_share, "None"))
         scored = [(name, result) for name, result in features.items() if result["score"] is not None]
         scored.sort(key=lambda item: not item[1]["drifted"])  # stable: drifted features first, then in order
-        data += [
-            entry("FeatureDriftScore", _value(result["score"]), "None", [{"Name": "Feature", "Value": _ascii(name)}])
-            for name, result in scored[:MAX_FEATURE_METRICS]
-        ]
+        size = len(json.dumps(data, separators=(",", ":")))
+        for name, result in scored[:MAX_FEATURE_METRICS]:
+            item = entry("FeatureDriftScore", _value(result["score"]), "None", [{"Name": "Feature", "Value": _ascii(name)}])
+            size += len(json.dumps(item, separators=(",", ":"))) + 1  # and its comma
+            if size > MAX_METRIC_DATA_BYTES:
+                break
+            data.append(item)
     return data
 
 
@@ -539,9 +549,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         endpoint=args.endpoint,
     )
     metrics = metric_data(rows, features, report["drifted_share"], args.endpoint)
-    if features is not None and len(features) > MAX_FEATURE_METRICS:
-        print(f"drift.py: {len(features)} features: the {MAX_FEATURE_METRICS} first (drifted first) are published as metrics; "
-              "drift.json has them all", file=sys.stderr)
+    published = sum(1 for m in metrics if m["MetricName"] == "FeatureDriftScore")
+    if features is not None and published < sum(1 for r in features.values() if r["score"] is not None):
+        print(f"drift.py: {len(features)} features: the {published} first (drifted first) are published as metrics, within "
+              f"{MAX_FEATURE_METRICS} and {MAX_METRIC_DATA_BYTES} bytes; drift.json has them all", file=sys.stderr)
     try:
         (args.output / "drift.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         # Compact: the state machine reads it whole into its state (256 KiB at most).
