@@ -610,3 +610,14 @@ def test_a_retried_drift_job_gets_a_name_of_its_own_within_63_characters() -> No
     longest_name = len(literal) + 14 + 1 + 8 + len(f"-{retries}")
     assert states["DriftJob"]["Parameters"]["ProcessingJobName.$"] == "States.Format('{}-{}', $.job, $$.State.RetryCount)"
     assert longest_name <= 63
+
+
+def test_an_endpoint_name_with_capitals_gives_lower_case_job_names_and_permission() -> None:
+    # SageMaker writes some job names in lower case in their ARNs: the job's name and the ARN pattern its role may
+    # create agree whatever the endpoint name's case
+    app, stack, _ = build(endpoint_name="Acme-Staging-Churn", capture_prefix="data-capture/Acme-Staging-Churn/")
+    template = synth(app, stack)
+    states = definition(template)["States"]
+    assert states["Window"]["Output"]["job"].split("'")[1] == "acme-staging-churn-drift-"
+    policies = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::ManagedPolicy").values()])
+    assert "processing-job/acme-staging-churn-drift-*" in policies and "Acme-Staging-Churn-drift" not in policies

@@ -372,7 +372,9 @@ class DriftMonitor(Construct):
             ),
         )
         """Runs the state machine, and the schedule's starts of it."""
-        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX]}-drift-*")
+        # Lower case, in the job's name too: SageMaker writes job names in lower case in their ARNs (the ARN the
+        # permission is checked against) for some resource types, and an endpoint name may have capitals.
+        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX].lower()}-drift-*")
         topic_key = getattr(notification_topic, "master_key", None)
         create = ["sagemaker:CreateProcessingJob"]
         machine_statements = [
@@ -691,7 +693,7 @@ class DriftMonitor(Construct):
                     "window": "{% " + window_expr + " %}",
                     # The execution's own name keeps two runs started in the same second (EventBridge delivers at
                     # least once) apart; DriftJob adds its retry count (_JOB_PREFIX says how long it can be).
-                    "job": "{% '" + endpoint_name[:_JOB_PREFIX] + "-drift-' & " + stamp_expr
+                    "job": "{% '" + endpoint_name[:_JOB_PREFIX].lower() + "-drift-' & " + stamp_expr
                            + " & '-' & $replace($substring($states.context.Execution.Name, 0, 8), /[^A-Za-z0-9]/, 'x') %}",
                 },
                 "Next": "ListCaptured",
