@@ -186,7 +186,8 @@ def tuned() -> dict[str, Any]:
 
 def test_tuning_replaces_the_train_state(tuned: dict[str, Any], plain: dict[str, Any]) -> None:
     path = main_path(definition(tuned))
-    assert path[path.index("Preprocess"):path.index("Evaluate") + 1] == ["Preprocess", "NameTuningJob", "Tune", "DescribeBestTrainingJob", "Evaluate"]
+    assert path[path.index("Preprocess"):path.index("Evaluate") + 1] == ["Preprocess", "NameTuningJob", "Tune", "HasBestTrainingJob", "BestTrainingJob",
+                                                                            "DescribeBestTrainingJob", "Evaluate"]
     assert "Train" not in states(tuned)
     assert "Tune" not in states(plain) and "NameTuningJob" not in states(plain)
 
