@@ -13,6 +13,8 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -79,6 +81,59 @@ def test_assertion_results_are_read_as_integ_runner_reads_them() -> None:
         "Assert.AssertionResultsBroken: not an assertion result: 'not json'",
     ]
     assert integ_tool.assertion_failures({"Assert": {"AssertionResultsA": json.dumps({"status": "success"})}}) == []
+
+
+def test_an_assertion_the_deploy_returned_no_result_for_is_a_failure() -> None:
+    outputs = {"Assert": {"AssertionResultsA": json.dumps({"status": "success"})}}
+    assert integ_tool.assertion_failures(outputs, {"AssertionResultsA", "AssertionResultsB"}) == [
+        "AssertionResultsB: no result came back from the deploy"]
+    assert integ_tool.assertion_failures(outputs, {"AssertionResultsA"}) == []
+
+
+def test_a_run_fails_on_a_stale_or_short_result_file_and_on_a_failed_destroy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An earlier run's outputs are not read as this one's, an assertion without a result fails the test, and a
+    destroy that fails (leaving resources that bill and names that block the next run) fails it too."""
+    test = next(t for t in TESTS if t.stem == "integ_network_storage")
+    monkeypatch.setattr(integ_tool, "REPO", tmp_path)
+    monkeypatch.setattr(integ_tool, "account_or_refusal", lambda region: "123456789012")
+    monkeypatch.setattr(integ_tool, "configured_region", lambda: "eu-west-1")
+    monkeypatch.setattr(integ_tool, "test_region", lambda assembly: "eu-west-1")
+    assertions = {"AssertionResultsA": {"Value": "x"}, "AssertionResultsB": {"Value": "y"}}
+    monkeypatch.setattr(integ_tool, "synthesize", lambda test, outdir: (outdir.mkdir(parents=True, exist_ok=True), (
+        outdir / "IntegDeployAssert.template.json").write_text(json.dumps({"Outputs": assertions}))))
+    stale = tmp_path / "cdk-integ.out" / f"{test.stem}.outputs.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(json.dumps({"Assert": {k: json.dumps({"status": "success"}) for k in assertions}}))
+    destroy_code = {"value": 0}
+
+    def cdk(region: str, *args: str) -> Any:
+        if args[0] == "deploy":  # writes one of the two results
+            outputs = Path(args[args.index("--outputs-file") + 1])
+            assert not outputs.exists(), "the earlier run's results were still there"
+            outputs.write_text(json.dumps({"Assert": {"AssertionResultsA": json.dumps({"status": "success"})}}))
+            return SimpleNamespace(returncode=0)
+        return SimpleNamespace(returncode=destroy_code["value"])
+
+    monkeypatch.setattr(integ_tool, "cdk", cdk)
+    assert integ_tool.run([test], update_on_failed=False, keep=False) == 1
+    assert "AssertionResultsB: no result came back from the deploy" in capsys.readouterr().out
+    # every result back, but the destroy fails
+    monkeypatch.setattr(integ_tool, "expected_assertions", lambda assembly: {"AssertionResultsA"})
+    destroy_code["value"] = 1
+    assert integ_tool.run([test], update_on_failed=False, keep=False) == 1
+    assert "the destroy failed" in capsys.readouterr().out
+    destroy_code["value"] = 0
+    assert integ_tool.run([test], update_on_failed=False, keep=False) == 0
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda t: t.stem)
+def test_no_model_package_version_is_tagged(test: Path) -> None:
+    # CreateModelPackage refuses tags on a version in a group (it takes the group's): the deploy would roll back
+    for template in integ_tool.snapshot_dir(test).glob("*.template.json"):
+        for logical_id, resource in json.loads(template.read_text())["Resources"].items():
+            if resource["Type"] == "AWS::SageMaker::ModelPackage" and "ModelPackageGroupName" in resource["Properties"]:
+                assert "Tags" not in resource["Properties"], (test.stem, logical_id)
 
 
 def test_run_refuses_clearly_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -137,9 +137,17 @@ def account_or_refusal(region: str) -> str:
         ) from None
 
 
-def assertion_failures(outputs: dict[str, dict[str, str]]) -> list[str]:
-    """The failed assertions among the deployed stacks' ``AssertionResults`` outputs (integ-tests-alpha)."""
-    failures = []
+def expected_assertions(assembly: Path) -> set[str]:
+    """The ``AssertionResults`` outputs the synthesized assertion stacks declare: each must come back from the deploy."""
+    return {key for template in assembly.glob("*DeployAssert*.template.json")
+            for key in json.loads(template.read_text(encoding="utf-8")).get("Outputs", {}) if key.startswith("AssertionResults")}
+
+
+def assertion_failures(outputs: dict[str, dict[str, str]], expected: set[str] | None = None) -> list[str]:
+    """The failed assertions among the deployed stacks' ``AssertionResults`` outputs (integ-tests-alpha), and each of
+    ``expected`` that no stack returned (a deploy that wrote fewer results must not pass)."""
+    returned = {key for values in outputs.values() for key in values if key.startswith("AssertionResults")}
+    failures = [f"{key}: no result came back from the deploy" for key in sorted((expected or set()) - returned)]
     for stack, values in outputs.items():
         for key, value in values.items():
             if not key.startswith("AssertionResults"):
@@ -185,17 +193,23 @@ def run(tests: list[Path], update_on_failed: bool, keep: bool) -> int:
         shutil.rmtree(outdir, ignore_errors=True)
         synthesize(test, outdir)
         outputs_file = outdir.parent / f"{test.stem}.outputs.json"
+        outputs_file.unlink(missing_ok=True)  # an earlier run's results must not be read as this one's
         region = test_region(outdir)
+        failures: list[str] = []
         try:
             deployed = cdk(region, "deploy", "--app", str(outdir), "--all", "--outputs-file", str(outputs_file)).returncode == 0
-            failures = assertion_failures(json.loads(outputs_file.read_text())) if deployed and outputs_file.exists() else []
-            if not deployed:
+            if deployed:
+                outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else {}
+                failures += assertion_failures(outputs, expected_assertions(outdir))
+            else:
                 failures.append("the deployment failed (an assertion that waits, or a resource, failed: see above)")
         finally:
             if not keep:
                 destroyed = cdk(region, "destroy", "--app", str(outdir), "--all", "--force").returncode == 0
                 if not destroyed:
-                    print(f"  !! {test.stem}: the destroy failed; find what is left by the tag mlops:integ-test", flush=True)
+                    # What is left keeps billing, and its fixed names fail the next run: a failure, not a note.
+                    failures.append("the destroy failed: find what is left by the tag mlops:integ-test and destroy again "
+                                    "(docs/testing.md)")
         if failures:
             failed += 1
             print(f"  FAILED     {test.stem}")

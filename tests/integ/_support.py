@@ -3,7 +3,7 @@
 integ-runner runs each ``integ_*.py`` here as a script (``python3 integ_x.py``), synthesizes it into a
 snapshot (``integ_x.py.snapshot/``, committed) and, against an account, deploys it, runs its assertions
 and destroys it. ``make test`` compares every app's synthesis with its snapshot without deploying
-anything (tests/test_integ_snapshots.py); ``make integ`` deploys them (docs/testing.md).
+anything (tests/test_integ.py); ``make integ`` deploys them (docs/testing.md).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/integ, for _support
 
-from _support import integ_app, integ_config, integ_stack, probe_function  # noqa: E402
+from _support import TAG, integ_app, integ_config, integ_stack, probe_function  # noqa: E402
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_logs as logs  # noqa: E402
@@ -113,6 +113,9 @@ package = sagemaker.CfnModelPackage(
 )
 package.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
 package.node.add_dependency(package_group)
+# A version in a group takes the group's tags and may not be given any: "If you supply ModelPackageGroupName ... you
+# cannot supply a tag argument" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
+cdk.Tags.of(package).remove(TAG)
 
 monitors = {
     name: DriftMonitor(
