@@ -197,7 +197,7 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
             "Parameters": {"TopicArn": topic_arn, "Subject": subject[:100], "Message": dict(message)},
             "ResultPath": None,
             # As the training pipeline's notifications: a throttled or unreachable SNS must not lose the notice.
-            "Retry": [{"ErrorEquals": ["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"],
+            "Retry": [{"ErrorEquals": ["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"],
                        "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
             "Next": "Failed",
         },

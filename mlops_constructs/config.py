@@ -406,7 +406,8 @@ class StageSettings(_Strict):
     vpc_cidr: VpcCidr
     """CIDR of the stage's isolated VPC; /16 to /22, private."""
     retain_stateful_resources: bool = True
-    """Keep keys, buckets and repositories when their stack is deleted. Only dev may set false."""
+    """Keep keys, buckets, log groups and tables when their stack is deleted. Only dev may set false; every stage's
+    artifact store and dev's model registries are kept whatever it says (staging and prod serve from them)."""
     log_retention_days: LogRetentionDays = 365
     """Retention of the stage's CloudWatch log groups (flow logs, job and function logs)."""
     access_log_retention_days: int = Field(default=365, ge=1, le=3653)
@@ -440,7 +441,7 @@ class Stages(_Strict):
             settings = getattr(self, stage)
             if not settings.retain_stateful_resources:
                 problems.append(_FieldError((stage, "retain_stateful_resources"), False,
-                                            "must be true: only dev may delete keys, buckets and repositories with its stack"))
+                                            "must be true: only dev may let its keys, buckets and log groups go with their stacks"))
         for stage in STAGES:
             serverless = getattr(self, stage).endpoint.serverless
             if serverless is not None:

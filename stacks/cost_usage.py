@@ -354,7 +354,7 @@ def _scheduled_jobs(resources: Mapping[str, Mapping[str, Any]], prefix: str) -> 
                             instance_type=instance_type, max_hours=max_seconds / 3600 if max_seconds else None)
 
 
-_START_EXECUTION = re.compile(r":states:::states:startExecution(?:\.sync(?::2)?|\.waitForTaskToken)?$")
+_START_EXECUTION = re.compile(r":states:::(?:states:startExecution(?:\.sync(?::2)?|\.waitForTaskToken)?|aws-sdk:sfn:startExecution)$")
 _TOKEN_REF = re.compile(r"TOKEN\[(?:Ref:([^\]]+)|GetAtt:([^\].]+)\.Arn)\]")
 
 

@@ -204,6 +204,8 @@ def test_adopts_an_existing_data_bucket() -> None:
         ({"name_prefix": "acme--dev"}, r"ArtifactStore: name_prefix: must be lowercase letters, digits and single hyphens.* \(got 'acme--dev'\)"),
         ({"name_prefix": "sthree-dev"}, r"ArtifactStore: name_prefix: must not start with 'sthree-': S3 reserves it at the start of bucket names \(got 'sthree-dev'\)"),
         ({"name_prefix": "amzn-s3-demo-dev"}, r"ArtifactStore: name_prefix: must not start with 'amzn-s3-demo-'"),
+        ({"name_prefix": "sthree"}, r"ArtifactStore: name_prefix: must not start with 'sthree-'.* \(got 'sthree'\)"),
+        ({"name_prefix": "amzn-s3-demo"}, r"ArtifactStore: name_prefix: must not start with 'amzn-s3-demo-'"),
         ({"name_prefix": "a-prefix-that-is-far-too-long"}, r"ArtifactStore: name_prefix: is too long: bucket name 'a-prefix-that-is-far-too-long-access-logs-222222222222-eu-west-1' would have 64 characters and S3 allows 63"),
     ],
 )

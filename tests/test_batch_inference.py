@@ -499,6 +499,6 @@ def test_a_retried_transform_gets_a_name_of_its_own_within_63_characters() -> No
     states = definition(synth(app, stack))["States"]
     literal = states["Prepare"]["Output"]["run"]["job"].split("'")[1]  # "{% '<prefix>-batch-' & <stamp> & '-' & <8> %}"
     assert literal.endswith("-batch-")
-    retries = max(r["MaxAttempts"] for r in states["Transform"]["Retry"])
+    retries = sum(r["MaxAttempts"] for r in states["Transform"]["Retry"])  # RetryCount counts every retrier's
     assert states["Transform"]["Parameters"]["TransformJobName.$"] == "States.Format('{}-{}', $.run.job, $$.State.RetryCount)"
     assert len(literal) + 14 + 1 + 8 + len(f"-{retries}") <= 63

@@ -96,7 +96,7 @@ def test_three_models_load_with_their_overrides() -> None:
         ({"stages.dev.vpc_cidr": "10.0.0.0/8"}, "stages.dev.vpc_cidr: must have a prefix length from /16 to /22"),
         ({"stages.dev.vpc_cidr": 167772160}, "stages.dev.vpc_cidr: must be an IPv4 network in CIDR notation with no host bits set, e.g. 10.20.0.0/16 (got 167772160)"),
         ({"stages.dev.vpc_cidr": "8.8.0.0/16"}, "stages.dev.vpc_cidr: must be inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (got '8.8.0.0/16')"),
-        ({"stages.prod.retain_stateful_resources": False}, "stages.prod.retain_stateful_resources: must be true: only dev may delete keys, buckets and repositories with its stack (got False)"),
+        ({"stages.prod.retain_stateful_resources": False}, "stages.prod.retain_stateful_resources: must be true: only dev may let its keys, buckets and log groups go with their stacks (got False)"),
         ({"models": []}, "models: must have at least 1 item"),
     ],
 )

@@ -491,14 +491,18 @@ def test_metric_data_fits_the_state_machines_read_however_long_the_feature_names
     500 one-hot features of 1,000-character names, only as many as fit MAX_METRIC_DATA_BYTES are published, drifted first."""
     features = {f"{'c' * 990}={i:05d}": {"drifted": i % 7 == 0, "score": 0.01, "test": "chi-square p_value"} for i in range(500)}
     data = drift.metric_data(5000, features, 72 / 500, "acme-prod-churn")
-    body = json.dumps(data, separators=(",", ":"))
-    assert len(body) <= drift.MAX_METRIC_DATA_BYTES
-    assert len(json.dumps(body)) < 256 * 1024 - 4096  # escaped as getObject's Body, with room for the rest of the result
+    body = json.dumps(json.dumps(data, separators=(",", ":")))  # as getObject's Body, escaped
+    assert len(body) <= drift.MAX_METRIC_DATA_BYTES < 256 * 1024 - 4096  # with room for the rest of the result
     scores = data[2:]
     assert 100 < len(scores) < 500  # cut by size, not by count
     published = [d["Dimensions"][1]["Value"] for d in scores]
     drifted = [name for name, r in features.items() if r["drifted"]]
     assert published[: len(drifted)] == drifted  # the drifted ones all made it, first
+    # quotes and backslashes take twice their room once escaped: fewer features fit, still within the limit
+    quoted = {f"{chr(34) * 495}{chr(92) * 495}={i:05d}": {"drifted": False, "score": 0.5, "test": "K-S p_value"} for i in range(500)}
+    data = drift.metric_data(5000, quoted, 0.0, "acme-prod-churn")
+    assert len(json.dumps(json.dumps(data, separators=(",", ":")))) <= drift.MAX_METRIC_DATA_BYTES
+    assert 10 < len(data) - 2 < len(scores)
 
 # -- batch input (--captured-format csv) -------------------------------------------------------------
 

@@ -28,8 +28,9 @@ stays released whatever order their events arrive in.
 
 Ordering keeps every step retryable: the parameter is written only after the package is verified and
 the pipeline start succeeded, so a failed start leaves the parameter as it was and the retried event
-takes the same decision. A start that succeeded before a failed write is repeated on retry, which
-deploys the same approved package again and is harmless.
+takes the same decision. A start that succeeded before a failed write is sent again on retry with the same
+request token (the event's id and the package's version), which CodePipeline answers with the execution it
+already started.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
 PIPELINE_VARIABLE = "ModelPackageArn"
 APPROVED, REJECTED = "Approved", "Rejected"
-_TOKEN = re.compile(r"[a-zA-Z0-9-]{1,126}")
-"""An event id that can make the release's ``clientRequestToken`` (1-128 of ``[a-zA-Z0-9-]``, with ``-r`` appended):
+_TOKEN = re.compile(r"[a-zA-Z0-9-]{1,100}")
+"""An event id that can make the release's ``clientRequestToken`` (1-128 of ``[a-zA-Z0-9-]``, with ``-<version>``):
 https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StartPipelineExecution.html."""
 REGISTRATION_WINDOW = timedelta(minutes=15)
 """How close to a package's creation an approved event without ``UpdatedModelPackageFields`` must be to count as its
@@ -269,7 +270,9 @@ class Releaser:
     def _release(self, arn: str, change: StateChange) -> None:
         # The event's id as the request token: a retry of the same event (the SDK's after a lost answer, or Lambda's
         # after a failed write of the parameter) starts no second execution.
-        token = {"clientRequestToken": f"{change.event_id}-r"} if change.event_id else {}
+        # With the version released: a retry that decides on another package (the registry changed meanwhile) is a
+        # request of its own.
+        token = {"clientRequestToken": f"{change.event_id}-{arn.rsplit('/', 1)[1]}"[:128]} if change.event_id else {}
         self._pipeline_client().start_pipeline_execution(
             name=self.settings.pipeline,
             variables=[{"name": PIPELINE_VARIABLE, "value": arn}],

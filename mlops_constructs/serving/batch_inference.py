@@ -152,7 +152,7 @@ class BatchInference(Construct):
             schedule=scheduler.ScheduleExpression.expression("cron(0 4 * * ? *)"),
         )
 
-    :param name: names the runs: the state machine ``<name>-batch``, the jobs ``<name[:32]>-batch-<time>-<run>``, the
+    :param name: names the runs: the state machine ``<name>-batch``, the jobs ``<name[:30]>-batch-<time>-<run>-<attempt>``, the
         alarms and the Glue database. 1-63 lowercase letters, digits and hyphens.
     :param model_package_arn: the released, versioned model package the runs score with.
     :param vpc: the VPC the model runs in; its endpoints must include S3, ECR, CloudWatch Logs and SageMaker.

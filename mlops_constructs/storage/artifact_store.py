@@ -107,7 +107,8 @@ class ArtifactStore(Construct):
                 name, "name_prefix", name_prefix,
                 "must be lowercase letters, digits and single hyphens (the repository is named after it), not starting or ending with a hyphen",
             )
-        reserved = [p for p in RESERVED_BUCKET_PREFIXES if name_prefix is not None and name_prefix.startswith(p)]
+        # Bucket names are "<name_prefix>-<purpose>-...": "sthree" makes "sthree-data-..." as much as "sthree-dev" does.
+        reserved = [p for p in RESERVED_BUCKET_PREFIXES if name_prefix is not None and f"{name_prefix}-".startswith(p)]
         if reserved:
             raise PropsError(name, "name_prefix", name_prefix, f"must not start with {reserved[0]!r}: S3 reserves it at the start of bucket names")
         if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,7 +67,7 @@ def state_change_event(
     when = (time or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "version": "0",
-        "id": "b1a3c9d2-5f1e-4c7e-9d2a-7e0f3b9a1c55",
+        "id": str(uuid.uuid4()),  # each event its own, as EventBridge gives them (the release's request token)
         "detail-type": "SageMaker Model Package State Change",
         "source": "aws.sagemaker",
         "account": DEV_ACCOUNT,

@@ -50,7 +50,8 @@ def test_every_delivery_of_one_event_starts_the_release_with_the_same_request_to
             assert invoke(handler_module, delivery, lambda_context)["action"] == "released"
     finally:
         events.unregister("before-parameter-build.codepipeline.StartPipelineExecution", record)
-    assert tokens == [f"{event['id']}-r", f"{event['id']}-r", f"{other['id']}-r"]
+    version = arn.rsplit("/", 1)[1]
+    assert tokens == [f"{event['id']}-{version}", f"{event['id']}-{version}", f"{other['id']}-{version}"]
 
 
 def test_pipeline_is_started_in_the_tooling_account_through_the_release_role(world: World, handler_module, lambda_context) -> None:

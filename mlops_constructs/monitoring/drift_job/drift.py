@@ -76,11 +76,12 @@ Outputs (``--output DIR``, created if absent)
 
 ``metric_data.json``
     A list in the shape of CloudWatch ``PutMetricData``'s ``MetricData``, to pass on unchanged:
-    ``CapturedRows`` (Unit Count), ``DriftedShare`` (Unit None) and one ``FeatureDriftScore`` per
-    feature (Unit None, dimension ``Feature``). With ``--endpoint`` every entry also carries the
-    dimension ``EndpointName``. With insufficient data only ``CapturedRows`` is written. Entries have
-    no Timestamp (CloudWatch stamps them on receipt). PutMetricData takes at most 1000 entries per
-    call, i.e. 998 features; the job warns on stderr above that and the caller must split the list.
+    ``CapturedRows`` (Unit Count), ``DriftedShare`` (Unit None) and a ``FeatureDriftScore`` per
+    feature (Unit None, dimension ``Feature``), drifted features first, at most 500 of them and as many
+    as fit 200,000 bytes escaped (the state machine reads the file into its state); the job warns on
+    stderr when it leaves features out (``drift.json`` has them all). With ``--endpoint`` every entry
+    also carries the dimension ``EndpointName``. With insufficient data only ``CapturedRows`` is
+    written. Entries have no Timestamp (CloudWatch stamps them on receipt).
 
 Exit status: 0 when the outputs are written (drift found or not, enough data or not); 2 with one
 line on stderr when the input is unusable (no or empty ``baseline.csv``, a bad ``baseline.json``,
@@ -430,12 +431,12 @@ def compute_drift(baseline: Baseline, current: pd.DataFrame, html: Path) -> dict
 MAX_FEATURE_METRICS = 500
 """Per-feature scores published per run at most (drifted features first): with CapturedRows and DriftedShare
 they stay within PutMetricData's 1,000 entries."""
-MAX_METRIC_DATA_BYTES = 150_000
-"""The most ``metric_data.json`` may hold (compact JSON, bytes): the state machine's ``getObject`` returns it as an
-escaped string in a result that must fit Step Functions' 256 KiB, or the run fails with
+MAX_METRIC_DATA_BYTES = 200_000
+"""The most ``metric_data.json`` may take once escaped as a JSON string (bytes): the state machine's ``getObject``
+returns it so, as ``Body``, in a result that must fit Step Functions' 256 KiB, or the run fails with
 ``States.DataLimitExceeded``, which no Catch handles
-(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Escaping its quotes adds about
-a fifth; long feature names (one-hot columns, up to 1,024 characters each) reach it before 500 features do."""
+(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Long feature names (one-hot
+columns, up to 1,024 characters each, quotes and backslashes doubled by the escaping) reach it before 500 features do."""
 SMALLEST_VALUE = 1e-100
 """CloudWatch rejects values too close to zero (documented as 8.515920e-109); a p-value of strong drift can
 be smaller, so scores below this magnitude are published as 0."""
@@ -445,6 +446,11 @@ def _ascii(text: str) -> str:
     """A dimension value CloudWatch accepts: ASCII only (non-ASCII escaped), at most 1,024 characters
     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html)."""
     return text.encode("ascii", "backslashreplace").decode("ascii")[:1024] or "-"
+
+
+def _escaped_size(value: Any) -> int:
+    """The bytes of ``value`` as compact JSON, itself written as a JSON string (as ``getObject``'s ``Body``)."""
+    return len(json.dumps(json.dumps(value, separators=(",", ":"))))
 
 
 def _value(number: float) -> float:
@@ -470,10 +476,10 @@ def metric_data(rows: int, features: dict[str, dict[str, Any]] | None, drifted_s
         data.append(entry("DriftedShare", drifted_share, "None"))
         scored = [(name, result) for name, result in features.items() if result["score"] is not None]
         scored.sort(key=lambda item: not item[1]["drifted"])  # stable: drifted features first, then in order
-        size = len(json.dumps(data, separators=(",", ":")))
+        size = _escaped_size(data)
         for name, result in scored[:MAX_FEATURE_METRICS]:
             item = entry("FeatureDriftScore", _value(result["score"]), "None", [{"Name": "Feature", "Value": _ascii(name)}])
-            size += len(json.dumps(item, separators=(",", ":"))) + 1  # and its comma
+            size += _escaped_size(item) - 2 + 1  # its characters escaped (not the string's own quotes), and its comma
             if size > MAX_METRIC_DATA_BYTES:
                 break
             data.append(item)
