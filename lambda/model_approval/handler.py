@@ -191,6 +191,12 @@ class Releaser:
         if not change.updated_fields and released not in (None, change.arn) and change.time is not None:
             created = package.get("CreationTime")
             if isinstance(created, datetime) and abs(change.time - created) > REGISTRATION_WINDOW:
+                # Told, not only logged: should AWS ever leave the field out of a real approval, a person re-approves.
+                self._notify(change, f"Approval not released: {change.group}", (
+                    f"Model package {change.arn} (version {change.version}) of group {change.group} is Approved, but its event "
+                    f"named no updated field {change.time - created} after the package's creation, so it was not released over "
+                    f"{released}. If you meant to release it, set its status to Approved again: that event names "
+                    "ModelApprovalStatus."), what="the approval not released")
                 return self._result("ignored", change, released, released,
                                     f"an event that names no updated field, {change.time - created} after the package's creation: "
                                     "not its registration, and an approval names ModelApprovalStatus")
@@ -300,19 +306,18 @@ class Releaser:
         )
 
     def _alert(self, change: StateChange) -> None:
+        self._notify(change, f"Model withdrawn: {change.group}", (
+            f"Model package {change.arn} (version {change.version}) of group {change.group} was rejected "
+            "while released, and no other package of the group is approved. The approved-model parameter "
+            f"{self.settings.parameter} was set to {WITHDRAWN}; the deployed endpoints keep serving it until a new "
+            "package is approved."
+        ))
+
+    def _notify(self, change: StateChange, subject: str, message: str, what: str = "the withdrawal") -> None:
         if self.settings.alert_topic_arn is None:
-            logger.warning("no ALERT_TOPIC_ARN: the withdrawal is only logged", extra={"model_package_arn": change.arn})
+            logger.warning(f"no ALERT_TOPIC_ARN: {what} is only logged", extra={"model_package_arn": change.arn})
             return
-        boto3.client("sns", config=BOTO_CONFIG).publish(
-            TopicArn=self.settings.alert_topic_arn,
-            Subject=f"Model withdrawn: {change.group}"[:100],
-            Message=(
-                f"Model package {change.arn} (version {change.version}) of group {change.group} was rejected "
-                "while released, and no other package of the group is approved. The approved-model parameter "
-                f"{self.settings.parameter} was set to {WITHDRAWN}; the deployed endpoints keep serving it until a new "
-                "package is approved."
-            ),
-        )
+        boto3.client("sns", config=BOTO_CONFIG).publish(TopicArn=self.settings.alert_topic_arn, Subject=subject[:100], Message=message)
 
     def _result(
         self, action: str, change: StateChange, previous: str | None, released: str | None, reason: str

@@ -125,6 +125,8 @@ def test_an_event_naming_no_field_long_after_an_older_packages_creation_does_not
     result = invoke(handler_module, state_change_event(older, "Approved", updated=updated, time=later), lambda_context)
     assert result["action"] == "ignored" and "not its registration" in result["reason"], result
     assert world.released() == newer and world.pipeline_starts() == []
+    (alert,) = world.alerts()  # told, so that a person can approve it again
+    assert older in alert and "set its status to Approved again" in alert
     # a package registered approved just now is released over the other, as its registration
     newest = world.register("Approved")
     assert invoke(handler_module, state_change_event(newest, "Approved", updated=updated), lambda_context)["action"] == "released"
