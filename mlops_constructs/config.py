@@ -37,7 +37,7 @@ from pydantic import (
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._instance_types import instance_type_problem
 from mlops_constructs._serving_rules import gradual_deployment_problem, joined_output_problem
-from mlops_constructs._s3_names import RESERVED_BUCKET_PREFIXES
+from mlops_constructs._s3_names import reserved_prefix
 from mlops_constructs._sagemaker_catalog import sagemaker_regions
 from mlops_constructs.schedules import SHORTHANDS, resolve_training_schedule
 
@@ -1365,10 +1365,9 @@ class PlatformConfig(_Strict):
     @classmethod
     def _not_a_reserved_bucket_prefix(cls, value: str) -> str:
         # Bucket names start with "<project>-<stage>-" (stacks.names.storage_name_prefix).
-        for prefix in RESERVED_BUCKET_PREFIXES:
-            if f"{value}-".startswith(prefix):
-                raise ValueError(f"must not make bucket names start with {prefix!r} (the platform's start with '<project>-<stage>-'), "
-                                 "which S3 reserves")
+        if (prefix := reserved_prefix(value)) is not None:
+            raise ValueError(f"must not make bucket names start with {prefix!r} (the platform's start with '<project>-<stage>-'), "
+                             "which S3 reserves")
         return value
 
     _source: str = PrivateAttr(default="<config>")

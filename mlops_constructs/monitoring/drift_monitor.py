@@ -85,6 +85,13 @@ _LOCAL = "/opt/ml/processing"
 _JOB_PREFIX = 30
 """The endpoint name's first characters in a drift job's name: ``<30>-drift-<yyyyMMddHHmmss>-<8>-<retry>`` is at most
 30 + 7 + 14 + 1 + 8 + 2 = 62 characters (SageMaker allows 63)."""
+
+
+def _job_name_prefix(endpoint_name: str) -> str:
+    """How the drift jobs' names start, which their machine's permission names too: lower case, since SageMaker writes
+    job names in lower case in their ARNs (the ARN a permission is checked against) for some resource types, and an
+    endpoint name may have capitals."""
+    return f"{endpoint_name[:_JOB_PREFIX].lower()}-drift-"
 _JOB_RUNTIME = 3600
 """The drift job's ``MaxRuntimeInSeconds``: SageMaker stops it after an hour."""
 _JOB_TIMEOUT = 5400
@@ -372,9 +379,7 @@ class DriftMonitor(Construct):
             ),
         )
         """Runs the state machine, and the schedule's starts of it."""
-        # Lower case, in the job's name too: SageMaker writes job names in lower case in their ARNs (the ARN the
-        # permission is checked against) for some resource types, and an endpoint name may have capitals.
-        jobs = arn(stack, "sagemaker", "processing-job", f"{endpoint_name[:_JOB_PREFIX].lower()}-drift-*")
+        jobs = arn(stack, "sagemaker", "processing-job", f"{_job_name_prefix(endpoint_name)}*")
         topic_key = getattr(notification_topic, "master_key", None)
         create = ["sagemaker:CreateProcessingJob"]
         machine_statements = [
@@ -693,7 +698,7 @@ class DriftMonitor(Construct):
                     "window": "{% " + window_expr + " %}",
                     # The execution's own name keeps two runs started in the same second (EventBridge delivers at
                     # least once) apart; DriftJob adds its retry count (_JOB_PREFIX says how long it can be).
-                    "job": "{% '" + endpoint_name[:_JOB_PREFIX].lower() + "-drift-' & " + stamp_expr
+                    "job": "{% '" + _job_name_prefix(endpoint_name) + "' & " + stamp_expr
                            + " & '-' & $replace($substring($states.context.Execution.Name, 0, 8), /[^A-Za-z0-9]/, 'x') %}",
                 },
                 "Next": "ListCaptured",

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import deny_grants_except_for_aws_resources
-from mlops_constructs._s3_names import RESERVED_BUCKET_PREFIXES
+from mlops_constructs._s3_names import reserved_prefix
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -107,10 +107,9 @@ class ArtifactStore(Construct):
                 name, "name_prefix", name_prefix,
                 "must be lowercase letters, digits and single hyphens (the repository is named after it), not starting or ending with a hyphen",
             )
-        # Bucket names are "<name_prefix>-<purpose>-...": "sthree" makes "sthree-data-..." as much as "sthree-dev" does.
-        reserved = [p for p in RESERVED_BUCKET_PREFIXES if name_prefix is not None and f"{name_prefix}-".startswith(p)]
+        reserved = reserved_prefix(name_prefix) if name_prefix is not None else None  # bucket names: "<name_prefix>-<purpose>-..."
         if reserved:
-            raise PropsError(name, "name_prefix", name_prefix, f"must not start with {reserved[0]!r}: S3 reserves it at the start of bucket names")
+            raise PropsError(name, "name_prefix", name_prefix, f"must not start with {reserved!r}: S3 reserves it at the start of bucket names")
         if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
             raise PropsError(
                 name, "auto_delete_objects", auto_delete_objects,

@@ -1291,14 +1291,6 @@ class TrainingPipeline(TrainingPipelineBase):
             "ResultSelector": {"job.$": "$"},
             "ResultPath": "$.tune",
         })
-        self._tune_found_best = sfn.Pass(
-            self, "BestTrainingJob",
-            comment="The tuning job and its best training job, without the rest of its description",
-            parameters={"HyperParameterTuningJobName.$": "$.tune.job.HyperParameterTuningJobName",
-                        "HyperParameterTuningJobArn.$": "$.tune.job.HyperParameterTuningJobArn",
-                        "BestTrainingJobName.$": "$.tune.job.BestTrainingJob.TrainingJobName"},
-            result_path="$.tune",
-        )
         best = tasks.CallAwsService(
             self,
             "DescribeBestTrainingJob",
@@ -1315,6 +1307,14 @@ class TrainingPipeline(TrainingPipelineBase):
     def _tuning_chain(self, model_name: str, tune: sfn.State, best: sfn.State, failure: sfn.IChainable) -> sfn.Chain:
         """NameTuningJob -> Tune -> HasBestTrainingJob -> BestTrainingJob -> DescribeBestTrainingJob; a completed tuning
         job without a best training job goes to NoBestTrainingJob and the failure notification."""
+        found_best = sfn.Pass(
+            self, "BestTrainingJob",
+            comment="The tuning job and its best training job, without the rest of its description",
+            parameters={"HyperParameterTuningJobName.$": "$.tune.job.HyperParameterTuningJobName",
+                        "HyperParameterTuningJobArn.$": "$.tune.job.HyperParameterTuningJobArn",
+                        "BestTrainingJobName.$": "$.tune.job.BestTrainingJob.TrainingJobName"},
+            result_path="$.tune",
+        )
         none = sfn.Pass(
             self, "NoBestTrainingJob",
             comment="A completed tuning job that names no best training job: notified and failed like any failure",
@@ -1323,7 +1323,7 @@ class TrainingPipeline(TrainingPipelineBase):
             result_path="$.failure",
         )
         found = sfn.Choice(self, "HasBestTrainingJob").when(
-            sfn.Condition.is_present("$.tune.job.BestTrainingJob.TrainingJobName"), self._tune_found_best.next(best),
+            sfn.Condition.is_present("$.tune.job.BestTrainingJob.TrainingJobName"), found_best.next(best),
         ).otherwise(none.next(failure))
         return sfn.Chain.start(self._tuning_job_name(model_name)).next(tune).next(found.afterwards())
 
