@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("integ_tool", REPO / "tools" / "integ.py")
@@ -163,7 +163,6 @@ def _probe(monkeypatch: pytest.MonkeyPatch, plain_http_refused: bool) -> dict:
     import storage_probe
 
     monkeypatch.setenv("BUCKET", "b")
-    monkeypatch.setenv("KEY_ARN", "arn:aws:kms:eu-west-1:111111111111:key/k")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     real_client = boto3.client
 
@@ -171,9 +170,12 @@ def _probe(monkeypatch: pytest.MonkeyPatch, plain_http_refused: bool) -> dict:
         c = real_client(service, aws_access_key_id="x", aws_secret_access_key="x", **kwargs)
         stub = Stubber(c)
         if kwargs.get("use_ssl", True):
-            stub.add_response("put_object", {})
-            body = b"written over TLS with the platform key"
-            stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body)), "SSEKMSKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k"})
+            # Exactly these parameters: no ServerSideEncryption or SSEKMSKeyId, so that what S3 reports is the
+            # bucket's default encryption, not what the probe asked for.
+            stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY})
+            body = b"written over TLS, encrypted as the bucket's default says"
+            stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body)), "ServerSideEncryption": "aws:kms",
+                                             "SSEKMSKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k"})
         else:
             assert kwargs["endpoint_url"] == "http://s3.eu-west-1.amazonaws.com"
             for method in ("get_object", "put_object"):
@@ -190,7 +192,7 @@ def _probe(monkeypatch: pytest.MonkeyPatch, plain_http_refused: bool) -> dict:
 
 def test_the_probe_reports_plain_http_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _probe(monkeypatch, plain_http_refused=True) == {
-        "round_trip": True, "encrypted_with": "arn:aws:kms:eu-west-1:111111111111:key/k",
+        "round_trip": True, "encryption": "aws:kms", "encrypted_with": "arn:aws:kms:eu-west-1:111111111111:key/k",
         "plain_http_get": "AccessDenied", "plain_http_put": "AccessDenied",
     }
 
@@ -206,6 +208,77 @@ def test_the_storage_assertion_expects_refusal_and_the_platform_key() -> None:
                 if r["Type"].startswith("Custom::DeployAssert@AssertEquals") or "expected" in r.get("Properties", {})]
     text = json.dumps(expected)
     assert text.count("AccessDenied") == 2 and "round_trip" in text and "InternetGateways" in text and "RouteTables" in text
+    assert '\\"encryption\\":\\"aws:kms\\"' in text
+    # The probe is told the bucket and nothing about the key: the key it reports is the bucket's default encryption's.
+    stack = json.loads((REPO / "tests/integ/integ_network_storage.py.snapshot/IntegNetworkStorage.template.json").read_text())
+    probes = [r for r in stack["Resources"].values() if r["Type"] == "AWS::Lambda::Function" and "storage_probe" in r["Properties"].get("Handler", "")]
+    assert len(probes) == 1 and set(probes[0]["Properties"]["Environment"]["Variables"]) == {"BUCKET"}
+
+
+_REAL_BOTO3_CLIENT = boto3.client
+
+# The registry test's release probe (tests/integ/probes/release_probe.py) lists the package each execution the approval
+# function started was given, by start time; the assertion expects version 1, 2, 1.
+
+def _release_probe(monkeypatch: pytest.MonkeyPatch, executions: list[tuple[str, str, int, str | None]]) -> dict:
+    """The probe's answer for ``executions``: (id, trigger type, start minute, ModelPackageArn), newest first, as
+    ListPipelineExecutions lists them."""
+    sys.path.insert(0, str(REPO / "tests" / "integ" / "probes"))
+    import release_probe
+
+    monkeypatch.setenv("PIPELINE", "release")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    real_client = _REAL_BOTO3_CLIENT  # not boto3.client: an earlier call in the same test replaced it
+
+    def client(service: str, **kwargs):
+        c = real_client(service, aws_access_key_id="x", aws_secret_access_key="x", **kwargs)
+        stub = Stubber(c)
+        stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": [
+            {"pipelineExecutionId": id, "startTime": datetime(2026, 11, 28, 12, minute, tzinfo=timezone.utc),
+             "trigger": {"triggerType": trigger}} for id, trigger, minute, _ in executions]}, {"pipelineName": "release"})
+        started = sorted((e for e in executions if e[1] == "StartPipelineExecution"), key=lambda e: e[2])
+        for id, _, _, arn in started:
+            variables = [] if arn is None else [{"name": "ModelPackageArn", "resolvedValue": arn}]
+            stub.add_response("get_pipeline_execution", {"pipelineExecution": {"pipelineExecutionId": id, "variables": variables}},
+                              {"pipelineName": "release", "pipelineExecutionId": id})
+        stub.activate()
+        return c
+
+    monkeypatch.setattr(release_probe.boto3, "client", client)
+    return release_probe.handler({}, None)
+
+
+def test_the_release_probe_lists_the_started_packages_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    v1, v2, v3 = (f"arn:aws:sagemaker:eu-west-1:111111111111:model-package/g/{n}" for n in (1, 2, 3))
+    # Listed in no start-time order, with CodePipeline's own execution on creation (variable at its default) among them.
+    answer = _release_probe(monkeypatch, [
+        ("b", "StartPipelineExecution", 5, v2), ("c", "StartPipelineExecution", 9, v3),
+        ("0", "CreatePipeline", 0, "none"), ("a", "StartPipelineExecution", 2, v1),
+    ])
+    assert answer == {"released": [v1, v2, v3]}
+
+
+def test_the_release_probe_shows_a_missing_or_doubled_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    v1 = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/g/1"
+    assert _release_probe(monkeypatch, [("a", "StartPipelineExecution", 2, v1), ("0", "CreatePipeline", 0, "none")]) == {"released": [v1]}
+    assert _release_probe(monkeypatch, [("b", "StartPipelineExecution", 3, v1), ("a", "StartPipelineExecution", 2, v1)]) == {
+        "released": [v1, v1]}
+    assert _release_probe(monkeypatch, [("a", "StartPipelineExecution", 2, None)]) == {"released": [None]}
+
+
+def test_the_registry_assertion_expects_three_releases_version_1_2_1() -> None:
+    snapshot = REPO / "tests/integ/integ_registry_approval.py.snapshot"
+    assertions = json.loads(next(snapshot.glob("*DeployAssert*.template.json")).read_text())["Resources"]
+    invokes = [r["Properties"] for r in assertions.values()
+               if r["Type"].startswith("Custom::DeployAssert") and r["Properties"].get("api") == "invoke"]
+    assert len(invokes) == 1
+    expected = json.dumps(invokes[0]["expected"])
+    # The three ARNs are the registered versions' ModelPackageArn attributes, in the order 1, 2, 1.
+    versions = re.findall(r"AwsApiCallSageMakercreateModelPackage([0-9a-f]+)", expected)
+    assert len(versions) == 3 and versions[0] == versions[2] != versions[1], expected
+    stack = json.loads((snapshot / "IntegRegistryApproval.template.json").read_text())
+    probes = [r for r in stack["Resources"].values() if r["Type"] == "AWS::Lambda::Function" and "release_probe" in r["Properties"].get("Handler", "")]
+    assert len(probes) == 1
 
 
 # The drift test (tests/integ/costly/integ_drift.py) expects the job to find a drifted share of 1/3 in the shifted
@@ -372,3 +445,24 @@ def test_the_endpoint_tests_models_answer_what_its_assertions_expect(tmp_path: P
     booster.load_model(str(tmp_path / "v1" / "xgboost-model.json"))
     (low,) = booster.predict(xgboost.DMatrix(np.array([[0.1, 0.1]])))
     assert low == 0.25
+
+
+def test_the_steady_alarms_ok_is_checked_only_once_its_metric_has_data() -> None:
+    """An alarm that treats missing data as not breaching is OK with no data at all, so the drift test first finds a
+    recent data point for exactly the metric (namespace, name, dimensions) the steady alarm watches."""
+    stack = json.loads((DRIFT_SNAPSHOT / "IntegDrift.template.json").read_text())
+    alarm_id, alarm = next((k, r["Properties"]) for k, r in stack["Resources"].items()
+                           if r["Type"] == "AWS::CloudWatch::Alarm" and k.startswith("SteadyDriftAlarm"))
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assertions = _drift_assertions()
+    listed = [r for r in assertions.values() if r["Properties"]["api"] == "listMetrics"]
+    assert len(listed) == 1
+    props = listed[0]["Properties"]
+    watched = {"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"]}
+    assert {key: json.loads(value) for key, value in props["parameters"].items()} == {**watched, "RecentlyActive": "PT3H"}
+    assert json.loads(props["expected"]) == {"$ObjectLike": {"Metrics": [watched]}}
+    # ...and the steady alarm's state is asked for after it (the assertions are chained by DependsOn).
+    state = next(k for k, r in assertions.items() if r["Properties"]["api"] == "describeAlarms"
+                 and f"PublishOutputRef{alarm_id}" in json.dumps(r["Properties"]["parameters"]))
+    listed_id = next(k for k, r in assertions.items() if r is listed[0])
+    assert listed_id in assertions[state].get("DependsOn", [])

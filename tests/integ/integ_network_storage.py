@@ -1,8 +1,9 @@
 """Integration test 1: the isolated network and the artifact store, as deployed.
 
 - The VPC has no internet gateway, no NAT gateway and no route to 0.0.0.0/0.
-- A role granted the store (``grant_read_write``) writes an object over TLS with the store's key and reads
-  it back; the same requests over plain HTTP are refused (AccessDenied).
+- A role granted the store (``grant_read_write``) writes an object over TLS, naming no encryption, and reads it
+  back: S3 encrypted it with the store's key (the bucket's default encryption); the same requests over plain HTTP
+  are refused (AccessDenied).
 
 Costs cents per run (one interface endpoint for an hour at most, one KMS key pending deletion); about 10
 minutes. Everything is destroyed afterwards: the store is created with ``auto_delete_objects``.
@@ -30,7 +31,7 @@ store = ArtifactStore(
     stack, "Store", removal_policy=cdk.RemovalPolicy.DESTROY, auto_delete_objects=True,
     noncurrent_version_retention=cdk.Duration.days(1), access_log_retention=cdk.Duration.days(1),
 )
-probe = probe_function(stack, "StorageProbe", "storage_probe", BUCKET=store.data_bucket.bucket_name, KEY_ARN=store.encryption_key.key_arn)
+probe = probe_function(stack, "StorageProbe", "storage_probe", BUCKET=store.data_bucket.bucket_name)
 store.grant_read_write(probe)
 
 test = integ.IntegTest(app, "NetworkStorage", test_cases=[stack], regions=[config.region], diff_assets=True)
@@ -49,6 +50,7 @@ test.assertions.invoke_function(function_name=probe.function_name).expect(integ.
     "StatusCode": 200,
     "Payload": integ.Match.serialized_json({
         "round_trip": True,
+        "encryption": "aws:kms",
         "encrypted_with": store.encryption_key.key_arn,
         "plain_http_get": "AccessDenied",
         "plain_http_put": "AccessDenied",

@@ -2,23 +2,26 @@
 
 Two versions of a model are registered (a tiny placeholder archive: nothing is served), then:
 
-1. approving version 1 releases it: the approved-model parameter holds it and the release pipeline has an
-   execution started by the approval function (not only the one CodePipeline starts on creation);
+1. approving version 1 releases it: the approved-model parameter holds it;
 2. approving version 2 releases version 2;
-3. rejecting version 2, the released one, rolls back: the parameter holds version 1 again.
+3. rejecting version 2, the released one, rolls back: the parameter holds version 1 again;
+4. the release pipeline was started by the approval function three times, with the ``ModelPackageArn`` variable
+   version 1, version 2, version 1 (a probe reads each execution's variables; CodePipeline's own execution on
+   creation does not count).
 
 The versions and the parameter are deleted with the stack, passed or failed, so that the group can be. Costs
-cents per run (five interface endpoints in one zone for well under an hour, one KMS key pending deletion); about
+cents per run (nine interface endpoints in one zone for well under an hour, one KMS key pending deletion); about
 15 minutes.
 """
 
 from __future__ import annotations
 
-from _support import delete_versions_on_destroy, integ_app, integ_config, integ_stack, on_destroy
+from _support import delete_versions_on_destroy, integ_app, integ_config, integ_stack, on_destroy, probe_function
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
@@ -34,8 +37,7 @@ group = "mlops-integ-approval"
 
 network = IsolatedNetwork(
     stack, "Network", availability_zones=stack.availability_zones, cidr="10.251.0.0/24",
-    # What the approval function calls from the VPC (ModelRegistry's vpc parameter lists them).
-    interface_endpoints=("sagemaker-api", "ssm", "codepipeline", "sns", "xray"),
+    interface_endpoints=ModelRegistry.VPC_ENDPOINTS,  # what the registry says its function may call from the VPC
     flow_log_retention=logs.RetentionDays.ONE_DAY, removal_policy=cdk.RemovalPolicy.DESTROY,
 )
 # The test's own bucket: the placeholder model archive and the release pipeline's artifacts.
@@ -103,13 +105,20 @@ first, second = register(1), register(2)
 # (integ-tests-alpha lib/assertions/api-call-base.ts; "apiCallResponse.ModelPackageArn" would ask CloudFormation for
 # the attribute apiCallResponse.apiCallResponse.ModelPackageArn, which the response does not have, and fail the deploy).
 first_arn, second_arn = (v.get_att_string("ModelPackageArn") for v in (first, second))
-started_by_function = calls.aws_api_call("CodePipeline", "listPipelineExecutions", {"pipelineName": pipeline.pipeline_name})
-started_by_function.expect(integ.ExpectedResult.object_like({"pipelineExecutionSummaries": integ.Match.array_with([
-    integ.Match.object_like({"trigger": integ.Match.object_like({"triggerType": "StartPipelineExecution"})}),
-])}))
+# How the approval function started the release pipeline, read after the last decision (it starts the pipeline
+# before it writes the parameter, so every start is in by then): one execution per release, each with the package it
+# released, in order. Anything else (no start, a second start for one event, another package) fails the assertion.
+release_probe = probe_function(stack, "ReleaseProbe", "release_probe", PIPELINE=pipeline.pipeline_name)
+release_probe.add_to_role_policy(iam.PolicyStatement(
+    actions=["codepipeline:ListPipelineExecutions", "codepipeline:GetPipelineExecution"], resources=[pipeline.pipeline_arn]))
+releases = calls.invoke_function(function_name=release_probe.function_name)
+releases.expect(integ.ExpectedResult.object_like({
+    "StatusCode": 200, "Payload": integ.Match.serialized_json({"released": [first_arn, second_arn, first_arn]}),
+}))
 (archive.next(first).next(second)
- .next(decide(first_arn, "Approved")).next(released(first_arn)).next(started_by_function)
+ .next(decide(first_arn, "Approved")).next(released(first_arn))
  .next(decide(second_arn, "Approved")).next(released(second_arn))
- .next(decide(second_arn, "Rejected")).next(released(first_arn)))
+ .next(decide(second_arn, "Rejected")).next(released(first_arn))
+ .next(releases))
 
 app.synth()

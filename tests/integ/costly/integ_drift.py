@@ -12,7 +12,8 @@ needs) and must succeed with:
 
 - shifted: 500 captured rows, ``DriftedShare`` 1/3 (``spend`` alone), and the ``<name>-drift`` alarm in ALARM
   (threshold 0.3);
-- unshifted: 500 rows, ``DriftedShare`` 0, and its alarm OK.
+- unshifted: 500 rows, ``DriftedShare`` 0 published under the dimensions its alarm watches, and its alarm OK (which
+  alone would prove nothing: with ``TreatMissingData: notBreaching`` an alarm that never sees a data point is OK too).
 
 tests/test_integ.py runs the drift job's script offline on the data in this app's snapshot and checks it gives
 those shares. The schedules are disabled: the checks are started by the test, and a scheduled one running during
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/integ, for
 from _support import TAG, integ_app, integ_config, integ_stack, probe_function  # noqa: E402
 
 import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_cloudwatch as cloudwatch  # noqa: E402
 from aws_cdk import aws_logs as logs  # noqa: E402
 from aws_cdk import aws_sagemaker as sagemaker  # noqa: E402
 from aws_cdk import aws_scheduler as scheduler  # noqa: E402
@@ -198,6 +200,23 @@ def alarm_state(name: str, state: str) -> integ.IApiCall:
     return check
 
 
+def published(name: str) -> integ.IApiCall:
+    """CloudWatch has a recent ``DriftedShare`` for exactly the dimensions of the monitor's drift alarm: the alarm sees
+    the check's value, so its state is the value's verdict and not missing data's (the alarm treats missing data as
+    not breaching). ``RecentlyActive: PT3H`` lists only metrics with data points in the past three hours, and a new
+    metric can take up to 15 minutes to be listed
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_ListMetrics.html)."""
+    metric = monitors[name].drift_alarm.metric
+    assert isinstance(metric, cloudwatch.Metric) and metric.dimensions is not None
+    dimensions = [{"Name": key, "Value": value} for key, value in sorted(metric.dimensions.items())]
+    check = calls.aws_api_call("CloudWatch", "listMetrics", {
+        "Namespace": metric.namespace, "MetricName": metric.metric_name, "Dimensions": dimensions, "RecentlyActive": "PT3H"})
+    check.expect(integ.ExpectedResult.object_like({"Metrics": [
+        {"Namespace": metric.namespace, "MetricName": metric.metric_name, "Dimensions": dimensions}]}))
+    check.wait_for_assertions(interval=cdk.Duration.seconds(30), total_timeout=cdk.Duration.minutes(20))
+    return check
+
+
 shifted_start, steady_start = start("shifted"), start("steady")
 shifted_done, steady_done = finished(shifted_start, 1 / 3), finished(steady_start, 0)
 # The waiting calls share one function, with a role of its own.
@@ -208,6 +227,6 @@ shifted_done.waiter_provider.add_to_role_policy({"Effect": "Allow", "Action": ["
  .next(shifted_done).next(steady_done)
  .next(alarm_state("shifted", "ALARM"))
  # The unshifted check published 0 (above) before the shifted alarm went off: its alarm has had as long to see it.
- .next(alarm_state("steady", "OK")))
+ .next(published("steady")).next(alarm_state("steady", "OK")))
 
 app.synth()

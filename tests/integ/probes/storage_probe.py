@@ -1,7 +1,8 @@
-"""Writes an object with TLS and the platform key, reads it back, then tries plain HTTP.
+"""Writes an object over TLS naming no encryption, reads it back, then tries plain HTTP.
 
-Returns what happened, for the integration test's assertion to compare: the round trip's outcome and
-the error codes S3 gave the plain-HTTP requests (the store's bucket policy denies them: AccessDenied).
+Returns what happened, for the integration test's assertion to compare: the round trip's outcome, the encryption
+S3 applied (the bucket's default: SSE-KMS with the store's key, since the probe names none), and the error codes S3
+gave the plain-HTTP requests (the store's bucket policy denies them: AccessDenied).
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from botocore.exceptions import ClientError
 
 
 def handler(event: dict, context: object) -> dict:
-    bucket, key_arn, region = os.environ["BUCKET"], os.environ["KEY_ARN"], os.environ["AWS_REGION"]
+    bucket, region = os.environ["BUCKET"], os.environ["AWS_REGION"]
     name = f"integ-probe/{uuid.uuid4()}.txt"
-    body = b"written over TLS with the platform key"
+    body = b"written over TLS, encrypted as the bucket's default says"
     tls = boto3.client("s3", region_name=region)
-    tls.put_object(Bucket=bucket, Key=name, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
+    # No ServerSideEncryption or SSEKMSKeyId: what S3 applies is the bucket's default encryption, which is what
+    # the store promises. GetObject answers with the key's ARN in SSEKMSKeyId
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+    tls.put_object(Bucket=bucket, Key=name, Body=body)
     read = tls.get_object(Bucket=bucket, Key=name)
     result = {
         "round_trip": read["Body"].read() == body,
+        "encryption": read.get("ServerSideEncryption"),
         "encrypted_with": read.get("SSEKMSKeyId"),
     }
     # The same signed requests over http://: S3 serves them, and the bucket policy must refuse them.
