@@ -186,6 +186,12 @@ def finish(machine: sfn.StateMachine, policy: iam.ManagedPolicy, key: kms.IKey) 
     )
 
 
+SNS_RETRY_ERRORS: tuple[str, ...] = ("SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException")
+"""What a notification state retries (5 s, 3 attempts, backoff 2): an unreachable or throttled SNS, or a throttled
+KMS behind the encrypted topic (Publish's errors: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors).
+A notice is how a person learns of a failed run, so a passing hiccup must not lose it."""
+
+
 def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], error: str) -> dict[str, dict[str, Any]]:
     """The ``NotifyFailure`` and ``Failed`` states that end a hand-written (ASL) machine's failed run: the caught
     failure is published to ``topic_arn`` with ``subject`` (SNS allows 100 characters) and ``message``, then the run
@@ -196,9 +202,7 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
             "Resource": "arn:aws:states:::sns:publish",
             "Parameters": {"TopicArn": topic_arn, "Subject": subject[:100], "Message": dict(message)},
             "ResultPath": None,
-            # As the training pipeline's notifications: a throttled or unreachable SNS must not lose the notice.
-            "Retry": [{"ErrorEquals": ["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"],
-                       "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+            "Retry": [{"ErrorEquals": list(SNS_RETRY_ERRORS), "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
             "Next": "Failed",
         },
         "Failed": {"Type": "Fail", "Error": error, "Cause": "See the execution's failure notification"},

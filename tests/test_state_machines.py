@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mlops_constructs._state_machines import SNS_RETRY_ERRORS
 from tests.conftest import SynthesizedPlatform, resources
 from tests.validators.state_machines import (
     STATE_MACHINE,
@@ -74,6 +75,30 @@ def test_every_state_machine_passes_asl_validator(synthesized: SynthesizedPlatfo
     errors = asl_validate({m.name: m.definition for m in machines})
     assert set(errors) == {m.name for m in machines}
     assert [f"{name}: {error}" for name, found in errors.items() for error in found] == []
+
+
+def _states(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every state of ``definition``, in Parallel branches and Map item processors too."""
+    found = []
+    for state in definition.get("States", {}).values():
+        found.append(state)
+        for branch in state.get("Branches", []):
+            found += _states(branch)
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                found += _states(state[key])
+    return found
+
+
+def test_every_notification_retries_what_sns_may_answer_for_a_moment(synthesized: SynthesizedPlatform) -> None:
+    # A failure notice is how a person learns of a failed run: every SNS publish retries an unreachable or throttled
+    # SNS and a throttled KMS behind the encrypted topic, with the same retrier everywhere.
+    publishes = [(m.name, state) for m in state_machines(synthesized) for state in _states(m.definition)
+                 if state.get("Type") == "Task" and str(state.get("Resource", "")).endswith("states:::sns:publish")]
+    assert len(publishes) >= 2 * len(synthesized.config.models)  # the training pipelines' notices at least
+    for name, state in publishes:
+        retriers = [r for r in state.get("Retry", []) if set(SNS_RETRY_ERRORS) <= set(r["ErrorEquals"])]
+        assert retriers, (name, state.get("Retry"))
 
 
 def test_every_task_state_passes_the_botocore_check(synthesized: SynthesizedPlatform) -> None:

@@ -1478,7 +1478,7 @@ class TrainingPipeline(TrainingPipelineBase):
             message=sfn.TaskInput.from_object(_paths_resolved(message)),
             result_path=sfn.JsonPath.DISCARD,
         )
-        task.add_retry(errors=["SNS.SdkClientException", "SNS.ThrottledException", "SNS.InternalErrorException"], interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
+        task.add_retry(errors=list(state_machines.SNS_RETRY_ERRORS), interval=durations.seconds(5), max_attempts=3, backoff_rate=2)
         return task
 
     @staticmethod
