@@ -32,8 +32,10 @@ def access_log_bucket(
         scope,
         id,
         bucket_name=bucket_name,
-        # S3 server access log delivery writes only to SSE-S3 buckets; the logs hold request
-        # metadata, not object contents.
+        # SSE-S3: log delivery needs no key grant for it. AWS long documented SSE-S3 as the only default encryption a
+        # log target may have; aws-cdk found SSE-KMS targets work given a key policy for the logging service
+        # (https://github.com/aws/aws-cdk/pull/25350), which, wrong, would stop log delivery silently. The logs hold
+        # request metadata, not object contents.
         encryption=s3.BucketEncryption.S3_MANAGED,
         enforce_ssl=True,
         versioned=True,
@@ -51,8 +53,9 @@ def access_log_bucket(
             )
         ],
     )
-    sse_s3_reason = ("S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
-                     "request metadata, and the bucket is TLS-only and private.")
+    sse_s3_reason = ("SSE-S3 (AES-256) at rest: S3 log delivery needs no key grant for it, where a customer managed key would "
+                     "have to admit the logging service in its key policy, and a mistake there would stop log delivery without "
+                     "an error anyone sees. The logs hold request metadata, not object data; the bucket is TLS-only and private.")
     acknowledge_each(bucket, {
         **in_packs("S3DefaultEncryptionKMS", sse_s3_reason),
         **_no_replication(reason="Access logs stay in the configured region with the data they describe."),

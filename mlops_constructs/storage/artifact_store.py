@@ -34,8 +34,8 @@ class ArtifactStore(Construct):
       **artifacts** bucket for model artifacts and evaluation reports: both encrypted with the key,
       TLS-only, versioned, public access blocked, server access logs on, old versions expired after
       ``noncurrent_version_retention`` and incomplete multipart uploads aborted;
-    - an **access-logs** bucket receiving both buckets' server access logs (SSE-S3, the only encryption
-      S3 log delivery supports), expired after ``access_log_retention``;
+    - an **access-logs** bucket receiving both buckets' server access logs (SSE-S3: log delivery needs no key
+      grant for it), expired after ``access_log_retention``;
     - an ECR **repository** for serving and training images: scan on push, immutable tags, encrypted
       with the key, untagged images expired after ``untagged_image_retention``.
 
