@@ -209,6 +209,12 @@ def test_the_storage_assertion_expects_refusal_and_the_platform_key() -> None:
     text = json.dumps(expected)
     assert text.count("AccessDenied") == 2 and "round_trip" in text and "InternetGateways" in text and "RouteTables" in text
     assert '\\"encryption\\":\\"aws:kms\\"' in text
+    # The key is the store's, by its ID alone or at the end of a key ARN (the form S3 answers in is not documented):
+    # the pattern is anchored at both ends around the key's ID, an output of the stack under test.
+    (probe_expectation,) = [e["Fn::Join"][1] for e in expected if isinstance(e, dict) and "round_trip" in json.dumps(e)]
+    before, key_id, after = probe_expectation
+    assert before.endswith('"encrypted_with":{"$StringLike":"^(arn:[^:]+:kms:[^:]+:[0-9]{12}:key/)?'), before
+    assert key_id["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefStoreKey") and after.startswith('$"}'), probe_expectation
     # The probe is told the bucket and nothing about the key: the key it reports is the bucket's default encryption's.
     stack = json.loads((REPO / "tests/integ/integ_network_storage.py.snapshot/IntegNetworkStorage.template.json").read_text())
     probes = [r for r in stack["Resources"].values() if r["Type"] == "AWS::Lambda::Function" and "storage_probe" in r["Properties"].get("Handler", "")]

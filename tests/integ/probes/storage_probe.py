@@ -21,8 +21,9 @@ def handler(event: dict, context: object) -> dict:
     body = b"written over TLS, encrypted as the bucket's default says"
     tls = boto3.client("s3", region_name=region)
     # No ServerSideEncryption or SSEKMSKeyId: what S3 applies is the bucket's default encryption, which is what
-    # the store promises. GetObject answers with the key's ARN in SSEKMSKeyId
-    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+    # the store promises. GetObject answers with "the ID of the KMS key that was used" in SSEKMSKeyId
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): a key ARN in practice, though the
+    # reference does not say which form; the assertion accepts the key's ID alone or at the end of an ARN.
     tls.put_object(Bucket=bucket, Key=name, Body=body)
     read = tls.get_object(Bucket=bucket, Key=name)
     result = {
