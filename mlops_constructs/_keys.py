@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -163,6 +164,29 @@ def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue, topic: sns.I
         alarm_name=alarm_name,
         alarm_description=description,
         metric=queue.metric_approximate_number_of_messages_visible(period=durations.minutes(5), statistic="Maximum"),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(alarm_action(topic))
+    return alarm
+
+
+def lost_events_alarm(scope: Construct, id: str, rule: events.IRule, topic: sns.ITopic, description: str,
+                      alarm_name: str | None = None) -> cloudwatch.Alarm:
+    """An alarm, to ``topic``, on any event of ``rule`` (on the default bus) that EventBridge could neither deliver nor
+    put in its target's dead-letter queue (a key policy or queue policy that refuses it, a deleted queue, an event too
+    large): ``InvocationsFailedToBeSentToDlq``, which the dead-letter queue's own alarm cannot see. EventBridge sends
+    the metric only when it is not zero, with the ``RuleName`` dimension alone for the default bus
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html), so no data is no alarm."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_name=alarm_name,
+        alarm_description=description,
+        metric=cloudwatch.Metric(namespace="AWS/Events", metric_name="InvocationsFailedToBeSentToDlq",
+                                 dimensions_map={"RuleName": rule.rule_name}, statistic="Sum", period=durations.minutes(5)),
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

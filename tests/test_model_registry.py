@@ -37,6 +37,14 @@ def one(template: dict[str, Any], type_: str) -> dict[str, Any]:
     return found["Properties"]
 
 
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The registry's alarms by metric: the dead-letter queue's (``ApproximateNumberOfMessagesVisible``) and the rule's
+    events lost on their way there (``InvocationsFailedToBeSentToDlq``), and nothing else."""
+    found = {r["Properties"]["MetricName"]: r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert set(found) == {"ApproximateNumberOfMessagesVisible", "InvocationsFailedToBeSentToDlq"}
+    return found
+
+
 def new_stack(context: dict[str, Any] | None = None, outdir: Path | None = None) -> cdk.Stack:
     app = cdk.App(context={**CDK_CONTEXT, **(context or {})}, **({"outdir": str(outdir)} if outdir else {}))
     return cdk.Stack(app, "Test", env=cdk.Environment(account="222222222222", region="eu-west-1"))
@@ -182,13 +190,18 @@ def test_dead_letters_are_encrypted_and_alarmed_to_the_encrypted_topic(platform:
     (key_id,) = resources(template, "AWS::KMS::Key")
     assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    alarm = one(template, "AWS::CloudWatch::Alarm")
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    by_metric = alarms(template)
+    alarm = by_metric["ApproximateNumberOfMessagesVisible"]
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-    target = one(template, "AWS::Events::Rule")["Targets"][0]
+    (rule_id, rule), = resources(template, "AWS::Events::Rule").items()
+    target = rule["Properties"]["Targets"][0]
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    # An event the rule could put neither in the function nor in the queue is counted, and alarmed, by rule.
+    lost = by_metric["InvocationsFailedToBeSentToDlq"]
+    assert (lost["Namespace"], lost["Dimensions"]) == ("AWS/Events", [{"Name": "RuleName", "Value": {"Ref": rule_id}}])
+    assert lost["AlarmActions"] == [{"Ref": topic_id}]
 
 
 def function_policy(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,7 +305,7 @@ def test_a_given_notification_topic_receives_the_alarm_and_the_function_may_publ
     template = Template.from_stack(stack).to_json()
     assert len(resources(template, "AWS::SNS::Topic")) == 1  # only the given one
     topic_id = stack.get_logical_id(topic.node.default_child)
-    assert one(template, "AWS::CloudWatch::Alarm")["AlarmActions"] == [{"Ref": topic_id}]
+    assert [alarm["AlarmActions"] for alarm in alarms(template).values()] == [[{"Ref": topic_id}]] * 2
     assert policy_statements(template)["Alert"]["Resource"] == {"Ref": topic_id}
     assert one(template, "AWS::Lambda::Function")["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == {"Ref": topic_id}
 
@@ -307,8 +320,8 @@ def test_alert_topic_is_a_deprecated_name_of_notification_topic() -> None:
         assert registry.alert_topic is topic
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::SNS::Topic", 1)  # only the given one
-    alarm = one(template.to_json(), "AWS::CloudWatch::Alarm")
-    assert alarm["AlarmActions"] == [{"Ref": stack.get_logical_id(topic.node.default_child)}]
+    topic_id = stack.get_logical_id(topic.node.default_child)
+    assert [alarm["AlarmActions"] for alarm in alarms(template.to_json()).values()] == [[{"Ref": topic_id}]] * 2
 
 
 def test_shared_with_accounts_is_a_deprecated_name_of_read_accounts() -> None:

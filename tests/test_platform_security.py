@@ -346,3 +346,29 @@ def test_every_dead_letter_queue_key_admits_the_service_that_writes_it(which: st
             assert statements[0]["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}, path
             checked += 1
     assert checked >= {"platform": 8, "three_model_platform": 3}[which]
+
+
+@pytest.mark.parametrize("which", ["platform", "three_model_platform"])
+def test_every_rule_with_a_dead_letter_queue_alarms_on_events_lost_on_the_way_there(which: str, request: pytest.FixtureRequest) -> None:
+    """An event EventBridge can neither deliver nor put in the target's dead-letter queue (the queue's key or policy
+    refuses it, the queue is gone) is counted only in AWS/Events InvocationsFailedToBeSentToDlq, per rule
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html): every such rule has an alarm on it,
+    with an action, that treats no data (the metric is sent only when not zero) as no alarm."""
+    platform: SynthesizedPlatform = request.getfixturevalue(which)
+    checked = 0
+    for path, template in platform.templates.items():
+        watched = {}
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+            props = alarm["Properties"]
+            if props.get("Namespace") == "AWS/Events" and props.get("MetricName") == "InvocationsFailedToBeSentToDlq":
+                (dimension,) = props["Dimensions"]
+                assert dimension["Name"] == "RuleName", path
+                assert props["Statistic"] == "Sum" and props["Threshold"] == 1 and props["TreatMissingData"] == "notBreaching", path
+                assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and props.get("AlarmActions"), path
+                watched[dimension["Value"]["Ref"]] = props
+        for rule_id, rule in resources(template, "AWS::Events::Rule").items():
+            if any("DeadLetterConfig" in target for target in rule["Properties"].get("Targets", [])):
+                assert "EventBusName" not in rule["Properties"], f"{path}: {rule_id} is on a custom bus, whose metrics add EventBusName"
+                assert rule_id in watched, f"{path}: no alarm on events {rule_id} could not put in its dead-letter queue"
+                checked += 1
+    assert checked >= {"platform": 4, "three_model_platform": 3}[which]

@@ -780,8 +780,12 @@ def test_trigger_events_that_cannot_start_a_run_go_to_an_alarmed_dead_letter_que
     for target in (*rule["Properties"]["Targets"], schedule["Properties"]["Target"]):
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
         assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
-    (alarm,) = resources(template, "AWS::CloudWatch::Alarm").values()
-    assert alarm["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert set(by_metric) == {"ApproximateNumberOfMessagesVisible", "InvocationsFailedToBeSentToDlq"}
+    assert by_metric["ApproximateNumberOfMessagesVisible"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    # The rule's events that could be put neither in the machine nor in the queue (Scheduler counts a schedule's by group).
+    (rule_id,) = resources(template, "AWS::Events::Rule")
+    assert by_metric["InvocationsFailedToBeSentToDlq"]["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
 
 
 def test_the_execution_timeout_counts_the_spot_wait_once(spot: dict[str, Any], plain: dict[str, Any]) -> None:

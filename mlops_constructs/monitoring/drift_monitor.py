@@ -42,7 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -520,6 +520,9 @@ class DriftMonitor(Construct):
                 targets=[targets.EventBus(retrain_event_bus, role=forwarder.without_policy_updates(),
                                           dead_letter_queue=self._forward_dead_letters(endpoint_name, notification_topic))],
             )
+            lost_events_alarm(self, "ForwardLostEventsAlarm", self.drift_forwarding, notification_topic,
+                              f"A drift alarm of {endpoint_name} could neither be forwarded to the training account nor be kept in "
+                              "the dead-letter queue: no retraining started", alarm_name=f"{endpoint_name}-drift-forward-lost")
 
     def _forward_dead_letters(self, endpoint_name: str, notification_topic: sns.ITopic) -> sqs.Queue:
         """Where EventBridge puts a drift event the training account's bus refused (its policy, a deleted bus), after its

@@ -27,7 +27,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_interface, check_pattern, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -416,6 +416,12 @@ class ModelRegistry(_ModelPackageGroupBase):
             "the approved-model parameter may be out of date",
         )
         """Fires when any event is in the dead-letter queue."""
+        self.lost_events_alarm = lost_events_alarm(
+            self, "LostEventsAlarm", self.rule, self.notification_topic,
+            f"An approval event of {model_package_group_name} could be neither delivered nor kept in the dead-letter queue: "
+            "the approved-model parameter may be out of date",
+        )
+        """Fires when EventBridge could neither deliver an approval event nor put it in the dead-letter queue."""
 
     # ------------------------------------------------------------------------------------------------
     # Imports

@@ -49,6 +49,7 @@ from mlops_constructs._keys import (
     allow_dead_letters_and_alarms,
     dead_letter_queue,
     deny_grants_except_for_aws_resources,
+    lost_events_alarm,
 )
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
@@ -641,6 +642,9 @@ class BatchInference(Construct):
                 )],
             )
             self.new_data_rule.node.add_dependency(policy)
+            lost_events_alarm(self, "NewDataLostEventsAlarm", self.new_data_rule, topic,
+                              f"New data under {input_prefix} could neither start a batch transform run of {name} nor be kept in "
+                              "the dead-letter queue", alarm_name=f"{name}-batch-trigger-lost")
 
     @staticmethod
     def _definition(*, name: str, model_name: str, input_uri: str, output_bucket: str, output_prefix: str, key_arn: str, instance_type: str,

@@ -37,7 +37,7 @@ from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -1664,6 +1664,9 @@ class TrainingPipeline(TrainingPipelineBase):
                                              retry_attempts=TRIGGER_RETRY_ATTEMPTS, max_event_age=durations.hours(TRIGGER_MAX_EVENT_AGE_HOURS))],
         )
         self._apply_trigger_pattern()
+        lost_events_alarm(self, "TriggerLostEventsAlarm", self.trigger_rule, self.notification_topic,
+                          f"A trigger event could neither start the training pipeline of {self.model_name} nor be kept in its "
+                          "dead-letter queue")
 
     def _trigger_rule_description(self) -> str:
         return f"Starts a training run of {self.model_name} on: {', '.join(self.trigger_patterns)}"
