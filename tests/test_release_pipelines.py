@@ -120,7 +120,7 @@ def test_every_model_of_the_platform_has_its_own_release_pipeline(three_model_pl
             assert env_of(deploy) == {"RELEASE_STACKS": f"{stage.capitalize()}/Release-{model.name}/*"}
             # entered only when the synthesis released something; skipped, not failed, when it found nothing to release
             assert entry[stage.capitalize()] == {"Conditions": [{"Result": "SKIP", "Rules": [{
-                "Name": "SomethingToRelease", "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"},
+                "Name": f"SomethingToRelease-{stage.capitalize()}", "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"},
                 "Configuration": {"Variable": "#{Synth.RELEASE}", "Operator": "EQ", "Value": "yes"}}]}]}
         prod = stages["Prod"]
         assert [a["Name"] for a in sorted(prod, key=lambda a: a["RunOrder"])] == ["Promote-Prod", "Deploy-Prod"]
@@ -269,3 +269,16 @@ def test_the_release_builds_run_as_written(platform: SynthesizedPlatform, tmp_pa
     subprocess.run(["bash", "-c", deploy["phases"]["build"]["commands"][0]], cwd=tmp_path / "cdk.out", env=env, check=True)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     assert [c.split()[0:2] for c in calls] == ([["make", "synth"], ["cdk", "deploy"]] if synthesized else [])
+
+
+def test_every_rule_name_is_unique_within_its_pipeline(three_model_platform: SynthesizedPlatform) -> None:
+    """A condition rule's name "must be unique within the pipeline" (aws-cdk-lib's codepipeline RuleProps.name)."""
+    checked = 0
+    for template in three_model_platform.templates.values():
+        for pipeline in resources(template, "AWS::CodePipeline::Pipeline").values():
+            names = [rule["Name"] for stage in pipeline["Properties"]["Stages"]
+                     for conditions in (stage.get("BeforeEntry"), stage.get("OnSuccess"), stage.get("OnFailure")) if conditions
+                     for condition in conditions["Conditions"] for rule in condition["Rules"]]
+            assert len(names) == len(set(names)), names
+            checked += len(names)
+    assert checked >= 3

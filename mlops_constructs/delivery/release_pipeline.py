@@ -382,11 +382,15 @@ class ReleasePipeline(Construct):
         # condition whose VariableCheck rule fails engages its result, SKIP
         # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html,
         # https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html).
-        something_to_release = codepipeline.Conditions(conditions=[codepipeline.Condition(
-            result=codepipeline.Result.SKIP,
-            rules=[codepipeline.Rule(name="SomethingToRelease", provider="VariableCheck", version="1", configuration={
-                "Variable": f"#{{{SYNTH_NAMESPACE}.{RELEASE_VARIABLE}}}", "Operator": "EQ", "Value": "yes"})],
-        )])
+        # A rule's name "must be unique within the pipeline" (aws-cdk-lib's RuleProps.name; a rule's outputs are read
+        # pipeline-wide as #{rule.<name>}), so each stage's condition names its rule after the stage.
+        def something_to_release(stage: str) -> codepipeline.Conditions:
+            return codepipeline.Conditions(conditions=[codepipeline.Condition(
+                result=codepipeline.Result.SKIP,
+                rules=[codepipeline.Rule(name=f"SomethingToRelease-{stage}", provider="VariableCheck", version="1", configuration={
+                    "Variable": f"#{{{SYNTH_NAMESPACE}.{RELEASE_VARIABLE}}}", "Operator": "EQ", "Value": "yes"})],
+            )])
+
         for deployment in deployments:
             steps: list[codepipeline.IAction] = []
             if deployment.manual_approval:
@@ -408,7 +412,7 @@ class ReleasePipeline(Construct):
                     action_name=f"SmokeTest-{deployment.name}", project=tooling.smoke_test_project, input=source, run_order=len(steps) + 1,
                     environment_variables=env({"SMOKE_TESTS": json.dumps(tests, separators=(",", ":")), "SMOKE_TEST_REGION": deployment.region}),
                 ))
-            stages.append(codepipeline.StageProps(stage_name=deployment.name, actions=steps, before_entry=something_to_release))
+            stages.append(codepipeline.StageProps(stage_name=deployment.name, actions=steps, before_entry=something_to_release(deployment.name)))
         # The shared artifact bucket by its name (a reference would be a CloudFormation export, which ties the stacks).
         artifact_bucket = s3.Bucket.from_bucket_attributes(self, "Artifacts", bucket_name=tooling.artifact_bucket_name,
                                                            encryption_key=tooling.encryption_key)
