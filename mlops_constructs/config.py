@@ -143,12 +143,21 @@ def _log_retention(value: Any) -> Any:
     return value
 
 
+OTHER_PARTITION_REGION = re.compile(r"(cn|us-gov|us-iso[a-z]*|eu-isoe|eusc)-.*")
+"""Regions outside the ``aws`` partition (China, GovCloud, the isolated and sovereign partitions): the platform writes
+``arn:aws:`` ARNs (its roles' trust conditions, its state machines' service integrations) and is tested only there.
+``tests/test_config.py`` checks this against botocore's partition data for every region of the catalog."""
+
+
 def _region(value: Any) -> Any:
     regions = sagemaker_regions()
     if not isinstance(value, str) or value not in regions:
         close = difflib.get_close_matches(str(value), sorted(regions), n=1)
         hint = f"; did you mean {close[0]}?" if close else ", e.g. eu-west-1"
         raise ValueError(f"must be an AWS region where SageMaker is offered{hint}")
+    if OTHER_PARTITION_REGION.fullmatch(value):
+        raise ValueError("must be a region of the standard AWS partition (aws): the platform's ARNs, trust conditions and state "
+                         "machines are written for it; China, GovCloud and the isolated partitions are not supported")
     return value
 
 

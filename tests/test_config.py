@@ -1189,3 +1189,21 @@ def test_a_batch_only_model_may_be_monitored_on_its_input() -> None:
     both = PlatformConfig.from_mapping(_with_model({"serving": ["realtime", "batch"], "batch": {"on_new_data": True},
                                                     "monitoring": {}})).models[2]
     assert not any(both.batch_drift_in(s) for s in STAGES)
+
+
+def test_only_regions_of_the_standard_partition_are_accepted() -> None:
+    """The platform writes ``arn:aws:`` ARNs; a region of another partition is refused by name, and the pattern that
+    recognizes them agrees with botocore's partition data for every region the catalog knows."""
+    import botocore.session
+
+    from mlops_constructs._sagemaker_catalog import sagemaker_regions
+    from mlops_constructs.config import OTHER_PARTITION_REGION
+
+    session = botocore.session.get_session()
+    regions = sorted(sagemaker_regions())
+    assert {r for r in regions if session.get_partition_for_region(r) != "aws"} == {r for r in regions if OTHER_PARTITION_REGION.fullmatch(r)}
+    assert "cn-north-1" in regions and "us-gov-west-1" in regions  # the catalog has them: the check is not vacuous
+    for region in ("cn-north-1", "us-gov-west-1"):
+        problems = problems_of(_in_region(region))
+        assert any(p.startswith("region: must be a region of the standard AWS partition (aws)") for p in problems), problems
+    assert PlatformConfig.from_mapping(_in_region("eu-west-1")).region == "eu-west-1"
