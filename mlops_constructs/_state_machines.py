@@ -26,7 +26,7 @@ from constructs import Construct
 
 from mlops_constructs._arns import arn
 from mlops_constructs._iam import Statement, allow, policy_document, service_principal
-from mlops_constructs._keys import allow_scheduler_dead_letters
+from mlops_constructs._keys import allow_scheduler_dead_letters, at_least_one_alarm
 from mlops_constructs.compliance import ignore_cfn_lint
 
 
@@ -211,16 +211,7 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
 
 def any_run_alarm(scope: Construct, id: str, *, alarm_name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
     """An alarm on one run or more in ``metric``'s period (failed, timed out...); no data is no alarm."""
-    return cloudwatch.Alarm(
-        scope, id,
-        alarm_name=alarm_name,
-        alarm_description=description,
-        metric=metric,
-        threshold=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )
+    return at_least_one_alarm(scope, id, metric=metric, description=description, alarm_name=alarm_name)
 
 
 def notify_statements(topic_arn: str, topic_key_arn: str | None, region: str) -> list[Statement]:
