@@ -18,6 +18,14 @@ from typing import Any
 
 from mlops_constructs._iam import Statement
 
+DEPLOYS_TO_TAG = "mlops:deploys-to"
+"""The tag on every role and CodeBuild project of the tooling account that deploys stacks into a stage account: the
+account it deploys to, or :data:`EVERY_STAGE_ACCOUNT`. The tooling account's service control policy
+(``python -m stacks.guardrails --tooling``) lets only principals so tagged deploy to production, and only
+CloudFormation tag them."""
+EVERY_STAGE_ACCOUNT = "all"
+"""The :data:`DEPLOYS_TO_TAG` value of a pipeline's role, which deploys (or starts the deployments) to every stage."""
+
 GUARDED_KEYS: dict[str, tuple[str, ...]] = {
     # action: the guardrail keys SageMaker evaluates for it (Service Authorization Reference)
     "CreateTrainingJob": ("VpcSubnets", "VpcSecurityGroupIds", "VolumeKmsKey", "OutputKmsKey", "NetworkIsolation", "InterContainerTrafficEncryption"),

@@ -18,6 +18,16 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
   marks them (which would lift the protection), except by CloudFormation through the CDK bootstrap's execution
   role, which deletes them only with a stack whose resources are not retained (dev, when asked).
 
+``--tooling`` prints the SCP for the tooling account instead: only the pipelines deploy to production. It denies
+
+- assuming production's CDK bootstrap deploy role, except to principals tagged ``mlops:deploys-to`` with the
+  production account or ``all`` (the platform's pipeline role, the release pipelines' prod deploy role);
+- starting, retrying or changing a build of a CodeBuild project tagged to deploy to production (the release
+  pipelines' prod deploy project), except to principals tagged ``all`` (the release pipelines' roles) and
+  CloudFormation;
+- passing, or changing the trust of, a role tagged to deploy to production or to every stage, and putting the tag on
+  or off a role or into a session, except to CloudFormation (through the CDK bootstrap's execution role).
+
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
 (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
@@ -30,7 +40,7 @@ import json
 import sys
 from typing import Any
 
-from mlops_constructs.guardrails import account_wide_denials
+from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 SCP_MAX_CHARACTERS = 5120
@@ -105,6 +115,58 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
+def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
+    """The SCP document for the tooling account of ``config``: production is deployed to by the pipelines only.
+
+    The platform's pipeline and the release pipelines deploy to production after a person's approval; without this,
+    any principal of the tooling account allowed ``sts:AssumeRole`` (production's bootstrap trusts the whole tooling
+    account, ``cdk bootstrap --trust``) or ``codebuild:StartBuild`` on the release pipelines' prod deploy project
+    could deploy there without one. Principals are told apart by :data:`DEPLOYS_TO_TAG`, which only CloudFormation may
+    put on a role (the deploy roles and pipeline roles carry it, ``mlops_constructs.delivery``) or into a session.
+    """
+    prod = config.accounts.prod
+    deployers = {"StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": [prod, EVERY_STAGE_ACCOUNT]}}
+    not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # The bootstrap roles' names: cdk-<qualifier>-deploy-role-<account>-<region> (CDK's bootstrap template).
+                "Sid": "OnlyDeployersDeployToProd",
+                "Effect": "Deny",
+                "Action": ["sts:AssumeRole"],
+                "Resource": [f"arn:aws:iam::{prod}:role/cdk-*-deploy-role-{prod}-*"],
+                "Condition": deployers,
+            },
+            {
+                # Webhooks start builds too; the others start, repeat or rewrite one (buildspec, source, role, tags).
+                "Sid": "OnlyPipelinesBuildProdDeploys",
+                "Effect": "Deny",
+                "Action": ["codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
+                           "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": prod},
+                              "StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": EVERY_STAGE_ACCOUNT}, **not_cloudformation},
+            },
+            {
+                # Passing such a role to another project or pipeline, or trusting someone else with it, would lend its tag.
+                "Sid": "KeepProdDeployersToThemselves",
+                "Effect": "Deny",
+                "Action": ["iam:PassRole", "iam:UpdateAssumeRolePolicy"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [prod, EVERY_STAGE_ACCOUNT]}, **not_cloudformation},
+            },
+            {
+                "Sid": "KeepTheDeployerTag",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:TagRole", "iam:UntagRole", "sts:TagSession"],
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
+            },
+        ],
+    }
+
+
 def compact(policy: dict[str, Any]) -> str:
     """The policy as AWS Organizations measures it: JSON without insignificant white space."""
     return json.dumps(policy, separators=(",", ":"))
@@ -113,6 +175,7 @@ def compact(policy: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/default.yaml")
+    parser.add_argument("--tooling", action="store_true", help="the tooling account's SCP (only the pipelines deploy to production)")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print (the white space counts towards the 5,120 characters)")
     args = parser.parse_args(argv)
     try:
@@ -120,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    policy = guardrail_policy(config)
+    policy = tooling_guardrail_policy(config) if args.tooling else guardrail_policy(config)
     text = json.dumps(policy, indent=args.indent) if args.indent else compact(policy)
     print(text)
     if len(text) > SCP_MAX_CHARACTERS:  # AWS Organizations stores the policy as sent, white space included

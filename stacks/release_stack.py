@@ -135,6 +135,7 @@ def model_release(scope: Construct, config: PlatformConfig, model: ModelSettings
             ))
         deployments.append(ReleaseDeployment(
             name=stage.capitalize(), stacks=f"{stage.capitalize()}/{release_stage_id(model)}/*", region=config.region,
+            account=config.accounts.for_stage(stage),
             smoke_tests=tests, manual_approval=stage == "prod",
         ))
     with config.props_from({"pipeline_name": f"project, {config.model_path(model, 'name')}",

@@ -11,17 +11,20 @@ import subprocess
 import sys
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 
 from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
 from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
-from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy
+from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
+from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, resources
 
-# Keys every request has, whatever its action (IAM User Guide, "AWS global condition context keys");
-# aws:ResourceTag and aws:TagKeys are not among them: they must be listed for the action.
-GLOBAL_KEYS = ("aws:PrincipalArn", "aws:PrincipalAccount")
+# Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
+# aws:PrincipalTag (the tags of the calling role or user) is one; aws:ResourceTag and aws:TagKeys are not among them:
+# they must be listed for the action.
+GLOBAL_KEYS = ("aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalTag/")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -73,7 +76,7 @@ def test_the_key_check_would_catch_a_key_an_action_does_not_have() -> None:
 
 
 def test_scp_and_execution_policy_use_only_real_actions_and_keys(platform: SynthesizedPlatform) -> None:
-    for policy in (guardrail_policy(platform.config), execution_policy(platform.config)):
+    for policy in (guardrail_policy(platform.config), tooling_guardrail_policy(platform.config), execution_policy(platform.config)):
         statements = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
         assert statements
         assert unknown_keys(statements) == []
@@ -82,10 +85,10 @@ def test_scp_and_execution_policy_use_only_real_actions_and_keys(platform: Synth
 def test_scp_fits_the_organizations_limit_and_denies_only() -> None:
     from mlops_constructs.config import load_config
 
-    policy = guardrail_policy(load_config(DEFAULT_CONFIG))
-    assert len(compact(policy)) <= SCP_MAX_CHARACTERS
-    assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}  # an SCP here only takes away
-    assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
+    for policy in (guardrail_policy(load_config(DEFAULT_CONFIG)), tooling_guardrail_policy(load_config(DEFAULT_CONFIG))):
+        assert len(compact(policy)) <= SCP_MAX_CHARACTERS
+        assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}  # an SCP here only takes away
+        assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
 
 
 def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete_stacks(platform: SynthesizedPlatform) -> None:
@@ -196,3 +199,109 @@ def test_the_command_prints_the_compact_policy(tmp_path) -> None:  # type: ignor
                               cwd=REPO, capture_output=True, text=True, timeout=120)
     assert indented.returncode == 0 and len(indented.stdout.strip()) > SCP_MAX_CHARACTERS
     assert "over an SCP's 5120: for reading only; attach the compact form" in indented.stderr
+
+
+# -- the tooling account's SCP: only the pipelines deploy to production --------------------------------------------
+
+def _matches(values: Any, actual: str) -> bool:
+    return any(fnmatch.fnmatchcase(actual, v) for v in as_list(values))
+
+
+def denied(policy: dict[str, Any], *, action: str, resource: str, principal_arn: str, principal_tags: dict[str, str] | None = None,
+           resource_tags: dict[str, str] | None = None, tag_keys: list[str] | None = None) -> list[str]:
+    """The Sids of ``policy``'s statements that deny the request: IAM's evaluation of the operators the tooling SCP uses
+    (a key the request lacks: false for StringEquals and ForAnyValue, true for the negated operators)."""
+    context: dict[str, Any] = {"aws:PrincipalArn": principal_arn}
+    context.update({f"aws:PrincipalTag/{k}": v for k, v in (principal_tags or {}).items()})
+    context.update({f"aws:ResourceTag/{k}": v for k, v in (resource_tags or {}).items()})
+    if tag_keys is not None:
+        context["aws:TagKeys"] = tag_keys
+    operators = {
+        "StringEquals": lambda key, values: key in context and context[key] in as_list(values),
+        "StringNotEquals": lambda key, values: key not in context or context[key] not in as_list(values),
+        "ArnNotLike": lambda key, values: key not in context or not _matches(values, context[key]),
+        "ForAnyValue:StringEquals": lambda key, values: key in context and bool(set(context[key]) & set(as_list(values))),
+    }
+    found = []
+    for statement in policy["Statement"]:
+        if not _matches(statement["Action"], action) or not _matches(statement["Resource"], resource):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= set(operators), conditions  # an operator this evaluator does not know would be misread
+        if all(operators[op](key, values) for op, block in conditions.items() for key, values in block.items()):
+            found.append(statement["Sid"])
+    return found
+
+
+def role_tags(platform: SynthesizedPlatform, path: str, role: Any) -> dict[str, str]:
+    stack = cdk.Stack.of(role)
+    resource = platform.templates[path]["Resources"][stack.get_logical_id(role.node.default_child)]
+    return {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+
+
+def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: SynthesizedPlatform) -> None:
+    """The tooling SCP, evaluated on the principals the synthesized platform has: its pipelines and its prod deploy project
+    still deploy to prod; nobody else of the tooling account does, by the bootstrap role or by the prod deploy project."""
+    assert platform.delivery is not None and platform.releases is not None
+    config, tooling = platform.config, platform.releases.tooling.tooling
+    policy = tooling_guardrail_policy(config)
+    prod, dev, account = config.accounts.prod, config.accounts.dev, config.accounts.tooling
+    prod_deploy = f"arn:aws:iam::{prod}:role/cdk-hnb659fds-deploy-role-{prod}-{config.region}"
+    dev_deploy = f"arn:aws:iam::{dev}:role/cdk-hnb659fds-deploy-role-{dev}-{config.region}"
+    admin = f"arn:aws:iam::{account}:role/Admin"
+    cloudformation = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{config.region}"
+    tooling_path = platform.releases.tooling.node.path
+    pipeline_tags = role_tags(platform, "Delivery", platform.delivery.pipeline.pipeline.pipeline.role)
+    release_tags = role_tags(platform, platform.release_path("churn"), platform.releases.pipelines["churn"].pipeline.role)
+    deployer_tags = {a: role_tags(platform, tooling_path, r) for a, r in tooling.deploy_roles.items()}
+    assert pipeline_tags == release_tags == {DEPLOYS_TO_TAG: EVERY_STAGE_ACCOUNT}
+    assert deployer_tags == {a: {DEPLOYS_TO_TAG: a} for a in (dev, config.accounts.staging, prod)}
+    # the platform's pipeline and the prod deploy project assume prod's deploy role; the dev one and an admin do not
+    assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=f"arn:aws:iam::{account}:role/p", principal_tags=pipeline_tags) == []
+    assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=f"arn:aws:iam::{account}:role/d", principal_tags=deployer_tags[prod]) == []
+    assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=f"arn:aws:iam::{account}:role/d", principal_tags=deployer_tags[dev])
+    assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=admin)
+    assert denied(policy, action="sts:AssumeRole", resource=dev_deploy, principal_arn=admin) == []
+    # builds of the prod deploy project: the release pipelines start them; an admin neither starts nor rewrites one
+    prod_project = {DEPLOYS_TO_TAG: prod}
+    project_arn = f"arn:aws:codebuild:{config.region}:{account}:project/p"
+    assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=f"arn:aws:iam::{account}:role/r",
+                  principal_tags=release_tags, resource_tags=prod_project) == []
+    for action in ("codebuild:StartBuild", "codebuild:RetryBuild", "codebuild:UpdateProject", "codebuild:CreateWebhook"):
+        assert denied(policy, action=action, resource=project_arn, principal_arn=admin, resource_tags=prod_project), action
+    assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=admin, resource_tags={DEPLOYS_TO_TAG: dev}) == []
+    assert denied(policy, action="codebuild:UpdateProject", resource=project_arn, principal_arn=cloudformation, resource_tags=prod_project) == []
+    # nobody lends the prod deployers' tag: passing or re-trusting such a role, tagging a role or a session with it
+    for tags in (deployer_tags[prod], pipeline_tags):
+        assert denied(policy, action="iam:PassRole", resource=f"arn:aws:iam::{account}:role/d", principal_arn=admin, resource_tags=tags)
+        assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=f"arn:aws:iam::{account}:role/d", principal_arn=admin, resource_tags=tags)
+        assert denied(policy, action="iam:PassRole", resource=f"arn:aws:iam::{account}:role/d", principal_arn=cloudformation, resource_tags=tags) == []
+    assert denied(policy, action="iam:PassRole", resource=f"arn:aws:iam::{account}:role/d", principal_arn=admin, resource_tags=deployer_tags[dev]) == []
+    for action in ("iam:TagRole", "iam:CreateRole", "sts:TagSession"):
+        assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=[DEPLOYS_TO_TAG]), action
+        assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=["team"]) == [], action
+    assert denied(policy, action="iam:TagRole", resource=f"arn:aws:iam::{account}:role/x", principal_arn=cloudformation, tag_keys=[DEPLOYS_TO_TAG]) == []
+
+
+def test_only_tagged_roles_of_the_tooling_account_may_assume_prods_deploy_role(platform: SynthesizedPlatform) -> None:
+    """Every role the tooling account's stacks grant ``sts:AssumeRole`` on prod's bootstrap deploy role carries a tag
+    the tooling SCP lets through: attaching the SCP does not break a pipeline."""
+    prod = platform.config.accounts.prod
+    found = 0
+    for path in ("Delivery", *(s.node.path for s in (platform.releases.tooling, *platform.releases.stacks.values()))):  # type: ignore[union-attr]
+        template = platform.templates[path]
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            grants = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                      if "sts:AssumeRole" in as_list(s["Action"]) and f"cdk-hnb659fds-deploy-role-{prod}" in json.dumps(s["Resource"])]
+            for ref in (r["Ref"] for r in policy["Properties"]["Roles"]) if grants else ():
+                tags = {t["Key"]: t["Value"] for t in template["Resources"][ref]["Properties"].get("Tags", [])}
+                assert tags.get(DEPLOYS_TO_TAG) in (prod, EVERY_STAGE_ACCOUNT), (path, ref, tags)
+                found += 1
+    assert found == 2  # the platform's pipeline and the release pipelines' prod deploy project
+
+
+def test_the_command_prints_the_tooling_policy() -> None:
+    ok = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG), "--tooling"],
+                        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert [s["Sid"] for s in json.loads(ok.stdout)["Statement"]][0] == "OnlyDeployersDeployToProd"

@@ -47,7 +47,7 @@ def tooling_projects(platform: SynthesizedPlatform) -> tuple[dict[str, Any], dic
     stack = platform.releases.tooling
     template = platform.templates[stack.node.path]
     found = []
-    for project in (stack.tooling.synth_project, stack.tooling.deploy_project):
+    for project in (stack.tooling.synth_project, *stack.tooling.deploy_projects.values()):
         resource = template["Resources"][stack.get_logical_id(project.node.default_child)]  # type: ignore[arg-type]
         assert resource["Type"] == "AWS::CodeBuild::Project"
         found.append(resource["Properties"])
@@ -241,6 +241,43 @@ def test_bad_pipeline_props_are_refused() -> None:
     with pytest.raises(PropsError, match=r"ReleasePipeline: synth_environment: must fit, with RELEASE_NAME and MODEL_PACKAGE_ARN, CodePipeline's 1000 characters .*\(got 1034\)"):
         ReleasePipeline(stack, "D", pipeline_name="d", tooling=shared, release_name="r" * 100, deployments=[dev], synth_environment=environment)
     ReleasePipeline(stack, "E", pipeline_name="e", tooling=shared, release_name="r", deployments=[dev], synth_environment=environment)
+
+
+def test_each_stage_account_is_deployed_by_its_own_project_and_role(platform: SynthesizedPlatform) -> None:
+    """A build of the dev deploy project cannot reach prod: each account's project runs under a role that may assume that
+    account's bootstrap roles only, and each release stage deploys through its own account's project."""
+    assert platform.releases is not None
+    stack, config = platform.releases.tooling, platform.config
+    tooling, template = stack.tooling, platform.templates[stack.node.path]
+    accounts = [config.accounts.for_stage(s) for s in STAGES]
+    assert list(tooling.deploy_projects) == list(tooling.deploy_roles) == list(dict.fromkeys(accounts))
+    logical = {a: stack.get_logical_id(r.node.default_child) for a, r in tooling.deploy_roles.items()}  # type: ignore[arg-type]
+    for account, role in logical.items():
+        (policy,) = [p for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]]
+        assumed = [json.dumps(st["Resource"]) for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Action"] == "sts:AssumeRole"]
+        assert assumed and all(re.findall(r":iam::(\d{12}):", a) == [account] * len(re.findall(r":iam::", a)) for a in assumed), (account, assumed)
+        project = template["Resources"][stack.get_logical_id(tooling.deploy_projects[account].node.default_child)]  # type: ignore[arg-type]
+        assert project["Properties"]["ServiceRole"] == {"Fn::GetAtt": [role, "Arn"]}
+    # the first account's project keeps the logical ids of the single project it replaces: an upgrade updates it in place
+    assert logical[accounts[0]].startswith("ToolingDeployRole") and stack.get_logical_id(
+        tooling.deploy_projects[accounts[0]].node.default_child).startswith("ToolingDeployA9C065F7")  # type: ignore[arg-type]
+    pipeline = pipeline_of(release_template(platform, "churn"))
+    for stage in pipeline["Stages"]:
+        for action in (a for a in stage["Actions"] if a["Name"].startswith("Deploy-")):
+            account = config.accounts.for_stage(stage["Name"].lower())
+            export = json.dumps(action["Configuration"]["ProjectName"])
+            assert stack.get_logical_id(tooling.deploy_projects[account].node.default_child) in export, (stage["Name"], export)  # type: ignore[arg-type]
+
+
+def test_a_deployment_names_an_account_the_tooling_deploys_to() -> None:
+    stack = cdk.Stack(cdk.App(), "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    shared = tooling(stack, deploy_accounts=["222222222222", "444444444444"])
+    anywhere = ReleaseDeployment(name="Dev", stacks="Dev/Release-x/*", region="eu-west-1")
+    with pytest.raises(PropsError, match=r"deployments\[Dev\].account: must name the account it deploys to, one of the tooling's deploy_accounts \['222222222222', '444444444444'\] \(got None\)"):
+        ReleasePipeline(stack, "A", pipeline_name="a", tooling=shared, release_name="x", deployments=[anywhere])
+    elsewhere = ReleaseDeployment(name="Prod", stacks="Prod/Release-x/*", region="eu-west-1", account="333333333333")
+    with pytest.raises(PropsError, match=r"deployments\[Prod\].account: must be one of the tooling's deploy_accounts .* \(got '333333333333'\)"):
+        ReleasePipeline(stack, "B", pipeline_name="b", tooling=shared, release_name="x", deployments=[elsewhere])
 
 
 @pytest.mark.parametrize(("resolved", "synthesized"), [("none", False), ("arn:aws:sagemaker:eu-west-1:222222222222:model-package/g/3", True)])

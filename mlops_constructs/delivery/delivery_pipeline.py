@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Token
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Tags, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -24,6 +24,7 @@ from constructs import Construct, IConstruct
 
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
+from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
@@ -446,6 +447,8 @@ class DeliveryPipeline(Construct):
                 docker_roles[0].add_to_principal_policy(statement)
 
         code_pipeline = self.pipeline.pipeline
+        # The pipeline's role assumes every stage account's bootstrap deploy role (the CloudFormation actions' role).
+        Tags.of(code_pipeline.role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
         code_pipeline.add_variable(codepipeline.Variable(
             variable_name=MODEL_PACKAGE_VARIABLE,
             default_value=NO_MODEL_PACKAGE,

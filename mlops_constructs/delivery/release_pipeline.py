@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -32,6 +32,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
+from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
@@ -109,6 +110,9 @@ class ReleaseDeployment:
     stacks: str
     """The stacks to deploy, as ``cdk deploy`` selects them in the release's cloud assembly (``Dev/Release-churn/*``)."""
     region: str
+    account: str | None = None
+    """The account the stacks deploy to: the deployment runs in that account's deploy project
+    (:attr:`ReleaseTooling.deploy_projects`). Default: the tooling's only deploy account."""
     smoke_tests: Sequence[SmokeTest] = ()
     """Requests sent after the deployment; an error response stops the release there."""
     manual_approval: bool = False
@@ -119,8 +123,8 @@ class ReleaseTooling(Construct):
     """What every release pipeline of a tooling account shares.
 
     :param name_prefix: names the source bucket (``<prefix>-release-source-<account>-<region>``).
-    :param deploy_accounts: the accounts releases deploy to; the deploy project may assume their CDK
-        bootstrap roles (``cdk-hnb659fds-<role>-<account>-<region>``) and nothing else.
+    :param deploy_accounts: the accounts releases deploy to. Each gets its own deploy project and role, which may
+        assume that account's CDK bootstrap roles (``cdk-hnb659fds-<role>-<account>-<region>``) and nothing else.
     :param synth_commands: build the release's cloud assembly into ``cdk.out`` from the tested source. The
         release pipeline passes ``RELEASE_NAME``, ``MODEL_PACKAGE_ARN`` (its ``ModelPackageArn`` variable)
         and its own ``synth_environment`` as environment variables.
@@ -217,30 +221,42 @@ class ReleaseTooling(Construct):
         )
         """Synthesizes one release (``synth_commands``) from the tested source, and exports :data:`RELEASE_VARIABLE`."""
 
-        self.deploy_role = iam.Role(self, "DeployRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                                    description=f"Deploys releases of {name_prefix} through the stage accounts' CDK bootstrap roles")
-        bootstrap = [f"arn:{stack.partition}:iam::{account}:role/cdk-hnb659fds-{role}-role-{account}-{stack.region}"
-                     for account in dict.fromkeys(deploy_accounts) for role in _BOOTSTRAP_ROLES]
-        self.deploy_role.add_to_principal_policy(iam.PolicyStatement(sid="DeployThroughBootstrapRoles", actions=["sts:AssumeRole"], resources=bootstrap))
-        self.deploy_project = codebuild.PipelineProject(
-            self, "Deploy", role=self.deploy_role, encryption_key=self.encryption_key, logging=logging,
-            description=f"Deploys the stacks of one release of {name_prefix} to one stage",
-            environment=codebuild.BuildEnvironment(build_image=image, privileged=True),
-            timeout=Duration.minutes(120),
-            build_spec=codebuild.BuildSpec.from_object({
-                "version": "0.2",
-                "phases": {
-                    "install": {"commands": [f"npm install -g aws-cdk@{cli_version}"]},
-                    "build": {"commands": [
-                        # A release whose synthesis found nothing to release (no approved version) deploys nothing;
-                        # any other failure fails the build.
-                        f'if [ -f {NOTHING_TO_RELEASE} ]; then cat {NOTHING_TO_RELEASE}; echo "nothing to deploy"; '
-                        'else cdk deploy --app . "$RELEASE_STACKS" --require-approval never --progress events; fi',
-                    ]},
-                },
-            }),
-        )
-        """Deploys the stacks ``RELEASE_STACKS`` of the release's cloud assembly with the CDK CLI."""
+        # One deploy project and role per stage account, each able to assume only that account's bootstrap roles: a
+        # build of the dev project cannot reach prod, and whoever may start builds in the tooling account can be kept
+        # off the prod project alone (the tooling account's SCP, by the DEPLOYS_TO_TAG each carries). The first
+        # account's keeps the IDs the single shared project had, so that an upgrade updates it in place.
+        self.deploy_roles: dict[str, iam.Role] = {}
+        """Each stage account's deploy role, by account id: it may assume that account's CDK bootstrap roles only."""
+        self.deploy_projects: dict[str, codebuild.PipelineProject] = {}
+        """Each stage account's deploy project, by account id: deploys ``RELEASE_STACKS`` of the release's cloud
+        assembly with the CDK CLI, through that account's bootstrap roles."""
+        for number, account in enumerate(dict.fromkeys(deploy_accounts)):
+            suffix = "" if number == 0 else f"-{account}"
+            role = iam.Role(self, f"DeployRole{suffix}", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                            description=f"Deploys releases of {name_prefix} to account {account} through its CDK bootstrap roles")
+            role.add_to_principal_policy(iam.PolicyStatement(sid="DeployThroughBootstrapRoles", actions=["sts:AssumeRole"], resources=[
+                f"arn:{stack.partition}:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{stack.region}" for kind in _BOOTSTRAP_ROLES]))
+            project = codebuild.PipelineProject(
+                self, f"Deploy{suffix}", role=role, encryption_key=self.encryption_key, logging=logging,
+                description=f"Deploys the stacks of one release of {name_prefix} to account {account}",
+                environment=codebuild.BuildEnvironment(build_image=image, privileged=True),
+                timeout=Duration.minutes(120),
+                build_spec=codebuild.BuildSpec.from_object({
+                    "version": "0.2",
+                    "phases": {
+                        "install": {"commands": [f"npm install -g aws-cdk@{cli_version}"]},
+                        "build": {"commands": [
+                            # A release whose synthesis found nothing to release (no approved version) deploys nothing;
+                            # any other failure fails the build.
+                            f'if [ -f {NOTHING_TO_RELEASE} ]; then cat {NOTHING_TO_RELEASE}; echo "nothing to deploy"; '
+                            'else cdk deploy --app . "$RELEASE_STACKS" --require-approval never --progress events; fi',
+                        ]},
+                    },
+                }),
+            )
+            for resource in (role, project):
+                Tags.of(resource).add(DEPLOYS_TO_TAG, account)
+            self.deploy_roles[account], self.deploy_projects[account] = role, project
 
         self.smoke_test_role = iam.Role(self, "SmokeTestRole", role_name=smoke_test_role_name,
                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
@@ -302,7 +318,8 @@ class ReleaseTooling(Construct):
                 acknowledge_each(policy, reasons)
 
     def _acknowledge_projects(self) -> None:
-        for project, privileged in ((self.synth_project, False), (self.deploy_project, True), (self.smoke_test_project, False)):
+        projects = [(self.synth_project, False), *((p, True) for p in self.deploy_projects.values()), (self.smoke_test_project, False)]
+        for project, privileged in projects:
             reasons = in_packs("CodeBuildProjectSourceRepoUrl", _SOURCE_URL_REASON, packs=("HIPAA.Security", "PCI.DSS.321"))
             if privileged:
                 reasons[guard("codebuild_project_environment_privileged_check")] = _PRIVILEGED_REASON
@@ -360,7 +377,7 @@ class ReleasePipeline(Construct):
         synth_environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self._validate(pipeline_name, release_name, deployments, synth_environment or {})
+        self._validate(pipeline_name, release_name, deployments, synth_environment or {}, list(tooling.deploy_projects))
         source, assembly = codepipeline.Artifact("Source"), codepipeline.Artifact("Release")
 
         def env(values: Mapping[str, str]) -> dict[str, codebuild.BuildEnvironmentVariable]:
@@ -403,7 +420,7 @@ class ReleasePipeline(Construct):
                                            "The earlier stages are deployed and their smoke tests passed.",
                 ))
             steps.append(actions.CodeBuildAction(
-                action_name=f"Deploy-{deployment.name}", project=tooling.deploy_project, input=assembly, run_order=len(steps) + 1,
+                action_name=f"Deploy-{deployment.name}", project=tooling.deploy_projects[deployment.account or next(iter(tooling.deploy_projects))], input=assembly, run_order=len(steps) + 1,
                 environment_variables=env({"RELEASE_STACKS": deployment.stacks}),
             ))
             if deployment.smoke_tests:
@@ -426,6 +443,8 @@ class ReleasePipeline(Construct):
             )],
         )
         """The CodePipeline."""
+        # Its role starts the deploy builds of every stage (use_pipeline_role_for_actions).
+        Tags.of(self.pipeline.role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
         self.pipeline.notify_on("FailuresAndApprovals", tooling.notification_topic, events=[
             codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
             codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
@@ -442,7 +461,8 @@ class ReleasePipeline(Construct):
             acknowledge_each(policy, {**in_packs("IAMNoInlinePolicy", _INLINE_REASON), **wildcard_reasons(stack, document, _ARTIFACT_WILDCARDS)})
 
     @staticmethod
-    def _validate(pipeline_name: str, release_name: str, deployments: Sequence[ReleaseDeployment], environment: Mapping[str, str]) -> None:
+    def _validate(pipeline_name: str, release_name: str, deployments: Sequence[ReleaseDeployment], environment: Mapping[str, str],
+                  deploy_accounts: Sequence[str]) -> None:
         name = "ReleasePipeline"
         if not isinstance(pipeline_name, str) or not _NAME.fullmatch(pipeline_name):
             raise PropsError(name, "pipeline_name", pipeline_name, "must be 1-100 letters, digits and . @ _ -")
@@ -457,6 +477,12 @@ class ReleasePipeline(Construct):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or not isinstance(value, str) or key in ("RELEASE_NAME", "MODEL_PACKAGE_ARN"):
                 raise PropsError(name, f"synth_environment.{key}", value, "must map variable names (not RELEASE_NAME or MODEL_PACKAGE_ARN) to strings")
         for deployment in deployments:
+            if deployment.account is None and len(deploy_accounts) > 1:
+                raise PropsError(name, f"deployments[{deployment.name}].account", None,
+                                 f"must name the account it deploys to, one of the tooling's deploy_accounts {list(deploy_accounts)}")
+            if deployment.account is not None and deployment.account not in deploy_accounts:
+                raise PropsError(name, f"deployments[{deployment.name}].account", deployment.account,
+                                 f"must be one of the tooling's deploy_accounts {list(deploy_accounts)}")
             tests = [t.as_json() for t in deployment.smoke_tests]
             rendered = json.dumps([{"name": "SMOKE_TESTS", "type": "PLAINTEXT", "value": json.dumps(tests, separators=(",", ":"))},
                                    {"name": "SMOKE_TEST_REGION", "type": "PLAINTEXT", "value": deployment.region}], separators=(",", ":"))
