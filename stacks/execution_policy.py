@@ -72,6 +72,11 @@ SERVICE_LINKED_ROLES = (
 )
 
 
+ENDPOINT_SCALING_ROLE = "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+"""The path and name of Application Auto Scaling's service-linked role for SageMaker endpoints
+(https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html)."""
+
+
 def execution_policy(config: PlatformConfig) -> dict[str, Any]:
     """The policy document, for the accounts and region of ``config``."""
     project, region = config.project, config.region
@@ -116,6 +121,16 @@ def execution_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": "iam:CreateServiceLinkedRole",
                 "Resource": "*",
                 "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+            },
+            {
+                # The endpoints' scalable targets name Application Auto Scaling's service-linked role for SageMaker
+                # (RoleARN, as CloudFormation's docs advise), and the AWS::ApplicationAutoScaling::ScalableTarget handler
+                # lists iam:PassRole among its permissions; AWS does not say whether passing a service-linked role is
+                # checked, so the one role, which only that service can assume, may be passed.
+                "Sid": "PassTheEndpointScalingRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:*:iam::*:role/aws-service-role/{ENDPOINT_SCALING_ROLE}",
             },
             {
                 "Sid": "ProjectBuckets",

@@ -734,3 +734,21 @@ def test_base_images_in_another_region_are_refused_the_ecr_login_is_regional() -
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
     with pytest.raises(PropsError, match=r"DeliveryPipeline: base_images: must be in the pipeline's region eu-west-1: the asset build's ECR login is regional"):
         tiny_pipeline(base_images=[image])
+
+
+def test_every_build_that_runs_the_cdk_cli_or_cdk_assets_selects_a_supported_node(platform: SynthesizedPlatform) -> None:
+    """CodeBuild's standard:7.0 image defaults to Node 18, which the CDK no longer supports: every tooling build that
+    installs the CLI or cdk-assets picks Node 22 or 24 in its install phase (a buildspec inline, or in the assembly)."""
+    assert platform.releases is not None
+    checked = []
+    for path in ("Delivery", platform.releases.tooling.node.path):
+        for logical_id, project in resources(platform.templates[path], "AWS::CodeBuild::Project").items():
+            spec = project["Properties"]["Source"]["BuildSpec"]
+            text = (platform.outdir / spec).read_text() if spec.startswith("buildspec-") else spec
+            if "npm install -g" not in text:
+                continue
+            install = json.loads(text)["phases"]["install"]
+            assert str(install.get("runtime-versions", {}).get("nodejs")) in ("22", "24"), (path, logical_id, install)
+            checked.append(logical_id)
+    # self-mutation, the file assets, and the release deploy project of each of the three accounts
+    assert len(checked) == 5, checked

@@ -39,6 +39,12 @@ DEFAULT_CLI_VERSION = "2.1148.1"
 
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
+CLI_NODE_RUNTIME = {"runtime-versions": {"nodejs": "22"}}
+"""The install phase's runtime of the builds that run the CDK CLI or cdk-assets: CodeBuild's standard:7.0 image
+defaults to Node 18 (https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html: "the default
+version can change... we recommend specifying a runtime version"), whose CDK support ended 2025-11-30
+(https://docs.aws.amazon.com/cdk/v2/guide/node-versions.html); 22 is supported and in the image
+(https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html)."""
 DEFAULT_CDK_ASSETS_VERSION = "4.7.3"
 """The cdk-assets the asset-publishing steps install (npm's latest when last checked)."""
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
@@ -405,6 +411,8 @@ class DeliveryPipeline(Construct):
             # Pinned: npm's latest cdk-assets once shipped a broken Docker credential helper (aws/aws-cdk-cli#662).
             cdk_assets_cli_version=DEFAULT_CDK_ASSETS_VERSION,
             asset_publishing_code_build_defaults=base_image_logins,
+            self_mutation_code_build_defaults=pipelines.CodeBuildOptions(
+                partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": CLI_NODE_RUNTIME}})),
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0),
                 logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
@@ -484,9 +492,9 @@ class DeliveryPipeline(Construct):
 
     # ------------------------------------------------------------------------------------------------
 
-    def _base_image_logins(self, base_images: Sequence[str]) -> tuple[pipelines.CodeBuildOptions | None, list[iam.PolicyStatement]]:
-        """What the asset builds need to pull ``base_images`` from ECR: a registry login for each registry
-        (for the asset projects' defaults) and, for the Docker asset role, pull on the named repositories only.
+    def _base_image_logins(self, base_images: Sequence[str]) -> tuple[pipelines.CodeBuildOptions, list[iam.PolicyStatement]]:
+        """The asset builds' defaults (a supported Node for cdk-assets) with what they need to pull ``base_images``
+        from ECR: a registry login for each registry and, for the Docker asset role, pull on the named repositories only.
 
         Written here rather than with ``DockerCredential.ecr``, whose registry domain is a CloudFormation
         reference (the URL suffix) that a buildspec published through the cloud assembly, as it is with
@@ -511,11 +519,12 @@ class DeliveryPipeline(Construct):
             registries += [match["registry"]] if match["registry"] not in registries else []
             repositories += [arn] if arn not in repositories else []
         if not repositories:
-            return None, []
+            return pipelines.CodeBuildOptions(partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": CLI_NODE_RUNTIME}})), []
         config = json.dumps({"version": "1.0", "domainCredentials": {registry: {"ecrRepository": True} for registry in registries}},
                             separators=(",", ":"))
         options = pipelines.CodeBuildOptions(partial_build_spec=codebuild.BuildSpec.from_object({
-            "phases": {"pre_build": {"commands": ["mkdir -p $HOME/.cdk", f"echo {shlex.quote(config)} > $HOME/.cdk/cdk-docker-creds.json"]}},
+            "phases": {"install": CLI_NODE_RUNTIME,
+                       "pre_build": {"commands": ["mkdir -p $HOME/.cdk", f"echo {shlex.quote(config)} > $HOME/.cdk/cdk-docker-creds.json"]}},
         }))
         return options, [
             iam.PolicyStatement(sid="PullBaseImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],

@@ -36,7 +36,7 @@ from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
-    DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, wildcard_reasons,
+    CLI_NODE_RUNTIME, DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, wildcard_reasons,
 )
 from mlops_constructs.errors import PropsError
 
@@ -244,7 +244,7 @@ class ReleaseTooling(Construct):
                 build_spec=codebuild.BuildSpec.from_object({
                     "version": "0.2",
                     "phases": {
-                        "install": {"commands": [f"npm install -g aws-cdk@{cli_version}"]},
+                        "install": {**CLI_NODE_RUNTIME, "commands": [f"npm install -g aws-cdk@{cli_version}"]},
                         "build": {"commands": [
                             # A release whose synthesis found nothing to release (no approved version) deploys nothing;
                             # any other failure fails the build.
