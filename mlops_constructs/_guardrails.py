@@ -19,8 +19,9 @@ from typing import Any
 from mlops_constructs._iam import Statement
 
 DEPLOYS_TO_TAG = "mlops:deploys-to"
-"""The tag on every role and CodeBuild project of the tooling account that deploys stacks into a stage account: the
-account it deploys to, or :data:`EVERY_STAGE_ACCOUNT`. The tooling account's service control policy
+"""The tag on every role and CodeBuild project of the tooling account that deploys stacks into an account (a stage's,
+or the tooling account's own: the platform pipeline's self-mutation): the account it deploys to, or
+:data:`EVERY_STAGE_ACCOUNT`. The tooling account's service control policy
 (``python -m stacks.guardrails --tooling``) lets only principals so tagged deploy to production, and only
 CloudFormation tag them."""
 EVERY_STAGE_ACCOUNT = "all"

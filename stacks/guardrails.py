@@ -22,11 +22,12 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 
 - assuming production's CDK bootstrap deploy role, except to principals tagged ``mlops:deploys-to`` with the
   production account or ``all`` (the platform's pipeline role, the release pipelines' prod deploy role);
-- starting, retrying or changing a build of a CodeBuild project tagged to deploy to production (the release
-  pipelines' prod deploy project), except to principals tagged ``all`` (the release pipelines' roles) and
-  CloudFormation;
-- passing, or changing the trust of, a role tagged to deploy to production or to every stage, and putting the tag on
-  or off a role or into a session, except to CloudFormation (through the CDK bootstrap's execution role).
+- starting, retrying or changing a build of a CodeBuild project tagged to deploy to production or to the tooling
+  account (the release pipelines' prod deploy project, the platform pipeline's self-mutation, which could define a
+  role that deploys to prod), except to principals tagged ``all`` (the pipelines' roles) and CloudFormation;
+- passing, or changing the trust of, a role tagged to deploy to production, the tooling account or every stage, and
+  putting the tag on or off a role or into a session, except to CloudFormation (through the CDK bootstrap's
+  execution role).
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
@@ -124,7 +125,10 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     could deploy there without one. Principals are told apart by :data:`DEPLOYS_TO_TAG`, which only CloudFormation may
     put on a role (the deploy roles and pipeline roles carry it, ``mlops_constructs.delivery``) or into a session.
     """
-    prod = config.accounts.prod
+    prod, tooling = config.accounts.prod, config.accounts.tooling
+    # What deploys the tooling account's own stacks (the platform pipeline's self-mutation) can make a role that
+    # deploys to prod: guarded as prod's deployers are.
+    guarded = list(dict.fromkeys([prod, tooling]))
     deployers = {"StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": [prod, EVERY_STAGE_ACCOUNT]}}
     not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
     return {
@@ -140,21 +144,21 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
             },
             {
                 # Webhooks start builds too; the others start, repeat or rewrite one (buildspec, source, role, tags).
-                "Sid": "OnlyPipelinesBuildProdDeploys",
+                "Sid": "OnlyPipelinesBuildGuardedDeploys",
                 "Effect": "Deny",
                 "Action": ["codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
                            "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": prod},
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": guarded},
                               "StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": EVERY_STAGE_ACCOUNT}, **not_cloudformation},
             },
             {
                 # Passing such a role to another project or pipeline, or trusting someone else with it, would lend its tag.
-                "Sid": "KeepProdDeployersToThemselves",
+                "Sid": "KeepGuardedDeployersToThemselves",
                 "Effect": "Deny",
                 "Action": ["iam:PassRole", "iam:UpdateAssumeRolePolicy"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [prod, EVERY_STAGE_ACCOUNT]}, **not_cloudformation},
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT]}, **not_cloudformation},
             },
             {
                 "Sid": "KeepTheDeployerTag",

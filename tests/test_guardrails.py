@@ -270,6 +270,17 @@ def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: Sy
     for action in ("codebuild:StartBuild", "codebuild:RetryBuild", "codebuild:UpdateProject", "codebuild:CreateWebhook"):
         assert denied(policy, action=action, resource=project_arn, principal_arn=admin, resource_tags=prod_project), action
     assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=admin, resource_tags={DEPLOYS_TO_TAG: dev}) == []
+    # the platform pipeline's self-mutation deploys the tooling account's stacks, which could define a prod deployer: its
+    # project is guarded as the prod deploy project is, and started by the pipeline's CodeBuild actions' role
+    delivery = platform.delivery.pipeline.pipeline
+    self_mutation = role_tags(platform, "Delivery", delivery.self_mutation_project)
+    action_role = role_tags(platform, "Delivery", delivery.node.find_child("CodeBuildActionRole"))
+    assert self_mutation == role_tags(platform, "Delivery", delivery.self_mutation_project.role) == {DEPLOYS_TO_TAG: account}
+    assert action_role == {DEPLOYS_TO_TAG: EVERY_STAGE_ACCOUNT}
+    assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=admin, resource_tags=self_mutation)
+    assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=f"arn:aws:iam::{account}:role/a",
+                  principal_tags=action_role, resource_tags=self_mutation) == []
+    assert denied(policy, action="iam:PassRole", resource=f"arn:aws:iam::{account}:role/s", principal_arn=admin, resource_tags=self_mutation)
     assert denied(policy, action="codebuild:UpdateProject", resource=project_arn, principal_arn=cloudformation, resource_tags=prod_project) == []
     # nobody lends the prod deployers' tag: passing or re-trusting such a role, tagging a role or a session with it
     for tags in (deployer_tags[prod], pipeline_tags):

@@ -455,8 +455,14 @@ class DeliveryPipeline(Construct):
                 docker_roles[0].add_to_principal_policy(statement)
 
         code_pipeline = self.pipeline.pipeline
-        # The pipeline's role assumes every stage account's bootstrap deploy role (the CloudFormation actions' role).
-        Tags.of(code_pipeline.role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
+        # The pipeline's role assumes every stage account's bootstrap deploy role (the CloudFormation actions' role), and
+        # its CodeBuild actions' role starts the self-mutation build, which deploys this pipeline's own stack: the
+        # pipeline's account is among those it deploys to, through that project and its role.
+        for role in (code_pipeline.role, self.pipeline.node.find_child("CodeBuildActionRole")):
+            Tags.of(role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
+        self_mutation = self.pipeline.self_mutation_project
+        for resource in (self_mutation, self_mutation.role):
+            Tags.of(resource).add(DEPLOYS_TO_TAG, Stack.of(self).account)
         code_pipeline.add_variable(codepipeline.Variable(
             variable_name=MODEL_PACKAGE_VARIABLE,
             default_value=NO_MODEL_PACKAGE,
