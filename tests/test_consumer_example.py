@@ -63,18 +63,28 @@ def _endpoint_services(template: Template, endpoint_type: str) -> set[str]:
 
 def test_synthesis_passes_every_compliance_pack(synthesized: dict[str, Any]) -> None:
     report_path = synthesized["outdir"] / "validation-report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
-        failed = [p["pluginName"] for p in report["pluginReports"] if p["conclusion"] == "failure"]
-        assert failed == []
-        # Every acknowledgement the example adds matches a real finding (none are stale).
-        acknowledged_here = {
-            s["acknowledgedId"]
-            for p in report["pluginReports"]
-            for s in p.get("suppressedViolations", [])
-            if s["acknowledgedAt"] == f"{STACK_NAME}/TrainingReadPolicy"
-        }
-        assert len(acknowledged_here) == 6
+    assert report_path.exists()  # the compliance plugins ran and reported
+    report = json.loads(report_path.read_text())
+    failed = [p["pluginName"] for p in report["pluginReports"] if p["conclusion"] == "failure"]
+    assert failed == []
+    # Every acknowledgement the example adds matches a real finding (none are stale).
+    acknowledged_here = {
+        s["acknowledgedId"]
+        for p in report["pluginReports"]
+        for s in p.get("suppressedViolations", [])
+        if s["acknowledgedAt"] == f"{STACK_NAME}/TrainingReadPolicy"
+    }
+    assert len(acknowledged_here) == 6
+
+
+@pytest.mark.parametrize("example", ["consumer_app", "extending_app"])
+def test_the_examples_cdk_json_sends_no_usage_data_and_uses_the_repositorys_feature_flags(example: str) -> None:
+    """What users copy first: no version reporting and no additional metadata to AWS, as the repository's own app
+    (docs/security.md, "No usage data to AWS"), and the same feature flags the tests synthesize the example with."""
+    own = json.loads((ROOT / "examples" / example / "cdk.json").read_text())
+    repository = json.loads((ROOT / "cdk.json").read_text())
+    assert own["versionReporting"] is False
+    assert own["context"] == repository["context"]
 
 
 def test_the_team_vpc_is_adopted_not_created(synthesized: dict[str, Any]) -> None:

@@ -404,6 +404,55 @@ def test_the_example_scripts_preprocess_train_and_evaluate_generated_data(tmp_pa
     assert condition["path"] == "regression_metrics.mse.value" and condition["op"] == "<="
     assert 0 < mse <= condition["threshold"]  # the example's gate passes on data it can learn
     assert report["regression_metrics"]["r2"]["value"] > 0.5
+    # fewer than 200 test rows: no standard deviation, as SageMaker's own reports
+    assert len(np.loadtxt(root / "test" / "test.csv", delimiter=",", ndmin=2)) < 200
+    assert {m["standard_deviation"] for m in report["regression_metrics"].values()} == {"NaN"}
+
+
+def test_the_example_evaluation_spreads_a_metric_over_five_samples_of_80_percent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.metrics import mean_squared_error
+
+    monkeypatch.syspath_prepend(str(EXAMPLE_CODE))
+    monkeypatch.delitem(sys.modules, "evaluate", raising=False)
+    monkeypatch.delitem(sys.modules, "common", raising=False)
+    import evaluate  # the example's script, as the processing job imports it
+
+    rng = np.random.default_rng(7)
+    actual = rng.normal(size=1000)
+    predicted = actual + rng.normal(scale=0.5, size=1000)
+    assert evaluate.spread(mean_squared_error, actual[:199], predicted[:199]) == "NaN"
+    spread = evaluate.spread(mean_squared_error, actual, predicted)
+    assert spread == evaluate.spread(mean_squared_error, actual, predicted)  # seeded: the same report for the same rows
+    # five 800-row samples of a mean squared error near 0.25: a spread near its sampling error (about 0.005), not 0 or the error itself
+    assert 0.0005 < spread < 0.02
+
+
+# Scripts that run inside SageMaker's framework containers, and the oldest Python among those containers: the
+# scikit-learn 1.2-1 image's 3.9 (aws/sagemaker-scikit-learn-container, docker/1.2-1/base/Dockerfile.cpu), and 3.8 for the
+# platform's own processing scripts, which run in the built-in algorithms' and framework images.
+CONTAINER_SCRIPTS = [(path, (3, 9)) for path in sorted(EXAMPLE_CODE.glob("*.py"))] + [
+    (path, (3, 8)) for path in sorted((REPO / "mlops_constructs" / "training" / "scripts").glob("*.py"))]
+
+
+@pytest.mark.parametrize(("path", "version"), CONTAINER_SCRIPTS, ids=lambda v: getattr(v, "name", str(v)))
+def test_container_scripts_run_on_their_images_python(path: Path, version: tuple[int, int]) -> None:
+    """The grammar of the image's Python, and no annotation that Python would evaluate and fail on (``str | Path``,
+    ``list[int]`` before 3.9) unless annotations are postponed: the test suite's own Python would not notice."""
+    import ast
+
+    tree = ast.parse(path.read_text(), feature_version=version)
+    postponed = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+                    for n in tree.body)
+    if postponed:
+        return
+    annotations = [a for n in ast.walk(tree) for a in (
+        [n.returns, *(x.annotation for x in (*n.args.args, *n.args.kwonlyargs, *n.args.posonlyargs))] if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        else [n.annotation] if isinstance(n, ast.AnnAssign) else []) if a is not None]
+    too_new = [ast.unparse(a) for a in annotations for part in ast.walk(a)
+               if (isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitOr))
+               or (version < (3, 9) and isinstance(part, ast.Subscript) and isinstance(part.value, ast.Name)
+                   and part.value.id in ("list", "dict", "tuple", "set", "frozenset", "type"))]
+    assert not too_new, f"{path.name}: annotations Python {version[0]}.{version[1]} cannot evaluate: {too_new}; add 'from __future__ import annotations'"
 
 
 # -- the state machine, executed (moto and the SageMaker double) ------------------------------------

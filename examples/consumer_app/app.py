@@ -68,7 +68,8 @@ class ChurnTrainingStack(cdk.Stack):
         self.training_role = iam.Role(
             self,
             "TrainingRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            # Only on behalf of this account's jobs (confused-deputy protection).
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": self.account}}),
             description="SageMaker jobs of the churn team: read training data, artifacts and images",
         )
         # The grant goes into a customer managed policy attached to the role rather than the role's

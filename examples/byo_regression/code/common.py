@@ -1,5 +1,9 @@
 """Shared by the three scripts: where SageMaker mounts things, and how a split file is laid out."""
 
+# The scikit-learn 1.2-1 image runs Python 3.9, which evaluates annotations such as `str | Path` when the function is
+# defined unless they are postponed.
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
