@@ -18,16 +18,11 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
   marks them (which would lift the protection), except by CloudFormation through the CDK bootstrap's execution
   role, which deletes them only with a stack whose resources are not retained (dev, when asked).
 
-``--tooling`` prints the SCP for the tooling account instead: only the pipelines deploy to production. It denies
-
-- assuming production's CDK bootstrap deploy role, except to principals tagged ``mlops:deploys-to`` with the
-  production account or ``all`` (the platform's pipeline role, the release pipelines' prod deploy role);
-- starting, retrying or changing a build of a CodeBuild project tagged to deploy to production or to the tooling
-  account (the release pipelines' prod deploy project, the platform pipeline's self-mutation, which could define a
-  role that deploys to prod), except to principals tagged ``all`` (the pipelines' roles) and CloudFormation;
-- passing, or changing the trust of, a role tagged to deploy to production, the tooling account or every stage, and
-  putting the tag on or off a role or into a session, except to CloudFormation (through the CDK bootstrap's
-  execution role).
+``--tooling`` prints the SCP for the tooling account instead (docs/security.md): only principals tagged
+``mlops:deploys-to`` (the pipelines' roles, the release deploy projects) assume prod's and the tooling account's
+bootstrap deploy and publishing roles, start or change the builds that deploy there, or change the platform's
+pipelines; CloudFormation changes the tooling account's stacks only through its deploy role; and only CloudFormation
+passes, widens, re-trusts or tags such a role.
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
@@ -49,6 +44,8 @@ SCP_MAX_CHARACTERS = 5120
 PROJECT_TAG = "mlops:project"
 """The tag every resource of a stage carries (stacks/stage.py) with the project's name."""
 CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
+BOOTSTRAP_QUALIFIER_PREFIX = "cdk-hnb659fds"
+"""The bootstrap roles' name prefix with CDK's default qualifier, which the platform's accounts are bootstrapped with."""
 """The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
 
 
@@ -117,55 +114,86 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
 
 
 def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
-    """The SCP document for the tooling account of ``config``: production is deployed to by the pipelines only.
+    """The SCP document for the tooling account of ``config``: prod, and the tooling account's own stacks (which could
+    define a prod deployer), are deployed to by the pipelines only.
 
-    The platform's pipeline and the release pipelines deploy to production after a person's approval; without this,
-    any principal of the tooling account allowed ``sts:AssumeRole`` (production's bootstrap trusts the whole tooling
-    account, ``cdk bootstrap --trust``) or ``codebuild:StartBuild`` on the release pipelines' prod deploy project
-    could deploy there without one. Principals are told apart by :data:`DEPLOYS_TO_TAG`, which only CloudFormation may
-    put on a role (the deploy roles and pipeline roles carry it, ``mlops_constructs.delivery``) or into a session.
+    Production's bootstrap trusts the whole tooling account (``cdk bootstrap --trust``), and so does the tooling
+    account's own: without this, any principal there allowed ``sts:AssumeRole``, ``codebuild:StartBuild`` on the
+    release pipelines' prod deploy project, or CloudFormation on the tooling stacks could deploy to prod without the
+    ``Promote-Prod`` approval. Principals are told apart by :data:`DEPLOYS_TO_TAG`, which only CloudFormation may put on
+    a role or user (the pipelines' roles and deploy projects carry it, ``mlops_constructs.delivery``) or into a session.
     """
-    prod, tooling = config.accounts.prod, config.accounts.tooling
-    # What deploys the tooling account's own stacks (the platform pipeline's self-mutation) can make a role that
-    # deploys to prod: guarded as prod's deployers are.
+    prod, tooling, region, project = config.accounts.prod, config.accounts.tooling, config.region, config.project
     guarded = list(dict.fromkeys([prod, tooling]))
-    deployers = {"StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": [prod, EVERY_STAGE_ACCOUNT]}}
-    not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
+    # Exactly the tooling account's own bootstrap roles (a pattern would exempt any role someone names to fit it).
+    deploy_role = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_QUALIFIER_PREFIX}-deploy-role-{tooling}-{region}"
+    cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_QUALIFIER_PREFIX}-cfn-exec-role-{tooling}-{region}"
+    not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": cloudformation}}
+
+    def bootstrap_roles(account: str) -> list[str]:
+        # CDK's bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>; any qualifier.
+        return [f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*" for kind in ("deploy", "file-publishing", "image-publishing")]
+
+    def only_tagged(sid: str, account: str) -> dict[str, Any]:
+        return {"Sid": sid, "Effect": "Deny", "Action": ["sts:AssumeRole"], "Resource": bootstrap_roles(account),
+                "Condition": {"StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": [account, EVERY_STAGE_ACCOUNT]}}}
+
     return {
         "Version": "2012-10-17",
         "Statement": [
+            # Deploying (or publishing the assets a deployment uses) through the bootstrap roles.
+            only_tagged("OnlyDeployersReachProd", prod),
+            *([only_tagged("OnlyDeployersReachTooling", tooling)] if tooling != prod else []),
             {
-                # The bootstrap roles' names: cdk-<qualifier>-deploy-role-<account>-<region> (CDK's bootstrap template).
-                "Sid": "OnlyDeployersDeployToProd",
+                # CloudFormation on the tooling account's stacks (every one deployed by CDK runs as its execution role,
+                # which a stack's users use without passing it) only through its deploy role, which the pipelines assume.
+                "Sid": "OnlyTheDeployRoleChangesStacks",
                 "Effect": "Deny",
-                "Action": ["sts:AssumeRole"],
-                "Resource": [f"arn:aws:iam::{prod}:role/cdk-*-deploy-role-{prod}-*"],
-                "Condition": deployers,
+                "Action": ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet",
+                           "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack"],
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deploy_role, cloudformation]}},
             },
             {
-                # Webhooks start builds too; the others start, repeat or rewrite one (buildspec, source, role, tags).
+                "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
+                "Effect": "Deny",
+                "Action": ["iam:PassRole"],
+                "Resource": [cloudformation],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": deploy_role}},
+            },
+            {
+                # Webhooks and sandboxes start builds too; the others start, repeat or rewrite one (buildspec, source, role).
                 "Sid": "OnlyPipelinesBuildGuardedDeploys",
                 "Effect": "Deny",
                 "Action": ["codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
-                           "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
+                           "codebuild:StartSandbox", "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": guarded},
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT]},
                               "StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": EVERY_STAGE_ACCOUNT}, **not_cloudformation},
             },
             {
-                # Passing such a role to another project or pipeline, or trusting someone else with it, would lend its tag.
+                # Passing such a role elsewhere, trusting someone else with it, or widening what it may do.
                 "Sid": "KeepGuardedDeployersToThemselves",
                 "Effect": "Deny",
-                "Action": ["iam:PassRole", "iam:UpdateAssumeRolePolicy"],
+                "Action": ["iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT]}, **not_cloudformation},
             },
             {
                 "Sid": "KeepTheDeployerTag",
                 "Effect": "Deny",
-                "Action": ["iam:CreateRole", "iam:TagRole", "iam:UntagRole", "sts:TagSession"],
+                "Action": ["iam:CreateRole", "iam:TagRole", "iam:UntagRole", "iam:CreateUser", "iam:TagUser", "iam:UntagUser", "sts:TagSession"],
                 "Resource": "*",
                 "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
+            },
+            {
+                # The platform's pipelines (<project>-release, <project>-release-<model>): an approval removed, a stage's
+                # project or role changed.
+                "Sid": "PipelinesChangeOnlyThroughCloudFormation",
+                "Effect": "Deny",
+                "Action": ["codepipeline:UpdatePipeline", "codepipeline:DeletePipeline"],
+                "Resource": [f"arn:aws:codepipeline:*:{tooling}:{project}-*"],
+                "Condition": not_cloudformation,
             },
         ],
     }

@@ -292,27 +292,72 @@ def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: Sy
         assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=[DEPLOYS_TO_TAG]), action
         assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=["team"]) == [], action
     assert denied(policy, action="iam:TagRole", resource=f"arn:aws:iam::{account}:role/x", principal_arn=cloudformation, tag_keys=[DEPLOYS_TO_TAG]) == []
+    assert denied(policy, action="iam:CreateUser", resource=f"arn:aws:iam::{account}:user/x", principal_arn=admin, tag_keys=[DEPLOYS_TO_TAG])
+    assert denied(policy, action="iam:PutRolePolicy", resource=f"arn:aws:iam::{account}:role/d", principal_arn=admin, resource_tags=deployer_tags[prod])
+    # the tooling account's own stacks, which could define a prod deployer: only the pipelines deploy them
+    tooling_deploy = f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{config.region}"
+    assert denied(policy, action="sts:AssumeRole", resource=tooling_deploy, principal_arn=admin)
+    for tags in (pipeline_tags, self_mutation):
+        assert denied(policy, action="sts:AssumeRole", resource=tooling_deploy, principal_arn=f"arn:aws:iam::{account}:role/p", principal_tags=tags) == []
+    stack_arn = f"arn:aws:cloudformation:{config.region}:{account}:stack/{config.project}-delivery/1"
+    assert denied(policy, action="cloudformation:UpdateStack", resource=stack_arn, principal_arn=admin)
+    assert denied(policy, action="cloudformation:UpdateStack", resource=stack_arn, principal_arn=tooling_deploy) == []
+    assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=admin)
+    assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=tooling_deploy) == []
+    # the assets the deployments use: published through the publishing roles by the pipeline's tagged asset roles
+    prod_files = f"arn:aws:iam::{prod}:role/cdk-hnb659fds-file-publishing-role-{prod}-{config.region}"
+    assert denied(policy, action="sts:AssumeRole", resource=prod_files, principal_arn=f"arn:aws:iam::{account}:role/f", principal_tags={DEPLOYS_TO_TAG: EVERY_STAGE_ACCOUNT}) == []
+    assert denied(policy, action="sts:AssumeRole", resource=prod_files, principal_arn=f"arn:aws:iam::{account}:role/d", principal_tags=deployer_tags[dev])
+    assert denied(policy, action="codebuild:StartBuild", resource=project_arn, principal_arn=admin, resource_tags={DEPLOYS_TO_TAG: EVERY_STAGE_ACCOUNT})
+    # the platform's pipelines change only through CloudFormation; other pipelines of the account are not the SCP's
+    pipeline_arn = f"arn:aws:codepipeline:{config.region}:{account}:{config.project}-release-churn"
+    assert denied(policy, action="codepipeline:UpdatePipeline", resource=pipeline_arn, principal_arn=admin)
+    assert denied(policy, action="codepipeline:UpdatePipeline", resource=pipeline_arn, principal_arn=cloudformation) == []
+    assert denied(policy, action="codepipeline:UpdatePipeline", resource=f"arn:aws:codepipeline:{config.region}:{account}:other", principal_arn=admin) == []
 
 
-def test_only_tagged_roles_of_the_tooling_account_may_assume_prods_deploy_role(platform: SynthesizedPlatform) -> None:
-    """Every role the tooling account's stacks grant ``sts:AssumeRole`` on prod's bootstrap deploy role carries a tag
-    the tooling SCP lets through: attaching the SCP does not break a pipeline."""
-    prod = platform.config.accounts.prod
-    found = 0
-    for path in ("Delivery", *(s.node.path for s in (platform.releases.tooling, *platform.releases.stacks.values()))):  # type: ignore[union-attr]
+def _rendered(value: Any) -> str:
+    """A policy resource as a string, with the partition and region references rendered."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return {"AWS::Partition": "aws", "AWS::Region": "eu-west-1"}.get(value["Ref"], "<ref>")
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return value["Fn::Join"][0].join(_rendered(p) for p in value["Fn::Join"][1])
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-west-1")
+    return "<unresolved>"
+
+
+def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstrap_roles(platform: SynthesizedPlatform) -> None:
+    """Every role the tooling account's stacks let assume a bootstrap deploy or publishing role of prod or of the tooling
+    account carries a tag the tooling SCP lets through for that account: attaching the SCP does not break a pipeline."""
+    assert platform.releases is not None
+    config = platform.config
+    found: dict[str, set[str]] = {}
+    for path in ("Delivery", *(s.node.path for s in (platform.releases.tooling, *platform.releases.stacks.values()))):
         template = platform.templates[path]
         for policy in resources(template, "AWS::IAM::Policy").values():
-            grants = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
-                      if "sts:AssumeRole" in as_list(s["Action"]) and f"cdk-hnb659fds-deploy-role-{prod}" in json.dumps(s["Resource"])]
-            for ref in (r["Ref"] for r in policy["Properties"]["Roles"]) if grants else ():
-                tags = {t["Key"]: t["Value"] for t in template["Resources"][ref]["Properties"].get("Tags", [])}
-                assert tags.get(DEPLOYS_TO_TAG) in (prod, EVERY_STAGE_ACCOUNT), (path, ref, tags)
-                found += 1
-    assert found == 2  # the platform's pipeline and the release pipelines' prod deploy project
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if "sts:AssumeRole" not in as_list(statement["Action"]):
+                    continue
+                patterns = [_rendered(r) for r in as_list(statement["Resource"])]
+                for account in (config.accounts.prod, config.accounts.tooling):
+                    roles = [f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{config.region}"
+                             for kind in ("deploy", "file-publishing", "image-publishing")]
+                    if not any(fnmatch.fnmatchcase(role, p) for role in roles for p in patterns):
+                        continue
+                    for ref in (r["Ref"] for r in policy["Properties"]["Roles"]):
+                        tags = {t["Key"]: t["Value"] for t in template["Resources"][ref]["Properties"].get("Tags", [])}
+                        assert tags.get(DEPLOYS_TO_TAG) in (account, EVERY_STAGE_ACCOUNT), (path, ref, account, tags)
+                        found.setdefault(account, set()).add(ref)
+    # prod: the platform's pipeline, its file-asset role, the release pipelines' prod deploy project; the tooling account
+    # (whose stacks have no file assets): the platform's pipeline (its Releases stage) and the self-mutation
+    assert {a: len(r) for a, r in found.items()} == {config.accounts.prod: 3, config.accounts.tooling: 2}, found
 
 
 def test_the_command_prints_the_tooling_policy() -> None:
     ok = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG), "--tooling"],
                         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert [s["Sid"] for s in json.loads(ok.stdout)["Statement"]][0] == "OnlyDeployersDeployToProd"
+    assert [s["Sid"] for s in json.loads(ok.stdout)["Statement"]][0] == "OnlyDeployersReachProd"

@@ -457,9 +457,13 @@ class DeliveryPipeline(Construct):
         code_pipeline = self.pipeline.pipeline
         # The pipeline's role assumes every stage account's bootstrap deploy role (the CloudFormation actions' role), and
         # its CodeBuild actions' role starts the self-mutation build, which deploys this pipeline's own stack: the
-        # pipeline's account is among those it deploys to, through that project and its role.
-        for role in (code_pipeline.role, self.pipeline.node.find_child("CodeBuildActionRole")):
-            Tags.of(role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
+        # pipeline's account is among those it deploys to, through that project and its role. The tags are what the
+        # tooling account's SCP (stacks/guardrails.py) tells deployers apart by.
+        # The asset roles publish (through each account's publishing roles) what the deployments use.
+        asset_roles = [c for c in self.node.find_all() if isinstance(c, iam.Role) and c.node.path.endswith(("/Assets/FileRole", "/Assets/DockerRole"))]
+        asset_projects = [c for c in self.node.find_all() if isinstance(c, codebuild.Project) and "/Assets/" in c.node.path]
+        for resource in (code_pipeline.role, self.pipeline.node.find_child("CodeBuildActionRole"), *asset_roles, *asset_projects):
+            Tags.of(resource).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
         self_mutation = self.pipeline.self_mutation_project
         for resource in (self_mutation, self_mutation.role):
             Tags.of(resource).add(DEPLOYS_TO_TAG, Stack.of(self).account)
