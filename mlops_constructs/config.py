@@ -106,6 +106,12 @@ def _account_id(value: Any) -> Any:
     return value
 
 
+def _principal_arn(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"arn:aws:iam::\d{12}:(role|user)/[A-Za-z0-9+=,.@_/*-]{1,512}", value):
+        raise ValueError("must be an IAM role or user ARN, arn:aws:iam::<account>:role/<path and name> (* allowed)")
+    return value
+
+
 def _slug(max_length: int) -> BeforeValidator:
     pattern = re.compile(rf"[a-z][a-z0-9-]{{1,{max_length - 2}}}[a-z0-9]")
 
@@ -1345,6 +1351,10 @@ class DeliverySettings(_Strict):
 
     connection: ConnectionSource | None = None
     s3: S3Source | None = None
+    approvers: list[Annotated[str, BeforeValidator(_principal_arn)]] | None = Field(default=None, min_length=1)
+    """IAM role or user ARNs (``*`` allowed) of the tooling account that may approve the pipelines' manual approvals:
+    the tooling account's SCP (``python -m stacks.guardrails --tooling``) refuses ``PutApprovalResult`` on the
+    platform's pipelines to anyone else. Default: not restricted by the SCP (grant it in IAM to the approvers only)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DeliverySettings:
@@ -1402,6 +1412,11 @@ class PlatformConfig(_Strict):
                     f"{len(longest)} characters and S3 allows {_MAX_BUCKET_NAME}; use at most {budget} characters here",
                 )
             )
+        if self.delivery is not None:
+            for index, approver in enumerate(self.delivery.approvers or ()):
+                if approver.split(":")[4] != self.accounts.tooling:
+                    problems.append(_FieldError(("delivery", "approvers", index), approver,
+                                                f"must be a role or user of the tooling account {self.accounts.tooling}, where the pipelines are"))
         problems += self._image_problems()
         problems += self._monitoring_problems()
         problems += self._capacity_problems()

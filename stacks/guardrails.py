@@ -21,8 +21,8 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 ``--tooling`` prints the SCP for the tooling account instead (docs/security.md): only principals tagged
 ``mlops:deploys-to`` (the pipelines' roles, the release deploy projects) assume prod's and the tooling account's
 bootstrap deploy and publishing roles, start or change the builds that deploy there, or change the platform's
-pipelines; CloudFormation changes the tooling account's stacks only through its deploy role; and only CloudFormation
-passes, widens, re-trusts or tags such a role.
+pipelines; CloudFormation changes the tooling account's stacks only through its deploy role; only CloudFormation
+passes, widens, re-trusts or tags such a role; and, when ``delivery.approvers`` is set, only they approve.
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
@@ -195,6 +195,14 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Resource": [f"arn:aws:codepipeline:*:{tooling}:{project}-*"],
                 "Condition": not_cloudformation,
             },
+            # The manual approvals (Promote-Prod) of the platform's pipelines, by the configured approvers only.
+            *([{
+                "Sid": "OnlyApproversApprove",
+                "Effect": "Deny",
+                "Action": ["codepipeline:PutApprovalResult"],
+                "Resource": [f"arn:aws:codepipeline:*:{tooling}:{project}-*"],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": list(approvers)}},
+            }] if (approvers := config.delivery.approvers if config.delivery else None) else []),
         ],
     }
 

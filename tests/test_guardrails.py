@@ -19,7 +19,8 @@ from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, ins
 from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
-from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, resources
+from mlops_constructs.config import ConfigError, PlatformConfig
+from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources
 
 # Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
 # aws:PrincipalTag (the tags of the calling role or user) is one; aws:ResourceTag and aws:TagKeys are not among them:
@@ -354,6 +355,28 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
     # prod: the platform's pipeline, its file-asset role, the release pipelines' prod deploy project; the tooling account
     # (whose stacks have no file assets): the platform's pipeline (its Releases stage) and the self-mutation
     assert {a: len(r) for a, r in found.items()} == {config.accounts.prod: 3, config.accounts.tooling: 2}, found
+
+
+def test_only_the_configured_approvers_approve_the_platforms_pipelines() -> None:
+    data = default_config_data()
+    tooling = data["accounts"]["tooling"]
+    assert "OnlyApproversApprove" not in {s["Sid"] for s in tooling_guardrail_policy(PlatformConfig.from_mapping(data))["Statement"]}
+    approvers = [f"arn:aws:iam::{tooling}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_ReleaseApprovers_*"]
+    data["delivery"]["approvers"] = approvers
+    policy = tooling_guardrail_policy(PlatformConfig.from_mapping(data))
+    approval = f"arn:aws:codepipeline:eu-west-1:{tooling}:{data['project']}-release-churn/Prod/Promote-Prod"
+    approver = f"arn:aws:iam::{tooling}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_ReleaseApprovers_0a1b"
+    assert denied(policy, action="codepipeline:PutApprovalResult", resource=approval, principal_arn=approver) == []
+    assert denied(policy, action="codepipeline:PutApprovalResult", resource=approval,
+                  principal_arn=f"arn:aws:iam::{tooling}:role/Developer") == ["OnlyApproversApprove"]
+    assert unknown_keys(policy["Statement"]) == [] and len(compact(policy)) <= SCP_MAX_CHARACTERS
+    # an approver of another account could never call the tooling account's pipelines: refused with the reason
+    data["delivery"]["approvers"] = ["arn:aws:iam::999999999999:role/Approver"]
+    with pytest.raises(ConfigError, match=r"delivery\.approvers\[0\]: must be a role or user of the tooling account 111111111111, where the pipelines are \(got 'arn:aws:iam::999999999999:role/Approver'\)"):
+        PlatformConfig.from_mapping(data)
+    data["delivery"]["approvers"] = ["Approver"]
+    with pytest.raises(ConfigError, match=r"delivery\.approvers\[0\]: .*\(got 'Approver'\)"):
+        PlatformConfig.from_mapping(data)
 
 
 def test_the_command_prints_the_tooling_policy() -> None:
