@@ -5,9 +5,7 @@ label first, without a header (what ``train.py`` reads), and a drift baseline of
 """
 
 import argparse
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from common import PROCESSING_ROOT
