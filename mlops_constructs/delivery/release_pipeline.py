@@ -419,8 +419,10 @@ class ReleasePipeline(Construct):
                     additional_information=f"Release {release_name} (#{{{SYNTH_NAMESPACE}.{RELEASE_DETAIL_VARIABLE}}}) to {deployment.name}? "
                                            "The earlier stages are deployed and their smoke tests passed.",
                 ))
+            # the deployment's account's own project (the only one when the tooling deploys to one account)
+            deploy = tooling.deploy_projects[deployment.account or next(iter(tooling.deploy_projects))]
             steps.append(actions.CodeBuildAction(
-                action_name=f"Deploy-{deployment.name}", project=tooling.deploy_projects[deployment.account or next(iter(tooling.deploy_projects))], input=assembly, run_order=len(steps) + 1,
+                action_name=f"Deploy-{deployment.name}", project=deploy, input=assembly, run_order=len(steps) + 1,
                 environment_variables=env({"RELEASE_STACKS": deployment.stacks}),
             ))
             if deployment.smoke_tests:
