@@ -26,6 +26,9 @@ or the tooling account's own: the platform pipeline's self-mutation): the accoun
 CloudFormation tag them."""
 EVERY_STAGE_ACCOUNT = "all"
 """The :data:`DEPLOYS_TO_TAG` value of a pipeline's role, which deploys (or starts the deployments) to every stage."""
+BOOTSTRAP_ROLE_PREFIX = "cdk-hnb659fds"
+"""The CDK bootstrap roles' name prefix with CDK's default qualifier, which the platform's accounts are bootstrapped
+with: ``cdk-hnb659fds-<kind>-role-<account>-<region>``."""
 
 GUARDED_KEYS: dict[str, tuple[str, ...]] = {
     # action: the guardrail keys SageMaker evaluates for it (Service Authorization Reference)

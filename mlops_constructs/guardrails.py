@@ -7,6 +7,8 @@ Service Authorization Reference). The constructs put the conditions on their own
 policy.
 """
 
-from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, GUARDED_KEYS, account_wide_denials, inside_guardrails
+from mlops_constructs._guardrails import (
+    BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, GUARDED_KEYS, account_wide_denials, inside_guardrails,
+)
 
-__all__ = ["DEPLOYS_TO_TAG", "EVERY_STAGE_ACCOUNT", "GUARDED_KEYS", "account_wide_denials", "inside_guardrails"]
+__all__ = ["BOOTSTRAP_ROLE_PREFIX", "DEPLOYS_TO_TAG", "EVERY_STAGE_ACCOUNT", "GUARDED_KEYS", "account_wide_denials", "inside_guardrails"]

@@ -36,7 +36,7 @@ import json
 import sys
 from typing import Any
 
-from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, account_wide_denials
+from mlops_constructs.guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 SCP_MAX_CHARACTERS = 5120
@@ -44,8 +44,6 @@ SCP_MAX_CHARACTERS = 5120
 PROJECT_TAG = "mlops:project"
 """The tag every resource of a stage carries (stacks/stage.py) with the project's name."""
 CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
-BOOTSTRAP_QUALIFIER_PREFIX = "cdk-hnb659fds"
-"""The bootstrap roles' name prefix with CDK's default qualifier, which the platform's accounts are bootstrapped with."""
 """The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
 
 
@@ -126,9 +124,10 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     prod, tooling, region, project = config.accounts.prod, config.accounts.tooling, config.region, config.project
     guarded = list(dict.fromkeys([prod, tooling]))
     # Exactly the tooling account's own bootstrap roles (a pattern would exempt any role someone names to fit it).
-    deploy_role = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_QUALIFIER_PREFIX}-deploy-role-{tooling}-{region}"
-    cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_QUALIFIER_PREFIX}-cfn-exec-role-{tooling}-{region}"
+    deploy_role = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-deploy-role-{tooling}-{region}"
+    cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-cfn-exec-role-{tooling}-{region}"
     not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": cloudformation}}
+    pipelines = [f"arn:aws:codepipeline:*:{tooling}:{project}-*"]  # <project>-release, <project>-release-<model>
 
     def bootstrap_roles(account: str) -> list[str]:
         # CDK's bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>; any qualifier.
@@ -187,12 +186,11 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
             },
             {
-                # The platform's pipelines (<project>-release, <project>-release-<model>): an approval removed, a stage's
-                # project or role changed.
+                # The platform's pipelines: an approval removed, a stage's project or role changed.
                 "Sid": "PipelinesChangeOnlyThroughCloudFormation",
                 "Effect": "Deny",
                 "Action": ["codepipeline:UpdatePipeline", "codepipeline:DeletePipeline"],
-                "Resource": [f"arn:aws:codepipeline:*:{tooling}:{project}-*"],
+                "Resource": pipelines,
                 "Condition": not_cloudformation,
             },
             # The manual approvals (Promote-Prod) of the platform's pipelines, by the configured approvers only.
@@ -200,7 +198,7 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Sid": "OnlyApproversApprove",
                 "Effect": "Deny",
                 "Action": ["codepipeline:PutApprovalResult"],
-                "Resource": [f"arn:aws:codepipeline:*:{tooling}:{project}-*"],
+                "Resource": pipelines,
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": list(approvers)}},
             }] if (approvers := config.delivery.approvers if config.delivery else None) else []),
         ],

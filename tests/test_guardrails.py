@@ -21,6 +21,7 @@ from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
 from mlops_constructs.config import ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources
+from tests.test_delivery_pipeline import render
 
 # Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
 # aws:PrincipalTag (the tags of the calling role or user) is one; aws:ResourceTag and aws:TagKeys are not among them:
@@ -317,19 +318,6 @@ def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: Sy
     assert denied(policy, action="codepipeline:UpdatePipeline", resource=f"arn:aws:codepipeline:{config.region}:{account}:other", principal_arn=admin) == []
 
 
-def _rendered(value: Any) -> str:
-    """A policy resource as a string, with the partition and region references rendered."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        return {"AWS::Partition": "aws", "AWS::Region": "eu-west-1"}.get(value["Ref"], "<ref>")
-    if isinstance(value, dict) and "Fn::Join" in value:
-        return value["Fn::Join"][0].join(_rendered(p) for p in value["Fn::Join"][1])
-    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
-        return value["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "eu-west-1")
-    return "<unresolved>"
-
-
 def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstrap_roles(platform: SynthesizedPlatform) -> None:
     """Every role the tooling account's stacks let assume a bootstrap deploy or publishing role of prod or of the tooling
     account carries a tag the tooling SCP lets through for that account: attaching the SCP does not break a pipeline."""
@@ -342,7 +330,7 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                 if "sts:AssumeRole" not in as_list(statement["Action"]):
                     continue
-                patterns = [_rendered(r) for r in as_list(statement["Resource"])]
+                patterns = [render(r, {"AWS::Partition": "aws", "AWS::Region": config.region}) for r in as_list(statement["Resource"])]
                 for account in (config.accounts.prod, config.accounts.tooling):
                     roles = [f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{config.region}"
                              for kind in ("deploy", "file-publishing", "image-publishing")]

@@ -460,9 +460,9 @@ class DeliveryPipeline(Construct):
         # pipeline's account is among those it deploys to, through that project and its role. The tags are what the
         # tooling account's SCP (stacks/guardrails.py) tells deployers apart by.
         # The asset roles publish (through each account's publishing roles) what the deployments use.
-        asset_roles = [c for c in self.node.find_all() if isinstance(c, iam.Role) and c.node.path.endswith(("/Assets/FileRole", "/Assets/DockerRole"))]
-        asset_projects = [c for c in self.node.find_all() if isinstance(c, codebuild.Project) and "/Assets/" in c.node.path]
-        for resource in (code_pipeline.role, self.pipeline.node.find_child("CodeBuildActionRole"), *asset_roles, *asset_projects):
+        asset_scope = self.pipeline.node.try_find_child("Assets")  # only when the stages have assets
+        assets = [c for c in asset_scope.node.find_all() if isinstance(c, (iam.Role, codebuild.Project))] if asset_scope else []
+        for resource in (code_pipeline.role, self.pipeline.node.find_child("CodeBuildActionRole"), *assets):
             Tags.of(resource).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
         self_mutation = self.pipeline.self_mutation_project
         for resource in (self_mutation, self_mutation.role):

@@ -32,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
-from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
+from mlops_constructs._guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
@@ -235,7 +235,7 @@ class ReleaseTooling(Construct):
             role = iam.Role(self, f"DeployRole{suffix}", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
                             description=f"Deploys releases of {name_prefix} to account {account} through its CDK bootstrap roles")
             role.add_to_principal_policy(iam.PolicyStatement(sid="DeployThroughBootstrapRoles", actions=["sts:AssumeRole"], resources=[
-                f"arn:{stack.partition}:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{stack.region}" for kind in _BOOTSTRAP_ROLES]))
+                f"arn:{stack.partition}:iam::{account}:role/{BOOTSTRAP_ROLE_PREFIX}-{kind}-role-{account}-{stack.region}" for kind in _BOOTSTRAP_ROLES]))
             project = codebuild.PipelineProject(
                 self, f"Deploy{suffix}", role=role, encryption_key=self.encryption_key, logging=logging,
                 description=f"Deploys the stacks of one release of {name_prefix} to account {account}",
