@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -122,6 +124,10 @@ def _allow_for_this_account(key: kms.Key, sid: str, service: str, *, if_exists: 
     )
 
 
+_alarms_publish_to: weakref.WeakSet[sns.ITopic] = weakref.WeakSet()
+"""The topics :func:`allow_alarms_to_publish` has given its statement."""
+
+
 def alarm_action(topic: sns.ITopic) -> cloudwatch_actions.SnsAction:
     """The action that sends an alarm's state changes to ``topic``, once the topic's policy lets CloudWatch alarms of
     this account publish to it (see :func:`allow_alarms_to_publish`)."""
@@ -138,8 +144,12 @@ def allow_alarms_to_publish(topic: sns.ITopic) -> None:
     ... because no resource-based policy allows the SNS:Publish action", in the alarm's history), silently for whoever
     watches the topic (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger: allow the
     principal cloudwatch.amazonaws.com sns:Publish, optionally for the alarms' aws:SourceArn). The key side is
-    :func:`allow_dead_letters_and_alarms`. A topic imported from elsewhere is not changed (its owner grants this); CDK
-    keeps one copy of a statement added twice."""
+    :func:`allow_dead_letters_and_alarms`. A topic imported from elsewhere is not changed (its owner grants this). Added
+    once per topic: CDK would keep one copy of a statement added twice, but building it again for every alarm costs
+    round trips to jsii's Node process."""
+    if topic in _alarms_publish_to:
+        return
+    _alarms_publish_to.add(topic)
     topic.add_to_resource_policy(
         iam.PolicyStatement(
             sid="CloudWatchAlarmsOfThisAccount",

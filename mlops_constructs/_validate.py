@@ -9,11 +9,12 @@ Like aws-cdk-lib's own validation (``Bucket``'s name checks), a check of a liter
 from __future__ import annotations
 
 import re
+import struct
 import warnings
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from aws_cdk import Token
+from jsii._reference_map import InterfaceDynamicProxy  # jsii is pinned (constraints.txt); tests/test_validate.py
 
 from mlops_constructs.errors import PropsError
 
@@ -22,9 +23,27 @@ T = TypeVar("T")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
+# How aws-cdk-lib encodes a token in a string or a number (core/lib/private/encoding.ts, ``unresolved``), so that
+# recognizing one costs no round trip to jsii's Node process: a string holds "${Token[<key>]}" or, once it
+# contains "Token[", a stringified number token; a number token is a double whose top 16 bits are 0xFBFF.
+# tests/test_validate.py checks ``is_token`` against ``Token.is_unresolved`` of the installed aws-cdk-lib.
+_ANY_TOKEN_MARKER = "Token["
+_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.[0-9]{10,16}e\+289")
+_NUMBER_TOKEN_BITS = 0xFBFF
+
+
 def is_token(value: Any) -> bool:
-    """Whether ``value`` is (or holds) a CDK token, a value only known at deploy time."""
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and Token.is_unresolved(value)
+    """Whether ``value`` is (or holds) a CDK token, a value only known at deploy time: the answer of
+    ``Token.is_unresolved`` for a string or a number, worked out here; anything else is not one."""
+    if isinstance(value, str):
+        return _ANY_TOKEN_MARKER in value and _STRING_TOKEN.search(value) is not None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond a double: Infinity to JavaScript, not a token
+        return False
+    return struct.unpack("<Q", struct.pack("<d", number))[0] >> 48 == _NUMBER_TOKEN_BITS
 
 
 def check_type(construct: str, prop: str, value: Any, *types: type, optional: bool = False) -> None:
@@ -46,7 +65,12 @@ def check_interface(construct: str, prop: str, value: Any, member: str, allowed:
     ecr.IRepository")``."""
     if value is None and optional:
         return
-    if isinstance(value, (str, int, float, bool, list, tuple, dict)) or not hasattr(value, member):
+    if isinstance(value, (str, int, float, bool, list, tuple, dict)):
+        raise PropsError(construct, prop, value, allowed)
+    # The classes first: on a jsii object, reading the member itself is a round trip to Node that returns its
+    # value. jsii hands an object typed by several interfaces over as a proxy of one delegate per interface.
+    classes = [type(d) for d in value._delegates] if isinstance(value, InterfaceDynamicProxy) else [type(value)]
+    if not any(hasattr(c, member) for c in classes) and not hasattr(value, member):
         raise PropsError(construct, prop, value, allowed)
 
 

@@ -6,9 +6,12 @@ import re
 import warnings
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+import jsii
 import pytest
 
-from mlops_constructs._validate import check_choice, check_interface, check_range, check_type, renamed
+from mlops_constructs._validate import check_choice, check_interface, check_range, check_type, is_token, renamed
 from mlops_constructs.errors import PropsError
 
 
@@ -31,9 +34,54 @@ def test_a_range_names_its_bounds_and_lets_a_token_through() -> None:
     check_range("X", "count", cdk.Token.as_number(cdk.Fn.ref("Count")), 1, 10)
 
 
+@jsii.implements(cdk.IStableStringProducer)
+class _Produce:
+    def produce(self) -> str:
+        return "x"
+
+
+def test_is_token_answers_as_aws_cdk_lib_does() -> None:
+    """``is_token`` recognizes tokens in Python (no round trip to jsii); it must agree with aws-cdk-lib's own
+    ``Token.is_unresolved`` on every kind of token and on near misses."""
+    stack = cdk.Stack(cdk.App(), "S")
+    number = cdk.Token.as_number(cdk.Fn.ref("Count"))
+    string = cdk.Fn.ref("Name")
+    tokens = [
+        string, cdk.Aws.ACCOUNT_ID, stack.account, cdk.Token.as_string(cdk.Fn.get_att("R", "Arn")), f"arn:{cdk.Aws.PARTITION}:s3:::b",
+        number, cdk.Token.as_number(cdk.Fn.get_att("R", "Size")), cdk.Token.as_string(number), f"{string}-{number}",
+        cdk.Lazy.string(_Produce(), display_hint="a_b-c:d"), "Token[ -1.8881545897087626e+289", cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("M"))).to_seconds(),
+    ]
+    near_misses = [
+        f"prefix-{number}", str(number),  # a stringified number alone is no token to aws-cdk-lib either
+        "", "Token[", "${Token[]}", "${Token[a b]}", "${Token[x]", "#{Token[TOKEN.1]}", "Token[TOKEN.1]",
+        "-1.88815458970876e+289", "-1.888154589e+289", "-1.8881545897087626e+288", "-1.٨881545897087626e+289", "Token[ -1.٨881545897087626e+289", "Token[ 1.8881545897087626e+289",
+        "arn:aws:s3:::bucket", "123456789012", 0, 1, -1, 2**53, 2**1100, -(2**1100), 1.5, -1.8881545897087626e+288, -0.0,
+    ]
+    near_misses += [f"Token[{t}" for t in tokens if isinstance(t, str)]
+    assert all(is_token(t) for t in tokens)
+    for value in tokens + near_misses:
+        assert is_token(value) == cdk.Token.is_unresolved(value), value
+    # Not asked of aws-cdk-lib: JSON cannot carry NaN or infinities to it, and is_token takes no container.
+    assert not any(is_token(v) for v in (float("nan"), float("inf"), float("-inf"), True, False, None, [string], {"a": string}, stack))
+
+
 def test_an_interface_is_recognised_by_its_member_and_a_choice_lists_the_options() -> None:
     with pytest.raises(PropsError, match=re.escape("X: alarm: must be a cloudwatch.IAlarm (got 'my-alarm')")):
         check_interface("X", "alarm", "my-alarm", "alarm_name", "must be a cloudwatch.IAlarm")
+    stack = cdk.Stack(cdk.App(), "S")
+    with pytest.raises(PropsError, match=re.escape("X: alarm: must be a cloudwatch.IAlarm (got <aws_cdk.Stack")):
+        check_interface("X", "alarm", stack, "alarm_name", "must be a cloudwatch.IAlarm")
+    check_interface("X", "alarm", cloudwatch.Alarm.from_alarm_name(stack, "A", "a"), "alarm_name", "must be a cloudwatch.IAlarm")
+    imported_key = kms.Key.from_key_arn(stack, "K", "arn:aws:kms:eu-west-1:111111111111:key/k")  # jsii: a proxy of delegates
+    check_interface("X", "key", imported_key, "key_arn", "must be a kms.IKey")
+    with pytest.raises(PropsError, match=re.escape("X: alarm: must be a cloudwatch.IAlarm")):
+        check_interface("X", "alarm", imported_key, "alarm_name", "must be a cloudwatch.IAlarm")
+
+    class OwnAlarm:  # an implementation in Python, whose member is an attribute of the object only
+        def __init__(self) -> None:
+            self.alarm_name = "a"
+
+    check_interface("X", "alarm", OwnAlarm(), "alarm_name", "must be a cloudwatch.IAlarm")
     with pytest.raises(PropsError, match=re.escape("X: deployment: must be one of CANARY, LINEAR (got 'BLUE')")):
         check_choice("X", "deployment", "BLUE", ("CANARY", "LINEAR"))
 

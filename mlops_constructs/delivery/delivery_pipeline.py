@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Tags, Token
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Tags
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -28,6 +28,7 @@ from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
+from mlops_constructs._validate import is_token
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"
@@ -520,7 +521,7 @@ class DeliveryPipeline(Construct):
                 raise PropsError("DeliveryPipeline", "base_images", image,
                                  "each entry must be an ECR image URI, <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]")
             region = Stack.of(self).region
-            if not Token.is_unresolved(region) and match["region"] != region:
+            if not is_token(region) and match["region"] != region:
                 raise PropsError("DeliveryPipeline", "base_images", image,
                                  f"must be in the pipeline's region {region}: the asset build's ECR login is regional "
                                  "(copy the image to a repository there, or use the region's own SageMaker image)")
@@ -638,7 +639,7 @@ class DeliveryPipeline(Construct):
         if not stages:
             raise PropsError(name, "stages", list(stages), "must name at least one stage to deploy")
         for entry in stages:
-            if Token.is_unresolved(entry.stage.account or "") or not entry.stage.account or not entry.stage.region:
+            if is_token(entry.stage.account or "") or not entry.stage.account or not entry.stage.region:
                 raise PropsError(name, "stages", entry.stage.node.path, "each stage needs an explicit account and region")
             for test in entry.smoke_tests:
                 if not _ROLE_ARN.fullmatch(test.role_arn) or "*" in test.role_arn:

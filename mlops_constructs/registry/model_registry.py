@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Arn, ArnFormat, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import Arn, ArnFormat, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -490,7 +490,7 @@ class ModelRegistry(_ModelPackageGroupBase):
         whose account is unknown, or of an account already in ``read_accounts`` needs nothing here."""
         account = principal.principal_account
         own = Stack.of(self).account
-        if account is None or Token.is_unresolved(account) or Token.is_unresolved(own) or account == own or account in self.read_accounts:
+        if account is None or is_token(account) or is_token(own) or account == own or account in self.read_accounts:
             return
         arns = principal.policy_fragment.principal_json.get("AWS", [])
         self._granted_principals.extend(a for a in arns if a not in self._granted_principals)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import jsii
-from aws_cdk import Duration, Fn, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, Fn, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -166,7 +166,7 @@ class EndpointReference(EndpointBase):
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         # SageMaker writes an endpoint's name in lowercase in its ARN (an IAM policy must match that)
-        self.endpoint_arn = arn(Stack.of(self), "sagemaker", "endpoint", endpoint_name if Token.is_unresolved(endpoint_name) else endpoint_name.lower(),
+        self.endpoint_arn = arn(Stack.of(self), "sagemaker", "endpoint", endpoint_name if is_token(endpoint_name) else endpoint_name.lower(),
                                 account=account, region=region)
         """``arn:<partition>:sagemaker:<region>:<account>:endpoint/<endpoint_name>``, in the stack's account and
         region unless given."""
@@ -612,10 +612,10 @@ class CanaryEndpoint(EndpointBase):
         # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html).
         stack = Stack.of(self)
         alarm_arn = getattr(alarm, "alarm_arn", None)
-        parts = alarm_arn.split(":") if isinstance(alarm_arn, str) and not Token.is_unresolved(alarm_arn) else []
+        parts = alarm_arn.split(":") if isinstance(alarm_arn, str) and not is_token(alarm_arn) else []
         region, account = (parts[3], parts[4]) if len(parts) > 4 else (None, None)
         for field, ours, theirs in (("account", stack.account, account), ("region", stack.region, region)):
-            if isinstance(theirs, str) and not Token.is_unresolved(theirs) and not Token.is_unresolved(ours) and theirs != ours:
+            if isinstance(theirs, str) and not is_token(theirs) and not is_token(ours) and theirs != ours:
                 raise PropsError(name, "rollback_alarms", alarm.alarm_name,
                                  f"must be an alarm of the endpoint's {field} ({ours}), which SageMaker can watch (the alarm's is {theirs})")
         if len(self._rollback_alarms) >= _MAX_ROLLBACK_ALARMS:

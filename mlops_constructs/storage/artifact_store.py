@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -17,6 +17,7 @@ from constructs import Construct
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import deny_grants_except_for_aws_resources
 from mlops_constructs._s3_names import reserved_prefix
+from mlops_constructs._validate import is_token
 from mlops_constructs.errors import PropsError
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -243,10 +244,10 @@ class ArtifactStore(Construct):
         if self._name_prefix is None:
             return None
         stack = Stack.of(self)
-        account = stack.account if not Token.is_unresolved(stack.account) else Aws.ACCOUNT_ID
-        region = stack.region if not Token.is_unresolved(stack.region) else Aws.REGION
+        account = stack.account if not is_token(stack.account) else Aws.ACCOUNT_ID
+        region = stack.region if not is_token(stack.region) else Aws.REGION
         name = self.bucket_name(self._name_prefix, purpose, account, region)
-        if not Token.is_unresolved(name) and len(name) > _MAX_BUCKET_NAME:
+        if not is_token(name) and len(name) > _MAX_BUCKET_NAME:
             raise PropsError(
                 type(self).__name__,
                 "name_prefix",

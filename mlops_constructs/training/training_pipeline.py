@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jsii
-from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack, Token
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -1189,7 +1189,7 @@ class TrainingPipeline(TrainingPipelineBase):
                              "must use only letters, digits and _ . - between slashes: each run's drift baseline location "
                              "is recorded in the model package's CustomerMetadataProperties, which allow no other punctuation")
         # s3://<bucket>/<prefix><32 hex digits>/baseline; an unresolved bucket name may have up to 63 characters.
-        bucket_length = 63 if Token.is_unresolved(bucket_name) else len(bucket_name)
+        bucket_length = 63 if is_token(bucket_name) else len(bucket_name)
         longest = len("s3://") + bucket_length + len("/") + len(artifact_prefix) + 32 + len("/baseline")
         if longest > _METADATA_VALUE_MAX:
             raise PropsError(name, "artifact_prefix", artifact_prefix,
@@ -1361,7 +1361,7 @@ class TrainingPipeline(TrainingPipelineBase):
             return {}
         if source_code is None:
             raise PropsError(name, given[0], steps[given[0]], "runs a script of source_code: give source_code, the scripts' archive (source_archive)")
-        if not Token.is_unresolved(source_code.s3_object_key) and not source_code.s3_object_key.endswith(".gz"):
+        if not is_token(source_code.s3_object_key) and not source_code.s3_object_key.endswith(".gz"):
             raise PropsError(name, "source_code", source_code.s3_object_key,
                              "must be a .tar.gz archive (source_archive makes one): the framework containers unpack nothing else")
         for prop, other, other_name in (("preprocess_script", preprocess_image, "preprocess_image"), ("preprocess_script", preprocessing, "preprocessing"),
