@@ -107,6 +107,15 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Resource": "*",
                 "Condition": {**tagged, "Null": {"aws:TagKeys": "true"}, **not_cloudformation},
             },
+            {
+                # The statements above exempt CloudFormation's execution roles by name: no one makes another role by that
+                # name (a role's ARN, path included, is what both the exemption and this Resource match), or makes one
+                # of them assumable. The bootstrap creates the real one before the SCP is attached (docs/security.md).
+                "Sid": "NoLookalikeCloudFormationRoles",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
+                "Resource": CLOUDFORMATION_EXECUTION_ROLES,
+            },
         ],
     }
 

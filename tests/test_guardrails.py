@@ -87,7 +87,9 @@ def test_scp_and_execution_policy_use_only_real_actions_and_keys(platform: Synth
 def test_scp_fits_the_organizations_limit_and_denies_only() -> None:
     from mlops_constructs.config import load_config
 
-    for policy in (guardrail_policy(load_config(DEFAULT_CONFIG)), tooling_guardrail_policy(load_config(DEFAULT_CONFIG))):
+    config = load_config(DEFAULT_CONFIG)
+    longest_name = config.model_copy(update={"project": "p" * 16})  # the longest project name: in three conditions
+    for policy in (guardrail_policy(config), tooling_guardrail_policy(config), guardrail_policy(longest_name), tooling_guardrail_policy(longest_name)):
         assert len(compact(policy)) <= SCP_MAX_CHARACTERS
         assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}  # an SCP here only takes away
         assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
@@ -115,6 +117,25 @@ def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete
         for logical_id, resource in resources(network, type_).items():
             tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
             assert tags.get(PROJECT_TAG) == platform.config.project, (type_, logical_id)
+
+
+def test_no_one_makes_a_role_the_cloudformation_exemption_would_admit(platform: SynthesizedPlatform) -> None:
+    """The statements that keep the platform's logs, keys and tag exempt CloudFormation's execution roles by name: a role
+    by such a name, made by anyone (an account's administrator too), or made assumable, would lift them."""
+    config = platform.config
+    policy = guardrail_policy(config)
+    account = config.accounts.dev
+    admin, tagged = f"arn:aws:iam::{account}:role/Admin", {PROJECT_TAG: config.project}
+    assert denied(policy, action="logs:DeleteLogGroup", resource="*", principal_arn=admin, resource_tags=tagged) == ["KeepThePlatformsLogs"]
+    lookalikes = [f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{config.region}-2",
+                  f"arn:aws:iam::{account}:role/cdk-x-cfn-exec-role-y", f"arn:aws:iam::{account}:role/cdk-team/ops-cfn-exec-role-1"]
+    for arn in lookalikes:
+        assert denied(policy, action="logs:DeleteLogGroup", resource="*", principal_arn=arn, resource_tags=tagged) == []  # exempt...
+        for action in ("iam:CreateRole", "iam:UpdateAssumeRolePolicy"):  # ...so no one makes it, nor lets anyone assume it
+            assert denied(policy, action=action, resource=arn, principal_arn=admin) == ["NoLookalikeCloudFormationRoles"], (action, arn)
+            assert denied(policy, action=action, resource=arn, principal_arn=arn) == ["NoLookalikeCloudFormationRoles"], (action, arn)
+    for other in (f"arn:aws:iam::{account}:role/team-cfn-exec-role", f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-x"):
+        assert denied(policy, action="iam:CreateRole", resource=other, principal_arn=admin) == []
 
 
 def test_scp_holds_sagemakers_other_compute_to_a_vpc_and_keys_too() -> None:
