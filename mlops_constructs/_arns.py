@@ -8,9 +8,13 @@ once per stack. ``tests/test_arns.py`` checks it against ``Stack.format_arn``.
 
 from __future__ import annotations
 
+import re
 import weakref
 
 from aws_cdk import Stack
+
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
+"""An IAM role's ARN (``*`` allowed in its path and name, for patterns), in any partition; ``account`` is its account."""
 
 _environments: weakref.WeakKeyDictionary[Stack, tuple[str, str, str]] = weakref.WeakKeyDictionary()
 

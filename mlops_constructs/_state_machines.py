@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnDeletionPolicy, Duration, Names, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -26,7 +25,7 @@ from constructs import Construct
 
 from mlops_constructs._arns import arn
 from mlops_constructs._iam import Statement, allow, policy_document, service_principal
-from mlops_constructs._keys import allow_scheduler_dead_letters, at_least_one_alarm
+from mlops_constructs._keys import allow_scheduler_dead_letters
 from mlops_constructs.compliance import ignore_cfn_lint
 
 
@@ -207,11 +206,6 @@ def notify_then_fail(topic_arn: Any, subject: str, message: Mapping[str, Any], e
         },
         "Failed": {"Type": "Fail", "Error": error, "Cause": "See the execution's failure notification"},
     }
-
-
-def any_run_alarm(scope: Construct, id: str, *, alarm_name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
-    """An alarm on one run or more in ``metric``'s period (failed, timed out...); no data is no alarm."""
-    return at_least_one_alarm(scope, id, metric=metric, description=description, alarm_name=alarm_name)
 
 
 def notify_statements(topic_arn: str, topic_key_arn: str | None, region: str) -> list[Statement]:

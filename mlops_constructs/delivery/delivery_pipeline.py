@@ -22,6 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
+from mlops_constructs._arns import ROLE_ARN
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
@@ -39,7 +40,6 @@ DEFAULT_CLI_VERSION = "2.1148.1"
 """The CDK CLI self-mutation and asset publishing install: the one this project pins in package.json."""
 
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
 CLI_NODE_RUNTIME = {"runtime-versions": {"nodejs": "22"}}
 """The install phase's runtime of the builds that run the CDK CLI or cdk-assets: CodeBuild's standard:7.0 image
 defaults to Node 18 (https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html: "the default
@@ -186,7 +186,7 @@ def release_role(scope: Construct, *, role_name: str, released_by: Sequence[str]
     accounts may assume, to start ``pipeline_arns`` (policy ``ReleasePolicy``) and do nothing else."""
     by_account: dict[str, list[str]] = {}
     for arn in released_by:
-        by_account.setdefault(_ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
+        by_account.setdefault(ROLE_ARN.fullmatch(arn)["account"], []).append(arn)  # type: ignore[index]
     role = iam.Role(
         scope, "ReleaseRole", role_name=role_name, description=description,
         assumed_by=iam.CompositePrincipal(*(
@@ -642,7 +642,7 @@ class DeliveryPipeline(Construct):
             if is_token(entry.stage.account or "") or not entry.stage.account or not entry.stage.region:
                 raise PropsError(name, "stages", entry.stage.node.path, "each stage needs an explicit account and region")
             for test in entry.smoke_tests:
-                if not _ROLE_ARN.fullmatch(test.role_arn) or "*" in test.role_arn:
+                if not ROLE_ARN.fullmatch(test.role_arn) or "*" in test.role_arn:
                     raise PropsError(name, "stages[].smoke_tests[].role_arn", test.role_arn, "must be an IAM role ARN")
         if isinstance(synth_commands, str) or not synth_commands:
             raise PropsError(name, "synth_commands", synth_commands, "must be a list of one or more shell commands")
@@ -654,7 +654,7 @@ class DeliveryPipeline(Construct):
             if isinstance(arns, str):
                 raise PropsError(name, prop, arns, "must be a list of IAM role ARNs, not a string")
             for arn in arns:
-                if not isinstance(arn, str) or not _ROLE_ARN.fullmatch(arn):
+                if not isinstance(arn, str) or not ROLE_ARN.fullmatch(arn):
                     raise PropsError(name, prop, arn, "each entry must be an IAM role ARN, arn:aws:iam::<12-digit account>:role/<name>")
                 if prop == "synth_assumable_roles" and "*" in arn:
                     raise PropsError(name, prop, arn, "each entry must name one role: the synth step may assume no wildcard")

@@ -31,6 +31,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
+from mlops_constructs._arns import ROLE_ARN
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
@@ -55,7 +56,6 @@ set it (the platform's: the model package), shown in every manual approval of th
 sees which version goes on; ``(not set by the synth commands)`` when they do not set it."""
 SOURCE_KEY = "release-source/source.zip"
 """Where, in the source bucket, the tested source is: written by the platform's pipeline, read by every release."""
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/*-]{1,512}")
 _NAME = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ACTION_CONFIGURATION_MAX = 1000
@@ -340,7 +340,7 @@ class ReleaseTooling(Construct):
             if value is not None and not _ROLE_NAME.fullmatch(value):
                 raise PropsError(name, prop, value, "must be an IAM role name: 1-64 letters, digits and + = , . @ _ -")
         for prop, arns in (("synth_assumable_roles", synth_assumable_roles), ("smoke_test_roles", smoke_test_roles), ("released_by", released_by)):
-            if isinstance(arns, str) or not all(isinstance(a, str) and _ROLE_ARN.fullmatch(a) for a in arns):
+            if isinstance(arns, str) or not all(isinstance(a, str) and ROLE_ARN.fullmatch(a) for a in arns):
                 raise PropsError(name, prop, arns, "must be a list of IAM role ARNs, arn:aws:iam::<12-digit account>:role/<name>")
         if (release_role_name is None) != (not released_by) or (release_role_name is not None and not releasable):
             raise PropsError(name, "release_role_name", release_role_name, "needs released_by and releasable, and they need it")

@@ -42,7 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
+from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, at_least_one_alarm, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -482,7 +482,7 @@ class DriftMonitor(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         """``DriftedShare`` at or above ``drift_threshold`` in a window."""
-        self.failure_alarm = state_machines.any_run_alarm(
+        self.failure_alarm = at_least_one_alarm(
             self, "FailureAlarm", alarm_name=f"{endpoint_name}-drift-check-failed",
             description=f"A drift check of {what} failed (not drift: the check itself)",
             metric=self.state_machine.metric_failed(period=window, statistic="Sum"),
@@ -491,7 +491,7 @@ class DriftMonitor(Construct):
         # A check the execution's own TimeoutSeconds ends is TIMED_OUT, counted in ExecutionsTimedOut, not
         # ExecutionsFailed, and no Catch runs for it (catchers do not apply to a top-level execution failure:
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
-        self.timed_out_alarm = state_machines.any_run_alarm(
+        self.timed_out_alarm = at_least_one_alarm(
             self, "TimedOutAlarm", alarm_name=f"{endpoint_name}-drift-check-timed-out",
             description=f"A drift check of {what} ran past its execution timeout (no failure notification was sent)",
             metric=self.state_machine.metric_timed_out(period=window, statistic="Sum"),

@@ -47,6 +47,7 @@ from mlops_constructs._keys import (
     alarm_action,
     allow_cloudwatch_logs,
     allow_dead_letters_and_alarms,
+    at_least_one_alarm,
     dead_letter_queue,
     deny_grants_except_for_aws_resources,
     lost_events_alarm,
@@ -94,6 +95,11 @@ _COLUMN_TYPE = re.compile(r"(string|double|float|bigint|int|smallint|tinyint|boo
 _JOB_PREFIX = 30
 """Characters of ``name`` that start the transform jobs' names, ``<30>-batch-<yyyyMMddHHmmss>-<8>-<retry>``:
 30 + 7 + 14 + 1 + 8 + 2 = 62 of SageMaker's 63."""
+
+
+def _job_name_prefix(name: str) -> str:
+    """How every transform job of the batch ``name`` is named, ``<30 of name>-batch-``: its role may create only those."""
+    return f"{name[:_JOB_PREFIX]}-batch-"
 _METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 _TRIGGER_RETRY_ATTEMPTS = 4
 _TRIGGER_MAX_EVENT_AGE = durations.hours(1)
@@ -323,7 +329,7 @@ class BatchInference(Construct):
         # -- the state machine ---------------------------------------------------------------------------------
         self.state_machine_arn = arn(stack, "states", "stateMachine", self.state_machine_name, sep=":")
         """The state machine's ARN, known before it is created (its name is fixed)."""
-        jobs = arn(stack, "sagemaker", "transform-job", f"{name[:_JOB_PREFIX]}-batch-*")
+        jobs = arn(stack, "sagemaker", "transform-job", f"{_job_name_prefix(name)}*")
         model_arn = self.model.attr_model_arn
         create = ["sagemaker:CreateTransformJob"]
         guardrails = inside_guardrails(create, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id],
@@ -400,7 +406,7 @@ class BatchInference(Construct):
             self._triggers(stack, name, schedule, on_new_data, input_bucket, input_prefix, machine_key_arn)
 
         # -- alarm ------------------------------------------------------------------------------------------------
-        self.failure_alarm = state_machines.any_run_alarm(
+        self.failure_alarm = at_least_one_alarm(
             self, "FailureAlarm", alarm_name=self.failure_alarm_name,
             description=f"A batch transform run of {name} failed (the execution's notification names the job and the error)",
             metric=self.metric_failed_runs(),
@@ -412,7 +418,7 @@ class BatchInference(Construct):
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), so no notification either.
         self.timed_out_alarm_name = f"{name}-batch-timed-out"
         """The timeout alarm's name."""
-        self.timed_out_alarm = state_machines.any_run_alarm(
+        self.timed_out_alarm = at_least_one_alarm(
             self, "TimedOutAlarm", alarm_name=self.timed_out_alarm_name,
             description=f"A batch transform run of {name} ran past its execution timeout (no failure notification was sent)",
             metric=self.metric_timed_out_runs(),
@@ -729,7 +735,7 @@ class BatchInference(Construct):
                     "run": {
                         "go": go_ahead,
                         "date": "{% $fromMillis(" + start + ", '[Y0001]-[M01]-[D01]') %}",
-                        "job": "{% '" + name[:_JOB_PREFIX] + "-batch-' & $fromMillis(" + start + ", '[Y0001][M01][D01][H01][m01][s01]') & '-' & "
+                        "job": "{% '" + _job_name_prefix(name) + "' & $fromMillis(" + start + ", '[Y0001][M01][D01][H01][m01][s01]') & '-' & "
                                + run + " %}",
                         "output": "{% 's3://" + output_bucket + "/" + output_prefix + RUN_DATE + "=' & $fromMillis(" + start
                                   + ", '[Y0001]-[M01]-[D01]') & '/' & $states.context.Execution.Name & '/' %}",
