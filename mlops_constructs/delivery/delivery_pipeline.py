@@ -28,8 +28,8 @@ from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
-from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs._validate import is_token
+from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
 
 MODEL_PACKAGE_VARIABLE = "ModelPackageArn"

@@ -42,7 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, at_least_one_alarm, allow_event_dead_letters, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
+from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, at_least_one_alarm, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets

@@ -95,11 +95,6 @@ _COLUMN_TYPE = re.compile(r"(string|double|float|bigint|int|smallint|tinyint|boo
 _JOB_PREFIX = 30
 """Characters of ``name`` that start the transform jobs' names, ``<30>-batch-<yyyyMMddHHmmss>-<8>-<retry>``:
 30 + 7 + 14 + 1 + 8 + 2 = 62 of SageMaker's 63."""
-
-
-def _job_name_prefix(name: str) -> str:
-    """How every transform job of the batch ``name`` is named, ``<30 of name>-batch-``: its role may create only those."""
-    return f"{name[:_JOB_PREFIX]}-batch-"
 _METRIC_OPTIONS = frozenset(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 _TRIGGER_RETRY_ATTEMPTS = 4
 _TRIGGER_MAX_EVENT_AGE = durations.hours(1)
@@ -110,6 +105,11 @@ _DROP_FILTER = re.compile(r"\$\[(\d+):\]")
 """The input filters a drift check can follow: ``$`` (the whole row) and ``$[k:]`` (the row less its first k columns)."""
 _LONGEST_EXECUTION = 365 * 24 * 3600
 """A standard workflow's longest run, one year (Step Functions' quotas)."""
+
+
+def _job_name_prefix(name: str) -> str:
+    """How every transform job of the batch ``name`` is named, ``<30 of name>-batch-``: its role may create only those."""
+    return f"{name[:_JOB_PREFIX]}-batch-"
 
 
 @jsii.implements(iam.IGrantable, ec2.IConnectable)
