@@ -147,9 +147,12 @@ def allow_alarms_to_publish(topic: sns.ITopic) -> None:
     :func:`allow_dead_letters_and_alarms`. A topic imported from elsewhere is not changed (its owner grants this). Added
     once per topic: CDK would keep one copy of a statement added twice, but building it again for every alarm costs
     round trips to jsii's Node process."""
-    if topic in _alarms_publish_to:
-        return
-    _alarms_publish_to.add(topic)
+    try:
+        if topic in _alarms_publish_to:
+            return
+        _alarms_publish_to.add(topic)
+    except TypeError:  # a topic of the user's own that cannot be hashed or weakly referenced: added every time
+        pass
     topic.add_to_resource_policy(
         iam.PolicyStatement(
             sid="CloudWatchAlarmsOfThisAccount",

@@ -1,0 +1,31 @@
+"""The shared key-policy and alarm helpers (mlops_constructs._keys)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from mlops_constructs._keys import alarm_action, allow_alarms_to_publish
+
+
+def _publish_statements(stack: cdk.Stack) -> dict[str, int]:
+    """Per topic (logical id), how many statements let CloudWatch alarms publish to it."""
+    found: dict[str, int] = {}
+    for policy in Template.from_stack(stack).find_resources("AWS::SNS::TopicPolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        for topic in policy["Properties"]["Topics"]:
+            found[topic["Ref"]] = sum(s.get("Sid") == "CloudWatchAlarmsOfThisAccount" for s in statements)
+    return found
+
+
+def test_every_topic_an_alarm_notifies_lets_alarms_publish_once() -> None:
+    """The statement is added once per topic (not once per alarm), and to every topic, in every app of a process."""
+    for _ in range(2):  # a second app: a topic of the first is no reason to skip one of the second
+        stack = cdk.Stack(cdk.App(), "S")
+        first, second = sns.Topic(stack, "First"), sns.Topic(stack, "Second")
+        for topic in (first, first, second):
+            alarm_action(topic)
+        allow_alarms_to_publish(second)
+        ids = {stack.get_logical_id(t.node.default_child): name for name, t in (("first", first), ("second", second))}
+        assert {ids[k]: n for k, n in _publish_statements(stack).items()} == {"first": 1, "second": 1}
