@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 from aws_cdk import Aws
@@ -147,12 +148,9 @@ def allow_alarms_to_publish(topic: sns.ITopic) -> None:
     :func:`allow_dead_letters_and_alarms`. A topic imported from elsewhere is not changed (its owner grants this). Added
     once per topic: CDK would keep one copy of a statement added twice, but building it again for every alarm costs
     round trips to jsii's Node process."""
-    try:
+    with contextlib.suppress(TypeError):  # a topic of the user's own that cannot be hashed or weakly referenced: every time
         if topic in _alarms_publish_to:
             return
-        _alarms_publish_to.add(topic)
-    except TypeError:  # a topic of the user's own that cannot be hashed or weakly referenced: added every time
-        pass
     topic.add_to_resource_policy(
         iam.PolicyStatement(
             sid="CloudWatchAlarmsOfThisAccount",
@@ -165,6 +163,8 @@ def allow_alarms_to_publish(topic: sns.ITopic) -> None:
             },
         )
     )
+    with contextlib.suppress(TypeError):  # remembered once the statement is there, not before
+        _alarms_publish_to.add(topic)
 
 
 def at_least_one_alarm(scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str,
