@@ -639,7 +639,7 @@ class DeliveryPipeline(Construct):
         if not stages:
             raise PropsError(name, "stages", list(stages), "must name at least one stage to deploy")
         for entry in stages:
-            if is_token(entry.stage.account or "") or not entry.stage.account or not entry.stage.region:
+            if is_token(entry.stage.account) or not entry.stage.account or not entry.stage.region:
                 raise PropsError(name, "stages", entry.stage.node.path, "each stage needs an explicit account and region")
             for test in entry.smoke_tests:
                 if not ROLE_ARN.fullmatch(test.role_arn) or "*" in test.role_arn:
