@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Duration, FeatureFlags, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -116,6 +117,35 @@ def encrypted_bucket(
             "access logs record every request."}),
     })
     return bucket
+
+
+OBJECT_CHANGES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ReplicateObject", "s3:ReplicateDelete")
+"""What writes, overwrites or removes an object or one of its versions: ``s3:PutObject`` is also what a copy into the
+bucket and every part of a multipart upload are authorized as; ``s3:DeleteObjectVersion`` would make an older version
+current again; replication is a way in from another bucket. (Tags, ACLs and retention settings do not change content.)"""
+
+
+def objects_changed_only_by(bucket: s3.Bucket, *, tag: str, values: Sequence[str], writers: Sequence[Construct] = ()) -> None:
+    """Refuse :data:`OBJECT_CHANGES` in ``bucket`` to every principal not tagged ``tag`` with one of ``values``,
+    whatever IAM allows it elsewhere: for a bucket whose objects are deployed as they are (a pipeline's artifacts, the
+    source a pipeline builds from), so that its writers are the roles so tagged and no other principal of the account.
+
+    A principal's tags are its role's (or user's) and its session's (``aws:PrincipalTag``); a request without the
+    key, an AWS service's own or an untagged principal's, is refused too. The account's root user can still replace
+    the bucket policy: the break-glass path. ``writers``: the roles of the bucket's stack that carry the tag, whose tags
+    CloudFormation must put on before the policy refuses everyone else (the policy is updated after them).
+    """
+    bucket.add_to_resource_policy(iam.PolicyStatement(
+        sid="ObjectsChangeOnlyByTheirWriters",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(OBJECT_CHANGES),
+        resources=[bucket.arn_for_objects("*")],
+        conditions={"StringNotEquals": {f"aws:PrincipalTag/{tag}": list(values)}},
+    ))
+    if writers:
+        assert bucket.policy is not None  # made by add_to_resource_policy
+        bucket.policy.node.add_dependency(*writers)
 
 
 def _no_object_lock() -> dict[str, str]:

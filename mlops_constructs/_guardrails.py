@@ -26,6 +26,14 @@ or the tooling account's own: the platform pipeline's self-mutation): the accoun
 CloudFormation tag them."""
 EVERY_STAGE_ACCOUNT = "all"
 """The :data:`DEPLOYS_TO_TAG` value of a pipeline's role, which deploys (or starts the deployments) to every stage."""
+PIPELINE_ARTIFACTS = "artifacts"
+"""The :data:`DEPLOYS_TO_TAG` value of a role or CodeBuild project that writes what a pipeline deploys: a synth build,
+a source action, the platform pipeline's publishing of the tested source. It deploys nothing itself, but what it writes
+is deployed, so the tooling account's service control policy guards it as it guards the deployers (only pipelines start
+its builds, only CloudFormation passes, trusts or widens its role)."""
+ARTIFACT_WRITERS = (EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS)
+"""The :data:`DEPLOYS_TO_TAG` values of the principals that may change objects in a pipeline's artifact or source bucket
+(``mlops_constructs._buckets.objects_changed_only_by``): the pipelines' own roles and the roles that write artifacts."""
 BOOTSTRAP_ROLE_PREFIX = "cdk-hnb659fds"
 """The CDK bootstrap roles' name prefix with CDK's default qualifier, which the platform's accounts are bootstrapped
 with: ``cdk-hnb659fds-<kind>-role-<account>-<region>``."""

@@ -8,7 +8,11 @@ policy.
 """
 
 from mlops_constructs._guardrails import (
-    BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, GUARDED_KEYS, account_wide_denials, inside_guardrails,
+    ARTIFACT_WRITERS, BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, GUARDED_KEYS, PIPELINE_ARTIFACTS, account_wide_denials,
+    inside_guardrails,
 )
 
-__all__ = ["BOOTSTRAP_ROLE_PREFIX", "DEPLOYS_TO_TAG", "EVERY_STAGE_ACCOUNT", "GUARDED_KEYS", "account_wide_denials", "inside_guardrails"]
+__all__ = [
+    "ARTIFACT_WRITERS", "BOOTSTRAP_ROLE_PREFIX", "DEPLOYS_TO_TAG", "EVERY_STAGE_ACCOUNT", "GUARDED_KEYS", "PIPELINE_ARTIFACTS", "account_wide_denials",
+    "inside_guardrails",
+]

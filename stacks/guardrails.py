@@ -20,7 +20,8 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 
 ``--tooling`` prints the SCP for the tooling account instead (docs/security.md): only principals tagged
 ``mlops:deploys-to`` (the pipelines' roles, the release deploy projects) assume prod's and the tooling account's
-bootstrap deploy and publishing roles, start or change the builds that deploy there, or change the platform's
+bootstrap deploy and publishing roles, start or change the builds that deploy there or that write what the pipelines
+deploy (the synth builds, the publishing of the tested source: tagged ``artifacts``), or change the platform's
 pipelines; CloudFormation changes the tooling account's stacks only through its deploy role; only CloudFormation
 passes, widens, re-trusts or tags such a role; and, when ``delivery.approvers`` is set, only they approve.
 
@@ -36,7 +37,7 @@ import json
 import sys
 from typing import Any
 
-from mlops_constructs.guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, account_wide_denials
+from mlops_constructs.guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS, account_wide_denials
 from mlops_constructs.config import ConfigError, PlatformConfig, load_config
 
 SCP_MAX_CHARACTERS = 5120
@@ -129,6 +130,9 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     release pipelines' prod deploy project, or CloudFormation on the tooling stacks could deploy to prod without the
     ``Promote-Prod`` approval. Principals are told apart by :data:`DEPLOYS_TO_TAG`, which only CloudFormation may put on
     a role or user (the pipelines' roles and deploy projects carry it, ``mlops_constructs.delivery``) or into a session.
+    The roles and projects tagged ``artifacts`` (:data:`PIPELINE_ARTIFACTS`) deploy nothing, but they write what the
+    pipelines deploy, which only they and the pipelines may change (the artifact and source buckets' policies): their
+    builds and roles are guarded as the deployers' are, or anyone could start a synth build that writes a template.
     """
     prod, tooling, region, project = config.accounts.prod, config.accounts.tooling, config.region, config.project
     guarded = list(dict.fromkeys([prod, tooling]))
@@ -176,7 +180,7 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
                            "codebuild:StartSandbox", "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT]},
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS]},
                               "StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": EVERY_STAGE_ACCOUNT}, **not_cloudformation},
             },
             {
@@ -185,7 +189,7 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Effect": "Deny",
                 "Action": ["iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT]}, **not_cloudformation},
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS]}, **not_cloudformation},
             },
             {
                 "Sid": "KeepTheDeployerTag",

@@ -17,10 +17,12 @@ from policy_sentry.querying.actions import get_action_data, get_actions_for_serv
 
 from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
 from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
-from mlops_constructs.guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
+from mlops_constructs._buckets import OBJECT_CHANGES
+from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
 from mlops_constructs.config import ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources
+from mlops_constructs.delivery import ReleaseTooling
 from tests.test_delivery_pipeline import render
 
 # Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
@@ -365,6 +367,74 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
     # (whose stacks have no file assets): the platform's pipeline (its Releases stage) and the self-mutation
     assert {a: len(r) for a, r in found.items()} == {config.accounts.prod: 3, config.accounts.tooling: 2}, found
 
+
+
+def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_deploy(platform: SynthesizedPlatform) -> None:
+    """The platform pipeline's artifact bucket and the release tooling's source and artifact buckets refuse object changes
+    to every principal not tagged as a pipeline or an artifact writer. Every role the platform's own grants let write there
+    carries such a tag (a writer left out would fail the pipeline's first run), and the tooling SCP guards the artifact
+    writers as it guards the deployers, without letting them deploy."""
+    assert platform.delivery is not None and platform.releases is not None
+    config, tooling = platform.config, platform.releases.tooling.tooling
+    account = config.accounts.tooling
+    tooling_path = platform.releases.tooling.node.path
+    paths = ["Delivery", tooling_path, *(s.node.path for s in platform.releases.stacks.values())]
+    source_name = ReleaseTooling.source_bucket_name(config.project, account, config.region)
+    buckets = {  # name: (its stack's path, the bucket, its literal name where grants in other stacks name it)
+        "delivery artifacts": ("Delivery", platform.delivery.pipeline.artifact_bucket, None),
+        "release source": (tooling_path, tooling.source_bucket, source_name),
+        "release artifacts": (tooling_path, tooling.artifact_bucket, tooling.artifact_bucket_name),
+    }
+    admin = f"arn:aws:iam::{account}:role/Admin"
+    writers: dict[str, set[str]] = {}
+    for name, (path, bucket, literal_name) in buckets.items():
+        logical_id = cdk.Stack.of(bucket).get_logical_id(bucket.node.default_child)
+        template = platform.templates[path]
+        bucket_policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": logical_id})
+        (statement,) = [s for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "ObjectsChangeOnlyByTheirWriters"]
+        assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"} and set(statement["Action"]) == set(OBJECT_CHANGES)
+        assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id, "Arn"]}, "/*"]]}, name
+        refusal = {"Statement": [{**statement, "Resource": "*"}]}
+        # the principals the platform grants writes on the bucket, in any tooling stack: each is tagged as a writer
+        markers = [json.dumps(logical_id), *([f"arn:aws:s3:::{literal_name}/"] if literal_name else [])]
+        for template_path in paths:
+            stack_template = platform.templates[template_path]
+            for policy in resources(stack_template, "AWS::IAM::Policy").values():
+                for grant in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    changes = [a for a in as_list(grant["Action"]) if any(fnmatch.fnmatchcase(c, a) for c in OBJECT_CHANGES)]
+                    if grant["Effect"] != "Allow" or not changes or not any(m in json.dumps(grant["Resource"]) for m in markers):
+                        continue
+                    for ref in (r["Ref"] for r in policy["Properties"]["Roles"]):
+                        tags = {t["Key"]: t["Value"] for t in stack_template["Resources"][ref]["Properties"].get("Tags", [])}
+                        assert tags.get(DEPLOYS_TO_TAG) in ARTIFACT_WRITERS, (name, template_path, ref, tags)
+                        assert denied(refusal, action="s3:PutObject", resource="*", principal_arn=f"arn:aws:iam::{account}:role/{ref}", principal_tags=tags) == []
+                        writers.setdefault(name, set()).add(ref)
+        # everyone else is refused, a deploy project's role and CloudFormation's included
+        for action in OBJECT_CHANGES:
+            assert denied(refusal, action=action, resource="*", principal_arn=admin) == ["ObjectsChangeOnlyByTheirWriters"], (name, action)
+        assert denied(refusal, action="s3:PutObject", resource="*", principal_arn=admin, principal_tags={DEPLOYS_TO_TAG: config.accounts.prod})
+        assert denied(refusal, action="s3:GetObject", resource="*", principal_arn=admin) == []
+    # the platform pipeline's: its role, its source action's, its synth's; the tested source: the PublishRelease step's;
+    # the release artifacts: the release synth's and each model's pipeline's
+    assert {name: len(refs) for name, refs in writers.items()} == {"delivery artifacts": 3, "release source": 1, "release artifacts": 3}, writers
+    # the SCP: only the pipelines start an artifact writer's builds; only CloudFormation passes, re-trusts or widens its role
+    scp = tooling_guardrail_policy(config)
+    synth = role_tags(platform, "Delivery", platform.delivery.pipeline.synth_role)
+    assert synth == role_tags(platform, tooling_path, tooling.synth_role) == {DEPLOYS_TO_TAG: PIPELINE_ARTIFACTS}
+    project_arn, role_arn = f"arn:aws:codebuild:{config.region}:{account}:project/p", f"arn:aws:iam::{account}:role/s"
+    cloudformation = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{config.region}"
+    pipeline = {DEPLOYS_TO_TAG: EVERY_STAGE_ACCOUNT}
+    for action in ("codebuild:StartBuild", "codebuild:StartSandbox", "codebuild:UpdateProject"):
+        assert denied(scp, action=action, resource=project_arn, principal_arn=admin, resource_tags=synth), action
+    assert denied(scp, action="codebuild:StartBuild", resource=project_arn, principal_arn=f"arn:aws:iam::{account}:role/p",
+                  principal_tags=pipeline, resource_tags=synth) == []
+    for action in ("iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy"):
+        assert denied(scp, action=action, resource=role_arn, principal_arn=admin, resource_tags=synth), action
+        assert denied(scp, action=action, resource=role_arn, principal_arn=cloudformation, resource_tags=synth) == [], action
+    # writing what is deployed does not make a deployer
+    prod = config.accounts.prod
+    prod_deploy = f"arn:aws:iam::{prod}:role/cdk-hnb659fds-deploy-role-{prod}-{config.region}"
+    assert denied(scp, action="sts:AssumeRole", resource=prod_deploy, principal_arn=role_arn, principal_tags=synth)
 
 def test_only_the_configured_approvers_approve_the_platforms_pipelines() -> None:
     data = default_config_data()

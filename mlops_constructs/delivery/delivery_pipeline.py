@@ -25,8 +25,8 @@ from constructs import Construct, IConstruct
 from mlops_constructs._arns import ROLE_ARN
 from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
-from mlops_constructs._guardrails import DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
-from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
+from mlops_constructs._buckets import access_log_bucket, encrypted_bucket, objects_changed_only_by
+from mlops_constructs._guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._validate import is_token
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
@@ -164,6 +164,20 @@ def _connection_prefix_matching_arn(statement: dict[str, Any]) -> dict[str, Any]
     if renamed == actions:
         return statement
     return {**statement, "Action": renamed[0] if len(renamed) == 1 else renamed}
+
+
+def tag_artifact_writers(*writers: IConstruct) -> None:
+    """Tag roles that write a pipeline's artifacts, and the CodeBuild projects that run as them, with
+    :data:`DEPLOYS_TO_TAG` = ``PIPELINE_ARTIFACTS``: the principals its artifact bucket takes writes from besides the
+    pipelines' own roles (``objects_changed_only_by``), which the tooling account's SCP guards as it guards deployers.
+
+    CodeBuild uploads a build action's outputs as the project's role, and CodePipeline writes another action's outputs
+    (a source's) as the action's role, or the pipeline's when the action has none
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html,
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/how-to-custom-role.html).
+    """
+    for writer in writers:
+        Tags.of(writer).add(DEPLOYS_TO_TAG, PIPELINE_ARTIFACTS)
 
 
 @jsii.implements(IAspect)
@@ -468,6 +482,14 @@ class DeliveryPipeline(Construct):
         self_mutation = self.pipeline.self_mutation_project
         for resource in (self_mutation, self_mutation.role):
             Tags.of(resource).add(DEPLOYS_TO_TAG, Stack.of(self).account)
+        # What the stages deploy is what the synth step wrote to the artifact bucket: only the pipeline's roles and
+        # those of the actions that write artifacts may change its objects, not every principal IAM lets write there.
+        # The synth build writes the cloud assembly; each source action, as the role CodePipeline made for it under the
+        # Source stage, writes its source (tests/test_delivery_pipeline.py checks these are every writer the grants name).
+        source_roles = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
+        tag_artifact_writers(synth.project, self.synth_role, *source_roles)
+        objects_changed_only_by(self.artifact_bucket, tag=DEPLOYS_TO_TAG, values=ARTIFACT_WRITERS,
+                                writers=[self.synth_role, *source_roles, code_pipeline.role])
         code_pipeline.add_variable(codepipeline.Variable(
             variable_name=MODEL_PACKAGE_VARIABLE,
             default_value=NO_MODEL_PACKAGE,

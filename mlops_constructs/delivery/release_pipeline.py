@@ -32,12 +32,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from mlops_constructs._arns import ROLE_ARN
-from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
-from mlops_constructs._guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
+from mlops_constructs._buckets import access_log_bucket, encrypted_bucket, objects_changed_only_by
+from mlops_constructs._guardrails import ARTIFACT_WRITERS, BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
 from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
-    CLI_NODE_RUNTIME, DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, wildcard_reasons,
+    CLI_NODE_RUNTIME, DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, tag_artifact_writers,
+    wildcard_reasons,
 )
 from mlops_constructs.errors import PropsError
 
@@ -121,6 +122,11 @@ class ReleaseDeployment:
 
 class ReleaseTooling(Construct):
     """What every release pipeline of a tooling account shares.
+
+    The source bucket and the artifact bucket take object changes (writes, deletes, replication) only from principals
+    tagged :data:`~mlops_constructs.guardrails.DEPLOYS_TO_TAG` ``all`` or ``artifacts``: the release pipelines' roles,
+    the synth project's role, and whoever publishes the tested source, whose role the caller tags ``artifacts``
+    (the platform pipeline's PublishRelease step, ``stacks.delivery_stack``).
 
     :param name_prefix: names the source bucket (``<prefix>-release-source-<account>-<region>``).
     :param deploy_accounts: the accounts releases deploy to. Each gets its own deploy project and role, which may
@@ -220,6 +226,12 @@ class ReleaseTooling(Construct):
             }),
         )
         """Synthesizes one release (``synth_commands``) from the tested source, and exports :data:`RELEASE_VARIABLE`."""
+        # What the release pipelines build and deploy: the tested source, then the synthesized release. Only the
+        # pipelines' roles and the roles that write artifacts (DEPLOYS_TO_TAG: this synth's, and the platform pipeline's
+        # PublishRelease role) may change their objects, not every principal IAM lets write there.
+        tag_artifact_writers(self.synth_project, self.synth_role)
+        for bucket in (self.source_bucket, self.artifact_bucket):
+            objects_changed_only_by(bucket, tag=DEPLOYS_TO_TAG, values=ARTIFACT_WRITERS, writers=[self.synth_role])
 
         # One deploy project and role per stage account, each able to assume only that account's bootstrap roles: a
         # build of the dev project cannot reach prod, and whoever may start builds in the tooling account can be kept
@@ -445,7 +457,7 @@ class ReleasePipeline(Construct):
             )],
         )
         """The CodePipeline."""
-        # Its role starts the deploy builds of every stage (use_pipeline_role_for_actions).
+        # Its role starts the deploy builds of every stage (use_pipeline_role_for_actions), and writes the source artifact.
         Tags.of(self.pipeline.role).add(DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT)
         self.pipeline.notify_on("FailuresAndApprovals", tooling.notification_topic, events=[
             codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
