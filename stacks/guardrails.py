@@ -22,7 +22,7 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 ``mlops:deploys-to`` (the pipelines' roles, the release deploy projects) assume prod's and the tooling account's
 bootstrap deploy and publishing roles, start or change the builds that deploy there or that write what the pipelines
 deploy (the synth builds, the publishing of the tested source: tagged ``artifacts``), or change the platform's
-pipelines; CloudFormation changes the tooling account's stacks only through its deploy role; only CloudFormation
+pipelines or its buckets' policies; CloudFormation changes the tooling account's stacks only through its deploy role; only CloudFormation
 passes, widens, re-trusts or tags such a role; and, when ``delivery.approvers`` is set, only they approve.
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
@@ -197,6 +197,17 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["iam:CreateRole", "iam:TagRole", "iam:UntagRole", "iam:CreateUser", "iam:TagUser", "iam:UntagUser", "sts:TagSession"],
                 "Resource": "*",
                 "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
+            },
+            {
+                # The platform's buckets' policies, among them those that keep the pipelines' artifacts and the tested
+                # source to their writers (ObjectsChangeOnlyByTheirWriters). The release tooling's are named
+                # <project>-release-...; CloudFormation names the delivery stack's after the stack, <project>-delivery-...
+                # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
+                "Sid": "BucketPoliciesChangeOnlyThroughCloudFormation",
+                "Effect": "Deny",
+                "Action": ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                "Resource": [f"arn:aws:s3:::{project}-*"],
+                "Condition": not_cloudformation,
             },
             {
                 # The platform's pipelines: an approval removed, a stage's project or role changed.

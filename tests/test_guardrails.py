@@ -431,6 +431,12 @@ def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_d
     for action in ("iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy"):
         assert denied(scp, action=action, resource=role_arn, principal_arn=admin, resource_tags=synth), action
         assert denied(scp, action=action, resource=role_arn, principal_arn=cloudformation, resource_tags=synth) == [], action
+    # the buckets' policies change only through CloudFormation (a generated name starts with the stack's)
+    for bucket_name in (f"{config.project}-delivery-deliveryartifactbucket4cf61278-abcdefghijk1", source_name, tooling.artifact_bucket_name):
+        for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"):
+            assert denied(scp, action=action, resource=f"arn:aws:s3:::{bucket_name}", principal_arn=admin) == ["BucketPoliciesChangeOnlyThroughCloudFormation"]
+            assert denied(scp, action=action, resource=f"arn:aws:s3:::{bucket_name}", principal_arn=cloudformation) == []
+    assert denied(scp, action="s3:PutBucketPolicy", resource="arn:aws:s3:::another-teams-bucket", principal_arn=admin) == []
     # writing what is deployed does not make a deployer
     prod = config.accounts.prod
     prod_deploy = f"arn:aws:iam::{prod}:role/cdk-hnb659fds-deploy-role-{prod}-{config.region}"
