@@ -131,9 +131,13 @@ def objects_changed_only_by(bucket: s3.Bucket, *, tag: str, values: Sequence[str
     source a pipeline builds from), so that its writers are the roles so tagged and no other principal of the account.
 
     A principal's tags are its role's (or user's) and its session's (``aws:PrincipalTag``); a request without the
-    key, an AWS service's own or an untagged principal's, is refused too. The account's root user can still replace
-    the bucket policy: the break-glass path. ``writers``: the roles of the bucket's stack that carry the tag, whose tags
-    CloudFormation must put on before the policy refuses everyone else (the policy is updated after them).
+    key, an AWS service's own or an untagged principal's, is refused too. The account's root user may still replace
+    or delete the bucket policy unless an Organizations policy refuses it
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html): the break-glass path. Lifecycle
+    expiration is not a request a bucket policy governs, and goes on.
+
+    ``writers``: the roles of the bucket's stack that carry the tag, whose tags CloudFormation must put on before the
+    policy refuses everyone else (the policy is updated after them).
     """
     bucket.add_to_resource_policy(iam.PolicyStatement(
         sid="ObjectsChangeOnlyByTheirWriters",
