@@ -196,16 +196,19 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Effect": "Deny",
                 "Action": ["iam:CreateRole", "iam:TagRole", "iam:UntagRole", "iam:CreateUser", "iam:TagUser", "iam:UntagUser", "sts:TagSession"],
                 "Resource": "*",
-                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
+                # In any case: an IAM role's or user's tag keys are case-insensitive, so MLOPS:Deploys-To is this tag
+                # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html#id_tags_rules_creating).
+                "Condition": {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [DEPLOYS_TO_TAG]}, **not_cloudformation},
             },
             {
                 # The platform's buckets' policies, among them those that keep the pipelines' artifacts and the tested
-                # source to their writers (ObjectsChangeOnlyByTheirWriters). The release tooling's are named
-                # <project>-release-...; CloudFormation names the delivery stack's after the stack, <project>-delivery-...
+                # source to their writers (ObjectsChangeOnlyByTheirWriters), and their lifecycle rules, which a bucket
+                # policy does not stop from expiring objects. The release tooling's are named <project>-release-...;
+                # CloudFormation names the delivery stack's after the stack, <project>-delivery-...
                 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
-                "Sid": "BucketPoliciesChangeOnlyThroughCloudFormation",
+                "Sid": "PlatformBucketsChangeOnlyThroughCloudFormation",
                 "Effect": "Deny",
-                "Action": ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                "Action": ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration"],
                 "Resource": [f"arn:aws:s3:::{project}-*"],
                 "Condition": not_cloudformation,
             },

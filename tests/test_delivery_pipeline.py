@@ -23,6 +23,7 @@ from aws_cdk.assertions import Template
 from mlops_constructs.config import ConfigError, PlatformConfig
 from mlops_constructs.delivery import DEFAULT_CLI_VERSION, DeliveryPipeline, DeliveryStage
 from mlops_constructs.errors import PropsError
+from mlops_constructs.guardrails import DEPLOYS_TO_TAG, PIPELINE_ARTIFACTS
 from stacks import build_platform
 from stacks.names import VALIDATE_TEMPLATES
 from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
@@ -752,3 +753,34 @@ def test_every_build_that_runs_the_cdk_cli_or_cdk_assets_selects_a_supported_nod
             checked.append(logical_id)
     # self-mutation, the file assets, and the release deploy project of each of the three accounts
     assert len(checked) == 5, checked
+
+
+def test_a_stage_step_with_an_output_writes_it_as_a_tagged_writer() -> None:
+    """A ``post`` step that writes an output artifact (a ``ShellStep`` or a ``CodeBuildStep``) uploads it as its project's
+    role, which the artifact bucket lets write only when tagged ``artifacts``: its project and role are, and the bucket
+    policy waits for the role. A step without an output is not tagged (it writes nothing there)."""
+    app = cdk.App(context=CDK_CONTEXT)
+    stage = cdk.Stage(app, "Tiny", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    sqs.Queue(cdk.Stack(stage, "Only", stack_name="tiny-only"), "Queue")
+    tooling = cdk.Stack(app, "Tooling", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    source = pipelines.CodePipelineSource.connection("acme/tiny", "main", connection_arn=CONNECTION_ARN)
+    steps = [pipelines.ShellStep("Report", input=source, commands=["mkdir out"], primary_output_directory="out"),
+             pipelines.CodeBuildStep("Built", input=source, commands=["mkdir out"], primary_output_directory="out"),
+             pipelines.ShellStep("Check", input=source, commands=["true"])]
+    DeliveryPipeline(tooling, "Delivery", pipeline_name="tiny-release", source=source, stages=[DeliveryStage(stage=stage, post=steps)])
+    template = Template.from_stack(tooling).to_json()
+
+    def tag(logical_id: str) -> str | None:
+        tags = {t["Key"]: t["Value"] for t in template["Resources"][logical_id]["Properties"].get("Tags", [])}
+        return tags.get(DEPLOYS_TO_TAG)
+
+    def step_resources(step: str, type_: str) -> list[str]:
+        return [k for k in resources(template, type_) if k.startswith(f"DeliveryPipelineTiny{step}")]
+
+    for step in ("Report", "Built", "Check"):
+        (project,), (role,) = step_resources(step, "AWS::CodeBuild::Project"), step_resources(step, "AWS::IAM::Role")
+        expected = None if step == "Check" else PIPELINE_ARTIFACTS
+        assert (tag(project), tag(role)) == (expected, expected), step
+        (bucket_policy,) = [v for v in resources(template, "AWS::S3::BucketPolicy").values()
+                            if any(s.get("Sid") == "ObjectsChangeOnlyByTheirWriters" for s in v["Properties"]["PolicyDocument"]["Statement"])]
+        assert (role in bucket_policy["DependsOn"]) == (step != "Check"), step

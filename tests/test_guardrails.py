@@ -246,6 +246,8 @@ def denied(policy: dict[str, Any], *, action: str, resource: str, principal_arn:
         "StringNotEquals": lambda key, values: key not in context or context[key] not in as_list(values),
         "ArnNotLike": lambda key, values: key not in context or not _matches(values, context[key]),
         "ForAnyValue:StringEquals": lambda key, values: key in context and bool(set(context[key]) & set(as_list(values))),
+        "ForAnyValue:StringEqualsIgnoreCase": lambda key, values: key in context
+        and bool({v.lower() for v in context[key]} & {v.lower() for v in as_list(values)}),
     }
     found = []
     for statement in policy["Statement"]:
@@ -315,6 +317,8 @@ def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: Sy
     assert denied(policy, action="iam:PassRole", resource=f"arn:aws:iam::{account}:role/d", principal_arn=admin, resource_tags=deployer_tags[dev]) == []
     for action in ("iam:TagRole", "iam:CreateRole", "sts:TagSession"):
         assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=[DEPLOYS_TO_TAG]), action
+        # an IAM role's tag keys are case-insensitive: in another case, it is the same tag
+        assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=["MLOPS:Deploys-To"]), action
         assert denied(policy, action=action, resource=f"arn:aws:iam::{account}:role/x", principal_arn=admin, tag_keys=["team"]) == [], action
     assert denied(policy, action="iam:TagRole", resource=f"arn:aws:iam::{account}:role/x", principal_arn=cloudformation, tag_keys=[DEPLOYS_TO_TAG]) == []
     assert denied(policy, action="iam:CreateUser", resource=f"arn:aws:iam::{account}:user/x", principal_arn=admin, tag_keys=[DEPLOYS_TO_TAG])
@@ -369,11 +373,53 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
 
 
 
+def _tag(template: dict[str, Any], logical_id: str) -> str | None:
+    return {t["Key"]: t["Value"] for t in template["Resources"][logical_id]["Properties"].get("Tags", [])}.get(DEPLOYS_TO_TAG)
+
+
+def _locator(platform: SynthesizedPlatform, paths: list[str]) -> Any:
+    """A function from (stack path, a Ref, GetAtt, ImportValue or GetStackOutput of a resource) to (stack path, logical ID)."""
+    names = {path: stack.stack_name for path, stack in platform.stacks()}
+    exports, outputs = {}, {}
+    for path in paths:
+        for output_name, output in platform.templates[path].get("Outputs", {}).items():
+            outputs[names[path], output_name] = (path, output["Value"])
+            if "Export" in output:
+                exports[output["Export"]["Name"]] = (path, output["Value"])
+
+    def locate(path: str, value: dict[str, Any]) -> tuple[str, str]:
+        if "Ref" in value:
+            return path, value["Ref"]
+        if "Fn::GetAtt" in value:
+            return path, value["Fn::GetAtt"][0]
+        if "Fn::GetStackOutput" in value:
+            return locate(*outputs[value["Fn::GetStackOutput"]["StackName"], value["Fn::GetStackOutput"]["OutputName"]])
+        return locate(*exports[value["Fn::ImportValue"]])
+    return locate
+
+
+def _output_writers(platform: SynthesizedPlatform, paths: list[str]) -> set[tuple[str, str]]:
+    """The role (stack path, logical ID) that writes each output artifact of every pipeline in ``paths``: a CodeBuild
+    action's project's role, another action's own role, or else the pipeline's."""
+    locate, writers = _locator(platform, paths), set()
+    for path in paths:
+        for pipeline in resources(platform.templates[path], "AWS::CodePipeline::Pipeline").values():
+            for stage in pipeline["Properties"]["Stages"]:
+                for action in (a for a in stage["Actions"] if a.get("OutputArtifacts")):
+                    if action["ActionTypeId"]["Provider"] == "CodeBuild":
+                        project_path, project = locate(path, action["Configuration"]["ProjectName"])
+                        writers.add(locate(project_path, platform.templates[project_path]["Resources"][project]["Properties"]["ServiceRole"]))
+                    else:
+                        writers.add(locate(path, action.get("RoleArn", pipeline["Properties"]["RoleArn"])))
+    return writers
+
+
 def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_deploy(platform: SynthesizedPlatform) -> None:
     """The platform pipeline's artifact bucket and the release tooling's source and artifact buckets refuse object changes
-    to every principal not tagged as a pipeline or an artifact writer. Every role the platform's own grants let write there
-    carries such a tag (a writer left out would fail the pipeline's first run), and the tooling SCP guards the artifact
-    writers as it guards the deployers, without letting them deploy."""
+    to every principal not tagged as a pipeline or an artifact writer. Every role that writes an output artifact of a
+    pipeline, and every role the platform's grants let write there, carries such a tag (a writer left out would fail the
+    pipeline's first run), and each bucket policy waits for its stack's writers. The tooling SCP guards the artifact
+    writers' roles and builds as it guards the deployers', without letting them deploy."""
     assert platform.delivery is not None and platform.releases is not None
     config, tooling = platform.config, platform.releases.tooling.tooling
     account = config.accounts.tooling
@@ -386,7 +432,12 @@ def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_d
         "release artifacts": (tooling_path, tooling.artifact_bucket, tooling.artifact_bucket_name),
     }
     admin = f"arn:aws:iam::{account}:role/Admin"
-    writers: dict[str, set[str]] = {}
+    # the roles that write the pipelines' output artifacts (their source, their cloud assemblies): all tagged
+    output_writers = _output_writers(platform, paths)
+    assert [(p, r) for p, r in output_writers if _tag(platform.templates[p], r) not in ARTIFACT_WRITERS] == []
+    # the platform pipeline's source and synth; each release pipeline's source (its own role) and synth (the tooling's)
+    assert len(output_writers) == 3 + len(platform.releases.pipelines), output_writers
+    writers: dict[str, set[tuple[str, str]]] = {}
     for name, (path, bucket, literal_name) in buckets.items():
         logical_id = cdk.Stack.of(bucket).get_logical_id(bucket.node.default_child)
         template = platform.templates[path]
@@ -395,20 +446,33 @@ def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_d
         assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"} and set(statement["Action"]) == set(OBJECT_CHANGES)
         assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id, "Arn"]}, "/*"]]}, name
         refusal = {"Statement": [{**statement, "Resource": "*"}]}
-        # the principals the platform grants writes on the bucket, in any tooling stack: each is tagged as a writer
-        markers = [json.dumps(logical_id), *([f"arn:aws:s3:::{literal_name}/"] if literal_name else [])]
+
+        bucket_name = literal_name or f"{config.project}-delivery-deliveryartifactbucket-0a1b2c3d4e5f"  # as CloudFormation names it
+
+        def names_bucket(resource: Any) -> bool:  # noqa: B023 - used in this iteration only
+            if isinstance(resource, str):  # an object's ARN, or a pattern ("*" included)
+                return resource.startswith(f"arn:aws:s3:::{bucket_name}/") or fnmatch.fnmatchcase(f"arn:aws:s3:::{bucket_name}/key", resource)
+            rendered = json.dumps(resource)  # a reference to the bucket, or its name in a Join
+            return json.dumps(logical_id) in rendered or f":s3:::{bucket_name}/" in rendered
+
+        # the principals the platform grants writes on the bucket, in any tooling stack, inline or managed: each is tagged
         for template_path in paths:
             stack_template = platform.templates[template_path]
-            for policy in resources(stack_template, "AWS::IAM::Policy").values():
+            policies = [*resources(stack_template, "AWS::IAM::Policy").values(), *resources(stack_template, "AWS::IAM::ManagedPolicy").values()]
+            for policy in policies:
+                assert not policy["Properties"].get("Users") and not policy["Properties"].get("Groups"), policy
                 for grant in policy["Properties"]["PolicyDocument"]["Statement"]:
                     changes = [a for a in as_list(grant["Action"]) if any(fnmatch.fnmatchcase(c, a) for c in OBJECT_CHANGES)]
-                    if grant["Effect"] != "Allow" or not changes or not any(m in json.dumps(grant["Resource"]) for m in markers):
+                    if grant["Effect"] != "Allow" or not changes or not any(names_bucket(r) for r in as_list(grant["Resource"])):
                         continue
-                    for ref in (r["Ref"] for r in policy["Properties"]["Roles"]):
-                        tags = {t["Key"]: t["Value"] for t in stack_template["Resources"][ref]["Properties"].get("Tags", [])}
-                        assert tags.get(DEPLOYS_TO_TAG) in ARTIFACT_WRITERS, (name, template_path, ref, tags)
-                        assert denied(refusal, action="s3:PutObject", resource="*", principal_arn=f"arn:aws:iam::{account}:role/{ref}", principal_tags=tags) == []
-                        writers.setdefault(name, set()).add(ref)
+                    for ref in (r["Ref"] for r in policy["Properties"].get("Roles", [])):
+                        tag = _tag(stack_template, ref)
+                        assert tag in ARTIFACT_WRITERS, (name, template_path, ref, tag)
+                        assert denied(refusal, action="s3:PutObject", resource="*", principal_arn=f"arn:aws:iam::{account}:role/{ref}",
+                                      principal_tags={DEPLOYS_TO_TAG: tag}) == []
+                        writers.setdefault(name, set()).add((template_path, ref))
+        # its stack's writers are tagged before the policy refuses the others
+        assert {ref for p, ref in writers[name] if p == path} <= set(bucket_policy["DependsOn"]), name
         # everyone else is refused, a deploy project's role and CloudFormation's included
         for action in OBJECT_CHANGES:
             assert denied(refusal, action=action, resource="*", principal_arn=admin) == ["ObjectsChangeOnlyByTheirWriters"], (name, action)
@@ -417,6 +481,14 @@ def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_d
     # the platform pipeline's: its role, its source action's, its synth's; the tested source: the PublishRelease step's;
     # the release artifacts: the release synth's and each model's pipeline's
     assert {name: len(refs) for name, refs in writers.items()} == {"delivery artifacts": 3, "release source": 1, "release artifacts": 3}, writers
+    assert output_writers <= set().union(*writers.values())
+    # a writer's build is guarded with its role: every project that runs as an artifact writer's role is tagged so
+    locate = _locator(platform, paths)
+    for path in paths:
+        for project_id, project in resources(platform.templates[path], "AWS::CodeBuild::Project").items():
+            role_path, role = locate(path, project["Properties"]["ServiceRole"])
+            if _tag(platform.templates[role_path], role) == PIPELINE_ARTIFACTS or _tag(platform.templates[path], project_id) == PIPELINE_ARTIFACTS:
+                assert _tag(platform.templates[path], project_id) == _tag(platform.templates[role_path], role) == PIPELINE_ARTIFACTS, project_id
     # the SCP: only the pipelines start an artifact writer's builds; only CloudFormation passes, re-trusts or widens its role
     scp = tooling_guardrail_policy(config)
     synth = role_tags(platform, "Delivery", platform.delivery.pipeline.synth_role)
@@ -433,8 +505,8 @@ def test_only_the_pipelines_and_the_artifact_writers_change_what_the_pipelines_d
         assert denied(scp, action=action, resource=role_arn, principal_arn=cloudformation, resource_tags=synth) == [], action
     # the buckets' policies change only through CloudFormation (a generated name starts with the stack's)
     for bucket_name in (f"{config.project}-delivery-deliveryartifactbucket4cf61278-abcdefghijk1", source_name, tooling.artifact_bucket_name):
-        for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"):
-            assert denied(scp, action=action, resource=f"arn:aws:s3:::{bucket_name}", principal_arn=admin) == ["BucketPoliciesChangeOnlyThroughCloudFormation"]
+        for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration"):
+            assert denied(scp, action=action, resource=f"arn:aws:s3:::{bucket_name}", principal_arn=admin) == ["PlatformBucketsChangeOnlyThroughCloudFormation"]
             assert denied(scp, action=action, resource=f"arn:aws:s3:::{bucket_name}", principal_arn=cloudformation) == []
     assert denied(scp, action="s3:PutBucketPolicy", resource="arn:aws:s3:::another-teams-bucket", principal_arn=admin) == []
     # writing what is deployed does not make a deployer

@@ -485,11 +485,15 @@ class DeliveryPipeline(Construct):
         # What the stages deploy is what the synth step wrote to the artifact bucket: only the pipeline's roles and
         # those of the actions that write artifacts may change its objects, not every principal IAM lets write there.
         # The synth build writes the cloud assembly; each source action, as the role CodePipeline made for it under the
-        # Source stage, writes its source (tests/test_delivery_pipeline.py checks these are every writer the grants name).
+        # Source stage, writes its source; a stage's step with an output writes it as its project's role
+        # (tests/test_guardrails.py checks that these are every writer the pipelines' actions and grants name).
         source_roles = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
-        tag_artifact_writers(synth.project, self.synth_role, *source_roles)
+        step_projects = [self._project_of(entry, step) for entry in stages for step in entry.post
+                         if isinstance(step, pipelines.ShellStep) and step.primary_output is not None]
+        step_roles = [project.role for project in step_projects if project.role is not None]
+        tag_artifact_writers(synth.project, self.synth_role, *source_roles, *step_projects, *step_roles)
         objects_changed_only_by(self.artifact_bucket, tag=DEPLOYS_TO_TAG, values=ARTIFACT_WRITERS,
-                                writers=[self.synth_role, *source_roles, code_pipeline.role])
+                                writers=[self.synth_role, *source_roles, *step_roles, code_pipeline.role])
         code_pipeline.add_variable(codepipeline.Variable(
             variable_name=MODEL_PACKAGE_VARIABLE,
             default_value=NO_MODEL_PACKAGE,
@@ -631,6 +635,22 @@ class DeliveryPipeline(Construct):
             if "/Assets/DockerAsset" in project.node.path:
                 reasons[guard("codebuild_project_environment_privileged_check")] = _DOCKER_ASSET_REASON
             acknowledge_each(project, reasons)
+
+    def _project_of(self, entry: DeliveryStage, step: pipelines.ShellStep) -> codebuild.Project:
+        """The CodeBuild project CDK Pipelines made for ``step`` of ``entry``'s stage: a ``CodeBuildStep`` says; a
+        ``ShellStep``'s is the one project under its action, ``<stage>/<step id>`` in the CodePipeline, where CDK
+        Pipelines puts every step's project."""
+        if isinstance(step, pipelines.CodeBuildStep):
+            return step.project
+        action = self.pipeline.pipeline.node.try_find_child(entry.stage.stage_name)
+        action = action and action.node.try_find_child(step.id)
+        projects = [c for c in action.node.find_all() if isinstance(c, codebuild.Project)] if action else []
+        project = projects[0] if len(projects) == 1 else None
+        if project is None:
+            raise PropsError("DeliveryPipeline", f"stages[{entry.stage.stage_name}].post[{step.id}]", "a ShellStep with an output",
+                             "must have a CodeBuild project where CDK Pipelines puts it, to be tagged as an artifact writer; use a "
+                             "CodeBuildStep (its project is known)")
+        return project
 
     def _smoke_test_step(self, entry: DeliveryStage, source: pipelines.CodePipelineSource, script: str) -> pipelines.Step:
         region = entry.stage.region
