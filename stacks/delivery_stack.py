@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Stack, Stage, Tags
+from aws_cdk import Stack, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
@@ -15,8 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.config import STAGES, PlatformConfig
 from mlops_constructs.container_image import ecr_base_images
-from mlops_constructs.delivery import SOURCE_KEY, DeliveryPipeline, DeliveryStage, ReleaseTooling
-from mlops_constructs.guardrails import DEPLOYS_TO_TAG, PIPELINE_ARTIFACTS
+from mlops_constructs.delivery import SOURCE_KEY, DeliveryPipeline, DeliveryStage, ReleaseTooling, tag_artifact_writers
 from stacks._settings import log_retention
 from stacks.names import VALIDATE_TEMPLATES, model_release_pipeline_pattern, platform_synth_role_name, release_pipeline_name
 from stacks.stage import PlatformStage
@@ -98,8 +97,7 @@ class DeliveryStack(Stack):
             )
         # The release tooling's source bucket takes writes only from roles so tagged (ReleaseTooling), and the tooling
         # account's SCP guards them as it guards the deployers.
-        for writer in (publish.project, publish.project.role):
-            Tags.of(writer).add(DEPLOYS_TO_TAG, PIPELINE_ARTIFACTS)
+        tag_artifact_writers(publish.project, publish.project.role)
 
     def _publish_release(self, config: PlatformConfig, source: pipelines.CodePipelineSource) -> pipelines.CodeBuildStep:
         """After prod: the tested source to the release tooling's bucket, then every model's release pipeline started."""

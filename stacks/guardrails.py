@@ -22,8 +22,9 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 ``mlops:deploys-to`` (the pipelines' roles, the release deploy projects) assume prod's and the tooling account's
 bootstrap deploy and publishing roles, start or change the builds that deploy there or that write what the pipelines
 deploy (the synth builds, the publishing of the tested source: tagged ``artifacts``), or change the platform's
-pipelines or its buckets' policies; CloudFormation changes the tooling account's stacks only through its deploy role; only CloudFormation
-passes, widens, re-trusts or tags such a role; and, when ``delivery.approvers`` is set, only they approve.
+pipelines, or its buckets' policies and lifecycle rules; CloudFormation changes the tooling account's stacks only
+through its deploy role; only CloudFormation passes, widens, re-trusts or tags such a role; and, when
+``delivery.approvers`` is set, only they approve.
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters

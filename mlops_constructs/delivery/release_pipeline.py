@@ -125,8 +125,9 @@ class ReleaseTooling(Construct):
 
     The source bucket and the artifact bucket take object changes (writes, deletes, replication) only from principals
     tagged :data:`~mlops_constructs.guardrails.DEPLOYS_TO_TAG` ``all`` or ``artifacts``: the release pipelines' roles,
-    the synth project's role, and whoever publishes the tested source, whose role the caller tags ``artifacts``
-    (the platform pipeline's PublishRelease step, ``stacks.delivery_stack``).
+    the synth project's role, and whoever publishes the tested source, whose role (and project) the caller tags
+    ``artifacts`` with :func:`~mlops_constructs.delivery.tag_artifact_writers` (as ``stacks.delivery_stack`` does for
+    the platform pipeline's PublishRelease step).
 
     :param name_prefix: names the source bucket (``<prefix>-release-source-<account>-<region>``).
     :param deploy_accounts: the accounts releases deploy to. Each gets its own deploy project and role, which may
