@@ -18,11 +18,11 @@ from policy_sentry.querying.actions import get_action_data, get_actions_for_serv
 from mlops_constructs._guardrails import GUARDED_KEYS, account_wide_denials, inside_guardrails
 from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs._buckets import OBJECT_CHANGES
+from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
 from mlops_constructs.config import ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources
-from mlops_constructs.delivery import ReleaseTooling
 from tests.test_delivery_pipeline import render
 
 # Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
@@ -370,7 +370,6 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
     # prod: the platform's pipeline, its file-asset role, the release pipelines' prod deploy project; the tooling account
     # (whose stacks have no file assets): the platform's pipeline (its Releases stage) and the self-mutation
     assert {a: len(r) for a, r in found.items()} == {config.accounts.prod: 3, config.accounts.tooling: 2}, found
-
 
 
 def _tag(template: dict[str, Any], logical_id: str) -> str | None:
