@@ -152,6 +152,11 @@ def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]
     return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_}
 
 
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    """A template resource's ``Tags`` (a list of ``Key``/``Value``) as a dict."""
+    return {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+
+
 def load_example(name: str) -> ModuleType:
     """``examples/<name>/app.py`` as a module of its own name (``<name>_example``): the repository's root
     app.py is already importable as ``app``."""

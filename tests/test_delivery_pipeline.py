@@ -26,7 +26,7 @@ from mlops_constructs.errors import PropsError
 from mlops_constructs.guardrails import DEPLOYS_TO_TAG, PIPELINE_ARTIFACTS
 from stacks import build_platform
 from stacks.names import VALIDATE_TEMPLATES
-from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources
+from tests.conftest import CDK_CONTEXT, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
 
 STAGE_NAMES = ("Dev", "Staging", "Prod")
 RESOLVER = "mlops_constructs/delivery/scripts/resolve_model_packages.py"
@@ -771,8 +771,7 @@ def test_a_stage_step_with_an_output_writes_it_as_a_tagged_writer() -> None:
     template = Template.from_stack(tooling).to_json()
 
     def tag(logical_id: str) -> str | None:
-        tags = {t["Key"]: t["Value"] for t in template["Resources"][logical_id]["Properties"].get("Tags", [])}
-        return tags.get(DEPLOYS_TO_TAG)
+        return tags_of(template["Resources"][logical_id]).get(DEPLOYS_TO_TAG)
 
     def step_resources(step: str, type_: str) -> list[str]:
         return [k for k in resources(template, type_) if k.startswith(f"DeliveryPipelineTiny{step}")]

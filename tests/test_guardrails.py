@@ -22,7 +22,7 @@ from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
 from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
 from mlops_constructs.config import ConfigError, PlatformConfig
-from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources
+from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
 from tests.test_delivery_pipeline import render
 
 # Global keys, valid whatever the action (IAM User Guide, "AWS global condition context keys");
@@ -117,8 +117,7 @@ def test_scp_protects_the_platforms_logs_and_keys_but_lets_cloudformation_delete
     network = platform.templates["Dev/Network"]
     for type_ in ("AWS::EC2::FlowLog", "AWS::Logs::LogGroup", "AWS::KMS::Key"):
         for logical_id, resource in resources(network, type_).items():
-            tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
-            assert tags.get(PROJECT_TAG) == platform.config.project, (type_, logical_id)
+            assert tags_of(resource).get(PROJECT_TAG) == platform.config.project, (type_, logical_id)
 
 
 def test_no_one_makes_a_role_the_cloudformation_exemption_would_admit(platform: SynthesizedPlatform) -> None:
@@ -263,7 +262,7 @@ def denied(policy: dict[str, Any], *, action: str, resource: str, principal_arn:
 def role_tags(platform: SynthesizedPlatform, path: str, role: Any) -> dict[str, str]:
     stack = cdk.Stack.of(role)
     resource = platform.templates[path]["Resources"][stack.get_logical_id(role.node.default_child)]
-    return {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+    return tags_of(resource)
 
 
 def test_only_the_pipelines_deploy_to_prod_from_the_tooling_account(platform: SynthesizedPlatform) -> None:
@@ -364,7 +363,7 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
                     if not any(fnmatch.fnmatchcase(role, p) for role in roles for p in patterns):
                         continue
                     for ref in (r["Ref"] for r in policy["Properties"]["Roles"]):
-                        tags = {t["Key"]: t["Value"] for t in template["Resources"][ref]["Properties"].get("Tags", [])}
+                        tags = tags_of(template["Resources"][ref])
                         assert tags.get(DEPLOYS_TO_TAG) in (account, EVERY_STAGE_ACCOUNT), (path, ref, account, tags)
                         found.setdefault(account, set()).add(ref)
     # prod: the platform's pipeline, its file-asset role, the release pipelines' prod deploy project; the tooling account
@@ -373,7 +372,7 @@ def test_only_tagged_roles_of_the_tooling_account_may_assume_the_guarded_bootstr
 
 
 def _tag(template: dict[str, Any], logical_id: str) -> str | None:
-    return {t["Key"]: t["Value"] for t in template["Resources"][logical_id]["Properties"].get("Tags", [])}.get(DEPLOYS_TO_TAG)
+    return tags_of(template["Resources"][logical_id]).get(DEPLOYS_TO_TAG)
 
 
 def _locator(platform: SynthesizedPlatform, paths: list[str]) -> Any:
