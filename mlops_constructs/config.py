@@ -112,6 +112,21 @@ def _principal_arn(value: Any) -> Any:
     return value
 
 
+def _role_name(value: Any) -> Any:
+    # IAM's role name characters (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), and *
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9+=,.@_*-]{1,64}", value):
+        raise ValueError("must be an IAM role name: 1 to 64 letters, digits and +=,.@_- (* allowed), no path")
+    return value
+
+
+STACK_SET_ROLES = ("AWSControlTowerExecution", "AWSCloudFormationStackSetExecutionRole", "stacksets-exec-*")
+"""The roles through which CloudFormation StackSets changes its stacks in an account: AWS Control Tower's baselines
+(``AWSControlTowerExecution``), a stack set with self-managed permissions (``AWSCloudFormationStackSetExecutionRole``,
+unless it names another) and one with service-managed permissions (``stacksets-exec-<id>``, which StackSets creates).
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html,
+https://docs.aws.amazon.com/controltower/latest/userguide/roles-how.html"""
+
+
 def _slug(max_length: int) -> BeforeValidator:
     pattern = re.compile(rf"[a-z][a-z0-9-]{{1,{max_length - 2}}}[a-z0-9]")
 
@@ -1355,6 +1370,13 @@ class DeliverySettings(_Strict):
     """IAM role or user ARNs (``*`` allowed) of the tooling account that may approve the pipelines' manual approvals:
     the tooling account's SCP (``python -m stacks.guardrails --tooling``) refuses ``PutApprovalResult`` on the
     platform's pipelines to anyone else. Default: not restricted by the SCP (grant it in IAM to the approvers only)."""
+    stack_set_roles: list[Annotated[str, BeforeValidator(_role_name)]] = Field(default_factory=lambda: list(STACK_SET_ROLES),
+                                                                                 max_length=10)
+    """Names of the tooling account's roles through which CloudFormation StackSets changes its own stacks there (AWS
+    Control Tower's baselines, the organization's stack sets): the tooling account's SCP, which leaves changing stacks
+    there to the CDK bootstrap's deploy role, lets these change stacks too, and refuses anyone but them creating a
+    role by such a name or changing its trust. Default: :data:`STACK_SET_ROLES`. ``[]``: nothing but the deploy role
+    changes a stack of the tooling account (an account no stack set reaches)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DeliverySettings:

@@ -23,7 +23,8 @@ What it denies (docs/security.md, "Preventive guardrails", says how to attach it
 bootstrap deploy and publishing roles, start or change the builds that deploy there or that write what the pipelines
 deploy (the synth builds, the publishing of the tested source: tagged ``artifacts``), or change the platform's
 pipelines, or its buckets' policies and lifecycle rules; CloudFormation changes the tooling account's stacks only
-through its deploy role; only CloudFormation passes, widens, re-trusts or tags such a role; and, when
+through its deploy role (and StackSets' execution roles, ``delivery.stack_set_roles``, whose names no one else takes);
+only CloudFormation passes, widens, re-trusts or tags such a role; and, when
 ``delivery.approvers`` is set, only they approve.
 
 Every action and condition key is checked against AWS's Service Authorization Reference by
@@ -39,7 +40,7 @@ import sys
 from typing import Any
 
 from mlops_constructs.guardrails import BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS, account_wide_denials
-from mlops_constructs.config import ConfigError, PlatformConfig, load_config
+from mlops_constructs.config import STACK_SET_ROLES, ConfigError, PlatformConfig, load_config
 
 SCP_MAX_CHARACTERS = 5120
 """AWS Organizations' limit on a service control policy's size."""
@@ -142,6 +143,10 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-cfn-exec-role-{tooling}-{region}"
     not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": cloudformation}}
     pipelines = [f"arn:aws:codepipeline:*:{tooling}:{project}-*"]  # <project>-release, <project>-release-<model>
+    # CloudFormation StackSets changes its stacks here as these roles (delivery.stack_set_roles: AWS Control Tower's
+    # baselines, the organization's stack sets), which SCPs govern like any role: only the management account (or a
+    # StackSets administrator) reaches them, so they change stacks too, and no one makes another role by their names.
+    stack_sets = [f"arn:aws:iam::{tooling}:role/{name}" for name in (config.delivery.stack_set_roles if config.delivery else STACK_SET_ROLES)]
 
     def bootstrap_roles(account: str) -> list[str]:
         # CDK's bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>; any qualifier.
@@ -165,8 +170,18 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet",
                            "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack"],
                 "Resource": "*",
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deploy_role, cloudformation]}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deploy_role, cloudformation, *stack_sets]}},
             },
+            *([{
+                # The exemption above goes by the role's ARN, path included: no one else makes a role by such a name, or
+                # makes one assumable. StackSets' own service-linked role, which creates stacksets-exec-*, is not
+                # governed by SCPs (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html).
+                "Sid": "NoLookalikeStackSetRoles",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
+                "Resource": stack_sets,
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}},
+            }] if stack_sets else []),
             {
                 "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
                 "Effect": "Deny",
@@ -250,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     policy = tooling_guardrail_policy(config) if args.tooling else guardrail_policy(config)
+    if len(compact(policy)) > SCP_MAX_CHARACTERS:
+        fields = "delivery.approvers and delivery.stack_set_roles" if args.tooling else "the models' code steps"
+        print(f"error: the policy has {len(compact(policy))} characters, over an SCP's {SCP_MAX_CHARACTERS} "
+              f"(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html): name fewer, or use "
+              f"wildcards, in {fields} of {config.source}", file=sys.stderr)
+        return 1
     text = json.dumps(policy, indent=args.indent) if args.indent else compact(policy)
     print(text)
     if len(text) > SCP_MAX_CHARACTERS:  # AWS Organizations stores the policy as sent, white space included

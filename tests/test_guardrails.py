@@ -20,8 +20,8 @@ from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs._buckets import OBJECT_CHANGES
 from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
-from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, tooling_guardrail_policy
-from mlops_constructs.config import ConfigError, PlatformConfig
+from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main, tooling_guardrail_policy
+from mlops_constructs.config import STACK_SET_ROLES, ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
 from tests.test_delivery_pipeline import render
 
@@ -532,6 +532,64 @@ def test_only_the_configured_approvers_approve_the_platforms_pipelines() -> None
     data["delivery"]["approvers"] = ["Approver"]
     with pytest.raises(ConfigError, match=r"delivery\.approvers\[0\]: .*\(got 'Approver'\)"):
         PlatformConfig.from_mapping(data)
+
+
+def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookalike_does() -> None:
+    """Control Tower's baselines and the organization's stack sets change their stacks in the tooling account through
+    their execution roles, which the tooling SCP governs like any role: they pass OnlyTheDeployRoleChangesStacks, nobody
+    else makes or re-trusts a role by their names, and they gain nothing else (deployers' tags, prod's roles)."""
+    data = default_config_data()
+    config = PlatformConfig.from_mapping(data)
+    assert config.delivery is not None and config.delivery.stack_set_roles == list(STACK_SET_ROLES)
+    policy, tooling, region = tooling_guardrail_policy(config), config.accounts.tooling, config.region
+    role = f"arn:aws:iam::{tooling}:role/"
+    baseline = f"arn:aws:cloudformation:{region}:{tooling}:stack/StackSet-AWSControlTowerBP-BASELINE-CLOUDWATCH-0a1b/1"
+    executors = [f"{role}AWSControlTowerExecution", f"{role}AWSCloudFormationStackSetExecutionRole", f"{role}stacksets-exec-0a1b2c3d"]
+    for executor in executors:
+        for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack"):
+            assert denied(policy, action=action, resource=baseline, principal_arn=executor) == [], (executor, action)
+        # nothing else: no deployer's tag, no prod bootstrap role, no platform bucket policy
+        assert denied(policy, action="iam:TagRole", resource=f"{role}x", principal_arn=executor, tag_keys=[DEPLOYS_TO_TAG]) == ["KeepTheDeployerTag"]
+        prod_deploy = f"arn:aws:iam::{config.accounts.prod}:role/cdk-hnb659fds-deploy-role-{config.accounts.prod}-{region}"
+        assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=executor) == ["OnlyDeployersReachProd"]
+    admin = f"{role}Admin"
+    assert denied(policy, action="cloudformation:UpdateStack", resource=baseline, principal_arn=admin) == ["OnlyTheDeployRoleChangesStacks"]
+    # lookalikes: a new role by such a name (a path that makes its ARN match too), or the real one made assumable
+    for arn in (f"{role}stacksets-exec-mine", f"{role}stacksets-exec-x/Mine", f"{role}AWSControlTowerExecution"):
+        assert denied(policy, action="iam:CreateRole", resource=arn, principal_arn=admin) == ["NoLookalikeStackSetRoles"], arn
+        assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=arn, principal_arn=admin) == ["NoLookalikeStackSetRoles"], arn
+    assert denied(policy, action="iam:CreateRole", resource=f"{role}AWSControlTowerExecutionMine", principal_arn=admin) == []
+    # StackSets creates Control Tower's role in an account it enrolls
+    assert denied(policy, action="iam:CreateRole", resource=f"{role}AWSControlTowerExecution", principal_arn=executors[2]) == []
+    assert unknown_keys(policy["Statement"]) == []
+    # none: only the deploy role changes a stack there
+    data["delivery"]["stack_set_roles"] = []
+    strict = tooling_guardrail_policy(PlatformConfig.from_mapping(data))
+    assert "NoLookalikeStackSetRoles" not in {s["Sid"] for s in strict["Statement"]}
+    assert denied(strict, action="cloudformation:UpdateStack", resource=baseline, principal_arn=executors[0]) == ["OnlyTheDeployRoleChangesStacks"]
+    # a name of the organization's own, with its error for what is not a role name
+    data["delivery"]["stack_set_roles"] = ["OrgStackSetExecution"]
+    own = tooling_guardrail_policy(PlatformConfig.from_mapping(data))
+    assert denied(own, action="cloudformation:UpdateStack", resource=baseline, principal_arn=f"{role}OrgStackSetExecution") == []
+    assert denied(own, action="cloudformation:UpdateStack", resource=baseline, principal_arn=executors[0]) == ["OnlyTheDeployRoleChangesStacks"]
+    data["delivery"]["stack_set_roles"] = [f"{role}OrgStackSetExecution"]
+    with pytest.raises(ConfigError, match=r"delivery\.stack_set_roles\[0\]: must be an IAM role name: .*\(got 'arn:aws:iam::111111111111:role/OrgStackSetExecution'\)"):
+        PlatformConfig.from_mapping(data)
+
+
+def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Too many (or too long) names make an SCP AWS Organizations refuses: said before anyone tries to attach it."""
+    data = default_config_data()
+    data["delivery"]["stack_set_roles"] = [f"StackSetExecution{index}{'x' * 46}" for index in range(10)]
+    path = tmp_path / "many.yaml"
+    path.write_text(json.dumps(data))  # YAML reads JSON
+    assert main(["--config", str(path), "--tooling"]) == 1
+    error = capsys.readouterr().err
+    assert f"over an SCP's {SCP_MAX_CHARACTERS}" in error and "delivery.approvers and delivery.stack_set_roles" in error and str(path) in error
+    data["delivery"]["stack_set_roles"] = ["OrgStackSetExecution"]
+    path.write_text(json.dumps(data))
+    assert main(["--config", str(path), "--tooling"]) == 0
+    assert len(capsys.readouterr().out.strip()) <= SCP_MAX_CHARACTERS
 
 
 def test_the_command_prints_the_tooling_policy() -> None:
