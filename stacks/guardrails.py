@@ -266,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     policy = tooling_guardrail_policy(config) if args.tooling else guardrail_policy(config)
     if len(compact(policy)) > SCP_MAX_CHARACTERS:
-        fields = "delivery.approvers and delivery.stack_set_roles" if args.tooling else "the models' code steps"
+        # Only the tooling SCP grows with the configuration (the ML accounts' only loses actions to code steps).
         print(f"error: the policy has {len(compact(policy))} characters, over an SCP's {SCP_MAX_CHARACTERS} "
               f"(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html): name fewer, or use "
-              f"wildcards, in {fields} of {config.source}", file=sys.stderr)
+              f"wildcards, in delivery.approvers and delivery.stack_set_roles of {config.source}", file=sys.stderr)
         return 1
     text = json.dumps(policy, indent=args.indent) if args.indent else compact(policy)
     print(text)
