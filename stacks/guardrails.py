@@ -27,6 +27,9 @@ through its deploy role (and StackSets' execution roles, ``delivery.stack_set_ro
 only CloudFormation passes, widens, re-trusts or tags such a role; and, when
 ``delivery.approvers`` is set, only they approve.
 
+``--pipeline-only`` prints an optional SCP for the staging and prod accounts: only the tooling account's pipelines
+deploy there (their own principals neither assume their bootstrap's roles nor change stacks; docs/security.md).
+
 Every action and condition key is checked against AWS's Service Authorization Reference by
 ``tests/test_guardrails.py``, and so is the size: an SCP holds at most 5,120 characters
 (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
@@ -48,6 +51,9 @@ PROJECT_TAG = "mlops:project"
 """The tag every resource of a stage carries (stacks/stage.py) with the project's name."""
 CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
 """The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
+CLOUDFORMATION_CHANGES = ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet",
+                          "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack"]
+"""What changes a stack (or has CloudFormation change it), on an existing stack's service role as well as a passed one."""
 
 
 def jobs_without_isolation(config: PlatformConfig) -> list[str]:
@@ -167,8 +173,7 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 # which a stack's users use without passing it) only through its deploy role, which the pipelines assume.
                 "Sid": "OnlyTheDeployRoleChangesStacks",
                 "Effect": "Deny",
-                "Action": ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet",
-                           "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack"],
+                "Action": CLOUDFORMATION_CHANGES,
                 "Resource": "*",
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deploy_role, cloudformation, *stack_sets]}},
             },
@@ -248,6 +253,79 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
+def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
+    """An optional SCP for the staging and prod accounts of ``config``: only the pipelines of the tooling account deploy
+    there, with the approvals they hold (``--pipeline-only``; docs/security.md).
+
+    Both bootstraps trust their own account besides the tooling account (``cdk bootstrap``'s default), and CloudFormation
+    acts as a stack's service role for whoever may update the stack. Without this, a principal of staging or prod allowed
+    ``sts:AssumeRole`` (``PowerUserAccess`` is) could deploy through the bootstrap's deploy role, and one allowed
+    CloudFormation could update a platform stack, which then runs as the execution role: a release past the pipelines'
+    tests and ``Promote-Prod``. SCPs govern only the principals of the accounts they are attached to, so the pipelines'
+    roles, in the tooling account, still assume the deploy roles (the tooling SCP keeps that to them).
+    """
+    accounts, tooling, region = config.accounts, config.accounts.tooling, config.region
+    guarded = list(dict.fromkeys([accounts.staging, accounts.prod]))
+    if tooling in guarded or accounts.dev in guarded:
+        stage = "staging" if accounts.staging in (tooling, accounts.dev) else "prod"
+        value = getattr(accounts, stage)
+        raise ConfigError(config.source, [f"accounts.{stage}: must be an account of its own for --pipeline-only (got {value!r}, which is also the "
+                                          f"{'tooling' if value == tooling else 'dev'} account): the SCP would stop the pipelines, or direct "
+                                          "deploys to dev, there too"])
+
+    def exact(account: str, kind: str) -> str:  # the bootstrap's own role: a pattern would exempt any role named to fit it
+        return f"arn:aws:iam::{account}:role/{BOOTSTRAP_ROLE_PREFIX}-{kind}-role-{account}-{region}"
+
+    def any_qualifier(account: str, kind: str) -> str:
+        return f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*"
+
+    deployers = [exact(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")]
+    stack_sets = [f"arn:aws:iam::*:role/{name}" for name in (config.delivery.stack_set_roles if config.delivery else STACK_SET_ROLES)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # Deploying, or publishing what a deployment uses, through the account's own bootstrap roles.
+                "Sid": "OnlyTheToolingAccountDeploysHere",
+                "Effect": "Deny",
+                "Action": ["sts:AssumeRole"],
+                "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "file-publishing", "image-publishing")],
+            },
+            {
+                "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
+                "Effect": "Deny",
+                "Action": ["iam:PassRole"],
+                "Resource": [any_qualifier(a, "cfn-exec") for a in guarded],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "deploy") for a in guarded]}},
+            },
+            {
+                # Any stack: a stack's users change it as its service role, which they need not pass. CloudFormation's
+                # execution role makes nested stacks; StackSets (Control Tower's baselines) change their own.
+                "Sid": "OnlyTheDeployRoleChangesStacks",
+                "Effect": "Deny",
+                "Action": CLOUDFORMATION_CHANGES,
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*deployers, *stack_sets]}},
+            },
+            {
+                # The exemptions above go by the roles' ARNs: no one makes a role by such a name, or makes one assumable
+                # by anyone else (a function or an instance would then act as it).
+                "Sid": "KeepTheDeployersToThemselves",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
+                "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")],
+            },
+            *([{
+                "Sid": "NoLookalikeStackSetRoles",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
+                "Resource": stack_sets,
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}},
+            }] if stack_sets else []),
+        ],
+    }
+
+
 def compact(policy: dict[str, Any]) -> str:
     """The policy as AWS Organizations measures it: JSON without insignificant white space."""
     return json.dumps(policy, separators=(",", ":"))
@@ -256,7 +334,10 @@ def compact(policy: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/default.yaml")
-    parser.add_argument("--tooling", action="store_true", help="the tooling account's SCP (only the pipelines deploy to production)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--tooling", action="store_true", help="the tooling account's SCP (only the pipelines deploy to production)")
+    kind.add_argument("--pipeline-only", action="store_true",
+                      help="an optional SCP for the staging and prod accounts: only the tooling account's pipelines deploy there")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print (the white space counts towards the 5,120 characters)")
     args = parser.parse_args(argv)
     try:
@@ -264,7 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    policy = tooling_guardrail_policy(config) if args.tooling else guardrail_policy(config)
+    try:
+        policy = (tooling_guardrail_policy(config) if args.tooling else pipeline_only_policy(config) if args.pipeline_only
+                  else guardrail_policy(config))
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
     if len(compact(policy)) > SCP_MAX_CHARACTERS:
         # Only the tooling SCP grows with the configuration's lists (the ML accounts' is 5,031 characters at most: the
         # longest project name, every job isolated).

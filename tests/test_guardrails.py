@@ -20,7 +20,8 @@ from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs._buckets import OBJECT_CHANGES
 from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
-from stacks.guardrails import CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main, tooling_guardrail_policy
+from stacks.guardrails import (CLOUDFORMATION_CHANGES, CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main,
+                              pipeline_only_policy, tooling_guardrail_policy)
 from mlops_constructs.config import STACK_SET_ROLES, ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
 from tests.test_delivery_pipeline import render
@@ -590,6 +591,70 @@ def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, cap
     path.write_text(json.dumps(data))
     assert main(["--config", str(path), "--tooling"]) == 0
     assert len(capsys.readouterr().out.strip()) <= SCP_MAX_CHARACTERS
+
+
+def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_the_optional_scp(platform: SynthesizedPlatform) -> None:
+    """--pipeline-only, evaluated for principals of staging and prod (an SCP governs only those of the account it is
+    attached to: the pipelines' roles, in the tooling account, are not its subject). Their own bootstrap roles, a stack's
+    service role and lookalikes of either are out of reach; CloudFormation through the deploy role, nested stacks and
+    StackSets still work; the platform's own roles there never need what it refuses."""
+    config, region = platform.config, platform.config.region
+    policy = pipeline_only_policy(config)
+    assert unknown_keys(policy["Statement"]) == [] and len(compact(policy)) <= SCP_MAX_CHARACTERS
+    assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}
+    for account in (config.accounts.staging, config.accounts.prod):
+        role = f"arn:aws:iam::{account}:role/"
+        deploy, cloudformation = f"{role}cdk-hnb659fds-deploy-role-{account}-{region}", f"{role}cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+        admin, stack = f"{role}Admin", f"arn:aws:cloudformation:{region}:{account}:stack/{config.project}-prod-churn-endpoint/1"
+        for kind in ("deploy", "file-publishing", "image-publishing"):  # any qualifier
+            assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-x1-{kind}-role-{account}-{region}", principal_arn=admin)
+        assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-hnb659fds-lookup-role-{account}-{region}", principal_arn=admin) == []
+        for action in CLOUDFORMATION_CHANGES:
+            assert denied(policy, action=action, resource=stack, principal_arn=admin) == ["OnlyTheDeployRoleChangesStacks"], action
+            assert denied(policy, action=action, resource=stack, principal_arn=deploy) == [], action
+        assert denied(policy, action="cloudformation:CreateStack", resource=stack, principal_arn=cloudformation) == []  # a nested stack
+        assert denied(policy, action="cloudformation:UpdateStack", resource=stack, principal_arn=f"{role}stacksets-exec-0a1b") == []
+        assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=deploy) == []
+        assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=admin) == ["OnlyTheDeployRolePassesCloudFormationsRole"]
+        # the exemptions go by exact ARNs, and no one makes those roles, or lookalikes, assumable
+        lookalike = f"{role}x/cdk-hnb659fds-deploy-role-{account}-{region}"
+        assert denied(policy, action="cloudformation:UpdateStack", resource=stack, principal_arn=lookalike) == ["OnlyTheDeployRoleChangesStacks"]
+        for target in (deploy, cloudformation, f"{role}cdk-other-deploy-role-{account}-{region}"):
+            assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
+            assert denied(policy, action="iam:CreateRole", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
+        assert denied(policy, action="iam:CreateRole", resource=f"{role}stacksets-exec-mine", principal_arn=admin) == ["NoLookalikeStackSetRoles"]
+        assert denied(policy, action="iam:CreateRole", resource=f"{role}app-role", principal_arn=admin) == []
+    # the platform's own roles in staging and prod: none changes a stack or assumes a bootstrap role
+    refused = [a.lower() for a in CLOUDFORMATION_CHANGES]
+    checked = 0
+    for path, template in platform.templates.items():
+        if not path.startswith(("Staging", "Prod")):
+            continue
+        for policy_resource in (r for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role") for r in resources(template, kind).values()):
+            properties = policy_resource["Properties"]
+            documents = [properties.get("PolicyDocument"), *(p["PolicyDocument"] for p in properties.get("Policies", []))]
+            for document in filter(None, documents):
+                for statement in as_list(document["Statement"]):
+                    checked += 1
+                    if statement["Effect"] == "Deny":
+                        continue
+                    actions = [a.lower() for a in as_list(statement.get("Action", []))]
+                    assert not any(fnmatch.fnmatchcase(r, a) for a in actions for r in refused), (path, statement)
+                    if any(fnmatch.fnmatchcase("sts:assumerole", a) for a in actions):  # only roles that are not the bootstrap's
+                        assert all(isinstance(r, str) and r != "*" and ":role/cdk-" not in r for r in as_list(statement["Resource"])), (path, statement)
+    assert checked > 50
+    # an account that is also the tooling (or dev) account: refused, the SCP would stop the pipelines there
+    data = default_config_data()
+    data["accounts"].update(prod=data["accounts"]["tooling"], allow_shared=True)
+    with pytest.raises(ConfigError, match=r"accounts\.prod: must be an account of its own for --pipeline-only \(got '111111111111', which is also the tooling account\)"):
+        pipeline_only_policy(PlatformConfig.from_mapping(data))
+
+
+def test_the_command_prints_the_pipeline_only_policy(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--config", str(DEFAULT_CONFIG), "--pipeline-only"]) == 0
+    assert [s["Sid"] for s in json.loads(capsys.readouterr().out)["Statement"]][0] == "OnlyTheToolingAccountDeploysHere"
+    with pytest.raises(SystemExit):  # one kind of policy at a time
+        main(["--config", str(DEFAULT_CONFIG), "--pipeline-only", "--tooling"])
 
 
 def test_the_command_prints_the_tooling_policy() -> None:
