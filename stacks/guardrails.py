@@ -309,11 +309,13 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
             },
             {
                 # The exemptions above go by the roles' ARNs: no one makes a role by such a name, or makes one assumable
-                # by anyone else (a function or an instance would then act as it).
+                # by anyone else (a function or an instance would then act as it); but a stack set that bootstraps the
+                # account.
                 "Sid": "KeepTheDeployersToThemselves",
                 "Effect": "Deny",
                 "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
                 "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")],
+                **({"Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}}} if stack_sets else {}),
             },
             *([{
                 "Sid": "NoLookalikeStackSetRoles",

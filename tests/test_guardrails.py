@@ -622,6 +622,7 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
         for target in (deploy, cloudformation, f"{role}cdk-other-deploy-role-{account}-{region}"):
             assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
             assert denied(policy, action="iam:CreateRole", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
+        assert denied(policy, action="iam:CreateRole", resource=deploy, principal_arn=f"{role}stacksets-exec-0a1b") == []  # bootstrapped by a stack set
         assert denied(policy, action="iam:CreateRole", resource=f"{role}stacksets-exec-mine", principal_arn=admin) == ["NoLookalikeStackSetRoles"]
         assert denied(policy, action="iam:CreateRole", resource=f"{role}app-role", principal_arn=admin) == []
     # the platform's own roles in staging and prod: none changes a stack or assumes a bootstrap role
