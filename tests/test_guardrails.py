@@ -208,22 +208,22 @@ def test_inside_guardrails_uses_only_keys_every_action_has() -> None:
         inside_guardrails(["sagemaker:CreateNotebookInstance"], subnet_ids=[], security_group_ids=[], kms_key_arn="k")
 
 
-def test_the_command_prints_the_compact_policy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_prints_the_compact_policy(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     ok = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG)],
                         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert len(ok.stdout.strip()) <= SCP_MAX_CHARACTERS
     assert json.loads(ok.stdout)["Statement"][0]["Effect"] == "Deny"
+    # the rest in process (the module's main, which python -m runs)
     bad = tmp_path / "bad.yaml"
     bad.write_text(DEFAULT_CONFIG.read_text().replace("project: mlops-demo", "project: Mlops"))
-    failed = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(bad)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert failed.returncode == 1 and failed.stderr.strip().splitlines()[-1].startswith(f"{bad}: project:")
+    assert main(["--config", str(bad)]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"{bad}: project:")
     # pretty-printed, it is over the limit (AWS stores the white space): said, on stderr
-    indented = subprocess.run([sys.executable, "-m", "stacks.guardrails", "--config", str(DEFAULT_CONFIG), "--indent", "2"],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert indented.returncode == 0 and len(indented.stdout.strip()) > SCP_MAX_CHARACTERS
-    assert "over an SCP's 5120: for reading only; attach the compact form" in indented.stderr
+    assert main(["--config", str(DEFAULT_CONFIG), "--indent", "2"]) == 0
+    indented = capsys.readouterr()
+    assert len(indented.out.strip()) > SCP_MAX_CHARACTERS
+    assert "over an SCP's 5120: for reading only; attach the compact form" in indented.err
 
 
 # -- the tooling account's SCP: only the pipelines deploy to production --------------------------------------------
