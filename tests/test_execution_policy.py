@@ -133,17 +133,17 @@ def test_the_policy_is_scoped_and_fits_a_managed_policy(platform: SynthesizedPla
     assert len(json.dumps(policy, separators=(",", ":"))) < 6144  # IAM's limit for a managed policy
 
 
-def test_the_command_prints_the_policy_or_one_line_per_problem(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_prints_the_policy_or_one_line_per_problem(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     ok = subprocess.run([sys.executable, "-m", "stacks.execution_policy", "--config", str(DEFAULT_CONFIG)],
                         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["Statement"][0]["Sid"] == "PlatformServicesInTheRegion"
     bad = tmp_path / "bad.yaml"
     bad.write_text(DEFAULT_CONFIG.read_text().replace('dev: "222222222222"', 'dev: "2222"'))
-    failed = subprocess.run([sys.executable, "-m", "stacks.execution_policy", "--config", str(bad)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert failed.returncode == 1
-    assert failed.stderr.strip() == f"{bad}: accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '2222')"
+    from stacks.execution_policy import main  # in process: the function python -m runs
+
+    assert main(["--config", str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == f"{bad}: accounts.dev: must be an AWS account id, a quoted string of exactly 12 digits (got '2222')"
 
 
 def test_stacks_may_read_the_platforms_stack_outputs_and_only_theirs(default_config) -> None:  # type: ignore[no-untyped-def]
