@@ -1372,11 +1372,12 @@ class DeliverySettings(_Strict):
     platform's pipelines to anyone else. Default: not restricted by the SCP (grant it in IAM to the approvers only)."""
     stack_set_roles: list[Annotated[str, BeforeValidator(_role_name)]] = Field(default_factory=lambda: list(STACK_SET_ROLES),
                                                                                  max_length=10)
-    """Names of the tooling account's roles through which CloudFormation StackSets changes its own stacks there (AWS
-    Control Tower's baselines, the organization's stack sets): the tooling account's SCP, which leaves changing stacks
-    there to the CDK bootstrap's deploy role, lets these change stacks too, and refuses anyone but them creating a
-    role by such a name or changing its trust. Default: :data:`STACK_SET_ROLES`. ``[]``: nothing but the deploy role
-    changes a stack of the tooling account (an account no stack set reaches)."""
+    """Names of the roles through which CloudFormation StackSets changes its own stacks (AWS Control Tower's baselines,
+    the organization's stack sets) in the tooling account, and in staging and prod under the optional pipeline-only SCP
+    (``python -m stacks.guardrails --tooling`` / ``--pipeline-only``): those SCPs, which leave changing stacks to the CDK
+    bootstrap's deploy role, let these change stacks too, and refuse anyone but them creating a role by such a name or
+    changing its trust. Default: :data:`STACK_SET_ROLES`. ``[]``: nothing but the deploy role changes a stack there (an
+    account no stack set reaches)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DeliverySettings:
