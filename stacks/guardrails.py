@@ -51,9 +51,13 @@ PROJECT_TAG = "mlops:project"
 """The tag every resource of a stage carries (stacks/stage.py) with the project's name."""
 CLOUDFORMATION_EXECUTION_ROLES = "arn:*:iam::*:role/cdk-*-cfn-exec-role-*"
 """The CDK bootstrap's CloudFormation execution roles, through which the stacks are deployed and deleted."""
-CLOUDFORMATION_CHANGES = ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet",
-                          "cloudformation:ExecuteChangeSet", "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack"]
-"""What changes a stack (or has CloudFormation change it), on an existing stack's service role as well as a passed one."""
+CLOUDFORMATION_CHANGES = ["cloudformation:Create*", "cloudformation:Update*", "cloudformation:Delete*", "cloudformation:Execute*",
+                          "cloudformation:ContinueUpdateRollback", "cloudformation:RollbackStack", "cloudformation:CancelUpdateStack",
+                          "cloudformation:SetStackPolicy", "cloudformation:ImportStacksToStackSet"]
+"""What changes a stack (or has CloudFormation change it, on an existing stack's service role as well as a passed one),
+its protections, or hands it to a stack set: every write on a stack in the Service Authorization Reference
+(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html) but resource signals,
+by prefix where it can (an SCP's action wildcards go at the end), which takes in stack sets and generated templates too."""
 
 
 def jobs_without_isolation(config: PlatformConfig) -> list[str]:
@@ -129,6 +133,34 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
+def stack_set_statements(config: PlatformConfig, accounts: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The roles through which CloudFormation StackSets changes its own stacks (``delivery.stack_set_roles``: AWS Control
+    Tower's baselines, the organization's stack sets), which SCPs govern like any role, as exemptions go (any account:
+    an SCP governs only its own account's principals); and the statements that keep them to that in ``accounts``: no one
+    else there assumes them (their administrators are elsewhere: the management account, or a StackSets administrator),
+    makes another role by their names or changes their trust, and they change neither the platform's stacks nor the CDK
+    bootstrap's."""
+    names = config.delivery.stack_set_roles if config.delivery else list(STACK_SET_ROLES)
+    if not names:
+        return [], []
+    own = [f"arn:aws:iam::{account}:role/{name}" for account in accounts for name in names]
+    roles = [f"arn:aws:iam::*:role/{name}" for name in names]
+    return roles, [
+        {
+            # StackSets' own service-linked role, which creates stacksets-exec-*, is not governed by SCPs
+            # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html).
+            "Sid": "StackSetRolesOnlyForStackSets",
+            "Effect": "Deny",
+            "Action": ["sts:AssumeRole", "iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
+            "Resource": own,
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": roles}},
+        },
+        {"Sid": "StackSetsKeepToTheirStacks", "Effect": "Deny", "Action": "cloudformation:*",
+         "Resource": [f"arn:aws:cloudformation:*:*:stack/{stack}/*" for stack in (f"{config.project}-*", "CDKToolkit")],
+         "Condition": {"ArnLike": {"aws:PrincipalArn": roles}}},
+    ]
+
+
 def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     """The SCP document for the tooling account of ``config``: prod, and the tooling account's own stacks (which could
     define a prod deployer), are deployed to by the pipelines only.
@@ -149,10 +181,8 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-cfn-exec-role-{tooling}-{region}"
     not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": cloudformation}}
     pipelines = [f"arn:aws:codepipeline:*:{tooling}:{project}-*"]  # <project>-release, <project>-release-<model>
-    # CloudFormation StackSets changes its stacks here as these roles (delivery.stack_set_roles: AWS Control Tower's
-    # baselines, the organization's stack sets), which SCPs govern like any role: only the management account (or a
-    # StackSets administrator) reaches them, so they change stacks too, and no one makes another role by their names.
-    stack_sets = [f"arn:aws:iam::{tooling}:role/{name}" for name in (config.delivery.stack_set_roles if config.delivery else STACK_SET_ROLES)]
+    # CloudFormation StackSets changes its own stacks here as these roles (Control Tower's baselines among them).
+    stack_sets, kept_to_their_stacks = stack_set_statements(config, [tooling])
 
     def bootstrap_roles(account: str) -> list[str]:
         # CDK's bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>; any qualifier.
@@ -177,16 +207,7 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Resource": "*",
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deploy_role, cloudformation, *stack_sets]}},
             },
-            *([{
-                # The exemption above goes by the role's ARN, path included: no one else makes a role by such a name, or
-                # makes one assumable. StackSets' own service-linked role, which creates stacksets-exec-*, is not
-                # governed by SCPs (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html).
-                "Sid": "NoLookalikeStackSetRoles",
-                "Effect": "Deny",
-                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
-                "Resource": stack_sets,
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}},
-            }] if stack_sets else []),
+            *kept_to_their_stacks,
             {
                 "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
                 "Effect": "Deny",
@@ -198,8 +219,8 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
                 # Webhooks and sandboxes start builds too; the others start, repeat or rewrite one (buildspec, source, role).
                 "Sid": "OnlyPipelinesBuildGuardedDeploys",
                 "Effect": "Deny",
-                "Action": ["codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:RetryBuild", "codebuild:RetryBuildBatch",
-                           "codebuild:StartSandbox", "codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:UpdateWebhook"],
+                "Action": ["codebuild:StartBuild*", "codebuild:RetryBuild*", "codebuild:StartSandbox", "codebuild:UpdateProject", "codebuild:CreateWebhook",
+                           "codebuild:UpdateWebhook"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {f"aws:ResourceTag/{DEPLOYS_TO_TAG}": [*guarded, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS]},
                               "StringNotEquals": {f"aws:PrincipalTag/{DEPLOYS_TO_TAG}": EVERY_STAGE_ACCOUNT}, **not_cloudformation},
@@ -280,7 +301,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
         return f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*"
 
     deployers = [exact(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")]
-    stack_sets = [f"arn:aws:iam::*:role/{name}" for name in (config.delivery.stack_set_roles if config.delivery else STACK_SET_ROLES)]
+    stack_sets, kept_to_their_stacks = stack_set_statements(config, guarded)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -300,7 +321,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
             },
             {
                 # Any stack: a stack's users change it as its service role, which they need not pass. CloudFormation's
-                # execution role makes nested stacks; StackSets (Control Tower's baselines) change their own.
+                # execution role would make nested stacks (the platform has none); StackSets change their own.
                 "Sid": "OnlyTheDeployRoleChangesStacks",
                 "Effect": "Deny",
                 "Action": CLOUDFORMATION_CHANGES,
@@ -317,13 +338,24 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")],
                 **({"Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}}} if stack_sets else {}),
             },
-            *([{
-                "Sid": "NoLookalikeStackSetRoles",
+            {
+                # What a deployment uses from the bootstrap's asset bucket and repository, written by the publishing roles
+                # only: cdk-assets does not upload an asset that is there already, so one put there first would be used.
+                "Sid": "OnlyThePublishingRolesWriteAssets",
                 "Effect": "Deny",
-                "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
-                "Resource": stack_sets,
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}},
-            }] if stack_sets else []),
+                "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                "Resource": [f"arn:aws:s3:::cdk-*-assets-{a}-*" for a in guarded],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "file-publishing") for a in guarded]}},
+            },
+            {
+                "Sid": "OnlyThePublishingRolesPushImages",
+                "Effect": "Deny",
+                "Action": ["ecr:PutImage", "ecr:BatchDeleteImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+                           "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"],
+                "Resource": [f"arn:aws:ecr:*:{a}:repository/cdk-*-container-assets-{a}-*" for a in guarded],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "image-publishing") for a in guarded]}},
+            },
+            *kept_to_their_stacks,
         ],
     }
 

