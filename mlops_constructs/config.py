@@ -116,10 +116,12 @@ def _role_name(value: Any) -> Any:
     # IAM's role name characters (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), and *
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9+=,.@_*-]{1,64}", value):
         raise ValueError("must be an IAM role name: 1 to 64 letters, digits and +=,.@_- (* allowed), no path")
-    # The SCPs exempt these roles: a name led by * would exempt every role, one like the CDK bootstrap's its lookalikes.
-    if value.startswith("*") or value.lower().startswith("cdk-"):
-        raise ValueError("must start with a role name's own characters, not *, and not with cdk- (the CDK bootstrap's roles): "
-                         "the guardrail SCPs exempt the roles it names")
+    # The SCPs exempt these roles: a short prefix before * would exempt unrelated roles, one like the CDK bootstrap's
+    # its lookalikes.
+    star = value.find("*")
+    if (star != -1 and (star < 8 or star != len(value) - 1)) or value.lower().startswith("cdk-"):
+        raise ValueError("must be a role name, or at least 8 of its first characters followed by one final * (as in "
+                         "stacksets-exec-*), and not start with cdk- (the CDK bootstrap's roles): the guardrail SCPs exempt the roles it names")
     return value
 
 

@@ -60,6 +60,15 @@ its protections, or hands it to a stack set: every write on a stack in the Servi
 by prefix where it can (an SCP's action wildcards go at the end), which takes in stack sets and generated templates too."""
 
 
+def bootstrap_role(account: str, kind: str, region: str | None = None) -> str:
+    """The ARN of a CDK bootstrap role of ``account`` (``deploy``, ``cfn-exec``, ``file-publishing``...): with ``region``,
+    exactly the default qualifier's own role (an exemption: a pattern would exempt any role named to fit it); without,
+    any qualifier's and region's (a denial). The bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>."""
+    if region is None:
+        return f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*".replace("-*-*-", "-*-")  # kind "*": any of them
+    return f"arn:aws:iam::{account}:role/{BOOTSTRAP_ROLE_PREFIX}-{kind}-role-{account}-{region}"
+
+
 def jobs_without_isolation(config: PlatformConfig) -> list[str]:
     """The create actions of job kinds some model runs with ``network_isolation: false`` (a script step):
     the SCP must not refuse them. Their other guardrails (VPC, security groups, the account's keys) stay."""
@@ -133,18 +142,19 @@ def guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
-def stack_set_statements(config: PlatformConfig, accounts: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+def stack_set_statements(config: PlatformConfig, accounts: list[str] | None) -> tuple[list[str], list[dict[str, Any]]]:
     """The roles through which CloudFormation StackSets changes its own stacks (``delivery.stack_set_roles``: AWS Control
     Tower's baselines, the organization's stack sets), which SCPs govern like any role, as exemptions go (any account:
     an SCP governs only its own account's principals); and the statements that keep them to that in ``accounts``: no one
     else there assumes them (their administrators are elsewhere: the management account, or a StackSets administrator),
     makes another role by their names or changes their trust, and they change neither the platform's stacks nor the CDK
-    bootstrap's."""
+    bootstrap's. ``accounts`` ``None``: the roles of any account are refused to the guarded ones' principals (accounts
+    that administer no stack set elsewhere)."""
     names = config.delivery.stack_set_roles if config.delivery else list(STACK_SET_ROLES)
     if not names:
         return [], []
-    own = [f"arn:aws:iam::{account}:role/{name}" for account in accounts for name in names]
     roles = [f"arn:aws:iam::*:role/{name}" for name in names]
+    own = roles if accounts is None else [f"arn:aws:iam::{account}:role/{name}" for account in accounts for name in names]
     return roles, [
         {
             # StackSets' own service-linked role, which creates stacksets-exec-*, is not governed by SCPs
@@ -177,16 +187,14 @@ def tooling_guardrail_policy(config: PlatformConfig) -> dict[str, Any]:
     prod, tooling, region, project = config.accounts.prod, config.accounts.tooling, config.region, config.project
     guarded = list(dict.fromkeys([prod, tooling]))
     # Exactly the tooling account's own bootstrap roles (a pattern would exempt any role someone names to fit it).
-    deploy_role = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-deploy-role-{tooling}-{region}"
-    cloudformation = f"arn:aws:iam::{tooling}:role/{BOOTSTRAP_ROLE_PREFIX}-cfn-exec-role-{tooling}-{region}"
+    deploy_role, cloudformation = bootstrap_role(tooling, "deploy", region), bootstrap_role(tooling, "cfn-exec", region)
     not_cloudformation = {"ArnNotLike": {"aws:PrincipalArn": cloudformation}}
     pipelines = [f"arn:aws:codepipeline:*:{tooling}:{project}-*"]  # <project>-release, <project>-release-<model>
     # CloudFormation StackSets changes its own stacks here as these roles (Control Tower's baselines among them).
     stack_sets, kept_to_their_stacks = stack_set_statements(config, [tooling])
 
     def bootstrap_roles(account: str) -> list[str]:
-        # CDK's bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>; any qualifier.
-        return [f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*" for kind in ("deploy", "file-publishing", "image-publishing")]
+        return [bootstrap_role(account, kind) for kind in ("deploy", "file-publishing", "image-publishing")]
 
     def only_tagged(sid: str, account: str) -> dict[str, Any]:
         return {"Sid": sid, "Effect": "Deny", "Action": ["sts:AssumeRole"], "Resource": bootstrap_roles(account),
@@ -294,23 +302,22 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                                           f"{'tooling' if value == tooling else 'dev'} account): the SCP would stop the pipelines, or direct "
                                           "deploys to dev, there too"])
 
-    def exact(account: str, kind: str) -> str:  # the bootstrap's own role: a pattern would exempt any role named to fit it
-        return f"arn:aws:iam::{account}:role/{BOOTSTRAP_ROLE_PREFIX}-{kind}-role-{account}-{region}"
+    def exact(account: str, kind: str) -> str:
+        return bootstrap_role(account, kind, region)
 
-    def any_qualifier(account: str, kind: str) -> str:
-        return f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*"
+    any_qualifier = bootstrap_role
 
     deployers = [exact(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")]
-    stack_sets, kept_to_their_stacks = stack_set_statements(config, guarded)
+    stack_sets, kept_to_their_stacks = stack_set_statements(config, None)  # staging and prod administer no stack set
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                # Deploying, or publishing what a deployment uses, through the account's own bootstrap roles.
+                # Deploying, publishing what a deployment uses or looking up, through the account's own bootstrap roles.
                 "Sid": "OnlyTheToolingAccountDeploysHere",
                 "Effect": "Deny",
                 "Action": ["sts:AssumeRole"],
-                "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "file-publishing", "image-publishing")],
+                "Resource": [any_qualifier(a, "*") for a in guarded],
             },
             {
                 "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
@@ -329,13 +336,13 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*deployers, *stack_sets]}},
             },
             {
-                # The exemptions above go by the roles' ARNs: no one makes a role by such a name, or makes one assumable
-                # by anyone else (a function or an instance would then act as it); but a stack set that bootstraps the
-                # account.
+                # The exemptions above and below go by the roles' ARNs: no one makes a role by such a name, or makes one
+                # assumable by anyone else (a function or an instance would then act as it); but a stack set that
+                # bootstraps the account.
                 "Sid": "KeepTheDeployersToThemselves",
                 "Effect": "Deny",
                 "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
-                "Resource": [any_qualifier(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")],
+                "Resource": [any_qualifier(a, "*") for a in guarded],
                 **({"Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}}} if stack_sets else {}),
             },
             {
@@ -345,7 +352,8 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Effect": "Deny",
                 "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
                 "Resource": [f"arn:aws:s3:::cdk-*-assets-{a}-*" for a in guarded],
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "file-publishing") for a in guarded]}},
+                # (and a stack set that bootstraps the account: the bootstrap template sets the bucket's policy)
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(exact(a, "file-publishing") for a in guarded), *stack_sets]}},
             },
             {
                 "Sid": "OnlyThePublishingRolesPushImages",
@@ -353,7 +361,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["ecr:PutImage", "ecr:BatchDeleteImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
                            "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"],
                 "Resource": [f"arn:aws:ecr:*:{a}:repository/cdk-*-container-assets-{a}-*" for a in guarded],
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "image-publishing") for a in guarded]}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(exact(a, "image-publishing") for a in guarded), *stack_sets]}},
             },
             *kept_to_their_stacks,
         ],
@@ -376,21 +384,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
-    try:
         policy = (tooling_guardrail_policy(config) if args.tooling else pipeline_only_policy(config) if args.pipeline_only
                   else guardrail_policy(config))
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    if len(compact(policy)) > SCP_MAX_CHARACTERS:
-        # Only the tooling SCP grows with the configuration's lists (the ML accounts' is 5,031 characters at most: the
-        # longest project name, every job isolated).
-        print(f"error: the policy has {len(compact(policy))} characters, over an SCP's {SCP_MAX_CHARACTERS} "
+    size = len(compact(policy))
+    if size > SCP_MAX_CHARACTERS:
+        # The configuration's lists grow the tooling and pipeline-only SCPs (the ML accounts' is 5,031 characters at most:
+        # the longest project name, every job isolated).
+        fields = "delivery.approvers and delivery.stack_set_roles" if args.tooling else "delivery.stack_set_roles"
+        print(f"error: the policy has {size} characters, over an SCP's {SCP_MAX_CHARACTERS} "
               f"(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html): name fewer, or use "
-              f"wildcards, in delivery.approvers and delivery.stack_set_roles of {config.source}", file=sys.stderr)
+              f"wildcards, in {fields} of {config.source}", file=sys.stderr)
         return 1
     text = json.dumps(policy, indent=args.indent) if args.indent else compact(policy)
     print(text)

@@ -21,7 +21,7 @@ from stacks.execution_policy import CREATED_BY_CLOUDFORMATION, execution_policy
 from mlops_constructs._buckets import OBJECT_CHANGES
 from mlops_constructs.delivery import ReleaseTooling
 from mlops_constructs.guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
-from stacks.guardrails import (CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main,
+from stacks.guardrails import (CLOUDFORMATION_CHANGES, CLOUDFORMATION_EXECUTION_ROLES, PROJECT_TAG, SCP_MAX_CHARACTERS, compact, guardrail_policy, main,
                               pipeline_only_policy, tooling_guardrail_policy)
 from mlops_constructs.config import STACK_SET_ROLES, ConfigError, PlatformConfig
 from tests.conftest import DEFAULT_CONFIG, REPO, SynthesizedPlatform, default_config_data, resources, tags_of
@@ -615,10 +615,12 @@ def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookal
     with pytest.raises(ConfigError, match=r"delivery\.stack_set_roles\[0\]: must be an IAM role name: .*\(got 'arn:aws:iam::111111111111:role/OrgStackSetExecution'\)"):
         PlatformConfig.from_mapping(data)
     # a name that would exempt every role, or the bootstrap's lookalikes
-    for name in ("*", "*Execution", "cdk-*", "CDK-hnb659fds-deploy-role-1"):
+    for name in ("*", "*Execution", "A*", "Stack*Execution", "StackSet*x*", "cdk-*", "CDK-hnb659fds-deploy-role-1"):
         data["delivery"]["stack_set_roles"] = [name]
-        with pytest.raises(ConfigError, match=rf"delivery\.stack_set_roles\[0\]: must start with a role name's own characters, not \*, and not with cdk- .*\(got '{re.escape(name)}'\)"):
+        with pytest.raises(ConfigError, match=rf"delivery\.stack_set_roles\[0\]: must be a role name, or at least 8 of its first characters followed by one final \* .*\(got '{re.escape(name)}'\)"):
             PlatformConfig.from_mapping(data)
+    data["delivery"]["stack_set_roles"] = ["OrgStackSets-*"]
+    assert PlatformConfig.from_mapping(data).delivery.stack_set_roles == ["OrgStackSets-*"]  # type: ignore[union-attr]
 
 
 def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -630,10 +632,14 @@ def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, cap
     assert main(["--config", str(path), "--tooling"]) == 1
     error = capsys.readouterr().err
     assert f"over an SCP's {SCP_MAX_CHARACTERS}" in error and "delivery.approvers and delivery.stack_set_roles" in error and str(path) in error
+    assert main(["--config", str(path), "--pipeline-only"]) == 1  # the same names, in the staging and prod SCP
+    error = capsys.readouterr().err
+    assert f"over an SCP's {SCP_MAX_CHARACTERS}" in error and "in delivery.stack_set_roles of" in error
     data["delivery"]["stack_set_roles"] = ["OrgStackSetExecution"]
     path.write_text(json.dumps(data))
-    assert main(["--config", str(path), "--tooling"]) == 0
-    assert len(capsys.readouterr().out.strip()) <= SCP_MAX_CHARACTERS
+    for kind in ("--tooling", "--pipeline-only"):
+        assert main(["--config", str(path), kind]) == 0
+        assert len(capsys.readouterr().out.strip()) <= SCP_MAX_CHARACTERS
 
 
 def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_the_optional_scp(platform: SynthesizedPlatform) -> None:
@@ -649,9 +655,11 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
         role = f"arn:aws:iam::{account}:role/"
         deploy, cloudformation = f"{role}cdk-hnb659fds-deploy-role-{account}-{region}", f"{role}cdk-hnb659fds-cfn-exec-role-{account}-{region}"
         admin, stack = f"{role}Admin", f"arn:aws:cloudformation:{region}:{account}:stack/{config.project}-prod-churn-endpoint/1"
-        for kind in ("deploy", "file-publishing", "image-publishing"):  # any qualifier
-            assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-x1-{kind}-role-{account}-{region}", principal_arn=admin)
-        assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-hnb659fds-lookup-role-{account}-{region}", principal_arn=admin) == []
+        for kind in ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec"):  # any qualifier
+            for qualifier in ("hnb659fds", "x1"):
+                assert denied(policy, action="sts:AssumeRole", resource=f"{role}cdk-{qualifier}-{kind}-role-{account}-{region}",
+                              principal_arn=admin) == ["OnlyTheToolingAccountDeploysHere"], (kind, qualifier)
+        assert denied(policy, action="sts:AssumeRole", resource=f"{role}app-role", principal_arn=admin) == []
         for action in stack_writes():
             assert denied(policy, action=action, resource=stack, principal_arn=admin) == ["OnlyTheDeployRoleChangesStacks"], action
             assert denied(policy, action=action, resource=stack, principal_arn=deploy) == [], action
@@ -669,6 +677,9 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
             assert denied(policy, action=action, resource=f"{assets}/0a1b.zip", principal_arn=admin) == ["OnlyThePublishingRolesWriteAssets"], action
             assert denied(policy, action=action, resource=f"{assets}/0a1b.zip", principal_arn=f"{role}cdk-hnb659fds-file-publishing-role-{account}-{region}") == []
         assert denied(policy, action="s3:PutBucketPolicy", resource=assets, principal_arn=admin) == ["OnlyThePublishingRolesWriteAssets"]
+        # a stack set that bootstraps the account sets the bucket's and the repository's policies
+        assert denied(policy, action="s3:PutBucketPolicy", resource=assets, principal_arn=stack_set) == []
+        assert denied(policy, action="ecr:SetRepositoryPolicy", resource=repository, principal_arn=stack_set) == []
         assert denied(policy, action="s3:GetObject", resource=f"{assets}/0a1b.zip", principal_arn=admin) == []
         for action in ("ecr:PutImage", "ecr:BatchDeleteImage", "ecr:CompleteLayerUpload", "ecr:SetRepositoryPolicy"):
             assert denied(policy, action=action, resource=repository, principal_arn=admin) == ["OnlyThePublishingRolesPushImages"], action
@@ -678,14 +689,18 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
         # the exemptions go by exact ARNs, and no one makes those roles, or lookalikes, assumable
         lookalike = f"{role}x/cdk-hnb659fds-deploy-role-{account}-{region}"
         assert denied(policy, action="cloudformation:UpdateStack", resource=stack, principal_arn=lookalike) == ["OnlyTheDeployRoleChangesStacks"]
-        for target in (deploy, cloudformation, f"{role}cdk-other-deploy-role-{account}-{region}"):
+        publishing = [f"{role}cdk-hnb659fds-{kind}-publishing-role-{account}-{region}" for kind in ("file", "image")]
+        for target in (deploy, cloudformation, *publishing, f"{role}cdk-other-deploy-role-{account}-{region}"):
             assert denied(policy, action="iam:UpdateAssumeRolePolicy", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
             assert denied(policy, action="iam:CreateRole", resource=target, principal_arn=admin) == ["KeepTheDeployersToThemselves"]
         assert denied(policy, action="iam:CreateRole", resource=deploy, principal_arn=f"{role}stacksets-exec-0a1b") == []  # bootstrapped by a stack set
         assert denied(policy, action="iam:CreateRole", resource=f"{role}stacksets-exec-mine", principal_arn=admin) == ["StackSetRolesOnlyForStackSets"]
         assert denied(policy, action="iam:CreateRole", resource=f"{role}app-role", principal_arn=admin) == []
-    # the platform's own roles in staging and prod: none changes a stack or assumes a bootstrap role
-    refused = [a.lower() for a in stack_writes()]
+    # the platform's own roles in staging and prod: none changes a stack, assumes or passes a bootstrap role or writes its
+    # assets (an action of theirs is compared with each refused one both ways: either may be a pattern)
+    refused = [a.lower() for a in (*stack_writes(), *CLOUDFORMATION_CHANGES)]
+    on_bootstrap = ["sts:assumerole", "iam:passrole", "s3:putobject", "s3:deleteobject*", "s3:putbucketpolicy", "s3:deletebucketpolicy",
+                    "ecr:putimage", "ecr:batchdeleteimage", "ecr:*layerupload", "ecr:uploadlayerpart", "ecr:setrepositorypolicy"]
     checked = 0
     for path, template in platform.templates.items():
         if not path.startswith(("Staging", "Prod")):
@@ -695,14 +710,19 @@ def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_th
             documents = [properties.get("PolicyDocument"), *(p["PolicyDocument"] for p in properties.get("Policies", []))]
             for document in filter(None, documents):
                 for statement in as_list(document["Statement"]):
-                    checked += 1
                     if statement["Effect"] == "Deny":
                         continue
-                    actions = [a.lower() for a in as_list(statement.get("Action", []))]
-                    assert not any(fnmatch.fnmatchcase(r, a) for a in actions for r in refused), (path, statement)
-                    if any(fnmatch.fnmatchcase(w, a) for a in actions for w in ("sts:assumerole", "s3:putobject", "ecr:putimage")):
-                        # only roles, buckets and repositories that are not the bootstrap's
-                        assert all(isinstance(r, str) and r != "*" and not re.search(r":role/cdk-|:::cdk-|repository/cdk-", r)
+                    checked += 1
+                    assert "NotAction" not in statement and "NotResource" not in statement, (path, statement)
+                    actions = [a.lower() for a in as_list(statement["Action"])]
+
+                    def overlaps(patterns: list[str]) -> bool:
+                        return any(fnmatch.fnmatchcase(r, a) or fnmatch.fnmatchcase(a, r) for a in actions for r in patterns)
+
+                    assert not overlaps(refused), (path, statement)
+                    if overlaps(on_bootstrap):  # only roles, buckets and repositories that are not the bootstrap's
+                        # (a reference to a resource of the template, or a literal ARN, in a Fn::Join's parts too)
+                        assert all(r != "*" and not re.search(r":role/cdk-|:::cdk-|repository/cdk-", json.dumps(r))
                                    for r in as_list(statement["Resource"])), (path, statement)
     assert checked > 50
     # an account that is also the tooling (or dev) account: refused, the SCP would stop the pipelines there
