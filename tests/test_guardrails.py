@@ -564,9 +564,10 @@ def test_only_the_deploy_role_changes_a_stack_of_the_tooling_account_in_any_way(
 
 
 def test_stack_sets_change_their_own_stacks_in_the_tooling_account_and_no_lookalike_does() -> None:
-    """Control Tower's baselines and the organization's stack sets change their stacks in the tooling account through
-    their execution roles, which the tooling SCP governs like any role: they pass OnlyTheDeployRoleChangesStacks, nobody
-    else makes or re-trusts a role by their names, and they gain nothing else (deployers' tags, prod's roles)."""
+    """Control Tower's baselines and the organization's stack sets change their own stacks in the tooling account through
+    their execution roles, which the tooling SCP governs like any role: they pass OnlyTheDeployRoleChangesStacks but not
+    on the platform's stacks or the bootstrap's, nobody in the account assumes them or makes or re-trusts a role by their
+    names, and they gain nothing else (deployers' tags, prod's roles)."""
     data = default_config_data()
     config = PlatformConfig.from_mapping(data)
     assert config.delivery is not None and config.delivery.stack_set_roles == list(STACK_SET_ROLES)
@@ -645,8 +646,9 @@ def test_the_command_refuses_a_policy_over_the_organizations_limit(tmp_path, cap
 def test_only_the_tooling_accounts_pipelines_deploy_to_staging_and_prod_under_the_optional_scp(platform: SynthesizedPlatform) -> None:
     """--pipeline-only, evaluated for principals of staging and prod (an SCP governs only those of the account it is
     attached to: the pipelines' roles, in the tooling account, are not its subject). Their own bootstrap roles, a stack's
-    service role and lookalikes of either are out of reach; CloudFormation through the deploy role, nested stacks and
-    StackSets still work; the platform's own roles there never need what it refuses."""
+    service role, the bootstrap's assets and lookalikes of those roles are out of reach; CloudFormation through the deploy
+    role, nested stacks, the publishing roles and StackSets on their own stacks still work; the platform's own roles
+    there never need what it refuses."""
     config, region = platform.config, platform.config.region
     policy = pipeline_only_policy(config)
     assert unknown_keys(policy["Statement"]) == [] and len(compact(policy)) <= SCP_MAX_CHARACTERS
