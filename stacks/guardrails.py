@@ -60,12 +60,13 @@ its protections, or hands it to a stack set: every write on a stack in the Servi
 by prefix where it can (an SCP's action wildcards go at the end), which takes in stack sets and generated templates too."""
 
 
-def bootstrap_role(account: str, kind: str, region: str | None = None) -> str:
+def bootstrap_role(account: str, kind: str | None, region: str | None = None) -> str:
     """The ARN of a CDK bootstrap role of ``account`` (``deploy``, ``cfn-exec``, ``file-publishing``...): with ``region``,
     exactly the default qualifier's own role (an exemption: a pattern would exempt any role named to fit it); without,
-    any qualifier's and region's (a denial). The bootstrap template names them cdk-<qualifier>-<kind>-role-<account>-<region>."""
+    any qualifier's and region's (a denial), and with ``kind`` ``None`` any kind's too. The bootstrap template names them
+    cdk-<qualifier>-<kind>-role-<account>-<region>."""
     if region is None:
-        return f"arn:aws:iam::{account}:role/cdk-*-{kind}-role-{account}-*".replace("-*-*-", "-*-")  # kind "*": any of them
+        return f"arn:aws:iam::{account}:role/cdk-*-{f'{kind}-' if kind else ''}role-{account}-*"
     return f"arn:aws:iam::{account}:role/{BOOTSTRAP_ROLE_PREFIX}-{kind}-role-{account}-{region}"
 
 
@@ -302,12 +303,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                                           f"{'tooling' if value == tooling else 'dev'} account): the SCP would stop the pipelines, or direct "
                                           "deploys to dev, there too"])
 
-    def exact(account: str, kind: str) -> str:
-        return bootstrap_role(account, kind, region)
-
-    any_qualifier = bootstrap_role
-
-    deployers = [exact(a, kind) for a in guarded for kind in ("deploy", "cfn-exec")]
+    deployers = [bootstrap_role(a, kind, region) for a in guarded for kind in ("deploy", "cfn-exec")]
     stack_sets, kept_to_their_stacks = stack_set_statements(config, None)  # staging and prod administer no stack set
     return {
         "Version": "2012-10-17",
@@ -317,14 +313,14 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Sid": "OnlyTheToolingAccountDeploysHere",
                 "Effect": "Deny",
                 "Action": ["sts:AssumeRole"],
-                "Resource": [any_qualifier(a, "*") for a in guarded],
+                "Resource": [bootstrap_role(a, None) for a in guarded],
             },
             {
                 "Sid": "OnlyTheDeployRolePassesCloudFormationsRole",
                 "Effect": "Deny",
                 "Action": ["iam:PassRole"],
-                "Resource": [any_qualifier(a, "cfn-exec") for a in guarded],
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [exact(a, "deploy") for a in guarded]}},
+                "Resource": [bootstrap_role(a, "cfn-exec") for a in guarded],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [bootstrap_role(a, "deploy", region) for a in guarded]}},
             },
             {
                 # Any stack: a stack's users change it as its service role, which they need not pass. CloudFormation's
@@ -342,7 +338,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Sid": "KeepTheDeployersToThemselves",
                 "Effect": "Deny",
                 "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"],
-                "Resource": [any_qualifier(a, "*") for a in guarded],
+                "Resource": [bootstrap_role(a, None) for a in guarded],
                 **({"Condition": {"ArnNotLike": {"aws:PrincipalArn": stack_sets}}} if stack_sets else {}),
             },
             {
@@ -353,7 +349,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
                 "Resource": [f"arn:aws:s3:::cdk-*-assets-{a}-*" for a in guarded],
                 # (and a stack set that bootstraps the account: the bootstrap template sets the bucket's policy)
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(exact(a, "file-publishing") for a in guarded), *stack_sets]}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(bootstrap_role(a, "file-publishing", region) for a in guarded), *stack_sets]}},
             },
             {
                 "Sid": "OnlyThePublishingRolesPushImages",
@@ -361,7 +357,7 @@ def pipeline_only_policy(config: PlatformConfig) -> dict[str, Any]:
                 "Action": ["ecr:PutImage", "ecr:BatchDeleteImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
                            "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"],
                 "Resource": [f"arn:aws:ecr:*:{a}:repository/cdk-*-container-assets-{a}-*" for a in guarded],
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(exact(a, "image-publishing") for a in guarded), *stack_sets]}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*(bootstrap_role(a, "image-publishing", region) for a in guarded), *stack_sets]}},
             },
             *kept_to_their_stacks,
         ],
