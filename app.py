@@ -24,7 +24,7 @@ jsii_launcher.configure(preload="app")  # before aws_cdk's import starts jsii's 
 
 import aws_cdk as cdk  # noqa: E402
 
-from app_settings import new_bare_app, tune_for_one_synthesis  # noqa: E402
+from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis  # noqa: E402
 from mlops_constructs.compliance import open_findings, read_report  # noqa: E402
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config  # noqa: E402
 from mlops_constructs.delivery import NO_MODEL_PACKAGE  # noqa: E402
@@ -123,4 +123,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_after_synthesis(main())  # main's exceptions end the process as usual

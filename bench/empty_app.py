@@ -2,7 +2,7 @@
 
 Synthesized through the same CDK CLI, Python (``python -O``, as cdk.json runs app.py) and Node as the
 platform's app (see bench/run.py), and created with the same settings (``app_settings``: no built-in
-template validation, no creation stack traces, no cyclic garbage collector), it measures what every synthesis of the
+template validation, no creation stack traces, no cyclic garbage collector, no interpreter teardown), it measures what every synthesis of the
 platform pays before the platform's own code runs: the CLI, the Python interpreter, importing aws_cdk and
 starting the jsii Node runtime that loads aws-cdk-lib.
 """
@@ -18,10 +18,11 @@ jsii_launcher.configure(preload="floor")  # the kernel started as the platform's
 
 import aws_cdk as cdk  # noqa: E402
 
-from app_settings import new_bare_app, tune_for_one_synthesis  # noqa: E402  (aws_cdk only: none of the platform's code)
+from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis  # noqa: E402  (aws_cdk only: none of the platform's code)
 
 tune_for_one_synthesis()
 app = new_bare_app()
 stack = cdk.Stack(app, "Empty")
 cdk.CfnWaitConditionHandle(stack, "Placeholder")  # a core resource type: no further module to load
 app.synth()
+exit_after_synthesis(0)  # as app.py ends

@@ -23,13 +23,38 @@ from mlops_constructs.compliance import acknowledge_each, guard
 # Pseudo parameters are constant tokens: read once (each read is a round trip to jsii's Node process).
 _ACCOUNT_ID, _PARTITION, _REGION = Aws.ACCOUNT_ID, Aws.PARTITION, Aws.REGION
 
+class Key(kms.Key):
+    """A ``kms.Key`` (the platform's own keys) to which :func:`add_key_statement` adds a statement in one round trip to
+    jsii's Node process instead of three: ``add_to_resource_policy`` returns a struct, which jsii reads field by field
+    (``statementAdded``, ``policyDependable``), while this adds to the key's policy document directly, as that method
+    itself does. Otherwise a ``kms.Key`` like any other."""
+
+    _document: iam.PolicyDocument | None = None
+
+    def add_statement(self, statement: iam.PolicyStatement) -> None:
+        if self._document is None:
+            self._document = self._policy  # read once; kms.Key makes an empty document when given none
+            if self._document is None:
+                self.add_to_resource_policy(statement)
+                return
+        self._document.add_statements(statement)
+
+
+def add_key_statement(key: kms.Key, statement: iam.PolicyStatement) -> None:
+    """Add ``statement`` to ``key``'s policy (any ``kms.Key``; the platform's own, :class:`Key`, in one round trip)."""
+    if isinstance(key, Key):
+        key.add_statement(statement)
+    else:
+        key.add_to_resource_policy(statement)
+
 
 def allow_cloudwatch_logs(key: kms.Key, sid: str = "CloudWatchLogsOfThisAccount") -> None:
     """Let CloudWatch Logs use ``key`` for log groups of this account and region only.
 
     The group's own ARN cannot be named: a log group encrypted with the key depends on the key.
     """
-    key.add_to_resource_policy(
+    add_key_statement(
+        key,
         iam.PolicyStatement(
             sid=sid,
             principals=[service_principal(f"logs.{_REGION}.amazonaws.com")],
@@ -51,7 +76,8 @@ def allow_log_delivery(key: kms.Key) -> None:
     Architecture Accelerator grants ``kms:GenerateDataKey`` and ``kms:Decrypt`` to this principal and reports that
     without them "delivery fails at deploy with AccessDenied". Granted, limited to this account
     (``aws:SourceAccount``, ``aws:SourceArn``): a delivery that fails would leave the logs nowhere."""
-    key.add_to_resource_policy(
+    add_key_statement(
+        key,
         iam.PolicyStatement(
             sid="LogDeliveryOfThisAccount",
             principals=[service_principal("delivery.logs.amazonaws.com")],
@@ -70,7 +96,8 @@ def deny_grants_except_for_aws_resources(key: kms.Key) -> None:
     """Deny ``kms:CreateGrant`` on ``key`` unless an AWS service asks for it, for one of its resources
     (Control Tower's CT.KMS.PR.3). SageMaker, Lambda, CloudWatch Logs and the other integrated services
     still create the grants they need; no principal of an account can hand the key to another directly."""
-    key.add_to_resource_policy(
+    add_key_statement(
+        key,
         iam.PolicyStatement(
             sid="GrantsOnlyForAwsResources",
             effect=iam.Effect.DENY,
@@ -114,7 +141,8 @@ def allow_scheduler_dead_letters(key: kms.IKey) -> None:
 
 
 def _allow_for_this_account(key: kms.Key, sid: str, service: str, *, if_exists: bool = False) -> None:
-    key.add_to_resource_policy(
+    add_key_statement(
+        key,
         iam.PolicyStatement(
             sid=sid,
             principals=[service_principal(service)],
@@ -128,12 +156,23 @@ def _allow_for_this_account(key: kms.Key, sid: str, service: str, *, if_exists: 
 _alarms_publish_to: weakref.WeakSet[sns.ITopic] = weakref.WeakSet()
 """The topics :func:`allow_alarms_to_publish` has given its statement."""
 
+_alarm_actions: weakref.WeakKeyDictionary[sns.ITopic, cloudwatch_actions.SnsAction] = weakref.WeakKeyDictionary()
+"""The action of each topic :func:`alarm_action` has made: one serves every alarm (it only names the topic)."""
+
 
 def alarm_action(topic: sns.ITopic) -> cloudwatch_actions.SnsAction:
     """The action that sends an alarm's state changes to ``topic``, once the topic's policy lets CloudWatch alarms of
-    this account publish to it (see :func:`allow_alarms_to_publish`)."""
+    this account publish to it (see :func:`allow_alarms_to_publish`). One per topic: the action keeps no state of an
+    alarm (its ``bind`` returns the topic's ARN), and each one made is a round trip to jsii's Node process."""
     allow_alarms_to_publish(topic)
-    return cloudwatch_actions.SnsAction(topic)
+    try:
+        return _alarm_actions[topic]
+    except KeyError:
+        action = cloudwatch_actions.SnsAction(topic)
+        _alarm_actions[topic] = action
+        return action
+    except TypeError:  # a topic of the user's own that cannot be hashed or weakly referenced
+        return cloudwatch_actions.SnsAction(topic)
 
 
 def allow_alarms_to_publish(topic: sns.ITopic) -> None:

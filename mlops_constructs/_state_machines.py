@@ -25,7 +25,7 @@ from constructs import Construct
 
 from mlops_constructs._arns import arn
 from mlops_constructs._iam import Statement, allow, policy_document, service_principal
-from mlops_constructs._keys import allow_scheduler_dead_letters
+from mlops_constructs._keys import add_key_statement, allow_scheduler_dead_letters
 from mlops_constructs.compliance import ignore_cfn_lint
 
 
@@ -167,7 +167,7 @@ def execution_log_group(scope: Construct, id: str, *, key: kms.IKey, retention: 
 def allow_execution_log_delivery(key: kms.Key, account: str) -> None:
     """Let CloudWatch Logs' delivery service decrypt with ``key``, for ``account`` only, to write a machine's
     encrypted execution logs."""
-    key.add_to_resource_policy(iam.PolicyStatement(
+    add_key_statement(key, iam.PolicyStatement(
         sid="DeliverExecutionLogs", actions=["kms:Decrypt"], resources=["*"],
         principals=[service_principal("delivery.logs.amazonaws.com")], conditions={"StringEquals": {"aws:SourceAccount": account}},
     ))

@@ -15,7 +15,6 @@ from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Stage, Tag
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -27,7 +26,7 @@ from mlops_constructs._arns import arn as format_arn
 from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket, objects_changed_only_by
 from mlops_constructs._guardrails import ARTIFACT_WRITERS, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT, PIPELINE_ARTIFACTS
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs._validate import is_token
 from mlops_constructs.compliance import IAM5, acknowledge_each, guard, ignore_cfn_lint, in_packs, nag_resource
 from mlops_constructs.errors import PropsError
@@ -345,7 +344,7 @@ class DeliveryPipeline(Construct):
         base_image_logins, base_image_pulls = self._base_image_logins(base_images)
         self._extra_wildcards = tuple((re.compile(p), r) for p, r in (acknowledged_wildcards or {}).items())
 
-        self.encryption_key = kms.Key(
+        self.encryption_key = Key(
             self,
             "Key",
             description=f"Encrypts the artifacts, logs and notifications of pipeline {pipeline_name}",

@@ -25,7 +25,6 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -34,7 +33,7 @@ from constructs import Construct, IConstruct
 from mlops_constructs._arns import ROLE_ARN
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket, objects_changed_only_by
 from mlops_constructs._guardrails import ARTIFACT_WRITERS, BOOTSTRAP_ROLE_PREFIX, DEPLOYS_TO_TAG, EVERY_STAGE_ACCOUNT
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge_each, guard, ignore_cfn_lint, in_packs
 from mlops_constructs.delivery.delivery_pipeline import (
     CLI_NODE_RUNTIME, DEFAULT_CLI_VERSION, MODEL_PACKAGE_VARIABLE, NO_MODEL_PACKAGE, SmokeTest, release_role, tag_artifact_writers,
@@ -168,7 +167,7 @@ class ReleaseTooling(Construct):
         self._validate(name_prefix, deploy_accounts, synth_commands, synth_role_name, smoke_test_role_name, release_role_name,
                        synth_assumable_roles, smoke_test_roles, released_by, releasable)
         stack = Stack.of(self)
-        self.encryption_key = kms.Key(self, "Key", description=f"Encrypts the release pipelines' source, artifacts, logs and notifications ({name_prefix})",
+        self.encryption_key = Key(self, "Key", description=f"Encrypts the release pipelines' source, artifacts, logs and notifications ({name_prefix})",
                                       enable_key_rotation=True, removal_policy=removal_policy)
         """Encrypts the source, the artifacts, the build logs and the notifications."""
         allow_cloudwatch_logs(self.encryption_key)

@@ -42,7 +42,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, at_least_one_alarm, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
+from mlops_constructs._keys import Key, alarm_action, allow_cloudwatch_logs, allow_event_dead_letters, at_least_one_alarm, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -343,7 +343,7 @@ class DriftMonitor(Construct):
         acknowledge_policy_resources(self.job_policy, IAM5, reasons, stack=stack)
 
         # -- the state machine ------------------------------------------------------------------------------
-        self.key = kms.Key(self, "Key", description=f"Encrypts the drift checks' execution data, logs and undelivered starts of {endpoint_name}",
+        self.key = Key(self, "Key", description=f"Encrypts the drift checks' execution data, logs and undelivered starts of {endpoint_name}",
                            enable_key_rotation=True, removal_policy=removal_policy)
         """Encrypts the state machine's execution data and its log group."""
         allow_cloudwatch_logs(self.key)

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_constructs._keys import allow_cloudwatch_logs, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, deny_grants_except_for_aws_resources
 from mlops_constructs.compliance import acknowledge, acknowledge_log_retention, guard, ignore_cfn_lint, skip_checkov
 from mlops_constructs.errors import PropsError, check_choices
 
@@ -230,7 +230,7 @@ class IsolatedNetwork(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         if encryption_key is None:
-            key = kms.Key(
+            key = Key(
                 self,
                 "FlowLogKey",
                 description=f"Encrypts the VPC flow logs of {self.node.path}",

@@ -27,7 +27,7 @@ from constructs import Construct
 from mlops_constructs import _durations as durations
 from mlops_constructs._assets import runtime_code
 from mlops_constructs._iam import Statement, allow, interface_resources, network_interfaces_arn, policy_document, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources, lost_events_alarm
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_alarm, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_interface, check_pattern, check_type, is_token, renamed
 from mlops_constructs._vpc import select_subnets
@@ -569,7 +569,7 @@ class ModelRegistry(_ModelPackageGroupBase):
         return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
     def _create_key(self, removal_policy: RemovalPolicy) -> kms.Key:
-        key = kms.Key(
+        key = Key(
             self,
             "Key",
             description=f"Encrypts the approval function's environment, logs, dead letters and alerts ({self.node.path})",

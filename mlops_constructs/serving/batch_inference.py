@@ -44,6 +44,7 @@ from mlops_constructs._iam import allow, network_interfaces_arn, policy_document
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._serving_rules import joined_output_problem
 from mlops_constructs._keys import (
+    Key,
     alarm_action,
     allow_cloudwatch_logs,
     allow_dead_letters_and_alarms,
@@ -312,7 +313,7 @@ class BatchInference(Construct):
         self.model.add_resource_dependency(self.policy.node.default_child, "the role needs its policy before SageMaker uses it")  # type: ignore[arg-type]
 
         # -- key, topic, logs ----------------------------------------------------------------------------------
-        self.key = kms.Key(self, "Key", description=f"Encrypts the batch runs' execution data, logs, notifications and undelivered starts of {name}",
+        self.key = Key(self, "Key", description=f"Encrypts the batch runs' execution data, logs, notifications and undelivered starts of {name}",
                            enable_key_rotation=True, removal_policy=removal_policy)
         """Encrypts the state machine's execution data, its log group, the dead-letter queue and the default topic."""
         allow_cloudwatch_logs(self.key)

@@ -27,7 +27,7 @@ from mlops_constructs._arns import arn
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
 from mlops_constructs._serving_rules import gradual_deployment_problem
-from mlops_constructs._keys import alarm_action, allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, alarm_action, allow_dead_letters_and_alarms, deny_grants_except_for_aws_resources
 from mlops_constructs._deployments import deployment_waits, min_traffic_step_percent
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token, renamed
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -494,6 +494,8 @@ class CanaryEndpoint(EndpointBase):
         """p99 model latency at or above the threshold in three of five minutes."""
         self._serverless = serverless
         self._rollback_alarms: list[cloudwatch.IAlarm] = [] if serverless else [self.error_alarm, self.latency_alarm]
+        # Their names, read once each: CloudFormation's AutoRollbackConfiguration asks for them at every resolution.
+        self._rollback_alarm_names: list[str] = [alarm.alarm_name for alarm in self._rollback_alarms]
         # SageMaker reads the rollback alarms with the model's execution role: "Ensure that your IAM execution role
         # has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
         # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
@@ -583,7 +585,7 @@ class CanaryEndpoint(EndpointBase):
     def rollback_alarm_names(self) -> list[str]:
         """Every alarm that rolls a deployment back, by name: the 5XX and latency alarms, then
         ``rollback_alarms`` and those ``add_rollback_alarm`` added. Empty with serverless (nothing rolls back)."""
-        return [alarm.alarm_name for alarm in self._rollback_alarms]
+        return list(self._rollback_alarm_names)
 
     @property
     def alarm_topic(self) -> sns.ITopic:
@@ -622,6 +624,7 @@ class CanaryEndpoint(EndpointBase):
             raise PropsError(name, "rollback_alarms", alarm.alarm_name,
                              f"must be at most {_MAX_ROLLBACK_ALARMS - 2} besides the endpoint's own two: SageMaker watches up to {_MAX_ROLLBACK_ALARMS}")
         self._rollback_alarms.append(alarm)
+        self._rollback_alarm_names.append(alarm.alarm_name)
         if self._describe_alarms is not None:
             self._describe_alarms.add_resources(alarm.alarm_arn)
 
@@ -750,7 +753,7 @@ class CanaryEndpoint(EndpointBase):
         return statements, reasons
 
     def _topic(self, endpoint_name: str, removal_policy: RemovalPolicy) -> sns.Topic:
-        key = kms.Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
+        key = Key(self, "AlarmKey", description=f"Encrypts the alarm topic of endpoint {endpoint_name}",
                       enable_key_rotation=True, removal_policy=removal_policy)
         allow_dead_letters_and_alarms(key)
         deny_grants_except_for_aws_resources(key)

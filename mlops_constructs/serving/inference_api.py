@@ -22,7 +22,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from mlops_constructs._iam import service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_log_delivery, deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, allow_log_delivery, deny_grants_except_for_aws_resources
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs.compliance import IAM5, acknowledge_each, acknowledge_log_retention, acknowledge_policy_resources, in_packs, skip_checkov
 from mlops_constructs.errors import PropsError
@@ -490,7 +490,7 @@ class InferenceApi(Construct):
     # ------------------------------------------------------------------------------------------------
 
     def _key(self, api_name: str, removal_policy: RemovalPolicy) -> kms.Key:
-        key = kms.Key(self, "LogKey", description=f"Encrypts the access, execution and WAF logs of API {api_name}", enable_key_rotation=True,
+        key = Key(self, "LogKey", description=f"Encrypts the access, execution and WAF logs of API {api_name}", enable_key_rotation=True,
                       removal_policy=removal_policy)
         allow_cloudwatch_logs(key)
         allow_log_delivery(key)  # the execution logs arrive through a delivery (_execution_logs)

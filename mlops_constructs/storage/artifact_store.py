@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._buckets import access_log_bucket, encrypted_bucket
-from mlops_constructs._keys import deny_grants_except_for_aws_resources
+from mlops_constructs._keys import Key, deny_grants_except_for_aws_resources
 from mlops_constructs._s3_names import reserved_prefix
 from mlops_constructs._validate import is_token
 from mlops_constructs.errors import PropsError
@@ -121,7 +121,7 @@ class ArtifactStore(Construct):
         self.read_accounts: tuple[str, ...] = tuple(dict.fromkeys(read_accounts))
         """The accounts that may read artifacts and pull images."""
 
-        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+        self.encryption_key: kms.IKey = encryption_key or Key(
             self,
             "Key",
             description=f"Encrypts the data, model artifacts and images of {self.node.path}",

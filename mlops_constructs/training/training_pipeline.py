@@ -37,7 +37,7 @@ from mlops_constructs._dockerfiles import ECR_IMAGE
 from mlops_constructs._guardrails import inside_guardrails
 from mlops_constructs._instance_types import check_instance_type
 from mlops_constructs._iam import Statement, allow, network_interfaces_arn, policy_document, sagemaker_vpc_statements, service_principal
-from mlops_constructs._keys import allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
+from mlops_constructs._keys import Key, allow_cloudwatch_logs, allow_dead_letters_and_alarms, dead_letter_queue, deny_grants_except_for_aws_resources, lost_events_alarm
 from mlops_constructs._managed_policy_role import ManagedPolicyRole
 from mlops_constructs._validate import check_choice, check_interface, check_pattern, check_range, check_type, is_token
 from mlops_constructs._vpc import Subnets, select_subnets
@@ -549,7 +549,7 @@ class TrainingPipeline(TrainingPipelineBase):
         artifact_bucket.grant_read_write(self.job_policy, f"{artifact_prefix}*")
 
         # -- notifications, logs and the state machine's key ------------------------------------------
-        self.key: kms.Key = kms.Key(
+        self.key: kms.Key = Key(
             self,
             "Key",
             description=f"Encrypts the training pipeline log group and notifications of {model_name}",

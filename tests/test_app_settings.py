@@ -1,0 +1,55 @@
+"""How the platform's app (and the benchmark's floor) ends its process: ``app_settings.exit_after_synthesis``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+# A small synthesis that ends through exit_after_synthesis, with an exit handler and an object that reports
+# whether the interpreter's teardown freed it.
+APP = """
+import atexit, sys
+sys.path.insert(0, {repo!r})
+import jsii_launcher
+jsii_launcher.configure(preload="exit-test")
+import aws_cdk as cdk
+from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis
+
+class Freed:
+    def __del__(self, open=open):  # open bound now: the teardown may have cleared builtins by the time it runs
+        open({freed!r}, "w").close()
+
+tune_for_one_synthesis()
+kept = Freed()
+atexit.register(lambda: open({handled!r}, "w").close())
+app = new_bare_app(outdir={outdir!r})
+cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
+app.synth()
+print("synthesized", end="")  # no newline: still in the buffer unless flushed
+exit_after_synthesis(3)
+"""
+
+
+def test_the_app_ends_with_its_status_after_the_exit_handlers_without_the_teardown(tmp_path: Path) -> None:
+    temp, cache = tmp_path / "tmp", tmp_path / "cache"
+    temp.mkdir()
+    script = tmp_path / "app.py"
+    script.write_text(APP.format(repo=str(REPO), freed=str(tmp_path / "freed"), handled=str(tmp_path / "handled"),
+                                 outdir=str(tmp_path / "out")))
+    # PYTHONUNBUFFERED off: the print below stays in the buffer unless something flushes it
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JSII_", "MLOPS_JSII_")) and k != "PYTHONUNBUFFERED"}
+    result = subprocess.run([sys.executable, "-O", str(script)], env={**environ, "TMPDIR": str(temp), "XDG_CACHE_HOME": str(cache)},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "synthesized"  # flushed before the process ended
+    assert (tmp_path / "out" / "Empty.template.json").exists()
+    assert (tmp_path / "handled").exists()  # the exit handlers ran (jsii's among them)...
+    assert not (tmp_path / "freed").exists()  # ...and the teardown that frees every object did not
+    # jsii's handler stopped the kernel and waited for it: its work directory is gone, and what the kernel
+    # writes as it exits is there
+    assert list(temp.iterdir()) == []
+    assert (cache / "mlops-constructs" / "preload-exit-test.json").exists()
