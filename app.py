@@ -5,22 +5,32 @@
     npx cdk synth -c config=config/acme.yaml
     npx cdk synth -c validate_templates=true   # also CloudFormation Guard and CDK's template validation
     npx cdk synth -c release=churn -c model_package_arn.churn=<arn>   # one model's release stages only
+    npx cdk synth -c synth_workers=0           # every stage in this process (default: auto, see stacks/parallel.py)
 
 The cdk-nag packs run in every synthesis. CloudFormation Guard and CDK's built-in template validation
 (cfn-lint's rules) run only when the synthesis asks for validation, with ``-c validate_templates=true``:
 the delivery pipeline's synth step does, for the configuration it deploys, and the test suite
 (``make test``) synthesizes every platform it checks with both on. A plain local ``cdk synth`` skips them
 (see ``new_app`` and ``validation_requested``).
+
+With many models (``stacks.parallel.PARALLEL_FROM_MODELS``) and two CPUs or more, the dev and staging stages are
+synthesized by two more processes of this app (``app.py --stage=<stage>``), while this one builds the rest; the
+cloud assembly is the same (``stacks/parallel.py``).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jsii_launcher
 
-jsii_launcher.configure(preload="app")  # before aws_cdk's import starts jsii's kernel
+# Before aws_cdk's import starts jsii's kernel. A process that synthesizes one stage for another (--stage=<stage>,
+# stacks.parallel) preloads what that stage's process loaded last time.
+_STAGE = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--stage=")), None)
+jsii_launcher.configure(preload=f"app-{_STAGE}" if (_STAGE or "").isalpha() else "app")
 
 import aws_cdk as cdk  # noqa: E402
 
@@ -29,7 +39,8 @@ from mlops_constructs.compliance import open_findings, read_report  # noqa: E402
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config  # noqa: E402
 from mlops_constructs.delivery import NO_MODEL_PACKAGE  # noqa: E402
 from mlops_constructs.errors import PropsError  # noqa: E402
-from stacks import build_platform  # noqa: E402
+from stacks import STAGE_IDS, build_platform  # noqa: E402
+from stacks.parallel import STAGE_ARGUMENT, StageProcess, StageProcessError, build_stage, merge_outputs, worker_stages  # noqa: E402
 from stacks.names import VALIDATE_TEMPLATES  # noqa: E402
 from stacks.release_stack import RELEASE_CONTEXT  # noqa: E402
 
@@ -87,20 +98,45 @@ def model_package_arns(app: cdk.App, config: PlatformConfig) -> dict[str, str]:
     return packages
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
+    """Synthesize the configuration's platform; with ``--stage=<stage>`` in ``argv``, only that stage, for the app's
+    process that started this one (``stacks.parallel``: with many models, dev and staging are synthesized in
+    processes of their own, context ``synth_workers``)."""
+    stage = None
+    for arg in argv:
+        if not arg.startswith(STAGE_ARGUMENT) or arg.removeprefix(STAGE_ARGUMENT) not in STAGE_IDS:
+            print(f"app.py: unknown argument {arg!r}: the only one is {STAGE_ARGUMENT}<{'|'.join(STAGE_IDS)}>", file=sys.stderr)
+            return 2
+        stage = arg.removeprefix(STAGE_ARGUMENT)
     tune_for_one_synthesis()
+    processes: list[StageProcess] = []
+    try:
+        return _synthesize(stage, processes)
+    finally:
+        for process in processes:
+            process.close()
+
+
+def _synthesize(stage: str | None, processes: list[StageProcess]) -> int:
+    """``main``'s work; ``processes`` receives the stage processes started, which ``main`` closes."""
     try:
         app = new_app()
         path = app.node.try_get_context("config") or DEFAULT_CONFIG
         config = load_config(path)
         packages = model_package_arns(app, config)
         release = app.node.try_get_context(RELEASE_CONTEXT)
-        build_platform(app, config, packages, config_path=path, release=release, validate=validation_requested(app))
-    except (ConfigError, PropsError) as err:
+        if stage is not None:
+            build_stage(app, config, stage, STAGE_IDS[stage], packages, validate=validation_requested(app))
+        else:
+            command = [sys.executable, *(["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []), str(Path(__file__).resolve())]
+            processes += [StageProcess(s, STAGE_IDS[s], app.outdir, command) for s in worker_stages(app, config, release)]
+            build_platform(app, config, packages, config_path=path, release=release, validate=validation_requested(app),
+                           stage_processes={process.stage: process for process in processes})
+    except (ConfigError, PropsError, StageProcessError) as err:
         print(err, file=sys.stderr)
         return 1
-    for model in config.models:
-        if release is None and model.name not in packages:
+    for model in config.models if stage is None and release is None else ():
+        if model.name not in packages:
             print(
                 f"model {model.name}: no approved model package yet (models[].model_package_arn or "
                 f"-c model_package_arn.{model.name}=<arn>): no endpoint or batch stacks for it",
@@ -111,6 +147,9 @@ def main() -> int:
     except RuntimeError as err:
         if "ValidationFailed" not in str(err):
             raise
+    if stage is not None:
+        return 0  # the app's process merges this stage's report into its own, and gates on that
+    merge_outputs(app.outdir, processes)
     # Findings in a stage do not always interrupt synthesis (under the CDK CLI they are only
     # reported), so the report is the gate: any open finding fails the app, one line each.
     findings = open_findings(read_report(app.outdir))
@@ -123,4 +162,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_after_synthesis(main())  # main's exceptions end the process as usual
+    exit_after_synthesis(main(sys.argv[1:]))  # main's exceptions end the process as usual

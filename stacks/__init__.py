@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from aws_cdk import App, Environment
@@ -12,6 +13,7 @@ from stacks.batch_stack import BatchStack
 from stacks.delivery_stack import DeliveryStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
+from stacks.parallel import StageProcess, SynthesizedStage
 from stacks.release_stack import RELEASE_CONTEXT, ReleasesStage
 from stacks.stage import PlatformStage
 from stacks.storage_stack import StorageStack
@@ -28,7 +30,8 @@ def build_platform(
     config_path: str = "config/default.yaml",
     release: str | None = None,
     validate: bool = True,
-) -> dict[str, PlatformStage]:
+    stage_processes: Mapping[str, StageProcess] | None = None,
+) -> dict[str, PlatformStage | SynthesizedStage]:
     """Add every stage of ``config`` to ``app``, and the delivery and release pipelines' stacks when the config
     has a ``delivery`` section, with the compliance packs on.
 
@@ -40,18 +43,28 @@ def build_platform(
     ``validate``: run CloudFormation Guard too (``add_compliance_checks``'s ``guard``); the cdk-nag packs
     always run. Default: ``True``, as in the test suite. The app passes whether its synthesis asks for
     validation (``app.validation_requested``).
+    ``stage_processes``: stages other processes synthesize (``stacks.parallel``), by stage name: each is a
+    ``SynthesizedStage`` here, read from the process's output once it has finished (waited for before the delivery
+    pipeline reads it). Default: none; every stage is built in this process.
     """
     if model_package_arns is None:
         model_package_arns = {m.name: m.model_package_arn for m in config.models if m.model_package_arn}
     if release is not None and release not in {m.name for m in config.models}:
         raise ConfigError(f"context {RELEASE_CONTEXT}", [f"must name a model of {config.source}: one of "
                                                          f"{', '.join(m.name for m in config.models)} (got {release!r})"])
-    stages = {
-        stage: PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage, model_package_arns=model_package_arns, release=release)
+    processes = dict(stage_processes or {})
+    if release is not None and processes:
+        raise ValueError("stage_processes: a model's release synthesis builds its stages in this process")
+    stages: dict[str, PlatformStage | SynthesizedStage] = {
+        stage: SynthesizedStage(app, STAGE_IDS[stage], config=config, stage=stage, process=processes[stage]) if stage in processes
+        else PlatformStage(app, STAGE_IDS[stage], config=config, stage=stage, model_package_arns=model_package_arns, release=release)
         for stage in STAGES
     }
-    if config.delivery is not None and release is None:
-        releases = ReleasesStage(app, "Releases", config=config, config_path=config_path)
+    releases = ReleasesStage(app, "Releases", config=config, config_path=config_path) if config.delivery is not None and release is None else None
+    for process in processes.values():
+        for line in process.wait().splitlines():  # its files in place before anything reads them; what it printed, here
+            print(line, file=sys.stderr)
+    if releases is not None:
         DeliveryStack(
             app,
             "Delivery",

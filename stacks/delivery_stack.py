@@ -18,6 +18,7 @@ from mlops_constructs.container_image import ecr_base_images
 from mlops_constructs.delivery import SOURCE_KEY, DeliveryPipeline, DeliveryStage, ReleaseTooling, tag_artifact_writers
 from stacks._settings import log_retention
 from stacks.names import VALIDATE_TEMPLATES, model_release_pipeline_pattern, platform_synth_role_name, release_pipeline_name
+from stacks.parallel import SynthesizedStage
 from stacks.stage import PlatformStage
 
 
@@ -40,7 +41,7 @@ class DeliveryStack(Stack):
         *,
         config: PlatformConfig,
         config_path: str,
-        stages: Mapping[str, PlatformStage],
+        stages: Mapping[str, PlatformStage | SynthesizedStage],
         releases: Stage,
         **kwargs: Any,
     ) -> None:

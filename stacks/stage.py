@@ -21,6 +21,13 @@ MODELS_PER_STAGE = 20
 """Models per stage of dev's model stacks: two stacks each, 40 deploy actions, 80% of CodePipeline's 50 per stage."""
 
 
+def model_stage_ids(config: PlatformConfig, stage: str) -> list[str]:
+    """The ids of a stage's stages of model stacks (``PlatformStage.model_stages``): ``Models-1``... in dev, one per
+    :data:`MODELS_PER_STAGE` models; none elsewhere."""
+    models = len(config.models) if stage == "dev" else 0
+    return [f"Models-{n + 1}" for n in range(-(-models // MODELS_PER_STAGE))]
+
+
 class PlatformStage(Stage):
     """The stacks of one stage (``dev``, ``staging`` or ``prod``), deployed to that stage's account.
 
@@ -84,10 +91,9 @@ class PlatformStage(Stage):
         # each, so that the platform's pipeline deploys each in a stage of its own within CodePipeline's actions
         # per stage (tests/test_quotas.py). Which stage a model is in changes nothing deployed: the pipeline
         # deploys stacks by name.
+        self.model_stages += [Stage(self, id) for id in model_stage_ids(config, stage)]
         for index, model in enumerate(config.models if stage == "dev" else ()):
-            if index % MODELS_PER_STAGE == 0:
-                self.model_stages.append(Stage(self, f"Models-{index // MODELS_PER_STAGE + 1}"))
-            models = self.model_stages[-1]
+            models = self.model_stages[index // MODELS_PER_STAGE]
             registry = RegistryStack(
                 models,
                 f"Registry-{model.name}",

@@ -1,0 +1,177 @@
+"""Stages synthesized in processes of their own (stacks/parallel.py): the same cloud assembly as one process writes,
+a failing stage process reported with what it printed, its files moved into place, and when the app uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from mlops_constructs.config import ConfigError
+from stacks import parallel
+from stacks.parallel import PARALLEL_FROM_MODELS, SYNTH_WORKERS, StageProcess, StageProcessError, merge_reports, worker_stages
+from tests.conftest import REPO
+
+
+def synthesize(outdir: Path, workers: int) -> subprocess.CompletedProcess[str]:
+    """app.py as `cdk synth` runs it (cdk.json's context and `python -O`), on the default configuration."""
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: workers}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run([sys.executable, "-O", "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def files(outdir: Path) -> dict[str, Any]:
+    """Every file of a cloud assembly by its path: JSON parsed, the validation report's violations as sorted lists
+    (their order follows the order the packs met the constructs in), anything else as bytes."""
+    found: dict[str, Any] = {}
+    for path in sorted(p for p in outdir.rglob("*") if p.is_file()):
+        name = path.relative_to(outdir).as_posix()
+        if path.name == "validation-report.json":
+            report = json.loads(path.read_text())
+            for plugin in report["pluginReports"]:
+                for key, value in plugin.items():
+                    if isinstance(value, list):
+                        plugin[key] = sorted(json.dumps(item, sort_keys=True) for item in value)
+            found[name] = report
+        elif path.suffix == ".json":
+            found[name] = json.loads(path.read_text())
+        else:
+            found[name] = path.read_bytes()
+    return found
+
+
+def test_stages_synthesized_in_processes_of_their_own_make_the_same_cloud_assembly(tmp_path: Path) -> None:
+    alone, together = synthesize(tmp_path / "alone", 0), synthesize(tmp_path / "together", 2)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert together.returncode == 0, together.stderr[-3000:]
+    assert together.stderr == alone.stderr  # the same messages (models without an approved version), once
+    one, three = files(tmp_path / "alone"), files(tmp_path / "together")
+    assert sorted(three) == sorted(one)  # no file more or less (the processes' own directories are gone)
+    assert any(name.startswith("assembly-Dev/assembly-Dev-Models-1/") for name in three)
+    for name in one:
+        assert three[name] == one[name], name
+    # the stages' constructs are in the app's tree and their checks in its report, as in one process
+    assert {"Network", "Storage", "Models-1"} <= set(three["tree.json"]["tree"]["children"]["Dev"]["children"])
+    suppressed = {p["pluginName"]: p["suppressedViolations"] for p in three["validation-report.json"]["pluginReports"]}
+    assert any('"constructPath": "Staging/' in v for v in suppressed["AwsSolutions"])
+
+
+def stage_process(tmp_path: Path, script: str, stage: str = "dev") -> StageProcess:
+    """A stage process that runs ``script`` (with CDK_OUTDIR set as for the app) instead of the app."""
+    return StageProcess(stage, stage.capitalize(), tmp_path / "cdk.out", [sys.executable, "-c", script])
+
+
+def test_a_failing_stage_process_is_reported_with_what_it_printed(tmp_path: Path) -> None:
+    process = stage_process(tmp_path, "import sys; sys.stderr.write('config.yaml: models[1].name: ...\\n'); sys.exit(1)")
+    with pytest.raises(StageProcessError) as failed:
+        process.wait()
+    assert str(failed.value) == "config.yaml: models[1].name: ..."  # the app prints it as the process did
+    assert (failed.value.stage, failed.value.status) == ("dev", 1)
+    silent = stage_process(tmp_path, "import os; os._exit(9)", "staging")
+    with pytest.raises(StageProcessError, match=r"^stage staging: its synthesis process ended with status 9 and no message$"):
+        silent.wait()
+    for each in (process, silent):
+        each.close()
+        assert not each.directory.exists()
+
+
+def test_a_stage_process_moves_its_assembly_and_assets_into_the_apps_output(tmp_path: Path) -> None:
+    outdir = tmp_path / "cdk.out"
+    (outdir / "assembly-Dev" / "assembly-Dev-Models-1").mkdir(parents=True)  # the app's empty directories for the stage
+    (outdir / "assembly-Dev" / "stale.json").write_text("{}")  # and a file of an earlier synthesis
+    (outdir / "asset.same").mkdir()
+    (outdir / "asset.same" / "index.py").write_text("the app's")
+    script = """
+import os, pathlib, sys
+out = pathlib.Path(os.environ["CDK_OUTDIR"])
+assert sys.argv[1:] == ["--stage=dev"], sys.argv
+(out / "assembly-Dev" / "assembly-Dev-Models-1").mkdir(parents=True)
+(out / "assembly-Dev" / "manifest.json").write_text('{"from": "process"}')
+(out / "assembly-Dev" / "assembly-Dev-Models-1" / "manifest.json").write_text('{}')
+for asset in ("asset.new", "asset.same"):
+    (out / asset).mkdir()
+    (out / asset / "index.py").write_text("the process's")
+(out / "asset.file.zip").write_bytes(b"zip")
+(out / "manifest.json").write_text('{"root": "process"}')
+sys.stderr.write("a warning\\n")
+"""
+    process = stage_process(tmp_path, script)
+    assert process.wait() == "a warning\n"
+    assert process.wait() == ""  # once
+    assert json.loads((outdir / "assembly-Dev" / "manifest.json").read_text()) == {"from": "process"}
+    assert not (outdir / "assembly-Dev" / "stale.json").exists()
+    assert (outdir / "assembly-Dev" / "assembly-Dev-Models-1" / "manifest.json").exists()
+    assert (outdir / "asset.new" / "index.py").read_text() == "the process's"
+    assert (outdir / "asset.same" / "index.py").read_text() == "the app's"  # named by content: the one there stays
+    assert (outdir / "asset.file.zip").read_bytes() == b"zip"
+    assert not (outdir / "manifest.json").exists()  # its root files are read from its directory, not moved
+    assert process.read("manifest.json") == {"root": "process"}
+    process.close()
+    assert sorted(p.name for p in outdir.iterdir()) == ["assembly-Dev", "asset.file.zip", "asset.new", "asset.same"]
+
+
+def app_with(value: object | None = None) -> App:
+    return App(context={} if value is None else {SYNTH_WORKERS: value})
+
+
+def models(count: int) -> Any:
+    return SimpleNamespace(models=[object()] * count)
+
+
+def test_which_stages_other_processes_synthesize(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    many, few = models(PARALLEL_FROM_MODELS), models(PARALLEL_FROM_MODELS - 1)
+    assert worker_stages(app_with(), many, None) == ("dev", "staging")
+    assert worker_stages(app_with("auto"), many, None) == ("dev", "staging")
+    assert worker_stages(app_with(), few, None) == ()
+    assert worker_stages(app_with(), many, "churn") == ()  # a model's release synthesis: one process
+    assert worker_stages(app_with(2), few, None) == ("dev", "staging")  # asked for
+    assert worker_stages(app_with("1"), many, None) == ("dev",)  # -c synth_workers=1 arrives as a string
+    assert worker_stages(app_with(0), many, None) == ()
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
+    assert worker_stages(app_with(), many, None) == ()
+
+
+@pytest.mark.parametrize("value", [3, "two", True, -1, 1.5])
+def test_a_bad_number_of_stage_processes_is_refused_clearly(value: object) -> None:
+    with pytest.raises(ConfigError) as refused:
+        worker_stages(app_with(value), models(1), None)
+    assert str(refused.value) == (f"context synth_workers: must be auto or a number of stages from 0 to 2 to synthesize in processes of "
+                                  f"their own (got {value!r})")
+
+
+def test_the_app_refuses_an_argument_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    assert app.main(["--stage=qa"]) == 2
+    assert capsys.readouterr().err == "app.py: unknown argument '--stage=qa': the only one is --stage=<dev|staging|prod>\n"
+
+
+def test_reports_are_merged_per_pack_and_a_failure_anywhere_fails() -> None:
+    ours = {"version": "1", "pluginReports": [
+        {"pluginName": "AwsSolutions", "conclusion": "success", "violations": [], "suppressedViolations": [{"ruleName": "A"}]},
+    ]}
+    theirs = [
+        {"version": "1", "pluginReports": [
+            {"pluginName": "AwsSolutions", "conclusion": "failure", "violations": [{"ruleName": "B"}], "suppressedViolations": []},
+            {"pluginName": "HIPAA.Security", "conclusion": "success", "violations": [], "suppressedViolations": [{"ruleName": "C"}]},
+        ]},
+        {"version": "1", "pluginReports": [
+            {"pluginName": "AwsSolutions", "conclusion": "success", "violations": [], "suppressedViolations": [{"ruleName": "D"}]},
+        ]},
+    ]
+    merged = merge_reports(ours, theirs)
+    assert merged["pluginReports"] == [
+        {"pluginName": "AwsSolutions", "conclusion": "failure", "violations": [{"ruleName": "B"}],
+         "suppressedViolations": [{"ruleName": "A"}, {"ruleName": "D"}]},
+        {"pluginName": "HIPAA.Security", "conclusion": "success", "violations": [], "suppressedViolations": [{"ruleName": "C"}]},
+    ]
+    assert ours["pluginReports"][0]["conclusion"] == "success"  # the inputs are left as they were
+    assert merge_reports(None, theirs[1:])["pluginReports"] == theirs[1]["pluginReports"]
