@@ -15,11 +15,13 @@ the delivery pipeline's synth step does, for the configuration it deploys, and t
 
 With many models (``stacks.parallel.PARALLEL_FROM_MODELS``) and two CPUs or more, the dev and staging stages are
 synthesized by two more processes of this app (``app.py --stage=<stage>``), while this one builds the rest; the
-cloud assembly is the same (``stacks/parallel.py``).
+cloud assembly is the same (``stacks/parallel.py``). Not when the synthesis asks for validation, nor for one
+model's release.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,11 +112,18 @@ def main(argv: Sequence[str] = ()) -> int:
         stage = arg.removeprefix(STAGE_ARGUMENT)
     tune_for_one_synthesis()
     processes: list[StageProcess] = []
+    # Stopped (a cancelled build, `timeout`): end through the `finally` below, which stops the stage processes.
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         return _synthesize(stage, processes)
     finally:
         for process in processes:
             process.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _synthesize(stage: str | None, processes: list[StageProcess]) -> int:
@@ -129,7 +138,9 @@ def _synthesize(stage: str | None, processes: list[StageProcess]) -> int:
             build_stage(app, config, stage, STAGE_IDS[stage], packages, validate=validation_requested(app))
         else:
             command = [sys.executable, *(["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []), str(Path(__file__).resolve())]
-            processes += [StageProcess(s, STAGE_IDS[s], app.outdir, command) for s in worker_stages(app, config, release)]
+            StageProcess.remove_leftovers(app.outdir)
+            for each in worker_stages(app, config, release, validate=validation_requested(app)):
+                processes.append(StageProcess(each, STAGE_IDS[each], app.outdir, command))
             build_platform(app, config, packages, config_path=path, release=release, validate=validation_requested(app),
                            stage_processes={process.stage: process for process in processes})
     except (ConfigError, PropsError, StageProcessError) as err:

@@ -10,8 +10,10 @@ except that each worker's ``validation-report.json`` and ``tree.json`` are merge
 
 Context ``synth_workers``: ``auto`` (the default: 2 from :data:`PARALLEL_FROM_MODELS` models when the process may run on
 2 CPUs or more, else 0), or ``0``, ``1`` (dev) or ``2`` (dev and staging). A model's release synthesis
-(``-c release=<model>``) always runs in one process. The library's ``build_platform`` builds every stage in its own
-process unless given ``stage_processes``.
+(``-c release=<model>``) and a synthesis that asks for validation (``-c validate_templates=true``) always run in one
+process: CloudFormation Guard and CDK's template validation read every template of the assembly, the stages'
+included, and only the process that built a stage's constructs can apply their acknowledgements. The library's
+``build_platform`` builds every stage in its own process unless given ``stage_processes``.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ STAGE_ARGUMENT = "--stage="
 """How ``app.py`` is told, on its command line, that it synthesizes one stage for another process."""
 
 
-def worker_stages(app: App, config: PlatformConfig, release: str | None) -> tuple[str, ...]:
+def worker_stages(app: App, config: PlatformConfig, release: str | None, *, validate: bool = False) -> tuple[str, ...]:
     """The stages other processes should synthesize for ``app``: context ``synth_workers`` (see the module's
-    docstring)."""
+    docstring); none for a model's release (``release``) or when the synthesis asks for validation (``validate``)."""
     value = app.node.try_get_context(SYNTH_WORKERS)
     if value is None or value == "auto":
         count = len(WORKER_STAGES) if len(config.models) >= PARALLEL_FROM_MODELS and usable_cpus() >= 2 else 0
@@ -61,11 +63,12 @@ def worker_stages(app: App, config: PlatformConfig, release: str | None) -> tupl
         raise ConfigError(f"context {SYNTH_WORKERS}", [
             f"must be auto or a number of stages from 0 to {len(WORKER_STAGES)} to synthesize in processes of their own (got {value!r})"
         ])
-    return () if release is not None else WORKER_STAGES[:count]
+    return () if release is not None or validate else WORKER_STAGES[:count]
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the system tells it, else the machine's)."""
+    """The CPUs this process may run on: its CPU affinity where the system tells it, else the machine's count. A
+    container's CPU quota (cgroups, ``docker --cpus``) is not read."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -97,8 +100,17 @@ class StageProcess:
         self._stderr = (self.directory / "stderr.log").open("w+b")
         environ = dict(os.environ if environ is None else environ)
         environ["CDK_OUTDIR"] = str(self.directory / "out")
-        self._process = subprocess.Popen([*command, f"{STAGE_ARGUMENT}{stage}"], env=environ, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=self._stderr)
+        # The CLI's files for the app's timings and errors (cx-api's PERF_COUNTERS_FILE_ENV and ERRORFILE_ENV, not in
+        # its Python bindings): the app's process writes them, with what its stage processes report.
+        for name in ("CDK_PERF_COUNTERS_FILE", "CDK_ERROR_FILE"):
+            environ.pop(name, None)
+        try:
+            self._process = subprocess.Popen([*command, f"{STAGE_ARGUMENT}{stage}"], env=environ, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=self._stderr)
+        except OSError:
+            self._stderr.close()
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
         self._done = False
 
     @property
@@ -132,6 +144,13 @@ class StageProcess:
         """A JSON file the process wrote at the root of its output (``tree.json``, ``validation-report.json``)."""
         path = self.directory / "out" / name
         return json.loads(path.read_text()) if path.exists() else None
+
+    @staticmethod
+    def remove_leftovers(outdir: str | Path) -> None:
+        """Remove the directories of stage processes that an earlier synthesis into ``outdir`` left behind (it was
+        killed before it could)."""
+        for directory in Path(outdir).glob(".stage-*"):
+            shutil.rmtree(directory, ignore_errors=True)
 
     def close(self) -> None:
         """Stop the process if it still runs, and remove its directory."""
@@ -187,8 +206,20 @@ def build_stage(app: App, config: PlatformConfig, stage: str, stage_id: str, mod
 
 def merge_outputs(outdir: str | Path, processes: Sequence[StageProcess]) -> None:
     """After the app's synthesis: each stage's construct tree into the app's ``tree.json`` (in place of the stage
-    that stood for it), and each process's ``validation-report.json`` into the app's (:func:`merge_reports`)."""
+    that stood for it), each process's ``validation-report.json`` into the app's (:func:`merge_reports`), and the
+    context lookups each stage asked for into the app's ``manifest.json``, where the CDK CLI reads them (CDK reports a
+    nested assembly's lookups to its root's manifest, which is the process's own)."""
     outdir = Path(outdir)
+    missing = [entry for process in processes for entry in (process.read("manifest.json") or {}).get("missing", [])]
+    if missing:
+        manifest_path = outdir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        known = {json.dumps(entry, sort_keys=True) for entry in manifest.get("missing", [])}
+        for entry in missing:
+            if json.dumps(entry, sort_keys=True) not in known:
+                manifest.setdefault("missing", []).append(entry)
+                known.add(json.dumps(entry, sort_keys=True))
+        manifest_path.write_text(json.dumps(manifest, indent=2))
     tree_path = outdir / "tree.json"
     if tree_path.exists():
         tree = json.loads(tree_path.read_text())

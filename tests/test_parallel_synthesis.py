@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +24,9 @@ from tests.conftest import REPO
 
 def synthesize(outdir: Path, workers: int) -> subprocess.CompletedProcess[str]:
     """app.py as `cdk synth` runs it (cdk.json's context and `python -O`), on the default configuration."""
-    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: workers}
+    # a second version of churn: every stage has a release stage of each model (lead-scoring's is batch only)
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: workers,
+               "model_package_arn.churn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/2"}
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
     return subprocess.run([sys.executable, "-O", "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
@@ -54,7 +58,9 @@ def test_stages_synthesized_in_processes_of_their_own_make_the_same_cloud_assemb
     assert together.stderr == alone.stderr  # the same messages (models without an approved version), once
     one, three = files(tmp_path / "alone"), files(tmp_path / "together")
     assert sorted(three) == sorted(one)  # no file more or less (the processes' own directories are gone)
-    assert any(name.startswith("assembly-Dev/assembly-Dev-Models-1/") for name in three)
+    for nested in ("assembly-Dev/assembly-Dev-Models-1/", "assembly-Dev/assembly-Dev-Release-churn/", "assembly-Staging/assembly-Staging-Release-churn/"):
+        assert any(name.startswith(nested) for name in three), nested
+    assert "model-package/mlops-demo-churn/2" in json.dumps(three["assembly-Staging/assembly-Staging-Release-churn/StagingReleasechurnEndpoint64E5D6A7.template.json"])
     for name in one:
         assert three[name] == one[name], name
     # the stages' constructs are in the app's tree and their checks in its report, as in one process
@@ -135,6 +141,8 @@ def test_which_stages_other_processes_synthesize(monkeypatch: pytest.MonkeyPatch
     assert worker_stages(app_with(2), few, None) == ("dev", "staging")  # asked for
     assert worker_stages(app_with("1"), many, None) == ("dev",)  # -c synth_workers=1 arrives as a string
     assert worker_stages(app_with(0), many, None) == ()
+    # a synthesis that asks for validation: Guard and CDK's template validation need every stage's constructs at hand
+    assert worker_stages(app_with(2), many, None, validate=True) == ()
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
     assert worker_stages(app_with(), many, None) == ()
 
@@ -175,3 +183,77 @@ def test_reports_are_merged_per_pack_and_a_failure_anywhere_fails() -> None:
     ]
     assert ours["pluginReports"][0]["conclusion"] == "success"  # the inputs are left as they were
     assert merge_reports(None, theirs[1:])["pluginReports"] == theirs[1]["pluginReports"]
+
+
+def test_a_stage_process_still_running_is_stopped_and_its_directory_removed(tmp_path: Path) -> None:
+    process = stage_process(tmp_path, "import time; time.sleep(60)")
+    process.close()
+    assert process._process.returncode == -signal.SIGTERM  # asked to stop, so that a stage's app ends as it does on a signal
+    assert not process.directory.exists()
+    leftover = tmp_path / "cdk.out" / ".stage-dev-left"  # of a synthesis killed before it could close its processes
+    (leftover / "out").mkdir(parents=True)
+    StageProcess.remove_leftovers(tmp_path / "cdk.out")
+    assert not leftover.exists()
+
+
+def test_the_stages_trees_reports_and_lookups_join_the_apps(tmp_path: Path) -> None:
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    lookup = {"key": "availability-zones:account=222222222222:region=eu-west-1", "provider": "availability-zones", "props": {}}
+    (outdir / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": {}}))
+    (outdir / "tree.json").write_text(json.dumps({"version": "tree-0.1", "tree": {"id": "App", "children": {
+        "Dev": {"id": "Dev", "children": {}}, "Prod": {"id": "Prod", "children": {"Network": {}}}}}}))
+    (outdir / "validation-report.json").write_text(json.dumps({"pluginReports": [
+        {"pluginName": "AwsSolutions", "conclusion": "success", "violations": [], "suppressedViolations": []}]}))
+    script = f"""
+import json, os, pathlib
+out = pathlib.Path(os.environ["CDK_OUTDIR"])
+(out / "assembly-Dev").mkdir(parents=True)
+(out / "manifest.json").write_text(json.dumps({{"version": "1", "artifacts": {{}}, "missing": [{json.dumps(lookup)}]}}))
+(out / "tree.json").write_text(json.dumps({{"version": "tree-0.1", "tree": {{"id": "App", "children": {{
+    "Dev": {{"id": "Dev", "children": {{"Network": {{"id": "Network"}}}}}}}}}}}}))
+(out / "validation-report.json").write_text(json.dumps({{"pluginReports": [
+    {{"pluginName": "AwsSolutions", "conclusion": "failure", "violations": [{{"ruleName": "AwsSolutions-S1"}}], "suppressedViolations": []}}]}}))
+"""
+    process = stage_process(tmp_path, script)
+    process.wait()
+    parallel.merge_outputs(outdir, [process])
+    process.close()
+    assert json.loads((outdir / "manifest.json").read_text())["missing"] == [lookup]  # for the CLI to look up, then run the app again
+    children = json.loads((outdir / "tree.json").read_text())["tree"]["children"]
+    assert children == {"Dev": {"id": "Dev", "children": {"Network": {"id": "Network"}}}, "Prod": {"id": "Prod", "children": {"Network": {}}}}
+    report = json.loads((outdir / "validation-report.json").read_text())
+    assert report["pluginReports"][0]["conclusion"] == "failure"  # what the app's gate (open_findings) reads
+    assert report["pluginReports"][0]["violations"] == [{"ruleName": "AwsSolutions-S1"}]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the stage processes through /proc")
+def test_the_app_stopped_by_a_signal_stops_its_stage_processes_and_removes_their_directories(tmp_path: Path) -> None:
+    outdir = tmp_path / "out"
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: 2}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    app = subprocess.Popen([sys.executable, "-O", "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(outdir.glob(".stage-*/stderr.log")) and time.monotonic() < deadline and app.poll() is None:
+        time.sleep(0.1)
+    assert len(list(outdir.glob(".stage-*"))) == 2, "the stage processes did not start"
+
+    def stage_processes() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and f"CDK_OUTDIR={outdir}/.stage-".encode() in (proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    assert stage_processes()
+    app.send_signal(signal.SIGTERM)
+    assert app.wait(timeout=60) == 128 + signal.SIGTERM, app.stderr.read() if app.stderr else ""
+    assert list(outdir.glob(".stage-*")) == []
+    # each stage process's own jsii kernel ends once its process has: wait for it a little
+    deadline = time.monotonic() + 20
+    while stage_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stage_processes() == []
