@@ -5,8 +5,8 @@ worth of work. With many models, ``app.py`` has other processes synthesize the d
 ``python app.py --stage=<stage>`` into a directory of its own, with the same context and compliance checks) while it
 builds prod, the model release pipelines and the delivery pipeline itself. The delivery pipeline is then built on
 the stages' assemblies, as CDK Pipelines reads them (``Stage.synth``), and the workers' files join the app's cloud
-assembly: the same files, byte for byte, as a synthesis in one process writes (``tests/test_parallel_synthesis.py``),
-except that each worker's ``validation-report.json`` and ``tree.json`` are merged into the app's.
+assembly: the same files as a synthesis in one process writes (``tests/test_parallel_synthesis.py``), each worker's
+``tree.json``, ``validation-report.json`` and context lookups merged into the app's (:func:`merge_outputs`).
 
 Context ``synth_workers``: ``auto`` (the default: 2 from :data:`PARALLEL_FROM_MODELS` models when the process may run on
 2 CPUs or more, else 0), or ``0``, ``1`` (dev) or ``2`` (dev and staging). A model's release synthesis
