@@ -23,6 +23,7 @@ from mlops_constructs.compliance import acknowledge_each, guard
 # Pseudo parameters are constant tokens: read once (each read is a round trip to jsii's Node process).
 _ACCOUNT_ID, _PARTITION, _REGION = Aws.ACCOUNT_ID, Aws.PARTITION, Aws.REGION
 
+
 class Key(kms.Key):
     """A ``kms.Key`` (the platform's own keys) to which :func:`add_key_statement` adds a statement in one round trip to
     jsii's Node process instead of three: ``add_to_resource_policy`` returns a struct, which jsii reads field by field
