@@ -134,14 +134,15 @@ def _synthesize(stage: str | None, processes: list[StageProcess]) -> int:
         config = load_config(path)
         packages = model_package_arns(app, config)
         release = app.node.try_get_context(RELEASE_CONTEXT)
+        validate = validation_requested(app)
         if stage is not None:
-            build_stage(app, config, stage, STAGE_IDS[stage], packages, validate=validation_requested(app))
+            build_stage(app, config, stage, STAGE_IDS[stage], packages, validate=validate)
         else:
             command = [sys.executable, *(["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []), str(Path(__file__).resolve())]
             StageProcess.remove_leftovers(app.outdir)
-            for each in worker_stages(app, config, release, validate=validation_requested(app)):
+            for each in worker_stages(app, config, release, validate=validate):
                 processes.append(StageProcess(each, STAGE_IDS[each], app.outdir, command))
-            build_platform(app, config, packages, config_path=path, release=release, validate=validation_requested(app),
+            build_platform(app, config, packages, config_path=path, release=release, validate=validate,
                            stage_processes={process.stage: process for process in processes})
     except (ConfigError, PropsError, StageProcessError) as err:
         print(err, file=sys.stderr)

@@ -216,9 +216,10 @@ def merge_outputs(outdir: str | Path, processes: Sequence[StageProcess]) -> None
         manifest = json.loads(manifest_path.read_text())
         known = {json.dumps(entry, sort_keys=True) for entry in manifest.get("missing", [])}
         for entry in missing:
-            if json.dumps(entry, sort_keys=True) not in known:
+            key = json.dumps(entry, sort_keys=True)
+            if key not in known:
                 manifest.setdefault("missing", []).append(entry)
-                known.add(json.dumps(entry, sort_keys=True))
+                known.add(key)
         manifest_path.write_text(json.dumps(manifest, indent=2))
     tree_path = outdir / "tree.json"
     if tree_path.exists():

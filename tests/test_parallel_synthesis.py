@@ -22,12 +22,17 @@ from stacks.parallel import PARALLEL_FROM_MODELS, SYNTH_WORKERS, StageProcess, S
 from tests.conftest import REPO
 
 
+def app_environment(outdir: Path, workers: int, **context: str) -> dict[str, str]:
+    """The environment `cdk synth` runs app.py in: cdk.json's context and ``context`` on the default configuration,
+    ``workers`` stage processes, the cloud assembly in ``outdir``."""
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: workers, **context}
+    return {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+
+
 def synthesize(outdir: Path, workers: int) -> subprocess.CompletedProcess[str]:
-    """app.py as `cdk synth` runs it (cdk.json's context and `python -O`), on the default configuration."""
+    """app.py as `cdk synth` runs it (`python -O`), on the default configuration."""
     # a second version of churn: every stage has a release stage of each model (lead-scoring's is batch only)
-    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: workers,
-               "model_package_arn.churn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/2"}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    env = app_environment(outdir, workers, **{"model_package_arn.churn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/2"})
     return subprocess.run([sys.executable, "-O", "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -230,9 +235,8 @@ out = pathlib.Path(os.environ["CDK_OUTDIR"])
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the stage processes through /proc")
 def test_the_app_stopped_by_a_signal_stops_its_stage_processes_and_removes_their_directories(tmp_path: Path) -> None:
     outdir = tmp_path / "out"
-    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "config": "config/default.yaml", SYNTH_WORKERS: 2}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
-    app = subprocess.Popen([sys.executable, "-O", "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    app = subprocess.Popen([sys.executable, "-O", "app.py"], cwd=REPO, env=app_environment(outdir, 2), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(outdir.glob(".stage-*/stderr.log")) and time.monotonic() < deadline and app.poll() is None:
         time.sleep(0.1)
