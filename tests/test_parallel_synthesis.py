@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,16 +33,40 @@ def app_environment(outdir: Path, workers: int, **context: str) -> dict[str, str
 def synthesize(outdir: Path, workers: int) -> subprocess.CompletedProcess[str]:
     """app.py as `cdk synth` runs it (`python -O`), on the default configuration."""
     # a second version of churn: every stage has a release stage of each model (lead-scoring's is batch only)
-    env = app_environment(outdir, workers, **{"model_package_arn.churn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/2"})
+    # and a construct tree split into files of 200 nodes (500,000 by default): each process writes files of its own
+    env = app_environment(outdir, workers, **{"model_package_arn.churn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-demo-churn/2",
+                                              MAX_TREE_NODES: 200})
     return subprocess.run([sys.executable, "-O", "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+MAX_TREE_NODES = "@aws-cdk/core.TreeMetadata:maxNodes"
+"""Context key of aws-cdk-lib: the nodes of the construct tree CDK writes in one file (``tree.json``, then
+``trees-<n>.json`` files for the subtrees it moves out)."""
+
+
+FOREST_FILE = re.compile(r"(?:[A-Z][a-z]+-)?trees-[0-9]+\.json")
+"""A file of the construct tree besides ``tree.json``: the app's process's, or a stage process's (``Dev-trees-1.json``)."""
+
+
+def tree(outdir: Path) -> dict[str, Any]:
+    """The construct tree of a cloud assembly, each subtree CDK wrote to another file read back in its place."""
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        if "fileName" in node:
+            return resolve(json.loads((outdir / node["fileName"]).read_text())["forest"][node["treeId"]])
+        return {**node, "children": {id: resolve(child) for id, child in node["children"].items()}} if "children" in node else node
+    whole = json.loads((outdir / "tree.json").read_text())
+    return {**whole, "tree": resolve(whole["tree"])}
 
 
 def files(outdir: Path) -> dict[str, Any]:
     """Every file of a cloud assembly by its path: JSON parsed, the validation report's violations as sorted lists
-    (their order follows the order the packs met the constructs in), anything else as bytes."""
-    found: dict[str, Any] = {}
+    (their order follows the order the packs met the constructs in), the construct tree whole (:func:`tree`, its
+    other files left out: how a tree is split depends on the process that wrote it), anything else as bytes."""
+    found: dict[str, Any] = {"tree.json": tree(outdir)}
     for path in sorted(p for p in outdir.rglob("*") if p.is_file()):
         name = path.relative_to(outdir).as_posix()
+        if name == "tree.json" or FOREST_FILE.fullmatch(name):
+            continue
         if path.name == "validation-report.json":
             report = json.loads(path.read_text())
             for plugin in report["pluginReports"]:
@@ -63,6 +88,8 @@ def test_stages_synthesized_in_processes_of_their_own_make_the_same_cloud_assemb
     assert together.stderr == alone.stderr  # the same messages (models without an approved version), once
     one, three = files(tmp_path / "alone"), files(tmp_path / "together")
     assert sorted(three) == sorted(one)  # no file more or less (the processes' own directories are gone)
+    split = {process: sorted(p.name for p in (tmp_path / process).iterdir() if FOREST_FILE.fullmatch(p.name)) for process in ("alone", "together")}
+    assert split["alone"] and any(name.startswith("Dev-") for name in split["together"]), split  # each process split its tree
     for nested in ("assembly-Dev/assembly-Dev-Models-1/", "assembly-Dev/assembly-Dev-Release-churn/", "assembly-Staging/assembly-Staging-Release-churn/"):
         assert any(name.startswith(nested) for name in three), nested
     assert "model-package/mlops-demo-churn/2" in json.dumps(three["assembly-Staging/assembly-Staging-Release-churn/StagingReleasechurnEndpoint64E5D6A7.template.json"])
