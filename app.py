@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import jsii_launcher
+from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis
+
+if __name__ == "__main__":  # a synthesis that exits once done; not when a test imports the app
+    tune_for_one_synthesis()  # before the imports below, which create most of the objects the collector would scan
 
 # Before aws_cdk's import starts jsii's kernel. A process that synthesizes one stage for another (--stage=<stage>,
 # stacks.parallel) preloads what that stage's process loaded last time.
@@ -36,7 +40,6 @@ jsii_launcher.configure(preload=f"app-{_STAGE}" if (_STAGE or "").isalpha() else
 
 import aws_cdk as cdk  # noqa: E402
 
-from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis  # noqa: E402
 from mlops_constructs.compliance import open_findings, read_report  # noqa: E402
 from mlops_constructs.config import MODEL_PACKAGE_ARN, ConfigError, PlatformConfig, load_config  # noqa: E402
 from mlops_constructs.delivery import NO_MODEL_PACKAGE  # noqa: E402
@@ -110,7 +113,6 @@ def main(argv: Sequence[str] = ()) -> int:
             print(f"app.py: unknown argument {arg!r}: the only one is {STAGE_ARGUMENT}<{'|'.join(STAGE_IDS)}>", file=sys.stderr)
             return 2
         stage = arg.removeprefix(STAGE_ARGUMENT)
-    tune_for_one_synthesis()
     processes: list[StageProcess] = []
     # Stopped (a cancelled build, `timeout`): end through the `finally` below, which stops the stage processes.
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)

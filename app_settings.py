@@ -1,7 +1,9 @@
-"""The CDK ``App`` as the platform's app (``app.py``) creates it, before any validation plugin.
+"""The CDK ``App`` as the platform's app (``app.py``) creates it, before any validation plugin, and the settings of
+its process.
 
 A module of its own because ``app.py`` imports the whole platform: the benchmark's floor
-(``bench/empty_app.py``) creates its app with the same settings without paying for that import.
+(``bench/empty_app.py``) creates its app with the same settings without paying for that import. Importing it does
+not import aws_cdk, so that :func:`tune_for_one_synthesis` can run before that import.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import atexit
 import gc
 import os
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import aws_cdk as cdk
+if TYPE_CHECKING:
+    import aws_cdk as cdk
 
 
 def new_bare_app(**props: Any) -> cdk.App:
@@ -24,6 +27,8 @@ def new_bare_app(**props: Any) -> cdk.App:
     # No stack trace of each resource's creation either: from Python, CDK sees only jsii's own frames
     # ("no user code"), so the traces cost time and tell nothing. (cx-api's DISABLE_CREATION_STACK_TRACES,
     # "for performance reasons"; `cdk --debug` turns them back on.)
+    import aws_cdk as cdk
+
     return cdk.App(
         builtin_cloud_formation_validation=False,
         post_cli_context={"aws:cdk:disable-creation-stack-traces": True},
@@ -33,12 +38,15 @@ def new_bare_app(**props: Any) -> cdk.App:
 
 def tune_for_one_synthesis() -> None:
     """Settings of the Python process for a run that synthesizes once and exits (``app.py`` as a script,
-    and the benchmark's floor): Python's cyclic garbage collector is turned off.
+    and the benchmark's floor): Python's cyclic garbage collector is turned off. Call it before ``import aws_cdk``.
 
     jsii keeps every object that crosses into aws-cdk-lib alive in its reference map until the process
     exits, so the collector's passes scan an ever larger heap and find next to nothing: ~2,400 objects in
     ~430 passes over a default synthesis, about 0.2 s of its ~3 s, with the same peak memory either way
-    (measured with ``gc.get_stats()`` and ``ru_maxrss`` at exit). Not for processes that live on (tests).
+    (measured with ``gc.get_stats()`` and ``ru_maxrss`` at exit). The imports of aws-cdk-lib's bindings are most
+    of that heap, and nothing they create is garbage: turned off before them, the collector does not make the
+    ~450 passes (3 of them over the whole heap) it would during the platform's imports, ~0.15 s
+    (docs/performance.md). Not for processes that live on (tests).
     """
     gc.disable()
 

@@ -13,14 +13,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for app_settings
 
 import jsii_launcher  # noqa: E402
+from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis  # noqa: E402  (none of the platform's code)
 
+tune_for_one_synthesis()  # before aws_cdk's import, as app.py
 jsii_launcher.configure(preload="floor")  # the kernel started as the platform's app starts it, with its own memory
 
 import aws_cdk as cdk  # noqa: E402
 
-from app_settings import exit_after_synthesis, new_bare_app, tune_for_one_synthesis  # noqa: E402  (aws_cdk only: none of the platform's code)
-
-tune_for_one_synthesis()
 app = new_bare_app()
 stack = cdk.Stack(app, "Empty")
 cdk.CfnWaitConditionHandle(stack, "Placeholder")  # a core resource type: no further module to load

@@ -53,3 +53,39 @@ def test_the_app_ends_with_its_status_after_the_exit_handlers_without_the_teardo
     # writes as it exits is there
     assert list(temp.iterdir()) == []
     assert (cache / "mlops-constructs" / "preload-exit-test.json").exists()
+
+
+# Runs a script as `python -O <script>` does, and reports, on stderr, whether Python's cyclic collector was on when
+# the script first imported aws_cdk; then, if the script was imported rather than run, whether it is on now.
+GC_PROBE = """
+import builtins, gc, runpy, sys
+sys.path.insert(0, {repo!r})
+real_import = builtins.__import__
+def probe(name, *args, **kwargs):
+    if name == "aws_cdk" and not getattr(probe, "seen", False):
+        probe.seen = True
+        sys.stderr.write(f"collector at import aws_cdk: {{gc.isenabled()}}\\n")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = probe
+sys.argv = [{script!r}, *{argv!r}]
+runpy.run_path({script!r}, run_name={run_name!r})
+sys.stderr.write(f"collector after: {{gc.isenabled()}}\\n")
+"""
+
+
+def probe_collector(tmp_path: Path, script: str, argv: list[str], run_name: str) -> tuple[int, list[str]]:
+    code = GC_PROBE.format(repo=str(REPO), script=str(REPO / script), argv=argv, run_name=run_name)
+    result = subprocess.run([sys.executable, "-O", "-c", code], cwd=REPO, env={**os.environ, "CDK_OUTDIR": str(tmp_path / "out")},
+                            capture_output=True, text=True, timeout=120, check=False)
+    return result.returncode, [line for line in result.stderr.splitlines() if line.startswith("collector ")]
+
+
+def test_the_app_and_the_floor_turn_the_collector_off_before_importing_aws_cdk(tmp_path: Path) -> None:
+    # app.py with an argument it refuses: it exits (status 2) once its imports are done, before building anything
+    assert probe_collector(tmp_path, "app.py", ["--no-such-argument"], "__main__") == (2, ["collector at import aws_cdk: False"])
+    assert probe_collector(tmp_path, "bench/empty_app.py", [], "__main__") == (0, ["collector at import aws_cdk: False"])
+
+
+def test_importing_the_app_leaves_the_collector_on(tmp_path: Path) -> None:
+    # as the tests import it: the collector is the test process's, which lives on
+    assert probe_collector(tmp_path, "app.py", [], "app") == (0, ["collector at import aws_cdk: True", "collector after: True"])
