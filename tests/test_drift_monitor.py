@@ -196,7 +196,8 @@ def test_drift_alarm_keeps_the_name_training_listens_for_and_is_forwarded(built:
     assert template["Resources"][stack.get_logical_id(monitor.drift_alarm.node.default_child)]["Properties"] is not None
     assert template["Resources"][stack.get_logical_id(monitor.drift_alarm.node.default_child)]["Properties"]["AlarmName"] == "acme-staging-churn-drift"
     assert drift["Namespace"] == DRIFT_NAMESPACE and drift["MetricName"] == "DriftedShare"
-    assert drift["Threshold"] == 0.5 and drift["TreatMissingData"] == "notBreaching"
+    # between two checks, and after a window without a verdict, the last verdict stands: one retraining per drift
+    assert drift["Threshold"] == 0.5 and drift["TreatMissingData"] == "ignore" and drift["EvaluationPeriods"] == 1
     assert drift["Dimensions"] == [{"Name": "EndpointName", "Value": ENDPOINT}]
     failed = [a for name, a in alarms.items() if a.get("MetricName") == "ExecutionsFailed"]
     assert len(failed) == 1 and failed[0]["Namespace"] == "AWS/States"

@@ -454,12 +454,13 @@ def test_the_endpoint_tests_models_answer_what_its_assertions_expect(tmp_path: P
 
 
 def test_the_steady_alarms_ok_is_checked_only_once_its_metric_has_data() -> None:
-    """An alarm that treats missing data as not breaching is OK with no data at all, so the drift test first finds a
-    recent data point for exactly the metric (namespace, name, dimensions) the steady alarm watches."""
+    """The drift alarm keeps its state without data (``ignore``: a new one stays INSUFFICIENT_DATA until a check
+    publishes), so OK is the steady check's verdict; the drift test also first finds a recent data point for exactly
+    the metric (namespace, name, dimensions) the steady alarm watches, so a wait for OK fails on what is missing."""
     stack = json.loads((DRIFT_SNAPSHOT / "IntegDrift.template.json").read_text())
     alarm_id, alarm = next((k, r["Properties"]) for k, r in stack["Resources"].items()
                            if r["Type"] == "AWS::CloudWatch::Alarm" and k.startswith("SteadyDriftAlarm"))
-    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["TreatMissingData"] == "ignore"
     assertions = _drift_assertions()
     listed = [r for r in assertions.values() if r["Properties"]["api"] == "listMetrics"]
     assert len(listed) == 1

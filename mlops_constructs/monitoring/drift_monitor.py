@@ -479,9 +479,15 @@ class DriftMonitor(Construct):
             threshold=drift_threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            # A check publishes once a window (none without enough rows), stamped when it ends. Between two, the alarm
+            # keeps the last verdict: "ignore" maintains the state when the evaluation range holds no data point
+            # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html), where
+            # "notBreaching" would turn it OK, and the next drift verdict would start another retraining, whenever
+            # the range (whose length AWS does not state) fell between two checks.
+            treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
         )
-        """``DriftedShare`` at or above ``drift_threshold`` in a window."""
+        """``DriftedShare`` at or above ``drift_threshold`` in a window; between checks, and after windows without a
+        verdict, the last check's verdict."""
         self.failure_alarm = at_least_one_alarm(
             self, "FailureAlarm", alarm_name=f"{endpoint_name}-drift-check-failed",
             description=f"A drift check of {what} failed (not drift: the check itself)",

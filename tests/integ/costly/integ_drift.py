@@ -12,8 +12,9 @@ needs) and must succeed with:
 
 - shifted: 500 captured rows, ``DriftedShare`` 1/3 (``spend`` alone), and the ``<name>-drift`` alarm in ALARM
   (threshold 0.3);
-- unshifted: 500 rows, ``DriftedShare`` 0 published under the dimensions its alarm watches, and its alarm OK (which
-  alone would prove nothing: with ``TreatMissingData: notBreaching`` an alarm that never sees a data point is OK too).
+- unshifted: 500 rows, ``DriftedShare`` 0 published under the dimensions its alarm watches, and its alarm OK (with
+  ``TreatMissingData: ignore`` an alarm that never sees a data point stays INSUFFICIENT_DATA, so OK is the check's
+  verdict; the test waits for the data point first, so that a wait that fails says what was missing).
 
 tests/test_integ.py runs the drift job's script offline on the data in this app's snapshot and checks it gives
 those shares. The schedules are disabled: the checks are started by the test, and a scheduled one running during
@@ -202,8 +203,8 @@ def alarm_state(name: str, state: str) -> integ.IApiCall:
 
 def published(name: str) -> integ.IApiCall:
     """CloudWatch has a recent ``DriftedShare`` for exactly the dimensions of the monitor's drift alarm: the alarm sees
-    the check's value, so its state is the value's verdict and not missing data's (the alarm treats missing data as
-    not breaching). ``RecentlyActive: PT3H`` lists only metrics with data points in the past three hours, and a new
+    the check's value, so its state is the value's verdict (without one it would stay INSUFFICIENT_DATA: the alarm
+    keeps its state when data is missing). ``RecentlyActive: PT3H`` lists only metrics with data points in the past three hours, and a new
     metric can take up to 15 minutes to be listed
     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_ListMetrics.html)."""
     metric = monitors[name].drift_alarm.metric
