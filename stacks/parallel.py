@@ -206,7 +206,7 @@ def build_stage(app: App, config: PlatformConfig, stage: str, stage_id: str, mod
 
 def merge_outputs(outdir: str | Path, processes: Sequence[StageProcess]) -> None:
     """After the app's synthesis: each stage's construct tree into the app's ``tree.json`` (in place of the stage
-    that stood for it; the files of a tree CDK split moved beside it, :func:`_refer_to_forest`), each process's ``validation-report.json`` into the app's (:func:`merge_reports`), and the
+    that stood for it; the other files of a tree CDK split beside it, :func:`_refer_to_forest`), each process's ``validation-report.json`` into the app's (:func:`merge_reports`), and the
     context lookups each stage asked for into the app's ``manifest.json``, where the CDK CLI reads them (CDK reports a
     nested assembly's lookups to its root's manifest, which is the process's own)."""
     outdir = Path(outdir)
@@ -228,13 +228,15 @@ def merge_outputs(outdir: str | Path, processes: Sequence[StageProcess]) -> None
             theirs = process.read("tree.json")
             if theirs is not None:
                 stage = theirs["tree"]["children"][process.stage_id]
+                prefix = f"{process.stage_id}-"
+                for stale in outdir.glob(f"{prefix}trees-*.json"):  # of an earlier synthesis
+                    stale.unlink()
                 forests = sorted((process.directory / "out").glob("trees-*.json"))
                 if forests:  # a tree too large for one file: its other files join the app's under names of their own
-                    prefix = f"{process.stage_id}-"
                     stage = _refer_to_forest(stage, prefix)
                     for path in forests:
                         forest = json.loads(path.read_text())
-                        forest["forest"] = {id: _refer_to_forest(root, prefix) for id, root in forest["forest"].items()}
+                        forest["forest"] = {key: _refer_to_forest(root, prefix) for key, root in forest["forest"].items()}
                         (outdir / f"{prefix}{path.name}").write_text(json.dumps(forest, separators=(",", ":")))
                 tree["tree"]["children"][process.stage_id] = stage
         tree_path.write_text(json.dumps(tree, separators=(",", ":")))  # as CDK writes it
@@ -254,7 +256,7 @@ def _refer_to_forest(node: dict[str, Any], prefix: str) -> dict[str, Any]:
         return {**node, "fileName": prefix + node["fileName"]}
     if "children" not in node:
         return node
-    return {**node, "children": {id: _refer_to_forest(child, prefix) for id, child in node["children"].items()}}
+    return {**node, "children": {key: _refer_to_forest(child, prefix) for key, child in node["children"].items()}}
 
 
 def merge_reports(ours: dict[str, Any] | None, theirs: Sequence[dict[str, Any]]) -> dict[str, Any]:

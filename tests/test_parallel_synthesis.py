@@ -259,6 +259,41 @@ out = pathlib.Path(os.environ["CDK_OUTDIR"])
     assert report["pluginReports"][0]["violations"] == [{"ruleName": "AwsSolutions-S1"}]
 
 
+def test_a_stages_tree_split_into_files_joins_the_apps_under_names_of_its_own(tmp_path: Path) -> None:
+    # As aws-cdk-lib writes a tree of more than @aws-cdk/core.TreeMetadata:maxNodes nodes: the stage's node itself
+    # moved to a file of the process's forest, a subtree of it to another, and the app's own forest beside.
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    ours = {"version": "forest-0.1", "forest": {"t0": {"id": "Prod", "path": "Prod", "children": {}}}}
+    (outdir / "trees-1.json").write_text(json.dumps(ours))
+    (outdir / "Dev-trees-9.json").write_text("{}")  # of an earlier synthesis
+    (outdir / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": {}}))
+    (outdir / "tree.json").write_text(json.dumps({"version": "tree-0.1", "tree": {"id": "App", "children": {
+        "Dev": {"id": "Dev", "children": {}}, "Prod": {"id": "Prod", "path": "Prod", "fileName": "trees-1.json", "treeId": "t0"}}}}))
+    script = """
+import json, os, pathlib
+out = pathlib.Path(os.environ["CDK_OUTDIR"])
+(out / "assembly-Dev").mkdir(parents=True)
+(out / "tree.json").write_text(json.dumps({"version": "tree-0.1", "tree": {"id": "App", "children": {
+    "Dev": {"id": "Dev", "path": "Dev", "fileName": "trees-1.json", "treeId": "t0"}}}}))
+(out / "trees-1.json").write_text(json.dumps({"version": "forest-0.1", "forest": {"t0": {"id": "Dev", "path": "Dev", "children": {
+    "Network": {"id": "Network", "path": "Dev/Network", "fileName": "trees-2.json", "treeId": "t0"}}}}}))
+(out / "trees-2.json").write_text(json.dumps({"version": "forest-0.1", "forest": {"t0": {"id": "Network", "path": "Dev/Network",
+    "attributes": {"fileName": "a property, not a reference"}}}}))
+"""
+    process = stage_process(tmp_path, script)
+    process.wait()
+    parallel.merge_outputs(outdir, [process])
+    process.close()
+    assert sorted(p.name for p in outdir.glob("*trees-*.json")) == ["Dev-trees-1.json", "Dev-trees-2.json", "trees-1.json"]
+    assert json.loads((outdir / "trees-1.json").read_text()) == ours  # the app's own, untouched
+    assert tree(outdir)["tree"]["children"] == {
+        "Dev": {"id": "Dev", "path": "Dev", "children": {"Network": {"id": "Network", "path": "Dev/Network",
+                                                                     "attributes": {"fileName": "a property, not a reference"}}}},
+        "Prod": {"id": "Prod", "path": "Prod", "children": {}},
+    }
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the stage processes through /proc")
 def test_the_app_stopped_by_a_signal_stops_its_stage_processes_and_removes_their_directories(tmp_path: Path) -> None:
     outdir = tmp_path / "out"
