@@ -206,9 +206,10 @@ def build_stage(app: App, config: PlatformConfig, stage: str, stage_id: str, mod
 
 def merge_outputs(outdir: str | Path, processes: Sequence[StageProcess]) -> None:
     """After the app's synthesis: each stage's construct tree into the app's ``tree.json`` (in place of the stage
-    that stood for it; the other files of a tree CDK split beside it, :func:`_refer_to_forest`), each process's ``validation-report.json`` into the app's (:func:`merge_reports`), and the
-    context lookups each stage asked for into the app's ``manifest.json``, where the CDK CLI reads them (CDK reports a
-    nested assembly's lookups to its root's manifest, which is the process's own)."""
+    that stood for it; the other files of a tree CDK split beside it, :func:`_refer_to_forest`), each process's
+    ``validation-report.json`` into the app's (:func:`merge_reports`), and the context lookups each stage asked for
+    into the app's ``manifest.json``, where the CDK CLI reads them (CDK reports a nested assembly's lookups to its
+    root's manifest, which is the process's own)."""
     outdir = Path(outdir)
     missing = [entry for process in processes for entry in (process.read("manifest.json") or {}).get("missing", [])]
     if missing:
