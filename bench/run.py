@@ -603,7 +603,9 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     cpu_points = [(float(c.models or 0), c.median("cpu_s")) for c in model_cases if c.median("cpu_s") is not None]
     wall_fit = least_squares(wall_points)  # type: ignore[arg-type]
     cpu_fit = least_squares(cpu_points)  # type: ignore[arg-type]
-    result["per_model_wall"] = {"slope_s": wall_fit[0], "intercept_s": wall_fit[1], "models": [x for x, _ in wall_points]} if wall_fit else None
+    result["per_model_wall"] = {"slope_s": wall_fit[0], "intercept_s": wall_fit[1], "models": [x for x, _ in wall_points],
+                                # the slope in floors: the machine's speed of the hour moves both alike
+                                "in_floors": wall_fit[0] / floor_wall if floor_wall else None} if wall_fit else None
     result["per_model_cpu"] = {"slope_s": cpu_fit[0], "intercept_s": cpu_fit[1]} if cpu_fit else None
     goal = f"<= {MAX_SECONDS_PER_MODEL} s wall per additional model (least-squares slope)"
     if wall_fit:
@@ -734,6 +736,24 @@ def quota_table(columns: Sequence[tuple[int | None, Sequence[Mapping[str, Any]],
     return lines
 
 
+def target_summary(analysis: dict[str, Any]) -> list[str]:
+    """The lines above the targets table: the default synthesis over the floor, and the cost per model."""
+    lines: list[str] = []
+    if analysis.get("full_over_floor") is not None:
+        cpu_ratio = analysis.get("full_over_floor_cpu")
+        cpu = f" (CPU: {cpu_ratio:.2f}x)" if cpu_ratio else ""
+        lines.append(f"- Full default synth / floor (wall): **{analysis['full_over_floor']:.2f}x**{cpu}.")
+    if analysis.get("per_model_wall"):
+        w, c = analysis["per_model_wall"], analysis.get("per_model_cpu")
+        cpu = f", {c['slope_s']:.3f} s CPU" if c else ""
+        floors = (f" In floors (the slope over the floor's median wall): {w['in_floors']:.3f}; the floor slows down and speeds "
+                  f"up with the machine as the models do, so this figure moves less from one hour to the next." if w.get("in_floors") else "")
+        lines.append(f"- Marginal cost per additional model: **{w['slope_s']:.3f} s wall**{cpu} "
+                     f"(least-squares slope of the medians over {', '.join(str(int(x)) for x in w['models'])} models; "
+                     f"intercept {w['intercept_s']:.2f} s).{floors}")
+    return lines
+
+
 def markdown(report: dict[str, Any], cases: list[Case]) -> str:
     m, opts, analysis = report["machine"], report["options"], report["analysis"]
     out: list[str] = []
@@ -792,17 +812,7 @@ def markdown(report: dict[str, Any], cases: list[Case]) -> str:
         add("")
     add("### Targets")
     add("")
-    lines = []
-    if analysis.get("full_over_floor") is not None:
-        cpu_ratio = analysis.get("full_over_floor_cpu")
-        cpu = f" (CPU: {cpu_ratio:.2f}x)" if cpu_ratio else ""
-        lines.append(f"- Full default synth / floor (wall): **{analysis['full_over_floor']:.2f}x**{cpu}.")
-    if analysis.get("per_model_wall"):
-        w, c = analysis["per_model_wall"], analysis.get("per_model_cpu")
-        cpu = f", {c['slope_s']:.3f} s CPU" if c else ""
-        lines.append(f"- Marginal cost per additional model: **{w['slope_s']:.3f} s wall**{cpu} "
-                     f"(least-squares slope of the medians over {', '.join(str(int(x)) for x in w['models'])} models; "
-                     f"intercept {w['intercept_s']:.2f} s).")
+    lines = target_summary(analysis)
     out.extend(lines)
     if lines:
         add("")

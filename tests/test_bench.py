@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,20 @@ def test_the_quotas_table_has_a_row_per_quota_and_a_column_per_model_count(bench
     assert "| 3 (1%) | **900 (90%)** ⚠ |" in resources
     assert bench.quota_observation(large) == "over budget: resources per CloudFormation stack: 900 (90% of 500)"
     assert bench.quota_observation(small).startswith("all within budget; highest ")
+
+
+def _case(bench: ModuleType, name: str, walls: list[float], models: int | None = None) -> Any:
+    runs = [bench.Run(wall_s=wall, cpu_user_s=wall, cpu_sys_s=0.0, peak_rss_mib=1.0, tree_peak_rss_mib=1.0, returncode=0) for wall in walls]
+    return bench.Case(id=name, label=name, kind="synth", argv=["cdk", "synth"], models=models, runs=runs)
+
+
+def test_the_cost_per_model_is_the_medians_slope_also_stated_in_floors(bench: ModuleType) -> None:
+    cases = [_case(bench, "floor", [2.0, 1.6, 1.9]), _case(bench, "default", [5.0]),
+             *(_case(bench, f"models-{n}", [4.0 + 0.5 * n, 9.0 + 0.5 * n, 4.0 + 0.5 * n], models=n) for n in (1, 25, 50, 100))]
+    analysis = bench.analyse(cases)
+    assert analysis["per_model_wall"]["slope_s"] == pytest.approx(0.5)  # of the medians: the slow run left out
+    assert analysis["per_model_wall"]["in_floors"] == pytest.approx(0.5 / 1.9)  # over the floor's median
+    (marginal,) = [t for t in analysis["targets"] if t["target"] == "Marginal cost per model"]
+    assert marginal["status"] == "PASS"  # judged on seconds, as the target says; the figure in floors is only reported
+    (_, line) = bench.target_summary(analysis)
+    assert line.startswith("- Marginal cost per additional model: **0.500 s wall**, 0.500 s CPU") and "In floors" in line and ": 0.263;" in line
