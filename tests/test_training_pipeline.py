@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from mlops_constructs import PropsError
@@ -1592,3 +1593,30 @@ def test_a_tuning_job_without_a_best_training_job_is_notified_not_a_runtime_erro
     assert states[choice["Default"]]["Next"] == "NotifyFailure"
     assert states[choice["Default"]]["Parameters"]["Error"] == "NoBestTrainingJob"
     assert states["BestTrainingJob"]["Next"] == "DescribeBestTrainingJob"
+
+
+def _machine_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The statements of the state machine role's policies, by Sid."""
+    ((_, machine),) = resources(template, "AWS::StepFunctions::StateMachine").items()
+    role = {"Ref": machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]}
+    return {s.get("Sid"): s for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+            if role in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_notifications_are_encrypted_with_the_key_of_the_topic_they_go_to(plain: dict[str, Any]) -> None:
+    # the topic the pipeline creates: its own key
+    ((topic_id, topic),) = resources(plain, "AWS::SNS::Topic").items()
+    statements = _machine_statements(plain)
+    assert statements["Notify"]["Resource"] == {"Ref": topic_id}
+    assert statements["EncryptNotifications"]["Resource"] == topic["Properties"]["KmsMasterKeyId"]
+    # a topic of the caller's, encrypted with a key of its own: that key (SNS encrypts with it on the publisher's behalf)
+    other_key = "arn:aws:kms:eu-west-1:111111111111:key/99999999-9999-9999-9999-999999999999"
+    template = standalone_template(extra=lambda stack: {"notification_topic": sns.Topic(
+        stack, "Theirs", master_key=kms.Key.from_key_arn(stack, "TheirKey", other_key), enforce_ssl=True)})
+    statements = _machine_statements(template)
+    assert statements["EncryptNotifications"]["Resource"] == other_key
+    assert sorted(statements["EncryptNotifications"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # an imported topic: no key to name (the caller grants it), and none of the pipeline's own in its place
+    template = standalone_template(extra=lambda stack: {"notification_topic": sns.Topic.from_topic_arn(
+        stack, "Imported", "arn:aws:sns:eu-west-1:111111111111:theirs")})
+    assert "EncryptNotifications" not in _machine_statements(template)

@@ -384,8 +384,9 @@ class TrainingPipeline(TrainingPipelineBase):
     :param metric_threshold: of the legacy gate. Default: 0.8.
     :param metric_direction: of the legacy gate: ``maximize`` (at least the threshold) or ``minimize``
         (at most). Default: ``maximize``.
-    :param notification_topic: receives registered, gate-missed and failure messages. Default: a
-        KMS-encrypted topic is created.
+    :param notification_topic: receives registered, gate-missed and failure messages; the state machine may publish
+        to it, and use its key (``master_key``) when it has one (an imported topic's key is the caller's to grant).
+        Default: a KMS-encrypted topic is created.
     :param schedule: start runs on this schedule, an EventBridge Scheduler schedule (not a rule on the event
         bus) that starts the machine with ``{"trigger": "Schedule"}``: a ``ScheduleExpression`` (its time zone,
         UTC by default), or an ``aws_events.Schedule`` cron or rate expression, which keeps its meaning (UTC).
@@ -1548,6 +1549,7 @@ class TrainingPipeline(TrainingPipelineBase):
 
         jobs = [arn("sagemaker", "processing-job", f"{model_name}-*"), arn("sagemaker", "training-job", f"{model_name}-*")]
         create = ["sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+        topic_key: kms.IKey | None = getattr(self.notification_topic, "master_key", None)
 
         def guardrails(actions: list[str], isolated: bool = True) -> dict[str, Any]:
             return inside_guardrails(actions, subnet_ids=subnets.subnet_ids, security_group_ids=[self.security_group.security_group_id],
@@ -1581,7 +1583,10 @@ class TrainingPipeline(TrainingPipelineBase):
             allow("DecryptEvaluation", ["kms:Decrypt"], [key.key_arn]),
             allow("Register", ["sagemaker:CreateModelPackage"], [arn("sagemaker", "model-package", f"{group}/*"), arn("sagemaker", "model-package-group", group)]),
             allow("Notify", ["sns:Publish"], [self.notification_topic.topic_arn]),
-            allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn]),
+            # Publishing to an encrypted topic needs its key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html):
+            # the pipeline's own for the topic it creates, the given topic's otherwise (none for an unencrypted or
+            # imported one, whose key the caller grants).
+            *([allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn])] if topic_key is not None else []),
             # Execution data and logs encrypted with the pipeline's key.
         ]
 
