@@ -308,6 +308,16 @@ def test_a_given_notification_topic_receives_the_alarm_and_the_function_may_publ
     assert [alarm["AlarmActions"] for alarm in alarms(template).values()] == [[{"Ref": topic_id}]] * 2
     assert policy_statements(template)["Alert"]["Resource"] == {"Ref": topic_id}
     assert one(template, "AWS::Lambda::Function")["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == {"Ref": topic_id}
+    # the topic's own key, with which SNS encrypts what the function publishes
+    key_id = stack.get_logical_id(topic.master_key.node.default_child)
+    assert policy_statements(template)["EncryptAlerts"]["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_the_topic_the_registry_creates_is_under_the_key_the_function_already_uses(platform: SynthesizedPlatform) -> None:
+    statements = policy_statements(registry_template(platform))
+    assert "EncryptAlerts" not in statements  # UseKey covers it
+    (topic,) = resources(registry_template(platform), "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == statements["UseKey"]["Resource"]
 
 
 def test_alert_topic_is_a_deprecated_name_of_notification_topic() -> None:

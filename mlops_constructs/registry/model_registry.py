@@ -177,7 +177,8 @@ class ModelRegistry(_ModelPackageGroupBase):
     :param encryption_key: key for the function's environment and logs, the queue and the topic.
         Default: a key with yearly rotation is created.
     :param notification_topic: where the dead-letter alarm and withdrawal alerts go; its key must let
-        CloudWatch publish. Default: a KMS-encrypted topic is created.
+        CloudWatch publish. The function may use its key (``master_key``) to publish; an imported topic's key is the
+        caller's to grant. Default: a KMS-encrypted topic is created.
     :param log_retention: how long the function's logs are kept. Default: one year.
     :param powertools_version: the Powertools for AWS Lambda (Python) layer version, resolved at deploy
         time from AWS's public SSM parameter for Python 3.13 on x86_64. Default: ``DEFAULT_POWERTOOLS_VERSION``.
@@ -592,6 +593,7 @@ class ModelRegistry(_ModelPackageGroupBase):
         subnet_ids: Sequence[str],
     ) -> list[Statement]:
         parameter_arn = stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_name.lstrip("/"))
+        topic_key: kms.IKey | None = getattr(self.notification_topic, "master_key", None)
         release = (
             allow("AssumeReleaseRole", ["sts:AssumeRole"], [release_role.role_arn])
             if release_role is not None
@@ -606,6 +608,10 @@ class ModelRegistry(_ModelPackageGroupBase):
             allow("Alert", ["sns:Publish"], [self.notification_topic.topic_arn]),
             allow("DeadLetters", ["sqs:SendMessage"], [self.dead_letter_queue.queue_arn]),
             allow("UseKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self.encryption_key.key_arn]),
+            # A topic of the caller's encrypted with a key of its own: publishing needs that key
+            # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). An imported topic's is the caller's to grant.
+            *([allow("EncryptAlerts", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])]
+              if topic_key is not None and topic_key is not self.encryption_key else []),
             allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]),
             # X-Ray's trace APIs have no resource-level permissions.
             allow("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
