@@ -185,6 +185,9 @@ def test_nothing_captured_publishes_zero_rows_and_no_drift(template: dict[str, A
     assert choice == {"Variable": "$.captured.count", "NumericEquals": 0, "Next": "NothingCaptured"}
     (datum,) = states["NothingCaptured"]["Parameters"]["MetricData"]
     assert datum["MetricName"] == "CapturedRows" and datum["Value"] == 0
+    # a throttled call is tried again, as when the job's metrics are published, before it fails the check
+    assert states["NothingCaptured"]["Retry"] == states["PublishMetrics"]["Retry"]
+    assert states["NothingCaptured"]["Retry"][0]["ErrorEquals"] == ["CloudWatch.CloudWatchException", "CloudWatch.SdkClientException"]
 
 
 def test_drift_alarm_keeps_the_name_training_listens_for_and_is_forwarded(built: tuple[dict[str, Any], cdk.Stack, DriftMonitor]) -> None:

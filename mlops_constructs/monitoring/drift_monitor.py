@@ -698,6 +698,9 @@ class DriftMonitor(Construct):
         # States.ALL matches every error a task reports but States.DataLimitExceeded and States.Runtime, so States.Timeout
         # too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
         catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}]
+        # Both states that publish metrics (nothing captured, or the job's metrics): a throttled or failed call is tried again
+        publish_retry = [{"ErrorEquals": ["CloudWatch.CloudWatchException", "CloudWatch.SdkClientException"], "IntervalSeconds": 5,
+                          "MaxAttempts": 3, "BackoffRate": 2}]
         states = {
             "Window": {
                 "Type": "Pass",
@@ -733,6 +736,7 @@ class DriftMonitor(Construct):
                 "Parameters": {"Namespace": DRIFT_NAMESPACE, "MetricData": [
                     {"MetricName": "CapturedRows", "Value": 0, "Unit": "Count", "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}]}]},
                 "ResultPath": None,
+                "Retry": publish_retry,
                 "Catch": catch,
                 "End": True,
             },
@@ -825,7 +829,7 @@ class DriftMonitor(Construct):
                 "Resource": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
                 "Parameters": {"Namespace": DRIFT_NAMESPACE, "MetricData.$": "$.metrics.data"},
                 "ResultPath": None,
-                "Retry": [{"ErrorEquals": ["CloudWatch.CloudWatchException", "CloudWatch.SdkClientException"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+                "Retry": publish_retry,
                 "Catch": catch,
                 "End": True,
             },
