@@ -604,7 +604,7 @@ def analyse(cases: list[Case]) -> dict[str, Any]:
     wall_fit = least_squares(wall_points)  # type: ignore[arg-type]
     cpu_fit = least_squares(cpu_points)  # type: ignore[arg-type]
     result["per_model_wall"] = {"slope_s": wall_fit[0], "intercept_s": wall_fit[1], "models": [x for x, _ in wall_points],
-                                # the slope in floors: the machine's speed of the hour moves both alike
+                                # the slope in floors: the machine's speed of the hour moves the floor too, so this moves less
                                 "in_floors": wall_fit[0] / floor_wall if floor_wall else None} if wall_fit else None
     result["per_model_cpu"] = {"slope_s": cpu_fit[0], "intercept_s": cpu_fit[1]} if cpu_fit else None
     goal = f"<= {MAX_SECONDS_PER_MODEL} s wall per additional model (least-squares slope)"
